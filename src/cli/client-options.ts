@@ -1,0 +1,28 @@
+import type { Argv } from 'yargs';
+import { isValidName, NAME_RULE } from '../protocol/names.js';
+import { usage } from './command.js';
+
+export const DEFAULT_PORT = 12345;
+
+/** Options shared by the clients: who we are and where the server is. */
+export function clientOptions<T>(parser: Argv<T>) {
+  return parser
+    .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'Your name on the relay' })
+    .option('address', { alias: 'a', type: 'string', default: '127.0.0.1', describe: 'Server host' })
+    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Server UDP port' })
+    .check((argv) => {
+      checkName(argv.username, 'username');
+      checkPort(argv.port, false);
+      return true;
+    });
+}
+
+export function checkName(name: string, what: string): void {
+  if (!isValidName(name)) throw usage(`invalid ${what} '${name}': ${NAME_RULE}`);
+}
+
+export function checkPort(port: number, zeroAllowed: boolean): void {
+  if (!Number.isInteger(port) || port < (zeroAllowed ? 0 : 1) || port > 65535) {
+    throw usage(`invalid port '${port}': expected an integer from ${zeroAllowed ? 0 : 1} to 65535`);
+  }
+}

@@ -1,0 +1,52 @@
+import type { Message } from '../core/reader/reader-core.js';
+
+export const FORMATS = ['text', 'json', 'raw'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/**
+ * Control characters from other users must never reach a terminal as such: C0 (but for tab), DEL and
+ * C1 become visible escapes, so no escape sequence can move the cursor, retitle or clear the screen.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
+
+export const escapeControls = (s: string): string =>
+  s.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** Local time, to the second: what a person reading a log wants. */
+export function localTime(ts: number): string {
+  const d = new Date(ts);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** One message as it is printed, newline included. */
+export function formatMessage(m: Message, format: Format): Buffer | string {
+  switch (format) {
+    case 'raw':
+      return Buffer.concat([m.text, NEWLINE]);
+    case 'json':
+      return `${JSON.stringify({
+        id: m.id,
+        ts: new Date(m.ts).toISOString(),
+        from: m.from,
+        ...(m.to !== undefined && { to: m.to }),
+        text: m.text.toString('utf8'),
+      })}\n`;
+    case 'text': {
+      const who = m.to === undefined ? m.from : `${m.from} (direct to ${m.to})`;
+      return `${localTime(m.ts)} ${who}: ${escapeControls(m.text.toString('utf8'))}\n`;
+    }
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/** A package of messages as one write, so that a poll's messages appear together. */
+export function formatPackage(messages: Message[], format: Format): Buffer {
+  return Buffer.concat(messages.map((m) => {
+    const f = formatMessage(m, format);
+    return typeof f === 'string' ? Buffer.from(f, 'utf8') : f;
+  }));
+}

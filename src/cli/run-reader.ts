@@ -1,0 +1,72 @@
+import { hideBin } from 'yargs/helpers';
+import { FromKind } from '../protocol/constants.js';
+import { resolveAddress } from '../io/udp-socket.js';
+import { runReader } from '../io/reader-runtime.js';
+import { baseParser, runCommand, usage } from './command.js';
+import { clientOptions } from './client-options.js';
+import { ExitCode, UserError } from './exit-codes.js';
+import { FORMATS, type Format } from './format.js';
+import { createLogger, type LogLevel } from './logger.js';
+
+const NAME = 'run-reader';
+
+export async function main(argv: string[]): Promise<number> {
+  const args = clientOptions(
+    baseParser(NAME, argv)
+      .usage('$0 --username NAME [options]\n\nPrints the messages of the relay. The server remembers where you stopped.')
+      .option('delay', {
+        alias: 'd',
+        type: 'number',
+        default: 0,
+        describe: '0: print messages as they arrive; N: poll every N seconds and print each poll as one package',
+      })
+      .option('from', {
+        type: 'string',
+        default: 'latest',
+        describe: "Where a new name starts: 'latest' or 'earliest'; an id starts there whatever was stored",
+      })
+      .option('format', {
+        alias: 'f',
+        choices: FORMATS,
+        default: 'text' as const,
+        describe: 'text: time, sender, text, control characters escaped; json: one object per line; raw: the text alone, bytes passed through unescaped',
+      })
+      .option('count', { alias: 'n', type: 'number', describe: 'Exit after printing this many messages' })
+      .example('$0 --username ops --delay 5', 'Every 5 s, print what arrived')
+      .example('$0 -u audit --from earliest --format json', 'The whole log as JSON lines'),
+  ).parseSync();
+  if (!(args.delay >= 0) || !Number.isFinite(args.delay)) throw usage(`invalid --delay '${args.delay}': expected seconds, 0 or more`);
+  if (args.count !== undefined && !(Number.isInteger(args.count) && args.count > 0)) {
+    throw usage(`invalid --count '${args.count}': expected a whole number above 0`);
+  }
+  const { fromKind, fromId } = parseFrom(args.from);
+
+  const logger = createLogger(NAME, args['log-level'] as LogLevel);
+  const server = await resolveAddress(args.address, args.port).catch(() => {
+    throw new UserError(`cannot resolve server address '${args.address}'`, ExitCode.Unreachable);
+  });
+  const outcome = await runReader({
+    server,
+    name: args.username,
+    fromKind,
+    fromId,
+    delayMs: args.delay * 1000,
+    count: args.count ?? 0,
+    format: args.format as Format,
+    output: process.stdout,
+    logger,
+  });
+  if (outcome.kind === 'refused') throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+  return ExitCode.Ok;
+}
+
+function parseFrom(from: string): { fromKind: FromKind; fromId: number } {
+  if (from === 'latest') return { fromKind: FromKind.Latest, fromId: 0 };
+  if (from === 'earliest') return { fromKind: FromKind.Earliest, fromId: 0 };
+  if (/^\d+$/.test(from) && Number(from) >= 1 && Number.isSafeInteger(Number(from))) {
+    return { fromKind: FromKind.Id, fromId: Number(from) };
+  }
+  throw usage(`invalid --from '${from}': expected latest, earliest or a message id`);
+}
+
+export const run = (): void => runCommand(NAME, () => main(hideBin(process.argv)));

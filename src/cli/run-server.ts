@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { hideBin } from 'yargs/helpers';
+import { formatAddress } from '../core/address.js';
+import { SERVER_DEFAULTS } from '../core/server/server-core.js';
+import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN } from '../protocol/constants.js';
+import { startServer } from '../io/server-runtime.js';
+import { openStore, StoreOpenError } from '../store/open-store.js';
+import { baseParser, runCommand, usage } from './command.js';
+import { checkPort, DEFAULT_PORT } from './client-options.js';
+import { ExitCode, UserError } from './exit-codes.js';
+import { createLogger, type LogLevel } from './logger.js';
+
+const NAME = 'run-server';
+
+export async function main(argv: string[]): Promise<number> {
+  const args = baseParser(NAME, argv)
+    .usage('$0 [options]\n\nThe relay server: keeps the message log and the registry of clients.')
+    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'UDP port (0: any free port)' })
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to bind: 0.0.0.0 or :: serves the network' })
+    .option('store', { type: 'string', default: 'memory', describe: "Where the log lives: 'memory' (lost on exit)" })
+    .option('data-dir', { type: 'string', default: './relay-data', describe: 'Directory of an embedded store' })
+    .option('retain-messages', { type: 'number', default: 0, describe: 'Keep the newest N messages (0: all)' })
+    .option('retain-bytes', { type: 'number', default: 0, describe: 'Keep at most this many bytes of text (0: no limit)' })
+    .option('retain-seconds', { type: 'number', default: 0, describe: 'Keep messages at most this old (0: no limit)' })
+    .option('max-message-bytes', { type: 'number', default: SERVER_DEFAULTS.maxMessageBytes, describe: 'Longest message accepted' })
+    .option('datagram-bytes', {
+      type: 'number',
+      default: SERVER_DEFAULTS.datagramBytes,
+      describe: 'Largest datagram sent or accepted (payload bytes)',
+    })
+    .option('session-timeout', { type: 'number', default: SERVER_DEFAULTS.sessionTimeoutMs / 1000, describe: 'Seconds of silence after which a client is gone' })
+    .example('$0', 'Serve loopback on port 12345')
+    .example('$0 --host 0.0.0.0 --retain-messages 1000000', 'Serve the network, keep the newest million messages')
+    .parseSync();
+
+  checkPort(args.port, true);
+  if (!isIP(args.host)) throw usage(`invalid --host '${args.host}': expected an IP address such as 127.0.0.1, 0.0.0.0 or ::`);
+  for (const k of ['retain-messages', 'retain-bytes', 'retain-seconds'] as const) {
+    if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
+  }
+  const maxMessageBytes = args['max-message-bytes'];
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 || maxMessageBytes > 64 * 1024 * 1024) {
+    throw usage(`invalid --max-message-bytes '${maxMessageBytes}': expected 0 to 67108864`);
+  }
+  const datagramBytes = args['datagram-bytes'];
+  if (!Number.isInteger(datagramBytes) || datagramBytes < DATAGRAM_BYTES_MIN || datagramBytes > DATAGRAM_BYTES_MAX) {
+    throw usage(`invalid --datagram-bytes '${datagramBytes}': expected ${DATAGRAM_BYTES_MIN} to ${DATAGRAM_BYTES_MAX}`);
+  }
+  if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
+
+  const logger = createLogger(NAME, args['log-level'] as LogLevel);
+  const store = await openStore({
+    spec: args.store,
+    dataDir: args['data-dir'],
+    retention: { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 },
+  }).catch((err: unknown) => {
+    if (err instanceof StoreOpenError) throw new UserError(err.message, ExitCode.StartFailed);
+    throw err;
+  });
+  const server = await startServer({
+    host: args.host,
+    port: args.port,
+    store,
+    logger,
+    config: {
+      ...SERVER_DEFAULTS,
+      maxMessageBytes,
+      datagramBytes,
+      sessionTimeoutMs: args['session-timeout'] * 1000,
+      randomId: () => randomBytes(8).readBigUInt64BE(0),
+    },
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    await store.close();
+    if (err.code === 'EADDRINUSE') throw new UserError(`port ${args.port} on ${args.host} is already in use`, ExitCode.StartFailed);
+    if (err.code === 'EADDRNOTAVAIL') throw new UserError(`cannot bind ${args.host}: no such local address`, ExitCode.StartFailed);
+    if (err.code === 'EACCES') throw new UserError(`not allowed to bind port ${args.port}`, ExitCode.StartFailed);
+    throw err;
+  });
+  const where = formatAddress(server.address);
+  const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
+  logger.info(
+    { address: server.address.address, port: server.address.port, store: store.kind },
+    loopback
+      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
+      : `listening on ${where}, store ${store.kind}`,
+  );
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string): void => {
+      process.once('SIGINT', () => process.exit(ExitCode.Interrupted));
+      logger.info({ signal }, 'stopping: finishing stores in progress');
+      server.stop().then(resolve, (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        resolve();
+      });
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  logger.info('stopped');
+  return ExitCode.Ok;
+}
+
+export const run = (): void => runCommand(NAME, () => main(hideBin(process.argv)));

@@ -1,0 +1,63 @@
+import { hideBin } from 'yargs/helpers';
+import { resolveAddress } from '../io/udp-socket.js';
+import { runWriter } from '../io/writer-runtime.js';
+import { baseParser, runCommand, sayTo, usage } from './command.js';
+import { checkName, clientOptions } from './client-options.js';
+import { ExitCode, UserError } from './exit-codes.js';
+import { createLogger, type LogLevel } from './logger.js';
+
+const NAME = 'run-writer';
+
+export async function main(argv: string[]): Promise<number> {
+  const args = clientOptions(
+    baseParser(NAME, argv)
+      .usage('$0 --username NAME [options]\n\nSends every line of standard input as one message.')
+      .option('to', { type: 'string', describe: 'Send direct messages that only this user reads' })
+      .option('timeout', {
+        type: 'number',
+        default: 30,
+        describe: 'Give up when the server has confirmed nothing for this many seconds',
+      })
+      .example('tail -f app.log | $0 --username web1', 'Relay a log as it grows')
+      .example("echo 'deploy done' | $0 -u ci --to ops", 'A direct message to ops'),
+  ).parseSync();
+  if (args.to !== undefined) checkName(args.to, '--to user');
+  if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
+
+  const logger = createLogger(NAME, args['log-level'] as LogLevel);
+  const say = sayTo(NAME);
+  const server = await resolveAddress(args.address, args.port).catch(() => {
+    throw new UserError(`cannot resolve server address '${args.address}'`, ExitCode.Unreachable);
+  });
+  const outcome = await runWriter({
+    server,
+    name: args.username,
+    ...(args.to !== undefined && { to: args.to }),
+    timeoutMs: args.timeout * 1000,
+    input: process.stdin,
+    logger,
+    say,
+  });
+  const where = `${args.address}:${args.port}`;
+  switch (outcome.kind) {
+    case 'done':
+      logger.debug({ confirmed: outcome.confirmed }, 'all lines confirmed');
+      if (outcome.rejected > 0) {
+        say(`${outcome.rejected} line(s) over the size limit were not sent`);
+        return ExitCode.LinesRejected;
+      }
+      return ExitCode.Ok;
+    case 'refused':
+      throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+    case 'failed':
+      if (!outcome.registered) {
+        throw new UserError(`server ${where} is not responding (no answer within ${args.timeout} s)`, ExitCode.Unreachable);
+      }
+      throw new UserError(
+        `server ${where} did not confirm ${outcome.unconfirmed} line(s) within ${args.timeout} s; they may not have been stored`,
+        ExitCode.Unreachable,
+      );
+  }
+}
+
+export const run = (): void => runCommand(NAME, () => main(hideBin(process.argv)));

@@ -1,0 +1,15 @@
+/** A UDP peer. The core treats it as opaque apart from its key. */
+export interface Address {
+  address: string;
+  port: number;
+}
+
+export const addressKey = (a: Address): string => `${a.address}|${a.port}`;
+
+export const formatAddress = (a: Address): string =>
+  a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+
+export interface Transmit {
+  to: Address;
+  data: Buffer;
+}

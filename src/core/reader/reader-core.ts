@@ -1,0 +1,424 @@
+import type { Address, Transmit } from '../address.js';
+import { earliest } from '../deadline.js';
+import { RttEstimator } from '../rtt-estimator.js';
+import { decode, encode } from '../../protocol/codec.js';
+import { FETCH_DATAGRAMS_MAX, FromKind, Role, type RefuseCode } from '../../protocol/constants.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Batch, Packet, WireMessage } from '../../protocol/packets.js';
+
+export interface ReaderConfig {
+  name: string;
+  server: Address;
+  nonce: number;
+  fromKind: FromKind;
+  fromId: number;
+  /** 0: long poll, print as messages arrive. Otherwise poll on this period and print each poll as one package. */
+  delayMs: number;
+  /** How long the server may hold a long poll open. */
+  holdMs: number;
+  maxDatagrams: number;
+  /** Stop after delivering this many messages (0: never). */
+  count: number;
+  lostAfterMs: number;
+  heartbeatMs: number;
+}
+
+export const READER_DEFAULTS = {
+  fromKind: FromKind.Latest,
+  fromId: 0,
+  delayMs: 0,
+  holdMs: 1_500,
+  maxDatagrams: 32,
+  count: 0,
+  lostAfterMs: 3_500,
+  heartbeatMs: 5_000,
+};
+
+export interface Message {
+  id: number;
+  ts: number;
+  from: string;
+  to?: string;
+  text: Buffer;
+}
+
+export type ReaderEvent =
+  | { type: 'registered'; again: boolean; position: number; missed: number }
+  | { type: 'refused'; code: RefuseCode; reason: string }
+  | { type: 'messages'; messages: Message[] }
+  | { type: 'missed'; count: number }
+  | { type: 'server-lost' }
+  | { type: 'server-back' }
+  | { type: 'closed' };
+
+type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
+
+interface OpenFetch {
+  id: number;
+  sentAt: number;
+  waitMs: number;
+  sends: number;
+  parts: (Batch | undefined)[];
+  nextPart: number;
+  lastPartAt: number;
+}
+
+const HELLO_RETRY_MS_MIN = 250;
+const HELLO_RETRY_MS_MAX = 1_000;
+const BYE_RETRY_MS = 200;
+const BYE_TRIES = 5;
+const PART_GAP_MS_MIN = 20;
+
+/**
+ * A reader session as a state machine: it pulls from its position; each fetch acknowledges everything
+ * before that position, so a lost reply is simply fetched again and nothing is delivered twice.
+ */
+export class ReaderCore {
+  private phase: Phase = 'hello';
+  private sessionId = 0n;
+  private position = 0;
+  private offset = 0;
+  private partial: (Message & { chunks: Buffer[]; bytes: number; total: number }) | undefined;
+  private fetch: OpenFetch | undefined;
+  private fetchSeq = 0;
+  private heartbeatMs: number;
+  private readonly rtt = new RttEstimator(5);
+  private pkg: Message[] = [];
+  private remaining: number;
+  private nextPollAt: number | undefined;
+  private helloAt: number | undefined;
+  private helloRetryMs = HELLO_RETRY_MS_MIN;
+  private byeAt: number | undefined;
+  private byeTries = 0;
+  private lastSendAt = 0;
+  private lastHeardAt: number;
+  private lostReported = false;
+  private registeredOnce = false;
+  private paused = false;
+  /** A fetch held back while paused: its wait. */
+  private heldFetch: number | undefined;
+  private readonly transmits: Transmit[] = [];
+  private readonly events: ReaderEvent[] = [];
+
+  constructor(
+    private readonly config: ReaderConfig,
+    now: number,
+  ) {
+    this.heartbeatMs = config.heartbeatMs;
+    this.remaining = config.count;
+    this.lastHeardAt = now;
+    this.sendHello(config.fromKind, config.fromId, now);
+  }
+
+  // ---- inputs ----
+
+  handleDatagram(data: Buffer, from: Address, now: number): void {
+    if (from.port !== this.config.server.port) return;
+    let p: Packet;
+    try {
+      p = decode(data);
+    } catch (e) {
+      if (e instanceof ProtocolError) return;
+      throw e;
+    }
+    switch (p.kind) {
+      case 'welcome':
+        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+        this.heard(now);
+        return this.onWelcome(p.sessionId, p.resume, p.missed, p.heartbeatMs, now);
+      case 'refuse':
+        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+        this.phase = 'refused';
+        this.events.push({ type: 'refused', code: p.code, reason: p.reason });
+        return;
+      case 'batch':
+        if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
+        this.heard(now);
+        return this.onBatch(p, now);
+      case 'pong':
+        if (p.sessionId === this.sessionId) this.heard(now);
+        return;
+      case 'unknown-session':
+        if (p.sessionId !== this.sessionId) return;
+        this.heard(now);
+        if (this.phase === 'closing') return this.finish();
+        if (this.phase !== 'open') return;
+        // The server lost us (a restart): register again at our own position.
+        this.phase = 'hello';
+        this.fetch = undefined;
+        this.partial = undefined;
+        this.offset = 0;
+        return this.sendHello(FromKind.Id, this.position, now);
+      case 'goodbye':
+        if (p.sessionId === this.sessionId && this.phase === 'closing') this.finish();
+        return;
+      default:
+        return;
+    }
+  }
+
+  handleTimeout(now: number): void {
+    if (this.phase === 'closed' || this.phase === 'refused') return;
+    if (!this.lostReported && this.phase !== 'closing' && this.awaiting() && now - this.lastHeardAt >= this.config.lostAfterMs) {
+      this.lostReported = true;
+      this.events.push({ type: 'server-lost' });
+    }
+    if (this.helloAt !== undefined && now >= this.helloAt) {
+      this.helloRetryMs = Math.min(this.helloRetryMs * 2, HELLO_RETRY_MS_MAX);
+      this.sendHello(this.registeredOnce ? FromKind.Id : this.config.fromKind, this.registeredOnce ? this.position : this.config.fromId, now);
+    }
+    if (this.byeAt !== undefined && now >= this.byeAt) {
+      if (this.byeTries >= BYE_TRIES) return this.finish();
+      this.sendBye(now);
+    }
+    if (this.phase !== 'open') return;
+    const f = this.fetch;
+    if (f) {
+      if (f.nextPart > 0 || f.parts.some(Boolean)) {
+        if (now >= f.lastPartAt + this.partGapMs()) this.sendFetch(now, 0, true);
+      } else if (now >= f.sentAt + f.waitMs + this.rtt.rtoMs) {
+        this.rtt.timedOut();
+        this.sendFetch(now, f.waitMs, true);
+      }
+    } else if (this.nextPollAt !== undefined && now >= this.nextPollAt) {
+      this.nextPollAt = undefined;
+      this.sendFetch(now, 0, false);
+    } else if (now - this.lastSendAt >= this.heartbeatMs) {
+      this.send({ kind: 'ping', sessionId: this.sessionId }, now);
+    }
+  }
+
+  /** Holds back the next fetch while the consumer cannot keep up (stdout is full). */
+  setPaused(paused: boolean, now: number): void {
+    this.paused = paused;
+    if (paused || this.heldFetch === undefined || this.phase !== 'open') return;
+    const waitMs = this.heldFetch;
+    this.heldFetch = undefined;
+    this.sendFetch(now, waitMs, false);
+  }
+
+  /** Stop: tell the server our position, then report 'closed'. */
+  close(now: number): void {
+    if (this.phase === 'open') return this.startClosing(now);
+    if (this.phase === 'hello') this.finish();
+  }
+
+  // ---- outputs ----
+
+  pollTransmit(): Transmit | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEvent(): ReaderEvent | undefined {
+    return this.events.shift();
+  }
+
+  nextDeadline(): number | undefined {
+    if (this.phase === 'closed' || this.phase === 'refused') return undefined;
+    const f = this.fetch;
+    let fetchAt: number | undefined;
+    if (this.phase === 'open' && f) {
+      fetchAt = f.parts.some(Boolean) ? f.lastPartAt + this.partGapMs() : f.sentAt + f.waitMs + this.rtt.rtoMs;
+    }
+    const idle = this.phase === 'open' && !f && this.heldFetch === undefined;
+    return earliest(
+      this.helloAt,
+      this.byeAt,
+      fetchAt,
+      idle ? this.nextPollAt : undefined,
+      idle ? this.lastSendAt + this.heartbeatMs : undefined,
+      !this.lostReported && this.awaiting() ? this.lastHeardAt + this.config.lostAfterMs : undefined,
+    );
+  }
+
+  get closed(): boolean {
+    return this.phase === 'closed' || this.phase === 'refused';
+  }
+
+  /** Next log id this reader will deliver. */
+  get nextPosition(): number {
+    return this.position;
+  }
+
+  // ---- handshake ----
+
+  private sendHello(fromKind: FromKind, fromId: number, now: number): void {
+    this.helloAt = now + this.helloRetryMs;
+    this.send(
+      { kind: 'hello', role: Role.Reader, nonce: this.config.nonce, name: this.config.name, fromKind, fromId },
+      now,
+    );
+  }
+
+  private onWelcome(sessionId: bigint, position: number, missed: number, heartbeatMs: number, now: number): void {
+    this.sessionId = sessionId;
+    this.phase = 'open';
+    this.helloAt = undefined;
+    this.helloRetryMs = HELLO_RETRY_MS_MIN;
+    this.heartbeatMs = Math.min(this.config.heartbeatMs, heartbeatMs);
+    this.position = position;
+    this.offset = 0;
+    this.partial = undefined;
+    this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
+    this.registeredOnce = true;
+    if (this.config.delayMs === 0) this.sendFetch(now, this.config.holdMs, false);
+    else this.sendFetch(now, 0, false);
+  }
+
+  // ---- fetching ----
+
+  private sendFetch(now: number, waitMs: number, again: boolean): void {
+    const sends = again && this.fetch ? this.fetch.sends + 1 : 1;
+    this.fetch = { id: ++this.fetchSeq >>> 0, sentAt: now, waitMs, sends, parts: [], nextPart: 0, lastPartAt: now };
+    this.send(
+      {
+        kind: 'fetch',
+        sessionId: this.sessionId,
+        fetchId: this.fetch.id,
+        position: this.position,
+        offset: this.offset,
+        waitMs,
+        maxDatagrams: Math.min(this.config.maxDatagrams, FETCH_DATAGRAMS_MAX),
+      },
+      now,
+    );
+  }
+
+  private onBatch(b: Batch, now: number): void {
+    const f = this.fetch;
+    if (!f || b.fetchId !== f.id || b.part < f.nextPart || f.parts[b.part]) return;
+    if (f.nextPart === 0 && !f.parts.some(Boolean) && f.sends === 1 && f.waitMs === 0) this.rtt.sample(now - f.sentAt);
+    f.parts[b.part] = b;
+    f.lastPartAt = now;
+    while (f.parts[f.nextPart]) {
+      const part = f.parts[f.nextPart]!;
+      f.parts[f.nextPart] = undefined;
+      f.nextPart++;
+      if (!this.consume(part)) return this.startClosing(now);
+      if (part.lastPart) return this.fetchDone(part.caughtUp, now);
+    }
+  }
+
+  /** Takes one part's messages in order. Returns false once the count is reached. */
+  private consume(part: Batch): boolean {
+    if (part.missed > 0) this.events.push({ type: 'missed', count: part.missed });
+    for (const m of part.messages) {
+      if (m.id < this.position) continue;
+      const done = m.fragment ? this.takeFragment(m) : this.deliver(wireToMessage(m, m.text));
+      if (done === 'stop') return false;
+    }
+    if (part.nextPosition >= this.position) {
+      this.position = part.nextPosition;
+      this.offset = part.nextOffset;
+      if (this.partial && (this.partial.id !== this.position || this.partial.bytes !== this.offset)) {
+        this.partial = undefined;
+        this.offset = 0;
+      }
+    }
+    return true;
+  }
+
+  private takeFragment(m: WireMessage): 'stop' | 'more' {
+    const frag = m.fragment!;
+    if (frag.offset === 0) {
+      this.partial = { ...wireToMessage(m, Buffer.alloc(0)), chunks: [], bytes: 0, total: frag.total };
+    }
+    const p = this.partial;
+    if (!p || p.id !== m.id || p.bytes !== frag.offset || p.total !== frag.total) {
+      this.partial = undefined;
+      return 'more';
+    }
+    p.chunks.push(Buffer.from(m.text));
+    p.bytes += m.text.length;
+    if (p.bytes < p.total) return 'more';
+    this.partial = undefined;
+    const { chunks, bytes, total: _total, ...msg } = p;
+    return this.deliver({ ...msg, text: Buffer.concat(chunks, bytes) });
+  }
+
+  private deliver(m: Message): 'stop' | 'more' {
+    this.pkg.push(m);
+    this.position = m.id + 1;
+    this.offset = 0;
+    if (this.config.count > 0 && --this.remaining === 0) {
+      this.flushPackage();
+      return 'stop';
+    }
+    return 'more';
+  }
+
+  private fetchDone(caughtUp: boolean, now: number): void {
+    this.fetch = undefined;
+    if (this.config.delayMs === 0) {
+      this.flushPackage();
+      this.nextFetch(now, caughtUp ? this.config.holdMs : 0);
+      return;
+    }
+    if (!caughtUp) return this.nextFetch(now, 0);
+    this.flushPackage();
+    this.nextPollAt = now + this.config.delayMs;
+  }
+
+  private nextFetch(now: number, waitMs: number): void {
+    if (this.paused) this.heldFetch = waitMs;
+    else this.sendFetch(now, waitMs, false);
+  }
+
+  private flushPackage(): void {
+    if (this.pkg.length === 0) return;
+    this.events.push({ type: 'messages', messages: this.pkg });
+    this.pkg = [];
+  }
+
+  private partGapMs(): number {
+    return Math.max(PART_GAP_MS_MIN, this.rtt.rtoMs);
+  }
+
+  // ---- liveness and the end ----
+
+  private awaiting(): boolean {
+    return this.phase === 'hello' || (this.phase === 'open' && this.fetch !== undefined);
+  }
+
+  private heard(now: number): void {
+    this.lastHeardAt = now;
+    if (this.lostReported) {
+      this.lostReported = false;
+      this.events.push({ type: 'server-back' });
+    }
+  }
+
+  private startClosing(now: number): void {
+    this.flushPackage();
+    this.phase = 'closing';
+    this.fetch = undefined;
+    this.heldFetch = undefined;
+    this.nextPollAt = undefined;
+    this.sendBye(now);
+  }
+
+  private sendBye(now: number): void {
+    this.byeTries++;
+    this.byeAt = now + BYE_RETRY_MS;
+    this.send({ kind: 'bye', sessionId: this.sessionId, position: this.position }, now);
+  }
+
+  private finish(): void {
+    this.flushPackage();
+    this.phase = 'closed';
+    this.byeAt = undefined;
+    this.helloAt = undefined;
+    this.events.push({ type: 'closed' });
+  }
+
+  private send(p: Packet, now: number): void {
+    this.transmits.push({ to: this.config.server, data: encode(p) });
+    this.lastSendAt = now;
+  }
+}
+
+function wireToMessage(m: WireMessage, text: Buffer): Message {
+  // Copy: the datagram's buffer must not be kept alive by what we hand on.
+  const t = Buffer.from(text);
+  return m.to === undefined ? { id: m.id, ts: m.ts, from: m.from, text: t } : { id: m.id, ts: m.ts, from: m.from, to: m.to, text: t };
+}

@@ -1,0 +1,120 @@
+import type { DataEntry, SackRange } from '../../protocol/packets.js';
+import { SACK_RANGES_MAX } from '../../protocol/constants.js';
+
+export interface CompletedLine {
+  to?: string;
+  text: Buffer;
+}
+
+export type IngestVerdict = 'accepted' | 'duplicate' | 'buffered' | 'out-of-window' | 'violation';
+
+/**
+ * One writer session's receive side: puts datagrams in sequence order, reassembles fragmented lines,
+ * and knows the last "clean" sequence number (no line open across it), which is what may be committed.
+ * Pure: no time, no I/O.
+ */
+export class WriterIngest {
+  /** Every sequence number up to here has been processed. */
+  received: number;
+  /** Highest processed sequence number at which no line was open. */
+  clean: number;
+  /** Lines completed by processed datagrams and not yet handed to the store. */
+  private completed: CompletedLine[] = [];
+  private readonly early = new Map<number, DataEntry[]>();
+  private partial: { chunks: Buffer[]; bytes: number; to?: string } | undefined;
+  violations = 0;
+
+  constructor(
+    expectedSeq: number,
+    private readonly windowMax: number,
+    private readonly maxMessageBytes: number,
+  ) {
+    this.received = expectedSeq - 1;
+    this.clean = this.received;
+  }
+
+  get bufferedCount(): number {
+    return this.early.size;
+  }
+
+  accept(seq: number, entries: DataEntry[]): IngestVerdict {
+    if (seq <= this.received) return 'duplicate';
+    if (seq > this.received + this.windowMax) return 'out-of-window';
+    if (seq > this.received + 1) {
+      if (!isWellFormed(entries)) return 'violation';
+      this.early.set(seq, entries);
+      return 'buffered';
+    }
+    if (!isWellFormed(entries)) return 'violation';
+    this.process(seq, entries);
+    for (let next = this.received + 1; this.early.has(next); next++) {
+      const e = this.early.get(next)!;
+      this.early.delete(next);
+      this.process(next, e);
+    }
+    return 'accepted';
+  }
+
+  /** Takes the lines completed so far and the sequence number they are committed up to. */
+  drain(): { lines: CompletedLine[]; lastSeq: number } {
+    const lines = this.completed;
+    this.completed = [];
+    return { lines, lastSeq: this.clean };
+  }
+
+  sacks(): SackRange[] {
+    if (this.early.size === 0) return [];
+    const seqs = [...this.early.keys()].sort((a, b) => a - b);
+    const ranges: SackRange[] = [];
+    for (const s of seqs) {
+      const last = ranges[ranges.length - 1];
+      if (last && last.last + 1 === s) last.last = s;
+      else if (ranges.length < SACK_RANGES_MAX) ranges.push({ first: s, last: s });
+      else break;
+    }
+    return ranges;
+  }
+
+  private process(seq: number, entries: DataEntry[]): void {
+    for (const e of entries) {
+      if (!e.continued) {
+        if (this.partial) this.dropPartial();
+        if (e.more) this.partial = { chunks: [e.text], bytes: e.text.length, ...(e.to !== undefined && { to: e.to }) };
+        else this.completed.push(e.to === undefined ? { text: e.text } : { to: e.to, text: e.text });
+        continue;
+      }
+      const p = this.partial;
+      if (!p) {
+        this.violations++;
+        continue;
+      }
+      p.chunks.push(e.text);
+      p.bytes += e.text.length;
+      if (p.bytes > this.maxMessageBytes) {
+        this.dropPartial();
+        continue;
+      }
+      if (!e.more) {
+        this.completed.push({ ...(p.to !== undefined && { to: p.to }), text: Buffer.concat(p.chunks, p.bytes) });
+        this.partial = undefined;
+      }
+    }
+    this.received = seq;
+    if (!this.partial) this.clean = seq;
+  }
+
+  private dropPartial(): void {
+    this.violations++;
+    this.partial = undefined;
+  }
+}
+
+/** A line's first fragment must stand alone in its datagram: then no commit point ever falls inside a line. */
+function isWellFormed(entries: DataEntry[]): boolean {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.more && !e.continued && entries.length !== 1) return false;
+    if (e.more && i !== entries.length - 1) return false;
+  }
+  return true;
+}

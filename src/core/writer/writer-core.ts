@@ -1,0 +1,541 @@
+import type { Address, Transmit } from '../address.js';
+import { earliest } from '../deadline.js';
+import { RttEstimator } from '../rtt-estimator.js';
+import { decode, encode } from '../../protocol/codec.js';
+import { Role, type RefuseCode } from '../../protocol/constants.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { Ack, DataEntry, Packet } from '../../protocol/packets.js';
+import { DATA_HEADER_BYTES, dataEntryBytes } from '../../protocol/sizes.js';
+import { varintBytes } from '../../protocol/bytes-writer.js';
+
+export interface WriterConfig {
+  name: string;
+  server: Address;
+  producerId: bigint;
+  nonce: number;
+  /** Give up when the server has confirmed nothing for this long while lines wait. */
+  timeoutMs: number;
+  datagramBytes: number;
+  windowInitial: number;
+  windowMax: number;
+  /** Datagrams kept for confirmation at most (the window bounds those in flight). */
+  unconfirmedMax: number;
+  /** Input is refused (the caller pauses its source) past this many queued bytes. */
+  queueBytesHigh: number;
+  lostAfterMs: number;
+}
+
+export const WRITER_DEFAULTS = {
+  timeoutMs: 30_000,
+  datagramBytes: 1200,
+  windowInitial: 32,
+  windowMax: 512,
+  unconfirmedMax: 2048,
+  queueBytesHigh: 256 * 1024,
+  lostAfterMs: 3_000,
+};
+
+export type WriterEvent =
+  | { type: 'registered'; again: boolean }
+  | { type: 'refused'; code: RefuseCode; reason: string }
+  | { type: 'oversize'; line: number; bytes: number; limit: number }
+  | { type: 'server-lost' }
+  | { type: 'server-back' }
+  | { type: 'drain' }
+  | { type: 'done' }
+  | { type: 'failed'; unconfirmed: number };
+
+type Phase = 'hello' | 'open' | 'closing' | 'done' | 'failed' | 'refused';
+
+interface Line {
+  text: Buffer;
+  to?: string;
+}
+
+interface Datagram {
+  seq: number;
+  data: Buffer;
+  linesEnded: number;
+  state: 'unsent' | 'sent' | 'received';
+  sentAt: number;
+  sends: number;
+}
+
+const FRAGMENT_BYTES_MIN = 64;
+const HELLO_RETRY_MS_MIN = 250;
+const HELLO_RETRY_MS_MAX = 1_000;
+const BYE_RETRY_MS = 200;
+const BYE_TRIES = 4;
+
+/**
+ * A writer session as a state machine: lines in, DATA datagrams out, ACKs in.
+ * Keeps every datagram until the server says it is in the log; resends what is not acknowledged.
+ */
+export class WriterCore {
+  private phase: Phase = 'hello';
+  private sessionId = 0n;
+  private datagramBytes: number;
+  private maxMessageBytes = Number.MAX_SAFE_INTEGER;
+  private heartbeatMs = 5_000;
+  private readonly queue: Line[] = [];
+  private queueHead = 0;
+  private headOffset = 0;
+  private queueBytes = 0;
+  private readonly dgrams: Datagram[] = [];
+  private seqNext = 1;
+  private outstanding = 0;
+  private cwnd: number;
+  private ssthresh: number;
+  private recoverySeq = 0;
+  private readonly rtt = new RttEstimator();
+  private rtxAt: number | undefined;
+  private helloAt: number | undefined;
+  private helloRetryMs = HELLO_RETRY_MS_MIN;
+  private byeAt: number | undefined;
+  private byeTries = 0;
+  private lastSendAt = 0;
+  private lastProgressAt: number;
+  private lostReported = false;
+  private inputEnded = false;
+  private wasBlocked = false;
+  private registeredOnce = false;
+  private lineCount = 0;
+  private linesAccepted = 0;
+  private linesConfirmed = 0;
+  private readonly transmits: Transmit[] = [];
+  private readonly events: WriterEvent[] = [];
+
+  constructor(
+    private readonly config: WriterConfig,
+    now: number,
+  ) {
+    this.datagramBytes = config.datagramBytes;
+    this.cwnd = config.windowInitial;
+    this.ssthresh = config.windowMax;
+    this.lastProgressAt = now;
+    this.sendHello(now);
+  }
+
+  // ---- inputs ----
+
+  /** One line of input (without its newline). */
+  submitLine(text: Buffer, to?: string): void {
+    this.lineCount++;
+    if (text.length > this.maxMessageBytes) {
+      this.events.push({ type: 'oversize', line: this.lineCount, bytes: text.length, limit: this.maxMessageBytes });
+      return;
+    }
+    this.queue.push(to === undefined ? { text } : { text, to });
+    this.queueBytes += text.length;
+    this.linesAccepted++;
+  }
+
+  /** A line the caller did not keep because it was over the limit while being read. */
+  rejectLine(bytes: number): void {
+    this.lineCount++;
+    this.events.push({ type: 'oversize', line: this.lineCount, bytes, limit: this.maxMessageBytes });
+  }
+
+  /** Sends what is queued, as far as the window allows. Call after submitting a run of lines. */
+  flush(now: number): void {
+    if (this.phase === 'open') this.fillWindow(now);
+  }
+
+  endInput(now: number): void {
+    this.inputEnded = true;
+    this.flush(now);
+    this.maybeClose(now);
+  }
+
+  handleDatagram(data: Buffer, from: Address, now: number): void {
+    if (from.port !== this.config.server.port) return;
+    let p: Packet;
+    try {
+      p = decode(data);
+    } catch (e) {
+      if (e instanceof ProtocolError) return;
+      throw e;
+    }
+    switch (p.kind) {
+      case 'welcome':
+        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+        this.heard(now);
+        return this.onWelcome(p.sessionId, p.resume, p.maxMessageBytes, p.maxDatagramBytes, p.heartbeatMs, now);
+      case 'refuse':
+        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+        this.phase = 'refused';
+        this.events.push({ type: 'refused', code: p.code, reason: p.reason });
+        return;
+      case 'ack':
+        if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
+        this.heard(now);
+        return this.onAck(p, now);
+      case 'pong':
+        if (p.sessionId === this.sessionId) this.heard(now);
+        return;
+      case 'unknown-session':
+        if (p.sessionId !== this.sessionId || (this.phase !== 'open' && this.phase !== 'closing')) return;
+        this.heard(now);
+        if (this.phase === 'closing') return this.finish('done');
+        return this.rehello(now);
+      case 'goodbye':
+        if (p.sessionId === this.sessionId && this.phase === 'closing') this.finish('done');
+        return;
+      default:
+        return;
+    }
+  }
+
+  handleTimeout(now: number): void {
+    if (this.phase === 'done' || this.phase === 'failed' || this.phase === 'refused') return;
+    if (this.waiting() && now - this.lastProgressAt >= this.config.timeoutMs) {
+      this.phase = 'failed';
+      this.events.push({ type: 'failed', unconfirmed: this.unconfirmedLines });
+      return;
+    }
+    if (!this.lostReported && this.waiting() && now - this.lastProgressAt >= this.config.lostAfterMs) {
+      this.lostReported = true;
+      this.events.push({ type: 'server-lost' });
+    }
+    if (this.helloAt !== undefined && now >= this.helloAt) {
+      this.helloRetryMs = Math.min(this.helloRetryMs * 2, HELLO_RETRY_MS_MAX);
+      this.sendHello(now);
+    }
+    if (this.byeAt !== undefined && now >= this.byeAt) {
+      if (this.byeTries >= BYE_TRIES) return this.finish('done');
+      this.sendBye(now);
+    }
+    if (this.rtxAt !== undefined && now >= this.rtxAt) this.onRetransmitTimeout(now);
+    if (this.phase === 'open' && now - this.lastSendAt >= this.heartbeatMs) {
+      this.send({ kind: 'ping', sessionId: this.sessionId }, now);
+    }
+  }
+
+  // ---- outputs ----
+
+  pollTransmit(): Transmit | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEvent(): WriterEvent | undefined {
+    return this.events.shift();
+  }
+
+  nextDeadline(): number | undefined {
+    if (this.phase === 'done' || this.phase === 'failed' || this.phase === 'refused') return undefined;
+    const waiting = this.waiting();
+    return earliest(
+      this.helloAt,
+      this.rtxAt,
+      this.byeAt,
+      waiting ? this.lastProgressAt + this.config.timeoutMs : undefined,
+      waiting && !this.lostReported ? this.lastProgressAt + this.config.lostAfterMs : undefined,
+      this.phase === 'open' ? this.lastSendAt + this.heartbeatMs : undefined,
+    );
+  }
+
+  /** True while the caller may submit more lines without the queue growing past its bound. */
+  get acceptingInput(): boolean {
+    return this.queueBytes < this.config.queueBytesHigh && this.queue.length - this.queueHead < 65_536;
+  }
+
+  get unconfirmedLines(): number {
+    return this.linesAccepted - this.linesConfirmed;
+  }
+
+  get confirmedLines(): number {
+    return this.linesConfirmed;
+  }
+
+  /** The server's limit on one message (known once registered). */
+  get messageLimit(): number {
+    return this.maxMessageBytes;
+  }
+
+  get finished(): boolean {
+    return this.phase === 'done' || this.phase === 'failed' || this.phase === 'refused';
+  }
+
+  /** Retransmission timeout currently in force (for tests and stats). */
+  get rtoMs(): number {
+    return this.rtt.rtoMs;
+  }
+
+  get window(): number {
+    return Math.floor(this.cwnd);
+  }
+
+  // ---- handshake ----
+
+  private sendHello(now: number): void {
+    this.helloAt = now + this.helloRetryMs;
+    this.transmits.push({
+      to: this.config.server,
+      data: encode({
+        kind: 'hello',
+        role: Role.Writer,
+        nonce: this.config.nonce,
+        name: this.config.name,
+        producerId: this.config.producerId,
+        nextSeq: this.dgrams[0]?.seq ?? this.seqNext,
+      }),
+    });
+    this.lastSendAt = now;
+  }
+
+  private onWelcome(
+    sessionId: bigint,
+    expected: number,
+    maxMessageBytes: number,
+    maxDatagramBytes: number,
+    heartbeatMs: number,
+    now: number,
+  ): void {
+    this.sessionId = sessionId;
+    this.phase = 'open';
+    this.helloAt = undefined;
+    this.helloRetryMs = HELLO_RETRY_MS_MIN;
+    this.maxMessageBytes = maxMessageBytes;
+    this.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes);
+    this.heartbeatMs = heartbeatMs;
+    // What the server already holds (it committed before it lost our session) is confirmed.
+    while (this.dgrams.length > 0 && this.dgrams[0]!.seq < expected) this.confirm(this.dgrams.shift()!);
+    if (this.dgrams.length === 0) this.seqNext = Math.max(this.seqNext, expected);
+    for (const d of this.dgrams) d.state = 'unsent';
+    this.outstanding = 0;
+    this.rtxAt = undefined;
+    this.events.push({ type: 'registered', again: this.registeredOnce });
+    this.registeredOnce = true;
+    this.fillWindow(now);
+    this.maybeClose(now);
+  }
+
+  private rehello(now: number): void {
+    this.phase = 'hello';
+    this.sessionId = 0n;
+    this.rtxAt = undefined;
+    this.sendHello(now);
+  }
+
+  // ---- sending ----
+
+  private fillWindow(now: number): void {
+    // Retransmissions first, oldest first.
+    for (const d of this.dgrams) {
+      if (this.outstanding >= this.cwnd) return;
+      if (d.state === 'unsent') this.transmit(d, now);
+    }
+    while (this.outstanding < this.cwnd && this.dgrams.length < this.config.unconfirmedMax) {
+      const d = this.pack();
+      if (!d) break;
+      this.dgrams.push(d);
+      this.transmit(d, now);
+    }
+    if (!this.wasBlocked || !this.acceptingInput) return;
+    this.wasBlocked = false;
+    this.events.push({ type: 'drain' });
+  }
+
+  /** Builds the next datagram from the queue: whole lines, or one fragment of a line too big for a datagram. */
+  private pack(): Datagram | undefined {
+    if (this.queueHead >= this.queue.length) return undefined;
+    const budget = this.datagramBytes - DATA_HEADER_BYTES;
+    const entries: DataEntry[] = [];
+    let used = 0;
+    let linesEnded = 0;
+    while (this.queueHead < this.queue.length) {
+      const line = this.queue[this.queueHead]!;
+      const to = this.headOffset === 0 ? line.to : undefined;
+      const rest = line.text.length - this.headOffset;
+      const whole = dataEntryBytes(rest, to);
+      if (used + whole <= budget) {
+        entries.push(entry(line.text.subarray(this.headOffset), false, this.headOffset > 0, to));
+        used += whole;
+        linesEnded++;
+        this.advanceHead();
+        continue;
+      }
+      if (this.headOffset === 0 && (entries.length > 0 || whole <= budget)) break; // starts a datagram of its own
+      if (entries.length > 0) break;
+      // A fragment: alone in its datagram.
+      const room = budget - dataEntryBytes(0, to) - varintBytes(budget) + 1;
+      const chunk = Math.max(FRAGMENT_BYTES_MIN, room);
+      entries.push(entry(line.text.subarray(this.headOffset, this.headOffset + chunk), true, this.headOffset > 0, to));
+      this.headOffset += chunk;
+      break;
+    }
+    const seq = this.seqNext++;
+    const data = encode({ kind: 'data', sessionId: this.sessionId, seq, entries });
+    return { seq, data, linesEnded, state: 'unsent', sentAt: 0, sends: 0 };
+  }
+
+  private advanceHead(): void {
+    const line = this.queue[this.queueHead]!;
+    this.queueBytes -= line.text.length;
+    this.headOffset = 0;
+    this.queueHead++;
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    if (!this.acceptingInput) this.wasBlocked = true;
+  }
+
+  private transmit(d: Datagram, now: number): void {
+    if (d.data.readBigUInt64BE(4) !== this.sessionId) {
+      // Built for an earlier session: restamp a copy (the old buffer may still be queued for sending).
+      d.data = Buffer.from(d.data);
+      d.data.writeBigUInt64BE(this.sessionId, 4);
+    }
+    d.state = 'sent';
+    d.sentAt = now;
+    d.sends++;
+    this.outstanding++;
+    this.rtxAt ??= now + this.rtt.rtoMs;
+    this.transmits.push({ to: this.config.server, data: d.data });
+    this.lastSendAt = now;
+  }
+
+  private send(p: Packet, now: number): void {
+    this.transmits.push({ to: this.config.server, data: encode(p) });
+    this.lastSendAt = now;
+  }
+
+  // ---- acknowledgements ----
+
+  private onAck(a: Ack, now: number): void {
+    const base = this.dgrams[0]?.seq ?? this.seqNext;
+    let newest: Datagram | undefined;
+    let newlyReceived = 0;
+    const markReceived = (d: Datagram): void => {
+      if (d.state === 'received') return;
+      if (d.state === 'sent') this.outstanding--;
+      d.state = 'received';
+      newlyReceived++;
+      if (d.sends === 1 && (!newest || d.seq > newest.seq)) newest = d;
+    };
+    for (let i = 0; i < this.dgrams.length && this.dgrams[i]!.seq <= a.received; i++) markReceived(this.dgrams[i]!);
+    let highestSacked = 0;
+    for (const r of a.sacks) {
+      for (let seq = Math.max(r.first, base); seq <= r.last && seq - base < this.dgrams.length; seq++) {
+        markReceived(this.dgrams[seq - base]!);
+      }
+      highestSacked = Math.max(highestSacked, r.last);
+    }
+    let committed = 0;
+    while (this.dgrams.length > 0 && this.dgrams[0]!.seq <= a.committed) {
+      const d = this.dgrams.shift()!;
+      if (d.state === 'sent') this.outstanding--;
+      this.confirm(d);
+      committed++;
+    }
+    if (newest) this.rtt.sample(now - newest.sentAt);
+    if (newlyReceived > 0 || committed > 0) {
+      this.progress(now);
+      this.grow(newlyReceived);
+    }
+    if (highestSacked > 0) this.fastRetransmit(highestSacked, now);
+    this.rtxAt = this.outstanding > 0 || this.dgrams.length > 0 ? now + this.rtt.rtoMs : undefined;
+    this.fillWindow(now);
+    this.maybeClose(now);
+  }
+
+  private confirm(d: Datagram): void {
+    this.linesConfirmed += d.linesEnded;
+  }
+
+  /** A datagram three or more behind one that arrived, and older than an RTT, is taken as lost. */
+  private fastRetransmit(highestSacked: number, now: number): void {
+    let lost = false;
+    for (const d of this.dgrams) {
+      if (d.seq + 3 > highestSacked) break;
+      if (d.state === 'sent' && now - d.sentAt >= this.rtt.smoothedMs) {
+        d.state = 'unsent';
+        this.outstanding--;
+        lost = true;
+      }
+    }
+    if (lost) this.onLoss(false);
+  }
+
+  private onRetransmitTimeout(now: number): void {
+    this.rtt.timedOut();
+    this.rtxAt = undefined;
+    if (this.phase !== 'open') return;
+    if (this.outstanding === 0 && this.dgrams.length > 0) {
+      // All arrived, some not yet committed, and the acknowledgement saying so may be lost: probe.
+      const first = this.dgrams[0]!;
+      this.transmits.push({ to: this.config.server, data: first.data });
+      this.lastSendAt = now;
+      this.rtxAt = now + this.rtt.rtoMs;
+      return;
+    }
+    for (const d of this.dgrams) {
+      if (d.state === 'sent') {
+        d.state = 'unsent';
+        this.outstanding--;
+      }
+    }
+    this.onLoss(true);
+    this.fillWindow(now);
+  }
+
+  /** Multiplicative decrease, at most once per window of data. */
+  private onLoss(timeout: boolean): void {
+    const newest = this.seqNext - 1;
+    if (!timeout && this.recoverySeq >= (this.dgrams[0]?.seq ?? newest)) return;
+    this.recoverySeq = newest;
+    this.ssthresh = Math.max(this.cwnd / 2, 2);
+    this.cwnd = timeout ? Math.max(2, this.cwnd / 4) : this.ssthresh;
+  }
+
+  private grow(acked: number): void {
+    for (let i = 0; i < acked; i++) this.cwnd += this.cwnd < this.ssthresh ? 1 : 1 / this.cwnd;
+    this.cwnd = Math.min(this.cwnd, this.config.windowMax);
+  }
+
+  // ---- progress and the end ----
+
+  private heard(now: number): void {
+    if (this.lostReported) {
+      this.lostReported = false;
+      this.events.push({ type: 'server-back' });
+    }
+    if (!this.waiting()) this.lastProgressAt = now;
+  }
+
+  private progress(now: number): void {
+    this.lastProgressAt = now;
+  }
+
+  /** Something is owed by the server: a welcome, or confirmations. */
+  private waiting(): boolean {
+    if (this.phase === 'hello') return true;
+    if (this.phase !== 'open') return false;
+    return this.dgrams.length > 0 || this.queueHead < this.queue.length;
+  }
+
+  private maybeClose(now: number): void {
+    if (this.phase !== 'open' || !this.inputEnded) return;
+    if (this.dgrams.length > 0 || this.queueHead < this.queue.length) return;
+    this.phase = 'closing';
+    this.rtxAt = undefined;
+    this.sendBye(now);
+  }
+
+  private sendBye(now: number): void {
+    this.byeTries++;
+    this.byeAt = now + BYE_RETRY_MS;
+    this.send({ kind: 'bye', sessionId: this.sessionId, position: 0 }, now);
+  }
+
+  private finish(phase: 'done'): void {
+    this.phase = phase;
+    this.byeAt = undefined;
+    this.events.push({ type: 'done' });
+  }
+}
+
+function entry(text: Buffer, more: boolean, continued: boolean, to: string | undefined): DataEntry {
+  return to === undefined ? { text, more, continued } : { text, more, continued, to };
+}

@@ -1,0 +1,102 @@
+import type { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { formatAddress, type Address } from '../core/address.js';
+import { READER_DEFAULTS, ReaderCore } from '../core/reader/reader-core.js';
+import type { FromKind } from '../protocol/constants.js';
+import { formatPackage, type Format } from '../cli/format.js';
+import { now } from './clock.js';
+import { randomNonce } from './random.js';
+import { clientSocket } from './udp-socket.js';
+import { UdpDriver } from './udp-driver.js';
+
+export type ReaderOutcome = { kind: 'done'; printed: number } | { kind: 'refused'; reason: string };
+
+export interface ReaderOptions {
+  server: Address;
+  name: string;
+  fromKind: FromKind;
+  fromId: number;
+  delayMs: number;
+  count: number;
+  format: Format;
+  output: Writable;
+  logger: Logger;
+}
+
+/** Runs a reader until --count is reached, it is interrupted, or its output is closed. */
+export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
+  const { output, logger } = opts;
+  const socket = await clientSocket(opts.server);
+  const core = new ReaderCore(
+    {
+      ...READER_DEFAULTS,
+      name: opts.name,
+      server: opts.server,
+      nonce: randomNonce(),
+      fromKind: opts.fromKind,
+      fromId: opts.fromId,
+      delayMs: opts.delayMs,
+      count: opts.count,
+    },
+    now(),
+  );
+  const server = formatAddress(opts.server);
+  let printed = 0;
+
+  return new Promise<ReaderOutcome>((resolve) => {
+    let outcome: ReaderOutcome | undefined;
+    const finish = (o: ReaderOutcome): void => {
+      if (outcome) return;
+      outcome = o;
+      driver.stop();
+      socket.close();
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      output.off('drain', onDrain);
+      resolve(o);
+    };
+    const afterInput = (): void => {
+      for (let e = core.pollEvent(); e; e = core.pollEvent()) {
+        switch (e.type) {
+          case 'registered':
+            if (e.again) logger.info({ server }, `registered again with ${server}; resuming at id ${e.position}`);
+            else logger.info({ server, user: opts.name, position: e.position }, `registered as ${opts.name} with ${server}; next id ${e.position}`);
+            if (e.missed > 0) logger.warn({ missed: e.missed }, `${e.missed} messages were removed by retention before you read them`);
+            break;
+          case 'missed':
+            logger.warn({ missed: e.count }, `${e.count} messages were removed by retention before you read them`);
+            break;
+          case 'messages':
+            printed += e.messages.length;
+            if (!output.write(formatPackage(e.messages, opts.format))) core.setPaused(true, now());
+            break;
+          case 'server-lost':
+            logger.warn({ server }, `server ${server} is not responding; waiting`);
+            break;
+          case 'server-back':
+            logger.info({ server }, `server ${server} is back`);
+            break;
+          case 'refused':
+            return finish({ kind: 'refused', reason: e.reason });
+          case 'closed':
+            return finish({ kind: 'done', printed });
+        }
+      }
+    };
+    const driver = new UdpDriver(socket, core, afterInput);
+    const onDrain = (): void => {
+      core.setPaused(false, now());
+      driver.pump();
+    };
+    const stop = (): void => {
+      if (core.closed) return;
+      core.close(now());
+      driver.pump();
+    };
+    output.on('drain', onDrain);
+    output.on('error', stop); // EPIPE: whoever read our output has gone
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    driver.pump();
+  });
+}

@@ -1,0 +1,84 @@
+import type { Socket } from 'node:dgram';
+import type { Logger } from 'pino';
+import { formatAddress, type Address } from '../core/address.js';
+import { ServerCore, type ServerConfig } from '../core/server/server-core.js';
+import type { Store } from '../store/store.js';
+import { runStoreRequest } from '../store/store-request.js';
+import { now } from './clock.js';
+import { bindSocket } from './udp-socket.js';
+import { UdpDriver } from './udp-driver.js';
+
+export interface RunningServer {
+  readonly address: Address;
+  readonly core: ServerCore;
+  /** Stops taking datagrams, finishes what the store is doing, saves positions, closes. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(opts: {
+  host: string;
+  port: number;
+  store: Store;
+  config: ServerConfig;
+  logger: Logger;
+}): Promise<RunningServer> {
+  const { store, logger } = opts;
+  const socket: Socket = await bindSocket(opts.host, opts.port);
+  const core = new ServerCore(opts.config);
+  let idle: (() => void) | undefined;
+
+  const afterInput = (): void => {
+    for (let r = core.pollStoreRequest(); r; r = core.pollStoreRequest()) {
+      const { id, req } = r;
+      runStoreRequest(store, req).then(
+        (value) => {
+          core.handleStoreResult(id, true, value, now());
+          driver.pump();
+        },
+        (error: unknown) => {
+          core.handleStoreResult(id, false, error, now());
+          driver.pump();
+        },
+      );
+    }
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) {
+      switch (e.type) {
+        case 'session-opened':
+          logger.info({ role: e.role, user: e.name, from: formatAddress(e.addr) }, `${e.role} ${e.name} registered`);
+          break;
+        case 'session-closed':
+          logger.info({ role: e.role, user: e.name, reason: e.reason }, `${e.role} ${e.name} left (${e.reason})`);
+          break;
+        case 'refused':
+          logger.warn({ user: e.name, from: formatAddress(e.addr) }, `refused ${e.name}: ${e.reason}`);
+          break;
+        case 'store-error':
+          logger.error({ op: e.op, err: e.error }, `store error during ${e.op}`);
+          break;
+      }
+    }
+    if (idle && core.pendingStoreWork === 0) idle();
+  };
+  const driver = new UdpDriver(socket, core, afterInput);
+  driver.onSendError = (err) => logger.debug({ err }, 'send failed');
+  const bound = socket.address();
+  const address = { address: bound.address, port: bound.port };
+
+  return {
+    address,
+    core,
+    async stop() {
+      core.shutdown(now());
+      driver.pump();
+      if (core.pendingStoreWork > 0) {
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+        });
+        driver.pump(); // last acknowledgements and goodbyes
+      }
+      driver.stop();
+      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import type { Socket } from 'node:dgram';
+import type { Address, Transmit } from '../core/address.js';
+import { now } from './clock.js';
+
+/** What every sans-IO core offers the edge. */
+export interface SansIoCore {
+  handleDatagram(data: Buffer, from: Address, now: number): void;
+  handleTimeout(now: number): void;
+  pollTransmit(): Transmit | undefined;
+  nextDeadline(): number | undefined;
+}
+
+/**
+ * Owns one socket and one timer for a core: feeds it datagrams and timeouts, sends what it emits.
+ * `afterInput` runs after every input, to take the core's other outputs (events, store requests).
+ */
+export class UdpDriver {
+  private timer: NodeJS.Timeout | undefined;
+  private armedAt: number | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly core: SansIoCore,
+    private readonly afterInput: () => void,
+  ) {
+    socket.on('message', (data, rinfo) => {
+      if (this.stopped) return;
+      this.core.handleDatagram(data, { address: rinfo.address, port: rinfo.port }, now());
+      this.pump();
+    });
+  }
+
+  /** Sends what the core has queued, hands on its other outputs, and re-arms the timer. */
+  pump(): void {
+    if (this.stopped) return;
+    this.afterInput();
+    for (let t = this.core.pollTransmit(); t; t = this.core.pollTransmit()) {
+      this.socket.send(t.data, t.to.port, t.to.address, (err) => {
+        // A send can fail (no route, buffer full): UDP may lose datagrams anyway, and the core retransmits.
+        if (err) this.onSendError?.(err);
+      });
+    }
+    this.arm();
+  }
+
+  onSendError: ((err: Error) => void) | undefined;
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    const deadline = this.core.nextDeadline();
+    if (deadline === undefined) return;
+    if (this.timer && this.armedAt !== undefined && this.armedAt <= deadline) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedAt = deadline;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(deadline - now())));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedAt = undefined;
+    if (this.stopped) return;
+    this.core.handleTimeout(now());
+    this.pump();
+  }
+}

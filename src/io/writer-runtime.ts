@@ -1,0 +1,122 @@
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { formatAddress, type Address } from '../core/address.js';
+import { WRITER_DEFAULTS, WriterCore } from '../core/writer/writer-core.js';
+import { now } from './clock.js';
+import { LineSplitter } from './line-splitter.js';
+import { randomId, randomNonce } from './random.js';
+import { clientSocket } from './udp-socket.js';
+import { UdpDriver } from './udp-driver.js';
+
+export type WriterOutcome =
+  | { kind: 'done'; confirmed: number; rejected: number }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number };
+
+export interface WriterOptions {
+  server: Address;
+  name: string;
+  to?: string;
+  timeoutMs: number;
+  input: Readable;
+  logger: Logger;
+  /** One line for the user on stderr. */
+  say: (line: string) => void;
+}
+
+/** Runs a writer until its input is confirmed, it is refused, or it times out. */
+export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
+  const { input, logger, say } = opts;
+  const socket = await clientSocket(opts.server);
+  const core = new WriterCore(
+    { ...WRITER_DEFAULTS, name: opts.name, server: opts.server, producerId: randomId(), nonce: randomNonce(), timeoutMs: opts.timeoutMs },
+    now(),
+  );
+  const server = formatAddress(opts.server);
+  let registered = false;
+  let reading = false;
+  let rejected = 0;
+  let stopping = false;
+
+  return new Promise<WriterOutcome>((resolve) => {
+    const finish = (outcome: WriterOutcome): void => {
+      driver.stop();
+      input.off('data', onData);
+      input.pause();
+      socket.close();
+      process.off('SIGINT', onSigint);
+      process.off('SIGTERM', onSigint);
+      resolve(outcome);
+    };
+    const afterInput = (): void => {
+      for (let e = core.pollEvent(); e; e = core.pollEvent()) {
+        switch (e.type) {
+          case 'registered':
+            if (!e.again) logger.info({ server, user: opts.name }, `registered as ${opts.name} with ${server}`);
+            else logger.info({ server }, `registered again with ${server}; resending unconfirmed lines`);
+            registered = true;
+            startReading();
+            break;
+          case 'refused':
+            return finish({ kind: 'refused', reason: e.reason });
+          case 'oversize':
+            rejected++;
+            say(`line ${e.line} is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`);
+            break;
+          case 'server-lost':
+            logger.warn({ server }, `server ${server} is not responding; keeping unconfirmed lines`);
+            break;
+          case 'server-back':
+            logger.info({ server }, `server ${server} is responding again`);
+            break;
+          case 'drain':
+            if (reading && !stopping) input.resume();
+            break;
+          case 'done':
+            return finish({ kind: 'done', confirmed: core.confirmedLines, rejected });
+          case 'failed':
+            return finish({ kind: 'failed', unconfirmed: e.unconfirmed, registered, rejected });
+        }
+      }
+    };
+    const driver = new UdpDriver(socket, core, afterInput);
+
+    let splitter: LineSplitter | undefined;
+    const onData = (chunk: Buffer): void => {
+      splitter!.push(chunk);
+      const t = now();
+      core.flush(t);
+      if (!core.acceptingInput) input.pause();
+      driver.pump();
+    };
+    const onEnd = (): void => {
+      splitter?.end();
+      core.endInput(now());
+      driver.pump();
+    };
+    const startReading = (): void => {
+      if (reading) return;
+      reading = true;
+      // The server's limit is known once registered: lines over it are refused while being read.
+      splitter = new LineSplitter(
+        core.messageLimit,
+        (line) => core.submitLine(line, opts.to),
+        (bytes) => core.rejectLine(bytes),
+      );
+      input.on('data', onData);
+      input.once('end', onEnd);
+      input.resume();
+    };
+    const onSigint = (): void => {
+      if (stopping) return finish({ kind: 'failed', unconfirmed: core.unconfirmedLines, registered, rejected });
+      // First Ctrl-C: stop reading, deliver what was read. A second one gives up.
+      stopping = true;
+      input.off('data', onData);
+      input.pause();
+      onEnd();
+    };
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigint);
+    driver.pump();
+  });
+}

@@ -1,0 +1,90 @@
+/** Writes big-endian fields into a growable buffer. Only our own packets pass through here. */
+export class BytesWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(capacity = 256) {
+    this.buf = Buffer.allocUnsafe(capacity);
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  private room(n: number): number {
+    if (this.pos + n > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+      this.buf.copy(next, 0, 0, this.pos);
+      this.buf = next;
+    }
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
+  u8(v: number): this {
+    this.buf[this.room(1)] = v;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.buf.writeUInt16BE(v, this.room(2));
+    return this;
+  }
+
+  u32(v: number): this {
+    this.buf.writeUInt32BE(v >>> 0, this.room(4));
+    return this;
+  }
+
+  u64n(v: number): this {
+    const at = this.room(8);
+    this.buf.writeUInt32BE(Math.floor(v / 0x1_0000_0000), at);
+    this.buf.writeUInt32BE(v >>> 0, at + 4);
+    return this;
+  }
+
+  u64(v: bigint): this {
+    this.buf.writeBigUInt64BE(v, this.room(8));
+    return this;
+  }
+
+  varint(v: number): this {
+    let rest = v;
+    while (rest >= 0x80) {
+      this.buf[this.room(1)] = (rest % 128) | 0x80;
+      rest = Math.floor(rest / 128);
+    }
+    this.buf[this.room(1)] = rest;
+    return this;
+  }
+
+  svarint(v: number): this {
+    return this.varint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+
+  bytes(b: Uint8Array): this {
+    const at = this.room(b.length);
+    this.buf.set(b, at);
+    return this;
+  }
+
+  str8(s: string): this {
+    const b = Buffer.from(s, 'utf8');
+    return this.u8(b.length).bytes(b);
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+export const varintBytes = (v: number): number => {
+  let n = 1;
+  let rest = v;
+  while (rest >= 0x80) {
+    rest = Math.floor(rest / 128);
+    n++;
+  }
+  return n;
+};

@@ -1,0 +1,346 @@
+import { BytesReader } from './bytes-reader.js';
+import { BytesWriter } from './bytes-writer.js';
+import {
+  BatchFlag,
+  DATAGRAM_BYTES_MAX,
+  ENTRIES_PER_PACKET_MAX,
+  EntryFlag,
+  FETCH_DATAGRAMS_MAX,
+  FromKind,
+  HEADER_BYTES,
+  MAGIC_0,
+  MAGIC_1,
+  MessageFlag,
+  NAME_BYTES_MAX,
+  PROTOCOL_VERSION,
+  PacketKind,
+  REASON_BYTES_MAX,
+  RefuseCode,
+  Role,
+  SACK_RANGES_MAX,
+  WAIT_MS_MAX,
+} from './constants.js';
+import { ProtocolError } from './errors.js';
+import type {
+  Ack,
+  Batch,
+  Data,
+  DataEntry,
+  Fetch,
+  Hello,
+  Packet,
+  Refuse,
+  WireMessage,
+  Welcome,
+} from './packets.js';
+
+const fail = (detail: string): never => {
+  throw new ProtocolError('bad-field', detail);
+};
+
+const header = (w: BytesWriter, kind: number): BytesWriter =>
+  w.u8(MAGIC_0).u8(MAGIC_1).u8(PROTOCOL_VERSION).u8(kind);
+
+const refuseCodes = new Set<number>(Object.values(RefuseCode));
+
+/**
+ * Decodes one datagram. Returns a valid packet or throws ProtocolError; never anything else.
+ */
+export function decode(buf: Buffer): Packet {
+  if (buf.length > DATAGRAM_BYTES_MAX) throw new ProtocolError('too-large', `${buf.length} bytes`);
+  if (buf.length < HEADER_BYTES) throw new ProtocolError('truncated', 'shorter than the header');
+  if (buf[0] !== MAGIC_0 || buf[1] !== MAGIC_1) throw new ProtocolError('bad-magic', 'not a relay datagram');
+  if (buf[2] !== PROTOCOL_VERSION) throw new ProtocolError('bad-version', `version ${buf[2]}`);
+  const r = new BytesReader(buf, HEADER_BYTES);
+  let packet: Packet;
+  switch (buf[3]) {
+    case PacketKind.Hello:
+      packet = decodeHello(r);
+      break;
+    case PacketKind.Welcome:
+      packet = decodeWelcome(r);
+      break;
+    case PacketKind.Refuse:
+      packet = decodeRefuse(r);
+      break;
+    case PacketKind.Data:
+      packet = decodeData(r);
+      break;
+    case PacketKind.Ack:
+      packet = decodeAck(r);
+      break;
+    case PacketKind.Fetch:
+      packet = decodeFetch(r);
+      break;
+    case PacketKind.Batch:
+      packet = decodeBatch(r);
+      break;
+    case PacketKind.Ping:
+      packet = { kind: 'ping', sessionId: r.u64() };
+      break;
+    case PacketKind.Pong:
+      packet = { kind: 'pong', sessionId: r.u64() };
+      break;
+    case PacketKind.Bye:
+      packet = { kind: 'bye', sessionId: r.u64(), position: r.u64n() };
+      break;
+    case PacketKind.Goodbye:
+      packet = { kind: 'goodbye', sessionId: r.u64() };
+      break;
+    case PacketKind.UnknownSession:
+      packet = { kind: 'unknown-session', sessionId: r.u64() };
+      break;
+    default:
+      throw new ProtocolError('bad-kind', `kind ${buf[3]}`);
+  }
+  r.end();
+  return packet;
+}
+
+function decodeHello(r: BytesReader): Hello {
+  const role = r.u8();
+  const nonce = r.u32();
+  const name = r.str8(NAME_BYTES_MAX);
+  if (role === Role.Writer) {
+    const producerId = r.u64();
+    const nextSeq = r.u32();
+    if (nextSeq === 0) fail('sequence numbers start at 1');
+    return { kind: 'hello', role, nonce, name, producerId, nextSeq };
+  }
+  if (role === Role.Reader) {
+    const fromKind = r.u8();
+    if (fromKind !== FromKind.Latest && fromKind !== FromKind.Earliest && fromKind !== FromKind.Id) {
+      fail(`from kind ${fromKind}`);
+    }
+    const fromId = r.u64n();
+    return { kind: 'hello', role, nonce, name, fromKind: fromKind as FromKind, fromId };
+  }
+  return fail(`role ${role}`);
+}
+
+function decodeWelcome(r: BytesReader): Welcome {
+  return {
+    kind: 'welcome',
+    nonce: r.u32(),
+    sessionId: r.u64(),
+    maxMessageBytes: r.u32(),
+    maxDatagramBytes: r.u16(),
+    heartbeatMs: r.u32(),
+    resume: r.u64n(),
+    missed: r.u64n(),
+  };
+}
+
+function decodeRefuse(r: BytesReader): Refuse {
+  const nonce = r.u32();
+  const code = r.u8();
+  if (!refuseCodes.has(code)) fail(`refuse code ${code}`);
+  return { kind: 'refuse', nonce, code: code as Refuse['code'], reason: r.str8(REASON_BYTES_MAX) };
+}
+
+function decodeData(r: BytesReader): Data {
+  const sessionId = r.u64();
+  const seq = r.u32();
+  if (seq === 0) fail('sequence numbers start at 1');
+  const count = r.u16();
+  if (count === 0 || count > ENTRIES_PER_PACKET_MAX) fail(`${count} entries`);
+  const entries: DataEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const flags = r.u8();
+    if (flags & ~(EntryFlag.More | EntryFlag.Continued | EntryFlag.To)) fail(`entry flags ${flags}`);
+    const entry: DataEntry = {
+      more: (flags & EntryFlag.More) !== 0,
+      continued: (flags & EntryFlag.Continued) !== 0,
+      text: Buffer.alloc(0),
+    };
+    if (flags & EntryFlag.To) {
+      if (entry.continued) fail('recipient on a continuation');
+      entry.to = r.str8(NAME_BYTES_MAX);
+    }
+    entry.text = r.bytes(r.varint());
+    entries.push(entry);
+  }
+  return { kind: 'data', sessionId, seq, entries };
+}
+
+function decodeAck(r: BytesReader): Ack {
+  const sessionId = r.u64();
+  const received = r.u32();
+  const committed = r.u32();
+  if (committed > received) fail('committed beyond received');
+  const n = r.u8();
+  if (n > SACK_RANGES_MAX) fail(`${n} sack ranges`);
+  const sacks = [];
+  let floor = received + 1;
+  for (let i = 0; i < n; i++) {
+    const first = r.u32();
+    const last = r.u32();
+    if (first <= floor || last < first) fail('sack ranges out of order');
+    sacks.push({ first, last });
+    floor = last + 1;
+  }
+  return { kind: 'ack', sessionId, received, committed, sacks };
+}
+
+function decodeFetch(r: BytesReader): Fetch {
+  const f: Fetch = {
+    kind: 'fetch',
+    sessionId: r.u64(),
+    fetchId: r.u32(),
+    position: r.u64n(),
+    offset: r.u32(),
+    waitMs: r.u32(),
+    maxDatagrams: r.u8(),
+  };
+  if (f.waitMs > WAIT_MS_MAX) fail(`wait ${f.waitMs} ms`);
+  if (f.maxDatagrams === 0 || f.maxDatagrams > FETCH_DATAGRAMS_MAX) fail(`${f.maxDatagrams} datagrams`);
+  return f;
+}
+
+function decodeBatch(r: BytesReader): Batch {
+  const sessionId = r.u64();
+  const fetchId = r.u32();
+  const part = r.u8();
+  const flags = r.u8();
+  if (flags & ~(BatchFlag.LastPart | BatchFlag.CaughtUp)) fail(`batch flags ${flags}`);
+  const nextPosition = r.u64n();
+  const nextOffset = r.u32();
+  const missed = r.varint();
+  const count = r.u16();
+  if (count > ENTRIES_PER_PACKET_MAX) fail(`${count} messages`);
+  const messages: WireMessage[] = [];
+  let id = 0;
+  let ts = 0;
+  for (let i = 0; i < count; i++) {
+    id = i === 0 ? r.varint() : id + r.varint();
+    ts = i === 0 ? r.varint() : ts + r.svarint();
+    if (ts < 0 || id > Number.MAX_SAFE_INTEGER) fail('message id or time out of range');
+    if (i > 0 && messages[i - 1]!.id === id && !messages[i - 1]!.fragment) fail('repeated message id');
+    const mflags = r.u8();
+    if (mflags & ~(MessageFlag.To | MessageFlag.Fragment)) fail(`message flags ${mflags}`);
+    const m: WireMessage = { id, ts, from: r.str8(NAME_BYTES_MAX), text: Buffer.alloc(0) };
+    if (mflags & MessageFlag.To) m.to = r.str8(NAME_BYTES_MAX);
+    if (mflags & MessageFlag.Fragment) {
+      const total = r.varint();
+      const offset = r.varint();
+      m.fragment = { total, offset };
+    }
+    m.text = r.bytes(r.varint());
+    if (m.fragment && m.fragment.offset + m.text.length > m.fragment.total) fail('fragment beyond its message');
+    messages.push(m);
+  }
+  return {
+    kind: 'batch',
+    sessionId,
+    fetchId,
+    part,
+    lastPart: (flags & BatchFlag.LastPart) !== 0,
+    caughtUp: (flags & BatchFlag.CaughtUp) !== 0,
+    nextPosition,
+    nextOffset,
+    missed,
+    messages,
+  };
+}
+
+/** Encodes a packet. The caller is trusted: fields are assumed to be in range. */
+export function encode(p: Packet): Buffer {
+  switch (p.kind) {
+    case 'hello': {
+      const w = header(new BytesWriter(64), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name);
+      if (p.role === Role.Writer) w.u64(p.producerId).u32(p.nextSeq);
+      else w.u8(p.fromKind).u64n(p.fromId);
+      return w.finish();
+    }
+    case 'welcome':
+      return header(new BytesWriter(48), PacketKind.Welcome)
+        .u32(p.nonce)
+        .u64(p.sessionId)
+        .u32(p.maxMessageBytes)
+        .u16(p.maxDatagramBytes)
+        .u32(p.heartbeatMs)
+        .u64n(p.resume)
+        .u64n(p.missed)
+        .finish();
+    case 'refuse':
+      return header(new BytesWriter(64), PacketKind.Refuse)
+        .u32(p.nonce)
+        .u8(p.code)
+        .str8(truncateUtf8(p.reason, REASON_BYTES_MAX))
+        .finish();
+    case 'data':
+      return encodeData(p);
+    case 'ack': {
+      const w = header(new BytesWriter(32), PacketKind.Ack)
+        .u64(p.sessionId)
+        .u32(p.received)
+        .u32(p.committed)
+        .u8(p.sacks.length);
+      for (const s of p.sacks) w.u32(s.first).u32(s.last);
+      return w.finish();
+    }
+    case 'fetch':
+      return header(new BytesWriter(40), PacketKind.Fetch)
+        .u64(p.sessionId)
+        .u32(p.fetchId)
+        .u64n(p.position)
+        .u32(p.offset)
+        .u32(p.waitMs)
+        .u8(p.maxDatagrams)
+        .finish();
+    case 'batch':
+      return encodeBatch(p);
+    case 'ping':
+      return header(new BytesWriter(12), PacketKind.Ping).u64(p.sessionId).finish();
+    case 'pong':
+      return header(new BytesWriter(12), PacketKind.Pong).u64(p.sessionId).finish();
+    case 'bye':
+      return header(new BytesWriter(20), PacketKind.Bye).u64(p.sessionId).u64n(p.position).finish();
+    case 'goodbye':
+      return header(new BytesWriter(12), PacketKind.Goodbye).u64(p.sessionId).finish();
+    case 'unknown-session':
+      return header(new BytesWriter(12), PacketKind.UnknownSession).u64(p.sessionId).finish();
+  }
+}
+
+function encodeData(p: Data): Buffer {
+  const w = header(new BytesWriter(1200), PacketKind.Data).u64(p.sessionId).u32(p.seq).u16(p.entries.length);
+  for (const e of p.entries) {
+    const flags =
+      (e.more ? EntryFlag.More : 0) | (e.continued ? EntryFlag.Continued : 0) | (e.to !== undefined ? EntryFlag.To : 0);
+    w.u8(flags);
+    if (e.to !== undefined) w.str8(e.to);
+    w.varint(e.text.length).bytes(e.text);
+  }
+  return w.finish();
+}
+
+function encodeBatch(p: Batch): Buffer {
+  const flags = (p.lastPart ? BatchFlag.LastPart : 0) | (p.caughtUp ? BatchFlag.CaughtUp : 0);
+  const w = header(new BytesWriter(1200), PacketKind.Batch)
+    .u64(p.sessionId)
+    .u32(p.fetchId)
+    .u8(p.part)
+    .u8(flags)
+    .u64n(p.nextPosition)
+    .u32(p.nextOffset)
+    .varint(p.missed)
+    .u16(p.messages.length);
+  let prev: WireMessage | undefined;
+  for (const m of p.messages) {
+    if (prev) w.varint(m.id - prev.id).svarint(m.ts - prev.ts);
+    else w.varint(m.id).varint(m.ts);
+    w.u8((m.to !== undefined ? MessageFlag.To : 0) | (m.fragment ? MessageFlag.Fragment : 0)).str8(m.from);
+    if (m.to !== undefined) w.str8(m.to);
+    if (m.fragment) w.varint(m.fragment.total).varint(m.fragment.offset);
+    w.varint(m.text.length).bytes(m.text);
+    prev = m;
+  }
+  return w.finish();
+}
+
+function truncateUtf8(s: string, maxBytes: number): string {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length <= maxBytes) return s;
+  return b.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+}

@@ -1,0 +1,60 @@
+/** Wire constants shared by every party. See docs/PROTOCOL.md. */
+
+export const MAGIC_0 = 0x55; // 'U'
+export const MAGIC_1 = 0x52; // 'R'
+export const PROTOCOL_VERSION = 1;
+export const HEADER_BYTES = 4;
+
+export const PacketKind = {
+  Hello: 0x01,
+  Welcome: 0x02,
+  Refuse: 0x03,
+  Data: 0x10,
+  Ack: 0x11,
+  Fetch: 0x20,
+  Batch: 0x21,
+  Ping: 0x30,
+  Pong: 0x31,
+  Bye: 0x32,
+  Goodbye: 0x33,
+  UnknownSession: 0x3f,
+} as const;
+export type PacketKind = (typeof PacketKind)[keyof typeof PacketKind];
+
+export const Role = { Writer: 1, Reader: 2 } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+export const roleName = (role: Role): string => (role === Role.Writer ? 'writer' : 'reader');
+
+/** Where a reader starts when the server holds no position for its name (kind 0, 1), or always (kind 2). */
+export const FromKind = { Latest: 0, Earliest: 1, Id: 2 } as const;
+export type FromKind = (typeof FromKind)[keyof typeof FromKind];
+
+export const RefuseCode = {
+  BadName: 1,
+  NameTaken: 2,
+  BadVersion: 3,
+  TooManySessions: 4,
+  Unauthorized: 5,
+  ServerError: 6,
+} as const;
+export type RefuseCode = (typeof RefuseCode)[keyof typeof RefuseCode];
+
+/** DATA entry flags. */
+export const EntryFlag = { More: 0x01, Continued: 0x02, To: 0x04 } as const;
+/** BATCH message flags. */
+export const MessageFlag = { To: 0x01, Fragment: 0x02 } as const;
+/** BATCH part flags. */
+export const BatchFlag = { LastPart: 0x01, CaughtUp: 0x02 } as const;
+
+/** Default datagram size: small enough to cross a typical path (MTU 1280 for IPv6) unfragmented. */
+export const DATAGRAM_BYTES_DEFAULT = 1200;
+export const DATAGRAM_BYTES_MIN = 512;
+export const DATAGRAM_BYTES_MAX = 65507;
+export const MESSAGE_BYTES_DEFAULT = 1024 * 1024;
+export const NAME_BYTES_MAX = 32;
+export const REASON_BYTES_MAX = 200;
+export const ENTRIES_PER_PACKET_MAX = 4096;
+export const SACK_RANGES_MAX = 16;
+export const FETCH_DATAGRAMS_MAX = 64;
+export const WAIT_MS_MAX = 60_000;

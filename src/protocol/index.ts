@@ -1,0 +1,6 @@
+export * from './constants.js';
+export * from './errors.js';
+export * from './packets.js';
+export * from './codec.js';
+export * from './sizes.js';
+export * from './names.js';

@@ -1,0 +1,152 @@
+import type { FromKind, RefuseCode, Role } from './constants.js';
+
+/** Typed packets: the codec turns bytes into these and back. Field meanings: docs/PROTOCOL.md. */
+
+export interface HelloWriter {
+  kind: 'hello';
+  role: typeof Role.Writer;
+  nonce: number;
+  name: string;
+  producerId: bigint;
+  /** First sequence number the writer has not had confirmed. */
+  nextSeq: number;
+}
+
+export interface HelloReader {
+  kind: 'hello';
+  role: typeof Role.Reader;
+  nonce: number;
+  name: string;
+  fromKind: FromKind;
+  fromId: number;
+}
+
+export type Hello = HelloWriter | HelloReader;
+
+export interface Welcome {
+  kind: 'welcome';
+  nonce: number;
+  sessionId: bigint;
+  maxMessageBytes: number;
+  maxDatagramBytes: number;
+  heartbeatMs: number;
+  /** Writer: next sequence number the server expects. Reader: its position (next log id). */
+  resume: number;
+  /** Reader: messages that fell out of retention between its stored position and the oldest kept. */
+  missed: number;
+}
+
+export interface Refuse {
+  kind: 'refuse';
+  nonce: number;
+  code: RefuseCode;
+  reason: string;
+}
+
+/** One line, or one fragment of a line, inside a DATA packet. */
+export interface DataEntry {
+  /** More fragments of this line follow in later entries. */
+  more: boolean;
+  /** This entry continues the line begun in an earlier entry. */
+  continued: boolean;
+  to?: string;
+  text: Buffer;
+}
+
+export interface Data {
+  kind: 'data';
+  sessionId: bigint;
+  seq: number;
+  entries: DataEntry[];
+}
+
+export interface SackRange {
+  first: number;
+  last: number;
+}
+
+export interface Ack {
+  kind: 'ack';
+  sessionId: bigint;
+  /** Every sequence number up to this one has arrived. */
+  received: number;
+  /** Every sequence number up to this one is in the log. */
+  committed: number;
+  /** Sequence ranges above `received` that have arrived too. */
+  sacks: SackRange[];
+}
+
+export interface Fetch {
+  kind: 'fetch';
+  sessionId: bigint;
+  fetchId: number;
+  position: number;
+  offset: number;
+  waitMs: number;
+  maxDatagrams: number;
+}
+
+export interface WireMessage {
+  id: number;
+  ts: number;
+  from: string;
+  to?: string;
+  /** Set when the message is larger than one part: total size and where this chunk starts. */
+  fragment?: { total: number; offset: number };
+  text: Buffer;
+}
+
+export interface Batch {
+  kind: 'batch';
+  sessionId: bigint;
+  fetchId: number;
+  part: number;
+  lastPart: boolean;
+  caughtUp: boolean;
+  /** Where the next fetch starts after this part. */
+  nextPosition: number;
+  nextOffset: number;
+  missed: number;
+  messages: WireMessage[];
+}
+
+export interface Ping {
+  kind: 'ping';
+  sessionId: bigint;
+}
+
+export interface Pong {
+  kind: 'pong';
+  sessionId: bigint;
+}
+
+export interface Bye {
+  kind: 'bye';
+  sessionId: bigint;
+  /** Reader: its final position (0 for writers). */
+  position: number;
+}
+
+export interface Goodbye {
+  kind: 'goodbye';
+  sessionId: bigint;
+}
+
+export interface UnknownSession {
+  kind: 'unknown-session';
+  sessionId: bigint;
+}
+
+export type Packet =
+  | Hello
+  | Welcome
+  | Refuse
+  | Data
+  | Ack
+  | Fetch
+  | Batch
+  | Ping
+  | Pong
+  | Bye
+  | Goodbye
+  | UnknownSession;

@@ -1,0 +1,129 @@
+import type {
+  ClientRecord,
+  LogBounds,
+  NewMessage,
+  ProducerBatch,
+  ReadLimits,
+  ReadResult,
+  RetentionLimits,
+  Store,
+  StoredMessage,
+} from './store.js';
+import { NO_RETENTION } from './store.js';
+
+/** Messages scanned at most per read, so that a reader filtering out others' direct messages stays cheap. */
+const SCAN_MAX = 50_000;
+
+/** A store in memory, for throw-away runs and tests. Everything is lost when the process ends. */
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  private log: StoredMessage[] = [];
+  private head = 0;
+  private firstId = 1;
+  private nextId = 1;
+  private textBytes = 0;
+  private readonly producers = new Map<bigint, number>();
+  private readonly cursors = new Map<string, number>();
+  private readonly clientRecords = new Map<string, ClientRecord>();
+
+  constructor(private readonly retention: RetentionLimits = NO_RETENTION) {}
+
+  producerSeq(producerId: bigint): Promise<number | undefined> {
+    return Promise.resolve(this.producers.get(producerId));
+  }
+
+  append(batches: ProducerBatch[]): Promise<number[]> {
+    const firstIds = batches.map((b) => {
+      const first = this.nextId;
+      for (const m of b.messages) this.push(m);
+      const prev = this.producers.get(b.producerId) ?? 0;
+      this.producers.set(b.producerId, Math.max(prev, b.lastSeq));
+      return first;
+    });
+    this.trim(batches[0]?.messages[0]?.ts ?? 0);
+    return Promise.resolve(firstIds);
+  }
+
+  read(from: number, limits: ReadLimits): Promise<ReadResult> {
+    const first = this.firstId;
+    const start = Math.max(from, first);
+    const messages: StoredMessage[] = [];
+    let bytes = 0;
+    let next = start;
+    let atEnd = true;
+    for (let id = start, scanned = 0; id < this.nextId; id++, scanned++) {
+      if (messages.length >= limits.maxMessages || scanned >= SCAN_MAX) {
+        atEnd = false;
+        break;
+      }
+      const m = this.log[this.head + id - first]!;
+      next = id + 1;
+      if (m.to !== undefined && m.to !== limits.user) continue;
+      if (messages.length > 0 && bytes + m.text.length > limits.maxBytes) {
+        next = id;
+        atEnd = false;
+        break;
+      }
+      messages.push(m);
+      bytes += m.text.length;
+    }
+    if (atEnd) next = this.nextId;
+    return Promise.resolve({ messages, next, first, atEnd });
+  }
+
+  bounds(): Promise<LogBounds> {
+    return Promise.resolve({ first: this.firstId, next: this.nextId });
+  }
+
+  cursor(name: string): Promise<number | undefined> {
+    return Promise.resolve(this.cursors.get(name));
+  }
+
+  saveCursors(cursors: ReadonlyMap<string, number>): Promise<void> {
+    for (const [name, pos] of cursors) this.cursors.set(name, pos);
+    return Promise.resolve();
+  }
+
+  saveClient(client: ClientRecord): Promise<void> {
+    this.clientRecords.set(`${client.role}:${client.name}`, { ...client });
+    return Promise.resolve();
+  }
+
+  clients(): Promise<ClientRecord[]> {
+    return Promise.resolve([...this.clientRecords.values()].map((c) => ({ ...c })));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  private push(m: NewMessage): void {
+    const stored: StoredMessage =
+      m.to === undefined
+        ? { id: this.nextId, ts: m.ts, from: m.from, text: m.text }
+        : { id: this.nextId, ts: m.ts, from: m.from, to: m.to, text: m.text };
+    this.log.push(stored);
+    this.nextId++;
+    this.textBytes += m.text.length;
+  }
+
+  private trim(now: number): void {
+    const { messages, bytes, ageMs } = this.retention;
+    const size = (): number => this.nextId - this.firstId;
+    while (size() > 0) {
+      const oldest = this.log[this.head]!;
+      const over =
+        (messages > 0 && size() > messages) ||
+        (bytes > 0 && this.textBytes > bytes) ||
+        (ageMs > 0 && now - oldest.ts > ageMs);
+      if (!over) break;
+      this.textBytes -= oldest.text.length;
+      this.head++;
+      this.firstId++;
+    }
+    if (this.head > 4096 && this.head * 2 > this.log.length) {
+      this.log = this.log.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

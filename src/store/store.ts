@@ -1,0 +1,83 @@
+/**
+ * The store contract. Every implementation passes test/store/contract.ts.
+ * All methods are asynchronous so that a networked store fits the same shape.
+ * Calls are applied in the order they are made.
+ */
+
+export interface NewMessage {
+  ts: number;
+  from: string;
+  to?: string;
+  text: Buffer;
+}
+
+export interface StoredMessage extends NewMessage {
+  id: number;
+}
+
+/** The messages completed by one writer's datagrams, and the last sequence number they cover. */
+export interface ProducerBatch {
+  producerId: bigint;
+  lastSeq: number;
+  messages: NewMessage[];
+}
+
+export interface ReadLimits {
+  maxMessages: number;
+  maxBytes: number;
+  /** The reading user: messages addressed to someone else are skipped. */
+  user: string;
+}
+
+export interface ReadResult {
+  messages: StoredMessage[];
+  /** Where the next read continues: after the last message returned, or the end of the log scanned. */
+  next: number;
+  /** The oldest id still kept: a read from below it started here instead. */
+  first: number;
+  /** The read reached the end of the log (it did not stop at a limit). */
+  atEnd: boolean;
+}
+
+export interface LogBounds {
+  /** Oldest id kept (equals `next` when the log is empty). */
+  first: number;
+  /** Id the next message will get. */
+  next: number;
+}
+
+export interface ClientRecord {
+  name: string;
+  role: 'writer' | 'reader';
+  online: boolean;
+  lastSeen: number;
+}
+
+export interface Store {
+  readonly kind: string;
+  /** Last sequence number committed for a writer, if the store has seen it. */
+  producerSeq(producerId: bigint): Promise<number | undefined>;
+  /**
+   * Appends each batch's messages and records its producer's lastSeq, all at once (one transaction).
+   * Returns the id of the first message of each batch (the next id when a batch is empty).
+   */
+  append(batches: ProducerBatch[]): Promise<number[]>;
+  read(from: number, limits: ReadLimits): Promise<ReadResult>;
+  bounds(): Promise<LogBounds>;
+  cursor(name: string): Promise<number | undefined>;
+  saveCursors(cursors: ReadonlyMap<string, number>): Promise<void>;
+  saveClient(client: ClientRecord): Promise<void>;
+  clients(): Promise<ClientRecord[]>;
+  close(): Promise<void>;
+}
+
+export interface RetentionLimits {
+  /** Keep at most this many messages (0: no limit). */
+  messages: number;
+  /** Keep at most this many bytes of text (0: no limit). */
+  bytes: number;
+  /** Keep messages at most this old, in milliseconds (0: no limit). */
+  ageMs: number;
+}
+
+export const NO_RETENTION: RetentionLimits = { messages: 0, bytes: 0, ageMs: 0 };
