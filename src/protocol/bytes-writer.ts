@@ -23,17 +23,20 @@ export class BytesWriter {
   }
 
   u8(v: number): this {
-    this.buf[this.room(1)] = v;
+    const at = this.room(1);
+    this.buf[at] = v;
     return this;
   }
 
   u16(v: number): this {
-    this.buf.writeUInt16BE(v, this.room(2));
+    const at = this.room(2);
+    this.buf.writeUInt16BE(v, at);
     return this;
   }
 
   u32(v: number): this {
-    this.buf.writeUInt32BE(v >>> 0, this.room(4));
+    const at = this.room(4);
+    this.buf.writeUInt32BE(v >>> 0, at);
     return this;
   }
 
@@ -45,17 +48,20 @@ export class BytesWriter {
   }
 
   u64(v: bigint): this {
-    this.buf.writeBigUInt64BE(v, this.room(8));
+    const at = this.room(8);
+    this.buf.writeBigUInt64BE(v, at);
     return this;
   }
 
   varint(v: number): this {
     let rest = v;
     while (rest >= 0x80) {
-      this.buf[this.room(1)] = (rest % 128) | 0x80;
+      const at = this.room(1);
+      this.buf[at] = (rest % 128) | 0x80;
       rest = Math.floor(rest / 128);
     }
-    this.buf[this.room(1)] = rest;
+    const last = this.room(1);
+    this.buf[last] = rest;
     return this;
   }
 

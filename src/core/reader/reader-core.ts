@@ -174,9 +174,11 @@ export class ReaderCore {
     if (this.phase !== 'open') return;
     const f = this.fetch;
     if (f) {
+      if (now < this.fetchDeadline(f)) return;
       if (f.nextPart > 0 || f.parts.some(Boolean)) {
-        if (now >= f.lastPartAt + this.partGapMs()) this.sendFetch(now, 0, true);
-      } else if (now >= f.sentAt + f.waitMs + this.rtt.rtoMs) {
+        // Part of the reply arrived, the rest did not: ask again from where we are.
+        this.sendFetch(now, 0, true);
+      } else {
         this.rtt.timedOut();
         this.sendFetch(now, f.waitMs, true);
       }
@@ -216,10 +218,7 @@ export class ReaderCore {
   nextDeadline(): number | undefined {
     if (this.phase === 'closed' || this.phase === 'refused') return undefined;
     const f = this.fetch;
-    let fetchAt: number | undefined;
-    if (this.phase === 'open' && f) {
-      fetchAt = f.parts.some(Boolean) ? f.lastPartAt + this.partGapMs() : f.sentAt + f.waitMs + this.rtt.rtoMs;
-    }
+    const fetchAt = this.phase === 'open' && f ? this.fetchDeadline(f) : undefined;
     const idle = this.phase === 'open' && !f && this.heldFetch === undefined;
     return earliest(
       this.helloAt,
@@ -370,8 +369,10 @@ export class ReaderCore {
     this.pkg = [];
   }
 
-  private partGapMs(): number {
-    return Math.max(PART_GAP_MS_MIN, this.rtt.rtoMs);
+  /** When an unanswered fetch, or a reply with parts missing, is asked again. */
+  private fetchDeadline(f: OpenFetch): number {
+    if (f.nextPart > 0 || f.parts.some(Boolean)) return f.lastPartAt + Math.max(PART_GAP_MS_MIN, this.rtt.rtoMs);
+    return f.sentAt + f.waitMs + this.rtt.rtoMs;
   }
 
   // ---- liveness and the end ----

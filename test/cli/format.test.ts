@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { escapeControls, formatMessage, formatPackage } from '../../src/cli/format.js';
+
+const m = { id: 7, ts: Date.UTC(2026, 10, 21, 12, 0, 1), from: 'alice', text: Buffer.from('hi') };
+
+test('json: id, ISO time, sender, text; to only for direct messages', () => {
+  assert.deepEqual(JSON.parse(formatMessage(m, 'json') as string), { id: 7, ts: '2026-11-21T12:00:01.000Z', from: 'alice', text: 'hi' });
+  const dm = JSON.parse(formatMessage({ ...m, to: 'bob' }, 'json') as string);
+  assert.equal(dm.to, 'bob');
+});
+
+test('raw: the bytes alone, untouched', () => {
+  const bin = Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff]);
+  assert.ok((formatMessage({ ...m, text: bin }, 'raw') as Buffer).equals(Buffer.concat([bin, Buffer.from('\n')])));
+});
+
+test('text: no escape sequence or control character reaches the terminal', () => {
+  const evil = Buffer.from('evil\x1b[2J\x1b]0;x\x07end\u009b\r');
+  const out = formatMessage({ ...m, text: evil }, 'text') as string;
+  assert.match(out, /alice: evil\\x1b\[2J\\x1b\]0;x\\x07end\\x9b\\x0d\n$/);
+  // eslint-disable-next-line no-control-regex
+  assert.equal(/[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/.test(out), false);
+  assert.equal(escapeControls('tab\tstays'), 'tab\tstays');
+});
+
+test('a package is one buffer of all its lines', () => {
+  assert.equal(formatPackage([m, { ...m, id: 8 }], 'raw').toString(), 'hi\nhi\n');
+});

@@ -1,0 +1,41 @@
+import type { Address } from '../../src/core/address.js';
+import { SERVER_DEFAULTS, ServerCore, type ServerConfig } from '../../src/core/server/server-core.js';
+import { decode } from '../../src/protocol/codec.js';
+import type { Packet } from '../../src/protocol/packets.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { runStoreRequest } from '../../src/store/store-request.js';
+
+export const SERVER: Address = { address: '127.0.0.1', port: 12345 };
+export const CLIENT: Address = { address: '127.0.0.1', port: 40001 };
+export const T0 = 1_800_000_000_000;
+
+/** Everything a core wants to send, decoded. */
+export function drain(core: { pollTransmit(): { to: Address; data: Buffer } | undefined }): { to: Address; packet: Packet; data: Buffer }[] {
+  const out = [];
+  for (let t = core.pollTransmit(); t; t = core.pollTransmit()) out.push({ to: t.to, packet: decode(t.data), data: t.data });
+  return out;
+}
+
+/** A server core over a memory store, whose store requests are run to completion on demand. */
+export class ServerHarness {
+  readonly store = new MemoryStore();
+  readonly core: ServerCore;
+  private nextId = 1n;
+
+  constructor(config: Partial<ServerConfig> = {}) {
+    this.core = new ServerCore({ ...SERVER_DEFAULTS, randomId: () => this.nextId++, ...config });
+  }
+
+  async settle(now: number): Promise<void> {
+    for (let r = this.core.pollStoreRequest(); r; r = this.core.pollStoreRequest()) {
+      const value = await runStoreRequest(this.store, r.req);
+      this.core.handleStoreResult(r.id, true, value, now);
+    }
+  }
+
+  async deliver(data: Buffer, from: Address, now: number): Promise<Packet[]> {
+    this.core.handleDatagram(data, from, now);
+    await this.settle(now);
+    return drain(this.core).map((t) => t.packet);
+  }
+}

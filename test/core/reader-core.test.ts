@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { READER_DEFAULTS, ReaderCore, type ReaderEvent } from '../../src/core/reader/reader-core.js';
+import { encode } from '../../src/protocol/codec.js';
+import type { Batch, Fetch, WireMessage } from '../../src/protocol/packets.js';
+import { drain, SERVER, T0 } from './helpers.js';
+
+const newReader = (over: Partial<typeof READER_DEFAULTS> = {}) =>
+  new ReaderCore({ ...READER_DEFAULTS, name: 'r', server: SERVER, nonce: 1, ...over }, T0);
+
+const welcome = (r: ReaderCore, now: number, position = 1) =>
+  r.handleDatagram(
+    encode({ kind: 'welcome', nonce: 1, sessionId: 9n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: position, missed: 0 }),
+    SERVER,
+    now,
+  );
+
+const msg = (id: number, text = `m${id}`): WireMessage => ({ id, ts: T0, from: 'w', text: Buffer.from(text) });
+
+const batch = (fetchId: number, part: number, messages: WireMessage[], over: Partial<Batch> = {}): Buffer =>
+  encode({
+    kind: 'batch',
+    sessionId: 9n,
+    fetchId,
+    part,
+    lastPart: true,
+    caughtUp: true,
+    nextPosition: (messages[messages.length - 1]?.id ?? 0) + 1,
+    nextOffset: 0,
+    missed: 0,
+    messages,
+    ...over,
+  });
+
+const delivered = (r: ReaderCore): number[] => {
+  const ids: number[] = [];
+  for (let e: ReaderEvent | undefined = r.pollEvent(); e; e = r.pollEvent()) {
+    if (e.type === 'messages') ids.push(...e.messages.map((m) => m.id));
+  }
+  return ids;
+};
+
+const lastFetch = (r: ReaderCore): Fetch => drain(r).map((t) => t.packet).filter((p) => p.kind === 'fetch').pop() as Fetch;
+
+test('long polls from its position and delivers in order', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0, 5);
+  const f = lastFetch(r);
+  assert.equal(f.position, 5);
+  assert.equal(f.waitMs, READER_DEFAULTS.holdMs);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(5), msg(6)]), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), [5, 6]);
+  assert.equal(lastFetch(r).position, 7);
+});
+
+test('parts are taken in order; a missing part is fetched again from where the reader is', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0);
+  const f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 1, [msg(3)], { lastPart: true }), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), [], 'part 1 waits for part 0');
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1), msg(2)], { lastPart: false, caughtUp: false }), SERVER, T0 + 2);
+  assert.deepEqual(delivered(r), [1, 2, 3]);
+  const g = lastFetch(r);
+  r.handleDatagram(batch(g.fetchId, 0, [msg(4)], { lastPart: false, caughtUp: false }), SERVER, T0 + 3);
+  assert.deepEqual(delivered(r), [], 'a package is delivered when the reply is whole');
+  r.handleTimeout(r.nextDeadline()!);
+  assert.equal(lastFetch(r).position, 5, 'part 1 never came: ask again after message 4');
+});
+
+test('a reply to an old fetch and a repeated part are ignored', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0);
+  const f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1)]), SERVER, T0 + 1);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1)]), SERVER, T0 + 2);
+  assert.deepEqual(delivered(r), [1]);
+});
+
+test('with a delay, polls on the period and delivers each poll as one package', () => {
+  const r = newReader({ delayMs: 3000 });
+  drain(r);
+  welcome(r, T0);
+  let f = lastFetch(r);
+  assert.equal(f.waitMs, 0);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1)], { caughtUp: false }), SERVER, T0 + 1);
+  f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(2)]), SERVER, T0 + 2);
+  const events: ReaderEvent[] = [];
+  for (let e = r.pollEvent(); e; e = r.pollEvent()) events.push(e);
+  const pkgs = events.filter((e) => e.type === 'messages');
+  assert.equal(pkgs.length, 1);
+  assert.equal(r.nextDeadline(), T0 + 2 + 3000);
+});
+
+test('--count stops after N and tells the server the position after the last one printed', () => {
+  const r = newReader({ count: 2 });
+  drain(r);
+  welcome(r, T0);
+  const f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1), msg(2), msg(3)]), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), [1, 2]);
+  const bye = drain(r).map((t) => t.packet).find((p) => p.kind === 'bye');
+  assert.equal(bye?.kind === 'bye' && bye.position, 3);
+});
+
+test('a message in fragments is put together before it is delivered', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0);
+  let f = lastFetch(r);
+  const frag = (offset: number, text: string): WireMessage => ({ ...msg(1, text), fragment: { total: 6, offset } });
+  r.handleDatagram(batch(f.fetchId, 0, [frag(0, 'abc')], { nextPosition: 1, nextOffset: 3, caughtUp: false }), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), []);
+  f = lastFetch(r);
+  assert.deepEqual([f.position, f.offset], [1, 3]);
+  r.handleDatagram(batch(f.fetchId, 0, [frag(3, 'def')], { nextPosition: 2 }), SERVER, T0 + 2);
+  const e = r.pollEvent();
+  assert.equal(e?.type === 'messages' && e.messages[0]!.text.toString(), 'abcdef');
+});

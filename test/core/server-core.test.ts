@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encode } from '../../src/protocol/codec.js';
+import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
+import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
+import { CLIENT, ServerHarness, T0 } from './helpers.js';
+
+const OTHER = { address: '127.0.0.1', port: 40002 };
+
+const helloWriter = (name: string, nonce = 1, producerId = 9n, nextSeq = 1) =>
+  encode({ kind: 'hello', role: Role.Writer, nonce, name, producerId, nextSeq });
+const helloReader = (name: string, nonce = 2, fromKind: FromKind = FromKind.Earliest, fromId = 0) =>
+  encode({ kind: 'hello', role: Role.Reader, nonce, name, fromKind, fromId });
+const data = (sessionId: bigint, seq: number, ...texts: string[]) =>
+  encode({ kind: 'data', sessionId, seq, entries: texts.map((t) => ({ more: false, continued: false, text: Buffer.from(t) })) });
+
+async function openWriter(h: ServerHarness, name = 'w', from = CLIENT): Promise<bigint> {
+  const [w] = await h.deliver(helloWriter(name), from, T0);
+  assert.equal(w!.kind, 'welcome');
+  return (w as Welcome).sessionId;
+}
+
+test('a hello is confirmed with a session, and the client is registered online', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.deliver(helloWriter('alice'), CLIENT, T0);
+  assert.equal(w!.kind, 'welcome');
+  assert.equal((w as Welcome).resume, 1);
+  assert.deepEqual(await h.store.clients(), [{ name: 'alice', role: 'writer', online: true, lastSeen: T0 }]);
+});
+
+test('a bad name is refused', async () => {
+  const h = new ServerHarness();
+  const [r] = await h.deliver(helloWriter('no spaces'), CLIENT, T0);
+  assert.equal(r!.kind, 'refuse');
+  assert.equal(r!.kind === 'refuse' && r!.code, RefuseCode.BadName);
+});
+
+test('a name held by a live session is refused from another address; the holder keeps it', async () => {
+  const h = new ServerHarness();
+  await h.deliver(helloReader('alice'), CLIENT, T0);
+  const [r] = await h.deliver(helloReader('alice', 3), OTHER, T0 + 1);
+  assert.equal(r!.kind === 'refuse' && r!.code, RefuseCode.NameTaken);
+  assert.equal(h.core.sessionCount, 1);
+});
+
+test('data is stored once however often it arrives, in order, and acknowledged when stored', async () => {
+  const h = new ServerHarness();
+  const sid = await openWriter(h);
+  const acks: Packet[] = [];
+  acks.push(...(await h.deliver(data(sid, 2, 'c'), CLIENT, T0)));
+  acks.push(...(await h.deliver(data(sid, 1, 'a', 'b'), CLIENT, T0)));
+  acks.push(...(await h.deliver(data(sid, 1, 'a', 'b'), CLIENT, T0)));
+  acks.push(...(await h.deliver(data(sid, 2, 'c'), CLIENT, T0)));
+  const stored = (await h.store.read(1, { maxMessages: 100, maxBytes: 1e6, user: 'x' })).messages;
+  assert.deepEqual(stored.map((m) => m.text.toString()), ['a', 'b', 'c']);
+  const last = acks[acks.length - 1]!;
+  assert.equal(last.kind === 'ack' && last.committed, 2);
+  const first = acks[0]!;
+  assert.deepEqual(first.kind === 'ack' && first.sacks, [{ first: 2, last: 2 }]);
+});
+
+test('a session is answered only at its own address; an unknown one is told so', async () => {
+  const h = new ServerHarness();
+  const sid = await openWriter(h);
+  assert.deepEqual(await h.deliver(data(sid, 1, 'spoofed'), OTHER, T0), []);
+  assert.equal((await h.store.bounds()).next, 1);
+  const [u] = await h.deliver(data(12345n, 1, 'x'), OTHER, T0);
+  assert.equal(u!.kind, 'unknown-session');
+});
+
+test('garbage is counted and dropped', async () => {
+  const h = new ServerHarness();
+  assert.deepEqual(await h.deliver(Buffer.from('hello?'), CLIENT, T0), []);
+  assert.equal(h.core.stats.malformed, 1);
+});
+
+test('a long poll is held until a message arrives, then answered', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.deliver(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  const fetch = encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 1, offset: 0, waitMs: 1000, maxDatagrams: 4 });
+  assert.deepEqual(await h.deliver(fetch, OTHER, T0), [], 'nothing to say yet');
+  const wsid = await openWriter(h);
+  const out = await h.deliver(data(wsid, 1, 'news'), CLIENT, T0 + 10);
+  const batch = out.find((p) => p.kind === 'batch') as Batch;
+  assert.deepEqual(batch.messages.map((m) => m.text.toString()), ['news']);
+  assert.equal(batch.nextPosition, 2);
+  assert.ok(batch.caughtUp && batch.lastPart);
+});
+
+test('an unanswered long poll is answered empty at its deadline', async () => {
+  const h = new ServerHarness({ cursorFlushMs: 60_000 });
+  const [w] = await h.deliver(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  await h.deliver(encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 1, offset: 0, waitMs: 500, maxDatagrams: 4 }), OTHER, T0);
+  assert.equal(h.core.nextDeadline(), T0 + 500);
+  h.core.handleTimeout(T0 + 500);
+  const [b] = await h.deliver(Buffer.alloc(0), CLIENT, T0 + 500);
+  assert.equal(b!.kind === 'batch' && b!.messages.length, 0);
+});
+
+test("a reader's position is kept: a returning name resumes, a new one starts at the latest", async () => {
+  const h = new ServerHarness({ cursorFlushMs: 0 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [w] = await h.deliver(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  await h.deliver(encode({ kind: 'bye', sessionId: rsid, position: 3 }), OTHER, T0);
+  assert.equal(await h.store.cursor('r'), 3);
+  const [again] = await h.deliver(helloReader('r', 5, FromKind.Latest), OTHER, T0 + 1);
+  assert.equal((again as Welcome).resume, 3);
+  const [fresh] = await h.deliver(helloReader('q', 6, FromKind.Latest), { address: '127.0.0.1', port: 40003 }, T0 + 1);
+  assert.equal((fresh as Welcome).resume, 4);
+});
+
+test('a session that falls silent expires and is marked offline', async () => {
+  const h = new ServerHarness({ sessionTimeoutMs: 3000 });
+  await openWriter(h, 'gone');
+  let now = T0;
+  while (h.core.sessionCount > 0 && now < T0 + 10_000) {
+    now = h.core.nextDeadline()!;
+    h.core.handleTimeout(now);
+  }
+  await h.settle(now);
+  assert.ok(now - T0 > 3000 && now - T0 <= 5000);
+  assert.equal((await h.store.clients())[0]!.online, false);
+});

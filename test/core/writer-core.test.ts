@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../../src/core/writer/writer-core.js';
+import { encode } from '../../src/protocol/codec.js';
+import type { Data } from '../../src/protocol/packets.js';
+import { drain, SERVER, T0 } from './helpers.js';
+
+const newWriter = (over: Partial<typeof WRITER_DEFAULTS> = {}) =>
+  new WriterCore({ ...WRITER_DEFAULTS, name: 'w', server: SERVER, producerId: 5n, nonce: 1, ...over }, T0);
+
+const welcome = (w: WriterCore, now: number, resume = 1, maxMessageBytes = 1 << 20) =>
+  w.handleDatagram(
+    encode({ kind: 'welcome', nonce: 1, sessionId: 77n, maxMessageBytes, maxDatagramBytes: 1200, heartbeatMs: 5000, resume, missed: 0 }),
+    SERVER,
+    now,
+  );
+
+const events = (w: WriterCore): WriterEvent[] => {
+  const out: WriterEvent[] = [];
+  for (let e = w.pollEvent(); e; e = w.pollEvent()) out.push(e);
+  return out;
+};
+
+const ack = (w: WriterCore, received: number, committed: number, now: number) =>
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed, sacks: [] }), SERVER, now);
+
+test('says hello, and retries it until welcomed', () => {
+  const w = newWriter();
+  assert.equal(drain(w)[0]!.packet.kind, 'hello');
+  const d = w.nextDeadline()!;
+  w.handleTimeout(d);
+  assert.equal(drain(w)[0]!.packet.kind, 'hello');
+  welcome(w, d + 1);
+  assert.deepEqual(events(w), [{ type: 'registered', again: false }]);
+});
+
+test('packs many short lines into one datagram', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  for (let i = 0; i < 100; i++) w.submitLine(Buffer.from(`line ${i}`));
+  w.flush(T0);
+  const sent = drain(w);
+  assert.equal(sent.length, 1);
+  assert.equal((sent[0]!.packet as Data).entries.length, 100);
+  assert.ok(sent[0]!.data.length <= 1200);
+});
+
+test('keeps at most a window of datagrams in flight, and moves on as they are acknowledged', () => {
+  const w = newWriter({ windowInitial: 4 });
+  drain(w);
+  welcome(w, T0);
+  for (let i = 0; i < 400; i++) w.submitLine(Buffer.alloc(500, 97));
+  w.flush(T0);
+  assert.equal(drain(w).length, 4);
+  ack(w, 2, 2, T0 + 1);
+  const next = drain(w).map((t) => (t.packet as Data).seq);
+  assert.ok(next.length >= 2, 'acknowledging two opens the window by at least two');
+  assert.equal(next[0], 5);
+  assert.equal(w.confirmedLines, 4);
+});
+
+test('retransmits an unacknowledged datagram after the timeout, and backs off', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  w.submitLine(Buffer.from('x'));
+  w.flush(T0);
+  drain(w);
+  const first = w.nextDeadline()!;
+  w.handleTimeout(first);
+  const again = drain(w);
+  assert.equal(again.length, 1);
+  assert.equal((again[0]!.packet as Data).seq, 1);
+  const second = w.nextDeadline()!;
+  assert.ok(second - first > first - T0, 'the next timeout is longer');
+});
+
+test('ends: waits for every confirmation, signs off, and is done', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  w.submitLine(Buffer.from('a'));
+  w.endInput(T0);
+  drain(w);
+  ack(w, 1, 0, T0 + 1);
+  assert.equal(drain(w).length, 0, 'received but not committed: no goodbye yet');
+  ack(w, 1, 1, T0 + 2);
+  const bye = drain(w);
+  assert.equal(bye[0]!.packet.kind, 'bye');
+  w.handleDatagram(encode({ kind: 'goodbye', sessionId: 77n }), SERVER, T0 + 3);
+  assert.deepEqual(events(w).map((e) => e.type), ['registered', 'done']);
+});
+
+test('fails after the timeout with the number of unconfirmed lines', () => {
+  const w = newWriter({ timeoutMs: 2000 });
+  drain(w);
+  welcome(w, T0);
+  w.submitLine(Buffer.from('a'));
+  w.submitLine(Buffer.from('b'));
+  w.flush(T0);
+  let now = T0;
+  while (!w.finished) {
+    now = w.nextDeadline()!;
+    w.handleTimeout(now);
+  }
+  assert.ok(now - T0 >= 2000 && now - T0 < 2100);
+  const last = events(w).pop();
+  assert.deepEqual(last, { type: 'failed', unconfirmed: 2 });
+});
+
+test('a line over the server limit is reported with its number and not sent', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0, 1, 10);
+  w.submitLine(Buffer.from('short'));
+  w.submitLine(Buffer.alloc(11));
+  w.submitLine(Buffer.from('fine'));
+  w.flush(T0);
+  const ev = events(w).filter((e) => e.type === 'oversize');
+  assert.deepEqual(ev, [{ type: 'oversize', line: 2, bytes: 11, limit: 10 }]);
+  assert.equal((drain(w)[0]!.packet as Data).entries.length, 2);
+});
+
+test('a line longer than a datagram goes in fragments, the first one alone', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  w.submitLine(Buffer.from('before'));
+  w.submitLine(Buffer.alloc(3000, 98));
+  w.submitLine(Buffer.from('after'));
+  w.flush(T0);
+  const sent = drain(w).map((t) => (t.packet as Data).entries);
+  assert.equal(sent[0]!.length, 1, 'the short line goes alone, the long one starts fresh');
+  assert.deepEqual(sent[1]!.map((e) => [e.more, e.continued]), [[true, false]]);
+  const last = sent[sent.length - 1]!;
+  assert.deepEqual([last[0]!.more, last[0]!.continued], [false, true]);
+  assert.equal(last[1]!.text.toString(), 'after');
+  const total = sent.slice(1).flat().filter((e) => e.more || e.continued).reduce((n, e) => n + e.text.length, 0);
+  assert.equal(total, 3000);
+});
+
+test('after the server forgets the session, registers again and resends what was not committed', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  for (let i = 0; i < 3; i++) {
+    w.submitLine(Buffer.alloc(1000, 97 + i));
+    w.flush(T0);
+  }
+  drain(w);
+  ack(w, 3, 1, T0 + 1);
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 2);
+  const hello = drain(w)[0]!.packet;
+  assert.equal(hello.kind, 'hello');
+  assert.equal(hello.kind === 'hello' && hello.role === 1 && hello.nextSeq, 2);
+  welcome(w, T0 + 3, 3); // the server had committed seq 2 after all
+  const resent = drain(w).map((t) => (t.packet as Data).seq);
+  assert.deepEqual(resent, [3]);
+});

@@ -1,0 +1,92 @@
+import type { Packet } from '../../src/protocol/packets.js';
+import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
+
+/** Each packet kind with the exact bytes it must encode to (docs/PROTOCOL.md). */
+export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
+  {
+    name: 'hello (writer)',
+    packet: { kind: 'hello', role: Role.Writer, nonce: 7, name: 'ab', producerId: 0x0102030405060708n, nextSeq: 1 },
+    hex: '55520101' + '01' + '00000007' + '02' + '6162' + '0102030405060708' + '00000001',
+  },
+  {
+    name: 'hello (reader)',
+    packet: { kind: 'hello', role: Role.Reader, nonce: 1, name: 'r', fromKind: FromKind.Id, fromId: 300 },
+    hex: '55520101' + '02' + '00000001' + '01' + '72' + '02' + '000000000000012c',
+  },
+  {
+    name: 'welcome',
+    packet: {
+      kind: 'welcome',
+      nonce: 1,
+      sessionId: 0xffn,
+      maxMessageBytes: 1048576,
+      maxDatagramBytes: 1200,
+      heartbeatMs: 5000,
+      resume: 2,
+      missed: 0,
+    },
+    hex:
+      '55520102' + '00000001' + '00000000000000ff' + '00100000' + '04b0' + '00001388' + '0000000000000002' + '0000000000000000',
+  },
+  {
+    name: 'refuse',
+    packet: { kind: 'refuse', nonce: 9, code: RefuseCode.NameTaken, reason: 'no' },
+    hex: '55520103' + '00000009' + '02' + '02' + '6e6f',
+  },
+  {
+    name: 'data: a line, an empty line, a direct line',
+    packet: {
+      kind: 'data',
+      sessionId: 1n,
+      seq: 5,
+      entries: [
+        { more: false, continued: false, text: Buffer.from('hi') },
+        { more: false, continued: false, text: Buffer.alloc(0) },
+        { more: false, continued: false, to: 'b', text: Buffer.from('x') },
+      ],
+    },
+    hex: '55520110' + '0000000000000001' + '00000005' + '0003' + '00' + '02' + '6869' + '00' + '00' + '04' + '01' + '62' + '01' + '78',
+  },
+  {
+    name: 'data: a first fragment',
+    packet: { kind: 'data', sessionId: 1n, seq: 6, entries: [{ more: true, continued: false, text: Buffer.from('ab') }] },
+    hex: '55520110' + '0000000000000001' + '00000006' + '0001' + '01' + '02' + '6162',
+  },
+  {
+    name: 'ack with a selective range',
+    packet: { kind: 'ack', sessionId: 2n, received: 10, committed: 9, sacks: [{ first: 12, last: 13 }] },
+    hex: '55520111' + '0000000000000002' + '0000000a' + '00000009' + '01' + '0000000c' + '0000000d',
+  },
+  {
+    name: 'fetch',
+    packet: { kind: 'fetch', sessionId: 3n, fetchId: 1, position: 1, offset: 0, waitMs: 1500, maxDatagrams: 32 },
+    hex: '55520120' + '0000000000000003' + '00000001' + '0000000000000001' + '00000000' + '000005dc' + '20',
+  },
+  {
+    name: 'batch of two messages, one direct',
+    packet: {
+      kind: 'batch',
+      sessionId: 3n,
+      fetchId: 1,
+      part: 0,
+      lastPart: true,
+      caughtUp: true,
+      nextPosition: 3,
+      nextOffset: 0,
+      missed: 0,
+      messages: [
+        { id: 1, ts: 1000, from: 'a', text: Buffer.from('x') },
+        { id: 2, ts: 999, from: 'a', to: 'b', text: Buffer.from('') },
+      ],
+    },
+    hex:
+      '55520121' + '0000000000000003' + '00000001' + '00' + '03' + '0000000000000003' + '00000000' + '00' + '0002' +
+      '01' + 'e807' + '00' + '0161' + '01' + '78' +
+      '01' + '01' + '01' + '0161' + '0162' + '00',
+  },
+  { name: 'ping', packet: { kind: 'ping', sessionId: 4n }, hex: '55520130' + '0000000000000004' },
+  { name: 'pong', packet: { kind: 'pong', sessionId: 4n }, hex: '55520131' + '0000000000000004' },
+  { name: 'bye', packet: { kind: 'bye', sessionId: 4n, position: 7 }, hex: '55520132' + '0000000000000004' + '0000000000000007' },
+  { name: 'goodbye', packet: { kind: 'goodbye', sessionId: 4n }, hex: '55520133' + '0000000000000004' },
+  { name: 'unknown session', packet: { kind: 'unknown-session', sessionId: 4n }, hex: '5552013f' + '0000000000000004' },
+];

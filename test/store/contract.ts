@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { NewMessage, RetentionLimits, Store } from '../../src/store/store.js';
+
+/**
+ * What every store must do. A new store passes this suite unchanged:
+ * `storeContract('sqlite', (retention) => open a fresh one)`.
+ */
+export function storeContract(name: string, fresh: (retention?: RetentionLimits) => Promise<Store>): void {
+  const msg = (text: string, extra: Partial<NewMessage> = {}): NewMessage => ({
+    ts: 1_800_000_000_000,
+    from: 'w',
+    text: Buffer.from(text),
+    ...extra,
+  });
+  const all = { maxMessages: 1e6, maxBytes: 1e9, user: 'r' };
+
+  describe(`store contract: ${name}`, () => {
+    test('an empty log starts at id 1', async () => {
+      const s = await fresh();
+      assert.deepEqual(await s.bounds(), { first: 1, next: 1 });
+      const r = await s.read(1, all);
+      assert.deepEqual(r, { messages: [], next: 1, first: 1, atEnd: true });
+      await s.close();
+    });
+
+    test('append assigns consecutive ids across batches, in call order, and returns each first id', async () => {
+      const s = await fresh();
+      const ids = await s.append([
+        { producerId: 1n, lastSeq: 3, messages: [msg('a'), msg('b')] },
+        { producerId: 2n, lastSeq: 1, messages: [msg('c', { from: 'v' })] },
+      ]);
+      assert.deepEqual(ids, [1, 3]);
+      assert.deepEqual(await s.append([{ producerId: 1n, lastSeq: 4, messages: [msg('d')] }]), [4]);
+      const r = await s.read(1, all);
+      assert.deepEqual(
+        r.messages.map((m) => [m.id, m.from, m.text.toString()]),
+        [
+          [1, 'w', 'a'],
+          [2, 'w', 'b'],
+          [3, 'v', 'c'],
+          [4, 'w', 'd'],
+        ],
+      );
+      assert.equal(r.next, 5);
+      assert.equal(r.atEnd, true);
+      await s.close();
+    });
+
+    test('keeps bytes exactly: empty texts, binary, timestamps, recipients', async () => {
+      const s = await fresh();
+      const bin = Buffer.from([0, 255, 10, 13, 27, 0x80]);
+      await s.append([
+        { producerId: 1n, lastSeq: 1, messages: [msg(''), { ts: 5, from: 'w', text: bin }, msg('dm', { to: 'r' })] },
+      ]);
+      const [a, b, c] = (await s.read(1, all)).messages;
+      assert.equal(a!.text.length, 0);
+      assert.ok(b!.text.equals(bin));
+      assert.equal(b!.ts, 5);
+      assert.equal(c!.to, 'r');
+      assert.equal(a!.to, undefined);
+      await s.close();
+    });
+
+    test('records the last sequence number of each producer with its batch', async () => {
+      const s = await fresh();
+      assert.equal(await s.producerSeq(9n), undefined);
+      await s.append([{ producerId: 9n, lastSeq: 17, messages: [msg('x')] }]);
+      assert.equal(await s.producerSeq(9n), 17);
+      await s.append([{ producerId: 9n, lastSeq: 18, messages: [] }]);
+      assert.equal(await s.producerSeq(9n), 18);
+      const big = 2n ** 64n - 1n;
+      await s.append([{ producerId: big, lastSeq: 1, messages: [] }]);
+      assert.equal(await s.producerSeq(big), 1);
+      await s.close();
+    });
+
+    test('reads within limits, always at least one message, and says where to go on', async () => {
+      const s = await fresh();
+      await s.append([{ producerId: 1n, lastSeq: 1, messages: ['1', '22', '333', '4444'].map((t) => msg(t)) }]);
+      let r = await s.read(1, { ...all, maxMessages: 2 });
+      assert.deepEqual(r.messages.map((m) => m.id), [1, 2]);
+      assert.equal(r.next, 3);
+      assert.equal(r.atEnd, false);
+      r = await s.read(2, { ...all, maxBytes: 4 });
+      assert.deepEqual(r.messages.map((m) => m.id), [2]);
+      assert.equal(r.next, 3);
+      r = await s.read(4, { ...all, maxBytes: 1 });
+      assert.deepEqual(r.messages.map((m) => m.id), [4]);
+      assert.equal(r.atEnd, true);
+      r = await s.read(99, all);
+      assert.deepEqual(r.messages, []);
+      await s.close();
+    });
+
+    test("skips direct messages addressed to someone else, and moves past them", async () => {
+      const s = await fresh();
+      await s.append([
+        { producerId: 1n, lastSeq: 1, messages: [msg('to-x', { to: 'x' }), msg('to-r', { to: 'r' }), msg('all'), msg('to-y', { to: 'y' })] },
+      ]);
+      const r = await s.read(1, all);
+      assert.deepEqual(r.messages.map((m) => m.text.toString()), ['to-r', 'all']);
+      assert.equal(r.next, 5);
+      assert.equal(r.atEnd, true);
+      await s.close();
+    });
+
+    test('keeps reader positions and the registry of clients', async () => {
+      const s = await fresh();
+      assert.equal(await s.cursor('r'), undefined);
+      await s.saveCursors(new Map([['r', 5], ['q', 2]]));
+      await s.saveCursors(new Map([['r', 7]]));
+      assert.equal(await s.cursor('r'), 7);
+      assert.equal(await s.cursor('q'), 2);
+      await s.saveClient({ name: 'a', role: 'writer', online: true, lastSeen: 10 });
+      await s.saveClient({ name: 'a', role: 'reader', online: true, lastSeen: 11 });
+      await s.saveClient({ name: 'a', role: 'writer', online: false, lastSeen: 12 });
+      const clients = (await s.clients()).sort((x, y) => x.role.localeCompare(y.role));
+      assert.deepEqual(clients, [
+        { name: 'a', role: 'reader', online: true, lastSeen: 11 },
+        { name: 'a', role: 'writer', online: false, lastSeen: 12 },
+      ]);
+      await s.close();
+    });
+
+    test('retention by count keeps the newest N; a read from below starts at the oldest kept', async () => {
+      const s = await fresh({ messages: 3, bytes: 0, ageMs: 0 });
+      for (let i = 1; i <= 5; i++) await s.append([{ producerId: 1n, lastSeq: i, messages: [msg(String(i))] }]);
+      assert.deepEqual(await s.bounds(), { first: 3, next: 6 });
+      const r = await s.read(1, all);
+      assert.equal(r.first, 3);
+      assert.deepEqual(r.messages.map((m) => m.text.toString()), ['3', '4', '5']);
+      await s.close();
+    });
+
+    test('retention by bytes and by age', async () => {
+      const s = await fresh({ messages: 0, bytes: 6, ageMs: 0 });
+      await s.append([{ producerId: 1n, lastSeq: 1, messages: ['aa', 'bb', 'cc', 'dd'].map((t) => msg(t)) }]);
+      assert.deepEqual((await s.read(1, all)).messages.map((m) => m.text.toString()), ['bb', 'cc', 'dd']);
+      await s.close();
+      const t = await fresh({ messages: 0, bytes: 0, ageMs: 1000 });
+      await t.append([{ producerId: 1n, lastSeq: 1, messages: [msg('old', { ts: 1000 }), msg('new', { ts: 5000 })] }]);
+      await t.append([{ producerId: 1n, lastSeq: 2, messages: [msg('newer', { ts: 5500 })] }]);
+      assert.deepEqual((await t.read(1, all)).messages.map((m) => m.text.toString()), ['new', 'newer']);
+      await t.close();
+    });
+  });
+}
