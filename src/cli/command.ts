@@ -10,6 +10,7 @@ export const VERSION = pkg.version;
 export function baseParser(name: string, argv: string[]): Argv {
   return yargs(argv)
     .scriptName(name)
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .env('RELAY')
     .strict()
     .version(VERSION)
@@ -22,7 +23,8 @@ export function baseParser(name: string, argv: string[]): Argv {
       describe: 'Diagnostics on stderr from this level up',
     })
     .fail((msg: string | undefined, err: Error | undefined) => {
-      throw new UserError(`${msg ?? err?.message ?? 'bad arguments'} (see ${name} --help)`, ExitCode.Usage);
+      const text = (msg ?? err?.message ?? 'bad arguments').replace(/\s*\n\s*/g, ' ');
+      throw new UserError(`${text} (see ${name} --help)`, ExitCode.Usage);
     });
 }
 

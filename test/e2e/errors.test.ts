@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { test } from 'node:test';
+import { run, startServer } from './processes.js';
+
+/** A port with nothing listening: bind one, note it, close it. */
+async function deadPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(r));
+  return port;
+}
+
+test('a writer with no server and --timeout 2 exits non-zero within seconds, saying why', async () => {
+  const port = await deadPort();
+  const r = await run('run-writer', ['-u', 'w', '--port', String(port), '--timeout', '2'], 'lost\n');
+  assert.equal(r.code, 3);
+  assert.ok(r.ms < 6000, `${r.ms} ms`);
+  assert.match(r.stderr, /run-writer: server 127\.0\.0\.1:\d+ is not responding/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('run-reader without --username: one line of usage error, exit 2, no stack trace', async () => {
+  const r = await run('run-reader', []);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /^run-reader: .*username/);
+});
+
+test('bad values are refused in one line', async () => {
+  for (const [cmd, args] of [
+    ['run-reader', ['-u', 'r', '--delay', '-1']],
+    ['run-reader', ['-u', 'r', '--from', 'yesterday']],
+    ['run-reader', ['-u', 'r', '--format', 'xml']],
+    ['run-writer', ['-u', 'bad name']],
+    ['run-writer', ['-u', 'w', '--port', '70000']],
+    ['run-server', ['--host', 'nowhere']],
+    ['run-server', ['--frobnicate']],
+  ] as const) {
+    const r = await run(cmd, [...args]);
+    assert.equal(r.code, 2, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('--help and --version', async () => {
+  for (const cmd of ['run-server', 'run-writer', 'run-reader'] as const) {
+    const h = await run(cmd, ['--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /--port/);
+    const v = await run(cmd, ['--version']);
+    assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  }
+});
+
+test('the server stops cleanly on SIGINT and frees its port; a busy port is a one-line error', async () => {
+  const s = await startServer();
+  assert.match(s.stderr(), /loopback only/);
+  const busy = await run('run-server', ['--port', String(s.port), '--store', 'memory']);
+  assert.equal(busy.code, 7);
+  assert.match(busy.stderr, /already in use/);
+  s.proc.kill('SIGINT');
+  const r = await s.done;
+  assert.equal(r.code, 0);
+  const again = await startServer(['--port', String(s.port)]);
+  assert.equal(again.port, s.port);
+  await again.stop();
+});

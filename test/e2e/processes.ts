@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const bin = (name: string): string => `${ROOT}bin/${name}.js`;
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface Running {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** stdout chunks with the time each arrived. */
+  chunks: { at: number; data: string }[];
+  done: Promise<Finished>;
+}
+
+/** Runs one of the commands as a user would, with RELAY_* variables cleared unless given. */
+export function start(name: 'run-server' | 'run-writer' | 'run-reader', args: string[], env: Record<string, string> = {}): Running {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RELAY_')));
+  const started = performance.now();
+  const proc = spawn(process.execPath, [bin(name), ...args], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const chunks: { at: number; data: string }[] = [];
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    chunks.push({ at: performance.now(), data: d });
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  proc.stdin!.on('error', () => {}); // a command that exits early closes its stdin
+  const done = once(proc, 'close').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+    stdout: out,
+    stderr: err,
+    ms: performance.now() - started,
+  }));
+  return { proc, stdout: () => out, stderr: () => err, chunks, done };
+}
+
+/** Runs a command to the end with `input` on stdin. */
+export async function run(name: 'run-writer' | 'run-reader' | 'run-server', args: string[], input = '', env: Record<string, string> = {}): Promise<Finished> {
+  const r = start(name, args, env);
+  r.proc.stdin!.end(input);
+  return r.done;
+}
+
+export interface Server extends Running {
+  port: number;
+  stop(): Promise<Finished>;
+}
+
+/** A server on a free loopback port; its port is read from its start-up log. */
+export async function startServer(args: string[] = []): Promise<Server> {
+  const r = start('run-server', ['--port', '0', '--store', 'memory', ...args]);
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${r.stderr()}`)), 10_000);
+    const check = (): void => {
+      const m = /"port":(\d+)/.exec(r.stderr());
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    };
+    r.proc.stderr!.on('data', check);
+    r.done.then(() => reject(new Error(`server exited: ${r.stderr()}`)), reject);
+  });
+  return {
+    ...r,
+    port,
+    stop: async () => {
+      r.proc.kill('SIGTERM');
+      return r.done;
+    },
+  };
+}
+
+export const lines = (from: number, to: number): string => {
+  let s = '';
+  for (let i = from; i <= to; i++) s += `${i}\n`;
+  return s;
+};
+
+export const jsonLines = (s: string): Record<string, unknown>[] =>
+  s
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
