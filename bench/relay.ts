@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const bin = (name: string): string => join(ROOT, 'bin', `${name}.js`);
+
+export interface ThroughputResult {
+  lines: number;
+  seconds: number;
+  linesPerSecond: number;
+  outputMatches: boolean;
+}
+
+/** `seq 1 N` through writer → server → reader, timed from the writer's start to the reader's last line. */
+export async function relayThroughput(n: number, storeArgs: string[]): Promise<ThroughputResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+  const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...storeArgs], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let log = '';
+      server.stderr.on('data', (d: Buffer) => {
+        log += d.toString();
+        const m = /"port":(\d+)/.exec(log);
+        if (m) resolve(Number(m[1]));
+      });
+      server.once('exit', () => reject(new Error(`server exited: ${log}`)));
+    });
+    const common = ['--port', String(port), '--log-level', 'warn'];
+    const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const hash = createHash('sha256');
+    reader.stdout.on('data', (d: Buffer) => hash.update(d));
+    await new Promise((r) => setTimeout(r, 500)); // the reader is registered and waiting
+    const started = performance.now();
+    const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const expected = createHash('sha256');
+    const chunk = 10_000;
+    for (let i = 1; i <= n; i += chunk) {
+      let s = '';
+      for (let j = i; j < Math.min(i + chunk, n + 1); j++) s += `${j}\n`;
+      expected.update(s);
+      if (!writer.stdin.write(s)) await once(writer.stdin, 'drain');
+    }
+    writer.stdin.end();
+    const [[wcode], [rcode]] = await Promise.all([once(writer, 'exit'), once(reader, 'exit')]);
+    const seconds = (performance.now() - started) / 1000;
+    if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
+    return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex') };
+  } finally {
+    server.kill('SIGTERM');
+    await once(server, 'exit').catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
