@@ -18,8 +18,17 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 [options]\n\nThe relay server: keeps the message log and the registry of clients.')
     .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'UDP port (0: any free port)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to bind: 0.0.0.0 or :: serves the network' })
-    .option('store', { type: 'string', default: 'memory', describe: "Where the log lives: 'memory' (lost on exit)" })
-    .option('data-dir', { type: 'string', default: './relay-data', describe: 'Directory of an embedded store' })
+    .option('store', {
+      type: 'string',
+      default: 'sqlite',
+      describe: "Where the log lives: 'sqlite' (a file under --data-dir) or 'memory' (lost on exit)",
+    })
+    .option('data-dir', { type: 'string', default: './relay-data', describe: 'Directory of the sqlite store (created if missing)' })
+    .option('fsync', {
+      type: 'boolean',
+      default: false,
+      describe: 'Flush every commit to disk: survives power loss, not only a killed server (slower)',
+    })
     .option('retain-messages', { type: 'number', default: 0, describe: 'Keep the newest N messages (0: all)' })
     .option('retain-bytes', { type: 'number', default: 0, describe: 'Keep at most this many bytes of text (0: no limit)' })
     .option('retain-seconds', { type: 'number', default: 0, describe: 'Keep messages at most this old (0: no limit)' })
@@ -54,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     spec: args.store,
     dataDir: args['data-dir'],
     retention: { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 },
+    fsync: args.fsync,
   }).catch((err: unknown) => {
     if (err instanceof StoreOpenError) throw new UserError(err.message, ExitCode.StartFailed);
     throw err;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { formatAddress, type Address } from '../core/address.js';
 import { ServerCore, type ServerConfig } from '../core/server/server-core.js';
 import type { Store } from '../store/store.js';
-import { runStoreRequest } from '../store/store-request.js';
+import { runStoreRequest, type StoreRequest } from '../store/store-request.js';
 import { now } from './clock.js';
 import { bindSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
@@ -27,9 +27,13 @@ export async function startServer(opts: {
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
 
-  const afterInput = (): void => {
-    for (let r = core.pollStoreRequest(); r; r = core.pollStoreRequest()) {
-      const { id, req } = r;
+  // Store requests run once per turn of the event loop, after the datagrams that arrived together,
+  // so that a burst of datagrams becomes one group commit rather than one transaction each.
+  const pending: { id: number; req: StoreRequest }[] = [];
+  let scheduled = false;
+  const runPending = (): void => {
+    scheduled = false;
+    for (const { id, req } of pending.splice(0)) {
       runStoreRequest(store, req).then(
         (value) => {
           core.handleStoreResult(id, true, value, now());
@@ -40,6 +44,13 @@ export async function startServer(opts: {
           driver.pump();
         },
       );
+    }
+  };
+  const afterInput = (): void => {
+    for (let r = core.pollStoreRequest(); r; r = core.pollStoreRequest()) pending.push(r);
+    if (pending.length > 0 && !scheduled) {
+      scheduled = true;
+      setImmediate(runPending);
     }
     for (let e = core.pollEvent(); e; e = core.pollEvent()) {
       switch (e.type) {
@@ -57,7 +68,7 @@ export async function startServer(opts: {
           break;
       }
     }
-    if (idle && core.pendingStoreWork === 0) idle();
+    if (idle && core.pendingStoreWork === 0 && pending.length === 0) idle();
   };
   const driver = new UdpDriver(socket, core, afterInput);
   driver.onSendError = (err) => logger.debug({ err }, 'send failed');

@@ -23,10 +23,19 @@ export interface Running {
 }
 
 /** Runs one of the commands as a user would, with RELAY_* variables cleared unless given. */
-export function start(name: 'run-server' | 'run-writer' | 'run-reader', args: string[], env: Record<string, string> = {}): Running {
+export function start(
+  name: 'run-server' | 'run-writer' | 'run-reader',
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+): Running {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RELAY_')));
   const started = performance.now();
-  const proc = spawn(process.execPath, [bin(name), ...args], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [bin(name), ...args], {
+    env: { ...clean, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(cwd !== undefined && { cwd }),
+  });
   let out = '';
   let err = '';
   const chunks: { at: number; data: string }[] = [];
@@ -59,8 +68,8 @@ export interface Server extends Running {
 }
 
 /** A server on a free loopback port; its port is read from its start-up log. */
-export async function startServer(args: string[] = []): Promise<Server> {
-  const r = start('run-server', ['--port', '0', '--store', 'memory', ...args]);
+export async function startServer(args: string[] = [], cwd?: string): Promise<Server> {
+  const r = start('run-server', ['--port', '0', '--store', 'memory', ...args], {}, cwd);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${r.stderr()}`)), 10_000);
     const check = (): void => {

@@ -1,0 +1,74 @@
+/**
+ * Messages stored together are one record (as Kafka stores record batches): they share a time and a
+ * sender, and their texts and recipients are packed into one blob.
+ * Blob: per message, varint recipient length (0: none) + recipient UTF-8 + varint text length + text.
+ */
+
+export interface PackedMessage {
+  to?: string;
+  text: Buffer;
+}
+
+const varintLength = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5);
+
+function putVarint(buf: Buffer, at: number, v: number): number {
+  let rest = v;
+  while (rest >= 0x80) {
+    buf[at++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  buf[at++] = rest;
+  return at;
+}
+
+export function packMessages(messages: readonly PackedMessage[]): Buffer {
+  let size = 0;
+  const tos = messages.map((m) => (m.to === undefined ? undefined : Buffer.from(m.to, 'utf8')));
+  messages.forEach((m, i) => {
+    const to = tos[i];
+    size += (to ? varintLength(to.length + 1) + to.length : 1) + varintLength(m.text.length) + m.text.length;
+  });
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  messages.forEach((m, i) => {
+    const to = tos[i];
+    if (to) {
+      at = putVarint(buf, at, to.length + 1);
+      at += to.copy(buf, at);
+    } else buf[at++] = 0;
+    at = putVarint(buf, at, m.text.length);
+    at += m.text.copy(buf, at);
+  });
+  return buf;
+}
+
+/** The inverse of packMessages. The blob is ours (written by packMessages); a bad one is corruption. */
+export function unpackMessages(blob: Buffer, count: number): PackedMessage[] {
+  const out: PackedMessage[] = [];
+  let at = 0;
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      const b = blob[at++];
+      if (b === undefined) throw new Error('corrupt record: truncated');
+      v += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return v;
+      shift += 7;
+    }
+  };
+  for (let i = 0; i < count; i++) {
+    const toLen = varint();
+    let to: string | undefined;
+    if (toLen > 0) {
+      to = blob.toString('utf8', at, at + toLen - 1);
+      at += toLen - 1;
+    }
+    const len = varint();
+    if (at + len > blob.length) throw new Error('corrupt record: text beyond the blob');
+    const text = blob.subarray(at, at + len);
+    at += len;
+    out.push(to === undefined ? { text } : { to, text });
+  }
+  return out;
+}

@@ -1,0 +1,364 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { packMessages, unpackMessages, type PackedMessage } from './record-codec.js';
+import type {
+  ClientRecord,
+  LogBounds,
+  NewMessage,
+  ProducerBatch,
+  ReadLimits,
+  ReadResult,
+  RetentionLimits,
+  Store,
+  StoredMessage,
+} from './store.js';
+import { StoreOpenError } from './store-errors.js';
+
+const APP = 'udp-relay';
+const SCHEMA_VERSION = 1;
+export const DATABASE_FILE = 'relay.db';
+
+/** A record holds at most this many messages or bytes; bigger groups are split. */
+const RECORD_MESSAGES_MAX = 512;
+const RECORD_BYTES_MAX = 64 * 1024;
+/** Decoded records kept for readers that are catching up (bounded: memory must not grow with the log). */
+const CACHE_RECORDS = 32;
+const SCAN_MAX = 50_000;
+/** Writer sequence numbers older than this are forgotten: such a writer is long gone. */
+const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
+
+const SCHEMA = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE records (
+  first_id INTEGER PRIMARY KEY,
+  last_id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  sender TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  payload BLOB NOT NULL
+);
+CREATE TABLE producers (id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, updated INTEGER NOT NULL);
+CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE clients (
+  name TEXT NOT NULL,
+  role TEXT NOT NULL,
+  online INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  PRIMARY KEY (name, role)
+) WITHOUT ROWID;
+`;
+
+interface RecordRow {
+  first_id: number;
+  last_id: number;
+  ts: number;
+  sender: string;
+  count: number;
+  payload: Buffer;
+}
+
+export interface SqliteOptions {
+  dataDir: string;
+  retention: RetentionLimits;
+  /** fsync at every commit: survives power loss, not only a killed process. */
+  fsync: boolean;
+}
+
+/**
+ * The default store: one SQLite file in WAL mode. Each append is one transaction holding the messages
+ * and their writers' sequence numbers, so a retransmission after a crash is recognised.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly path: string;
+  private readonly db: Database.Database;
+  private firstId: number;
+  private nextId: number;
+  private totalBytes: number;
+  private readonly cache = new Map<number, PackedMessage[]>();
+  private readonly ageTimer: NodeJS.Timeout | undefined;
+  private readonly stmt: ReturnType<SqliteStore['prepare']>;
+  private readonly appendTx: (batches: ProducerBatch[]) => number[];
+
+  constructor(private readonly opts: SqliteOptions) {
+    this.path = join(opts.dataDir, DATABASE_FILE);
+    try {
+      mkdirSync(opts.dataDir, { recursive: true });
+    } catch (e) {
+      throw new StoreOpenError(`cannot create data directory ${opts.dataDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    }
+    try {
+      this.db = new Database(this.path);
+    } catch (e) {
+      throw new StoreOpenError(`cannot open ${this.path}: ${(e as Error).message}`);
+    }
+    try {
+      this.checkOrCreate();
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
+      // One server per database: the exclusive lock is taken by the first write and kept.
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)`).run(new Date().toISOString());
+    } catch (e) {
+      this.db.close();
+      if (e instanceof StoreOpenError) throw e;
+      const code = (e as { code?: string }).code;
+      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new StoreOpenError(`${this.path} is in use by another server`);
+      if (code === 'SQLITE_NOTADB') throw new StoreOpenError(`${this.path} is not a SQLite database; refusing to touch it`);
+      throw new StoreOpenError(`cannot open ${this.path}: ${(e as Error).message}`);
+    }
+    this.stmt = this.prepare();
+    this.nextId = Number(this.meta('next_id') ?? 1);
+    this.firstId = Number(this.meta('first_id') ?? 1);
+    this.totalBytes = this.bytesBetween(this.firstId, this.nextId);
+    this.db.prepare('DELETE FROM producers WHERE updated < ?').run(Date.now() - PRODUCER_TTL_MS);
+    this.appendTx = this.db.transaction((batches: ProducerBatch[]) => this.appendNow(batches));
+    if (opts.retention.ageMs > 0) {
+      this.ageTimer = setInterval(() => this.trim(Date.now()), Math.min(1000, opts.retention.ageMs)).unref();
+    }
+  }
+
+  producerSeq(producerId: bigint): Promise<number | undefined> {
+    const row = this.stmt.getProducer.get(BigInt.asIntN(64, producerId)) as { last_seq: number } | undefined;
+    return Promise.resolve(row?.last_seq);
+  }
+
+  append(batches: ProducerBatch[]): Promise<number[]> {
+    return Promise.resolve(this.appendTx(batches));
+  }
+
+  read(from: number, limits: ReadLimits): Promise<ReadResult> {
+    const first = this.firstId;
+    const start = Math.max(from, first);
+    const messages: StoredMessage[] = [];
+    let next = start;
+    let bytes = 0;
+    let scanned = 0;
+    let atEnd = true;
+    let cursor = start;
+    scan: while (cursor < this.nextId) {
+      const rows = this.stmt.readRecords.all({ from: cursor, limit: 64 }) as RecordRow[];
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const packed = this.unpack(row);
+        for (let i = Math.max(0, cursor - row.first_id); i < packed.length; i++) {
+          const id = row.first_id + i;
+          if (messages.length >= limits.maxMessages || scanned >= SCAN_MAX) {
+            atEnd = false;
+            break scan;
+          }
+          scanned++;
+          const p = packed[i]!;
+          if (p.to !== undefined && p.to !== limits.user) {
+            next = id + 1;
+            continue;
+          }
+          if (messages.length > 0 && bytes + p.text.length > limits.maxBytes) {
+            atEnd = false;
+            break scan;
+          }
+          messages.push(p.to === undefined ? { id, ts: row.ts, from: row.sender, text: p.text } : { id, ts: row.ts, from: row.sender, to: p.to, text: p.text });
+          bytes += p.text.length;
+          next = id + 1;
+        }
+        cursor = row.last_id + 1;
+      }
+    }
+    if (atEnd) next = this.nextId;
+    return Promise.resolve({ messages, next, first, atEnd });
+  }
+
+  bounds(): Promise<LogBounds> {
+    return Promise.resolve({ first: this.firstId, next: this.nextId });
+  }
+
+  cursor(name: string): Promise<number | undefined> {
+    const row = this.stmt.getCursor.get(name) as { position: number } | undefined;
+    return Promise.resolve(row?.position);
+  }
+
+  saveCursors(cursors: ReadonlyMap<string, number>): Promise<void> {
+    this.db.transaction(() => {
+      for (const [name, position] of cursors) this.stmt.putCursor.run(name, position);
+    })();
+    return Promise.resolve();
+  }
+
+  saveClient(c: ClientRecord): Promise<void> {
+    this.stmt.putClient.run(c.name, c.role, c.online ? 1 : 0, Math.floor(c.lastSeen));
+    return Promise.resolve();
+  }
+
+  clients(): Promise<ClientRecord[]> {
+    const rows = this.stmt.allClients.all() as { name: string; role: 'writer' | 'reader'; online: number; last_seen: number }[];
+    return Promise.resolve(rows.map((r) => ({ name: r.name, role: r.role, online: r.online === 1, lastSeen: r.last_seen })));
+  }
+
+  close(): Promise<void> {
+    if (this.ageTimer) clearInterval(this.ageTimer);
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  // ---- internals ----
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertRecord: db.prepare('INSERT INTO records (first_id, last_id, ts, sender, count, bytes, payload) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      putProducer: db.prepare(
+        'INSERT INTO producers (id, last_seq, updated) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), updated = excluded.updated',
+      ),
+      getProducer: db.prepare('SELECT last_seq FROM producers WHERE id = ?'),
+      putMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      readRecords: db.prepare(
+        'SELECT first_id, last_id, ts, sender, count, payload FROM records WHERE first_id >= coalesce((SELECT max(first_id) FROM records WHERE first_id <= @from), 0) ORDER BY first_id LIMIT @limit',
+      ),
+      deleteBelow: db.prepare('DELETE FROM records WHERE last_id < ?'),
+      sumWhole: db.prepare('SELECT coalesce(sum(bytes), 0) AS s FROM records WHERE first_id >= @a AND last_id < @b'),
+      edgeRecords: db.prepare(
+        `SELECT first_id, last_id, ts, sender, count, payload FROM records WHERE first_id IN (
+           (SELECT max(first_id) FROM records WHERE first_id <= @a), (SELECT max(first_id) FROM records WHERE first_id < @b))`,
+      ),
+      getCursor: db.prepare('SELECT position FROM cursors WHERE name = ?'),
+      putCursor: db.prepare('INSERT OR REPLACE INTO cursors (name, position) VALUES (?, ?)'),
+      putClient: db.prepare('INSERT OR REPLACE INTO clients (name, role, online, last_seen) VALUES (?, ?, ?, ?)'),
+      allClients: db.prepare('SELECT name, role, online, last_seen FROM clients ORDER BY name, role'),
+    };
+  }
+
+  private meta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  /** Refuses a file that is not ours; creates the schema in an empty one. Nothing is overwritten. */
+  private checkOrCreate(): void {
+    const tables = (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name);
+    if (tables.length === 0) {
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA);
+        const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
+        put.run('app', APP);
+        put.run('schema', String(SCHEMA_VERSION));
+        put.run('next_id', '1');
+        put.run('first_id', '1');
+      })();
+      return;
+    }
+    if (!tables.includes('meta') || this.meta('app') !== APP) {
+      throw new StoreOpenError(`${this.path} is not a ${APP} database; refusing to touch it`);
+    }
+    const version = Number(this.meta('schema'));
+    if (version !== SCHEMA_VERSION) {
+      throw new StoreOpenError(`${this.path} has schema version ${version}; this server reads version ${SCHEMA_VERSION}`);
+    }
+  }
+
+  private appendNow(batches: ProducerBatch[]): number[] {
+    const firstIds: number[] = [];
+    let latestTs = 0;
+    for (const b of batches) {
+      firstIds.push(this.nextId);
+      let start = 0;
+      while (start < b.messages.length) {
+        const end = recordEnd(b.messages, start);
+        this.insertRecord(b.messages.slice(start, end));
+        latestTs = Math.max(latestTs, b.messages[start]!.ts);
+        start = end;
+      }
+      this.stmt.putProducer.run(BigInt.asIntN(64, b.producerId), b.lastSeq, Date.now());
+    }
+    this.stmt.putMeta.run('next_id', String(this.nextId));
+    this.trim(latestTs);
+    return firstIds;
+  }
+
+  private insertRecord(messages: NewMessage[]): void {
+    const payload = packMessages(messages);
+    const first = this.nextId;
+    const last = first + messages.length - 1;
+    const bytes = messages.reduce((n, m) => n + m.text.length, 0);
+    this.stmt.insertRecord.run(first, last, Math.floor(messages[0]!.ts), messages[0]!.from, messages.length, bytes, payload);
+    this.nextId = last + 1;
+    this.totalBytes += bytes;
+  }
+
+  private unpack(row: RecordRow): PackedMessage[] {
+    let packed = this.cache.get(row.first_id);
+    if (packed) {
+      this.cache.delete(row.first_id);
+    } else {
+      packed = unpackMessages(row.payload, row.count);
+    }
+    this.cache.set(row.first_id, packed);
+    if (this.cache.size > CACHE_RECORDS) this.cache.delete(this.cache.keys().next().value!);
+    return packed;
+  }
+
+  /** Applies retention: moves the first id forward, message by message, and deletes records wholly below it. */
+  private trim(now: number): void {
+    const { messages, bytes, ageMs } = this.opts.retention;
+    let first = this.firstId;
+    let total = this.totalBytes;
+    const dropTo = (id: number): void => {
+      if (id <= first) return;
+      total -= this.bytesBetween(first, id);
+      first = id;
+    };
+    if (messages > 0) dropTo(this.nextId - messages);
+    const overBytes = (): boolean => bytes > 0 && total > bytes;
+    if (overBytes() || ageMs > 0) {
+      scan: while (first < this.nextId) {
+        const rows = this.stmt.readRecords.all({ from: first, limit: 64 }) as RecordRow[];
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          if (ageMs > 0 && now - r.ts > ageMs) {
+            dropTo(r.last_id + 1);
+            continue;
+          }
+          if (!overBytes()) break scan;
+          const packed = this.unpack(r);
+          for (let i = Math.max(0, first - r.first_id); i < packed.length && overBytes(); i++) {
+            total -= packed[i]!.text.length;
+            first = r.first_id + i + 1;
+          }
+          if (!overBytes()) break scan;
+        }
+      }
+    }
+    if (first === this.firstId) return;
+    this.stmt.deleteBelow.run(first);
+    this.stmt.putMeta.run('first_id', String(first));
+    this.firstId = first;
+    this.totalBytes = total;
+  }
+
+  /** Bytes of text of the messages with ids in [a, b). */
+  private bytesBetween(a: number, b: number): number {
+    if (b <= a) return 0;
+    let sum = (this.stmt.sumWhole.get({ a, b }) as { s: number }).s;
+    for (const r of this.stmt.edgeRecords.all({ a, b }) as RecordRow[]) {
+      if (r.first_id >= a && r.last_id < b) continue; // counted whole above
+      const packed = this.unpack(r);
+      for (let id = Math.max(a, r.first_id); id < Math.min(b, r.last_id + 1); id++) sum += packed[id - r.first_id]!.text.length;
+    }
+    return sum;
+  }
+}
+
+/** Where the record starting at `start` ends: same time and sender, within the size bounds. */
+function recordEnd(messages: NewMessage[], start: number): number {
+  const { ts, from } = messages[start]!;
+  let bytes = 0;
+  let end = start;
+  while (end < messages.length && end - start < RECORD_MESSAGES_MAX) {
+    const m = messages[end]!;
+    if (m.ts !== ts || m.from !== from) break;
+    if (end > start && bytes + m.text.length > RECORD_BYTES_MAX) break;
+    bytes += m.text.length;
+    end++;
+  }
+  return end;
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { jsonLines, lines, run, start, startServer, sleep, type Server } from './processes.js';
+
+const root = mkdtempSync(join(tmpdir(), 'relay-durable-'));
+let dirs = 0;
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** A sqlite server on its own data directory (and, when given, a fixed port to come back on). */
+const sqliteServer = (dataDir: string, extra: string[] = []): Promise<Server> =>
+  startServer(['--store', 'sqlite', '--data-dir', dataDir, ...extra]);
+
+const crash = async (s: Server): Promise<void> => {
+  s.proc.kill('SIGKILL');
+  await s.done;
+};
+
+const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+
+describe('the sqlite store, as a user runs it', () => {
+  test('sqlite is the default store, in ./relay-data', async () => {
+    const cwd = join(root, `cwd${++dirs}`);
+    mkdirSync(cwd);
+    const s = start('run-server', ['--port', '0'], {}, cwd);
+    while (!/listening/.test(s.stderr())) await sleep(50);
+    s.proc.kill('SIGTERM');
+    await s.done;
+    assert.match(s.stderr(), /store sqlite/);
+    assert.ok(existsSync(join(cwd, 'relay-data', 'relay.db')));
+  });
+
+  test('acknowledged lines survive kill -9 of the server', async () => {
+    const dir = join(root, `d${++dirs}`);
+    const s = await sqliteServer(dir);
+    const w = await run('run-writer', ['-u', 'w', '--port', String(s.port)], lines(1, 1000));
+    assert.equal(w.code, 0, w.stderr);
+    await crash(s);
+    const again = await sqliteServer(dir);
+    const r = await run('run-reader', ['-u', 'r', '--port', String(again.port), '--from', 'earliest', '--format', 'raw', '--count', '1000']);
+    assert.equal(r.stdout, lines(1, 1000));
+    await again.stop();
+  });
+
+  test('kill -9 in the middle of 40,000 lines, then a restart: the writer exits 0, every line is stored once, in order', async () => {
+    const dir = join(root, `d${++dirs}`);
+    const s = await sqliteServer(dir);
+    const port = String(s.port);
+    const w = start('run-writer', ['-u', 'stream', '--port', port, '--timeout', '20']);
+    while (!/registered as stream/.test(w.stderr())) await sleep(20);
+    for (let i = 0; i < 40; i++) {
+      w.proc.stdin!.write(lines(i * 1000 + 1, i * 1000 + 1000));
+      await sleep(10);
+      if (i === 15) await crash(s);
+    }
+    w.proc.stdin!.end();
+    await sleep(300);
+    const again = await sqliteServer(dir, ['--port', port]);
+    const wr = await w.done;
+    assert.equal(wr.code, 0, wr.stderr);
+    assert.match(wr.stderr, /registered again/);
+    const r = await run('run-reader', ['-u', 'check', '--port', port, '--from', 'earliest', '--format', 'raw', '--count', '40000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, lines(1, 40000), 'every line once, in order');
+    await again.stop();
+  });
+
+  test("a reader's position survives a server crash", async () => {
+    const dir = join(root, `d${++dirs}`);
+    const s = await sqliteServer(dir);
+    const port = String(s.port);
+    await run('run-writer', ['-u', 'w', '--port', port], lines(1, 500));
+    const first = await run('run-reader', ['-u', 'pos', '--port', port, '--from', 'earliest', '--format', 'raw', '--count', '300']);
+    assert.equal(first.stdout, lines(1, 300));
+    await crash(s);
+    const again = await sqliteServer(dir, ['--port', port]);
+    const second = await run('run-reader', ['-u', 'pos', '--port', port, '--format', 'raw', '--count', '200']);
+    assert.equal(second.stdout, lines(301, 500));
+    await again.stop();
+  });
+
+  test('with --retain-messages 1000, after 5,000 lines a reader from earliest gets 4,001 to 5,000', async () => {
+    const s = await sqliteServer(join(root, `d${++dirs}`), ['--retain-messages', '1000']);
+    const port = String(s.port);
+    await run('run-writer', ['-u', 'w', '--port', port], lines(1, 5000));
+    const r = await run('run-reader', ['-u', 'late', '--port', port, '--from', 'earliest', '--format', 'json', '--count', '1000']);
+    const texts = jsonLines(r.stdout).map((m) => m['text']);
+    assert.deepEqual(texts, lines(4001, 5000).trim().split('\n'));
+    await s.stop();
+  });
+
+  test('a reader whose position fell out of the log is told how many it missed', async () => {
+    const s = await sqliteServer(join(root, `d${++dirs}`), ['--retain-messages', '100']);
+    const port = String(s.port);
+    await run('run-writer', ['-u', 'w', '--port', port], lines(1, 100));
+    await run('run-reader', ['-u', 'slow', '--port', port, '--from', 'earliest', '--format', 'raw', '--count', '10']);
+    await run('run-writer', ['-u', 'w', '--port', port], lines(101, 300));
+    const r = await run('run-reader', ['-u', 'slow', '--port', port, '--format', 'raw', '--count', '100']);
+    // It had read 10; the oldest kept is 201: messages 11 to 200 were removed before it read them.
+    assert.match(r.stderr, /"missed":190/);
+    assert.equal(r.stdout, lines(201, 300));
+    await s.stop();
+  });
+
+  test('server memory does not grow with the log: RSS after 400,000 messages is within 40 MB of RSS after 50,000', async () => {
+    const s = await sqliteServer(join(root, `d${++dirs}`));
+    const port = String(s.port);
+    const w1 = await run('run-writer', ['-u', 'w', '--port', port], lines(1, 50_000));
+    assert.equal(w1.code, 0);
+    await sleep(300);
+    const at50k = rssKb(s.proc.pid!);
+    for (let i = 0; i < 7; i++) {
+      const w = await run('run-writer', ['-u', 'w', '--port', port], lines(50_001 + i * 50_000, 100_000 + i * 50_000));
+      assert.equal(w.code, 0);
+    }
+    await sleep(300);
+    const at400k = rssKb(s.proc.pid!);
+    await s.stop();
+    assert.ok(at400k - at50k < 40 * 1024, `RSS ${Math.round(at50k / 1024)} MB after 50k, ${Math.round(at400k / 1024)} MB after 400k`);
+  });
+
+  test('a bad data directory, or a database that is not ours, is one clear line at start', async () => {
+    const file = join(root, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const r = await run('run-server', ['--port', '0', '--data-dir', join(file, 'data')]);
+    assert.equal(r.code, 7);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^run-server: cannot create data directory/);
+  });
+});

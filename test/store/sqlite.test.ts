@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { DATABASE_FILE, SqliteStore } from '../../src/store/sqlite-store.js';
+import { StoreOpenError } from '../../src/store/store-errors.js';
+import { NO_RETENTION } from '../../src/store/store.js';
+import { storeContract } from './contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'relay-sqlite-'));
+let n = 0;
+const freshDir = (): string => join(root, `db${++n}`);
+after(() => rmSync(root, { recursive: true, force: true }));
+
+storeContract('sqlite', (retention = NO_RETENTION) => Promise.resolve(new SqliteStore({ dataDir: freshDir(), retention, fsync: false })));
+
+describe('sqlite store on disk', () => {
+  const msg = (text: string) => ({ ts: 1, from: 'w', text: Buffer.from(text) });
+
+  test('everything survives closing and reopening: log, ids, producers, cursors, clients', async () => {
+    const dir = freshDir();
+    const a = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    await a.append([{ producerId: 2n ** 63n + 5n, lastSeq: 42, messages: [msg('one'), msg('two')] }]);
+    await a.saveCursors(new Map([['r', 2]]));
+    await a.saveClient({ name: 'w', role: 'writer', online: false, lastSeen: 7 });
+    await a.close();
+    const b = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: true });
+    assert.deepEqual(await b.bounds(), { first: 1, next: 3 });
+    assert.equal(await b.producerSeq(2n ** 63n + 5n), 42);
+    assert.equal(await b.cursor('r'), 2);
+    assert.deepEqual((await b.clients())[0], { name: 'w', role: 'writer', online: false, lastSeen: 7 });
+    assert.deepEqual(await b.append([{ producerId: 1n, lastSeq: 1, messages: [msg('three')] }]), [3]);
+    await b.close();
+  });
+
+  test('a group bigger than a record is split, and reads cross record boundaries', async () => {
+    const s = new SqliteStore({ dataDir: freshDir(), retention: NO_RETENTION, fsync: false });
+    const many = Array.from({ length: 2000 }, (_, i) => msg(String(i)));
+    await s.append([{ producerId: 1n, lastSeq: 1, messages: many }]);
+    const r = await s.read(400, { maxMessages: 1000, maxBytes: 1e9, user: 'u' });
+    assert.equal(r.messages.length, 1000);
+    assert.equal(r.messages[0]!.id, 400);
+    assert.equal(r.messages[999]!.text.toString(), '1398');
+    await s.close();
+  });
+
+  test('retention by count after 5,000 messages keeps 4,001 to 5,000, also after reopening', async () => {
+    const dir = freshDir();
+    const retention = { messages: 1000, bytes: 0, ageMs: 0 };
+    const s = new SqliteStore({ dataDir: dir, retention, fsync: false });
+    for (let i = 0; i < 50; i++) {
+      await s.append([{ producerId: 1n, lastSeq: i + 1, messages: Array.from({ length: 100 }, (_, k) => msg(String(i * 100 + k + 1))) }]);
+    }
+    assert.deepEqual(await s.bounds(), { first: 4001, next: 5001 });
+    await s.close();
+    const again = new SqliteStore({ dataDir: dir, retention, fsync: false });
+    const r = await again.read(1, { maxMessages: 5000, maxBytes: 1e9, user: 'u' });
+    assert.equal(r.first, 4001);
+    assert.deepEqual([r.messages[0]!.text.toString(), r.messages.length], ['4001', 1000]);
+    await again.close();
+  });
+
+  test('a data directory that cannot be created is a clear error', () => {
+    const file = join(root, 'plain-file');
+    writeFileSync(file, 'x');
+    assert.throws(
+      () => new SqliteStore({ dataDir: join(file, 'sub'), retention: NO_RETENTION, fsync: false }),
+      (e: unknown) => e instanceof StoreOpenError && /cannot create data directory/.test(e.message),
+    );
+  });
+
+  test('a file that is not a database, or a database that is not ours, is refused and left as it was', () => {
+    const dir = freshDir();
+    mkdirSync(dir);
+    writeFileSync(join(dir, DATABASE_FILE), 'these are my notes, not a database\n'.repeat(200));
+    assert.throws(
+      () => new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false }),
+      (e: unknown) => e instanceof StoreOpenError && /not a SQLite database/.test(e.message),
+    );
+    const other = freshDir();
+    mkdirSync(other);
+    const db = new Database(join(other, DATABASE_FILE));
+    db.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5);');
+    db.close();
+    assert.throws(
+      () => new SqliteStore({ dataDir: other, retention: NO_RETENTION, fsync: false }),
+      (e: unknown) => e instanceof StoreOpenError && /not a udp-relay database/.test(e.message),
+    );
+    const check = new Database(join(other, DATABASE_FILE));
+    assert.deepEqual(check.prepare('SELECT * FROM invoices').all(), [{ id: 1, total: 9.5 }]);
+    assert.equal(check.pragma('journal_mode', { simple: true }), 'delete', 'not even switched to WAL');
+    check.close();
+  });
+
+  test('a second server on the same data directory is refused while the first has it', async () => {
+    const dir = freshDir();
+    const first = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    assert.throws(
+      () => new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false }),
+      (e: unknown) => e instanceof StoreOpenError && /in use by another server/.test(e.message),
+    );
+    await first.close();
+  });
+});
