@@ -1,23 +1,40 @@
 /**
- * `npm run bench [-- N [repeats]]`: end-to-end throughput of `seq 1 N` through each store,
- * measured side by side in one run (the stores alternate, so machine noise hits both alike).
+ * `npm run bench [-- N [repeats]]`. Every comparison is measured side by side in one run, the
+ * contenders alternating, so that the machine's noise hits them alike; ratios matter, not absolutes.
  */
+import { arch, cpus, platform } from 'node:os';
 import { median, relayThroughput } from './relay.js';
+import { appendRate } from './store-append.js';
 
-const n = Number(process.argv[2] ?? 200_000);
+const n = Number(process.argv[2] ?? 300_000);
 const repeats = Number(process.argv[3] ?? 3);
-const stores: Record<string, string[]> = { memory: ['--store', 'memory'] };
+const fmt = (xs: number[]): string => `${Math.round(median(xs)).toLocaleString('en')} (${Math.round(Math.min(...xs)).toLocaleString('en')}–${Math.round(Math.max(...xs)).toLocaleString('en')})`;
 
-const results: Record<string, number[]> = Object.fromEntries(Object.keys(stores).map((k) => [k, []]));
+console.log(`# udp-relay bench\n\n${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · ${platform()} ${arch()} · Node ${process.version}\n`);
+
+// End to end: seq 1 N through writer → server → reader.
+const stores: Record<string, string[]> = { sqlite: ['--store', 'sqlite'], memory: ['--store', 'memory'] };
+const e2e: Record<string, number[]> = { sqlite: [], memory: [] };
 for (let r = 0; r < repeats; r++) {
   for (const [name, args] of Object.entries(stores)) {
     const res = await relayThroughput(n, args);
     if (!res.outputMatches) throw new Error(`${name}: output differs from input`);
-    results[name]!.push(res.linesPerSecond);
-    console.error(`${name} run ${r + 1}: ${Math.round(res.linesPerSecond)} lines/s (${res.seconds.toFixed(2)} s)`);
+    e2e[name]!.push(res.linesPerSecond);
+    console.error(`e2e ${name} run ${r + 1}: ${Math.round(res.linesPerSecond)} lines/s`);
   }
 }
-console.log(`\n| store | lines | median lines/s | min–max |\n|---|---|---|---|`);
-for (const [name, xs] of Object.entries(results)) {
-  console.log(`| ${name} | ${n} | ${Math.round(median(xs))} | ${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} |`);
+console.log(`## End to end: \`seq 1 ${n}\` through writer → server → reader, output checked equal\n`);
+console.log('| store | lines/s, median (min–max) | ratio to memory |\n|---|---|---|');
+for (const name of Object.keys(stores)) {
+  console.log(`| ${name} | ${fmt(e2e[name]!)} | ${(median(e2e[name]!) / median(e2e['memory']!)).toFixed(2)} |`);
 }
+
+// What grouping does to the sqlite store's append rate.
+const groups = [1, 150, 2000];
+const rates: Record<number, number[]> = Object.fromEntries(groups.map((g) => [g, []]));
+for (let r = 0; r < repeats; r++) {
+  for (const g of groups) rates[g]!.push(await appendRate(g, g === 1 ? 20_000 : 200_000));
+}
+console.log('\n## sqlite appends by messages per transaction\n');
+console.log('| messages per transaction | messages/s, median (min–max) | ratio to 1 |\n|---|---|---|');
+for (const g of groups) console.log(`| ${g} | ${fmt(rates[g]!)} | ${(median(rates[g]!) / median(rates[1]!)).toFixed(1)} |`);

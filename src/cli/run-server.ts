@@ -108,7 +108,11 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-  logger.info('stopped');
+  const st = server.core.stats;
+  logger.info(
+    { ...st, messagesPerAppend: st.appends > 0 ? Math.round(st.messagesStored / st.appends) : 0 },
+    `stopped: ${st.messagesStored} messages stored in ${st.appends} transactions, ${st.malformed} malformed datagrams dropped`,
+  );
   return ExitCode.Ok;
 }
 

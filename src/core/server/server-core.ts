@@ -72,6 +72,8 @@ export interface ServerStats {
   datagramsOut: number;
   malformed: number;
   messagesStored: number;
+  /** Store transactions that appended (group commits). */
+  appends: number;
   sessionsOpened: number;
   sessionsExpired: number;
   refused: number;
@@ -95,6 +97,7 @@ export class ServerCore {
     datagramsOut: 0,
     malformed: 0,
     messagesStored: 0,
+    appends: 0,
     sessionsOpened: 0,
     sessionsExpired: 0,
     refused: 0,
@@ -431,6 +434,7 @@ export class ServerCore {
         this.sendAck(w);
       });
       this.stats.messagesStored += stored;
+      this.stats.appends++;
       if (stored > 0) this.wakeReaders();
       this.startAppend(doneAt);
     });
