@@ -25,9 +25,12 @@ export class RttEstimator {
     this.backoff = 1;
   }
 
-  /** A retransmission timer fired: back off exponentially until a fresh sample arrives. */
+  /**
+   * A retransmission timer fired: back off exponentially until a fresh sample arrives. Capped at 8x:
+   * on a LAN, loss is mostly random rather than congestion, and a long backoff only stalls the stream.
+   */
   timedOut(): void {
-    this.backoff = Math.min(this.backoff * 2, 64);
+    this.backoff = Math.min(this.backoff * 2, 8);
   }
 
   get smoothedMs(): number {

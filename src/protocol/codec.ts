@@ -203,8 +203,11 @@ function decodeBatch(r: BytesReader): Batch {
   const part = r.u8();
   const flags = r.u8();
   if (flags & ~(BatchFlag.LastPart | BatchFlag.CaughtUp)) fail(`batch flags ${flags}`);
+  const position = r.u64n();
+  const offset = r.u32();
   const nextPosition = r.u64n();
   const nextOffset = r.u32();
+  if (nextPosition < position || (nextPosition === position && nextOffset < offset)) fail('batch ends before it starts');
   const missed = r.varint();
   const count = r.u16();
   if (count > ENTRIES_PER_PACKET_MAX) fail(`${count} messages`);
@@ -236,6 +239,8 @@ function decodeBatch(r: BytesReader): Batch {
     part,
     lastPart: (flags & BatchFlag.LastPart) !== 0,
     caughtUp: (flags & BatchFlag.CaughtUp) !== 0,
+    position,
+    offset,
     nextPosition,
     nextOffset,
     missed,
@@ -322,6 +327,8 @@ function encodeBatch(p: Batch): Buffer {
     .u32(p.fetchId)
     .u8(p.part)
     .u8(flags)
+    .u64n(p.position)
+    .u32(p.offset)
     .u64n(p.nextPosition)
     .u32(p.nextOffset)
     .varint(p.missed)

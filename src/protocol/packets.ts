@@ -103,6 +103,9 @@ export interface Batch {
   part: number;
   lastPart: boolean;
   caughtUp: boolean;
+  /** Where this part starts: parts can be put in order whichever fetch they answered. */
+  position: number;
+  offset: number;
   /** Where the next fetch starts after this part. */
   nextPosition: number;
   nextOffset: number;

@@ -9,7 +9,7 @@ export const dataEntryBytes = (textBytes: number, to?: string): number =>
   1 + (to === undefined ? 0 : 1 + Buffer.byteLength(to)) + varintBytes(textBytes) + textBytes;
 
 /** Header plus the widest `missed` varint. */
-export const BATCH_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 1 + 1 + 8 + 4 + 8 + 2;
+export const BATCH_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 1 + 1 + 8 + 4 + 8 + 4 + 8 + 2;
 
 /** Upper bound of one message's bytes in a BATCH, excluding its text; `nameBytes` covers from and to. */
 export const batchMessageOverheadBytes = (nameBytes: number, hasTo: boolean, textBytes: number): number =>

@@ -114,6 +114,8 @@ export class SqliteStore implements Store {
     this.firstId = Number(this.meta('first_id') ?? 1);
     this.totalBytes = this.bytesBetween(this.firstId, this.nextId);
     this.db.prepare('DELETE FROM producers WHERE updated < ?').run(Date.now() - PRODUCER_TTL_MS);
+    // Whoever was online when the server last stopped must register again to be online now.
+    this.db.prepare('UPDATE clients SET online = 0 WHERE online = 1').run();
     this.appendTx = this.db.transaction((batches: ProducerBatch[]) => this.appendNow(batches));
     if (opts.retention.ageMs > 0) {
       this.ageTimer = setInterval(() => this.trim(Date.now()), Math.min(1000, opts.retention.ageMs)).unref();

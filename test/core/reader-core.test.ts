@@ -25,6 +25,8 @@ const batch = (fetchId: number, part: number, messages: WireMessage[], over: Par
     part,
     lastPart: true,
     caughtUp: true,
+    position: messages[0]?.id ?? 1,
+    offset: 0,
     nextPosition: (messages[messages.length - 1]?.id ?? 0) + 1,
     nextOffset: 0,
     missed: 0,
@@ -67,7 +69,10 @@ test('parts are taken in order; a missing part is fetched again from where the r
   r.handleDatagram(batch(g.fetchId, 0, [msg(4)], { lastPart: false, caughtUp: false }), SERVER, T0 + 3);
   assert.deepEqual(delivered(r), [], 'a package is delivered when the reply is whole');
   r.handleTimeout(r.nextDeadline()!);
-  assert.equal(lastFetch(r).position, 5, 'part 1 never came: ask again after message 4');
+  const gap = lastFetch(r);
+  assert.equal(gap.position, 5, 'part 1 never came: ask again after message 4');
+  r.handleDatagram(batch(gap.fetchId, 0, [msg(5)]), SERVER, T0 + 300);
+  assert.deepEqual(delivered(r), [4, 5]);
 });
 
 test('a reply to an old fetch and a repeated part are ignored', () => {
@@ -117,7 +122,23 @@ test('a message in fragments is put together before it is delivered', () => {
   assert.deepEqual(delivered(r), []);
   f = lastFetch(r);
   assert.deepEqual([f.position, f.offset], [1, 3]);
-  r.handleDatagram(batch(f.fetchId, 0, [frag(3, 'def')], { nextPosition: 2 }), SERVER, T0 + 2);
+  r.handleDatagram(batch(f.fetchId, 0, [frag(3, 'def')], { offset: 3, nextPosition: 2 }), SERVER, T0 + 2);
   const e = r.pollEvent();
   assert.equal(e?.type === 'messages' && e.messages[0]!.text.toString(), 'abcdef');
+});
+
+test('parts that arrive ahead of a lost one are kept and taken once the gap is filled', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0);
+  const f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 1, [msg(3), msg(4)], { lastPart: false, caughtUp: false }), SERVER, T0 + 1);
+  r.handleDatagram(batch(f.fetchId, 2, [msg(5)]), SERVER, T0 + 2);
+  assert.deepEqual(delivered(r), []);
+  r.handleTimeout(r.nextDeadline()!);
+  const gap = lastFetch(r);
+  assert.deepEqual([gap.position, gap.maxDatagrams], [1, 2], 'asks for the gap only');
+  r.handleDatagram(batch(gap.fetchId, 0, [msg(1), msg(2)]), SERVER, T0 + 30);
+  assert.deepEqual(delivered(r), [1, 2, 3, 4, 5]);
+  assert.equal(lastFetch(r).position, 6);
 });

@@ -109,6 +109,8 @@ describe('codec fuzz', () => {
           part: 0,
           lastPart: true,
           caughtUp: false,
+          position: messages[0]?.id ?? 1,
+          offset: 0,
           nextPosition: (messages[messages.length - 1]?.id ?? 0) + 1,
           nextOffset: 0,
           missed: 0,

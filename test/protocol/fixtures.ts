@@ -71,6 +71,8 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       part: 0,
       lastPart: true,
       caughtUp: true,
+      position: 1,
+      offset: 0,
       nextPosition: 3,
       nextOffset: 0,
       missed: 0,
@@ -80,7 +82,7 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       ],
     },
     hex:
-      '55520121' + '0000000000000003' + '00000001' + '00' + '03' + '0000000000000003' + '00000000' + '00' + '0002' +
+      '55520121' + '0000000000000003' + '00000001' + '00' + '03' + '0000000000000001' + '00000000' + '0000000000000003' + '00000000' + '00' + '0002' +
       '01' + 'e807' + '00' + '0161' + '01' + '78' +
       '01' + '01' + '01' + '0161' + '0162' + '00',
   },

@@ -30,7 +30,7 @@ export const READER_DEFAULTS = {
   holdMs: 1_500,
   maxDatagrams: 32,
   count: 0,
-  lostAfterMs: 3_500,
+  lostAfterMs: 2_000,
   heartbeatMs: 5_000,
 };
 
@@ -55,19 +55,23 @@ type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
 
 interface OpenFetch {
   id: number;
-  sentAt: number;
+  lastSentAt: number;
   waitMs: number;
   sends: number;
-  parts: (Batch | undefined)[];
-  nextPart: number;
+  /** When the latest part of any reply arrived while this fetch was open (0: none yet). */
   lastPartAt: number;
 }
+
+/** Parts kept that arrived ahead of a missing one, at most. */
+const AHEAD_PARTS_MAX = 128;
 
 const HELLO_RETRY_MS_MIN = 250;
 const HELLO_RETRY_MS_MAX = 1_000;
 const BYE_RETRY_MS = 200;
 const BYE_TRIES = 5;
 const PART_GAP_MS_MIN = 20;
+/** While a long poll is held, the same fetch is sent again this often, so a lost reply costs little. */
+const LONG_POLL_RESEND_MS_MIN = 200;
 
 /**
  * A reader session as a state machine: it pulls from its position; each fetch acknowledges everything
@@ -81,6 +85,8 @@ export class ReaderCore {
   private partial: (Message & { chunks: Buffer[]; bytes: number; total: number }) | undefined;
   private fetch: OpenFetch | undefined;
   private fetchSeq = 0;
+  /** Parts received and not yet taken, by where they start. */
+  private readonly ahead = new Map<string, Batch>();
   private heartbeatMs: number;
   private readonly rtt = new RttEstimator(5);
   private pkg: Message[] = [];
@@ -88,6 +94,8 @@ export class ReaderCore {
   private nextPollAt: number | undefined;
   private helloAt: number | undefined;
   private helloRetryMs = HELLO_RETRY_MS_MIN;
+  private helloSentAt = 0;
+  private helloSends = 0;
   private byeAt: number | undefined;
   private byeTries = 0;
   private lastSendAt = 0;
@@ -146,6 +154,7 @@ export class ReaderCore {
         // The server lost us (a restart): register again at our own position.
         this.phase = 'hello';
         this.fetch = undefined;
+        this.ahead.clear();
         this.partial = undefined;
         this.offset = 0;
         return this.sendHello(FromKind.Id, this.position, now);
@@ -175,16 +184,18 @@ export class ReaderCore {
     const f = this.fetch;
     if (f) {
       if (now < this.fetchDeadline(f)) return;
-      if (f.nextPart > 0 || f.parts.some(Boolean)) {
-        // Part of the reply arrived, the rest did not: ask again from where we are.
-        this.sendFetch(now, 0, true);
+      if (f.lastPartAt > 0) {
+        // Some parts came, one before them did not: ask for the gap only.
+        this.sendFetch(now, 0, this.gapParts());
       } else {
-        this.rtt.timedOut();
-        this.sendFetch(now, f.waitMs, true);
+        // No answer yet: the same fetch again (the server ignores it while it holds the first,
+        // and answers it again if its reply was lost). Only an unanswered immediate fetch is a loss signal.
+        if (f.waitMs === 0) this.rtt.timedOut();
+        this.resendFetch(f, now);
       }
     } else if (this.nextPollAt !== undefined && now >= this.nextPollAt) {
       this.nextPollAt = undefined;
-      this.sendFetch(now, 0, false);
+      this.sendFetch(now, 0);
     } else if (now - this.lastSendAt >= this.heartbeatMs) {
       this.send({ kind: 'ping', sessionId: this.sessionId }, now);
     }
@@ -196,7 +207,7 @@ export class ReaderCore {
     if (paused || this.heldFetch === undefined || this.phase !== 'open') return;
     const waitMs = this.heldFetch;
     this.heldFetch = undefined;
-    this.sendFetch(now, waitMs, false);
+    this.sendFetch(now, waitMs);
   }
 
   /** Stop: tell the server our position, then report 'closed'. */
@@ -243,6 +254,7 @@ export class ReaderCore {
 
   private sendHello(fromKind: FromKind, fromId: number, now: number): void {
     this.helloAt = now + this.helloRetryMs;
+    if (this.helloSends++ === 0) this.helloSentAt = now;
     this.send(
       { kind: 'hello', role: Role.Reader, nonce: this.config.nonce, name: this.config.name, fromKind, fromId },
       now,
@@ -251,6 +263,9 @@ export class ReaderCore {
 
   private onWelcome(sessionId: bigint, position: number, missed: number, heartbeatMs: number, now: number): void {
     this.sessionId = sessionId;
+    // The handshake is the first RTT sample, if it was not retransmitted (Karn).
+    if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
+    this.helloSends = 0;
     this.phase = 'open';
     this.helloAt = undefined;
     this.helloRetryMs = HELLO_RETRY_MS_MIN;
@@ -260,42 +275,69 @@ export class ReaderCore {
     this.partial = undefined;
     this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
     this.registeredOnce = true;
-    if (this.config.delayMs === 0) this.sendFetch(now, this.config.holdMs, false);
-    else this.sendFetch(now, 0, false);
+    this.ahead.clear();
+    this.sendFetch(now, this.config.delayMs === 0 ? this.config.holdMs : 0);
   }
 
   // ---- fetching ----
 
-  private sendFetch(now: number, waitMs: number, again: boolean): void {
-    const sends = again && this.fetch ? this.fetch.sends + 1 : 1;
-    this.fetch = { id: ++this.fetchSeq >>> 0, sentAt: now, waitMs, sends, parts: [], nextPart: 0, lastPartAt: now };
+  private sendFetch(now: number, waitMs: number, maxDatagrams = this.config.maxDatagrams): void {
+    this.fetch = { id: ++this.fetchSeq >>> 0, lastSentAt: now, waitMs, sends: 1, lastPartAt: 0 };
+    this.transmitFetch(this.fetch, maxDatagrams, now);
+  }
+
+  private resendFetch(f: OpenFetch, now: number): void {
+    f.sends++;
+    f.lastSentAt = now;
+    this.transmitFetch(f, this.config.maxDatagrams, now);
+  }
+
+  private transmitFetch(f: OpenFetch, maxDatagrams: number, now: number): void {
     this.send(
       {
         kind: 'fetch',
         sessionId: this.sessionId,
-        fetchId: this.fetch.id,
+        fetchId: f.id,
         position: this.position,
         offset: this.offset,
-        waitMs,
-        maxDatagrams: Math.min(this.config.maxDatagrams, FETCH_DATAGRAMS_MAX),
+        waitMs: f.waitMs,
+        maxDatagrams: Math.max(1, Math.min(maxDatagrams, FETCH_DATAGRAMS_MAX)),
       },
       now,
     );
   }
 
+  /** How many parts to ask for when one is missing: a gap is usually one part; the rest is here. */
+  private gapParts(): number {
+    return this.ahead.size > 0 ? 2 : this.config.maxDatagrams;
+  }
+
   private onBatch(b: Batch, now: number): void {
     const f = this.fetch;
-    if (!f || b.fetchId !== f.id || b.part < f.nextPart || f.parts[b.part]) return;
-    if (f.nextPart === 0 && !f.parts.some(Boolean) && f.sends === 1 && f.waitMs === 0) this.rtt.sample(now - f.sentAt);
-    f.parts[b.part] = b;
-    f.lastPartAt = now;
-    while (f.parts[f.nextPart]) {
-      const part = f.parts[f.nextPart]!;
-      f.parts[f.nextPart] = undefined;
-      f.nextPart++;
-      if (!this.consume(part)) return this.startClosing(now);
-      if (part.lastPart) return this.fetchDone(part.caughtUp, now);
+    if (b.position < this.position || (b.position === this.position && b.offset < this.offset)) return; // taken already
+    if (f && b.fetchId === f.id) {
+      // Each fetch has a fresh id, so even a refetch's reply is an unambiguous RTT sample (as in QUIC).
+      if (f.lastPartAt === 0 && f.sends === 1 && f.waitMs === 0) this.rtt.sample(now - f.lastSentAt);
+      f.lastPartAt = now;
     }
+    const key = `${b.position}:${b.offset}`;
+    if (this.ahead.has(key) || this.ahead.size >= AHEAD_PARTS_MAX) return;
+    this.ahead.set(key, b);
+    let last: Batch | undefined;
+    for (let part = this.ahead.get(`${this.position}:${this.offset}`); part; part = this.ahead.get(`${this.position}:${this.offset}`)) {
+      this.ahead.delete(`${this.position}:${this.offset}`);
+      if (!this.consume(part)) return this.startClosing(now);
+      last = part;
+      if (part.nextPosition === part.position && part.nextOffset === part.offset) break; // an empty part moves nothing
+    }
+    if (!last) return;
+    for (const [k, p] of this.ahead) {
+      if (p.position < this.position || (p.position === this.position && p.offset < this.offset)) this.ahead.delete(k);
+    }
+    if (!last.lastPart) return;
+    if (this.ahead.size === 0) return this.fetchDone(last.caughtUp, now);
+    // A reply that filled part of a gap ended: ask for the rest of the gap at once.
+    if (f && last.fetchId === f.id) this.sendFetch(now, 0, this.gapParts());
   }
 
   /** Takes one part's messages in order. Returns false once the count is reached. */
@@ -306,13 +348,11 @@ export class ReaderCore {
       const done = m.fragment ? this.takeFragment(m) : this.deliver(wireToMessage(m, m.text));
       if (done === 'stop') return false;
     }
-    if (part.nextPosition >= this.position) {
-      this.position = part.nextPosition;
-      this.offset = part.nextOffset;
-      if (this.partial && (this.partial.id !== this.position || this.partial.bytes !== this.offset)) {
-        this.partial = undefined;
-        this.offset = 0;
-      }
+    this.position = part.nextPosition;
+    this.offset = part.nextOffset;
+    if (this.partial && (this.partial.id !== this.position || this.partial.bytes !== this.offset)) {
+      this.partial = undefined;
+      this.offset = 0;
     }
     return true;
   }
@@ -360,7 +400,7 @@ export class ReaderCore {
 
   private nextFetch(now: number, waitMs: number): void {
     if (this.paused) this.heldFetch = waitMs;
-    else this.sendFetch(now, waitMs, false);
+    else this.sendFetch(now, waitMs);
   }
 
   private flushPackage(): void {
@@ -371,8 +411,8 @@ export class ReaderCore {
 
   /** When an unanswered fetch, or a reply with parts missing, is asked again. */
   private fetchDeadline(f: OpenFetch): number {
-    if (f.nextPart > 0 || f.parts.some(Boolean)) return f.lastPartAt + Math.max(PART_GAP_MS_MIN, this.rtt.rtoMs);
-    return f.sentAt + f.waitMs + this.rtt.rtoMs;
+    if (f.lastPartAt > 0) return f.lastPartAt + Math.max(PART_GAP_MS_MIN, this.rtt.rtoMs);
+    return f.lastSentAt + (f.waitMs > 0 ? Math.max(LONG_POLL_RESEND_MS_MIN, this.rtt.rtoMs) : this.rtt.rtoMs);
   }
 
   // ---- liveness and the end ----

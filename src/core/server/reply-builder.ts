@@ -25,6 +25,8 @@ export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
   let used = 0;
   let nextPosition = req.position;
   let nextOffset = req.offset;
+  let partPosition = req.position;
+  let partOffset = req.offset;
   let complete = true;
   const missed = read.first > req.position ? read.first - req.position : 0;
 
@@ -36,11 +38,15 @@ export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
       part: parts.length,
       lastPart: false,
       caughtUp: false,
+      position: partPosition,
+      offset: partOffset,
       nextPosition,
       nextOffset,
       missed: parts.length === 0 ? missed : 0,
       messages,
     });
+    partPosition = nextPosition;
+    partOffset = nextOffset;
     messages = [];
     used = 0;
     return parts.length < req.maxDatagrams;

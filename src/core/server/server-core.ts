@@ -443,7 +443,11 @@ export class ServerCore {
   // ---- readers ----
 
   private onFetch(s: ReaderSession, f: Fetch, now: number): void {
-    if (s.fetch && s.fetch.fetchId === f.fetchId) return; // a retransmission of what we are serving
+    if (s.fetch && s.fetch.fetchId === f.fetchId) {
+      // A repeat of the fetch we hold: say we are alive, so the reader can tell a held poll from an outage.
+      if (s.parkedUntil !== undefined) this.send(s.addr, { kind: 'pong', sessionId: s.id });
+      return;
+    }
     const position = Math.min(f.position, Math.max(this.logNext, s.position));
     if (position > s.position) {
       s.position = position;

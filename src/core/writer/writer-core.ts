@@ -32,7 +32,7 @@ export const WRITER_DEFAULTS = {
   windowMax: 512,
   unconfirmedMax: 2048,
   queueBytesHigh: 256 * 1024,
-  lostAfterMs: 3_000,
+  lostAfterMs: 2_000,
 };
 
 export type WriterEvent =
@@ -91,6 +91,8 @@ export class WriterCore {
   private rtxAt: number | undefined;
   private helloAt: number | undefined;
   private helloRetryMs = HELLO_RETRY_MS_MIN;
+  private helloSentAt = 0;
+  private helloSends = 0;
   private byeAt: number | undefined;
   private byeTries = 0;
   private lastSendAt = 0;
@@ -269,6 +271,7 @@ export class WriterCore {
 
   private sendHello(now: number): void {
     this.helloAt = now + this.helloRetryMs;
+    if (this.helloSends++ === 0) this.helloSentAt = now;
     this.transmits.push({
       to: this.config.server,
       data: encode({
@@ -292,6 +295,9 @@ export class WriterCore {
     now: number,
   ): void {
     this.sessionId = sessionId;
+    // The handshake is the first RTT sample, if it was not retransmitted (Karn).
+    if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
+    this.helloSends = 0;
     this.phase = 'open';
     this.helloAt = undefined;
     this.helloRetryMs = HELLO_RETRY_MS_MIN;
