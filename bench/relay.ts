@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LossyProxy, type ProxyFaults } from '../test/e2e/lossy-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const bin = (name: string): string => join(ROOT, 'bin', `${name}.js`);
@@ -17,7 +18,7 @@ export interface ThroughputResult {
 }
 
 /** `seq 1 N` through writer → server → reader, timed from the writer's start to the reader's last line. */
-export async function relayThroughput(n: number, storeArgs: string[]): Promise<ThroughputResult> {
+export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults): Promise<ThroughputResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
   const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...storeArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -32,7 +33,9 @@ export async function relayThroughput(n: number, storeArgs: string[]): Promise<T
       });
       server.once('exit', () => reject(new Error(`server exited: ${log}`)));
     });
-    const common = ['--port', String(port), '--log-level', 'warn'];
+    const proxy = faults ? new LossyProxy(port, faults, n) : undefined;
+    const clientPort = proxy ? await proxy.start() : port;
+    const common = ['--port', String(clientPort), '--log-level', 'warn'];
     const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -52,6 +55,7 @@ export async function relayThroughput(n: number, storeArgs: string[]): Promise<T
     writer.stdin.end();
     const [[wcode], [rcode]] = await Promise.all([once(writer, 'exit'), once(reader, 'exit')]);
     const seconds = (performance.now() - started) / 1000;
+    await proxy?.stop();
     if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
     return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex') };
   } finally {

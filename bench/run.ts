@@ -38,3 +38,22 @@ for (let r = 0; r < repeats; r++) {
 console.log('\n## sqlite appends by messages per transaction\n');
 console.log('| messages per transaction | messages/s, median (min–max) | ratio to 1 |\n|---|---|---|');
 for (const g of groups) console.log(`| ${g} | ${fmt(rates[g]!)} | ${(median(rates[g]!) / median(rates[1]!)).toFixed(1)} |`);
+
+// Goodput through a lossy path, next to the clean path (both through the same proxy code).
+const lossy = { loss: 0.2, duplicate: 0.05, reorder: 0.1, reorderMs: 5 };
+const clean = { loss: 0, duplicate: 0, reorder: 0, reorderMs: 0 };
+const paths: Record<string, number[]> = { clean: [], lossy: [] };
+const nLossy = Math.min(n, 100_000);
+for (let r = 0; r < repeats; r++) {
+  for (const [name, faults] of [['clean', clean], ['lossy', lossy]] as const) {
+    const res = await relayThroughput(nLossy, ['--store', 'sqlite'], faults);
+    if (!res.outputMatches) throw new Error(`${name} path: output differs from input`);
+    paths[name]!.push(res.linesPerSecond);
+    console.error(`path ${name} run ${r + 1}: ${Math.round(res.linesPerSecond)} lines/s`);
+  }
+}
+console.log(`\n## Goodput through a UDP proxy: clean, and 20% loss, 5% duplication, 10% reordering both ways (\`seq 1 ${nLossy}\`, sqlite)\n`);
+console.log('| path | lines/s, median (min–max) | fraction of clean |\n|---|---|---|');
+for (const name of ['clean', 'lossy']) {
+  console.log(`| ${name} | ${fmt(paths[name]!)} | ${(median(paths[name]!) / median(paths['clean']!)).toFixed(2)} |`);
+}

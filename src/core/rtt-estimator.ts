@@ -11,6 +11,7 @@ export class RttEstimator {
     private readonly rtoMsMin = 15,
     private readonly rtoMsMax = 2_000,
     private readonly rtoMsInitial = 200,
+    private readonly backoffMax = 8,
   ) {}
 
   sample(rttMs: number): void {
@@ -30,7 +31,7 @@ export class RttEstimator {
    * on a LAN, loss is mostly random rather than congestion, and a long backoff only stalls the stream.
    */
   timedOut(): void {
-    this.backoff = Math.min(this.backoff * 2, 8);
+    this.backoff = Math.min(this.backoff * 2, this.backoffMax);
   }
 
   get smoothedMs(): number {

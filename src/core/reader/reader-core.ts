@@ -57,9 +57,14 @@ interface OpenFetch {
   id: number;
   lastSentAt: number;
   waitMs: number;
+  /** A held poll is sent again after this long; it doubles while nothing comes. */
+  resendMs: number;
+  maxDatagrams: number;
   sends: number;
   /** When the latest part of any reply arrived while this fetch was open (0: none yet). */
   lastPartAt: number;
+  /** The part marked last of this fetch's reply has arrived: any part still missing before it is lost. */
+  lastPartSeen: boolean;
 }
 
 /** Parts kept that arrived ahead of a missing one, at most. */
@@ -70,8 +75,14 @@ const HELLO_RETRY_MS_MAX = 1_000;
 const BYE_RETRY_MS = 200;
 const BYE_TRIES = 5;
 const PART_GAP_MS_MIN = 20;
-/** While a long poll is held, the same fetch is sent again this often, so a lost reply costs little. */
-const LONG_POLL_RESEND_MS_MIN = 200;
+/** Once a reply's last part is here, a missing earlier one is taken as lost after this (reordering is brief). */
+const PART_GAP_AFTER_LAST_MS_MIN = 3;
+/**
+ * A long poll is sent again first after this long, then ever less often (to 1 s) while nothing comes:
+ * a lost reply costs little while messages flow, and an idle reader sends little.
+ */
+const LONG_POLL_RESEND_MS_MIN = 20;
+const LONG_POLL_RESEND_MS_MAX = 1_000;
 
 /**
  * A reader session as a state machine: it pulls from its position; each fetch acknowledges everything
@@ -88,7 +99,8 @@ export class ReaderCore {
   /** Parts received and not yet taken, by where they start. */
   private readonly ahead = new Map<string, Batch>();
   private heartbeatMs: number;
-  private readonly rtt = new RttEstimator(5);
+  /** A reader has one small fetch out at a time, so a short backoff cannot flood the server. */
+  private readonly rtt = new RttEstimator(5, 2_000, 200, 2);
   private pkg: Message[] = [];
   private remaining: number;
   private nextPollAt: number | undefined;
@@ -185,8 +197,9 @@ export class ReaderCore {
     if (f) {
       if (now < this.fetchDeadline(f)) return;
       if (f.lastPartAt > 0) {
-        // Some parts came, one before them did not: ask for the gap only.
-        this.sendFetch(now, 0, this.gapParts());
+        // Some parts came, one before them did not: ask again from the gap. The whole reply comes again
+        // (bandwidth is cheap, round trips are not); parts held fill the holes of the new one.
+        this.sendFetch(now, 0);
       } else {
         // No answer yet: the same fetch again (the server ignores it while it holds the first,
         // and answers it again if its reply was lost). Only an unanswered immediate fetch is a loss signal.
@@ -282,17 +295,19 @@ export class ReaderCore {
   // ---- fetching ----
 
   private sendFetch(now: number, waitMs: number, maxDatagrams = this.config.maxDatagrams): void {
-    this.fetch = { id: ++this.fetchSeq >>> 0, lastSentAt: now, waitMs, sends: 1, lastPartAt: 0 };
-    this.transmitFetch(this.fetch, maxDatagrams, now);
+    const resendMs = Math.max(LONG_POLL_RESEND_MS_MIN, this.rtt.rtoMs);
+    this.fetch = { id: ++this.fetchSeq >>> 0, lastSentAt: now, waitMs, resendMs, maxDatagrams, sends: 1, lastPartAt: 0, lastPartSeen: false };
+    this.transmitFetch(this.fetch, now);
   }
 
   private resendFetch(f: OpenFetch, now: number): void {
     f.sends++;
     f.lastSentAt = now;
-    this.transmitFetch(f, this.config.maxDatagrams, now);
+    if (f.waitMs > 0) f.resendMs = Math.min(f.resendMs * 2, LONG_POLL_RESEND_MS_MAX);
+    this.transmitFetch(f, now);
   }
 
-  private transmitFetch(f: OpenFetch, maxDatagrams: number, now: number): void {
+  private transmitFetch(f: OpenFetch, now: number): void {
     this.send(
       {
         kind: 'fetch',
@@ -301,15 +316,10 @@ export class ReaderCore {
         position: this.position,
         offset: this.offset,
         waitMs: f.waitMs,
-        maxDatagrams: Math.max(1, Math.min(maxDatagrams, FETCH_DATAGRAMS_MAX)),
+        maxDatagrams: Math.max(1, Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX)),
       },
       now,
     );
-  }
-
-  /** How many parts to ask for when one is missing: a gap is usually one part; the rest is here. */
-  private gapParts(): number {
-    return this.ahead.size > 0 ? 2 : this.config.maxDatagrams;
   }
 
   private onBatch(b: Batch, now: number): void {
@@ -319,25 +329,30 @@ export class ReaderCore {
       // Each fetch has a fresh id, so even a refetch's reply is an unambiguous RTT sample (as in QUIC).
       if (f.lastPartAt === 0 && f.sends === 1 && f.waitMs === 0) this.rtt.sample(now - f.lastSentAt);
       f.lastPartAt = now;
+      if (b.lastPart) f.lastPartSeen = true;
     }
     const key = `${b.position}:${b.offset}`;
     if (this.ahead.has(key) || this.ahead.size >= AHEAD_PARTS_MAX) return;
     this.ahead.set(key, b);
     let last: Batch | undefined;
+    let replyTaken = false;
     for (let part = this.ahead.get(`${this.position}:${this.offset}`); part; part = this.ahead.get(`${this.position}:${this.offset}`)) {
       this.ahead.delete(`${this.position}:${this.offset}`);
       if (!this.consume(part)) return this.startClosing(now);
       last = part;
+      if (f && part.fetchId === f.id && part.lastPart) replyTaken = true;
       if (part.nextPosition === part.position && part.nextOffset === part.offset) break; // an empty part moves nothing
     }
     if (!last) return;
     for (const [k, p] of this.ahead) {
       if (p.position < this.position || (p.position === this.position && p.offset < this.offset)) this.ahead.delete(k);
     }
-    if (!last.lastPart) return;
-    if (this.ahead.size === 0) return this.fetchDone(last.caughtUp, now);
-    // A reply that filled part of a gap ended: ask for the rest of the gap at once.
-    if (f && last.fetchId === f.id) this.sendFetch(now, 0, this.gapParts());
+    if (this.ahead.size === 0) {
+      if (last.lastPart) this.fetchDone(last.caughtUp, now);
+      return;
+    }
+    // This fetch's reply is all taken, yet parts wait beyond a gap: ask for the gap at once.
+    if (replyTaken) this.sendFetch(now, 0);
   }
 
   /** Takes one part's messages in order. Returns false once the count is reached. */
@@ -411,8 +426,9 @@ export class ReaderCore {
 
   /** When an unanswered fetch, or a reply with parts missing, is asked again. */
   private fetchDeadline(f: OpenFetch): number {
+    if (f.lastPartSeen) return f.lastPartAt + Math.max(PART_GAP_AFTER_LAST_MS_MIN, this.rtt.smoothedMs / 2);
     if (f.lastPartAt > 0) return f.lastPartAt + Math.max(PART_GAP_MS_MIN, this.rtt.rtoMs);
-    return f.lastSentAt + (f.waitMs > 0 ? Math.max(LONG_POLL_RESEND_MS_MIN, this.rtt.rtoMs) : this.rtt.rtoMs);
+    return f.lastSentAt + (f.waitMs > 0 ? f.resendMs : this.rtt.rtoMs);
   }
 
   // ---- liveness and the end ----
