@@ -9,7 +9,7 @@ export function createLogger(name: string, level: LogLevel): Logger {
   if (process.stderr.isTTY) {
     return pino(
       { name, level },
-      pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }),
+      pretty({ destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', hideObject: true }),
     );
   }
   return pino({ name, level, base: { name } }, pino.destination({ dest: 2, sync: true }));

@@ -294,9 +294,9 @@ export class ReaderCore {
 
   // ---- fetching ----
 
-  private sendFetch(now: number, waitMs: number, maxDatagrams = this.config.maxDatagrams): void {
+  private sendFetch(now: number, waitMs: number): void {
     const resendMs = Math.max(LONG_POLL_RESEND_MS_MIN, this.rtt.rtoMs);
-    this.fetch = { id: ++this.fetchSeq >>> 0, lastSentAt: now, waitMs, resendMs, maxDatagrams, sends: 1, lastPartAt: 0, lastPartSeen: false };
+    this.fetch = { id: ++this.fetchSeq >>> 0, lastSentAt: now, waitMs, resendMs, maxDatagrams: this.config.maxDatagrams, sends: 1, lastPartAt: 0, lastPartSeen: false };
     this.transmitFetch(this.fetch, now);
   }
 
