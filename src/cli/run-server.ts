@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { hideBin } from 'yargs/helpers';
 import { formatAddress } from '../core/address.js';
 import { SERVER_DEFAULTS } from '../core/server/server-core.js';
-import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN } from '../protocol/constants.js';
+import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../protocol/constants.js';
 import { startServer } from '../io/server-runtime.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
 import { baseParser, runCommand, usage } from './command.js';
@@ -49,8 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
   }
   const maxMessageBytes = args['max-message-bytes'];
-  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 || maxMessageBytes > 64 * 1024 * 1024) {
-    throw usage(`invalid --max-message-bytes '${maxMessageBytes}': expected 0 to 67108864`);
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 || maxMessageBytes > MESSAGE_BYTES_MAX) {
+    throw usage(`invalid --max-message-bytes '${maxMessageBytes}': expected 0 to ${MESSAGE_BYTES_MAX}`);
   }
   const datagramBytes = args['datagram-bytes'];
   if (!Number.isInteger(datagramBytes) || datagramBytes < DATAGRAM_BYTES_MIN || datagramBytes > DATAGRAM_BYTES_MAX) {

@@ -52,6 +52,8 @@ export const DATAGRAM_BYTES_DEFAULT = 1200;
 export const DATAGRAM_BYTES_MIN = 512;
 export const DATAGRAM_BYTES_MAX = 65507;
 export const MESSAGE_BYTES_DEFAULT = 1024 * 1024;
+/** No server accepts longer messages (`--max-message-bytes` is capped here), so no reader reassembles more. */
+export const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 export const NAME_BYTES_MAX = 32;
 export const REASON_BYTES_MAX = 200;
 export const ENTRIES_PER_PACKET_MAX = 4096;

@@ -142,3 +142,14 @@ test('parts that arrive ahead of a lost one are kept and taken once the gap is f
   assert.deepEqual(delivered(r), [1, 2, 3, 4, 5]);
   assert.equal(lastFetch(r).position, 6);
 });
+
+test('a fragment claiming more than any server may hold is not reassembled', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0);
+  const f = lastFetch(r);
+  const huge: WireMessage = { ...msg(1, 'abc'), fragment: { total: 2 ** 40, offset: 0 } };
+  r.handleDatagram(batch(f.fetchId, 0, [huge], { nextPosition: 1, nextOffset: 3, caughtUp: false }), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), []);
+  assert.equal(lastFetch(r).offset, 0, 'nothing was kept of it');
+});

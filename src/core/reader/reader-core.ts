@@ -2,7 +2,7 @@ import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { FETCH_DATAGRAMS_MAX, FromKind, Role, type RefuseCode } from '../../protocol/constants.js';
+import { FETCH_DATAGRAMS_MAX, FromKind, MESSAGE_BYTES_MAX, Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Batch, Packet, WireMessage } from '../../protocol/packets.js';
 
@@ -365,7 +365,8 @@ export class ReaderCore {
     }
     this.position = part.nextPosition;
     this.offset = part.nextOffset;
-    if (this.partial && (this.partial.id !== this.position || this.partial.bytes !== this.offset)) {
+    // Mid-message only while holding that message's start; otherwise ask for it whole.
+    if (this.offset > 0 && (!this.partial || this.partial.id !== this.position || this.partial.bytes !== this.offset)) {
       this.partial = undefined;
       this.offset = 0;
     }
@@ -374,6 +375,10 @@ export class ReaderCore {
 
   private takeFragment(m: WireMessage): 'stop' | 'more' {
     const frag = m.fragment!;
+    if (frag.total > MESSAGE_BYTES_MAX) {
+      this.partial = undefined; // a size no server may hold: reassemble nothing of it
+      return 'more';
+    }
     if (frag.offset === 0) {
       this.partial = { ...wireToMessage(m, Buffer.alloc(0)), chunks: [], bytes: 0, total: frag.total };
     }
