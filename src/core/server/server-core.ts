@@ -230,7 +230,13 @@ export class ServerCore {
     const holder = this.byName.get(nameKey);
     if (holder) {
       if (holder.addrKey !== key && now - holder.lastSeen <= this.config.sessionTimeoutMs) {
-        return this.refuse(h, from, RefuseCode.NameTaken, `the name ${h.name} is in use by a live ${roleName(h.role)}`);
+        const secs = Math.ceil((holder.lastSeen + this.config.sessionTimeoutMs - now) / 1000);
+        return this.refuse(
+          h,
+          from,
+          RefuseCode.NameTaken,
+          `the name ${h.name} is in use by a live ${roleName(h.role)} (free when it exits, or after ${secs} s of silence)`,
+        );
       }
       if (holder.addrKey === key && holder.helloNonce === h.nonce) {
         // A retransmitted hello: answer again once ready.
