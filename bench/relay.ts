@@ -36,12 +36,19 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
     const proxy = faults ? new LossyProxy(port, faults, n) : undefined;
     const clientPort = proxy ? await proxy.start() : port;
     const common = ['--port', String(clientPort), '--log-level', 'warn'];
-    const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common, '--log-level', 'info'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const hash = createHash('sha256');
     reader.stdout.on('data', (d: Buffer) => hash.update(d));
-    await new Promise((r) => setTimeout(r, 500)); // the reader is registered and waiting
+    // Lines written before the reader is registered would be before its starting point.
+    await new Promise<void>((resolve) => {
+      let err = '';
+      reader.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/registered as/.test(err)) resolve();
+      });
+    });
     const started = performance.now();
     const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common], { stdio: ['pipe', 'ignore', 'inherit'] });
     const expected = createHash('sha256');

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hideBin } from 'yargs/helpers';
 import { formatAddress } from '../core/address.js';
@@ -79,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
       datagramBytes,
       sessionTimeoutMs: args['session-timeout'] * 1000,
       randomId: () => randomBytes(8).readBigUInt64BE(0),
+      randomKey: () => randomBytes(32),
+      mac: (key, data) => createHmac('sha256', key).update(data).digest(),
     },
   }).catch(async (err: NodeJS.ErrnoException) => {
     await store.close();

@@ -2,12 +2,14 @@ import { BytesReader } from './bytes-reader.js';
 import { BytesWriter } from './bytes-writer.js';
 import {
   BatchFlag,
+  COOKIE_BYTES,
   DATAGRAM_BYTES_MAX,
   ENTRIES_PER_PACKET_MAX,
   EntryFlag,
   FETCH_DATAGRAMS_MAX,
   FromKind,
   HEADER_BYTES,
+  HELLO_BYTES_MIN,
   MAGIC_0,
   MAGIC_1,
   MessageFlag,
@@ -60,6 +62,9 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.Welcome:
       packet = decodeWelcome(r);
       break;
+    case PacketKind.Retry:
+      packet = { kind: 'retry', nonce: r.u32(), cookie: decodeCookie(r) };
+      break;
     case PacketKind.Refuse:
       packet = decodeRefuse(r);
       break;
@@ -98,24 +103,35 @@ export function decode(buf: Buffer): Packet {
 }
 
 function decodeHello(r: BytesReader): Hello {
+  if (r.remaining + HEADER_BYTES < HELLO_BYTES_MIN) fail(`hello shorter than ${HELLO_BYTES_MIN} bytes`);
   const role = r.u8();
   const nonce = r.u32();
   const name = r.str8(NAME_BYTES_MAX);
+  let hello: Hello;
   if (role === Role.Writer) {
     const producerId = r.u64();
     const nextSeq = r.u32();
     if (nextSeq === 0) fail('sequence numbers start at 1');
-    return { kind: 'hello', role, nonce, name, producerId, nextSeq };
-  }
-  if (role === Role.Reader) {
+    hello = { kind: 'hello', role, nonce, name, cookie: decodeCookie(r), producerId, nextSeq };
+  } else if (role === Role.Reader) {
     const fromKind = r.u8();
     if (fromKind !== FromKind.Latest && fromKind !== FromKind.Earliest && fromKind !== FromKind.Id) {
       fail(`from kind ${fromKind}`);
     }
     const fromId = r.u64n();
-    return { kind: 'hello', role, nonce, name, fromKind: fromKind as FromKind, fromId };
+    hello = { kind: 'hello', role, nonce, name, cookie: decodeCookie(r), fromKind: fromKind as FromKind, fromId };
+  } else {
+    return fail(`role ${role}`);
   }
-  return fail(`role ${role}`);
+  // The rest is padding, and padding is zeros.
+  for (const b of r.bytes(r.remaining)) if (b !== 0) fail('padding that is not zero');
+  return hello;
+}
+
+function decodeCookie(r: BytesReader): Buffer {
+  const n = r.u8();
+  if (n !== 0 && n !== COOKIE_BYTES) fail(`cookie of ${n} bytes`);
+  return Buffer.from(r.bytes(n));
 }
 
 function decodeWelcome(r: BytesReader): Welcome {
@@ -252,11 +268,15 @@ function decodeBatch(r: BytesReader): Batch {
 export function encode(p: Packet): Buffer {
   switch (p.kind) {
     case 'hello': {
-      const w = header(new BytesWriter(64), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name);
+      const w = header(new BytesWriter(HELLO_BYTES_MIN), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name);
       if (p.role === Role.Writer) w.u64(p.producerId).u32(p.nextSeq);
       else w.u8(p.fromKind).u64n(p.fromId);
+      w.u8(p.cookie.length).bytes(p.cookie);
+      if (w.length < HELLO_BYTES_MIN) w.bytes(Buffer.alloc(HELLO_BYTES_MIN - w.length));
       return w.finish();
     }
+    case 'retry':
+      return header(new BytesWriter(32), PacketKind.Retry).u32(p.nonce).u8(p.cookie.length).bytes(p.cookie).finish();
     case 'welcome':
       return header(new BytesWriter(48), PacketKind.Welcome)
         .u32(p.nonce)

@@ -9,6 +9,7 @@ export const PacketKind = {
   Hello: 0x01,
   Welcome: 0x02,
   Refuse: 0x03,
+  Retry: 0x04,
   Data: 0x10,
   Ack: 0x11,
   Fetch: 0x20,
@@ -59,4 +60,7 @@ export const REASON_BYTES_MAX = 200;
 export const ENTRIES_PER_PACKET_MAX = 4096;
 export const SACK_RANGES_MAX = 16;
 export const FETCH_DATAGRAMS_MAX = 64;
+/** A HELLO is padded to at least this size, so that the server's RETRY is never larger than what it answers. */
+export const HELLO_BYTES_MIN = 64;
+export const COOKIE_BYTES = 16;
 export const WAIT_MS_MAX = 60_000;

@@ -7,6 +7,8 @@ export interface HelloWriter {
   role: typeof Role.Writer;
   nonce: number;
   name: string;
+  /** Empty, or the cookie of the server's RETRY: proof that we receive at our address. */
+  cookie: Buffer;
   producerId: bigint;
   /** First sequence number the writer has not had confirmed. */
   nextSeq: number;
@@ -17,6 +19,7 @@ export interface HelloReader {
   role: typeof Role.Reader;
   nonce: number;
   name: string;
+  cookie: Buffer;
   fromKind: FromKind;
   fromId: number;
 }
@@ -34,6 +37,13 @@ export interface Welcome {
   resume: number;
   /** Reader: messages that fell out of retention between its stored position and the oldest kept. */
   missed: number;
+}
+
+/** The server's answer to a HELLO from an address it has not seen receive: say HELLO again with this. */
+export interface Retry {
+  kind: 'retry';
+  nonce: number;
+  cookie: Buffer;
 }
 
 export interface Refuse {
@@ -143,6 +153,7 @@ export interface UnknownSession {
 export type Packet =
   | Hello
   | Welcome
+  | Retry
   | Refuse
   | Data
   | Ack

@@ -1,7 +1,9 @@
+import { createHmac } from 'node:crypto';
 import type { Address } from '../../src/core/address.js';
 import { SERVER_DEFAULTS, ServerCore, type ServerConfig } from '../../src/core/server/server-core.js';
 import { decode } from '../../src/protocol/codec.js';
-import type { Packet } from '../../src/protocol/packets.js';
+import { encode } from '../../src/protocol/codec.js';
+import type { Hello, Packet } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
 
@@ -23,7 +25,13 @@ export class ServerHarness {
   private nextId = 1n;
 
   constructor(config: Partial<ServerConfig> = {}) {
-    this.core = new ServerCore({ ...SERVER_DEFAULTS, randomId: () => this.nextId++, ...config });
+    this.core = new ServerCore({
+      ...SERVER_DEFAULTS,
+      randomId: () => this.nextId++,
+      randomKey: () => Buffer.from(`key ${this.nextId++}`),
+      mac: (key, data) => createHmac('sha256', key).update(data).digest(),
+      ...config,
+    });
   }
 
   async settle(now: number): Promise<void> {
@@ -31,6 +39,13 @@ export class ServerHarness {
       const value = await runStoreRequest(this.store, r.req);
       this.core.handleStoreResult(r.id, true, value, now);
     }
+  }
+
+  /** HELLO, RETRY, HELLO with the cookie: what the server says to the second one. */
+  async handshake(hello: Omit<Hello, 'cookie'>, from: Address, now: number): Promise<Packet[]> {
+    const [retry] = await this.deliver(encode({ ...hello, cookie: Buffer.alloc(0) } as Hello), from, now);
+    if (retry?.kind !== 'retry') throw new Error(`expected a retry, got ${retry?.kind}`);
+    return this.deliver(encode({ ...hello, cookie: retry.cookie } as Hello), from, now);
   }
 
   async deliver(data: Buffer, from: Address, now: number): Promise<Packet[]> {

@@ -3,26 +3,26 @@ import { test } from 'node:test';
 import { encode } from '../../src/protocol/codec.js';
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
-import { CLIENT, ServerHarness, T0 } from './helpers.js';
+import { CLIENT, drain, ServerHarness, T0 } from './helpers.js';
 
 const OTHER = { address: '127.0.0.1', port: 40002 };
 
 const helloWriter = (name: string, nonce = 1, producerId = 9n, nextSeq = 1) =>
-  encode({ kind: 'hello', role: Role.Writer, nonce, name, producerId, nextSeq });
+  ({ kind: 'hello', role: Role.Writer, nonce, name, producerId, nextSeq }) as const;
 const helloReader = (name: string, nonce = 2, fromKind: FromKind = FromKind.Earliest, fromId = 0) =>
-  encode({ kind: 'hello', role: Role.Reader, nonce, name, fromKind, fromId });
+  ({ kind: 'hello', role: Role.Reader, nonce, name, fromKind, fromId }) as const;
 const data = (sessionId: bigint, seq: number, ...texts: string[]) =>
   encode({ kind: 'data', sessionId, seq, entries: texts.map((t) => ({ more: false, continued: false, text: Buffer.from(t) })) });
 
 async function openWriter(h: ServerHarness, name = 'w', from = CLIENT): Promise<bigint> {
-  const [w] = await h.deliver(helloWriter(name), from, T0);
+  const [w] = await h.handshake(helloWriter(name), from, T0);
   assert.equal(w!.kind, 'welcome');
   return (w as Welcome).sessionId;
 }
 
 test('a hello is confirmed with a session, and the client is registered online', async () => {
   const h = new ServerHarness();
-  const [w] = await h.deliver(helloWriter('alice'), CLIENT, T0);
+  const [w] = await h.handshake(helloWriter('alice'), CLIENT, T0);
   assert.equal(w!.kind, 'welcome');
   assert.equal((w as Welcome).resume, 1);
   assert.deepEqual(await h.store.clients(), [{ name: 'alice', role: 'writer', online: true, lastSeen: T0 }]);
@@ -30,15 +30,15 @@ test('a hello is confirmed with a session, and the client is registered online',
 
 test('a bad name is refused', async () => {
   const h = new ServerHarness();
-  const [r] = await h.deliver(helloWriter('no spaces'), CLIENT, T0);
+  const [r] = await h.handshake(helloWriter('no spaces'), CLIENT, T0);
   assert.equal(r!.kind, 'refuse');
   assert.equal(r!.kind === 'refuse' && r!.code, RefuseCode.BadName);
 });
 
 test('a name held by a live session is refused from another address; the holder keeps it', async () => {
   const h = new ServerHarness();
-  await h.deliver(helloReader('alice'), CLIENT, T0);
-  const [r] = await h.deliver(helloReader('alice', 3), OTHER, T0 + 1);
+  await h.handshake(helloReader('alice'), CLIENT, T0);
+  const [r] = await h.handshake(helloReader('alice', 3), OTHER, T0 + 1);
   assert.equal(r!.kind === 'refuse' && r!.code, RefuseCode.NameTaken);
   assert.equal(h.core.sessionCount, 1);
 });
@@ -76,7 +76,7 @@ test('garbage is counted and dropped', async () => {
 
 test('a long poll is held until a message arrives, then answered', async () => {
   const h = new ServerHarness();
-  const [w] = await h.deliver(helloReader('r'), OTHER, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
   const rsid = (w as Welcome).sessionId;
   const fetch = encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 1, offset: 0, waitMs: 1000, maxDatagrams: 4 });
   assert.deepEqual(await h.deliver(fetch, OTHER, T0), [], 'nothing to say yet');
@@ -90,7 +90,7 @@ test('a long poll is held until a message arrives, then answered', async () => {
 
 test('an unanswered long poll is answered empty at its deadline', async () => {
   const h = new ServerHarness({ cursorFlushMs: 60_000 });
-  const [w] = await h.deliver(helloReader('r'), OTHER, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
   const rsid = (w as Welcome).sessionId;
   await h.deliver(encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 1, offset: 0, waitMs: 500, maxDatagrams: 4 }), OTHER, T0);
   assert.equal(h.core.nextDeadline(), T0 + 500);
@@ -103,13 +103,13 @@ test("a reader's position is kept: a returning name resumes, a new one starts at
   const h = new ServerHarness({ cursorFlushMs: 0 });
   const wsid = await openWriter(h);
   await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
-  const [w] = await h.deliver(helloReader('r'), OTHER, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
   const rsid = (w as Welcome).sessionId;
   await h.deliver(encode({ kind: 'bye', sessionId: rsid, position: 3 }), OTHER, T0);
   assert.equal(await h.store.cursor('r'), 3);
-  const [again] = await h.deliver(helloReader('r', 5, FromKind.Latest), OTHER, T0 + 1);
+  const [again] = await h.handshake(helloReader('r', 5, FromKind.Latest), OTHER, T0 + 1);
   assert.equal((again as Welcome).resume, 3);
-  const [fresh] = await h.deliver(helloReader('q', 6, FromKind.Latest), { address: '127.0.0.1', port: 40003 }, T0 + 1);
+  const [fresh] = await h.handshake(helloReader('q', 6, FromKind.Latest), { address: '127.0.0.1', port: 40003 }, T0 + 1);
   assert.equal((fresh as Welcome).resume, 4);
 });
 
@@ -124,4 +124,30 @@ test('a session that falls silent expires and is marked offline', async () => {
   await h.settle(now);
   assert.ok(now - T0 > 3000 && now - T0 <= 5000);
   assert.equal((await h.store.clients())[0]!.online, false);
+});
+
+test('a hello from an address not yet proven gets a cookie, no session, and no more bytes than it sent', async () => {
+  const h = new ServerHarness();
+  const hello = encode({ ...helloWriter('alice'), cookie: Buffer.alloc(0) });
+  h.core.handleDatagram(hello, CLIENT, T0);
+  await h.settle(T0);
+  const out = drain(h.core);
+  assert.deepEqual(out.map((t) => t.packet.kind), ['retry']);
+  assert.ok(out[0]!.data.length <= hello.length);
+  assert.equal(h.core.sessionCount, 0);
+  assert.deepEqual(await h.store.clients(), []);
+});
+
+test("a cookie is good only for its own address and nonce, and only for a while", async () => {
+  const h = new ServerHarness();
+  const [retry] = await h.deliver(encode({ ...helloWriter('alice'), cookie: Buffer.alloc(0) }), CLIENT, T0);
+  const cookie = retry!.kind === 'retry' ? retry!.cookie : Buffer.alloc(0);
+  const elsewhere = await h.deliver(encode({ ...helloWriter('alice'), cookie }), OTHER, T0);
+  assert.deepEqual(elsewhere.map((p) => p.kind), ['retry'], 'another address must prove itself');
+  const otherNonce = await h.deliver(encode({ ...helloWriter('alice', 99), cookie }), CLIENT, T0);
+  assert.deepEqual(otherNonce.map((p) => p.kind), ['retry']);
+  const late = await h.deliver(encode({ ...helloWriter('alice'), cookie }), CLIENT, T0 + 120_000);
+  assert.deepEqual(late.map((p) => p.kind), ['retry'], 'expired');
+  const fine = await h.deliver(encode({ ...helloWriter('alice'), cookie }), CLIENT, T0 + 1_000);
+  assert.deepEqual(fine.map((p) => p.kind), ['welcome']);
 });

@@ -15,6 +15,9 @@ export interface ProxyFaults {
  */
 export class LossyProxy {
   readonly stats = { forwarded: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  /** Every datagram a client sent towards the server, when recording. */
+  readonly recorded: Buffer[] = [];
+  record = false;
   private readonly front: Socket = createSocket('udp4');
   private readonly upstreams = new Map<string, Socket>();
   private readonly rng: Prng;
@@ -33,7 +36,10 @@ export class LossyProxy {
   async start(): Promise<number> {
     await new Promise<void>((r) => this.front.bind(0, '127.0.0.1', r));
     this.port = this.front.address().port;
-    this.front.on('message', (data, client) => this.upstream(client).then((up) => this.pass(data, (d) => up.send(d, this.serverPort, '127.0.0.1'))));
+    this.front.on('message', (data, client) => {
+      if (this.record) this.recorded.push(Buffer.from(data));
+      void this.upstream(client).then((up) => this.pass(data, (d) => up.send(d, this.serverPort, '127.0.0.1')));
+    });
     return this.port;
   }
 

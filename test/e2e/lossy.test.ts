@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LossyProxy } from './lossy-proxy.js';
-import { jsonLines, lines, run, start, startServer, sleep, type Server } from './processes.js';
+import { jsonLines, lines, run, startReader, startServer, sleep, type Server } from './processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-lossy-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -24,8 +24,7 @@ describe('through a network that drops 20%, duplicates 5% and reorders 10% of da
   });
 
   test('two writers of 5,000 lines exit 0; a reader prints all 10,000 exactly once, each writer in order', async () => {
-    const reader = start('run-reader', ['-u', 'lossy-r', ...via, '--format', 'json', '--count', '10000']);
-    await sleep(500);
+    const reader = await startReader(['-u', 'lossy-r', ...via, '--format', 'json', '--count', '10000']);
     const [a, b] = await Promise.all([
       run('run-writer', ['-u', 'la', ...via], lines(1, 5000)),
       run('run-writer', ['-u', 'lb', ...via], lines(1, 5000)),
@@ -51,8 +50,7 @@ describe('through a network that drops 20%, duplicates 5% and reorders 10% of da
 
   test('a 400 KB line crosses unaltered', async () => {
     const big = Array.from({ length: 400 * 1024 }, (_, i) => String.fromCharCode(33 + ((i * 7919) % 90))).join('');
-    const reader = start('run-reader', ['-u', 'big-r', ...via, '--format', 'raw', '--count', '1']);
-    await sleep(500);
+    const reader = await startReader(['-u', 'big-r', ...via, '--format', 'raw', '--count', '1']);
     const w = await run('run-writer', ['-u', 'big-w', ...via], `${big}\n`);
     assert.equal(w.code, 0, w.stderr);
     const r = await reader.done;
@@ -61,8 +59,7 @@ describe('through a network that drops 20%, duplicates 5% and reorders 10% of da
   });
 
   test('a 2.1 MB line between two short ones: the short ones arrive, the writer exits non-zero with one clear line', async () => {
-    const reader = start('run-reader', ['-u', 'over-r', ...via, '--format', 'raw', '--count', '2']);
-    await sleep(500);
+    const reader = await startReader(['-u', 'over-r', ...via, '--format', 'raw', '--count', '2']);
     const huge = 'z'.repeat(2.1 * 1024 * 1024);
     const w = await run('run-writer', ['-u', 'over-w', ...via], `before\n${huge}\nafter\n`);
     assert.equal(w.code, 5);
@@ -76,8 +73,7 @@ test('a reader waiting through a 3-second server outage carries on with no gap a
   const dataDir = join(root, 'outage');
   const first = await startServer(['--store', 'sqlite', '--data-dir', dataDir]);
   const port = String(first.port);
-  const reader = start('run-reader', ['-u', 'patient', '--port', port, '--format', 'raw', '--count', '200']);
-  await sleep(500);
+  const reader = await startReader(['-u', 'patient', '--port', port, '--format', 'raw', '--count', '200']);
   await run('run-writer', ['-u', 'w', '--port', port], lines(1, 100));
   await first.stop();
   await sleep(3000);

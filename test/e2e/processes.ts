@@ -105,3 +105,14 @@ export const jsonLines = (s: string): Record<string, unknown>[] =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Starts a reader and waits until it is registered: lines written after that reach it. */
+export async function startReader(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const r = start('run-reader', args, env);
+  const deadline = performance.now() + 15_000;
+  while (!/registered as/.test(r.stderr())) {
+    if (r.proc.exitCode !== null || performance.now() > deadline) throw new Error(`reader did not register: ${r.stderr()}`);
+    await sleep(20);
+  }
+  return r;
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { jsonLines, lines, run, start, startServer, sleep, type Server } from './processes.js';
+import { jsonLines, lines, run, start, startReader, startServer, sleep, type Server } from './processes.js';
 
 describe('the relay as a user runs it (memory store)', () => {
   let server: Server;
@@ -59,8 +59,7 @@ describe('the relay as a user runs it (memory store)', () => {
 
   test("printf 'x\\n\\ny\\n' arrives as three messages", async () => {
     const name = 'r-empty';
-    const reader = start('run-reader', ['--username', name, ...p, '--format', 'json', '--count', '3']);
-    await sleep(400);
+    const reader = await startReader(['--username', name, ...p, '--format', 'json', '--count', '3']);
     const w = await run('run-writer', ['-u', 'w-empty', ...p], 'x\n\ny\n');
     assert.equal(w.code, 0, w.stderr);
     const r = await reader.done;
@@ -69,8 +68,7 @@ describe('the relay as a user runs it (memory store)', () => {
   });
 
   test('--delay 2 delivers lines written over 3 s in at most three packages', async () => {
-    const reader = start('run-reader', ['--username', 'r-delay', ...p, '--delay', '2', '--format', 'raw', '--count', '10']);
-    await sleep(300);
+    const reader = await startReader(['--username', 'r-delay', ...p, '--delay', '2', '--format', 'raw', '--count', '10']);
     const w = start('run-writer', ['-u', 'w-delay', ...p]);
     for (let i = 1; i <= 10; i++) {
       w.proc.stdin!.write(`tick ${i}\n`);
@@ -92,9 +90,8 @@ describe('the relay as a user runs it (memory store)', () => {
   });
 
   test('a direct message reaches only its recipient', async () => {
-    const bob = start('run-reader', ['-u', 'bob', ...p, '--format', 'json', '--count', '2']);
-    const carol = start('run-reader', ['-u', 'carol', ...p, '--format', 'json', '--count', '1']);
-    await sleep(500);
+    const bob = await startReader(['-u', 'bob', ...p, '--format', 'json', '--count', '2']);
+    const carol = await startReader(['-u', 'carol', ...p, '--format', 'json', '--count', '1']);
     const w = await run('run-writer', ['-u', 'alice', '--to', 'bob', ...p], 'for bob only\n');
     assert.equal(w.code, 0, w.stderr);
     await run('run-writer', ['-u', 'alice', ...p], 'for everyone\n');
@@ -110,8 +107,7 @@ describe('the relay as a user runs it (memory store)', () => {
   });
 
   test('a second reader with a live name is refused with a message; the first is unaffected', async () => {
-    const first = start('run-reader', ['-u', 'dup', ...p, '--format', 'raw', '--count', '1']);
-    await sleep(500);
+    const first = await startReader(['-u', 'dup', ...p, '--format', 'raw', '--count', '1']);
     const second = await run('run-reader', ['-u', 'dup', ...p]);
     assert.equal(second.code, 4);
     assert.match(second.stderr, /run-reader: refused by the server: the name dup is in use/);

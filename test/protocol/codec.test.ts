@@ -39,7 +39,10 @@ describe('codec rejections', () => {
     ['data with no entries', '55520110' + '0000000000000001' + '00000001' + '0000', 'bad-field'],
     ['data with seq 0', '55520110' + '0000000000000001' + '00000000' + '000100' + '00', 'bad-field'],
     ['entry longer than the datagram', '55520110' + '0000000000000001' + '00000001' + '0001' + '00' + 'ff01' + '61', 'truncated'],
-    ['name not UTF-8', '55520101' + '01' + '00000001' + '01' + 'ff' + '0000000000000001' + '00000001', 'bad-field'],
+    ['name not UTF-8', ('55520101' + '01' + '00000001' + '01' + 'ff' + '0000000000000001' + '00000001' + '00').padEnd(128, '0'), 'bad-field'],
+    ['hello not padded to 64 bytes', '55520101' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '00', 'bad-field'],
+    ['hello padding not zero', ('55520101' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '00').padEnd(126, '0') + '01', 'bad-field'],
+    ['cookie of a wrong size', ('55520101' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '05').padEnd(128, '0'), 'bad-field'],
     ['u64 above 2^53', '55520132' + '0000000000000004' + 'ffffffffffffffff', 'bad-field'],
     ['fetch of 0 datagrams', '55520120' + '0000000000000003' + '00000001' + '0000000000000001' + '00000000' + '00000000' + '00', 'bad-field'],
   ];
@@ -59,7 +62,7 @@ describe('codec fuzz', () => {
   });
 
   test('random bytes behind a valid header decode or are rejected', () => {
-    const kinds = [0x01, 0x02, 0x03, 0x10, 0x11, 0x20, 0x21, 0x30, 0x31, 0x32, 0x33, 0x3f];
+    const kinds = [0x01, 0x02, 0x03, 0x04, 0x10, 0x11, 0x20, 0x21, 0x30, 0x31, 0x32, 0x33, 0x3f];
     fc.assert(
       fc.property(fc.constantFrom(...kinds), fc.uint8Array({ maxLength: 300 }), (kind, body) => {
         decodesOrRejects(Buffer.concat([Buffer.from([0x55, 0x52, 0x01, kind]), body]));

@@ -1,17 +1,25 @@
 import type { Packet } from '../../src/protocol/packets.js';
+
+/** HELLOs end with the cookie, then zeros up to 64 bytes. */
+const padded = (hex: string): string => hex.padEnd(128, '0');
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 
 /** Each packet kind with the exact bytes it must encode to (docs/PROTOCOL.md). */
 export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
   {
     name: 'hello (writer)',
-    packet: { kind: 'hello', role: Role.Writer, nonce: 7, name: 'ab', producerId: 0x0102030405060708n, nextSeq: 1 },
-    hex: '55520101' + '01' + '00000007' + '02' + '6162' + '0102030405060708' + '00000001',
+    packet: { kind: 'hello', role: Role.Writer, nonce: 7, name: 'ab', cookie: Buffer.alloc(0), producerId: 0x0102030405060708n, nextSeq: 1 },
+    hex: padded('55520101' + '01' + '00000007' + '02' + '6162' + '0102030405060708' + '00000001' + '00'),
   },
   {
     name: 'hello (reader)',
-    packet: { kind: 'hello', role: Role.Reader, nonce: 1, name: 'r', fromKind: FromKind.Id, fromId: 300 },
-    hex: '55520101' + '02' + '00000001' + '01' + '72' + '02' + '000000000000012c',
+    packet: { kind: 'hello', role: Role.Reader, nonce: 1, name: 'r', cookie: Buffer.alloc(16, 0xab), fromKind: FromKind.Id, fromId: 300 },
+    hex: padded('55520101' + '02' + '00000001' + '01' + '72' + '02' + '000000000000012c' + '10' + 'ab'.repeat(16)),
+  },
+  {
+    name: 'retry',
+    packet: { kind: 'retry', nonce: 1, cookie: Buffer.alloc(16, 0xcd) },
+    hex: '55520104' + '00000001' + '10' + 'cd'.repeat(16),
   },
   {
     name: 'welcome',

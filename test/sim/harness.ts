@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { addressKey, type Address } from '../../src/core/address.js';
 import { ReaderCore, READER_DEFAULTS, type Message } from '../../src/core/reader/reader-core.js';
 import { SERVER_DEFAULTS, ServerCore } from '../../src/core/server/server-core.js';
@@ -103,6 +104,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       datagramBytes: opts.datagramBytes,
       sessionTimeoutMs: opts.sessionTimeoutMs,
       randomId: () => rng.u64(),
+      randomKey: () => Buffer.from(rng.u64().toString(16).padStart(16, '0'), 'hex'),
+      mac: (key, data) => createHmac('sha256', key).update(data).digest(),
     });
   server = newServer();
 

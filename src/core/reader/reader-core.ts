@@ -108,6 +108,8 @@ export class ReaderCore {
   private helloRetryMs = HELLO_RETRY_MS_MIN;
   private helloSentAt = 0;
   private helloSends = 0;
+  /** The server's proof-of-address cookie, sent with every HELLO once we have it. */
+  private cookie: Buffer = Buffer.alloc(0);
   private byeAt: number | undefined;
   private byeTries = 0;
   private lastSendAt = 0;
@@ -146,6 +148,10 @@ export class ReaderCore {
         if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
         this.heard(now);
         return this.onWelcome(p.sessionId, p.resume, p.missed, p.heartbeatMs, now);
+      case 'retry':
+        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+        this.heard(now);
+        return this.onRetry(p.cookie, now);
       case 'refuse':
         if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
         this.phase = 'refused';
@@ -269,9 +275,17 @@ export class ReaderCore {
     this.helloAt = now + this.helloRetryMs;
     if (this.helloSends++ === 0) this.helloSentAt = now;
     this.send(
-      { kind: 'hello', role: Role.Reader, nonce: this.config.nonce, name: this.config.name, fromKind, fromId },
+      { kind: 'hello', role: Role.Reader, nonce: this.config.nonce, name: this.config.name, cookie: this.cookie, fromKind, fromId },
       now,
     );
+  }
+
+  private onRetry(cookie: Buffer, now: number): void {
+    if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
+    this.helloSends = 0;
+    this.cookie = cookie;
+    this.helloRetryMs = HELLO_RETRY_MS_MIN;
+    this.sendHello(this.registeredOnce ? FromKind.Id : this.config.fromKind, this.registeredOnce ? this.position : this.config.fromId, now);
   }
 
   private onWelcome(sessionId: bigint, position: number, missed: number, heartbeatMs: number, now: number): void {

@@ -93,6 +93,8 @@ export class WriterCore {
   private helloRetryMs = HELLO_RETRY_MS_MIN;
   private helloSentAt = 0;
   private helloSends = 0;
+  /** The server's proof-of-address cookie, sent with every HELLO once we have it. */
+  private cookie: Buffer = Buffer.alloc(0);
   private byeAt: number | undefined;
   private byeTries = 0;
   private lastSendAt = 0;
@@ -163,6 +165,14 @@ export class WriterCore {
         if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
         this.heard(now);
         return this.onWelcome(p.sessionId, p.resume, p.maxMessageBytes, p.maxDatagramBytes, p.heartbeatMs, now);
+      case 'retry':
+        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+        this.heard(now);
+        if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
+        this.helloSends = 0;
+        this.cookie = p.cookie;
+        this.helloRetryMs = HELLO_RETRY_MS_MIN;
+        return this.sendHello(now);
       case 'refuse':
         if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
         this.phase = 'refused';
@@ -279,6 +289,7 @@ export class WriterCore {
         role: Role.Writer,
         nonce: this.config.nonce,
         name: this.config.name,
+        cookie: this.cookie,
         producerId: this.config.producerId,
         nextSeq: this.dgrams[0]?.seq ?? this.seqNext,
       }),
