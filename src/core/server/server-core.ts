@@ -1,12 +1,13 @@
 import { addressKey, type Address, type Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { COOKIE_BYTES, FETCH_DATAGRAMS_MAX, FromKind, RefuseCode, Role, roleName } from '../../protocol/constants.js';
+import { FETCH_DATAGRAMS_MAX, FromKind, RefuseCode, Role, roleName } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { isValidName, NAME_RULE } from '../../protocol/names.js';
 import type { Bye, Data, Fetch, Hello, Packet } from '../../protocol/packets.js';
 import type { NewMessage, ProducerBatch, ReadResult } from '../../store/store.js';
 import type { ReaderStart, StoreRequest, StoreResults } from '../../store/store-request.js';
+import { AddressCookies } from './address-cookies.js';
 import { buildReply } from './reply-builder.js';
 import { WriterIngest } from './writer-ingest.js';
 
@@ -27,9 +28,6 @@ export interface ServerConfig {
   mac: (key: Buffer, data: Buffer) => Buffer;
 }
 
-/** A cookie is good in the slot it was made and the next one; keys change every few minutes. */
-const COOKIE_SLOT_MS = 30_000;
-const COOKIE_KEY_MS = 10 * 60_000;
 
 export const SERVER_DEFAULTS: Omit<ServerConfig, 'randomId' | 'randomKey' | 'mac'> = {
   maxMessageBytes: 1024 * 1024,
@@ -129,12 +127,10 @@ export class ServerCore {
   private readonly cursorWaiters: ReaderSession[] = [];
   private sweepAt: number | undefined;
   private logNext = 0;
-  private cookieKeys: [Buffer, Buffer];
-  private cookieKeyAt: number | undefined;
+  private readonly cookies: AddressCookies;
 
   constructor(private readonly config: ServerConfig) {
-    const key = config.randomKey();
-    this.cookieKeys = [key, key];
+    this.cookies = new AddressCookies(config.randomKey, config.mac);
   }
 
   // ---- inputs ----
@@ -242,9 +238,9 @@ export class ServerCore {
   private onHello(h: Hello, from: Address, now: number): void {
     const key = addressKey(from);
     // Nothing is kept and nothing bigger than the HELLO is sent until the address proves it receives.
-    if (!this.cookieValid(h.cookie, key, h.nonce, now)) {
+    if (!this.cookies.valid(h.cookie, key, h.nonce, now)) {
       this.stats.retries++;
-      this.send(from, { kind: 'retry', nonce: h.nonce, cookie: this.cookieFor(key, h.nonce, Math.floor(now / COOKIE_SLOT_MS), 0) });
+      this.send(from, { kind: 'retry', nonce: h.nonce, cookie: this.cookies.make(key, h.nonce, now) });
       return;
     }
     if (!isValidName(h.name)) return this.refuse(h, from, RefuseCode.BadName, `bad name: use ${NAME_RULE}`);
@@ -347,24 +343,6 @@ export class ServerCore {
     this.stats.refused++;
     this.events.push({ type: 'refused', name: h.name, addr: to, reason });
     this.send(to, { kind: 'refuse', nonce: h.nonce, code, reason });
-  }
-
-  private cookieFor(addrKey: string, nonce: number, slot: number, keyIndex: 0 | 1): Buffer {
-    return this.config.mac(this.cookieKeys[keyIndex], Buffer.from(`${addrKey}|${nonce}|${slot}`)).subarray(0, COOKIE_BYTES);
-  }
-
-  private cookieValid(cookie: Buffer, addrKey: string, nonce: number, now: number): boolean {
-    this.cookieKeyAt ??= now + COOKIE_KEY_MS;
-    if (now >= this.cookieKeyAt) {
-      this.cookieKeys = [this.config.randomKey(), this.cookieKeys[0]];
-      this.cookieKeyAt = now + COOKIE_KEY_MS;
-    }
-    if (cookie.length !== COOKIE_BYTES) return false;
-    const slot = Math.floor(now / COOKIE_SLOT_MS);
-    for (const k of [0, 1] as const) {
-      for (const s of [slot, slot - 1]) if (this.cookieFor(addrKey, nonce, s, k).equals(cookie)) return true;
-    }
-    return false;
   }
 
   private withSession(id: bigint, from: Address, now: number, fn: (s: Session) => void): void {
