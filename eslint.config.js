@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const impure = ['node:dgram', 'node:net', 'node:fs', 'node:fs/promises', 'node:dns', 'node:dns/promises', 'node:child_process', 'node:perf_hooks', 'node:crypto', 'node:timers'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'relay-data/', 'bench/results/', '.scratch/'] },
+  { ignores: ['dist/', 'node_modules/', 'relay-data/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
