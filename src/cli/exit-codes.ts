@@ -11,6 +11,8 @@ export const ExitCode = {
   Refused: 4,
   /** Some input lines were not sent (over the size limit); the rest were. */
   LinesRejected: 5,
+  /** run-reader --once: there was nothing to read. */
+  NoMessages: 6,
   /** The server could not start: port in use, store cannot be opened. */
   StartFailed: 7,
   /** Stopped by SIGINT before the work was done. */

@@ -32,8 +32,14 @@ export async function main(argv: string[]): Promise<number> {
         describe: 'text: time, sender, text, control characters escaped; json: one object per line; raw: the text alone, bytes passed through unescaped',
       })
       .option('count', { alias: 'n', type: 'number', describe: 'Exit after printing this many messages' })
+      .option('once', {
+        type: 'boolean',
+        default: false,
+        describe: `Print what is there now and exit; with nothing there, say "no messages" and exit ${ExitCode.NoMessages}`,
+      })
       .example('$0 --username ops --delay 5', 'Every 5 s, print what arrived')
-      .example('$0 -u audit --from earliest --format json', 'The whole log as JSON lines'),
+      .example('$0 -u audit --from earliest --format json', 'The whole log as JSON lines')
+      .example('$0 -u cron --once', 'What arrived since the last run, then exit'),
   ).parseSync();
   if (!(args.delay >= 0) || !Number.isFinite(args.delay)) throw usage(`invalid --delay '${args.delay}': expected seconds, 0 or more`);
   if (args.count !== undefined && !(Number.isInteger(args.count) && args.count > 0)) {
@@ -52,11 +58,13 @@ export async function main(argv: string[]): Promise<number> {
     fromId,
     delayMs: args.delay * 1000,
     count: args.count ?? 0,
+    once: args.once,
     format: args.format as Format,
     output: process.stdout,
     logger,
   });
   if (outcome.kind === 'refused') throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+  if (args.once && outcome.printed === 0) throw new UserError('no messages', ExitCode.NoMessages);
   return ExitCode.Ok;
 }
 

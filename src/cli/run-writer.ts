@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { resolveAddress } from '../io/udp-socket.js';
 import { runWriter } from '../io/writer-runtime.js';
@@ -13,15 +14,24 @@ export async function main(argv: string[]): Promise<number> {
     baseParser(NAME, argv)
       .usage('$0 --username NAME [options]\n\nSends every line of standard input as one message.')
       .option('to', { type: 'string', describe: 'Send direct messages that only this user reads' })
+      .option('file', {
+        type: 'string',
+        describe: 'Send this file as one message, newlines included (instead of one message per stdin line)',
+      })
       .option('timeout', {
         type: 'number',
         default: 30,
         describe: 'Give up when the server has confirmed nothing for this many seconds',
       })
       .example('tail -f app.log | $0 --username web1', 'Relay a log as it grows')
-      .example("echo 'deploy done' | $0 -u ci --to ops", 'A direct message to ops'),
+      .example("echo 'deploy done' | $0 -u ci --to ops", 'A direct message to ops')
+      .example('$0 -u ci --file report.txt', 'A whole file as one message'),
   ).parseSync();
   if (args.to !== undefined) checkName(args.to, '--to user');
+  if (args.file !== undefined) {
+    const st = statSync(args.file, { throwIfNoEntry: false });
+    if (!st?.isFile()) throw usage(`cannot read --file '${args.file}': ${st ? 'not a regular file' : 'no such file'}`);
+  }
   if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
 
   const logger = createLogger(NAME, args['log-level'] as LogLevel);
@@ -35,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(args.to !== undefined && { to: args.to }),
     timeoutMs: args.timeout * 1000,
     input: process.stdin,
+    ...(args.file !== undefined && { file: args.file }),
     logger,
     say,
   });
@@ -49,6 +60,8 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.Ok;
     case 'refused':
       throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+    case 'input-failed':
+      throw new UserError(outcome.reason, ExitCode.Usage);
     case 'failed':
       if (!outcome.registered) {
         throw new UserError(`server ${where} is not responding (no answer within ${args.timeout} s)`, ExitCode.Unreachable);

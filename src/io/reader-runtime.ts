@@ -18,6 +18,7 @@ export interface ReaderOptions {
   fromId: number;
   delayMs: number;
   count: number;
+  once: boolean;
   format: Format;
   output: Writable;
   logger: Logger;
@@ -37,6 +38,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       fromId: opts.fromId,
       delayMs: opts.delayMs,
       count: opts.count,
+      once: opts.once,
     },
     now(),
   );

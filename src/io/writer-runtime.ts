@@ -1,3 +1,4 @@
+import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatAddress, type Address } from '../core/address.js';
@@ -11,6 +12,7 @@ import { UdpDriver } from './udp-driver.js';
 export type WriterOutcome =
   | { kind: 'done'; confirmed: number; rejected: number }
   | { kind: 'refused'; reason: string }
+  | { kind: 'input-failed'; reason: string }
   | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number };
 
 export interface WriterOptions {
@@ -19,6 +21,8 @@ export interface WriterOptions {
   to?: string;
   timeoutMs: number;
   input: Readable;
+  /** Send this file, newlines and all, as one message instead of reading lines from `input`. */
+  file?: string;
   logger: Logger;
   /** One line for the user on stderr. */
   say: (line: string) => void;
@@ -61,7 +65,11 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
             return finish({ kind: 'refused', reason: e.reason });
           case 'oversize':
             rejected++;
-            say(`line ${e.line} is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`);
+            say(
+              opts.file !== undefined
+                ? `${opts.file} is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`
+                : `line ${e.line} is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`,
+            );
             break;
           case 'server-lost':
             logger.warn({ server }, `server ${server} is not responding; keeping unconfirmed lines`);
@@ -94,9 +102,23 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
       core.endInput(now());
       driver.pump();
     };
+    const sendFile = async (path: string): Promise<void> => {
+      const { size } = await stat(path);
+      // Over the limit: say so without reading it.
+      if (size > core.messageLimit) core.rejectLine(size);
+      else core.submitLine(await readFile(path), opts.to);
+      core.endInput(now());
+      driver.pump();
+    };
     const startReading = (): void => {
       if (reading) return;
       reading = true;
+      if (opts.file !== undefined) {
+        sendFile(opts.file).catch((err: NodeJS.ErrnoException) => {
+          finish({ kind: 'input-failed', reason: `cannot read ${opts.file}: ${err.code ?? err.message}` });
+        });
+        return;
+      }
       // The server's limit is known once registered: lines over it are refused while being read.
       splitter = new LineSplitter(
         core.messageLimit,

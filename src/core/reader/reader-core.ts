@@ -19,6 +19,8 @@ export interface ReaderConfig {
   maxDatagrams: number;
   /** Stop after delivering this many messages (0: never). */
   count: number;
+  /** Take what is there now, then stop (no waiting for more). */
+  once: boolean;
   lostAfterMs: number;
   heartbeatMs: number;
 }
@@ -30,6 +32,7 @@ export const READER_DEFAULTS = {
   holdMs: 1_500,
   maxDatagrams: 32,
   count: 0,
+  once: false,
   lostAfterMs: 2_000,
   heartbeatMs: 5_000,
 };
@@ -303,7 +306,7 @@ export class ReaderCore {
     this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
     this.registeredOnce = true;
     this.ahead.clear();
-    this.sendFetch(now, this.config.delayMs === 0 ? this.config.holdMs : 0);
+    this.sendFetch(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
   }
 
   // ---- fetching ----
@@ -422,6 +425,10 @@ export class ReaderCore {
 
   private fetchDone(caughtUp: boolean, now: number): void {
     this.fetch = undefined;
+    if (this.config.once) {
+      if (!caughtUp) return this.nextFetch(now, 0);
+      return this.startClosing(now);
+    }
     if (this.config.delayMs === 0) {
       this.flushPackage();
       this.nextFetch(now, caughtUp ? this.config.holdMs : 0);
