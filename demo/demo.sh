@@ -41,6 +41,12 @@ step "A direct message: only bob's reader gets it, even though bob reads later"
 printf 'bob, the build is green\n' | node bin/run-writer.js --username ci --to bob --log-level warn
 node bin/run-reader.js --username bob --from earliest --count 8 --log-level warn | tail -n 1
 
+step "A whole file as one message, and a one-shot read of what is new"
+printf 'build 1234\npassed: 87\nfailed: 0\n' > "$work/report.txt"
+node bin/run-writer.js --username ci --file "$work/report.txt" --log-level warn
+node bin/run-reader.js --username audit --once --format json --log-level warn
+node bin/run-reader.js --username audit --once --log-level warn || echo "(exit code $?: nothing new since the last --once)"
+
 step "A writer whose server is gone says so and exits non-zero"
 printf 'hello?\n' | node bin/run-writer.js --username lost --port 9 --timeout 1 --log-level warn || echo "(exit code $?)"
 echo
