@@ -41,6 +41,8 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
   let reading = false;
   let rejected = 0;
   let stopping = false;
+  /** stdin is paused because the core's queue is full; resumed as soon as it has room again. */
+  let backpressured = false;
 
   return new Promise<WriterOutcome>((resolve) => {
     const finish = (outcome: WriterOutcome): void => {
@@ -77,14 +79,15 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
           case 'server-back':
             logger.info({ server }, `server ${server} is responding again`);
             break;
-          case 'drain':
-            if (reading && !stopping) input.resume();
-            break;
           case 'done':
             return finish({ kind: 'done', confirmed: core.confirmedLines, rejected });
           case 'failed':
             return finish({ kind: 'failed', unconfirmed: e.unconfirmed, registered, rejected });
         }
+      }
+      if (backpressured && core.acceptingInput && !stopping) {
+        backpressured = false;
+        input.resume();
       }
     };
     const driver = new UdpDriver(socket, core, afterInput);
@@ -94,7 +97,10 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
       splitter!.push(chunk);
       const t = now();
       core.flush(t);
-      if (!core.acceptingInput) input.pause();
+      if (!core.acceptingInput) {
+        backpressured = true;
+        input.pause();
+      }
       driver.pump();
     };
     const onEnd = (): void => {

@@ -89,6 +89,18 @@ describe('the relay as a user runs it (memory store)', () => {
     assert.ok(packages >= 1 && packages <= 3, `${packages} packages`);
   });
 
+  test('a line bigger than the input buffer, then more input later: stdin resumes and both arrive', async () => {
+    const reader = await startReader(['-u', 'r-bigline', ...p, '--format', 'raw', '--count', '2']);
+    const w = start('run-writer', ['-u', 'w-bigline', ...p]);
+    w.proc.stdin!.write(`${'x'.repeat(600_000)}\n`);
+    await sleep(700);
+    w.proc.stdin!.end('after\n');
+    const wr = await w.done;
+    assert.equal(wr.code, 0, wr.stderr);
+    const r = await reader.done;
+    assert.deepEqual(r.stdout.split('\n').map((l) => l.length), [600_000, 5, 0]);
+  });
+
   test('a direct message reaches only its recipient', async () => {
     const bob = await startReader(['-u', 'bob', ...p, '--format', 'json', '--count', '2']);
     const carol = await startReader(['-u', 'carol', ...p, '--format', 'json', '--count', '1']);

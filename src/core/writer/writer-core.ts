@@ -41,7 +41,6 @@ export type WriterEvent =
   | { type: 'oversize'; line: number; bytes: number; limit: number }
   | { type: 'server-lost' }
   | { type: 'server-back' }
-  | { type: 'drain' }
   | { type: 'done' }
   | { type: 'failed'; unconfirmed: number };
 
@@ -101,7 +100,6 @@ export class WriterCore {
   private lastProgressAt: number;
   private lostReported = false;
   private inputEnded = false;
-  private wasBlocked = false;
   private registeredOnce = false;
   private lineCount = 0;
   private linesAccepted = 0;
@@ -348,9 +346,6 @@ export class WriterCore {
       this.dgrams.push(d);
       this.transmit(d, now);
     }
-    if (!this.wasBlocked || !this.acceptingInput) return;
-    this.wasBlocked = false;
-    this.events.push({ type: 'drain' });
   }
 
   /** Builds the next datagram from the queue: whole lines, or one fragment of a line too big for a datagram. */
@@ -395,7 +390,6 @@ export class WriterCore {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
-    if (!this.acceptingInput) this.wasBlocked = true;
   }
 
   private transmit(d: Datagram, now: number): void {
