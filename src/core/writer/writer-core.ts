@@ -4,9 +4,9 @@ import { RttEstimator } from '../rtt-estimator.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { Ack, DataEntry, Packet } from '../../protocol/packets.js';
-import { DATA_HEADER_BYTES, dataEntryBytes } from '../../protocol/sizes.js';
-import { varintBytes } from '../../protocol/bytes-writer.js';
+import type { Ack, Packet } from '../../protocol/packets.js';
+import { DATA_HEADER_BYTES } from '../../protocol/sizes.js';
+import { LinePacker } from './line-packer.js';
 
 export interface WriterConfig {
   name: string;
@@ -46,11 +46,6 @@ export type WriterEvent =
 
 type Phase = 'hello' | 'open' | 'closing' | 'done' | 'failed' | 'refused';
 
-interface Line {
-  text: Buffer;
-  to?: string;
-}
-
 interface Datagram {
   seq: number;
   data: Buffer;
@@ -60,7 +55,6 @@ interface Datagram {
   sends: number;
 }
 
-const FRAGMENT_BYTES_MIN = 64;
 const HELLO_RETRY_MS_MIN = 250;
 const HELLO_RETRY_MS_MAX = 1_000;
 const BYE_RETRY_MS = 200;
@@ -76,10 +70,7 @@ export class WriterCore {
   private datagramBytes: number;
   private maxMessageBytes = Number.MAX_SAFE_INTEGER;
   private heartbeatMs = 5_000;
-  private readonly queue: Line[] = [];
-  private queueHead = 0;
-  private headOffset = 0;
-  private queueBytes = 0;
+  private readonly packer: LinePacker;
   private readonly dgrams: Datagram[] = [];
   private seqNext = 1;
   private outstanding = 0;
@@ -112,6 +103,7 @@ export class WriterCore {
     now: number,
   ) {
     this.datagramBytes = config.datagramBytes;
+    this.packer = new LinePacker(config.queueBytesHigh);
     this.cwnd = config.windowInitial;
     this.ssthresh = config.windowMax;
     this.lastProgressAt = now;
@@ -127,8 +119,7 @@ export class WriterCore {
       this.events.push({ type: 'oversize', line: this.lineCount, bytes: text.length, limit: this.maxMessageBytes });
       return;
     }
-    this.queue.push(to === undefined ? { text } : { text, to });
-    this.queueBytes += text.length;
+    this.packer.push(text, to);
     this.linesAccepted++;
   }
 
@@ -246,7 +237,7 @@ export class WriterCore {
 
   /** True while the caller may submit more lines without the queue growing past its bound. */
   get acceptingInput(): boolean {
-    return this.queueBytes < this.config.queueBytesHigh && this.queue.length - this.queueHead < 65_536;
+    return this.packer.acceptingInput;
   }
 
   get unconfirmedLines(): number {
@@ -348,48 +339,13 @@ export class WriterCore {
     }
   }
 
-  /** Builds the next datagram from the queue: whole lines, or one fragment of a line too big for a datagram. */
+  /** The next new datagram: the packer's entries under the next sequence number. */
   private pack(): Datagram | undefined {
-    if (this.queueHead >= this.queue.length) return undefined;
-    const budget = this.datagramBytes - DATA_HEADER_BYTES;
-    const entries: DataEntry[] = [];
-    let used = 0;
-    let linesEnded = 0;
-    while (this.queueHead < this.queue.length) {
-      const line = this.queue[this.queueHead]!;
-      const to = this.headOffset === 0 ? line.to : undefined;
-      const rest = line.text.length - this.headOffset;
-      const whole = dataEntryBytes(rest, to);
-      if (used + whole <= budget) {
-        entries.push(entry(line.text.subarray(this.headOffset), false, this.headOffset > 0, to));
-        used += whole;
-        linesEnded++;
-        this.advanceHead();
-        continue;
-      }
-      if (this.headOffset === 0 && (entries.length > 0 || whole <= budget)) break; // starts a datagram of its own
-      if (entries.length > 0) break;
-      // A fragment: alone in its datagram.
-      const room = budget - dataEntryBytes(0, to) - varintBytes(budget) + 1;
-      const chunk = Math.max(FRAGMENT_BYTES_MIN, room);
-      entries.push(entry(line.text.subarray(this.headOffset, this.headOffset + chunk), true, this.headOffset > 0, to));
-      this.headOffset += chunk;
-      break;
-    }
+    const packed = this.packer.next(this.datagramBytes - DATA_HEADER_BYTES);
+    if (!packed) return undefined;
     const seq = this.seqNext++;
-    const data = encode({ kind: 'data', sessionId: this.sessionId, seq, entries });
-    return { seq, data, linesEnded, state: 'unsent', sentAt: 0, sends: 0 };
-  }
-
-  private advanceHead(): void {
-    const line = this.queue[this.queueHead]!;
-    this.queueBytes -= line.text.length;
-    this.headOffset = 0;
-    this.queueHead++;
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue.splice(0, this.queueHead);
-      this.queueHead = 0;
-    }
+    const data = encode({ kind: 'data', sessionId: this.sessionId, seq, entries: packed.entries });
+    return { seq, data, linesEnded: packed.linesEnded, state: 'unsent', sentAt: 0, sends: 0 };
   }
 
   private transmit(d: Datagram, now: number): void {
@@ -523,12 +479,12 @@ export class WriterCore {
   private waiting(): boolean {
     if (this.phase === 'hello') return true;
     if (this.phase !== 'open') return false;
-    return this.dgrams.length > 0 || this.queueHead < this.queue.length;
+    return this.dgrams.length > 0 || this.packer.hasPending;
   }
 
   private maybeClose(now: number): void {
     if (this.phase !== 'open' || !this.inputEnded) return;
-    if (this.dgrams.length > 0 || this.queueHead < this.queue.length) return;
+    if (this.dgrams.length > 0 || this.packer.hasPending) return;
     this.phase = 'closing';
     this.rtxAt = undefined;
     this.sendBye(now);
@@ -545,8 +501,4 @@ export class WriterCore {
     this.byeAt = undefined;
     this.events.push({ type: 'done' });
   }
-}
-
-function entry(text: Buffer, more: boolean, continued: boolean, to: string | undefined): DataEntry {
-  return to === undefined ? { text, more, continued } : { text, more, continued, to };
 }
