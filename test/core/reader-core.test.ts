@@ -153,3 +153,18 @@ test('a fragment claiming more than any server may hold is not reassembled', () 
   assert.deepEqual(delivered(r), []);
   assert.equal(lastFetch(r).offset, 0, 'nothing was kept of it');
 });
+
+test('with a delay, a package too big to hold is handed on in pieces', () => {
+  const r = newReader({ delayMs: 60_000 });
+  drain(r);
+  welcome(r, T0);
+  let id = 1;
+  for (let k = 0; k < 3; k++) {
+    const f = lastFetch(r);
+    const msgs = Array.from({ length: 4000 }, () => msg(id++, 'x'));
+    r.handleDatagram(batch(f.fetchId, 0, msgs, { caughtUp: false }), SERVER, T0 + 1 + k);
+  }
+  const pieces: number[] = [];
+  for (let e = r.pollEvent(); e; e = r.pollEvent()) if (e.type === 'messages') pieces.push(e.messages.length);
+  assert.deepEqual(pieces, [10_000], 'handed on at 10,000 messages, before the poll is over');
+});

@@ -72,6 +72,9 @@ interface OpenFetch {
 
 /** Parts kept that arrived ahead of a missing one, at most. */
 const AHEAD_PARTS_MAX = 128;
+/** A package larger than this is handed on in pieces: memory stays bounded however long the delay. */
+const PACKAGE_MESSAGES_MAX = 10_000;
+const PACKAGE_BYTES_MAX = 4 * 1024 * 1024;
 
 const HELLO_RETRY_MS_MIN = 250;
 const HELLO_RETRY_MS_MAX = 1_000;
@@ -105,6 +108,7 @@ export class ReaderCore {
   /** A reader has one small fetch out at a time, so a short backoff cannot flood the server. */
   private readonly rtt = new RttEstimator(5, 2_000, 200, 2);
   private pkg: Message[] = [];
+  private pkgBytes = 0;
   private remaining: number;
   private nextPollAt: number | undefined;
   private helloAt: number | undefined;
@@ -414,6 +418,8 @@ export class ReaderCore {
 
   private deliver(m: Message): 'stop' | 'more' {
     this.pkg.push(m);
+    this.pkgBytes += m.text.length;
+    if (this.pkg.length >= PACKAGE_MESSAGES_MAX || this.pkgBytes >= PACKAGE_BYTES_MAX) this.flushPackage();
     this.position = m.id + 1;
     this.offset = 0;
     if (this.config.count > 0 && --this.remaining === 0) {
@@ -448,6 +454,7 @@ export class ReaderCore {
     if (this.pkg.length === 0) return;
     this.events.push({ type: 'messages', messages: this.pkg });
     this.pkg = [];
+    this.pkgBytes = 0;
   }
 
   /** When an unanswered fetch, or a reply with parts missing, is asked again. */
