@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { jsonLines, lines, run, start, startServer, sleep, type Server } from './processes.js';
+import { jsonLines, lines, run, start, startServer, sleep, waitFor, type Server } from './processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-durable-'));
 let dirs = 0;
@@ -25,7 +25,7 @@ describe('the sqlite store, as a user runs it', () => {
     const cwd = join(root, `cwd${++dirs}`);
     mkdirSync(cwd);
     const s = start('run-server', ['--port', '0'], {}, cwd);
-    while (!/listening/.test(s.stderr())) await sleep(50);
+    await waitFor(s, /listening/);
     s.proc.kill('SIGTERM');
     await s.done;
     assert.match(s.stderr(), /store sqlite/);
@@ -49,7 +49,7 @@ describe('the sqlite store, as a user runs it', () => {
     const s = await sqliteServer(dir);
     const port = String(s.port);
     const w = start('run-writer', ['-u', 'stream', '--port', port, '--timeout', '20']);
-    while (!/registered as stream/.test(w.stderr())) await sleep(20);
+    await waitFor(w, /registered as stream/);
     for (let i = 0; i < 40; i++) {
       w.proc.stdin!.write(lines(i * 1000 + 1, i * 1000 + 1000));
       await sleep(10);

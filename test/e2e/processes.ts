@@ -106,13 +106,18 @@ export const jsonLines = (s: string): Record<string, unknown>[] =>
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Waits until a process has said something on stderr; fails fast if it exits or takes too long. */
+export async function waitFor(r: Running, pattern: RegExp, ms = 15_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!pattern.test(r.stderr())) {
+    if (r.proc.exitCode !== null || performance.now() > deadline) throw new Error(`never said ${pattern}: ${r.stderr()}`);
+    await sleep(20);
+  }
+}
+
 /** Starts a reader and waits until it is registered: lines written after that reach it. */
 export async function startReader(args: string[], env: Record<string, string> = {}): Promise<Running> {
   const r = start('run-reader', args, env);
-  const deadline = performance.now() + 15_000;
-  while (!/registered as/.test(r.stderr())) {
-    if (r.proc.exitCode !== null || performance.now() > deadline) throw new Error(`reader did not register: ${r.stderr()}`);
-    await sleep(20);
-  }
+  await waitFor(r, /registered as/);
   return r;
 }
