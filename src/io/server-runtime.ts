@@ -68,7 +68,7 @@ export async function startServer(opts: {
           break;
       }
     }
-    if (idle && core.pendingStoreWork === 0 && pending.length === 0) idle();
+    if (idle && core.pendingStoreWork === 0) idle();
   };
   const driver = new UdpDriver(socket, core, afterInput);
   driver.onSendError = (err) => logger.debug({ err }, 'send failed');

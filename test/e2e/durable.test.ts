@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { jsonLines, lines, run, start, startServer, sleep, waitFor, type Server } from './processes.js';
+import { jsonLines, lines, rssKb, run, start, startServer, sleep, waitFor, type Server } from './processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-durable-'));
 let dirs = 0;
@@ -18,7 +18,6 @@ const crash = async (s: Server): Promise<void> => {
   await s.done;
 };
 
-const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 describe('the sqlite store, as a user runs it', () => {
   test('sqlite is the default store, in ./relay-data', async () => {

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Prng } from '../sim/prng.js';
 import { LossyProxy } from './lossy-proxy.js';
-import { lines, run, startReader, startServer, sleep, type Server } from './processes.js';
+import { lines, rssKb, run, startReader, startServer, sleep, type Server } from './processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-hostile-'));
-const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
 /** A socket of our own that counts the bytes the server sends back to it. */
 async function attacker(): Promise<{ socket: Socket; received: () => number }> {

@@ -1,6 +1,7 @@
 import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
+import { ByeTimer, HelloTimer } from '../sign-on.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { FETCH_DATAGRAMS_MAX, FromKind, MESSAGE_BYTES_MAX, Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -76,9 +77,6 @@ const AHEAD_PARTS_MAX = 128;
 const PACKAGE_MESSAGES_MAX = 10_000;
 const PACKAGE_BYTES_MAX = 4 * 1024 * 1024;
 
-const HELLO_RETRY_MS_MIN = 250;
-const HELLO_RETRY_MS_MAX = 1_000;
-const BYE_RETRY_MS = 200;
 const BYE_TRIES = 5;
 const PART_GAP_MS_MIN = 20;
 /** Once a reply's last part is here, a missing earlier one is taken as lost after this (reordering is brief). */
@@ -111,14 +109,8 @@ export class ReaderCore {
   private pkgBytes = 0;
   private remaining: number;
   private nextPollAt: number | undefined;
-  private helloAt: number | undefined;
-  private helloRetryMs = HELLO_RETRY_MS_MIN;
-  private helloSentAt = 0;
-  private helloSends = 0;
-  /** The server's proof-of-address cookie, sent with every HELLO once we have it. */
-  private cookie: Buffer = Buffer.alloc(0);
-  private byeAt: number | undefined;
-  private byeTries = 0;
+  private readonly hello = new HelloTimer();
+  private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
   private lastHeardAt: number;
   private lostReported = false;
@@ -197,12 +189,12 @@ export class ReaderCore {
       this.lostReported = true;
       this.events.push({ type: 'server-lost' });
     }
-    if (this.helloAt !== undefined && now >= this.helloAt) {
-      this.helloRetryMs = Math.min(this.helloRetryMs * 2, HELLO_RETRY_MS_MAX);
+    if (this.hello.due(now)) {
+      this.hello.backOff();
       this.sendHello(this.registeredOnce ? FromKind.Id : this.config.fromKind, this.registeredOnce ? this.position : this.config.fromId, now);
     }
-    if (this.byeAt !== undefined && now >= this.byeAt) {
-      if (this.byeTries >= BYE_TRIES) return this.finish();
+    if (this.bye.due(now)) {
+      if (this.bye.exhausted) return this.finish();
       this.sendBye(now);
     }
     if (this.phase !== 'open') return;
@@ -258,8 +250,8 @@ export class ReaderCore {
     const fetchAt = this.phase === 'open' && f ? this.fetchDeadline(f) : undefined;
     const idle = this.phase === 'open' && !f && this.heldFetch === undefined;
     return earliest(
-      this.helloAt,
-      this.byeAt,
+      this.hello.deadline,
+      this.bye.deadline,
       fetchAt,
       idle ? this.nextPollAt : undefined,
       idle ? this.lastSendAt + this.heartbeatMs : undefined,
@@ -279,30 +271,23 @@ export class ReaderCore {
   // ---- handshake ----
 
   private sendHello(fromKind: FromKind, fromId: number, now: number): void {
-    this.helloAt = now + this.helloRetryMs;
-    if (this.helloSends++ === 0) this.helloSentAt = now;
+    this.hello.sent(now);
     this.send(
-      { kind: 'hello', role: Role.Reader, nonce: this.config.nonce, name: this.config.name, cookie: this.cookie, fromKind, fromId },
+      { kind: 'hello', role: Role.Reader, nonce: this.config.nonce, name: this.config.name, cookie: this.hello.cookie, fromKind, fromId },
       now,
     );
   }
 
   private onRetry(cookie: Buffer, now: number): void {
-    if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
-    this.helloSends = 0;
-    this.cookie = cookie;
-    this.helloRetryMs = HELLO_RETRY_MS_MIN;
+    this.hello.retried(cookie, now, this.rtt);
     this.sendHello(this.registeredOnce ? FromKind.Id : this.config.fromKind, this.registeredOnce ? this.position : this.config.fromId, now);
   }
 
   private onWelcome(sessionId: bigint, position: number, missed: number, heartbeatMs: number, now: number): void {
     this.sessionId = sessionId;
     // The handshake is the first RTT sample, if it was not retransmitted (Karn).
-    if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
-    this.helloSends = 0;
+    this.hello.welcomed(now, this.rtt);
     this.phase = 'open';
-    this.helloAt = undefined;
-    this.helloRetryMs = HELLO_RETRY_MS_MIN;
     this.heartbeatMs = Math.min(this.config.heartbeatMs, heartbeatMs);
     this.position = position;
     this.offset = 0;
@@ -488,16 +473,15 @@ export class ReaderCore {
   }
 
   private sendBye(now: number): void {
-    this.byeTries++;
-    this.byeAt = now + BYE_RETRY_MS;
+    this.bye.sent(now);
     this.send({ kind: 'bye', sessionId: this.sessionId, position: this.position }, now);
   }
 
   private finish(): void {
     this.flushPackage();
     this.phase = 'closed';
-    this.byeAt = undefined;
-    this.helloAt = undefined;
+    this.bye.stop();
+    this.hello.stop();
     this.events.push({ type: 'closed' });
   }
 

@@ -66,8 +66,6 @@ interface ReaderSession extends SessionCommon {
   fetchDeadline: number;
   parkedUntil?: number | undefined;
   reading: boolean;
-  /** Set when a commit landed while a read was in flight: read again before parking. */
-  stale: boolean;
   closing?: Bye;
 }
 
@@ -114,6 +112,8 @@ export class ServerCore {
   private readonly sessions = new Map<bigint, Session>();
   private readonly byName = new Map<string, Session>();
   private readonly byProducer = new Map<bigint, WriterSession>();
+  /** Readers whose fetch waits for messages (a long poll), each until its parkedUntil. */
+  private readonly parked = new Set<ReaderSession>();
   private readonly transmits: Transmit[] = [];
   private readonly requests: { id: number; req: StoreRequest }[] = [];
   private readonly continuations = new Map<number, Continuation>();
@@ -179,9 +179,9 @@ export class ServerCore {
         }
       }
     }
-    for (const s of this.sessions.values()) {
-      if (s.role === Role.Reader && s.parkedUntil !== undefined && now >= s.parkedUntil) {
-        s.parkedUntil = undefined;
+    for (const s of [...this.parked]) {
+      if (now >= s.parkedUntil!) {
+        this.unpark(s);
         this.replyEmpty(s);
       }
     }
@@ -219,9 +219,7 @@ export class ServerCore {
 
   nextDeadline(): number | undefined {
     let parked: number | undefined;
-    for (const s of this.sessions.values()) {
-      if (s.role === Role.Reader) parked = earliest(parked, s.parkedUntil);
-    }
+    for (const s of this.parked) parked = earliest(parked, s.parkedUntil);
     return earliest(this.sweepAt, parked, this.cursorFlushAt);
   }
 
@@ -297,7 +295,6 @@ export class ServerCore {
         position: 0,
         fetchDeadline: 0,
         reading: false,
-        stale: false,
       };
       s = r;
       this.request({ op: 'readerStart', name: h.name }, (ok, value) => {
@@ -384,6 +381,8 @@ export class ServerCore {
     if (s.role === Role.Writer) {
       if (this.byProducer.get(s.producerId) === s) this.byProducer.delete(s.producerId);
       this.appendQueue.delete(s);
+    } else {
+      this.unpark(s);
     }
     if (s.ready) {
       const role = s.role === Role.Writer ? 'writer' : 'reader';
@@ -479,7 +478,7 @@ export class ServerCore {
     }
     s.fetch = { ...f, position, offset: position === f.position ? f.offset : 0 };
     s.fetchDeadline = now + f.waitMs;
-    s.parkedUntil = undefined;
+    this.unpark(s);
     this.read(s);
   }
 
@@ -487,7 +486,6 @@ export class ServerCore {
     if (s.reading || !s.fetch) return;
     const f = s.fetch;
     s.reading = true;
-    s.stale = false;
     const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
     const limits = {
       maxMessages: maxDatagrams * 256,
@@ -505,8 +503,9 @@ export class ServerCore {
       const result = value as ReadResult;
       this.logNext = Math.max(this.logNext, result.next);
       if (result.messages.length === 0 && doneAt < s.fetchDeadline && result.first <= f.position) {
-        if (s.stale) return this.read(s);
-        s.parkedUntil = s.fetchDeadline;
+        // Messages were committed while we read: read again before waiting.
+        if (this.logNext > result.next) return this.read(s);
+        this.park(s);
         return;
       }
       this.reply(s, f, result);
@@ -535,15 +534,24 @@ export class ServerCore {
     this.reply(s, f, { messages: [], next: f.position, first: f.position, atEnd: true });
   }
 
+  /** After a commit: parked polls behind the new end read again (reads in flight notice by themselves). */
   private wakeReaders(): void {
-    for (const s of this.sessions.values()) {
-      if (s.role !== Role.Reader || !s.fetch) continue;
-      if (s.reading) s.stale = true;
-      else if (s.parkedUntil !== undefined && s.fetch.position < this.logNext) {
-        s.parkedUntil = undefined;
+    for (const s of [...this.parked]) {
+      if (s.fetch && s.fetch.position < this.logNext) {
+        this.unpark(s);
         this.read(s);
       }
     }
+  }
+
+  private park(s: ReaderSession): void {
+    s.parkedUntil = s.fetchDeadline;
+    this.parked.add(s);
+  }
+
+  private unpark(s: ReaderSession): void {
+    s.parkedUntil = undefined;
+    this.parked.delete(s);
   }
 
   private markCursor(s: ReaderSession): void {

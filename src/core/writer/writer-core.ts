@@ -1,6 +1,7 @@
 import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
+import { ByeTimer, HelloTimer } from '../sign-on.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -55,9 +56,6 @@ interface Datagram {
   sends: number;
 }
 
-const HELLO_RETRY_MS_MIN = 250;
-const HELLO_RETRY_MS_MAX = 1_000;
-const BYE_RETRY_MS = 200;
 const BYE_TRIES = 4;
 
 /**
@@ -79,14 +77,8 @@ export class WriterCore {
   private recoverySeq = 0;
   private readonly rtt = new RttEstimator();
   private rtxAt: number | undefined;
-  private helloAt: number | undefined;
-  private helloRetryMs = HELLO_RETRY_MS_MIN;
-  private helloSentAt = 0;
-  private helloSends = 0;
-  /** The server's proof-of-address cookie, sent with every HELLO once we have it. */
-  private cookie: Buffer = Buffer.alloc(0);
-  private byeAt: number | undefined;
-  private byeTries = 0;
+  private readonly hello = new HelloTimer();
+  private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
   private lastProgressAt: number;
   private lostReported = false;
@@ -157,10 +149,7 @@ export class WriterCore {
       case 'retry':
         if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
         this.heard(now);
-        if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
-        this.helloSends = 0;
-        this.cookie = p.cookie;
-        this.helloRetryMs = HELLO_RETRY_MS_MIN;
+        this.hello.retried(p.cookie, now, this.rtt);
         return this.sendHello(now);
       case 'refuse':
         if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
@@ -198,12 +187,12 @@ export class WriterCore {
       this.lostReported = true;
       this.events.push({ type: 'server-lost' });
     }
-    if (this.helloAt !== undefined && now >= this.helloAt) {
-      this.helloRetryMs = Math.min(this.helloRetryMs * 2, HELLO_RETRY_MS_MAX);
+    if (this.hello.due(now)) {
+      this.hello.backOff();
       this.sendHello(now);
     }
-    if (this.byeAt !== undefined && now >= this.byeAt) {
-      if (this.byeTries >= BYE_TRIES) return this.finish('done');
+    if (this.bye.due(now)) {
+      if (this.bye.exhausted) return this.finish('done');
       this.sendBye(now);
     }
     if (this.rtxAt !== undefined && now >= this.rtxAt) this.onRetransmitTimeout(now);
@@ -226,9 +215,9 @@ export class WriterCore {
     if (this.phase === 'done' || this.phase === 'failed' || this.phase === 'refused') return undefined;
     const waiting = this.waiting();
     return earliest(
-      this.helloAt,
+      this.hello.deadline,
       this.rtxAt,
-      this.byeAt,
+      this.bye.deadline,
       waiting ? this.lastProgressAt + this.config.timeoutMs : undefined,
       waiting && !this.lostReported ? this.lastProgressAt + this.config.lostAfterMs : undefined,
       this.phase === 'open' ? this.lastSendAt + this.heartbeatMs : undefined,
@@ -269,8 +258,7 @@ export class WriterCore {
   // ---- handshake ----
 
   private sendHello(now: number): void {
-    this.helloAt = now + this.helloRetryMs;
-    if (this.helloSends++ === 0) this.helloSentAt = now;
+    this.hello.sent(now);
     this.transmits.push({
       to: this.config.server,
       data: encode({
@@ -278,7 +266,7 @@ export class WriterCore {
         role: Role.Writer,
         nonce: this.config.nonce,
         name: this.config.name,
-        cookie: this.cookie,
+        cookie: this.hello.cookie,
         producerId: this.config.producerId,
         nextSeq: this.dgrams[0]?.seq ?? this.seqNext,
       }),
@@ -296,11 +284,8 @@ export class WriterCore {
   ): void {
     this.sessionId = sessionId;
     // The handshake is the first RTT sample, if it was not retransmitted (Karn).
-    if (this.helloSends === 1) this.rtt.sample(now - this.helloSentAt);
-    this.helloSends = 0;
+    this.hello.welcomed(now, this.rtt);
     this.phase = 'open';
-    this.helloAt = undefined;
-    this.helloRetryMs = HELLO_RETRY_MS_MIN;
     this.maxMessageBytes = maxMessageBytes;
     this.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes);
     this.heartbeatMs = heartbeatMs;
@@ -491,14 +476,13 @@ export class WriterCore {
   }
 
   private sendBye(now: number): void {
-    this.byeTries++;
-    this.byeAt = now + BYE_RETRY_MS;
+    this.bye.sent(now);
     this.send({ kind: 'bye', sessionId: this.sessionId, position: 0 }, now);
   }
 
   private finish(phase: 'done'): void {
     this.phase = phase;
-    this.byeAt = undefined;
+    this.bye.stop();
     this.events.push({ type: 'done' });
   }
 }

@@ -1,0 +1,87 @@
+import type { RttEstimator } from './rtt-estimator.js';
+
+const HELLO_RETRY_MS_MIN = 250;
+const HELLO_RETRY_MS_MAX = 1_000;
+const BYE_RETRY_MS = 200;
+
+/**
+ * A client's registration bookkeeping: when to say HELLO again (250 ms, doubling to 1 s), the cookie
+ * from the server's RETRY, and the exchange as an RTT sample when HELLO went once (Karn).
+ */
+export class HelloTimer {
+  cookie: Buffer = Buffer.alloc(0);
+  private at: number | undefined;
+  private retryMs = HELLO_RETRY_MS_MIN;
+  private sentAt = 0;
+  private sends = 0;
+
+  get deadline(): number | undefined {
+    return this.at;
+  }
+
+  due(now: number): boolean {
+    return this.at !== undefined && now >= this.at;
+  }
+
+  /** Call as a HELLO goes out. */
+  sent(now: number): void {
+    this.at = now + this.retryMs;
+    if (this.sends++ === 0) this.sentAt = now;
+  }
+
+  /** The timer fired: the HELLO about to be sent again waits longer for its answer. */
+  backOff(): void {
+    this.retryMs = Math.min(this.retryMs * 2, HELLO_RETRY_MS_MAX);
+  }
+
+  /** The server asked for proof of address: keep its cookie; HELLO goes again at once. */
+  retried(cookie: Buffer, now: number, rtt: RttEstimator): void {
+    this.sample(now, rtt);
+    this.cookie = cookie;
+    this.retryMs = HELLO_RETRY_MS_MIN;
+  }
+
+  welcomed(now: number, rtt: RttEstimator): void {
+    this.sample(now, rtt);
+    this.at = undefined;
+    this.retryMs = HELLO_RETRY_MS_MIN;
+  }
+
+  stop(): void {
+    this.at = undefined;
+  }
+
+  private sample(now: number, rtt: RttEstimator): void {
+    if (this.sends === 1) rtt.sample(now - this.sentAt);
+    this.sends = 0;
+  }
+}
+
+/** Signing off: BYE every 200 ms until answered or `tries` have gone unanswered. */
+export class ByeTimer {
+  private at: number | undefined;
+  private count = 0;
+
+  constructor(private readonly tries: number) {}
+
+  get deadline(): number | undefined {
+    return this.at;
+  }
+
+  due(now: number): boolean {
+    return this.at !== undefined && now >= this.at;
+  }
+
+  get exhausted(): boolean {
+    return this.count >= this.tries;
+  }
+
+  sent(now: number): void {
+    this.count++;
+    this.at = now + BYE_RETRY_MS;
+  }
+
+  stop(): void {
+    this.at = undefined;
+  }
+}
