@@ -151,3 +151,20 @@ test("a cookie is good only for its own address and nonce, and only for a while"
   const fine = await h.deliver(encode({ ...helloWriter('alice'), cookie }), CLIENT, T0 + 1_000);
   assert.deepEqual(fine.map((p) => p.kind), ['welcome']);
 });
+
+test('a long poll moves past a long run of messages addressed to others instead of waiting on them', async () => {
+  const h = new ServerHarness({ cursorFlushMs: 60_000 });
+  const others = Array.from({ length: 60_000 }, () => ({ ts: T0, from: 'w', to: 'someone-else', text: Buffer.from('x') }));
+  await h.store.append([{ producerId: 1n, lastSeq: 1, messages: others }]);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  const out = await h.deliver(
+    encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 1, offset: 0, waitMs: 1000, maxDatagrams: 4 }),
+    OTHER,
+    T0,
+  );
+  const b = out.find((p) => p.kind === 'batch') as Batch | undefined;
+  assert.ok(b, 'answered at once');
+  assert.equal(b.messages.length, 0);
+  assert.ok(b.nextPosition > 1 && !b.caughtUp, `goes on from ${b.nextPosition}`);
+});

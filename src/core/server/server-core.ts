@@ -502,7 +502,9 @@ export class ServerCore {
       if (s.fetch !== f) return this.read(s); // a newer fetch arrived meanwhile
       const result = value as ReadResult;
       this.logNext = Math.max(this.logNext, result.next);
-      if (result.messages.length === 0 && doneAt < s.fetchDeadline && result.first <= f.position) {
+      // Wait only when the read reached the end with nothing for this reader; a read that stopped at the
+      // scan limit (a long run of messages for others) is answered at once, so the reader moves past them.
+      if (result.messages.length === 0 && result.atEnd && doneAt < s.fetchDeadline && result.first <= f.position) {
         // Messages were committed while we read: read again before waiting.
         if (this.logNext > result.next) return this.read(s);
         this.park(s);
