@@ -10,7 +10,12 @@ export function clientOptions<T>(parser: Argv<T>) {
     .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'Your name on the relay' })
     .option('address', { alias: 'a', type: 'string', default: '127.0.0.1', describe: 'Server host' })
     .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Server UDP port' })
+    .option('secret', {
+      type: 'string',
+      describe: 'Your secret, for a server in authenticated mode (prefer RELAY_SECRET: the command line is visible to others)',
+    })
     .check((argv) => {
+      if (argv.secret === '') throw usage('invalid --secret: it is empty');
       checkName(argv.username, 'username');
       checkPort(argv.port, false);
       return true;

@@ -62,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     format: args.format as Format,
     output: process.stdout,
     logger,
+    ...(args.secret !== undefined && { secret: args.secret }),
   });
   if (outcome.kind === 'refused') throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
   if (args.once && outcome.printed === 0) throw new UserError('no messages', ExitCode.NoMessages);

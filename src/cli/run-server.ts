@@ -1,15 +1,16 @@
-import { createHmac, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hideBin } from 'yargs/helpers';
 import { formatAddress } from '../core/address.js';
 import { SERVER_DEFAULTS } from '../core/server/server-core.js';
 import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../protocol/constants.js';
+import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
 import { baseParser, runCommand, usage } from './command.js';
 import { checkPort, DEFAULT_PORT } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
+import { loadUsers } from './users-file.js';
 
 const NAME = 'run-server';
 
@@ -39,6 +40,21 @@ export async function main(argv: string[]): Promise<number> {
       describe: 'Largest datagram sent or accepted (payload bytes)',
     })
     .option('session-timeout', { type: 'number', default: SERVER_DEFAULTS.sessionTimeoutMs / 1000, describe: 'Seconds of silence after which a client is gone' })
+    .option('users', {
+      type: 'string',
+      describe: 'Authenticated mode: a JSON file of user name to secret ({"alice": "s3cret"}); keep it chmod 600',
+    })
+    .option('max-sessions', { type: 'number', default: SERVER_DEFAULTS.sessionsMax, describe: 'Most clients registered at once' })
+    .option('handshake-rate', {
+      type: 'number',
+      default: SERVER_DEFAULTS.handshakesPerSecond,
+      describe: 'Registrations one host may make per second (0: no limit)',
+    })
+    .option('message-rate', {
+      type: 'number',
+      default: SERVER_DEFAULTS.messagesPerSecond,
+      describe: 'Messages one writer may send per second (0: no limit)',
+    })
     .example('$0', 'Serve loopback on port 12345')
     .example('$0 --host 0.0.0.0 --retain-messages 1000000', 'Serve the network, keep the newest million messages')
     .parseSync();
@@ -56,9 +72,19 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(datagramBytes) || datagramBytes < DATAGRAM_BYTES_MIN || datagramBytes > DATAGRAM_BYTES_MAX) {
     throw usage(`invalid --datagram-bytes '${datagramBytes}': expected ${DATAGRAM_BYTES_MIN} to ${DATAGRAM_BYTES_MAX}`);
   }
+  for (const k of ['handshake-rate', 'message-rate'] as const) {
+    if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
+  }
+  if (!Number.isInteger(args['max-sessions']) || args['max-sessions'] < 1) {
+    throw usage(`invalid --max-sessions '${args['max-sessions']}': expected a whole number above 0`);
+  }
+  const users = args.users !== undefined ? loadUsers(args.users) : undefined;
   if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
 
   const logger = createLogger(NAME, args['log-level'] as LogLevel);
+  if (users?.exposed) {
+    logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
+  }
   const store = await openStore({
     spec: args.store,
     dataDir: args['data-dir'],
@@ -78,9 +104,13 @@ export async function main(argv: string[]): Promise<number> {
       maxMessageBytes,
       datagramBytes,
       sessionTimeoutMs: args['session-timeout'] * 1000,
-      randomId: () => randomBytes(8).readBigUInt64BE(0),
-      randomKey: () => randomBytes(32),
-      mac: (key, data) => createHmac('sha256', key).update(data).digest(),
+      sessionsMax: args['max-sessions'],
+      handshakesPerSecond: args['handshake-rate'],
+      messagesPerSecond: args['message-rate'],
+      ...(users && { users: users.users }),
+      randomId,
+      randomKey,
+      mac: hmacSha256,
     },
   }).catch(async (err: NodeJS.ErrnoException) => {
     await store.close();
@@ -92,10 +122,11 @@ export async function main(argv: string[]): Promise<number> {
   const where = formatAddress(server.address);
   const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
   logger.info(
-    { address: server.address.address, port: server.address.port, store: store.kind },
-    loopback
+    { address: server.address.address, port: server.address.port, store: store.kind, users: users?.users.size },
+    (loopback
       ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
-      : `listening on ${where}, store ${store.kind}`,
+      : `listening on ${where}, store ${store.kind}`) +
+      (users ? `, authenticated mode (${users.users.size} users)` : ''),
   );
 
   await new Promise<void>((resolve) => {

@@ -47,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     input: process.stdin,
     ...(args.file !== undefined && { file: args.file }),
     logger,
+    ...(args.secret !== undefined && { secret: args.secret }),
     say,
   });
   const where = `${args.address}:${args.port}`;

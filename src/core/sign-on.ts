@@ -1,4 +1,14 @@
+import type { ClientAuth } from './client-auth.js';
 import type { RttEstimator } from './rtt-estimator.js';
+import { RefuseCode, type Role } from '../protocol/constants.js';
+import type { Refuse, Retry, Welcome } from '../protocol/packets.js';
+
+/**
+ * What an answer to HELLO means for the client: registered ('open': with a secret the server does not
+ * use), say HELLO again now (a cookie arrived) or later (the server limits handshakes), refused, or
+ * not genuine.
+ */
+export type HelloVerdict = 'accepted' | 'open' | 'again' | 'later' | 'refused' | 'ignore';
 
 const HELLO_RETRY_MS_MIN = 250;
 const HELLO_RETRY_MS_MAX = 1_000;
@@ -6,14 +16,20 @@ const BYE_RETRY_MS = 200;
 
 /**
  * A client's registration bookkeeping: when to say HELLO again (250 ms, doubling to 1 s), the cookie
- * from the server's RETRY, and the exchange as an RTT sample when HELLO went once (Karn).
+ * from the server's RETRY, the nonce (new for each registration, so that a HELLO is never valid twice),
+ * and the exchange as an RTT sample when HELLO went once (Karn).
  */
 export class HelloTimer {
   cookie: Buffer = Buffer.alloc(0);
+  nonce: number;
   private at: number | undefined;
   private retryMs = HELLO_RETRY_MS_MIN;
   private sentAt = 0;
   private sends = 0;
+
+  constructor(nonce: number) {
+    this.nonce = nonce >>> 0;
+  }
 
   get deadline(): number | undefined {
     return this.at;
@@ -35,13 +51,13 @@ export class HelloTimer {
   }
 
   /** The server asked for proof of address: keep its cookie; HELLO goes again at once. */
-  retried(cookie: Buffer, now: number, rtt: RttEstimator): void {
+  private retried(cookie: Buffer, now: number, rtt: RttEstimator): void {
     this.sample(now, rtt);
     this.cookie = cookie;
     this.retryMs = HELLO_RETRY_MS_MIN;
   }
 
-  welcomed(now: number, rtt: RttEstimator): void {
+  private welcomed(now: number, rtt: RttEstimator): void {
     this.sample(now, rtt);
     this.at = undefined;
     this.retryMs = HELLO_RETRY_MS_MIN;
@@ -49,6 +65,38 @@ export class HelloTimer {
 
   stop(): void {
     this.at = undefined;
+  }
+
+  /** A new registration: a new nonce, and the old cookie (bound to the old nonce) is no use. */
+  renew(): void {
+    this.nonce = (this.nonce + 1) >>> 0;
+    this.cookie = Buffer.alloc(0);
+    this.retryMs = HELLO_RETRY_MS_MIN;
+    this.sends = 0;
+  }
+
+  /** Judges the server's answer to our HELLO (`datagram` is the raw bytes, for the tag of a WELCOME). */
+  answered(
+    p: Welcome | Retry | Refuse,
+    datagram: Buffer,
+    ctx: { role: Role; name: string },
+    now: number,
+    rtt: RttEstimator,
+    auth: ClientAuth,
+  ): HelloVerdict {
+    switch (p.kind) {
+      case 'retry':
+        this.retried(p.cookie, now, rtt);
+        return 'again';
+      case 'refuse':
+        return p.code === RefuseCode.RateLimited ? 'later' : 'refused';
+      case 'welcome': {
+        const verdict = auth.welcome(datagram, { ...ctx, nonce: this.nonce, cookie: this.cookie });
+        if (verdict === 'forged') return 'ignore';
+        this.welcomed(now, rtt);
+        return verdict;
+      }
+    }
   }
 
   private sample(now: number, rtt: RttEstimator): void {

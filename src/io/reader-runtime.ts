@@ -5,7 +5,8 @@ import { READER_DEFAULTS, ReaderCore } from '../core/reader/reader-core.js';
 import type { FromKind } from '../protocol/constants.js';
 import { formatPackage, type Format } from '../cli/format.js';
 import { now } from './clock.js';
-import { randomNonce } from './random.js';
+import { hmacSha256, randomNonce } from './random.js';
+import { logSignOn, takenOverReason } from './sign-on-events.js';
 import { clientSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
 
@@ -22,6 +23,8 @@ export interface ReaderOptions {
   format: Format;
   output: Writable;
   logger: Logger;
+  /** Authenticated mode: the user's secret. */
+  secret?: string;
 }
 
 /** Runs a reader until --count is reached, it is interrupted, or its output is closed. */
@@ -39,6 +42,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       delayMs: opts.delayMs,
       count: opts.count,
       once: opts.once,
+      ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 }),
     },
     now(),
   );
@@ -78,6 +82,12 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
           case 'server-back':
             logger.info({ server }, `server ${server} is back`);
             break;
+          case 'open-server':
+          case 'rate-limited':
+            logSignOn(logger, server, e);
+            break;
+          case 'taken-over':
+            return finish({ kind: 'refused', reason: takenOverReason(opts.name) });
           case 'refused':
             return finish({ kind: 'refused', reason: e.reason });
           case 'closed':

@@ -5,7 +5,8 @@ import { formatAddress, type Address } from '../core/address.js';
 import { WRITER_DEFAULTS, WriterCore } from '../core/writer/writer-core.js';
 import { now } from './clock.js';
 import { LineSplitter } from './line-splitter.js';
-import { randomId, randomNonce } from './random.js';
+import { hmacSha256, randomId, randomNonce } from './random.js';
+import { logSignOn, takenOverReason } from './sign-on-events.js';
 import { clientSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
 
@@ -26,6 +27,8 @@ export interface WriterOptions {
   logger: Logger;
   /** One line for the user on stderr. */
   say: (line: string) => void;
+  /** Authenticated mode: the user's secret. */
+  secret?: string;
 }
 
 /** Runs a writer until its input is confirmed, it is refused, or it times out. */
@@ -33,7 +36,15 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
   const { input, logger, say } = opts;
   const socket = await clientSocket(opts.server);
   const core = new WriterCore(
-    { ...WRITER_DEFAULTS, name: opts.name, server: opts.server, producerId: randomId(), nonce: randomNonce(), timeoutMs: opts.timeoutMs },
+    {
+      ...WRITER_DEFAULTS,
+      name: opts.name,
+      server: opts.server,
+      producerId: randomId(),
+      nonce: randomNonce(),
+      timeoutMs: opts.timeoutMs,
+      ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 }),
+    },
     now(),
   );
   const server = formatAddress(opts.server);
@@ -79,6 +90,15 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
           case 'server-back':
             logger.info({ server }, `server ${server} is responding again`);
             break;
+          case 'open-server':
+          case 'rate-limited':
+            logSignOn(logger, server, e);
+            break;
+          case 'throttled':
+            logger.warn({ limit: e.limit }, `the server limits this writer to ${e.limit} messages per second; sending slower`);
+            break;
+          case 'taken-over':
+            return finish({ kind: 'refused', reason: takenOverReason(opts.name) });
           case 'done':
             return finish({ kind: 'done', confirmed: core.confirmedLines, rejected });
           case 'failed':

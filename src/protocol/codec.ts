@@ -1,3 +1,4 @@
+import { PROOF_BYTES, TAG_BYTES, TAGGED_FLAG } from './auth.js';
 import { BytesReader } from './bytes-reader.js';
 import { BytesWriter } from './bytes-writer.js';
 import {
@@ -44,6 +45,7 @@ const header = (w: BytesWriter, kind: number): BytesWriter =>
   w.u8(MAGIC_0).u8(MAGIC_1).u8(PROTOCOL_VERSION).u8(kind);
 
 const refuseCodes = new Set<number>(Object.values(RefuseCode));
+const packetKinds = new Set<number>(Object.values(PacketKind));
 
 /**
  * Decodes one datagram. Returns a valid packet or throws ProtocolError; never anything else.
@@ -53,9 +55,17 @@ export function decode(buf: Buffer): Packet {
   if (buf.length < HEADER_BYTES) throw new ProtocolError('truncated', 'shorter than the header');
   if (buf[0] !== MAGIC_0 || buf[1] !== MAGIC_1) throw new ProtocolError('bad-magic', 'not a relay datagram');
   if (buf[2] !== PROTOCOL_VERSION) throw new ProtocolError('bad-version', `version ${buf[2]}`);
-  const r = new BytesReader(buf, HEADER_BYTES);
+  // A tagged datagram ends in an authentication tag: the receiver checks it (auth.ts), the codec skips it.
+  const kind = buf[3]! & ~TAGGED_FLAG;
+  const tagged = kind !== buf[3];
+  if (!packetKinds.has(kind)) throw new ProtocolError('bad-kind', `kind ${buf[3]}`);
+  if (tagged && (kind === PacketKind.Hello || kind === PacketKind.Retry || kind === PacketKind.Refuse)) {
+    throw new ProtocolError('bad-kind', `kind ${kind} is never tagged`);
+  }
+  if (tagged && buf.length < HEADER_BYTES + TAG_BYTES) throw new ProtocolError('truncated', 'shorter than its tag');
+  const r = new BytesReader(tagged ? buf.subarray(0, buf.length - TAG_BYTES) : buf, HEADER_BYTES);
   let packet: Packet;
-  switch (buf[3]) {
+  switch (kind) {
     case PacketKind.Hello:
       packet = decodeHello(r);
       break;
@@ -73,6 +83,9 @@ export function decode(buf: Buffer): Packet {
       break;
     case PacketKind.Ack:
       packet = decodeAck(r);
+      break;
+    case PacketKind.Throttle:
+      packet = { kind: 'throttle', sessionId: r.u64(), limit: r.u32(), retryAfterMs: r.u32() };
       break;
     case PacketKind.Fetch:
       packet = decodeFetch(r);
@@ -96,7 +109,7 @@ export function decode(buf: Buffer): Packet {
       packet = { kind: 'unknown-session', sessionId: r.u64() };
       break;
     default:
-      throw new ProtocolError('bad-kind', `kind ${buf[3]}`);
+      throw new ProtocolError('bad-kind', `kind ${kind}`);
   }
   r.end();
   return packet;
@@ -123,6 +136,8 @@ function decodeHello(r: BytesReader): Hello {
   } else {
     return fail(`role ${role}`);
   }
+  const proof = decodeProof(r);
+  if (proof.length > 0) hello.proof = proof;
   // The rest is padding, and padding is zeros.
   for (const b of r.bytes(r.remaining)) if (b !== 0) fail('padding that is not zero');
   return hello;
@@ -131,6 +146,12 @@ function decodeHello(r: BytesReader): Hello {
 function decodeCookie(r: BytesReader): Buffer {
   const n = r.u8();
   if (n !== 0 && n !== COOKIE_BYTES) fail(`cookie of ${n} bytes`);
+  return Buffer.from(r.bytes(n));
+}
+
+function decodeProof(r: BytesReader): Buffer {
+  const n = r.u8();
+  if (n !== 0 && n !== PROOF_BYTES) fail(`proof of ${n} bytes`);
   return Buffer.from(r.bytes(n));
 }
 
@@ -271,7 +292,7 @@ export function encode(p: Packet): Buffer {
       const w = header(new BytesWriter(HELLO_BYTES_MIN), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name);
       if (p.role === Role.Writer) w.u64(p.producerId).u32(p.nextSeq);
       else w.u8(p.fromKind).u64n(p.fromId);
-      w.u8(p.cookie.length).bytes(p.cookie);
+      w.u8(p.cookie.length).bytes(p.cookie).u8(p.proof?.length ?? 0).bytes(p.proof ?? Buffer.alloc(0));
       if (w.length < HELLO_BYTES_MIN) w.bytes(Buffer.alloc(HELLO_BYTES_MIN - w.length));
       return w.finish();
     }
@@ -304,6 +325,8 @@ export function encode(p: Packet): Buffer {
       for (const s of p.sacks) w.u32(s.first).u32(s.last);
       return w.finish();
     }
+    case 'throttle':
+      return header(new BytesWriter(20), PacketKind.Throttle).u64(p.sessionId).u32(p.limit).u32(p.retryAfterMs).finish();
     case 'fetch':
       return header(new BytesWriter(40), PacketKind.Fetch)
         .u64(p.sessionId)

@@ -12,6 +12,7 @@ export const PacketKind = {
   Retry: 0x04,
   Data: 0x10,
   Ack: 0x11,
+  Throttle: 0x12,
   Fetch: 0x20,
   Batch: 0x21,
   Ping: 0x30,
@@ -38,6 +39,8 @@ export const RefuseCode = {
   TooManySessions: 4,
   Unauthorized: 5,
   ServerError: 6,
+  /** Too many handshakes from this address: the client may try again later. */
+  RateLimited: 7,
 } as const;
 export type RefuseCode = (typeof RefuseCode)[keyof typeof RefuseCode];
 

@@ -9,6 +9,8 @@ export interface HelloWriter {
   name: string;
   /** Empty, or the cookie of the server's RETRY: proof that we receive at our address. */
   cookie: Buffer;
+  /** Authenticated mode, with a cookie: proof of the user's secret (auth.ts). */
+  proof?: Buffer;
   producerId: bigint;
   /** First sequence number the writer has not had confirmed. */
   nextSeq: number;
@@ -20,6 +22,7 @@ export interface HelloReader {
   nonce: number;
   name: string;
   cookie: Buffer;
+  proof?: Buffer;
   fromKind: FromKind;
   fromId: number;
 }
@@ -84,6 +87,15 @@ export interface Ack {
   committed: number;
   /** Sequence ranges above `received` that have arrived too. */
   sacks: SackRange[];
+}
+
+/** The server drops a writer's DATA over its message rate: it says so, and when to go on. */
+export interface Throttle {
+  kind: 'throttle';
+  sessionId: bigint;
+  /** Messages per second this session may send. */
+  limit: number;
+  retryAfterMs: number;
 }
 
 export interface Fetch {
@@ -157,6 +169,7 @@ export type Packet =
   | Refuse
   | Data
   | Ack
+  | Throttle
   | Fetch
   | Batch
   | Ping

@@ -10,6 +10,7 @@ import { runStoreRequest } from '../../src/store/store-request.js';
 export const SERVER: Address = { address: '127.0.0.1', port: 12345 };
 export const CLIENT: Address = { address: '127.0.0.1', port: 40001 };
 export const T0 = 1_800_000_000_000;
+export const hmac = (key: Buffer, data: Buffer): Buffer => createHmac('sha256', key).update(data).digest();
 
 /** Everything a core wants to send, decoded. */
 export function drain(core: { pollTransmit(): { to: Address; data: Buffer } | undefined }): { to: Address; packet: Packet; data: Buffer }[] {
@@ -29,7 +30,7 @@ export class ServerHarness {
       ...SERVER_DEFAULTS,
       randomId: () => this.nextId++,
       randomKey: () => Buffer.from(`key ${this.nextId++}`),
-      mac: (key, data) => createHmac('sha256', key).update(data).digest(),
+      mac: hmac,
       ...config,
     });
   }
@@ -49,8 +50,13 @@ export class ServerHarness {
   }
 
   async deliver(data: Buffer, from: Address, now: number): Promise<Packet[]> {
+    return (await this.deliverRaw(data, from, now)).map((t) => t.packet);
+  }
+
+  /** As deliver, with the bytes of each answer (to check tags and sizes). */
+  async deliverRaw(data: Buffer, from: Address, now: number): Promise<{ to: Address; packet: Packet; data: Buffer }[]> {
     this.core.handleDatagram(data, from, now);
     await this.settle(now);
-    return drain(this.core).map((t) => t.packet);
+    return drain(this.core);
   }
 }

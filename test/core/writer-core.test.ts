@@ -8,9 +8,9 @@ import { drain, SERVER, T0 } from './helpers.js';
 const newWriter = (over: Partial<typeof WRITER_DEFAULTS> = {}) =>
   new WriterCore({ ...WRITER_DEFAULTS, name: 'w', server: SERVER, producerId: 5n, nonce: 1, ...over }, T0);
 
-const welcome = (w: WriterCore, now: number, resume = 1, maxMessageBytes = 1 << 20) =>
+const welcome = (w: WriterCore, now: number, resume = 1, maxMessageBytes = 1 << 20, nonce = 1) =>
   w.handleDatagram(
-    encode({ kind: 'welcome', nonce: 1, sessionId: 77n, maxMessageBytes, maxDatagramBytes: 1200, heartbeatMs: 5000, resume, missed: 0 }),
+    encode({ kind: 'welcome', nonce, sessionId: 77n, maxMessageBytes, maxDatagramBytes: 1200, heartbeatMs: 5000, resume, missed: 0 }),
     SERVER,
     now,
   );
@@ -154,7 +154,28 @@ test('after the server forgets the session, registers again and resends what was
   const hello = drain(w)[0]!.packet;
   assert.equal(hello.kind, 'hello');
   assert.equal(hello.kind === 'hello' && hello.role === 1 && hello.nextSeq, 2);
-  welcome(w, T0 + 3, 3); // the server had committed seq 2 after all
+  assert.notEqual(hello.kind === 'hello' && hello.nonce, 1, 'a new registration has a new nonce');
+  welcome(w, T0 + 3, 3, 1 << 20, hello.kind === 'hello' ? hello.nonce : 0); // the server had committed seq 2 after all
   const resent = drain(w).map((t) => (t.packet as Data).seq);
   assert.deepEqual(resent, [3]);
+});
+
+test('told it is over the message rate: says so once, pauses, then sends again what was dropped', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  for (let i = 0; i < 4; i++) w.submitLine(Buffer.from(`line ${i}`.repeat(200)));
+  w.flush(T0);
+  const first = drain(w).map((t) => (t.packet as Data).seq);
+  assert.ok(first.length >= 2);
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 10, retryAfterMs: 300 }), SERVER, T0 + 1);
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 10, retryAfterMs: 300 }), SERVER, T0 + 2);
+  const events: WriterEvent[] = [];
+  for (let e = w.pollEvent(); e; e = w.pollEvent()) events.push(e);
+  assert.deepEqual(events.filter((e) => e.type === 'throttled'), [{ type: 'throttled', limit: 10 }]);
+  w.handleTimeout(T0 + 100);
+  assert.deepEqual(drain(w), [], 'quiet during the pause');
+  assert.equal(w.nextDeadline(), T0 + 302);
+  w.handleTimeout(T0 + 302);
+  assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq).slice(0, first.length), first, 'the dropped datagrams again, in order');
 });

@@ -17,6 +17,25 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
     hex: padded('55520101' + '02' + '00000001' + '01' + '72' + '02' + '000000000000012c' + '10' + 'ab'.repeat(16)),
   },
   {
+    name: 'hello (writer, with a proof)',
+    packet: {
+      kind: 'hello',
+      role: Role.Writer,
+      nonce: 2,
+      name: 'ab',
+      cookie: Buffer.alloc(16, 0x11),
+      proof: Buffer.alloc(16, 0x22),
+      producerId: 1n,
+      nextSeq: 3,
+    },
+    hex: padded('55520101' + '01' + '00000002' + '02' + '6162' + '0000000000000001' + '00000003' + '10' + '11'.repeat(16) + '10' + '22'.repeat(16)),
+  },
+  {
+    name: 'throttle',
+    packet: { kind: 'throttle', sessionId: 5n, limit: 1000, retryAfterMs: 250 },
+    hex: '55520112' + '0000000000000005' + '000003e8' + '000000fa',
+  },
+  {
     name: 'retry',
     packet: { kind: 'retry', nonce: 1, cookie: Buffer.alloc(16, 0xcd) },
     hex: '55520104' + '00000001' + '10' + 'cd'.repeat(16),

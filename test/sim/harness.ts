@@ -27,6 +27,8 @@ export interface SimOptions {
   readerDelays: number[];
   /** Virtual time allowed after the network heals for everything to finish. */
   settleMs: number;
+  /** Authenticated mode: every client proves a secret and every datagram of a session is tagged. */
+  authenticated: boolean;
 }
 
 export interface SimReport {
@@ -80,8 +82,11 @@ export function scenario(rng: Prng): SimOptions {
     sessionTimeoutMs: rng.pick([3_000, 30_000]),
     readerDelays: [0, 0, 50, 700],
     settleMs: 120_000,
+    authenticated: rng.chance(0.25),
   };
 }
+
+const hmac = (key: Buffer, data: Buffer): Buffer => createHmac('sha256', key).update(data).digest();
 
 /** Writers, a server and readers on one simulated network, driven by one seed. */
 export async function runSimulation(seed: number, override: Partial<SimOptions> = {}): Promise<SimReport> {
@@ -92,6 +97,13 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const schedule = (at: number, fn: () => void | Promise<void>): void => queue.push(Math.max(at, now), fn);
   const store = new MemoryStore();
   const failures: string[] = [];
+
+  const users = new Map<string, Buffer>();
+  const credentials = (name: string): { secret?: Buffer; mac?: typeof hmac } => {
+    if (!opts.authenticated) return {};
+    users.set(name, Buffer.from(`secret of ${name}`));
+    return { secret: users.get(name)!, mac: hmac };
+  };
 
   // ---- the server, restartable with its store intact ----
   let server: ServerCore;
@@ -105,7 +117,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       sessionTimeoutMs: opts.sessionTimeoutMs,
       randomId: () => rng.u64(),
       randomKey: () => Buffer.from(rng.u64().toString(16).padStart(16, '0'), 'hex'),
-      mac: (key, data) => createHmac('sha256', key).update(data).digest(),
+      mac: hmac,
+      ...(opts.authenticated && { users }),
     });
   server = newServer();
 
@@ -152,7 +165,16 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       lines.push(Buffer.from(`${name}:${n}:${body}`));
     }
     const core = new WriterCore(
-      { ...WRITER_DEFAULTS, name, server: SERVER, producerId: rng.u64(), nonce: i + 1, timeoutMs: 1e12, datagramBytes: opts.datagramBytes },
+      {
+        ...WRITER_DEFAULTS,
+        name,
+        server: SERVER,
+        producerId: rng.u64(),
+        nonce: i + 1,
+        timeoutMs: 1e12,
+        datagramBytes: opts.datagramBytes,
+        ...credentials(name),
+      },
       now,
     );
     const w: SimWriter = { name, addr, core, lines, submitted: 0 };
@@ -163,7 +185,15 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   for (let i = 0; i < opts.readers; i++) {
     const addr = { address: `10.0.2.${i + 1}`, port: 50000 + i };
     const core = new ReaderCore(
-      { ...READER_DEFAULTS, name: `r${i + 1}`, server: SERVER, nonce: 100 + i, fromKind: FromKind.Earliest, delayMs: rng.pick(opts.readerDelays) },
+      {
+        ...READER_DEFAULTS,
+        name: `r${i + 1}`,
+        server: SERVER,
+        nonce: 100 + i,
+        fromKind: FromKind.Earliest,
+        delayMs: rng.pick(opts.readerDelays),
+        ...credentials(`r${i + 1}`),
+      },
       now,
     );
     const r: SimReader = { name: `r${i + 1}`, addr, core, delivered: [] };

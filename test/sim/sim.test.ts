@@ -38,3 +38,10 @@ test('simulation: half the datagrams lost, lines longer than a datagram', async 
     assert.deepEqual(r.failures, [], `seed ${seed}`);
   }
 });
+
+test('simulation: authenticated mode through loss, restarts and partitions', async () => {
+  for (let seed = 30_001; seed <= 30_015; seed++) {
+    const r = await runSimulation(seed, { authenticated: true, restarts: 1, partitions: 1 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});

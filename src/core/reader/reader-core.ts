@@ -1,7 +1,9 @@
 import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
+import { ClientAuth } from '../client-auth.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
+import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { FETCH_DATAGRAMS_MAX, FromKind, MESSAGE_BYTES_MAX, Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -24,6 +26,9 @@ export interface ReaderConfig {
   once: boolean;
   lostAfterMs: number;
   heartbeatMs: number;
+  /** Authenticated mode: the user's secret, and the MAC to prove it with. */
+  secret?: Buffer;
+  mac?: Mac;
 }
 
 export const READER_DEFAULTS = {
@@ -53,6 +58,9 @@ export type ReaderEvent =
   | { type: 'missed'; count: number }
   | { type: 'server-lost' }
   | { type: 'server-back' }
+  | { type: 'open-server' }
+  | { type: 'taken-over' }
+  | { type: 'rate-limited'; reason: string }
   | { type: 'closed' };
 
 type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
@@ -109,7 +117,9 @@ export class ReaderCore {
   private pkgBytes = 0;
   private remaining: number;
   private nextPollAt: number | undefined;
-  private readonly hello = new HelloTimer();
+  private readonly hello: HelloTimer;
+  private readonly auth: ClientAuth;
+  private limitReported = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
   private lastHeardAt: number;
@@ -126,6 +136,8 @@ export class ReaderCore {
     now: number,
   ) {
     this.heartbeatMs = config.heartbeatMs;
+    this.hello = new HelloTimer(config.nonce);
+    this.auth = new ClientAuth(config.secret, config.mac);
     this.remaining = config.count;
     this.lastHeardAt = now;
     this.sendHello(config.fromKind, config.fromId, now);
@@ -142,20 +154,28 @@ export class ReaderCore {
       if (e instanceof ProtocolError) return;
       throw e;
     }
-    switch (p.kind) {
-      case 'welcome':
-        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
-        this.heard(now);
-        return this.onWelcome(p.sessionId, p.resume, p.missed, p.heartbeatMs, now);
-      case 'retry':
-        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
-        this.heard(now);
-        return this.onRetry(p.cookie, now);
-      case 'refuse':
-        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+    if (p.kind === 'welcome' || p.kind === 'retry' || p.kind === 'refuse') {
+      if (this.phase !== 'hello' || p.nonce !== this.hello.nonce) return;
+      const verdict = this.hello.answered(p, data, { role: Role.Reader, name: this.config.name }, now, this.rtt, this.auth);
+      if (verdict === 'ignore') return;
+      this.heard(now);
+      if (verdict === 'again') return this.helloAgain(now);
+      if (p.kind === 'refuse') {
+        if (verdict === 'later') {
+          if (!this.limitReported) this.events.push({ type: 'rate-limited', reason: p.reason });
+          this.limitReported = true;
+          return;
+        }
         this.phase = 'refused';
         this.events.push({ type: 'refused', code: p.code, reason: p.reason });
         return;
+      }
+      if (p.kind !== 'welcome') return;
+      if (verdict === 'open') this.events.push({ type: 'open-server' });
+      return this.onWelcome(p.sessionId, p.resume, p.missed, p.heartbeatMs, now);
+    }
+    if (p.kind !== 'unknown-session' && !this.auth.accepts(data)) return;
+    switch (p.kind) {
       case 'batch':
         if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
         this.heard(now);
@@ -174,9 +194,17 @@ export class ReaderCore {
         this.ahead.clear();
         this.partial = undefined;
         this.offset = 0;
+        this.auth.forget();
+        this.hello.renew();
         return this.sendHello(FromKind.Id, this.position, now);
       case 'goodbye':
-        if (p.sessionId === this.sessionId && this.phase === 'closing') this.finish();
+        if (p.sessionId !== this.sessionId) return;
+        if (this.phase === 'closing') this.finish();
+        else if (this.phase === 'open' && this.auth.active) {
+          // A newer login of this user took the session over (authenticated mode): this one stops.
+          this.phase = 'refused';
+          this.events.push({ type: 'taken-over' });
+        }
         return;
       default:
         return;
@@ -191,7 +219,7 @@ export class ReaderCore {
     }
     if (this.hello.due(now)) {
       this.hello.backOff();
-      this.sendHello(this.registeredOnce ? FromKind.Id : this.config.fromKind, this.registeredOnce ? this.position : this.config.fromId, now);
+      this.helloAgain(now);
     }
     if (this.bye.due(now)) {
       if (this.bye.exhausted) return this.finish();
@@ -272,21 +300,19 @@ export class ReaderCore {
 
   private sendHello(fromKind: FromKind, fromId: number, now: number): void {
     this.hello.sent(now);
-    this.send(
-      { kind: 'hello', role: Role.Reader, nonce: this.config.nonce, name: this.config.name, cookie: this.hello.cookie, fromKind, fromId },
-      now,
-    );
+    const ctx = { role: Role.Reader, name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie };
+    const proof = this.auth.proof(ctx);
+    this.send({ kind: 'hello', ...ctx, ...(proof && { proof }), fromKind, fromId }, now);
   }
 
-  private onRetry(cookie: Buffer, now: number): void {
-    this.hello.retried(cookie, now, this.rtt);
-    this.sendHello(this.registeredOnce ? FromKind.Id : this.config.fromKind, this.registeredOnce ? this.position : this.config.fromId, now);
+  /** HELLO again: from where the user asked the first time, from our own position after that. */
+  private helloAgain(now: number): void {
+    if (this.registeredOnce) this.sendHello(FromKind.Id, this.position, now);
+    else this.sendHello(this.config.fromKind, this.config.fromId, now);
   }
 
   private onWelcome(sessionId: bigint, position: number, missed: number, heartbeatMs: number, now: number): void {
     this.sessionId = sessionId;
-    // The handshake is the first RTT sample, if it was not retransmitted (Karn).
-    this.hello.welcomed(now, this.rtt);
     this.phase = 'open';
     this.heartbeatMs = Math.min(this.config.heartbeatMs, heartbeatMs);
     this.position = position;
@@ -486,7 +512,7 @@ export class ReaderCore {
   }
 
   private send(p: Packet, now: number): void {
-    this.transmits.push({ to: this.config.server, data: encode(p) });
+    this.transmits.push({ to: this.config.server, data: p.kind === 'hello' ? encode(p) : this.auth.seal(encode(p)) });
     this.lastSendAt = now;
   }
 }

@@ -4,10 +4,13 @@ import { decode, encode } from '../../protocol/codec.js';
 import { FETCH_DATAGRAMS_MAX, FromKind, RefuseCode, Role, roleName } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { isValidName, NAME_RULE } from '../../protocol/names.js';
-import type { Bye, Data, Fetch, Hello, Packet } from '../../protocol/packets.js';
+import { isTagged, seal, TAG_BYTES, verify, type SessionKeys } from '../../protocol/auth.js';
+import type { Data, Fetch, Hello, Packet } from '../../protocol/packets.js';
 import type { NewMessage, ProducerBatch, ReadResult } from '../../store/store.js';
 import type { ReaderStart, StoreRequest, StoreResults } from '../../store/store-request.js';
 import { AddressCookies } from './address-cookies.js';
+import { Authenticator, ReplayGuard } from './authenticator.js';
+import { HandshakeLimiter, TokenBucket } from './rate-limits.js';
 import { buildReply } from './reply-builder.js';
 import { WriterIngest } from './writer-ingest.js';
 
@@ -24,8 +27,14 @@ export interface ServerConfig {
   randomId: () => bigint;
   /** A fresh secret key for address cookies. */
   randomKey: () => Buffer;
-  /** A keyed MAC (HMAC-SHA256 in production); the first COOKIE_BYTES of it make a cookie. */
+  /** A keyed MAC (HMAC-SHA256 in production): cookies, proofs of secrets and session tags. */
   mac: (key: Buffer, data: Buffer) => Buffer;
+  /** Authenticated mode: each user's secret. Absent: open mode. */
+  users?: ReadonlyMap<string, Buffer>;
+  /** Handshakes (HELLOs with a valid cookie) one host may make per second; 0: no limit. */
+  handshakesPerSecond: number;
+  /** Messages one writer session may send per second; 0: no limit. */
+  messagesPerSecond: number;
 }
 
 
@@ -37,7 +46,12 @@ export const SERVER_DEFAULTS: Omit<ServerConfig, 'randomId' | 'randomKey' | 'mac
   windowMax: 1024,
   sessionsMax: 100_000,
   cursorFlushMs: 50,
+  handshakesPerSecond: 20,
+  messagesPerSecond: 500_000,
 };
+
+/** At most one THROTTLE per session per this many ms: it is a signal, not a reply to every datagram. */
+const THROTTLE_SIGNAL_MS = 100;
 
 interface SessionCommon {
   id: bigint;
@@ -48,6 +62,8 @@ interface SessionCommon {
   ready: boolean;
   helloNonce: number;
   welcome?: Buffer;
+  /** Authenticated mode: the keys that tag this session's datagrams. */
+  keys?: SessionKeys | undefined;
 }
 
 interface WriterSession extends SessionCommon {
@@ -55,6 +71,8 @@ interface WriterSession extends SessionCommon {
   producerId: bigint;
   ingest?: WriterIngest;
   committed: number;
+  bucket?: TokenBucket;
+  throttledAt?: number;
 }
 
 interface ReaderSession extends SessionCommon {
@@ -66,7 +84,7 @@ interface ReaderSession extends SessionCommon {
   fetchDeadline: number;
   parkedUntil?: number | undefined;
   reading: boolean;
-  closing?: Bye;
+  closing?: boolean;
 }
 
 type Session = WriterSession | ReaderSession;
@@ -83,13 +101,26 @@ export interface ServerStats {
   refused: number;
   /** HELLOs answered with a cookie rather than a session. */
   retries: number;
+  /** Datagrams of a session whose authentication tag was missing or wrong. */
+  forged: number;
+  /** DATA dropped because its writer was over its message rate. */
+  throttled: number;
 }
 
 export type ServerEvent =
   | { type: 'session-opened'; role: 'writer' | 'reader'; name: string; addr: Address }
-  | { type: 'session-closed'; role: 'writer' | 'reader'; name: string; reason: 'bye' | 'expired' | 'replaced' }
+  | { type: 'session-closed'; role: 'writer' | 'reader'; name: string; reason: CloseReason }
   | { type: 'refused'; name: string; addr: Address; reason: string }
   | { type: 'store-error'; op: string; error: unknown };
+
+type CloseReason = 'bye' | 'expired' | 'replaced' | 'taken-over';
+
+/** A session taken over by a newer login of its user: its client is told so, in its own keys, for a while. */
+interface Retired {
+  addrKey: string;
+  keys: SessionKeys;
+  until: number;
+}
 
 type Continuation = (ok: boolean, value: unknown, now: number) => void;
 
@@ -108,6 +139,8 @@ export class ServerCore {
     sessionsExpired: 0,
     refused: 0,
     retries: 0,
+    forged: 0,
+    throttled: 0,
   };
   private readonly sessions = new Map<bigint, Session>();
   private readonly byName = new Map<string, Session>();
@@ -128,9 +161,15 @@ export class ServerCore {
   private sweepAt: number | undefined;
   private logNext = 0;
   private readonly cookies: AddressCookies;
+  private readonly auth: Authenticator;
+  private readonly replays = new ReplayGuard();
+  private readonly handshakes: HandshakeLimiter;
+  private readonly retired = new Map<bigint, Retired>();
 
   constructor(private readonly config: ServerConfig) {
     this.cookies = new AddressCookies(config.randomKey, config.mac);
+    this.auth = new Authenticator(config.users, config.mac);
+    this.handshakes = new HandshakeLimiter(config.handshakesPerSecond);
   }
 
   // ---- inputs ----
@@ -149,20 +188,26 @@ export class ServerCore {
     switch (packet.kind) {
       case 'hello':
         return this.onHello(packet, from, now);
-      case 'data':
-        return this.withSession(packet.sessionId, from, now, (s) => {
-          if (s.role === Role.Writer) this.onData(s, packet);
-        });
-      case 'fetch':
-        return this.withSession(packet.sessionId, from, now, (s) => {
-          if (s.role === Role.Reader) this.onFetch(s, packet, now);
-        });
-      case 'ping':
-        return this.withSession(packet.sessionId, from, now, (s) => {
-          this.send(s.addr, { kind: 'pong', sessionId: s.id });
-        });
-      case 'bye':
-        return this.onBye(packet, from, now);
+      case 'data': {
+        const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
+        if (s?.role === Role.Writer) this.onData(s, packet, now);
+        return;
+      }
+      case 'fetch': {
+        const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
+        if (s?.role === Role.Reader) this.onFetch(s, packet, now);
+        return;
+      }
+      case 'ping': {
+        const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
+        if (s) this.sendTo(s, { kind: 'pong', sessionId: s.id });
+        return;
+      }
+      case 'bye': {
+        const s = this.session(packet.sessionId, data, from, now, 'goodbye');
+        if (s) this.onBye(s, packet.position, now);
+        return;
+      }
       default:
         // Packets only a server sends: a confused or hostile peer.
         this.stats.malformed++;
@@ -171,13 +216,16 @@ export class ServerCore {
 
   handleTimeout(now: number): void {
     if (this.sweepAt !== undefined && now >= this.sweepAt) {
-      this.sweepAt = this.sessions.size > 0 ? now + 1_000 : undefined;
       for (const s of this.sessions.values()) {
         if (now - s.lastSeen > this.config.sessionTimeoutMs) {
           this.stats.sessionsExpired++;
           this.endSession(s, 'expired', now);
         }
       }
+      for (const [id, r] of this.retired) if (now >= r.until) this.retired.delete(id);
+      this.handshakes.sweep(now);
+      this.replays.sweep(now);
+      this.sweepAt = this.sessions.size + this.retired.size + this.handshakes.size > 0 ? now + 1_000 : undefined;
     }
     for (const s of [...this.parked]) {
       if (now >= s.parkedUntil!) {
@@ -241,25 +289,37 @@ export class ServerCore {
       this.send(from, { kind: 'retry', nonce: h.nonce, cookie: this.cookies.make(key, h.nonce, now) });
       return;
     }
-    if (!isValidName(h.name)) return this.refuse(h, from, RefuseCode.BadName, `bad name: use ${NAME_RULE}`);
     const nameKey = `${h.role}:${h.name}`;
     const holder = this.byName.get(nameKey);
+    if (holder && holder.addrKey === key && holder.helloNonce === h.nonce) {
+      // A retransmitted hello: answer again once ready.
+      if (holder.welcome) this.transmits.push({ to: from, data: holder.welcome });
+      return;
+    }
+    if (!this.handshakes.allow(from.address, now)) {
+      const limit = this.config.handshakesPerSecond;
+      return this.refuse(h, from, RefuseCode.RateLimited, `too many handshakes from ${from.address} (limit ${limit} per second)`);
+    }
+    if (!isValidName(h.name)) return this.refuse(h, from, RefuseCode.BadName, `bad name: use ${NAME_RULE}`);
+    const auth = this.auth.check(h);
+    if (!auth.ok) return this.refuse(h, from, auth.code, auth.reason);
+    if (auth.keys && this.replays.replayed(nameKey, h.nonce, now)) return; // a recorded HELLO sent again
     if (holder) {
       if (holder.addrKey !== key && now - holder.lastSeen <= this.config.sessionTimeoutMs) {
-        const secs = Math.ceil((holder.lastSeen + this.config.sessionTimeoutMs - now) / 1000);
-        return this.refuse(
-          h,
-          from,
-          RefuseCode.NameTaken,
-          `the name ${h.name} is in use by a live ${roleName(h.role)} (free when it exits, or after ${secs} s of silence)`,
-        );
+        if (!auth.keys) {
+          const secs = Math.ceil((holder.lastSeen + this.config.sessionTimeoutMs - now) / 1000);
+          return this.refuse(
+            h,
+            from,
+            RefuseCode.NameTaken,
+            `the name ${h.name} is in use by a live ${roleName(h.role)} (free when it exits, or after ${secs} s of silence)`,
+          );
+        }
+        // Authenticated mode: whoever proves the secret is the user, and may take over its own session.
+        this.takeOver(holder, now);
+      } else {
+        this.endSession(holder, 'replaced', now);
       }
-      if (holder.addrKey === key && holder.helloNonce === h.nonce) {
-        // A retransmitted hello: answer again once ready.
-        if (holder.welcome) this.transmits.push({ to: from, data: holder.welcome });
-        return;
-      }
-      this.endSession(holder, 'replaced', now);
     }
     if (this.sessions.size >= this.config.sessionsMax) {
       return this.refuse(h, from, RefuseCode.TooManySessions, 'the server has too many sessions');
@@ -272,6 +332,7 @@ export class ServerCore {
       lastSeen: now,
       ready: false,
       helloNonce: h.nonce,
+      keys: auth.keys,
     };
     let s: Session;
     if (h.role === Role.Writer) {
@@ -319,7 +380,7 @@ export class ServerCore {
 
   private open(s: Session, resume: number, missed: number): void {
     s.ready = true;
-    s.welcome = encode({
+    s.welcome = this.seal(s, encode({
       kind: 'welcome',
       nonce: s.helloNonce,
       sessionId: s.id,
@@ -328,7 +389,7 @@ export class ServerCore {
       heartbeatMs: this.config.heartbeatMs,
       resume,
       missed,
-    });
+    }));
     this.transmits.push({ to: s.addr, data: s.welcome });
     this.stats.sessionsOpened++;
     const role = s.role === Role.Writer ? 'writer' : 'reader';
@@ -342,38 +403,59 @@ export class ServerCore {
     this.send(to, { kind: 'refuse', nonce: h.nonce, code, reason });
   }
 
-  private withSession(id: bigint, from: Address, now: number, fn: (s: Session) => void): void {
+  /**
+   * The live session a datagram names, if it is genuine: from the session's own address (anything else
+   * is ignored, not answered) and, in authenticated mode, with a right tag. Unknown ids are answered.
+   */
+  private session(
+    id: bigint,
+    data: Buffer,
+    from: Address,
+    now: number,
+    unknownReply: 'unknown-session' | 'goodbye',
+  ): Session | undefined {
     const s = this.sessions.get(id);
     if (!s) {
-      this.send(from, { kind: 'unknown-session', sessionId: id });
-      return;
+      const r = this.retired.get(id);
+      if (r) {
+        if (r.addrKey === addressKey(from) && verify(data, r.keys.toServer, this.config.mac)) {
+          this.transmits.push({ to: from, data: seal(encode({ kind: 'goodbye', sessionId: id }), r.keys.toClient, this.config.mac) });
+        }
+        return undefined;
+      }
+      this.send(from, { kind: unknownReply, sessionId: id });
+      return undefined;
     }
-    // A session's traffic comes from its own address; anything else is ignored, not answered.
-    if (s.addrKey !== addressKey(from)) return;
-    if (!s.ready) return;
+    if (s.addrKey !== addressKey(from)) return undefined;
+    if (s.keys ? !verify(data, s.keys.toServer, this.config.mac) : isTagged(data)) {
+      this.stats.forged++;
+      return undefined;
+    }
+    if (!s.ready) return undefined;
     s.lastSeen = now;
-    fn(s);
+    return s;
   }
 
-  private onBye(b: Bye, from: Address, now: number): void {
-    const s = this.sessions.get(b.sessionId);
-    if (!s) {
-      this.send(from, { kind: 'goodbye', sessionId: b.sessionId });
-      return;
-    }
-    if (s.addrKey !== addressKey(from) || !s.ready) return;
-    if (s.role === Role.Reader && b.position > 0) {
-      s.position = Math.min(Math.max(b.position, s.position), this.logNext);
+  private onBye(s: Session, position: number, now: number): void {
+    if (s.role === Role.Reader && position > 0) {
+      s.position = Math.min(Math.max(position, s.position), this.logNext);
       this.markCursor(s);
-      s.closing = b;
+      s.closing = true;
       this.cursorWaiters.push(s);
       this.flushCursors();
     }
     this.endSession(s, 'bye', now);
-    if (s.role === Role.Writer || !s.closing) this.send(from, { kind: 'goodbye', sessionId: b.sessionId });
+    if (s.role === Role.Writer || !s.closing) this.sendTo(s, { kind: 'goodbye', sessionId: s.id });
   }
 
-  private endSession(s: Session, reason: 'bye' | 'expired' | 'replaced', now: number): void {
+  /** The session's client is told, in its own keys, that a newer login of its user took over. */
+  private takeOver(old: Session, now: number): void {
+    this.endSession(old, 'taken-over', now);
+    this.retired.set(old.id, { addrKey: old.addrKey, keys: old.keys!, until: now + this.config.sessionTimeoutMs });
+    this.sendTo(old, { kind: 'goodbye', sessionId: old.id });
+  }
+
+  private endSession(s: Session, reason: CloseReason, now: number): void {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
     const nameKey = `${s.role}:${s.name}`;
@@ -387,7 +469,7 @@ export class ServerCore {
     if (s.ready) {
       const role = s.role === Role.Writer ? 'writer' : 'reader';
       this.events.push({ type: 'session-closed', role, name: s.name, reason });
-      if (reason !== 'replaced') this.saveClient(s, false, reason === 'expired' ? s.lastSeen : now);
+      if (reason !== 'replaced' && reason !== 'taken-over') this.saveClient(s, false, reason === 'expired' ? s.lastSeen : now);
     }
   }
 
@@ -398,8 +480,9 @@ export class ServerCore {
 
   // ---- writers ----
 
-  private onData(s: WriterSession, d: Data): void {
+  private onData(s: WriterSession, d: Data, now: number): void {
     const ingest = s.ingest!;
+    if (this.config.messagesPerSecond > 0 && ingest.isNew(d.seq) && !this.withinRate(s, d, now)) return;
     const verdict = ingest.accept(d.seq, d.entries);
     if (verdict === 'accepted') {
       this.appendQueue.add(s);
@@ -411,9 +494,24 @@ export class ServerCore {
     }
   }
 
+  /** Charges the datagram's messages to the writer's rate; over it, the datagram is dropped and the writer told. */
+  private withinRate(s: WriterSession, d: Data, now: number): boolean {
+    const rate = this.config.messagesPerSecond;
+    s.bucket ??= new TokenBucket(rate, now);
+    let lines = 0;
+    for (const e of d.entries) if (!e.more) lines++;
+    if (s.bucket.take(lines, now)) return true;
+    this.stats.throttled++;
+    if (s.throttledAt === undefined || now - s.throttledAt >= THROTTLE_SIGNAL_MS) {
+      s.throttledAt = now;
+      this.sendTo(s, { kind: 'throttle', sessionId: s.id, limit: rate, retryAfterMs: s.bucket.waitMs(now) });
+    }
+    return false;
+  }
+
   private sendAck(s: WriterSession): void {
     const ingest = s.ingest!;
-    this.send(s.addr, {
+    this.sendTo(s, {
       kind: 'ack',
       sessionId: s.id,
       received: ingest.received,
@@ -468,7 +566,7 @@ export class ServerCore {
   private onFetch(s: ReaderSession, f: Fetch, now: number): void {
     if (s.fetch && s.fetch.fetchId === f.fetchId) {
       // A repeat of the fetch we hold: say we are alive, so the reader can tell a held poll from an outage.
-      if (s.parkedUntil !== undefined) this.send(s.addr, { kind: 'pong', sessionId: s.id });
+      if (s.parkedUntil !== undefined) this.sendTo(s, { kind: 'pong', sessionId: s.id });
       return;
     }
     const position = Math.min(f.position, Math.max(this.logNext, s.position));
@@ -522,11 +620,11 @@ export class ServerCore {
         position: f.position,
         offset: f.offset,
         maxDatagrams: Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX),
-        datagramBytes: this.config.datagramBytes,
+        datagramBytes: this.config.datagramBytes - (s.keys ? TAG_BYTES : 0),
       },
       result,
     );
-    for (const p of parts) this.send(s.addr, p);
+    for (const p of parts) this.sendTo(s, p);
     s.fetch = undefined;
   }
 
@@ -575,7 +673,7 @@ export class ServerCore {
       this.cursorsInFlight = false;
       if (!ok) this.events.push({ type: 'store-error', op: 'saveCursors', error: value });
       // A reader that said goodbye learns its position is saved only once it is.
-      for (const w of waiters) this.send(w.addr, { kind: 'goodbye', sessionId: w.id });
+      for (const w of waiters) this.sendTo(w, { kind: 'goodbye', sessionId: w.id });
       if (this.dirtyCursors.size > 0) this.flushCursors();
     });
   }
@@ -596,6 +694,15 @@ export class ServerCore {
 
   private send(to: Address, p: Packet): void {
     this.transmits.push({ to, data: encode(p) });
+  }
+
+  /** To a session's client: tagged with the session's key in authenticated mode. */
+  private sendTo(s: Session, p: Packet): void {
+    this.transmits.push({ to: s.addr, data: this.seal(s, encode(p)) });
+  }
+
+  private seal(s: Session, datagram: Buffer): Buffer {
+    return s.keys ? seal(datagram, s.keys.toClient, this.config.mac) : datagram;
   }
 
   private newSessionId(): bigint {

@@ -37,6 +37,11 @@ export class WriterIngest {
     return this.early.size;
   }
 
+  /** True for a sequence number neither processed nor buffered yet. */
+  isNew(seq: number): boolean {
+    return seq > this.received && !this.early.has(seq);
+  }
+
   accept(seq: number, entries: DataEntry[]): IngestVerdict {
     if (seq <= this.received) return 'duplicate';
     if (seq > this.received + this.windowMax) return 'out-of-window';

@@ -1,7 +1,9 @@
 import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
+import { ClientAuth } from '../client-auth.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
+import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -24,6 +26,9 @@ export interface WriterConfig {
   /** Input is refused (the caller pauses its source) past this many queued bytes. */
   queueBytesHigh: number;
   lostAfterMs: number;
+  /** Authenticated mode: the user's secret, and the MAC to prove it with. */
+  secret?: Buffer;
+  mac?: Mac;
 }
 
 export const WRITER_DEFAULTS = {
@@ -42,6 +47,10 @@ export type WriterEvent =
   | { type: 'oversize'; line: number; bytes: number; limit: number }
   | { type: 'server-lost' }
   | { type: 'server-back' }
+  | { type: 'open-server' }
+  | { type: 'throttled'; limit: number }
+  | { type: 'taken-over' }
+  | { type: 'rate-limited'; reason: string }
   | { type: 'done' }
   | { type: 'failed'; unconfirmed: number };
 
@@ -77,7 +86,11 @@ export class WriterCore {
   private recoverySeq = 0;
   private readonly rtt = new RttEstimator();
   private rtxAt: number | undefined;
-  private readonly hello = new HelloTimer();
+  private readonly hello: HelloTimer;
+  private readonly auth: ClientAuth;
+  private holdUntil: number | undefined;
+  private throttleReported = false;
+  private limitReported = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
   private lastProgressAt: number;
@@ -95,6 +108,8 @@ export class WriterCore {
     now: number,
   ) {
     this.datagramBytes = config.datagramBytes;
+    this.hello = new HelloTimer(config.nonce);
+    this.auth = new ClientAuth(config.secret, config.mac);
     this.packer = new LinePacker(config.queueBytesHigh);
     this.cwnd = config.windowInitial;
     this.ssthresh = config.windowMax;
@@ -141,21 +156,25 @@ export class WriterCore {
       if (e instanceof ProtocolError) return;
       throw e;
     }
-    switch (p.kind) {
-      case 'welcome':
-        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
-        this.heard(now);
-        return this.onWelcome(p.sessionId, p.resume, p.maxMessageBytes, p.maxDatagramBytes, p.heartbeatMs, now);
-      case 'retry':
-        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
-        this.heard(now);
-        this.hello.retried(p.cookie, now, this.rtt);
-        return this.sendHello(now);
-      case 'refuse':
-        if (this.phase !== 'hello' || p.nonce !== this.config.nonce) return;
+    if (p.kind === 'welcome' || p.kind === 'retry' || p.kind === 'refuse') {
+      if (this.phase !== 'hello' || p.nonce !== this.hello.nonce) return;
+      const ctx = { role: Role.Writer, name: this.config.name };
+      const verdict = this.hello.answered(p, data, ctx, now, this.rtt, this.auth);
+      if (verdict === 'ignore') return;
+      this.heard(now);
+      if (verdict === 'again') return this.sendHello(now);
+      if (p.kind === 'refuse') {
+        if (verdict === 'later') return this.limited(p.reason);
         this.phase = 'refused';
         this.events.push({ type: 'refused', code: p.code, reason: p.reason });
         return;
+      }
+      if (p.kind !== 'welcome') return;
+      if (verdict === 'open') this.events.push({ type: 'open-server' });
+      return this.onWelcome(p.sessionId, p.resume, p.maxMessageBytes, p.maxDatagramBytes, p.heartbeatMs, now);
+    }
+    if (p.kind !== 'unknown-session' && !this.auth.accepts(data)) return;
+    switch (p.kind) {
       case 'ack':
         if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
         this.heard(now);
@@ -169,7 +188,12 @@ export class WriterCore {
         if (this.phase === 'closing') return this.finish('done');
         return this.rehello(now);
       case 'goodbye':
-        if (p.sessionId === this.sessionId && this.phase === 'closing') this.finish('done');
+        if (p.sessionId !== this.sessionId) return;
+        if (this.phase === 'closing') this.finish('done');
+        else if (this.phase === 'open' && this.auth.active) this.takenOver();
+        return;
+      case 'throttle':
+        if (p.sessionId === this.sessionId && this.phase === 'open') this.onThrottle(p.limit, p.retryAfterMs, now);
         return;
       default:
         return;
@@ -195,6 +219,10 @@ export class WriterCore {
       if (this.bye.exhausted) return this.finish('done');
       this.sendBye(now);
     }
+    if (this.holdUntil !== undefined && now >= this.holdUntil) {
+      this.holdUntil = undefined;
+      this.fillWindow(now);
+    }
     if (this.rtxAt !== undefined && now >= this.rtxAt) this.onRetransmitTimeout(now);
     if (this.phase === 'open' && now - this.lastSendAt >= this.heartbeatMs) {
       this.send({ kind: 'ping', sessionId: this.sessionId }, now);
@@ -217,6 +245,7 @@ export class WriterCore {
     return earliest(
       this.hello.deadline,
       this.rtxAt,
+      this.holdUntil,
       this.bye.deadline,
       waiting ? this.lastProgressAt + this.config.timeoutMs : undefined,
       waiting && !this.lostReported ? this.lastProgressAt + this.config.lostAfterMs : undefined,
@@ -259,14 +288,14 @@ export class WriterCore {
 
   private sendHello(now: number): void {
     this.hello.sent(now);
+    const ctx = { role: Role.Writer, name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie };
+    const proof = this.auth.proof(ctx);
     this.transmits.push({
       to: this.config.server,
       data: encode({
         kind: 'hello',
-        role: Role.Writer,
-        nonce: this.config.nonce,
-        name: this.config.name,
-        cookie: this.hello.cookie,
+        ...ctx,
+        ...(proof && { proof }),
         producerId: this.config.producerId,
         nextSeq: this.dgrams[0]?.seq ?? this.seqNext,
       }),
@@ -283,11 +312,9 @@ export class WriterCore {
     now: number,
   ): void {
     this.sessionId = sessionId;
-    // The handshake is the first RTT sample, if it was not retransmitted (Karn).
-    this.hello.welcomed(now, this.rtt);
     this.phase = 'open';
     this.maxMessageBytes = maxMessageBytes;
-    this.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes);
+    this.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes) - this.auth.overhead;
     this.heartbeatMs = heartbeatMs;
     // What the server already holds (it committed before it lost our session) is confirmed.
     while (this.dgrams.length > 0 && this.dgrams[0]!.seq < expected) this.confirm(this.dgrams.shift()!);
@@ -305,12 +332,48 @@ export class WriterCore {
     this.phase = 'hello';
     this.sessionId = 0n;
     this.rtxAt = undefined;
+    this.holdUntil = undefined;
+    this.auth.forget();
+    this.hello.renew();
     this.sendHello(now);
+  }
+
+  /** The server limits handshakes: the HELLO timer tries again, and the user hears of it once. */
+  private limited(reason: string): void {
+    if (this.limitReported) return;
+    this.limitReported = true;
+    this.events.push({ type: 'rate-limited', reason });
+  }
+
+  /** A newer login of this user took the session over (authenticated mode): this one stops. */
+  private takenOver(): void {
+    this.phase = 'refused';
+    this.rtxAt = undefined;
+    this.events.push({ type: 'taken-over' });
+  }
+
+  /** Over the server's message rate: what was in flight was dropped; send again, slower, after the pause. */
+  private onThrottle(limit: number, retryAfterMs: number, now: number): void {
+    if (!this.throttleReported) {
+      this.throttleReported = true;
+      this.events.push({ type: 'throttled', limit });
+    }
+    for (const d of this.dgrams) {
+      if (d.state === 'sent') {
+        d.state = 'unsent';
+        this.outstanding--;
+      }
+    }
+    this.onLoss(false);
+    this.rtxAt = undefined;
+    this.holdUntil = now + Math.max(retryAfterMs, 1);
+    this.progress(now);
   }
 
   // ---- sending ----
 
   private fillWindow(now: number): void {
+    if (this.holdUntil !== undefined) return;
     // Retransmissions first, oldest first.
     for (const d of this.dgrams) {
       if (this.outstanding >= this.cwnd) return;
@@ -344,12 +407,12 @@ export class WriterCore {
     d.sends++;
     this.outstanding++;
     this.rtxAt ??= now + this.rtt.rtoMs;
-    this.transmits.push({ to: this.config.server, data: d.data });
+    this.transmits.push({ to: this.config.server, data: this.auth.seal(d.data) });
     this.lastSendAt = now;
   }
 
   private send(p: Packet, now: number): void {
-    this.transmits.push({ to: this.config.server, data: encode(p) });
+    this.transmits.push({ to: this.config.server, data: this.auth.seal(encode(p)) });
     this.lastSendAt = now;
   }
 
@@ -417,7 +480,7 @@ export class WriterCore {
     if (this.outstanding === 0 && this.dgrams.length > 0) {
       // All arrived, some not yet committed, and the acknowledgement saying so may be lost: probe.
       const first = this.dgrams[0]!;
-      this.transmits.push({ to: this.config.server, data: first.data });
+      this.transmits.push({ to: this.config.server, data: this.auth.seal(first.data) });
       this.lastSendAt = now;
       this.rtxAt = now + this.rtt.rtoMs;
       return;
