@@ -1,4 +1,5 @@
 import type { Message } from '../core/reader/reader-core.js';
+import type { PresenceEntry } from '../protocol/packets.js';
 
 export const FORMATS = ['text', 'json', 'raw'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -49,4 +50,27 @@ export function formatPackage(messages: Message[], format: Format): Buffer {
     const f = formatMessage(m, format);
     return typeof f === 'string' ? Buffer.from(f, 'utf8') : f;
   }));
+}
+
+/** `--who`: one line per registered client (names are validated, so they need no escaping). */
+export function formatRegistry(entries: PresenceEntry[], format: Format): string {
+  const sorted = [...entries].sort((a, b) => (a.online !== b.online ? (a.online ? -1 : 1) : a.name.localeCompare(b.name)));
+  if (format === 'json') {
+    return sorted.map((e) => `${JSON.stringify({ name: e.name, role: e.role, online: e.online, lastSeen: new Date(e.lastSeen).toISOString() })}\n`).join('');
+  }
+  const width = Math.max(4, ...sorted.map((e) => e.name.length));
+  return sorted
+    .map((e) => `${e.name.padEnd(width)}  ${e.role.padEnd(6)}  ${(e.online ? 'online' : 'offline').padEnd(7)}  last seen ${localTime(e.lastSeen)}\n`)
+    .join('');
+}
+
+/** `--presence`: who came online or went offline, as it happens. */
+export function formatPresence(changes: PresenceEntry[], format: Format): string {
+  return changes
+    .map((e) =>
+      format === 'json'
+        ? `${JSON.stringify({ event: e.online ? 'online' : 'offline', name: e.name, role: e.role, ts: new Date(e.lastSeen).toISOString() })}\n`
+        : `${localTime(e.lastSeen)} * ${e.name} (${e.role}) is ${e.online ? 'online' : 'offline'}\n`,
+    )
+    .join('');
 }

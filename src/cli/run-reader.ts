@@ -3,7 +3,7 @@ import { FromKind } from '../protocol/constants.js';
 import { resolveAddress } from '../io/udp-socket.js';
 import { runReader } from '../io/reader-runtime.js';
 import { baseParser, runCommand, usage } from './command.js';
-import { clientOptions } from './client-options.js';
+import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { FORMATS, type Format } from './format.js';
 import { createLogger, type LogLevel } from './logger.js';
@@ -37,7 +37,16 @@ export async function main(argv: string[]): Promise<number> {
         default: false,
         describe: `Print what is there now and exit; with nothing there, say "no messages" and exit ${ExitCode.NoMessages}`,
       })
+      .option('group', {
+        alias: 'g',
+        type: 'string',
+        describe: 'Read as a member of this queue group: each message goes to one member only',
+      })
+      .option('who', { type: 'boolean', default: false, describe: 'Print who is registered (online or not, last seen) and exit' })
+      .option('presence', { type: 'boolean', default: false, describe: 'Also print when others come online or go offline' })
       .example('$0 --username ops --delay 5', 'Every 5 s, print what arrived')
+      .example('$0 -u worker1 --group jobs', 'Share the work: each message to one member of "jobs"')
+      .example('$0 -u me --who', 'Who is online')
       .example('$0 -u audit --from earliest --format json', 'The whole log as JSON lines')
       .example('$0 -u cron --once', 'What arrived since the last run, then exit'),
   ).parseSync();
@@ -46,6 +55,11 @@ export async function main(argv: string[]): Promise<number> {
     throw usage(`invalid --count '${args.count}': expected a whole number above 0`);
   }
   const { fromKind, fromId } = parseFrom(args.from);
+  if (args.group !== undefined) checkName(args.group, '--group');
+  if (args.who && (args.group !== undefined || args.presence || args.once || args.count !== undefined)) {
+    throw usage('--who prints the registry and exits: it goes with no --group, --presence, --once or --count');
+  }
+  if (args.format === 'raw' && (args.who || args.presence)) throw usage('--who and --presence print text or json, not raw');
 
   const logger = createLogger(NAME, args['log-level'] as LogLevel);
   const server = await resolveAddress(args.address, args.port).catch(() => {
@@ -63,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
     output: process.stdout,
     logger,
     ...(args.secret !== undefined && { secret: args.secret }),
+    ...(args.group !== undefined && { group: args.group }),
+    ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
   });
   if (outcome.kind === 'refused') throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
   if (args.once && outcome.printed === 0) throw new UserError('no messages', ExitCode.NoMessages);

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { formatAddress, type Address } from '../core/address.js';
 import { READER_DEFAULTS, ReaderCore } from '../core/reader/reader-core.js';
 import type { FromKind } from '../protocol/constants.js';
-import { formatPackage, type Format } from '../cli/format.js';
+import { formatPackage, formatPresence, formatRegistry, type Format } from '../cli/format.js';
 import { now } from './clock.js';
 import { hmacSha256, randomNonce } from './random.js';
 import { logSignOn, takenOverReason } from './sign-on-events.js';
@@ -25,6 +25,8 @@ export interface ReaderOptions {
   logger: Logger;
   /** Authenticated mode: the user's secret. */
   secret?: string;
+  group?: string;
+  presence?: 'who' | 'watch';
 }
 
 /** Runs a reader until --count is reached, it is interrupted, or its output is closed. */
@@ -43,6 +45,8 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       count: opts.count,
       once: opts.once,
       ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 }),
+      ...(opts.group !== undefined && { group: opts.group }),
+      ...(opts.presence !== undefined && { presence: opts.presence }),
     },
     now(),
   );
@@ -75,6 +79,13 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
           case 'messages':
             printed += e.messages.length;
             if (!output.write(formatPackage(e.messages, opts.format))) core.setPaused(true, now());
+            break;
+          case 'registry':
+            printed += e.entries.length;
+            output.write(formatRegistry(e.entries, opts.format));
+            break;
+          case 'presence':
+            output.write(formatPresence(e.changes, opts.format));
             break;
           case 'server-lost':
             logger.warn({ server }, `server ${server} is not responding; waiting`);

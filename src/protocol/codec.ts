@@ -17,6 +17,7 @@ import {
   NAME_BYTES_MAX,
   PROTOCOL_VERSION,
   PacketKind,
+  PresenceFlag,
   REASON_BYTES_MAX,
   RefuseCode,
   Role,
@@ -32,6 +33,8 @@ import type {
   Fetch,
   Hello,
   Packet,
+  Presence,
+  PresenceEntry,
   Refuse,
   WireMessage,
   Welcome,
@@ -93,6 +96,12 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.Batch:
       packet = decodeBatch(r);
       break;
+    case PacketKind.Who:
+      packet = { kind: 'who', sessionId: r.u64(), requestId: r.u32(), since: r.u32(), offset: r.u32() };
+      break;
+    case PacketKind.Presence:
+      packet = decodePresence(r);
+      break;
     case PacketKind.Ping:
       packet = { kind: 'ping', sessionId: r.u64() };
       break;
@@ -126,18 +135,22 @@ function decodeHello(r: BytesReader): Hello {
     const nextSeq = r.u32();
     if (nextSeq === 0) fail('sequence numbers start at 1');
     hello = { kind: 'hello', role, nonce, name, cookie: decodeCookie(r), producerId, nextSeq };
-  } else if (role === Role.Reader) {
+  } else if (role === Role.Reader || role === Role.Observer) {
     const fromKind = r.u8();
     if (fromKind !== FromKind.Latest && fromKind !== FromKind.Earliest && fromKind !== FromKind.Id) {
       fail(`from kind ${fromKind}`);
     }
     const fromId = r.u64n();
-    hello = { kind: 'hello', role, nonce, name, cookie: decodeCookie(r), fromKind: fromKind as FromKind, fromId };
+    hello = { kind: 'hello', role: role as typeof Role.Reader, nonce, name, cookie: decodeCookie(r), fromKind: fromKind as FromKind, fromId };
   } else {
     return fail(`role ${role}`);
   }
   const proof = decodeProof(r);
   if (proof.length > 0) hello.proof = proof;
+  if (hello.role !== Role.Writer) {
+    const group = r.remaining > 0 ? r.str8(NAME_BYTES_MAX) : '';
+    if (group.length > 0) hello.group = group;
+  }
   // The rest is padding, and padding is zeros.
   for (const b of r.bytes(r.remaining)) if (b !== 0) fail('padding that is not zero');
   return hello;
@@ -239,7 +252,7 @@ function decodeBatch(r: BytesReader): Batch {
   const fetchId = r.u32();
   const part = r.u8();
   const flags = r.u8();
-  if (flags & ~(BatchFlag.LastPart | BatchFlag.CaughtUp)) fail(`batch flags ${flags}`);
+  if (flags & ~(BatchFlag.LastPart | BatchFlag.CaughtUp | BatchFlag.Seek)) fail(`batch flags ${flags}`);
   const position = r.u64n();
   const offset = r.u32();
   const nextPosition = r.u64n();
@@ -276,6 +289,7 @@ function decodeBatch(r: BytesReader): Batch {
     part,
     lastPart: (flags & BatchFlag.LastPart) !== 0,
     caughtUp: (flags & BatchFlag.CaughtUp) !== 0,
+    ...((flags & BatchFlag.Seek) !== 0 && { seek: true }),
     position,
     offset,
     nextPosition,
@@ -293,6 +307,7 @@ export function encode(p: Packet): Buffer {
       if (p.role === Role.Writer) w.u64(p.producerId).u32(p.nextSeq);
       else w.u8(p.fromKind).u64n(p.fromId);
       w.u8(p.cookie.length).bytes(p.cookie).u8(p.proof?.length ?? 0).bytes(p.proof ?? Buffer.alloc(0));
+      if (p.role !== Role.Writer) w.str8(p.group ?? '');
       if (w.length < HELLO_BYTES_MIN) w.bytes(Buffer.alloc(HELLO_BYTES_MIN - w.length));
       return w.finish();
     }
@@ -338,6 +353,10 @@ export function encode(p: Packet): Buffer {
         .finish();
     case 'batch':
       return encodeBatch(p);
+    case 'who':
+      return header(new BytesWriter(24), PacketKind.Who).u64(p.sessionId).u32(p.requestId).u32(p.since).u32(p.offset).finish();
+    case 'presence':
+      return encodePresence(p);
     case 'ping':
       return header(new BytesWriter(12), PacketKind.Ping).u64(p.sessionId).finish();
     case 'pong':
@@ -364,7 +383,7 @@ function encodeData(p: Data): Buffer {
 }
 
 function encodeBatch(p: Batch): Buffer {
-  const flags = (p.lastPart ? BatchFlag.LastPart : 0) | (p.caughtUp ? BatchFlag.CaughtUp : 0);
+  const flags = (p.lastPart ? BatchFlag.LastPart : 0) | (p.caughtUp ? BatchFlag.CaughtUp : 0) | (p.seek ? BatchFlag.Seek : 0);
   const w = header(new BytesWriter(1200), PacketKind.Batch)
     .u64(p.sessionId)
     .u32(p.fetchId)
@@ -386,6 +405,51 @@ function encodeBatch(p: Batch): Buffer {
     w.varint(m.text.length).bytes(m.text);
     prev = m;
   }
+  return w.finish();
+}
+
+const ROLES = ['writer', 'reader'] as const;
+
+function decodePresence(r: BytesReader): Presence {
+  const sessionId = r.u64();
+  const requestId = r.u32();
+  const version = r.u32();
+  const flags = r.u8();
+  if (flags & ~(PresenceFlag.Full | PresenceFlag.More)) fail(`presence flags ${flags}`);
+  const nextOffset = r.u32();
+  const count = r.u16();
+  if (count > ENTRIES_PER_PACKET_MAX) fail(`${count} entries`);
+  const entries: PresenceEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = r.str8(NAME_BYTES_MAX);
+    const role = ROLES[r.u8() - 1];
+    if (!role) fail('presence role');
+    const online = r.u8();
+    if (online > 1) fail('presence online flag');
+    entries.push({ name, role: role!, online: online === 1, lastSeen: r.u64n() });
+  }
+  return {
+    kind: 'presence',
+    sessionId,
+    requestId,
+    version,
+    full: (flags & PresenceFlag.Full) !== 0,
+    more: (flags & PresenceFlag.More) !== 0,
+    nextOffset,
+    entries,
+  };
+}
+
+function encodePresence(p: Presence): Buffer {
+  const flags = (p.full ? PresenceFlag.Full : 0) | (p.more ? PresenceFlag.More : 0);
+  const w = header(new BytesWriter(1200), PacketKind.Presence)
+    .u64(p.sessionId)
+    .u32(p.requestId)
+    .u32(p.version)
+    .u8(flags)
+    .u32(p.nextOffset)
+    .u16(p.entries.length);
+  for (const e of p.entries) w.str8(e.name).u8(e.role === 'writer' ? 1 : 2).u8(e.online ? 1 : 0).u64n(e.lastSeen);
   return w.finish();
 }
 

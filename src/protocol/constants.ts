@@ -15,6 +15,8 @@ export const PacketKind = {
   Throttle: 0x12,
   Fetch: 0x20,
   Batch: 0x21,
+  Who: 0x22,
+  Presence: 0x23,
   Ping: 0x30,
   Pong: 0x31,
   Bye: 0x32,
@@ -23,10 +25,12 @@ export const PacketKind = {
 } as const;
 export type PacketKind = (typeof PacketKind)[keyof typeof PacketKind];
 
-export const Role = { Writer: 1, Reader: 2 } as const;
+/** An observer reads the registry (WHO) and nothing else: it holds no name and is not in the registry. */
+export const Role = { Writer: 1, Reader: 2, Observer: 3 } as const;
 export type Role = (typeof Role)[keyof typeof Role];
 
-export const roleName = (role: Role): string => (role === Role.Writer ? 'writer' : 'reader');
+export const roleName = (role: Role): 'writer' | 'reader' | 'observer' =>
+  role === Role.Writer ? 'writer' : role === Role.Reader ? 'reader' : 'observer';
 
 /** Where a reader starts when the server holds no position for its name (kind 0, 1), or always (kind 2). */
 export const FromKind = { Latest: 0, Earliest: 1, Id: 2 } as const;
@@ -49,7 +53,10 @@ export const EntryFlag = { More: 0x01, Continued: 0x02, To: 0x04 } as const;
 /** BATCH message flags. */
 export const MessageFlag = { To: 0x01, Fragment: 0x02 } as const;
 /** BATCH part flags. */
-export const BatchFlag = { LastPart: 0x01, CaughtUp: 0x02 } as const;
+/** Seek: this reply starts elsewhere than the reader's position (a queue group's lease): go there. */
+export const BatchFlag = { LastPart: 0x01, CaughtUp: 0x02, Seek: 0x04 } as const;
+/** PRESENCE flags. */
+export const PresenceFlag = { Full: 0x01, More: 0x02 } as const;
 
 /** Default datagram size: small enough to cross a typical path (MTU 1280 for IPv6) unfragmented. */
 export const DATAGRAM_BYTES_DEFAULT = 1200;

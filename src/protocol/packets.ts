@@ -18,13 +18,15 @@ export interface HelloWriter {
 
 export interface HelloReader {
   kind: 'hello';
-  role: typeof Role.Reader;
+  role: typeof Role.Reader | typeof Role.Observer;
   nonce: number;
   name: string;
   cookie: Buffer;
   proof?: Buffer;
   fromKind: FromKind;
   fromId: number;
+  /** A queue group: the reader shares the group's position with its other members. */
+  group?: string;
 }
 
 export type Hello = HelloWriter | HelloReader;
@@ -125,6 +127,8 @@ export interface Batch {
   part: number;
   lastPart: boolean;
   caughtUp: boolean;
+  /** The reply starts at `position` although the reader asked from elsewhere (a queue group's lease). */
+  seek?: boolean;
   /** Where this part starts: parts can be put in order whichever fetch they answered. */
   position: number;
   offset: number;
@@ -133,6 +137,38 @@ export interface Batch {
   nextOffset: number;
   missed: number;
   messages: WireMessage[];
+}
+
+/** Asks for the registry: changes since `since` (a version from an earlier PRESENCE), or all of it. */
+export interface Who {
+  kind: 'who';
+  sessionId: bigint;
+  requestId: number;
+  /** 0: the whole registry. */
+  since: number;
+  /** Of a whole registry: the entry to start at (from the previous part's nextOffset). */
+  offset: number;
+}
+
+export interface PresenceEntry {
+  name: string;
+  role: 'writer' | 'reader';
+  online: boolean;
+  lastSeen: number;
+}
+
+export interface Presence {
+  kind: 'presence';
+  sessionId: bigint;
+  requestId: number;
+  /** The registry's version these entries bring the asker up to. */
+  version: number;
+  /** The whole registry (from `offset`), not changes. */
+  full: boolean;
+  /** More entries follow: ask again with `nextOffset` (full) or `since: version` (changes). */
+  more: boolean;
+  nextOffset: number;
+  entries: PresenceEntry[];
 }
 
 export interface Ping {
@@ -172,6 +208,8 @@ export type Packet =
   | Throttle
   | Fetch
   | Batch
+  | Who
+  | Presence
   | Ping
   | Pong
   | Bye

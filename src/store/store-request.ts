@@ -7,7 +7,8 @@ export type StoreRequest =
   | { op: 'read'; from: number; limits: ReadLimits }
   | { op: 'readerStart'; name: string }
   | { op: 'saveCursors'; cursors: Map<string, number> }
-  | { op: 'saveClient'; client: ClientRecord };
+  | { op: 'saveClient'; client: ClientRecord }
+  | { op: 'clients' };
 
 export interface ReaderStart extends LogBounds {
   cursor: number | undefined;
@@ -20,6 +21,7 @@ export interface StoreResults {
   readerStart: ReaderStart;
   saveCursors: void;
   saveClient: void;
+  clients: ClientRecord[];
 }
 
 export async function runStoreRequest(store: Store, req: StoreRequest): Promise<unknown> {
@@ -38,5 +40,7 @@ export async function runStoreRequest(store: Store, req: StoreRequest): Promise<
       return store.saveCursors(req.cursors);
     case 'saveClient':
       return store.saveClient(req.client);
+    case 'clients':
+      return store.clients();
   }
 }

@@ -7,7 +7,8 @@ import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { FETCH_DATAGRAMS_MAX, FromKind, MESSAGE_BYTES_MAX, Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { Batch, Packet, WireMessage } from '../../protocol/packets.js';
+import type { Batch, Packet, PresenceEntry, WireMessage } from '../../protocol/packets.js';
+import { PresenceTracker } from './presence-tracker.js';
 
 export interface ReaderConfig {
   name: string;
@@ -29,6 +30,11 @@ export interface ReaderConfig {
   /** Authenticated mode: the user's secret, and the MAC to prove it with. */
   secret?: Buffer;
   mac?: Mac;
+  /** A queue group to read as a member of. */
+  group?: string;
+  /** 'who': print the registry and stop (reads no messages); 'watch': also report who comes and goes. */
+  presence?: 'who' | 'watch';
+  presencePollMs?: number;
 }
 
 export const READER_DEFAULTS = {
@@ -61,6 +67,8 @@ export type ReaderEvent =
   | { type: 'open-server' }
   | { type: 'taken-over' }
   | { type: 'rate-limited'; reason: string }
+  | { type: 'registry'; entries: PresenceEntry[] }
+  | { type: 'presence'; changes: PresenceEntry[] }
   | { type: 'closed' };
 
 type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
@@ -77,6 +85,8 @@ interface OpenFetch {
   lastPartAt: number;
   /** The part marked last of this fetch's reply has arrived: any part still missing before it is lost. */
   lastPartSeen: boolean;
+  /** Its reply said where it starts (a queue group's lease), and the reader went there. */
+  sought?: boolean;
 }
 
 /** Parts kept that arrived ahead of a missing one, at most. */
@@ -120,6 +130,7 @@ export class ReaderCore {
   private readonly hello: HelloTimer;
   private readonly auth: ClientAuth;
   private limitReported = false;
+  private readonly presence: PresenceTracker | undefined;
   private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
   private lastHeardAt: number;
@@ -138,6 +149,10 @@ export class ReaderCore {
     this.heartbeatMs = config.heartbeatMs;
     this.hello = new HelloTimer(config.nonce);
     this.auth = new ClientAuth(config.secret, config.mac);
+    if (config.presence) {
+      const pollMs = config.presence === 'watch' ? (config.presencePollMs ?? 1_000) : 0;
+      this.presence = new PresenceTracker(pollMs, (w) => this.send({ kind: 'who', sessionId: this.sessionId, ...w }, this.lastSendAt));
+    }
     this.remaining = config.count;
     this.lastHeardAt = now;
     this.sendHello(config.fromKind, config.fromId, now);
@@ -176,6 +191,19 @@ export class ReaderCore {
     }
     if (p.kind !== 'unknown-session' && !this.auth.accepts(data)) return;
     switch (p.kind) {
+      case 'presence': {
+        if (p.sessionId !== this.sessionId || this.phase !== 'open' || !this.presence) return;
+        this.heard(now);
+        const update = this.presence.onPresence(p, now);
+        if (!update) return;
+        if (update.registry && this.config.presence === 'who') {
+          this.events.push({ type: 'registry', entries: update.registry });
+          return this.startClosing(now);
+        }
+        const changes = update.changes.filter((e) => e.name !== this.config.name);
+        if (changes.length > 0) this.events.push({ type: 'presence', changes });
+        return;
+      }
       case 'batch':
         if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
         this.heard(now);
@@ -226,6 +254,8 @@ export class ReaderCore {
       this.sendBye(now);
     }
     if (this.phase !== 'open') return;
+    this.presence?.handleTimeout(now);
+    if (this.config.presence === 'who') return;
     const f = this.fetch;
     if (f) {
       if (now < this.fetchDeadline(f)) return;
@@ -283,6 +313,7 @@ export class ReaderCore {
       fetchAt,
       idle ? this.nextPollAt : undefined,
       idle ? this.lastSendAt + this.heartbeatMs : undefined,
+      this.phase === 'open' ? this.presence?.deadline : undefined,
       !this.lostReported && this.awaiting() ? this.lastHeardAt + this.config.lostAfterMs : undefined,
     );
   }
@@ -302,7 +333,9 @@ export class ReaderCore {
     this.hello.sent(now);
     const ctx = { role: Role.Reader, name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie };
     const proof = this.auth.proof(ctx);
-    this.send({ kind: 'hello', ...ctx, ...(proof && { proof }), fromKind, fromId }, now);
+    const role = this.config.presence === 'who' ? Role.Observer : Role.Reader;
+    const group = this.config.group;
+    this.send({ kind: 'hello', ...ctx, role, ...(proof && { proof }), fromKind, fromId, ...(group !== undefined && { group }) }, now);
   }
 
   /** HELLO again: from where the user asked the first time, from our own position after that. */
@@ -321,6 +354,8 @@ export class ReaderCore {
     this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
     this.registeredOnce = true;
     this.ahead.clear();
+    this.presence?.start(now);
+    if (this.config.presence === 'who') return;
     this.sendFetch(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
   }
 
@@ -356,6 +391,15 @@ export class ReaderCore {
 
   private onBatch(b: Batch, now: number): void {
     const f = this.fetch;
+    if (b.seek && f && b.fetchId === f.id && !f.sought) {
+      // A queue group's lease starts where the server says: go there (once per fetch: a repeat of this
+      // part must not take the reader back over what it has taken since).
+      f.sought = true;
+      this.position = b.position;
+      this.offset = b.offset;
+      this.partial = undefined;
+      this.ahead.clear();
+    }
     if (b.position < this.position || (b.position === this.position && b.offset < this.offset)) return; // taken already
     if (f && b.fetchId === f.id) {
       // Each fetch has a fresh id, so even a refetch's reply is an unambiguous RTT sample (as in QUIC).

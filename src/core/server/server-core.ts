@@ -5,12 +5,15 @@ import { FETCH_DATAGRAMS_MAX, FromKind, RefuseCode, Role, roleName } from '../..
 import { ProtocolError } from '../../protocol/errors.js';
 import { isValidName, NAME_RULE } from '../../protocol/names.js';
 import { isTagged, seal, TAG_BYTES, verify, type SessionKeys } from '../../protocol/auth.js';
-import type { Data, Fetch, Hello, Packet } from '../../protocol/packets.js';
-import type { NewMessage, ProducerBatch, ReadResult } from '../../store/store.js';
+import type { Data, Fetch, Hello, Packet, PresenceEntry, Who } from '../../protocol/packets.js';
+import { PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
+import type { ClientRecord, NewMessage, ProducerBatch, ReadResult } from '../../store/store.js';
 import type { ReaderStart, StoreRequest, StoreResults } from '../../store/store-request.js';
 import { AddressCookies } from './address-cookies.js';
 import { Authenticator, ReplayGuard } from './authenticator.js';
 import { HandshakeLimiter, TokenBucket } from './rate-limits.js';
+import { PresenceJournal } from './presence-journal.js';
+import { LEASE_MESSAGES_MAX, QueueGroup, type Lease, type Span } from './queue-group.js';
 import { buildReply } from './reply-builder.js';
 import { WriterIngest } from './writer-ingest.js';
 
@@ -53,9 +56,14 @@ export const SERVER_DEFAULTS: Omit<ServerConfig, 'randomId' | 'randomKey' | 'mac
 /** At most one THROTTLE per session per this many ms: it is a signal, not a reply to every datagram. */
 const THROTTLE_SIGNAL_MS = 100;
 
+/** Where a queue group's position is saved: '/' is not allowed in names, so it meets no reader's. */
+const groupKey = (group: string): string => `group/${group}`;
+
 interface SessionCommon {
   id: bigint;
   name: string;
+  /** Its entry in byName: role and name (an observer holds no name: its address stands in). */
+  nameKey: string;
   addr: Address;
   addrKey: string;
   lastSeen: number;
@@ -64,6 +72,8 @@ interface SessionCommon {
   welcome?: Buffer;
   /** Authenticated mode: the keys that tag this session's datagrams. */
   keys?: SessionKeys | undefined;
+  /** Reads the registry and nothing else: holds no name, is not in the registry. */
+  observer?: boolean;
 }
 
 interface WriterSession extends SessionCommon {
@@ -85,6 +95,8 @@ interface ReaderSession extends SessionCommon {
   parkedUntil?: number | undefined;
   reading: boolean;
   closing?: boolean;
+  /** A member of a queue group: reads the group's leases instead of the log from its own position. */
+  group?: QueueGroup<ReaderSession> | undefined;
 }
 
 type Session = WriterSession | ReaderSession;
@@ -165,16 +177,22 @@ export class ServerCore {
   private readonly replays = new ReplayGuard();
   private readonly handshakes: HandshakeLimiter;
   private readonly retired = new Map<bigint, Retired>();
+  private readonly groups = new Map<string, QueueGroup<ReaderSession>>();
+  private readonly presence: PresenceJournal;
+  /** The latest time an input brought. */
+  private now = 0;
 
   constructor(private readonly config: ServerConfig) {
     this.cookies = new AddressCookies(config.randomKey, config.mac);
     this.auth = new Authenticator(config.users, config.mac);
     this.handshakes = new HandshakeLimiter(config.handshakesPerSecond);
+    this.presence = new PresenceJournal(Number(config.randomId() & 0xffff_ffffn));
   }
 
   // ---- inputs ----
 
   handleDatagram(data: Buffer, from: Address, now: number): void {
+    this.now = now;
     this.stats.datagramsIn++;
     let packet: Packet;
     try {
@@ -203,6 +221,11 @@ export class ServerCore {
         if (s) this.sendTo(s, { kind: 'pong', sessionId: s.id });
         return;
       }
+      case 'who': {
+        const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
+        if (s) this.onWho(s, packet);
+        return;
+      }
       case 'bye': {
         const s = this.session(packet.sessionId, data, from, now, 'goodbye');
         if (s) this.onBye(s, packet.position, now);
@@ -215,6 +238,7 @@ export class ServerCore {
   }
 
   handleTimeout(now: number): void {
+    this.now = now;
     if (this.sweepAt !== undefined && now >= this.sweepAt) {
       for (const s of this.sessions.values()) {
         if (now - s.lastSeen > this.config.sessionTimeoutMs) {
@@ -237,6 +261,7 @@ export class ServerCore {
   }
 
   handleStoreResult(id: number, ok: boolean, value: unknown, now: number): void {
+    this.now = now;
     const k = this.continuations.get(id);
     if (!k) throw new Error(`no store request ${id}`);
     this.continuations.delete(id);
@@ -289,7 +314,7 @@ export class ServerCore {
       this.send(from, { kind: 'retry', nonce: h.nonce, cookie: this.cookies.make(key, h.nonce, now) });
       return;
     }
-    const nameKey = `${h.role}:${h.name}`;
+    const nameKey = h.role === Role.Observer ? `${h.role}:${key}` : `${h.role}:${h.name}`;
     const holder = this.byName.get(nameKey);
     if (holder && holder.addrKey === key && holder.helloNonce === h.nonce) {
       // A retransmitted hello: answer again once ready.
@@ -301,6 +326,9 @@ export class ServerCore {
       return this.refuse(h, from, RefuseCode.RateLimited, `too many handshakes from ${from.address} (limit ${limit} per second)`);
     }
     if (!isValidName(h.name)) return this.refuse(h, from, RefuseCode.BadName, `bad name: use ${NAME_RULE}`);
+    if (h.role !== Role.Writer && h.group !== undefined && !isValidName(h.group)) {
+      return this.refuse(h, from, RefuseCode.BadName, `bad group name: use ${NAME_RULE}`);
+    }
     const auth = this.auth.check(h);
     if (!auth.ok) return this.refuse(h, from, auth.code, auth.reason);
     if (auth.keys && this.replays.replayed(nameKey, h.nonce, now)) return; // a recorded HELLO sent again
@@ -327,12 +355,14 @@ export class ServerCore {
     const common: SessionCommon = {
       id: this.newSessionId(),
       name: h.name,
+      nameKey,
       addr: from,
       addrKey: key,
       lastSeen: now,
       ready: false,
       helloNonce: h.nonce,
       keys: auth.keys,
+      ...(h.role === Role.Observer && { observer: true }),
     };
     let s: Session;
     if (h.role === Role.Writer) {
@@ -358,7 +388,11 @@ export class ServerCore {
         reading: false,
       };
       s = r;
-      this.request({ op: 'readerStart', name: h.name }, (ok, value) => {
+      if (h.role === Role.Observer) {
+        this.open(r, 0, 0);
+      } else if (h.group !== undefined) {
+        this.joinGroup(r, h.group, h.fromKind);
+      } else this.request({ op: 'readerStart', name: h.name }, (ok, value) => {
         if (!ok || this.sessions.get(r.id) !== r) return;
         const start = value as ReaderStart;
         let pos: number;
@@ -378,6 +412,28 @@ export class ServerCore {
     this.sweepAt ??= now + 1_000;
   }
 
+  private joinGroup(r: ReaderSession, name: string, fromKind: FromKind): void {
+    const join = (g: QueueGroup<ReaderSession>): void => {
+      r.group = g;
+      g.members.add(r);
+      this.open(r, g.next, 0);
+    };
+    const known = this.groups.get(name);
+    if (known) return join(known);
+    this.request({ op: 'readerStart', name: groupKey(name) }, (ok, value) => {
+      if (!ok || this.sessions.get(r.id) !== r) return;
+      const start = value as ReaderStart;
+      this.logNext = Math.max(this.logNext, start.next);
+      let g = this.groups.get(name);
+      if (!g) {
+        const from = start.cursor ?? (fromKind === FromKind.Earliest ? start.first : start.next);
+        g = new QueueGroup<ReaderSession>(name, Math.min(Math.max(from, start.first), start.next));
+        this.groups.set(name, g);
+      }
+      join(g);
+    });
+  }
+
   private open(s: Session, resume: number, missed: number): void {
     s.ready = true;
     s.welcome = this.seal(s, encode({
@@ -392,6 +448,7 @@ export class ServerCore {
     }));
     this.transmits.push({ to: s.addr, data: s.welcome });
     this.stats.sessionsOpened++;
+    if (s.observer) return;
     const role = s.role === Role.Writer ? 'writer' : 'reader';
     this.events.push({ type: 'session-opened', role, name: s.name, addr: s.addr });
     this.saveClient(s, true, s.lastSeen);
@@ -437,7 +494,10 @@ export class ServerCore {
   }
 
   private onBye(s: Session, position: number, now: number): void {
-    if (s.role === Role.Reader && position > 0) {
+    if (s.role === Role.Reader && s.group) {
+      s.group.leave(s, position, 0);
+      this.groupChanged(s.group);
+    } else if (s.role === Role.Reader && position > 0 && !s.observer) {
       s.position = Math.min(Math.max(position, s.position), this.logNext);
       this.markCursor(s);
       s.closing = true;
@@ -458,15 +518,19 @@ export class ServerCore {
   private endSession(s: Session, reason: CloseReason, now: number): void {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
-    const nameKey = `${s.role}:${s.name}`;
-    if (this.byName.get(nameKey) === s) this.byName.delete(nameKey);
+    if (this.byName.get(s.nameKey) === s) this.byName.delete(s.nameKey);
     if (s.role === Role.Writer) {
       if (this.byProducer.get(s.producerId) === s) this.byProducer.delete(s.producerId);
       this.appendQueue.delete(s);
     } else {
       this.unpark(s);
+      if (s.group) {
+        // Whatever it did not acknowledge goes to another member (a BYE has already given its position).
+        s.group.leave(s, 0, 0);
+        this.groupChanged(s.group);
+      }
     }
-    if (s.ready) {
+    if (s.ready && !s.observer) {
       const role = s.role === Role.Writer ? 'writer' : 'reader';
       this.events.push({ type: 'session-closed', role, name: s.name, reason });
       if (reason !== 'replaced' && reason !== 'taken-over') this.saveClient(s, false, reason === 'expired' ? s.lastSeen : now);
@@ -474,8 +538,47 @@ export class ServerCore {
   }
 
   private saveClient(s: Session, online: boolean, lastSeen: number): void {
-    const role = s.role === Role.Writer ? 'writer' : 'reader';
-    this.request({ op: 'saveClient', client: { name: s.name, role, online, lastSeen } }, this.reportFailure('saveClient'));
+    const client: ClientRecord = { name: s.name, role: s.role === Role.Writer ? 'writer' : 'reader', online, lastSeen };
+    this.presence.record(client);
+    this.request({ op: 'saveClient', client }, this.reportFailure('saveClient'));
+  }
+
+  // ---- presence ----
+
+  /** Changes since the asker's version when the journal still has them, else the registry page by page. */
+  private onWho(s: Session, w: Who): void {
+    const budget = this.config.datagramBytes - (s.keys ? TAG_BYTES : 0) - PRESENCE_HEADER_BYTES;
+    const changes = w.since === 0 ? undefined : this.presence.since(w.since);
+    if (changes) {
+      const entries: PresenceEntry[] = [];
+      let used = 0;
+      let version = w.since;
+      for (const c of changes) {
+        const size = presenceEntryBytes(c.entry);
+        if (used + size > budget && entries.length > 0) break;
+        entries.push(c.entry);
+        used += size;
+        version = c.version;
+      }
+      const more = version !== this.presence.version;
+      this.sendTo(s, { kind: 'presence', sessionId: s.id, requestId: w.requestId, version: more ? version : this.presence.version, full: false, more, nextOffset: 0, entries });
+      return;
+    }
+    const version = this.presence.version;
+    this.request({ op: 'clients' }, (ok, value) => {
+      if (!ok || this.sessions.get(s.id) !== s) return;
+      const all = (value as ClientRecord[]).sort((a, b) => (a.name === b.name ? a.role.localeCompare(b.role) : a.name < b.name ? -1 : 1));
+      const entries: PresenceEntry[] = [];
+      let used = 0;
+      let i = Math.min(w.offset, all.length);
+      for (; i < all.length; i++) {
+        const size = presenceEntryBytes(all[i]!);
+        if (used + size > budget && entries.length > 0) break;
+        entries.push(all[i]!);
+        used += size;
+      }
+      this.sendTo(s, { kind: 'presence', sessionId: s.id, requestId: w.requestId, version, full: true, more: i < all.length, nextOffset: i, entries });
+    });
   }
 
   // ---- writers ----
@@ -564,11 +667,13 @@ export class ServerCore {
   // ---- readers ----
 
   private onFetch(s: ReaderSession, f: Fetch, now: number): void {
+    if (s.observer) return;
     if (s.fetch && s.fetch.fetchId === f.fetchId) {
       // A repeat of the fetch we hold: say we are alive, so the reader can tell a held poll from an outage.
       if (s.parkedUntil !== undefined) this.sendTo(s, { kind: 'pong', sessionId: s.id });
       return;
     }
+    if (s.group) return this.onGroupFetch(s, f, now);
     const position = Math.min(f.position, Math.max(this.logNext, s.position));
     if (position > s.position) {
       s.position = position;
@@ -612,7 +717,7 @@ export class ServerCore {
     });
   }
 
-  private reply(s: ReaderSession, f: Fetch, result: ReadResult): void {
+  private reply(s: ReaderSession, f: Fetch, result: ReadResult, seek = false): void {
     const parts = buildReply(
       {
         sessionId: s.id,
@@ -624,6 +729,7 @@ export class ServerCore {
       },
       result,
     );
+    if (seek && parts[0]) parts[0].seek = true;
     for (const p of parts) this.sendTo(s, p);
     s.fetch = undefined;
   }
@@ -637,10 +743,114 @@ export class ServerCore {
   /** After a commit: parked polls behind the new end read again (reads in flight notice by themselves). */
   private wakeReaders(): void {
     for (const s of [...this.parked]) {
-      if (s.fetch && s.fetch.position < this.logNext) {
+      if (!s.fetch) continue;
+      if (s.group ? s.group.hasWork(this.logNext) : s.fetch.position < this.logNext) {
         this.unpark(s);
-        this.read(s);
+        if (s.group) this.grantLease(s);
+        else this.read(s);
       }
+    }
+  }
+
+  // ---- queue groups ----
+
+  /** A member's new fetch: acknowledges what it took of its lease; the rest is sent again, or a new lease. */
+  private onGroupFetch(s: ReaderSession, f: Fetch, now: number): void {
+    const g = s.group!;
+    s.fetch = f;
+    s.fetchDeadline = now + f.waitMs;
+    this.unpark(s);
+    const lease = g.lease(s);
+    if (lease && lease.fetchId !== f.fetchId && g.advance(s, f.position, f.offset, f.fetchId) === 'done') {
+      this.groupChanged(g);
+      return this.grantLease(s);
+    }
+    const held = g.lease(s);
+    if (held) {
+      this.groupChanged(g);
+      return this.readLease(s, f, held);
+    }
+    this.grantLease(s);
+  }
+
+  /** Reads the group's next stretch for this member: one lease read at a time per group. */
+  private grantLease(s: ReaderSession): void {
+    const g = s.group!;
+    const f = s.fetch;
+    if (!f) return;
+    if (g.granting) {
+      g.waiting.add(s);
+      return;
+    }
+    const span = g.nextSpan(this.logNext);
+    if (!span) return this.idleMember(s);
+    g.granting = true;
+    this.request({ op: 'read', from: span.start, limits: this.leaseLimits(g, f) }, (ok, value) => {
+      g.granting = false;
+      if (ok && this.sessions.get(s.id) === s && s.fetch === f) {
+        const result = value as ReadResult;
+        this.logNext = Math.max(this.logNext, result.next);
+        const messages = result.messages.filter((m) => m.id < span.end);
+        const end = messages.length < result.messages.length ? span.end : Math.min(result.next, span.end);
+        if (messages.length === 0) {
+          g.skip(span, end);
+          this.groupChanged(g);
+          if (g.hasWork(this.logNext) && end > span.start) this.grantLease(s);
+          else this.idleMember(s);
+        } else {
+          const lease = g.grant(s, span, end, f.fetchId, f.position);
+          this.groupChanged(g);
+          this.replyLease(s, f, lease, { messages, next: end, first: result.first, atEnd: !g.hasWork(this.logNext) });
+        }
+      } else if (!ok) {
+        this.events.push({ type: 'store-error', op: 'read', error: value });
+      }
+      const next = g.waiting.values().next();
+      if (!next.done) {
+        g.waiting.delete(next.value);
+        this.grantLease(next.value);
+      }
+    });
+  }
+
+  /** The member's lease again (its reply was lost, or part of it), from where the member stands in it. */
+  private readLease(s: ReaderSession, f: Fetch, lease: Lease): void {
+    const g = s.group!;
+    this.request({ op: 'read', from: lease.start, limits: this.leaseLimits(g, f) }, (ok, value) => {
+      if (!ok || this.sessions.get(s.id) !== s || s.fetch !== f || g.lease(s) !== lease) return;
+      const result = value as ReadResult;
+      const messages = result.messages.filter((m) => m.id < lease.end);
+      this.replyLease(s, f, lease, { messages, next: lease.end, first: result.first, atEnd: !g.hasWork(this.logNext) });
+    });
+  }
+
+  private leaseLimits(g: QueueGroup<ReaderSession>, f: Fetch): { maxMessages: number; maxBytes: number; user: string } {
+    const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
+    return { maxMessages: LEASE_MESSAGES_MAX, maxBytes: maxDatagrams * this.config.datagramBytes, user: g.name };
+  }
+
+  /** Nothing to lease: hold the poll until there is, or answer empty. */
+  private idleMember(s: ReaderSession): void {
+    if (!s.fetch) return;
+    if (this.now < s.fetchDeadline) this.park(s);
+    else this.replyEmpty(s);
+  }
+
+  private replyLease(s: ReaderSession, f: Fetch, lease: Span, result: ReadResult): void {
+    const seek = lease.start !== f.position || lease.offset !== f.offset;
+    this.reply(s, { ...f, position: lease.start, offset: lease.offset }, { ...result, first: Math.min(result.first, lease.start) }, seek);
+  }
+
+  /** The group's position moved: save it (its oldest unfinished id) and let idle members look. */
+  private groupChanged(g: QueueGroup<ReaderSession>): void {
+    const low = g.lowWater;
+    if (this.dirtyCursors.get(groupKey(g.name)) !== low) {
+      this.dirtyCursors.set(groupKey(g.name), low);
+      this.cursorFlushAt ??= this.now + this.config.cursorFlushMs;
+    }
+    for (const m of g.members) if (this.parked.has(m) && g.hasWork(this.logNext)) {
+      this.unpark(m);
+      this.grantLease(m);
     }
   }
 

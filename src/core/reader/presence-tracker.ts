@@ -1,0 +1,96 @@
+import type { Presence, PresenceEntry } from '../../protocol/packets.js';
+
+const RESEND_MS = 300;
+
+export interface WhoRequest {
+  requestId: number;
+  since: number;
+  offset: number;
+}
+
+/** What one PRESENCE brought: the whole registry when first known, then who came online or went offline. */
+export interface PresenceUpdate {
+  registry?: PresenceEntry[];
+  changes: PresenceEntry[];
+}
+
+const key = (e: PresenceEntry): string => `${e.role}:${e.name}`;
+
+/**
+ * A client's copy of the registry: fetched whole once (page by page), then kept current by asking for
+ * the changes since its version every `pollMs`. Requests lost on the way are asked again.
+ */
+export class PresenceTracker {
+  private table = new Map<string, PresenceEntry>();
+  private version = 0;
+  private known = false;
+  private request: (WhoRequest & { sentAt: number }) | undefined;
+  private requestSeq = 0;
+  private pages: Map<string, PresenceEntry> | undefined;
+  private pollAt: number | undefined;
+
+  constructor(
+    /** 0: fetch the registry once and stop. */
+    private readonly pollMs: number,
+    private readonly send: (who: WhoRequest) => void,
+  ) {}
+
+  start(now: number): void {
+    this.pages = undefined;
+    this.ask(this.known ? this.version : 0, 0, now);
+  }
+
+  get deadline(): number | undefined {
+    return this.request ? this.request.sentAt + RESEND_MS : this.pollAt;
+  }
+
+  handleTimeout(now: number): void {
+    if (this.request && now >= this.request.sentAt + RESEND_MS) {
+      this.request.sentAt = now;
+      this.send(this.request);
+    } else if (!this.request && this.pollAt !== undefined && now >= this.pollAt) {
+      this.pollAt = undefined;
+      this.ask(this.version, 0, now);
+    }
+  }
+
+  onPresence(p: Presence, now: number): PresenceUpdate | undefined {
+    if (!this.request || p.requestId !== this.request.requestId) return undefined;
+    this.request = undefined;
+    if (p.full) {
+      this.pages ??= new Map();
+      for (const e of p.entries) this.pages.set(key(e), e);
+      if (p.more) {
+        this.ask(0, p.nextOffset, now);
+        return { changes: [] };
+      }
+      const before = this.table;
+      this.table = this.pages;
+      this.pages = undefined;
+      this.version = p.version;
+      const first = !this.known;
+      this.known = true;
+      this.schedule(now);
+      const changes = first ? [] : [...this.table.values()].filter((e) => before.get(key(e))?.online !== e.online);
+      return first ? { registry: [...this.table.values()], changes } : { changes };
+    }
+    const changes: PresenceEntry[] = [];
+    for (const e of p.entries) {
+      if (this.table.get(key(e))?.online !== e.online) changes.push(e);
+      this.table.set(key(e), e);
+    }
+    this.version = p.version;
+    if (p.more) this.ask(this.version, 0, now);
+    else this.schedule(now);
+    return { changes };
+  }
+
+  private schedule(now: number): void {
+    this.pollAt = this.pollMs > 0 ? now + this.pollMs : undefined;
+  }
+
+  private ask(since: number, offset: number, now: number): void {
+    this.request = { requestId: ++this.requestSeq >>> 0, since, offset, sentAt: now };
+    this.send(this.request);
+  }
+}

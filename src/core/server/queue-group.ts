@@ -1,0 +1,121 @@
+/** A stretch of the log: from (position, offset) up to, not including, `end`. */
+export interface Span {
+  start: number;
+  offset: number;
+  end: number;
+}
+
+/** Messages handed to one member and not yet acknowledged by it. */
+export interface Lease extends Span {
+  /** The fetch its reply answers: a repeat of that fetch gets the same reply again. */
+  fetchId: number;
+  /** Where the member stood when it was given the lease. */
+  from: number;
+}
+
+/** Most messages in one lease: small enough that members share a backlog, big enough to keep them busy. */
+export const LEASE_MESSAGES_MAX = 64;
+
+/**
+ * A queue group's shared position (seed 002's FIFO queue). Each member is leased a stretch of the
+ * log at a time, in log order; what a member acknowledges is done, what a departed member held goes
+ * back to be leased again (first). Pure bookkeeping: the server core reads the log and answers.
+ */
+export class QueueGroup<M> {
+  private readonly leases = new Map<M, Lease>();
+  /** Stretches given back by members that left without finishing them, oldest first. */
+  private readonly redo: Span[] = [];
+  readonly members = new Set<M>();
+  /** One lease is read at a time, so two members are never handed the same stretch. */
+  granting = false;
+  /** Members whose fetch waits for that read to finish. */
+  readonly waiting = new Set<M>();
+
+  constructor(
+    readonly name: string,
+    /** The next log id never leased. */
+    public next: number,
+  ) {}
+
+  lease(member: M): Lease | undefined {
+    return this.leases.get(member);
+  }
+
+  /** What the next lease is read from: a stretch given back, else the unleased rest of the log. */
+  nextSpan(logNext: number): Span | undefined {
+    if (this.redo.length > 0) return this.redo[0];
+    return this.next < logNext ? { start: this.next, offset: 0, end: Number.MAX_SAFE_INTEGER } : undefined;
+  }
+
+  /** Something could be leased now: a stretch given back, or messages not leased yet. */
+  hasWork(logNext: number): boolean {
+    return this.redo.length > 0 || this.next < logNext;
+  }
+
+  /** The read of `span` found nothing for the group up to `end`: that much needs no lease. */
+  skip(span: Span, end: number): void {
+    const redo = this.redo[0];
+    if (redo && redo.start === span.start && redo.offset === span.offset) {
+      if (end >= redo.end) this.redo.shift();
+      else Object.assign(redo, { start: end, offset: 0 });
+    } else {
+      this.next = Math.max(this.next, end);
+    }
+  }
+
+  /** Leases `span.start` up to `end` (what one read covered) to `member`. */
+  grant(member: M, span: Span, end: number, fetchId: number, from: number): Lease {
+    this.skip(span, end);
+    const lease: Lease = { start: span.start, offset: span.offset, end, fetchId, from };
+    this.leases.set(member, lease);
+    return lease;
+  }
+
+  /**
+   * A new fetch from a member at (position, offset): progress within its lease, the lease done, or
+   * not begun (a fetch that follows a reply always comes from inside it, or from its end).
+   */
+  advance(member: M, position: number, offset: number, fetchId: number): 'done' | 'partial' | 'unchanged' {
+    const l = this.leases.get(member);
+    if (!l) return 'done';
+    if (!this.inside(l, position, offset)) {
+      l.fetchId = fetchId;
+      return 'unchanged';
+    }
+    if (position >= l.end) {
+      this.leases.delete(member);
+      return 'done';
+    }
+    Object.assign(l, { start: position, offset, fetchId, from: position });
+    return 'partial';
+  }
+
+  /**
+   * A member leaves with its last position (0: unknown): what it did not acknowledge goes back.
+   * Its final position counts only when it says something the position it was given a lease at cannot.
+   */
+  leave(member: M, position: number, offset: number): void {
+    this.members.delete(member);
+    this.waiting.delete(member);
+    const l = this.leases.get(member);
+    if (!l) return;
+    this.leases.delete(member);
+    if (position !== l.from && this.inside(l, position, offset)) Object.assign(l, { start: position, offset });
+    if (l.start >= l.end) return;
+    this.redo.push({ start: l.start, offset: l.offset, end: l.end });
+    this.redo.sort((a, b) => a.start - b.start);
+  }
+
+  /** The oldest id any member may still need: where the group resumes after a restart. */
+  get lowWater(): number {
+    let low = this.next;
+    for (const l of this.leases.values()) low = Math.min(low, l.start);
+    for (const r of this.redo) low = Math.min(low, r.start);
+    return low;
+  }
+
+  private inside(l: Lease, position: number, offset: number): boolean {
+    const after = position > l.start || (position === l.start && offset > l.offset);
+    return after && position <= l.end;
+  }
+}

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { QueueGroup } from '../../src/core/server/queue-group.js';
+
+test('leases go out in log order, one stretch each; acknowledged ones are done', () => {
+  const g = new QueueGroup<string>('g', 1);
+  const span = g.nextSpan(200)!;
+  assert.deepEqual(span, { start: 1, offset: 0, end: Number.MAX_SAFE_INTEGER });
+  g.grant('a', span, 65, 7, 1);
+  const next = g.nextSpan(200)!;
+  assert.equal(next.start, 65, 'the next member starts after the first one’s lease');
+  g.grant('b', next, 129, 3, 1);
+  assert.equal(g.lowWater, 1);
+  assert.equal(g.advance('a', 30, 0, 8), 'partial');
+  assert.equal(g.lowWater, 30);
+  assert.equal(g.advance('a', 65, 0, 9), 'done');
+  assert.equal(g.lowWater, 65);
+  assert.equal(g.nextSpan(129), undefined, 'nothing left to lease');
+});
+
+test('a fetch from outside its lease leaves it unacknowledged (the reply has not been taken)', () => {
+  const g = new QueueGroup<string>('g', 100);
+  g.grant('a', g.nextSpan(200)!, 164, 1, 40);
+  assert.equal(g.advance('a', 40, 0, 2), 'unchanged');
+  assert.equal(g.lease('a')!.fetchId, 2, 'the repeat is answered under its own id');
+  assert.equal(g.advance('a', 100, 0, 3), 'unchanged', 'its start is not progress');
+  assert.equal(g.advance('a', 100, 10, 4), 'partial', 'but part of its first message is');
+});
+
+test('what a departed member did not acknowledge is leased again first, and only that', () => {
+  const g = new QueueGroup<string>('g', 1);
+  g.members.add('a').add('b');
+  g.grant('a', g.nextSpan(300)!, 65, 1, 1);
+  g.grant('b', g.nextSpan(300)!, 129, 1, 1);
+  g.advance('a', 20, 0, 2);
+  g.leave('a', 0, 0); // killed: its last known progress stands
+  assert.equal(g.lowWater, 20);
+  const redo = g.nextSpan(300)!;
+  assert.deepEqual(redo, { start: 20, offset: 0, end: 65 });
+  // b finishes its own lease, then is leased the stretch a left, below where b stands.
+  assert.equal(g.advance('b', 129, 0, 2), 'done');
+  g.grant('b', redo, 65, 3, 129);
+  assert.equal(g.nextSpan(300)!.start, 129, 'then on with the log');
+  // b leaves cleanly at the position it was leased at: it took nothing of the lease, all goes back.
+  g.leave('b', 129, 0);
+  assert.deepEqual(g.nextSpan(300), { start: 20, offset: 0, end: 65 });
+});
+
+test('a member leaving with --count 1 gives back the rest of its lease', () => {
+  const g = new QueueGroup<string>('g', 1);
+  g.grant('a', g.nextSpan(10)!, 10, 1, 1);
+  g.leave('a', 2, 0);
+  assert.deepEqual(g.nextSpan(10), { start: 2, offset: 0, end: 10 });
+  g.grant('b', g.nextSpan(10)!, 10, 1, 1);
+  assert.equal(g.nextSpan(10), undefined);
+});
