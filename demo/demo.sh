@@ -47,6 +47,25 @@ node bin/run-writer.js --username ci --file "$work/report.txt" --log-level warn
 node bin/run-reader.js --username audit --once --format json --log-level warn
 node bin/run-reader.js --username audit --once --log-level warn || echo "(exit code $?: nothing new since the last --once)"
 
+step "Who is registered, online or not (--who)"
+node bin/run-reader.js --username me --who --log-level warn
+
+step "A queue group: three workers share 9 jobs, each job to one of them"
+workers=()
+for w in w1 w2 w3; do
+  node bin/run-reader.js --username "$w" --group jobs --format json --log-level warn >"$work/$w.jobs" &
+  workers+=($!)
+done
+sleep 0.5
+seq -f 'job %g' 1 9 | node bin/run-writer.js --username dispatcher --to jobs --log-level warn
+sleep 1
+kill -INT "${workers[@]}"; wait "${workers[@]}" || true
+for w in w1 w2 w3; do printf '%s took: ' "$w"; (grep -o '"text":"[^"]*"' "$work/$w.jobs" | cut -d'"' -f4 | paste -sd, -) || echo; done
+
+step "run-chat, fed from a pipe (on a terminal it is interactive: /to, /who, /quit)"
+printf 'hello from the chat\n/to bob a direct one\n' | node bin/run-chat.js --username carol
+node bin/run-reader.js --username bob --once --log-level warn
+
 step "A writer whose server is gone says so and exits non-zero"
 printf 'hello?\n' | node bin/run-writer.js --username lost --port 9 --timeout 1 --log-level warn || echo "(exit code $?)"
 echo

@@ -81,6 +81,8 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
             if (!output.write(formatPackage(e.messages, opts.format))) core.setPaused(true, now());
             break;
           case 'registry':
+            // --who prints it; --presence prints only who comes and goes from then on.
+            if (opts.presence !== 'who') break;
             printed += e.entries.length;
             output.write(formatRegistry(e.entries, opts.format));
             break;

@@ -28,6 +28,8 @@ export class PresenceTracker {
   private requestSeq = 0;
   private pages: Map<string, PresenceEntry> | undefined;
   private pollAt: number | undefined;
+  /** Someone asked for the whole registry as it is now: hand it over once the next answer is in. */
+  private wanted = false;
 
   constructor(
     /** 0: fetch the registry once and stop. */
@@ -37,6 +39,14 @@ export class PresenceTracker {
 
   start(now: number): void {
     this.pages = undefined;
+    this.ask(this.known ? this.version : 0, 0, now);
+  }
+
+  /** Asks the server now; the registry comes with the update that answers. */
+  refresh(now: number): void {
+    this.wanted = true;
+    if (this.request) return;
+    this.pollAt = undefined;
     this.ask(this.known ? this.version : 0, 0, now);
   }
 
@@ -72,7 +82,7 @@ export class PresenceTracker {
       this.known = true;
       this.schedule(now);
       const changes = first ? [] : [...this.table.values()].filter((e) => before.get(key(e))?.online !== e.online);
-      return first ? { registry: [...this.table.values()], changes } : { changes };
+      return this.handOver(first, changes);
     }
     const changes: PresenceEntry[] = [];
     for (const e of p.entries) {
@@ -80,9 +90,18 @@ export class PresenceTracker {
       this.table.set(key(e), e);
     }
     this.version = p.version;
-    if (p.more) this.ask(this.version, 0, now);
-    else this.schedule(now);
-    return { changes };
+    if (p.more) {
+      this.ask(this.version, 0, now);
+      return { changes };
+    }
+    this.schedule(now);
+    return this.handOver(false, changes);
+  }
+
+  private handOver(first: boolean, changes: PresenceEntry[]): PresenceUpdate {
+    if (!first && !this.wanted) return { changes };
+    this.wanted = false;
+    return { registry: [...this.table.values()], changes };
   }
 
   private schedule(now: number): void {

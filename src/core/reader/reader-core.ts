@@ -202,6 +202,7 @@ export class ReaderCore {
         }
         const changes = update.changes.filter((e) => e.name !== this.config.name);
         if (changes.length > 0) this.events.push({ type: 'presence', changes });
+        if (update.registry && this.config.presence === 'watch') this.events.push({ type: 'registry', entries: update.registry });
         return;
       }
       case 'batch':
@@ -316,6 +317,11 @@ export class ReaderCore {
       this.phase === 'open' ? this.presence?.deadline : undefined,
       !this.lostReported && this.awaiting() ? this.lastHeardAt + this.config.lostAfterMs : undefined,
     );
+  }
+
+  /** Asks for the registry as it is now (presence 'watch'): it comes as a 'registry' event. */
+  refreshRegistry(now: number): void {
+    if (this.phase === 'open') this.presence?.refresh(now);
   }
 
   get closed(): boolean {

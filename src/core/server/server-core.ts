@@ -785,7 +785,10 @@ export class ServerCore {
     const span = g.nextSpan(this.logNext);
     if (!span) return this.idleMember(s);
     g.granting = true;
-    this.request({ op: 'read', from: span.start, limits: this.leaseLimits(g, f) }, (ok, value) => {
+    // A backlog is shared out: no member is leased more than its share of what is waiting.
+    const share = Math.ceil((this.logNext - span.start) / Math.max(1, g.members.size));
+    const limits = { ...this.leaseLimits(g, f), maxMessages: Math.min(LEASE_MESSAGES_MAX, Math.max(1, share)) };
+    this.request({ op: 'read', from: span.start, limits }, (ok, value) => {
       g.granting = false;
       if (ok && this.sessions.get(s.id) === s && s.fetch === f) {
         const result = value as ReadResult;

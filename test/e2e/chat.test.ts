@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { sleep, startReader, startServer, type Server } from './processes.js';
+import { ensureCommand } from './system-tools.js';
+
+const CHAT = fileURLToPath(new URL('../../bin/run-chat.js', import.meta.url));
+const SOCKET = `relay-chat-test-${process.pid}`;
+const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+const screen = (s: string): string => tmux('capture-pane', '-p', '-t', s);
+const type = (s: string, ...keys: string[]): void => void tmux('send-keys', '-t', s, ...keys);
+const alive = (s: string): boolean => {
+  try {
+    tmux('has-session', '-t', s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the screens:\n${dump()}`);
+    await sleep(50);
+  }
+}
+const dump = (): string => {
+  try {
+    return tmux('list-sessions', '-F', '#S').split('\n').filter(Boolean).map((n) => `[${n}]\n${screen(n)}`).join('\n');
+  } catch {
+    return '(no sessions)';
+  }
+};
+const shows = (s: string, pattern: RegExp): Promise<void> => until(`${s} to show ${pattern}`, () => pattern.test(screen(s)));
+
+describe('run-chat, as people use it in a terminal (tmux)', () => {
+  let server: Server;
+  let port: string;
+  const open = (name: string, width = 100): void =>
+    void tmux('new-session', '-d', '-s', name, '-x', String(width), '-y', '20', `${process.execPath} ${CHAT} -u ${name} -p ${port}`);
+
+  before(async () => {
+    ensureCommand('tmux', 'tmux');
+    server = await startServer();
+    port = String(server.port);
+  });
+  after(async () => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // no sessions left
+    }
+    await server.stop();
+  });
+
+  test('two people talk: broadcast, a direct message, /who, typing kept intact, resize, /quit, offline messages on return', async () => {
+    open('alice');
+    open('bob');
+    await shows('alice', /connected to .* as alice/);
+    await shows('bob', /connected to .* as bob/);
+
+    type('alice', 'hello bob', 'Enter');
+    await shows('bob', /\d\d:\d\d:\d\d alice: hello bob$/m);
+
+    // Bob is half-way through a line when a direct message arrives: it appears above, his text stays.
+    type('bob', 'half-typed te');
+    type('alice', '/to bob just for you', 'Enter');
+    await shows('bob', /alice \(direct to bob\): just for you/);
+    const lines = screen('bob').trimEnd().split('\n');
+    assert.equal(lines[lines.length - 1], 'bob> half-typed te');
+    type('bob', 'xt', 'Enter');
+    await shows('alice', /bob: half-typed text$/m);
+
+    type('alice', '/who', 'Enter');
+    await shows('alice', /^bob\s+reader\s+online\s+last seen/m);
+
+    // A narrower window: messages still land above the input line, which is kept.
+    tmux('resize-window', '-t', 'bob', '-x', '40');
+    type('bob', 'after resize');
+    type('alice', 'the window shrank', 'Enter');
+    await shows('bob', /alice: the window/);
+    assert.match(screen('bob'), /bob> after resize\s*$/);
+    type('bob', 'C-u', '/quit', 'Enter');
+    await until('bob to leave', () => !alive('bob'));
+    await shows('alice', /\* bob is offline/);
+
+    // Bob is away: what alice sends him waits, and is shown with its time when he is back.
+    type('alice', '/to bob while you were away', 'Enter');
+    await sleep(1_100);
+    open('bob');
+    await shows('bob', /(\d\d:\d\d:\d\d) alice \(direct to bob\): while you were away/);
+    await shows('alice', /\* bob is online/);
+    type('bob', '/quit', 'Enter');
+    type('alice', '/quit', 'Enter');
+    await until('both to leave', () => !alive('bob') && !alive('alice'));
+  });
+
+  test('not on a terminal it is plain lines in and out, and end of input leaves', async () => {
+    const reader = await startReader(['-u', 'listener', '-p', port, '--format', 'raw', '--count', '2']);
+    const chat = execFileSync(process.execPath, [CHAT, '-u', 'piper', '-p', port], { input: 'from a pipe\n//slash kept\n', encoding: 'utf8' });
+    assert.match(chat, /connected to .* as piper/);
+    const r = await reader.done;
+    assert.equal(r.stdout, 'from a pipe\n/slash kept\n');
+  });
+});
