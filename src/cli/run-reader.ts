@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args.format === 'raw' && (args.who || args.presence)) throw usage('--who and --presence print text or json, not raw');
 
-  const logger = createLogger(NAME, args['log-level'] as LogLevel);
+  const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   const server = await resolveAddress(args.address, args.port).catch(() => {
     throw new UserError(`cannot resolve server address '${args.address}'`, ExitCode.Unreachable);
   });

@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
   const users = args.users !== undefined ? loadUsers(args.users) : undefined;
   if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
 
-  const logger = createLogger(NAME, args['log-level'] as LogLevel);
+  const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   if (users?.exposed) {
     logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
   }

@@ -34,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
 
-  const logger = createLogger(NAME, args['log-level'] as LogLevel);
+  const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   const say = sayTo(NAME);
   const server = await resolveAddress(args.address, args.port).catch(() => {
     throw new UserError(`cannot resolve server address '${args.address}'`, ExitCode.Unreachable);

@@ -13,3 +13,7 @@ export interface Transmit {
   to: Address;
   data: Buffer;
 }
+
+/** Loopback peers share the host: no path MTU to respect, so datagrams may be large. */
+export const isLoopback = (a: Address): boolean =>
+  a.address.startsWith('127.') || a.address === '::1' || a.address.startsWith('::ffff:127.');

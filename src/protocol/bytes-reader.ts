@@ -2,6 +2,10 @@ import { ProtocolError } from './errors.js';
 
 const TEXT = new TextDecoder('utf-8', { fatal: true });
 
+/** The last name decoded, and its bytes: names repeat from message to message, so each is decoded once in a row. */
+let lastBytes = Buffer.alloc(0);
+let lastString = '';
+
 /** Reads big-endian fields from a datagram; every read is bounds-checked and fails with ProtocolError. */
 export class BytesReader {
   private pos: number;
@@ -86,11 +90,17 @@ export class BytesReader {
   str8(maxBytes: number): string {
     const n = this.u8();
     if (n > maxBytes) throw new ProtocolError('bad-field', `string of ${n} bytes over ${maxBytes}`);
+    const bytes = this.bytes(n);
+    if (bytes.equals(lastBytes)) return lastString;
+    let s: string;
     try {
-      return TEXT.decode(this.bytes(n));
+      s = TEXT.decode(bytes);
     } catch {
       throw new ProtocolError('bad-field', 'string is not valid UTF-8');
     }
+    lastBytes = Buffer.from(bytes);
+    lastString = s;
+    return s;
   }
 
   end(): void {

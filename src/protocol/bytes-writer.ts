@@ -76,14 +76,22 @@ export class BytesWriter {
   }
 
   str8(s: string): this {
-    const b = Buffer.from(s, 'utf8');
-    return this.u8(b.length).bytes(b);
+    // Names repeat from message to message: encode each once in a row.
+    if (s !== lastString) {
+      lastString = s;
+      lastBytes = Buffer.from(s, 'utf8');
+    }
+    return this.u8(lastBytes.length).bytes(lastBytes);
   }
 
   finish(): Buffer {
     return this.buf.subarray(0, this.pos);
   }
 }
+
+/** The last name encoded, and its bytes (see str8). */
+let lastString = '';
+let lastBytes = Buffer.alloc(0);
 
 export const varintBytes = (v: number): number => {
   let n = 1;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { packMessages, unpackMessages, type PackedMessage } from './record-codec.js';
+import { packMessages, unpackMessages } from './record-codec.js';
 import type {
   ClientRecord,
   LogBounds,
@@ -77,7 +77,8 @@ export class SqliteStore implements Store {
   private firstId: number;
   private nextId: number;
   private totalBytes: number;
-  private readonly cache = new Map<number, PackedMessage[]>();
+  /** Records lately read, unpacked: readers that follow the log read the same few records. */
+  private readonly cache = new Map<number, StoredMessage[]>();
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly appendTx: (batches: ProducerBatch[]) => number[];
@@ -161,7 +162,7 @@ export class SqliteStore implements Store {
             atEnd = false;
             break scan;
           }
-          messages.push(p.to === undefined ? { id, ts: row.ts, from: row.sender, text: p.text } : { id, ts: row.ts, from: row.sender, to: p.to, text: p.text });
+          messages.push(p);
           bytes += p.text.length;
           next = id + 1;
         }
@@ -287,12 +288,15 @@ export class SqliteStore implements Store {
     this.totalBytes += bytes;
   }
 
-  private unpack(row: RecordRow): PackedMessage[] {
+  private unpack(row: RecordRow): StoredMessage[] {
     let packed = this.cache.get(row.first_id);
     if (packed) {
       this.cache.delete(row.first_id);
     } else {
-      packed = unpackMessages(row.payload, row.count);
+      packed = unpackMessages(row.payload, row.count).map((p, i): StoredMessage => {
+        const id = row.first_id + i;
+        return p.to === undefined ? { id, ts: row.ts, from: row.sender, text: p.text } : { id, ts: row.ts, from: row.sender, to: p.to, text: p.text };
+      });
     }
     this.cache.set(row.first_id, packed);
     if (this.cache.size > CACHE_RECORDS) this.cache.delete(this.cache.keys().next().value!);

@@ -52,15 +52,21 @@ export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
     return parts.length < req.maxDatagrams;
   };
 
+  let lastFrom = '';
+  let fromBytes = 0;
   outer: for (const m of read.messages) {
     let offset = m.id === req.position ? req.offset : 0;
     if (offset > m.text.length) offset = 0;
-    const nameBytes = Buffer.byteLength(m.from) + (m.to === undefined ? 0 : Buffer.byteLength(m.to));
+    if (m.from !== lastFrom) {
+      lastFrom = m.from;
+      fromBytes = Buffer.byteLength(m.from);
+    }
+    const nameBytes = fromBytes + (m.to === undefined ? 0 : Buffer.byteLength(m.to));
     for (;;) {
       const rest = m.text.length - offset;
       const overhead = batchMessageOverheadBytes(nameBytes, m.to !== undefined, rest);
       if (offset === 0 && used + overhead + rest <= budget) {
-        messages.push(wire(m));
+        messages.push(m); // a stored message is a wire message already
         used += overhead + rest;
         nextPosition = m.id + 1;
         nextOffset = 0;

@@ -1,4 +1,4 @@
-import { addressKey, type Address, type Transmit } from '../address.js';
+import { addressKey, isLoopback, type Address, type Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { FETCH_DATAGRAMS_MAX, FromKind, RefuseCode, Role, roleName } from '../../protocol/constants.js';
@@ -20,6 +20,8 @@ import { WriterIngest } from './writer-ingest.js';
 export interface ServerConfig {
   maxMessageBytes: number;
   datagramBytes: number;
+  /** Datagram size for clients on this host (loopback has no path MTU to fit). */
+  loopbackDatagramBytes: number;
   heartbeatMs: number;
   sessionTimeoutMs: number;
   /** Datagrams a writer may have beyond the next expected one. */
@@ -44,6 +46,7 @@ export interface ServerConfig {
 export const SERVER_DEFAULTS: Omit<ServerConfig, 'randomId' | 'randomKey' | 'mac'> = {
   maxMessageBytes: 1024 * 1024,
   datagramBytes: 1200,
+  loopbackDatagramBytes: 16 * 1024,
   heartbeatMs: 5_000,
   sessionTimeoutMs: 30_000,
   windowMax: 1024,
@@ -74,6 +77,8 @@ interface SessionCommon {
   keys?: SessionKeys | undefined;
   /** Reads the registry and nothing else: holds no name, is not in the registry. */
   observer?: boolean;
+  /** Largest datagram to and from this client, its tag included. */
+  datagramBytes: number;
 }
 
 interface WriterSession extends SessionCommon {
@@ -363,6 +368,7 @@ export class ServerCore {
       helloNonce: h.nonce,
       keys: auth.keys,
       ...(h.role === Role.Observer && { observer: true }),
+      datagramBytes: isLoopback(from) ? Math.max(this.config.datagramBytes, this.config.loopbackDatagramBytes) : this.config.datagramBytes,
     };
     let s: Session;
     if (h.role === Role.Writer) {
@@ -441,7 +447,7 @@ export class ServerCore {
       nonce: s.helloNonce,
       sessionId: s.id,
       maxMessageBytes: this.config.maxMessageBytes,
-      maxDatagramBytes: this.config.datagramBytes,
+      maxDatagramBytes: s.datagramBytes,
       heartbeatMs: this.config.heartbeatMs,
       resume,
       missed,
@@ -547,7 +553,7 @@ export class ServerCore {
 
   /** Changes since the asker's version when the journal still has them, else the registry page by page. */
   private onWho(s: Session, w: Who): void {
-    const budget = this.config.datagramBytes - (s.keys ? TAG_BYTES : 0) - PRESENCE_HEADER_BYTES;
+    const budget = s.datagramBytes - (s.keys ? TAG_BYTES : 0) - PRESENCE_HEADER_BYTES;
     const changes = w.since === 0 ? undefined : this.presence.since(w.since);
     if (changes) {
       const entries: PresenceEntry[] = [];
@@ -692,7 +698,7 @@ export class ServerCore {
     const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
     const limits = {
       maxMessages: maxDatagrams * 256,
-      maxBytes: maxDatagrams * this.config.datagramBytes,
+      maxBytes: maxDatagrams * s.datagramBytes,
       user: s.name,
     };
     this.request({ op: 'read', from: f.position, limits }, (ok, value, doneAt) => {
@@ -725,7 +731,7 @@ export class ServerCore {
         position: f.position,
         offset: f.offset,
         maxDatagrams: Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX),
-        datagramBytes: this.config.datagramBytes - (s.keys ? TAG_BYTES : 0),
+        datagramBytes: s.datagramBytes - (s.keys ? TAG_BYTES : 0),
       },
       result,
     );
@@ -787,7 +793,7 @@ export class ServerCore {
     g.granting = true;
     // A backlog is shared out: no member is leased more than its share of what is waiting.
     const share = Math.ceil((this.logNext - span.start) / Math.max(1, g.members.size));
-    const limits = { ...this.leaseLimits(g, f), maxMessages: Math.min(LEASE_MESSAGES_MAX, Math.max(1, share)) };
+    const limits = { ...this.leaseLimits(s, g, f), maxMessages: Math.min(LEASE_MESSAGES_MAX, Math.max(1, share)) };
     this.request({ op: 'read', from: span.start, limits }, (ok, value) => {
       g.granting = false;
       if (ok && this.sessions.get(s.id) === s && s.fetch === f) {
@@ -819,7 +825,7 @@ export class ServerCore {
   /** The member's lease again (its reply was lost, or part of it), from where the member stands in it. */
   private readLease(s: ReaderSession, f: Fetch, lease: Lease): void {
     const g = s.group!;
-    this.request({ op: 'read', from: lease.start, limits: this.leaseLimits(g, f) }, (ok, value) => {
+    this.request({ op: 'read', from: lease.start, limits: this.leaseLimits(s, g, f) }, (ok, value) => {
       if (!ok || this.sessions.get(s.id) !== s || s.fetch !== f || g.lease(s) !== lease) return;
       const result = value as ReadResult;
       const messages = result.messages.filter((m) => m.id < lease.end);
@@ -827,9 +833,9 @@ export class ServerCore {
     });
   }
 
-  private leaseLimits(g: QueueGroup<ReaderSession>, f: Fetch): { maxMessages: number; maxBytes: number; user: string } {
+  private leaseLimits(s: ReaderSession, g: QueueGroup<ReaderSession>, f: Fetch): { maxMessages: number; maxBytes: number; user: string } {
     const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
-    return { maxMessages: LEASE_MESSAGES_MAX, maxBytes: maxDatagrams * this.config.datagramBytes, user: g.name };
+    return { maxMessages: LEASE_MESSAGES_MAX, maxBytes: maxDatagrams * s.datagramBytes, user: g.name };
   }
 
   /** Nothing to lease: hold the poll until there is, or answer empty. */

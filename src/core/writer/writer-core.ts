@@ -33,7 +33,8 @@ export interface WriterConfig {
 
 export const WRITER_DEFAULTS = {
   timeoutMs: 30_000,
-  datagramBytes: 1200,
+  /** The server says how large its datagrams may be (larger on loopback): this only caps it. */
+  datagramBytes: 65_507,
   windowInitial: 32,
   windowMax: 512,
   unconfirmedMax: 2048,
