@@ -8,7 +8,42 @@ import { fileURLToPath } from 'node:url';
 import { LossyProxy, type ProxyFaults } from '../test/e2e/lossy-proxy.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const bin = (name: string): string => join(ROOT, 'bin', `${name}.js`);
+export const bin = (name: string): string => join(ROOT, 'bin', `${name}.js`);
+
+export interface BenchServer {
+  port: number;
+  pid: number;
+  /** Everything it said on stderr so far. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** A relay server on a free loopback port with its own data directory, removed when it stops. */
+export async function startBenchServer(args: string[]): Promise<BenchServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+  const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.stderr.on('data', (d: Buffer) => {
+      log += d.toString();
+      const m = /"port":(\d+)/.exec(log);
+      if (m) resolve(Number(m[1]));
+    });
+    server.once('exit', () => reject(new Error(`server exited: ${log}`)));
+  });
+  return {
+    port,
+    pid: server.pid!,
+    log: () => log,
+    stop: async () => {
+      server.kill('SIGTERM');
+      await once(server, 'exit').catch(() => undefined);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 export interface ThroughputResult {
   lines: number;
@@ -19,20 +54,9 @@ export interface ThroughputResult {
 
 /** `seq 1 N` through writer → server → reader, timed from the writer's start to the reader's last line. */
 export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults): Promise<ThroughputResult> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
-  const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...storeArgs], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const server = await startBenchServer(storeArgs);
+  const port = server.port;
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let log = '';
-      server.stderr.on('data', (d: Buffer) => {
-        log += d.toString();
-        const m = /"port":(\d+)/.exec(log);
-        if (m) resolve(Number(m[1]));
-      });
-      server.once('exit', () => reject(new Error(`server exited: ${log}`)));
-    });
     const proxy = faults ? new LossyProxy(port, faults, n) : undefined;
     const clientPort = proxy ? await proxy.start() : port;
     const common = ['--port', String(clientPort), '--log-level', 'warn'];
@@ -66,9 +90,7 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
     if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
     return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex') };
   } finally {
-    server.kill('SIGTERM');
-    await once(server, 'exit').catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

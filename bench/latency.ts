@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { sendPaced } from './mosquitto.js';
+import { bin, startBenchServer } from './relay.js';
+
+/** Lines 1 ms apart, each carrying its send time, through writer → server (sqlite) → reader --delay 0. */
+export async function relayLatency(count: number): Promise<number[]> {
+  const server = await startBenchServer(['--store', 'sqlite']);
+  try {
+    const common = ['--port', String(server.port), '--log-level', 'info'];
+    const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'lat-r', '--format', 'raw', '--delay', '0', '--count', String(count), ...common], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const latencies: number[] = [];
+    let rest = '';
+    reader.stdout.setEncoding('utf8').on('data', (d: string) => {
+      const at = performance.timeOrigin + performance.now();
+      const lines = (rest + d).split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) latencies.push(at - Number(l));
+    });
+    await waitForLine(reader.stderr, /registered as/);
+    const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'lat-w', ...common], { stdio: ['pipe', 'ignore', 'pipe'] });
+    await waitForLine(writer.stderr, /registered as/);
+    await sendPaced(writer.stdin, count);
+    writer.stdin.end();
+    await Promise.all([once(writer, 'exit'), once(reader, 'exit')]);
+    return latencies;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<void> {
+  let text = '';
+  await new Promise<void>((resolve) => {
+    const on = (d: Buffer): void => {
+      text += d.toString();
+      if (pattern.test(text)) {
+        stream.off('data', on);
+        stream.resume();
+        resolve();
+      }
+    };
+    stream.on('data', on);
+  });
+}
+
+export const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
