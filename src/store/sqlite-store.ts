@@ -14,6 +14,8 @@ import type {
   StoredMessage,
 } from './store.js';
 import { StoreOpenError } from './store-errors.js';
+import { DataDirLock } from './data-dir-lock.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 const APP = 'udp-relay';
 const SCHEMA_VERSION = 1;
@@ -82,6 +84,8 @@ export class SqliteStore implements Store {
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly appendTx: (batches: ProducerBatch[]) => number[];
+  private readonly lock: DataDirLock;
+  private readonly checkpointer: WalCheckpointer;
 
   constructor(private readonly opts: SqliteOptions) {
     this.path = join(opts.dataDir, DATABASE_FILE);
@@ -90,26 +94,28 @@ export class SqliteStore implements Store {
     } catch (e) {
       throw new StoreOpenError(`cannot create data directory ${opts.dataDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
+    this.lock = new DataDirLock(opts.dataDir, this.path);
     try {
       this.db = new Database(this.path);
     } catch (e) {
+      this.lock.release(true);
       throw new StoreOpenError(`cannot open ${this.path}: ${(e as Error).message}`);
     }
+    const synchronous = opts.fsync ? 'FULL' : 'NORMAL';
     try {
       this.checkOrCreate();
       this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${opts.fsync ? 'FULL' : 'NORMAL'}`);
-      // One server per database: the exclusive lock is taken by the first write and kept.
-      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma(`synchronous = ${synchronous}`);
       this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)`).run(new Date().toISOString());
     } catch (e) {
       this.db.close();
+      this.lock.release(true);
       if (e instanceof StoreOpenError) throw e;
       const code = (e as { code?: string }).code;
-      if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new StoreOpenError(`${this.path} is in use by another server`);
       if (code === 'SQLITE_NOTADB') throw new StoreOpenError(`${this.path} is not a SQLite database; refusing to touch it`);
       throw new StoreOpenError(`cannot open ${this.path}: ${(e as Error).message}`);
     }
+    this.checkpointer = new WalCheckpointer(this.db, this.path, synchronous);
     this.stmt = this.prepare();
     this.nextId = Number(this.meta('next_id') ?? 1);
     this.firstId = Number(this.meta('first_id') ?? 1);
@@ -119,7 +125,9 @@ export class SqliteStore implements Store {
     this.db.prepare('UPDATE clients SET online = 0 WHERE online = 1').run();
     this.appendTx = this.db.transaction((batches: ProducerBatch[]) => this.appendNow(batches));
     if (opts.retention.ageMs > 0) {
-      this.ageTimer = setInterval(() => this.trim(Date.now()), Math.min(1000, opts.retention.ageMs)).unref();
+      this.ageTimer = setInterval(() => {
+        if (this.trim(Date.now())) this.checkpointer.committed();
+      }, Math.min(1000, opts.retention.ageMs)).unref();
     }
   }
 
@@ -129,7 +137,9 @@ export class SqliteStore implements Store {
   }
 
   append(batches: ProducerBatch[]): Promise<number[]> {
-    return Promise.resolve(this.appendTx(batches));
+    const firstIds = this.appendTx(batches);
+    this.checkpointer.committed();
+    return Promise.resolve(firstIds);
   }
 
   read(from: number, limits: ReadLimits): Promise<ReadResult> {
@@ -186,11 +196,13 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       for (const [name, position] of cursors) this.stmt.putCursor.run(name, position);
     })();
+    this.checkpointer.committed();
     return Promise.resolve();
   }
 
   saveClient(c: ClientRecord): Promise<void> {
     this.stmt.putClient.run(c.name, c.role, c.online ? 1 : 0, Math.floor(c.lastSeen));
+    this.checkpointer.committed();
     return Promise.resolve();
   }
 
@@ -199,10 +211,17 @@ export class SqliteStore implements Store {
     return Promise.resolve(rows.map((r) => ({ name: r.name, role: r.role, online: r.online === 1, lastSeen: r.last_seen })));
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     if (this.ageTimer) clearInterval(this.ageTimer);
+    await this.checkpointer.close();
+    // The last connection to close copies the WAL back and removes it.
     if (this.db.open) this.db.close();
-    return Promise.resolve();
+    this.lock.release();
+  }
+
+  /** Checkpoints done in the background and in the foreground so far. */
+  get checkpoints(): { background: number; foreground: number } {
+    return { ...this.checkpointer.stats };
   }
 
   // ---- internals ----
@@ -303,8 +322,8 @@ export class SqliteStore implements Store {
     return packed;
   }
 
-  /** Applies retention: moves the first id forward, message by message, and deletes records wholly below it. */
-  private trim(now: number): void {
+  /** Applies retention: moves the first id forward, message by message, and deletes records wholly below it. Says whether it did. */
+  private trim(now: number): boolean {
     const { messages, bytes, ageMs } = this.opts.retention;
     let first = this.firstId;
     let total = this.totalBytes;
@@ -334,11 +353,12 @@ export class SqliteStore implements Store {
         }
       }
     }
-    if (first === this.firstId) return;
+    if (first === this.firstId) return false;
     this.stmt.deleteBelow.run(first);
     this.stmt.putMeta.run('first_id', String(first));
     this.firstId = first;
     this.totalBytes = total;
+    return true;
   }
 
   /** Bytes of text of the messages with ids in [a, b). */

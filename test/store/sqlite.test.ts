@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { DATABASE_FILE, SqliteStore } from '../../src/store/sqlite-store.js';
 import { StoreOpenError } from '../../src/store/store-errors.js';
+import { WAL_BYTES_KEPT } from '../../src/store/wal-checkpointer.js';
 import { NO_RETENTION } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
 
@@ -102,5 +103,40 @@ describe('sqlite store on disk', () => {
       (e: unknown) => e instanceof StoreOpenError && /in use by another server/.test(e.message),
     );
     await first.close();
+  });
+
+  test('the WAL is checkpointed off the commit path and stays bounded under a steady stream of small commits', async () => {
+    const dir = freshDir();
+    const s = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    const wal = join(dir, `${DATABASE_FILE}-wal`);
+    // 20,000 commits of one 2 KB message, an event-loop turn apart: about 80,000 pages of WAL if never reset.
+    let walMax = 0;
+    const text = 'x'.repeat(2048);
+    for (let i = 1; i <= 20_000; i++) {
+      await s.append([{ producerId: 1n, lastSeq: i, messages: [msg(text)] }]);
+      await new Promise((r) => setImmediate(r));
+      if (i % 100 === 0) walMax = Math.max(walMax, statSync(wal).size);
+    }
+    const { background, foreground } = s.checkpoints;
+    assert.ok(background > 0, 'checkpoints ran in the background');
+    assert.ok(foreground > 0, 'the WAL was started over');
+    // This writes WAL at about 100 MB/s, so the peak is the bound plus what is written between two checks;
+    // never reset, it would reach about 200 MB.
+    assert.ok(walMax < 4 * WAL_BYTES_KEPT, `WAL reached ${Math.round(walMax / 1e6)} MB`);
+    assert.deepEqual(await s.bounds(), { first: 1, next: 20_001 });
+    await s.close();
+    assert.ok(!existsSync(wal), 'closing copies the WAL back and removes it');
+    const again = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    const r = await again.read(19_999, { maxMessages: 10, maxBytes: 1e6, user: 'x' });
+    assert.deepEqual(r.messages.map((m) => m.id), [19_999, 20_000]);
+    await again.close();
+  });
+
+  test('a refused directory is left as it was: no lock file stays behind', () => {
+    const dir = freshDir();
+    mkdirSync(dir);
+    writeFileSync(join(dir, DATABASE_FILE), 'not a database\n'.repeat(100));
+    assert.throws(() => new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false }), StoreOpenError);
+    assert.deepEqual(readdirSync(dir), [DATABASE_FILE]);
   });
 });
