@@ -90,15 +90,20 @@ export class BytesReader {
   str8(maxBytes: number): string {
     const n = this.u8();
     if (n > maxBytes) throw new ProtocolError('bad-field', `string of ${n} bytes over ${maxBytes}`);
-    const bytes = this.bytes(n);
-    if (bytes.equals(lastBytes)) return lastString;
+    const at = this.need(n);
+    const buf = this.buf;
+    if (n === lastBytes.length) {
+      let i = 0;
+      while (i < n && buf[at + i] === lastBytes[i]) i++;
+      if (i === n) return lastString;
+    }
     let s: string;
     try {
-      s = TEXT.decode(bytes);
+      s = TEXT.decode(buf.subarray(at, at + n));
     } catch {
       throw new ProtocolError('bad-field', 'string is not valid UTF-8');
     }
-    lastBytes = Buffer.from(bytes);
+    lastBytes = Buffer.from(buf.subarray(at, at + n));
     lastString = s;
     return s;
   }

@@ -271,14 +271,14 @@ function decodeBatch(r: BytesReader): Batch {
     if (i > 0 && messages[i - 1]!.id === id && !messages[i - 1]!.fragment) fail('repeated message id');
     const mflags = r.u8();
     if (mflags & ~(MessageFlag.To | MessageFlag.Fragment)) fail(`message flags ${mflags}`);
-    const m: WireMessage = { id, ts, from: r.str8(NAME_BYTES_MAX), text: Buffer.alloc(0) };
-    if (mflags & MessageFlag.To) m.to = r.str8(NAME_BYTES_MAX);
-    if (mflags & MessageFlag.Fragment) {
-      const total = r.varint();
-      const offset = r.varint();
-      m.fragment = { total, offset };
-    }
-    m.text = r.bytes(r.varint());
+    const from = r.str8(NAME_BYTES_MAX);
+    const to = mflags & MessageFlag.To ? r.str8(NAME_BYTES_MAX) : undefined;
+    const fragment = mflags & MessageFlag.Fragment ? { total: r.varint(), offset: r.varint() } : undefined;
+    const text = r.bytes(r.varint());
+    // Built whole, in one of few shapes: a batch may hold thousands, and most are plain.
+    let m: WireMessage;
+    if (fragment === undefined) m = to === undefined ? { id, ts, from, text } : { id, ts, from, to, text };
+    else m = to === undefined ? { id, ts, from, fragment, text } : { id, ts, from, to, fragment, text };
     if (m.fragment && m.fragment.offset + m.text.length > m.fragment.total) fail('fragment beyond its message');
     messages.push(m);
   }

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { RecordCache, type CachedRecord } from './record-cache.js';
 import { packMessages, unpackMessages } from './record-codec.js';
 import type {
   ClientRecord,
@@ -24,8 +25,8 @@ export const DATABASE_FILE = 'relay.db';
 /** A record holds at most this many messages or bytes; bigger groups are split. */
 const RECORD_MESSAGES_MAX = 512;
 const RECORD_BYTES_MAX = 64 * 1024;
-/** Decoded records kept for readers that are catching up (bounded: memory must not grow with the log). */
-const CACHE_RECORDS = 32;
+/** Decoded records kept for readers: about 10 MB at most (memory must not grow with the log). */
+const CACHE_LIMITS = { messages: 32_768, bytes: 4 * 1024 * 1024 };
 const SCAN_MAX = 50_000;
 /** Writer sequence numbers older than this are forgotten: such a writer is long gone. */
 const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
@@ -79,8 +80,7 @@ export class SqliteStore implements Store {
   private firstId: number;
   private nextId: number;
   private totalBytes: number;
-  /** Records lately read, unpacked: readers that follow the log read the same few records. */
-  private readonly cache = new Map<number, StoredMessage[]>();
+  private readonly cache = new RecordCache(CACHE_LIMITS);
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly appendTx: (batches: ProducerBatch[]) => number[];
@@ -137,7 +137,16 @@ export class SqliteStore implements Store {
   }
 
   append(batches: ProducerBatch[]): Promise<number[]> {
-    const firstIds = this.appendTx(batches);
+    const { nextId, firstId, totalBytes } = this;
+    let firstIds: number[];
+    try {
+      firstIds = this.appendTx(batches);
+    } catch (e) {
+      // Rolled back: so is what this object had counted and cached of it.
+      this.cache.dropFrom(nextId);
+      Object.assign(this, { nextId, firstId, totalBytes });
+      return Promise.reject(e as Error);
+    }
     this.checkpointer.committed();
     return Promise.resolve(firstIds);
   }
@@ -152,12 +161,13 @@ export class SqliteStore implements Store {
     let atEnd = true;
     let cursor = start;
     scan: while (cursor < this.nextId) {
-      const rows = this.stmt.readRecords.all({ from: cursor, limit: 64 }) as RecordRow[];
-      if (rows.length === 0) break;
-      for (const row of rows) {
-        const packed = this.unpack(row);
-        for (let i = Math.max(0, cursor - row.first_id); i < packed.length; i++) {
-          const id = row.first_id + i;
+      const cached = this.cache.find(cursor);
+      const records = cached ? [cached] : this.fetchRecords(cursor);
+      if (records.length === 0) break;
+      for (const record of records) {
+        const packed = record.messages;
+        for (let i = Math.max(0, cursor - record.first); i < packed.length; i++) {
+          const id = record.first + i;
           if (messages.length >= limits.maxMessages || scanned >= SCAN_MAX) {
             atEnd = false;
             break scan;
@@ -176,7 +186,7 @@ export class SqliteStore implements Store {
           bytes += p.text.length;
           next = id + 1;
         }
-        cursor = row.last_id + 1;
+        cursor = record.last + 1;
       }
     }
     if (atEnd) next = this.nextId;
@@ -302,24 +312,34 @@ export class SqliteStore implements Store {
     const first = this.nextId;
     const last = first + messages.length - 1;
     const bytes = messages.reduce((n, m) => n + m.text.length, 0);
-    this.stmt.insertRecord.run(first, last, Math.floor(messages[0]!.ts), messages[0]!.from, messages.length, bytes, payload);
+    const ts = Math.floor(messages[0]!.ts);
+    const from = messages[0]!.from;
+    this.stmt.insertRecord.run(first, last, ts, from, messages.length, bytes, payload);
     this.nextId = last + 1;
     this.totalBytes += bytes;
+    // Readers that follow the log will ask for it at once: keep it decoded, as a read would.
+    this.cache.put(
+      first,
+      messages.map((m, i): StoredMessage => {
+        const id = first + i;
+        return m.to === undefined ? { id, ts, from, text: m.text } : { id, ts, from, to: m.to, text: m.text };
+      }),
+    );
   }
 
-  private unpack(row: RecordRow): StoredMessage[] {
-    let packed = this.cache.get(row.first_id);
-    if (packed) {
-      this.cache.delete(row.first_id);
-    } else {
-      packed = unpackMessages(row.payload, row.count).map((p, i): StoredMessage => {
-        const id = row.first_id + i;
-        return p.to === undefined ? { id, ts: row.ts, from: row.sender, text: p.text } : { id, ts: row.ts, from: row.sender, to: p.to, text: p.text };
-      });
-    }
-    this.cache.set(row.first_id, packed);
-    if (this.cache.size > CACHE_RECORDS) this.cache.delete(this.cache.keys().next().value!);
-    return packed;
+  /** Records from the one holding `id` on, from the database, decoded and cached. */
+  private fetchRecords(id: number): CachedRecord[] {
+    return (this.stmt.readRecords.all({ from: id, limit: 64 }) as RecordRow[]).map((row) => this.unpack(row));
+  }
+
+  private unpack(row: RecordRow): CachedRecord {
+    const cached = this.cache.find(row.first_id);
+    if (cached?.first === row.first_id) return cached;
+    const messages = unpackMessages(row.payload, row.count).map((p, i): StoredMessage => {
+      const id = row.first_id + i;
+      return p.to === undefined ? { id, ts: row.ts, from: row.sender, text: p.text } : { id, ts: row.ts, from: row.sender, to: p.to, text: p.text };
+    });
+    return this.cache.put(row.first_id, messages);
   }
 
   /** Applies retention: moves the first id forward, message by message, and deletes records wholly below it. Says whether it did. */
@@ -344,7 +364,7 @@ export class SqliteStore implements Store {
             continue;
           }
           if (!overBytes()) break scan;
-          const packed = this.unpack(r);
+          const packed = this.unpack(r).messages;
           for (let i = Math.max(0, first - r.first_id); i < packed.length && overBytes(); i++) {
             total -= packed[i]!.text.length;
             first = r.first_id + i + 1;
@@ -355,6 +375,7 @@ export class SqliteStore implements Store {
     }
     if (first === this.firstId) return false;
     this.stmt.deleteBelow.run(first);
+    this.cache.dropBelow(first);
     this.stmt.putMeta.run('first_id', String(first));
     this.firstId = first;
     this.totalBytes = total;
@@ -367,7 +388,7 @@ export class SqliteStore implements Store {
     let sum = (this.stmt.sumWhole.get({ a, b }) as { s: number }).s;
     for (const r of this.stmt.edgeRecords.all({ a, b }) as RecordRow[]) {
       if (r.first_id >= a && r.last_id < b) continue; // counted whole above
-      const packed = this.unpack(r);
+      const packed = this.unpack(r).messages;
       for (let id = Math.max(a, r.first_id); id < Math.min(b, r.last_id + 1); id++) sum += packed[id - r.first_id]!.text.length;
     }
     return sum;

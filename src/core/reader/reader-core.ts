@@ -442,7 +442,7 @@ export class ReaderCore {
     if (part.missed > 0) this.events.push({ type: 'missed', count: part.missed });
     for (const m of part.messages) {
       if (m.id < this.position) continue;
-      const done = m.fragment ? this.takeFragment(m) : this.deliver(wireToMessage(m, m.text));
+      const done = m.fragment ? this.takeFragment(m) : this.deliver(m); // a whole message is a Message already
       if (done === 'stop') return false;
     }
     this.position = part.nextPosition;
@@ -567,7 +567,7 @@ export class ReaderCore {
   }
 }
 
+/** A fragment's message fields, with the text given (its fragment marks left behind). */
 function wireToMessage(m: WireMessage, t: Buffer): Message {
-  // The text stays a view of its datagram: a package holds about as many bytes of datagrams as of text.
   return m.to === undefined ? { id: m.id, ts: m.ts, from: m.from, text: t } : { id: m.id, ts: m.ts, from: m.from, to: m.to, text: t };
 }

@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RecordCache } from '../../src/store/record-cache.js';
+import type { StoredMessage } from '../../src/store/store.js';
+
+const record = (first: number, count: number): StoredMessage[] =>
+  Array.from({ length: count }, (_, i) => ({ id: first + i, ts: 1, from: 'w', text: Buffer.from(String(first + i)) }));
+
+test('finds the record holding an id, whatever order records came in', () => {
+  const c = new RecordCache({ messages: 1000, bytes: 1e6 });
+  c.put(11, record(11, 5));
+  c.put(1, record(1, 10));
+  c.put(16, record(16, 1));
+  assert.equal(c.find(1)!.first, 1);
+  assert.equal(c.find(10)!.first, 1);
+  assert.equal(c.find(11)!.last, 15);
+  assert.equal(c.find(16)!.messages[0]!.id, 16);
+  assert.equal(c.find(17), undefined);
+  assert.equal(c.find(0), undefined);
+});
+
+test('holds at most its bound in messages, letting go of the least recently used', () => {
+  const c = new RecordCache({ messages: 30, bytes: 1e6 });
+  for (let first = 1; first <= 30; first += 10) c.put(first, record(first, 10));
+  c.find(1); // 1 is used again: 11 is now the least recently used
+  c.put(31, record(31, 10));
+  assert.equal(c.size, 3);
+  assert.ok(c.find(1));
+  assert.equal(c.find(11), undefined);
+  assert.ok(c.find(21) && c.find(31));
+});
+
+test('forgets rolled-back records from an id on, and retained-out records below one', () => {
+  const c = new RecordCache({ messages: 1000, bytes: 1e6 });
+  for (let first = 1; first <= 40; first += 10) c.put(first, record(first, 10));
+  c.dropFrom(25);
+  assert.deepEqual([c.find(5)?.first, c.find(15)?.first, c.find(25), c.find(35)], [1, 11, undefined, undefined]);
+  c.dropBelow(12);
+  assert.deepEqual([c.find(5), c.find(15)?.first], [undefined, 11]);
+});
+
+test('holds at most its bound in bytes of text', () => {
+  const c = new RecordCache({ messages: 1000, bytes: 100 });
+  const big = (first: number): StoredMessage[] => [{ id: first, ts: 1, from: 'w', text: Buffer.alloc(60) }];
+  c.put(1, big(1));
+  c.put(2, big(2));
+  assert.equal(c.size, 1);
+  assert.ok(c.find(2));
+});
