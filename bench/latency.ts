@@ -3,12 +3,15 @@ import { once } from 'node:events';
 import { sendPaced } from './mosquitto.js';
 import { bin, startBenchServer } from './relay.js';
 
-/** Lines 1 ms apart, each carrying its send time, through writer → server (sqlite) → reader --delay 0. */
-export async function relayLatency(count: number): Promise<number[]> {
-  const server = await startBenchServer(['--store', 'sqlite']);
+/**
+ * Lines 1 ms apart, each carrying its send time, through writer → server → reader --delay 0.
+ * The first `warmup` lines are sent the same way but not counted.
+ */
+export async function relayLatency(count: number, warmup: number, storeArgs: string[] = ['--store', 'sqlite']): Promise<number[]> {
+  const server = await startBenchServer(storeArgs);
   try {
     const common = ['--port', String(server.port), '--log-level', 'info'];
-    const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'lat-r', '--format', 'raw', '--delay', '0', '--count', String(count), ...common], {
+    const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'lat-r', '--format', 'raw', '--delay', '0', '--count', String(count + warmup), ...common], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const latencies: number[] = [];
@@ -22,10 +25,10 @@ export async function relayLatency(count: number): Promise<number[]> {
     await waitForLine(reader.stderr, /registered as/);
     const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'lat-w', ...common], { stdio: ['pipe', 'ignore', 'pipe'] });
     await waitForLine(writer.stderr, /registered as/);
-    await sendPaced(writer.stdin, count);
+    await sendPaced(writer.stdin, count + warmup);
     writer.stdin.end();
     await Promise.all([once(writer, 'exit'), once(reader, 'exit')]);
-    return latencies;
+    return latencies.slice(warmup);
   } finally {
     await server.stop();
   }

@@ -93,10 +93,10 @@ export async function mosquittoThroughput(port: number, n: number, qos: 0 | 1): 
   return { linesPerSecond: n / seconds, outputMatches: got.digest('hex') === expected.digest('hex') };
 }
 
-/** Latency of lines published 1 ms apart, each carrying its send time, as mosquitto_sub prints them. */
-export async function mosquittoLatency(port: number, count: number): Promise<number[]> {
+/** Latency of lines published 1 ms apart, each carrying its send time, as mosquitto_sub prints them (the first `warmup` not counted). */
+export async function mosquittoLatency(port: number, count: number, warmup: number, qos: 0 | 1 = 0): Promise<number[]> {
   const topic = `bench/latency/${Math.random().toString(36).slice(2)}`;
-  const sub = subscribe(port, topic, 0, count);
+  const sub = subscribe(port, topic, qos, count + warmup);
   const subExit = once(sub, 'exit');
   const latencies: number[] = [];
   sub.stdout!.setEncoding('utf8');
@@ -108,14 +108,14 @@ export async function mosquittoLatency(port: number, count: number): Promise<num
     for (const l of lines) latencies.push(at - Number(l));
   });
   await new Promise((r) => setTimeout(r, 500));
-  const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', '0', '-l'], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', String(qos), '-l'], { stdio: ['pipe', 'ignore', 'inherit'] });
   await new Promise((r) => setTimeout(r, 300)); // connected
-  await sendPaced(pub.stdin!, count);
+  await sendPaced(pub.stdin!, count + warmup);
   pub.stdin!.end();
   const timer = setTimeout(() => sub.kill(), 30_000);
   await subExit;
   clearTimeout(timer);
-  return latencies;
+  return latencies.slice(warmup);
 }
 
 /**

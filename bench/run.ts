@@ -1,68 +1,240 @@
 /**
- * `npm run bench [-- N [repeats]]`. Every comparison is measured side by side in one run, the
- * contenders alternating, so that the machine's noise hits them alike; ratios matter, not absolutes.
+ * `npm run bench [-- --repeats 3] [--only throughput,latency,...] [--quick]`
+ *
+ * Every comparison is measured side by side in one run, the contenders alternating, so that the
+ * machine's noise hits them alike: ratios matter, absolute figures on a shared machine do not.
+ * Prints a Markdown report and writes it to bench/RESULTS.md.
  */
-import { arch, cpus, platform } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { arch, cpus, platform, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { dgramCeiling } from './dgram-ceiling.js';
+import { fanout, idleSessionCost, type FanoutResult } from './fanout.js';
+import { percentile, relayLatency } from './latency.js';
+import { logGrowth, type GrowthPoint } from './log-growth.js';
+import { mosquittoLatency, mosquittoThroughput, startBroker, type Broker } from './mosquitto.js';
 import { median, relayThroughput } from './relay.js';
 import { appendRate } from './store-append.js';
 
-const n = Number(process.argv[2] ?? 300_000);
-const repeats = Number(process.argv[3] ?? 3);
-const fmt = (xs: number[]): string => `${Math.round(median(xs)).toLocaleString('en')} (${Math.round(Math.min(...xs)).toLocaleString('en')}–${Math.round(Math.max(...xs)).toLocaleString('en')})`;
+const SECTIONS = ['throughput', 'latency', 'fanout', 'sessions', 'growth', 'appends', 'lossy'] as const;
+type Section = (typeof SECTIONS)[number];
 
-console.log(`# udp-relay bench\n\n${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · ${platform()} ${arch()} · Node ${process.version}\n`);
+const { values: opts } = parseArgs({
+  options: {
+    repeats: { type: 'string', default: '3' },
+    only: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const repeats = Number(opts.repeats);
+const quick = opts.quick;
+const only = new Set((opts.only ?? SECTIONS.join(',')).split(',') as Section[]);
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section '${s}': expected some of ${SECTIONS.join(',')}`);
 
-// End to end: seq 1 N through writer → server → reader.
-const stores: Record<string, string[]> = { sqlite: ['--store', 'sqlite'], memory: ['--store', 'memory'] };
-const e2e: Record<string, number[]> = { sqlite: [], memory: [] };
-for (let r = 0; r < repeats; r++) {
-  for (const [name, args] of Object.entries(stores)) {
-    const res = await relayThroughput(n, args);
-    if (!res.outputMatches) throw new Error(`${name}: output differs from input`);
-    e2e[name]!.push(res.linesPerSecond);
-    console.error(`e2e ${name} run ${r + 1}: ${Math.round(res.linesPerSecond)} lines/s`);
+const out: string[] = [];
+const say = (line = ''): void => {
+  out.push(line);
+  console.log(line);
+};
+const progress = (line: string): void => console.error(`  ${line}`);
+const int = (x: number): string => Math.round(x).toLocaleString('en');
+const ms = (x: number): string => x.toFixed(2);
+/** Median (min–max) of repeated measurements. */
+const spread = (xs: number[], f: (x: number) => string = int): string => `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+const ratio = (a: number[], b: number[]): string => `${(median(a) / median(b)).toFixed(2)}×`;
+const version = (cmd: string, args: string[]): string => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
+  } catch {
+    return 'not installed';
+  }
+};
+
+let broker: Broker | undefined;
+const mqtt = async (): Promise<Broker> => (broker ??= await startBroker());
+
+say('# udp-relay bench');
+say();
+say(`${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · ${Math.round(totalmem() / 2 ** 30)} GiB · ${platform()} ${arch()} · Node ${process.version}`);
+say();
+say(`Each figure: median (min–max) of ${repeats} runs${quick ? ', quick mode (shorter runs)' : ''}, the contenders alternating run by run. Loopback.`);
+
+if (only.has('throughput')) {
+  const sizes = quick ? [300_000] : [300_000, 1_000_000];
+  say();
+  say('## Throughput: `seq 1 N` from a writer to a reader, output checked equal to input');
+  say();
+  say('Timed from the writer\'s start to the reader\'s last line, process start-up included.');
+  say('udp-relay: `run-writer` → `run-server` (sqlite store, the default: every line on disk, exactly once) → `run-reader --format raw`.');
+  say(`mosquitto (${version('mosquitto', ['-h'])}): \`mosquitto_pub -l\` → broker → \`mosquitto_sub\`; QoS 1 with \`max_queued_messages 0\`, fed in runs of 60,000 lines.`);
+  say('Bare dgram: a Node process forwarding every datagram to a sink, no reliability, no store (what is lost is not counted).');
+  await mqtt();
+  for (const n of sizes) {
+    const r: Record<string, number[]> = { sqlite: [], memory: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
+    for (let i = 0; i < repeats; i++) {
+      for (const store of ['sqlite', 'memory']) {
+        const res = await relayThroughput(n, ['--store', store]);
+        if (!res.outputMatches) throw new Error(`udp-relay ${store}: output differs from input`);
+        r[store]!.push(res.linesPerSecond);
+        progress(`N=${n} udp-relay ${store}: ${int(res.linesPerSecond)} lines/s`);
+      }
+      for (const qos of [0, 1] as const) {
+        const res = await mosquittoThroughput(broker!.port, n, qos);
+        if (!res.outputMatches) throw new Error(`mosquitto QoS ${qos}: output differs from input`);
+        r[`q${qos}`]!.push(res.linesPerSecond);
+        progress(`N=${n} mosquitto QoS ${qos}: ${int(res.linesPerSecond)} lines/s`);
+      }
+      const base = 20_000 + Math.floor(Math.random() * 20_000) * 2;
+      r['dgram1']!.push((await dgramCeiling(n, false, base)).linesPerSecond);
+      r['dgramPacked']!.push((await dgramCeiling(n, true, base)).linesPerSecond);
+      progress(`N=${n} bare dgram: ${int(r['dgram1']!.at(-1)!)} / ${int(r['dgramPacked']!.at(-1)!)} lines/s`);
+    }
+    say();
+    say(`### N = ${int(n)}`);
+    say();
+    say('| path | lines/s | udp-relay (sqlite) is |');
+    say('|---|---|---|');
+    const row = (name: string, key: string): void => say(`| ${name} | ${spread(r[key]!)} | ${key === 'sqlite' ? '—' : `${ratio(r['sqlite']!, r[key]!)} of it`} |`);
+    row('udp-relay, sqlite store', 'sqlite');
+    row('udp-relay, memory store', 'memory');
+    row('mosquitto QoS 0 (at most once)', 'q0');
+    row('mosquitto QoS 1 (at least once)', 'q1');
+    row('bare dgram relay, one line per datagram', 'dgram1');
+    row('bare dgram relay, ~1,200-byte datagrams', 'dgramPacked');
   }
 }
-console.log(`## End to end: \`seq 1 ${n}\` through writer → server → reader, output checked equal\n`);
-console.log('| store | lines/s, median (min–max) | ratio to memory |\n|---|---|---|');
-for (const name of Object.keys(stores)) {
-  console.log(`| ${name} | ${fmt(e2e[name]!)} | ${(median(e2e[name]!) / median(e2e['memory']!)).toFixed(2)} |`);
+
+if (only.has('latency')) {
+  const count = 1_000;
+  const warmup = 100;
+  const p: Record<string, { p50: number[]; p99: number[]; max: number[] }> = {};
+  const contenders: [string, () => Promise<number[]>][] = [
+    ['udp-relay, sqlite store, `--delay 0`', () => relayLatency(count, warmup)],
+    ['mosquitto QoS 0', async () => mosquittoLatency((await mqtt()).port, count, warmup, 0)],
+    ['mosquitto QoS 1', async () => mosquittoLatency((await mqtt()).port, count, warmup, 1)],
+  ];
+  for (let i = 0; i < repeats; i++) {
+    for (const [name, measure] of contenders) {
+      const v = await measure();
+      if (v.length !== count) throw new Error(`${name}: ${v.length} of ${count} lines arrived`);
+      const e = (p[name] ??= { p50: [], p99: [], max: [] });
+      e.p50.push(percentile(v, 50));
+      e.p99.push(percentile(v, 99));
+      e.max.push(Math.max(...v));
+      progress(`latency ${name}: p50 ${ms(e.p50.at(-1)!)} p99 ${ms(e.p99.at(-1)!)} ms`);
+    }
+  }
+  say();
+  say(`## Latency: ${int(count)} lines 1 ms apart, each carrying its send time`);
+  say();
+  say(`From the line written into the writer's stdin to the line read from the reader's stdout, in ms. ${warmup} lines before them warm each path up and are not counted (mosquitto_pub's first lines wait for its connection; ours for the JIT).`);
+  say();
+  say('| path | p50 | p99 | max |');
+  say('|---|---|---|---|');
+  for (const [name, e] of Object.entries(p)) say(`| ${name} | ${spread(e.p50, ms)} | ${spread(e.p99, ms)} | ${spread(e.max, ms)} |`);
 }
 
-// What grouping does to the sqlite store's append rate, and what --fsync costs.
-const groups = [1, 150, 2000];
-const rates: Record<number, number[]> = Object.fromEntries(groups.map((g) => [g, []]));
-const synced: Record<number, number[]> = Object.fromEntries(groups.map((g) => [g, []]));
-for (let r = 0; r < repeats; r++) {
-  for (const g of groups) {
-    const total = g === 1 ? 20_000 : 200_000;
-    rates[g]!.push(await appendRate(g, total));
-    synced[g]!.push(await appendRate(g, g === 1 ? 2_000 : total, true));
+if (only.has('fanout')) {
+  const readers = 1_000;
+  const seconds = quick ? 10 : 30;
+  const rate = 1_000;
+  const results: FanoutResult[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const r = await fanout(readers, 1_000, rate, seconds);
+    if (!r.allReceived) throw new Error(`fan-out: not every reader received all ${r.messages} messages`);
+    results.push(r);
+    progress(`fan-out: ${r.seconds.toFixed(1)} s, server CPU ${r.serverCpuPercent.toFixed(0)}%, RSS ${int(r.serverRssMb)} MB`);
   }
-}
-console.log('\n## sqlite appends by messages per transaction\n');
-console.log('| messages per transaction | messages/s, median (min–max) | ratio to 1 | with --fsync | fsync ratio |\n|---|---|---|---|---|');
-for (const g of groups) {
-  console.log(
-    `| ${g} | ${fmt(rates[g]!)} | ${(median(rates[g]!) / median(rates[1]!)).toFixed(1)} | ${fmt(synced[g]!)} | ${(median(synced[g]!) / median(rates[g]!)).toFixed(2)} |`,
+  say();
+  say(`## Fan-out: one server, ${int(readers)} reader sessions with \`--delay 1\`, one writer at ${int(rate)} lines/s for ${seconds} s`);
+  say();
+  say('The readers run in one load process through the project\'s own reader code, each on its own socket. Sqlite store.');
+  say();
+  say('| every reader got every message | time to the last reader\'s last message, s | server CPU, % of one core | server RSS, MB |');
+  say('|---|---|---|---|');
+  say(
+    `| ${results.every((r) => r.allReceived) ? `yes (${int(readers * rate * seconds)} deliveries per run)` : 'no'} | ${spread(results.map((r) => r.seconds), (x) => x.toFixed(1))} | ${spread(results.map((r) => r.serverCpuPercent))} | ${spread(results.map((r) => r.serverRssMb))} |`,
   );
 }
 
-// Goodput through a lossy path, next to the clean path (both through the same proxy code).
-const lossy = { loss: 0.2, duplicate: 0.05, reorder: 0.1, reorderMs: 5 };
-const clean = { loss: 0, duplicate: 0, reorder: 0, reorderMs: 0 };
-const paths: Record<string, number[]> = { clean: [], lossy: [] };
-const nLossy = Math.min(n, 100_000);
-for (let r = 0; r < repeats; r++) {
-  for (const [name, faults] of [['clean', clean], ['lossy', lossy]] as const) {
-    const res = await relayThroughput(nLossy, ['--store', 'sqlite'], faults);
-    if (!res.outputMatches) throw new Error(`${name} path: output differs from input`);
-    paths[name]!.push(res.linesPerSecond);
-    console.error(`path ${name} run ${r + 1}: ${Math.round(res.linesPerSecond)} lines/s`);
+if (only.has('sessions')) {
+  const count = quick ? 2_000 : 10_000;
+  const per: number[] = [];
+  let last = { before: 0, after: 0 };
+  for (let i = 0; i < repeats; i++) {
+    const r = await idleSessionCost(count);
+    per.push(r.perSessionKb);
+    last = r;
+    progress(`idle sessions: ${r.perSessionKb.toFixed(1)} KB each`);
   }
+  say();
+  say(`## Memory per idle session: ${int(count)} registered readers`);
+  say();
+  say('| server RSS before, MB | with the sessions, MB | per session, KB |');
+  say('|---|---|---|');
+  say(`| ${int(last.before)} | ${int(last.after)} | ${spread(per, (x) => x.toFixed(1))} |`);
 }
-console.log(`\n## Goodput through a UDP proxy: clean, and 20% loss, 5% duplication, 10% reordering both ways (\`seq 1 ${nLossy}\`, sqlite)\n`);
-console.log('| path | lines/s, median (min–max) | fraction of clean |\n|---|---|---|');
-for (const name of ['clean', 'lossy']) {
-  console.log(`| ${name} | ${fmt(paths[name]!)} | ${(median(paths[name]!) / median(paths['clean']!)).toFixed(2)} |`);
+
+if (only.has('growth')) {
+  const sizes = quick ? [100_000, 1_000_000] : [100_000, 1_000_000, 5_000_000];
+  const runs: GrowthPoint[][] = [];
+  for (let i = 0; i < repeats; i++) {
+    runs.push(await logGrowth(sizes));
+    progress(`log growth: ${runs.at(-1)!.map((p) => `${int(p.logMessages)}: ${int(p.appendLinesPerSecond)}/s ${int(p.serverRssMb)} MB`).join(', ')}`);
+  }
+  say();
+  say('## As the log grows (sqlite store)');
+  say();
+  say('One server; writers append until the log holds each size. Append rate: the last 100,000 lines before that size, through `run-writer`.');
+  say();
+  say('| messages in the log | append, lines/s | server RSS, MB |');
+  say('|---|---|---|');
+  sizes.forEach((size, i) => {
+    say(`| ${int(size)} | ${spread(runs.map((r) => r[i]!.appendLinesPerSecond))} | ${spread(runs.map((r) => r[i]!.serverRssMb))} |`);
+  });
 }
+
+if (only.has('appends')) {
+  const groups = [1, 150, 2000];
+  const rates: Record<number, number[]> = Object.fromEntries(groups.map((g) => [g, []]));
+  const synced: Record<number, number[]> = Object.fromEntries(groups.map((g) => [g, []]));
+  for (let i = 0; i < repeats; i++) {
+    for (const g of groups) {
+      const total = g === 1 ? 20_000 : 200_000;
+      rates[g]!.push(await appendRate(g, total));
+      synced[g]!.push(await appendRate(g, g === 1 ? 2_000 : total, true));
+    }
+  }
+  say();
+  say('## sqlite store: appends by messages per transaction, and what `--fsync` costs');
+  say();
+  say('| messages per transaction | messages/s | ratio to 1 | with `--fsync` | fsync ratio |');
+  say('|---|---|---|---|---|');
+  for (const g of groups) say(`| ${int(g)} | ${spread(rates[g]!)} | ${ratio(rates[g]!, rates[1]!)} | ${spread(synced[g]!)} | ${ratio(synced[g]!, rates[g]!)} |`);
+}
+
+if (only.has('lossy')) {
+  const lossy = { loss: 0.2, duplicate: 0.05, reorder: 0.1, reorderMs: 5 };
+  const clean = { loss: 0, duplicate: 0, reorder: 0, reorderMs: 0 };
+  const n = 100_000;
+  const paths: Record<string, number[]> = { clean: [], lossy: [] };
+  for (let i = 0; i < repeats; i++) {
+    for (const [name, faults] of [['clean', clean], ['lossy', lossy]] as const) {
+      const res = await relayThroughput(n, ['--store', 'sqlite'], faults);
+      if (!res.outputMatches) throw new Error(`${name} path: output differs from input`);
+      paths[name]!.push(res.linesPerSecond);
+      progress(`path ${name}: ${int(res.linesPerSecond)} lines/s`);
+    }
+  }
+  say();
+  say(`## Goodput through a UDP proxy: clean, and 20% loss, 5% duplication, 10% reordering both ways (\`seq 1 ${int(n)}\`, sqlite)`);
+  say();
+  say('| path | lines/s | fraction of clean |');
+  say('|---|---|---|');
+  for (const name of ['clean', 'lossy']) say(`| ${name} | ${spread(paths[name]!)} | ${ratio(paths[name]!, paths['clean']!)} |`);
+}
+
+await broker?.stop();
+writeFileSync(new URL('./RESULTS.md', import.meta.url), `${out.join('\n')}\n`);
+console.error('\nwritten to bench/RESULTS.md');
