@@ -21,7 +21,7 @@ const drivers: UdpDriver[] = [];
 for (let i = 0; i < count; i++) {
   const socket = await clientSocket(server);
   const core = new ReaderCore(
-    { ...READER_DEFAULTS, name: `load${i}`, server, nonce: randomNonce(), fromKind: FromKind.Latest, delayMs },
+    { ...READER_DEFAULTS, name: `load${i}`, servers: [server], nonce: randomNonce(), fromKind: FromKind.Latest, delayMs },
     now(),
   );
   const driver = new UdpDriver(socket, core, () => {

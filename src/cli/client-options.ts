@@ -8,8 +8,13 @@ export const DEFAULT_PORT = 12345;
 export function clientOptions<T>(parser: Argv<T>) {
   return parser
     .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'Your name on the relay' })
-    .option('address', { alias: 'a', type: 'string', default: '127.0.0.1', describe: 'Server host' })
-    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Server UDP port' })
+    .option('address', {
+      alias: 'a',
+      type: 'string',
+      default: '127.0.0.1',
+      describe: 'Server host, or several as host[:port],host[:port]: when one stops answering, the next is used',
+    })
+    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Server UDP port (for hosts given without one)' })
     .option('secret', {
       type: 'string',
       describe: 'Your secret, for a server in authenticated mode (prefer RELAY_SECRET: the command line is visible to others)',

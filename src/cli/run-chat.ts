@@ -1,10 +1,10 @@
 import { hideBin } from 'yargs/helpers';
 import type { Message } from '../core/reader/reader-core.js';
 import { ChatEnded, startChat, type Chat } from '../io/chat-runtime.js';
-import { resolveAddress } from '../io/udp-socket.js';
 import { isValidName } from '../protocol/names.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { ChatScreen } from './chat-screen.js';
+import { resolveServers } from './address-list.js';
 import { baseParser, runCommand } from './command.js';
 import { clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
@@ -31,9 +31,7 @@ export async function main(argv: string[]): Promise<number> {
       })
       .example('$0 --username alice --address relay.lan', 'Join the chat on relay.lan'),
   ).parseSync();
-  const server = await resolveAddress(args.address, args.port).catch(() => {
-    throw new UserError(`cannot resolve server address '${args.address}'`, ExitCode.Unreachable);
-  });
+  const servers = await resolveServers(args.address, args.port);
   const me = args.username;
   const where = `${args.address}:${args.port}`;
 
@@ -52,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   let failure: UserError | undefined;
 
   const chat: Chat = await startChat(
-    { server, name: me, timeoutMs: args.timeout * 1000, ...(args.secret !== undefined && { secret: args.secret }) },
+    { servers, name: me, timeoutMs: args.timeout * 1000, ...(args.secret !== undefined && { secret: args.secret }) },
     {
       message: (m: Message) => {
         // What I typed is on the screen already.

@@ -1,7 +1,7 @@
 import { hideBin } from 'yargs/helpers';
 import { FromKind } from '../protocol/constants.js';
-import { resolveAddress } from '../io/udp-socket.js';
 import { runReader } from '../io/reader-runtime.js';
+import { resolveServers } from './address-list.js';
 import { baseParser, runCommand, usage } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
@@ -62,11 +62,9 @@ export async function main(argv: string[]): Promise<number> {
   if (args.format === 'raw' && (args.who || args.presence)) throw usage('--who and --presence print text or json, not raw');
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
-  const server = await resolveAddress(args.address, args.port).catch(() => {
-    throw new UserError(`cannot resolve server address '${args.address}'`, ExitCode.Unreachable);
-  });
+  const servers = await resolveServers(args.address, args.port);
   const outcome = await runReader({
-    server,
+    servers,
     name: args.username,
     fromKind,
     fromId,

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
-import { resolveAddress } from '../io/udp-socket.js';
 import { runWriter } from '../io/writer-runtime.js';
+import { describeServers, resolveServers } from './address-list.js';
 import { baseParser, runCommand, sayTo, usage } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
@@ -36,11 +36,9 @@ export async function main(argv: string[]): Promise<number> {
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   const say = sayTo(NAME);
-  const server = await resolveAddress(args.address, args.port).catch(() => {
-    throw new UserError(`cannot resolve server address '${args.address}'`, ExitCode.Unreachable);
-  });
+  const servers = await resolveServers(args.address, args.port);
   const outcome = await runWriter({
-    server,
+    servers,
     name: args.username,
     ...(args.to !== undefined && { to: args.to }),
     timeoutMs: args.timeout * 1000,
@@ -50,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(args.secret !== undefined && { secret: args.secret }),
     say,
   });
-  const where = `${args.address}:${args.port}`;
+  const where = describeServers(args.address, args.port);
   switch (outcome.kind) {
     case 'done':
       logger.debug({ confirmed: outcome.confirmed }, 'all lines confirmed');
@@ -65,10 +63,10 @@ export async function main(argv: string[]): Promise<number> {
       throw new UserError(outcome.reason, ExitCode.Usage);
     case 'failed':
       if (!outcome.registered) {
-        throw new UserError(`server ${where} is not responding (no answer within ${args.timeout} s)`, ExitCode.Unreachable);
+        throw new UserError(`${where.name} ${where.are} not responding (no answer within ${args.timeout} s)`, ExitCode.Unreachable);
       }
       throw new UserError(
-        `server ${where} did not confirm ${outcome.unconfirmed} line(s) within ${args.timeout} s; they may not have been stored`,
+        `${where.name} did not confirm ${outcome.unconfirmed} line(s) within ${args.timeout} s; they may not have been stored`,
         ExitCode.Unreachable,
       );
   }

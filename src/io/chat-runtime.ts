@@ -1,4 +1,4 @@
-import type { Address } from '../core/address.js';
+import { formatAddress, type Address } from '../core/address.js';
 import { READER_DEFAULTS, ReaderCore, type Message } from '../core/reader/reader-core.js';
 import { WRITER_DEFAULTS, WriterCore } from '../core/writer/writer-core.js';
 import { FromKind } from '../protocol/constants.js';
@@ -38,7 +38,8 @@ export class ChatEnded extends Error {
 }
 
 export interface ChatOptions {
-  server: Address;
+  /** In order of preference: both sessions move on when one stops answering. */
+  servers: Address[];
   name: string;
   secret?: string;
   timeoutMs: number;
@@ -50,15 +51,15 @@ export interface ChatOptions {
  */
 export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<Chat> {
   const credentials = opts.secret !== undefined ? { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 } : {};
-  const [wsock, rsock] = await Promise.all([clientSocket(opts.server), clientSocket(opts.server)]);
+  const [wsock, rsock] = await Promise.all([clientSocket(opts.servers[0]!), clientSocket(opts.servers[0]!)]);
   const t0 = now();
   const writer = new WriterCore(
-    { ...WRITER_DEFAULTS, name: opts.name, server: opts.server, producerId: randomId(), nonce: randomNonce(), timeoutMs: opts.timeoutMs, ...credentials },
+    { ...WRITER_DEFAULTS, name: opts.name, servers: opts.servers, producerId: randomId(), nonce: randomNonce(), timeoutMs: opts.timeoutMs, ...credentials },
     t0,
   );
   // A returning name gets what was sent while it was away; a new one starts now.
   const reader = new ReaderCore(
-    { ...READER_DEFAULTS, name: opts.name, server: opts.server, nonce: randomNonce(), fromKind: FromKind.Latest, presence: 'watch', ...credentials },
+    { ...READER_DEFAULTS, name: opts.name, servers: opts.servers, nonce: randomNonce(), fromKind: FromKind.Latest, presence: 'watch', ...credentials },
     t0,
   );
   let registered = 0;
@@ -129,6 +130,9 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
           case 'server-back':
             events.status('the server is back');
             break;
+          case 'failover':
+            events.status(`the server ${formatAddress(e.from)} is not responding; moving to ${formatAddress(e.to)}`);
+            break;
           case 'oversize':
             events.status(`that line is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`);
             break;
@@ -174,7 +178,7 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
     });
     // Nothing from the server at all within the timeout: say so and stop.
     setTimeout(() => {
-      if (registered < 2) end(`the server at ${opts.server.address}:${opts.server.port} is not responding`, 'unreachable');
+      if (registered < 2) end(`${opts.servers.map(formatAddress).join(', ')}: no answer`, 'unreachable');
     }, opts.timeoutMs).unref();
     wdriver.pump();
     rdriver.pump();

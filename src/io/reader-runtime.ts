@@ -13,7 +13,8 @@ import { UdpDriver } from './udp-driver.js';
 export type ReaderOutcome = { kind: 'done'; printed: number } | { kind: 'refused'; reason: string };
 
 export interface ReaderOptions {
-  server: Address;
+  /** In order of preference: the reader moves on when one stops answering. */
+  servers: Address[];
   name: string;
   fromKind: FromKind;
   fromId: number;
@@ -32,12 +33,12 @@ export interface ReaderOptions {
 /** Runs a reader until --count is reached, it is interrupted, or its output is closed. */
 export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
   const { output, logger } = opts;
-  const socket = await clientSocket(opts.server);
+  const socket = await clientSocket(opts.servers[0]!);
   const core = new ReaderCore(
     {
       ...READER_DEFAULTS,
       name: opts.name,
-      server: opts.server,
+      servers: opts.servers,
       nonce: randomNonce(),
       fromKind: opts.fromKind,
       fromId: opts.fromId,
@@ -50,7 +51,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
     },
     now(),
   );
-  const server = formatAddress(opts.server);
+  let server = formatAddress(opts.servers[0]!);
   let printed = 0;
 
   return new Promise<ReaderOutcome>((resolve) => {
@@ -94,6 +95,10 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
             break;
           case 'server-back':
             logger.info({ server }, `server ${server} is back`);
+            break;
+          case 'failover':
+            server = formatAddress(e.to);
+            logger.warn({ from: formatAddress(e.from), to: server }, `server ${formatAddress(e.from)} is not responding; trying ${server}`);
             break;
           case 'open-server':
           case 'rate-limited':

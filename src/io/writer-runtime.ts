@@ -17,7 +17,8 @@ export type WriterOutcome =
   | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number };
 
 export interface WriterOptions {
-  server: Address;
+  /** In order of preference: the writer moves on when one stops answering. */
+  servers: Address[];
   name: string;
   to?: string;
   timeoutMs: number;
@@ -34,12 +35,12 @@ export interface WriterOptions {
 /** Runs a writer until its input is confirmed, it is refused, or it times out. */
 export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
   const { input, logger, say } = opts;
-  const socket = await clientSocket(opts.server);
+  const socket = await clientSocket(opts.servers[0]!);
   const core = new WriterCore(
     {
       ...WRITER_DEFAULTS,
       name: opts.name,
-      server: opts.server,
+      servers: opts.servers,
       producerId: randomId(),
       nonce: randomNonce(),
       timeoutMs: opts.timeoutMs,
@@ -47,7 +48,7 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
     },
     now(),
   );
-  const server = formatAddress(opts.server);
+  let server = formatAddress(opts.servers[0]!);
   let registered = false;
   let reading = false;
   let rejected = 0;
@@ -89,6 +90,10 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
             break;
           case 'server-back':
             logger.info({ server }, `server ${server} is responding again`);
+            break;
+          case 'failover':
+            server = formatAddress(e.to);
+            logger.warn({ from: formatAddress(e.from), to: server }, `server ${formatAddress(e.from)} is not responding; trying ${server}`);
             break;
           case 'open-server':
           case 'rate-limited':

@@ -32,11 +32,12 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.producers.get(producerId));
   }
 
-  append(batches: ProducerBatch[]): Promise<number[]> {
+  append(batches: ProducerBatch[]): Promise<(number | null)[]> {
     const firstIds = batches.map((b) => {
+      const prev = this.producers.get(b.producerId) ?? 0;
+      if (b.afterSeq !== undefined && prev > b.afterSeq) return null;
       const first = this.nextId;
       for (const m of b.messages) this.push(m);
-      const prev = this.producers.get(b.producerId) ?? 0;
       this.producers.set(b.producerId, Math.max(prev, b.lastSeq));
       return first;
     });

@@ -83,7 +83,7 @@ export class SqliteStore implements Store {
   private readonly cache = new RecordCache(CACHE_LIMITS);
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
-  private readonly appendTx: (batches: ProducerBatch[]) => number[];
+  private readonly appendTx: (batches: ProducerBatch[]) => (number | null)[];
   private readonly lock: DataDirLock;
   private readonly checkpointer: WalCheckpointer;
 
@@ -136,9 +136,9 @@ export class SqliteStore implements Store {
     return Promise.resolve(row?.last_seq);
   }
 
-  append(batches: ProducerBatch[]): Promise<number[]> {
+  append(batches: ProducerBatch[]): Promise<(number | null)[]> {
     const { nextId, firstId, totalBytes } = this;
-    let firstIds: number[];
+    let firstIds: (number | null)[];
     try {
       firstIds = this.appendTx(batches);
     } catch (e) {
@@ -288,10 +288,18 @@ export class SqliteStore implements Store {
     }
   }
 
-  private appendNow(batches: ProducerBatch[]): number[] {
-    const firstIds: number[] = [];
+  private appendNow(batches: ProducerBatch[]): (number | null)[] {
+    const firstIds: (number | null)[] = [];
     let latestTs = 0;
     for (const b of batches) {
+      const producerId = BigInt.asIntN(64, b.producerId);
+      if (b.afterSeq !== undefined) {
+        const stored = (this.stmt.getProducer.get(producerId) as { last_seq: number } | undefined)?.last_seq ?? 0;
+        if (stored > b.afterSeq) {
+          firstIds.push(null);
+          continue;
+        }
+      }
       firstIds.push(this.nextId);
       let start = 0;
       while (start < b.messages.length) {
@@ -300,7 +308,7 @@ export class SqliteStore implements Store {
         latestTs = Math.max(latestTs, b.messages[start]!.ts);
         start = end;
       }
-      this.stmt.putProducer.run(BigInt.asIntN(64, b.producerId), b.lastSeq, Date.now());
+      this.stmt.putProducer.run(producerId, b.lastSeq, Date.now());
     }
     this.stmt.putMeta.run('next_id', String(this.nextId));
     this.trim(latestTs);

@@ -16,7 +16,7 @@ export interface ReaderStart extends LogBounds {
 
 export interface StoreResults {
   producerSeq: number | undefined;
-  append: number[];
+  append: (number | null)[];
   read: ReadResult;
   readerStart: ReaderStart;
   saveCursors: void;

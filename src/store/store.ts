@@ -18,6 +18,12 @@ export interface StoredMessage extends NewMessage {
 /** The messages completed by one writer's datagrams, and the last sequence number they cover. */
 export interface ProducerBatch {
   producerId: bigint;
+  /**
+   * The sequence number the batch continues from: the last one its server knew to be committed. If the
+   * store holds a later one, another server has appended for this writer since (servers sharing a store),
+   * and the batch is refused rather than stored twice. Left out: no such check.
+   */
+  afterSeq?: number;
   lastSeq: number;
   messages: NewMessage[];
 }
@@ -59,9 +65,10 @@ export interface Store {
   producerSeq(producerId: bigint): Promise<number | undefined>;
   /**
    * Appends each batch's messages and records its producer's lastSeq, all at once (one transaction).
-   * Returns the id of the first message of each batch (the next id when a batch is empty).
+   * Returns the id of the first message of each batch (the next id when a batch is empty), or null for
+   * a batch refused by its afterSeq (nothing of it is stored).
    */
-  append(batches: ProducerBatch[]): Promise<number[]>;
+  append(batches: ProducerBatch[]): Promise<(number | null)[]>;
   read(from: number, limits: ReadLimits): Promise<ReadResult>;
   bounds(): Promise<LogBounds>;
   cursor(name: string): Promise<number | undefined>;

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { READER_DEFAULTS, ReaderCore, type ReaderEvent } from '../../src/core/reader/reader-core.js';
+import { FromKind } from '../../src/protocol/constants.js';
 import { encode } from '../../src/protocol/codec.js';
-import type { Batch, Fetch, WireMessage } from '../../src/protocol/packets.js';
+import type { Batch, Fetch, HelloReader, WireMessage } from '../../src/protocol/packets.js';
 import { drain, SERVER, T0 } from './helpers.js';
 
 const newReader = (over: Partial<typeof READER_DEFAULTS> = {}) =>
-  new ReaderCore({ ...READER_DEFAULTS, name: 'r', server: SERVER, nonce: 1, ...over }, T0);
+  new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, ...over }, T0);
 
 const welcome = (r: ReaderCore, now: number, position = 1) =>
   r.handleDatagram(
@@ -167,4 +168,37 @@ test('with a delay, a package too big to hold is handed on in pieces', () => {
   const pieces: number[] = [];
   for (let e = r.pollEvent(); e; e = r.pollEvent()) if (e.type === 'messages') pieces.push(e.messages.length);
   assert.deepEqual(pieces, [10_000], 'handed on at 10,000 messages, before the poll is over');
+});
+
+test('a held poll answered with pongs is a live server; silence moves the reader to the next server, at its own position', () => {
+  const b = { address: '127.0.0.1', port: SERVER.port + 1 };
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER, b], nonce: 1 }, T0);
+  drain(r);
+  welcome(r, T0, 5);
+  const f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(5), msg(6)]), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), [5, 6]);
+  // The next poll is held; the reader asks again now and then, and the server says it is there.
+  let t = T0 + 1;
+  for (; t < T0 + 6_000; t += 100) {
+    r.handleTimeout(t);
+    for (const sent of drain(r)) {
+      assert.equal(sent.to, SERVER);
+      if (sent.packet.kind === 'fetch') r.handleDatagram(encode({ kind: 'pong', sessionId: 9n }), SERVER, t);
+    }
+  }
+  assert.ok(!r.pollEvent(), 'nothing to report while the server answers');
+  // Now nothing comes back.
+  let hello;
+  for (; t < T0 + 12_000 && !hello; t += 100) {
+    r.handleTimeout(t);
+    hello = drain(r).find((s) => s.packet.kind === 'hello');
+  }
+  assert.ok(hello, 'registers elsewhere');
+  assert.equal(hello.to, b);
+  const h = hello.packet as HelloReader;
+  assert.deepEqual([h.fromKind, h.fromId], [FromKind.Id, 7]);
+  const failover = [];
+  for (let e = r.pollEvent(); e; e = r.pollEvent()) if (e.type === 'failover') failover.push(e);
+  assert.deepEqual(failover, [{ type: 'failover', from: SERVER, to: b }]);
 });

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../../src/core/writer/writer-core.js';
 import { encode } from '../../src/protocol/codec.js';
-import type { Data } from '../../src/protocol/packets.js';
+import type { Data, HelloWriter } from '../../src/protocol/packets.js';
 import { drain, SERVER, T0 } from './helpers.js';
 
 const newWriter = (over: Partial<typeof WRITER_DEFAULTS> = {}) =>
-  new WriterCore({ ...WRITER_DEFAULTS, name: 'w', server: SERVER, producerId: 5n, nonce: 1, ...over }, T0);
+  new WriterCore({ ...WRITER_DEFAULTS, name: 'w', servers: [SERVER], producerId: 5n, nonce: 1, ...over }, T0);
 
 const welcome = (w: WriterCore, now: number, resume = 1, maxMessageBytes = 1 << 20, nonce = 1) =>
   w.handleDatagram(
@@ -178,4 +178,49 @@ test('told it is over the message rate: says so once, pauses, then sends again w
   assert.equal(w.nextDeadline(), T0 + 302);
   w.handleTimeout(T0 + 302);
   assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq).slice(0, first.length), first, 'the dropped datagrams again, in order');
+});
+
+test('a server that stops answering is left for the next in the list: registered there, the writer resends what is unconfirmed', () => {
+  const b = { address: '127.0.0.1', port: SERVER.port + 1 };
+  const w = new WriterCore({ ...WRITER_DEFAULTS, name: 'w', servers: [SERVER, b], producerId: 5n, nonce: 1 }, T0);
+  drain(w);
+  welcome(w, T0);
+  for (let i = 0; i < 3; i++) {
+    w.submitLine(Buffer.alloc(1000, 97 + i));
+    w.flush(T0);
+  }
+  assert.ok(drain(w).every((t) => t.to === SERVER));
+  ack(w, 3, 1, T0 + 1);
+  events(w);
+  // Silence from the server while lines wait: at lostAfterMs the writer moves on.
+  w.handleTimeout(T0 + 1 + WRITER_DEFAULTS.lostAfterMs - 1);
+  assert.ok(!events(w).some((e) => e.type === 'failover'));
+  w.handleTimeout(T0 + 1 + WRITER_DEFAULTS.lostAfterMs);
+  assert.deepEqual(events(w).find((e) => e.type === 'failover'), { type: 'failover', from: SERVER, to: b });
+  const [hello] = drain(w).filter((t) => t.packet.kind === 'hello');
+  assert.equal(hello!.to, b);
+  assert.ok(hello!.packet.kind === 'hello' && hello!.packet.role === 1);
+  const h = hello!.packet as HelloWriter;
+  assert.deepEqual([h.producerId, h.nextSeq], [5n, 2], 'the same writer, from its first unconfirmed datagram');
+  // The old server's late answers are not taken.
+  ack(w, 3, 3, T0 + 2_100);
+  assert.equal(w.confirmedLines, 1);
+  // The new server had the second datagram already (its store said so): only the third goes again.
+  w.handleDatagram(
+    encode({ kind: 'welcome', nonce: h.nonce, sessionId: 88n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 3, missed: 0 }),
+    b,
+    T0 + 2_200,
+  );
+  const resent = drain(w);
+  assert.deepEqual(resent.map((t) => [(t.packet as Data).seq, t.to]), [[3, b]]);
+  assert.equal(w.confirmedLines, 2);
+});
+
+test('with one server there is nowhere to go: the writer says the server is lost, once, and keeps trying it', () => {
+  const w = newWriter();
+  drain(w);
+  w.handleTimeout(T0 + WRITER_DEFAULTS.lostAfterMs);
+  w.handleTimeout(T0 + 2 * WRITER_DEFAULTS.lostAfterMs);
+  assert.deepEqual(events(w).map((e) => e.type), ['server-lost']);
+  assert.ok(drain(w).every((t) => t.to === SERVER && t.packet.kind === 'hello'));
 });

@@ -11,7 +11,9 @@ import { CLEAN, SimNetwork, type Faults } from './network.js';
 import { Prng } from './prng.js';
 
 const EPOCH = 1_800_000_000_000;
-const SERVER: Address = { address: '10.0.0.1', port: 12345 };
+const serverAddress = (i: number): Address => ({ address: `10.0.0.${i + 1}`, port: 12345 + i });
+/** How long a store's notification of an append takes to reach the other servers. */
+const NOTIFY_MS = 0.5;
 
 export interface SimOptions {
   writers: number;
@@ -21,8 +23,18 @@ export interface SimOptions {
   datagramBytes: number;
   faults: Faults;
   faultsForMs: number;
+  /** Servers sharing one store; every client has them all, each in its own order. */
+  servers: number;
   restarts: number;
   partitions: number;
+  /** Servers that go down while the faults last and come back only after (clients must move on). */
+  outages: number;
+  /**
+   * While the faults last, this share of store requests stalls for seconds on its way to the store (a
+   * networked store: a slow link, a busy store). Requests are applied in order per server, and one sent
+   * before its server crashed is still applied.
+   */
+  storeStalls: number;
   sessionTimeoutMs: number;
   readerDelays: number[];
   /** Virtual time allowed after the network heals for everything to finish. */
@@ -79,6 +91,9 @@ export function scenario(rng: Prng): SimOptions {
     faultsForMs: rng.int(1_000, 15_000),
     restarts: rng.pick([0, 0, 1, 2]),
     partitions: rng.pick([0, 0, 1, 2]),
+    servers: 1,
+    outages: 0,
+    storeStalls: 0,
     sessionTimeoutMs: rng.pick([3_000, 30_000]),
     readerDelays: [0, 0, 50, 700],
     settleMs: 120_000,
@@ -97,6 +112,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const schedule = (at: number, fn: () => void | Promise<void>): void => queue.push(Math.max(at, now), fn);
   const store = new MemoryStore();
   const failures: string[] = [];
+  const faultEnd = EPOCH + opts.faultsForMs;
 
   const users = new Map<string, Buffer>();
   const credentials = (name: string): { secret?: Buffer; mac?: typeof hmac } => {
@@ -105,12 +121,16 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     return { secret: users.get(name)!, mac: hmac };
   };
 
-  // ---- the server, restartable with its store intact ----
-  let server: ServerCore;
-  let epoch = 0;
-  let serverDown = false;
-  let storeResultAt = now;
-  const newServer = (): ServerCore =>
+  // ---- the servers, restartable with their shared store intact ----
+  interface SimServer {
+    addr: Address;
+    core: ServerCore;
+    /** Bumped at each crash: results of store requests made before it are not delivered. */
+    epoch: number;
+    down: boolean;
+    storeResultAt: number;
+  }
+  const newCore = (): ServerCore =>
     new ServerCore({
       ...SERVER_DEFAULTS,
       datagramBytes: opts.datagramBytes,
@@ -120,38 +140,60 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       mac: hmac,
       ...(opts.authenticated && { users }),
     });
-  server = newServer();
+  const servers: SimServer[] = Array.from({ length: opts.servers }, (_, i) => ({
+    addr: serverAddress(i),
+    core: newCore(),
+    epoch: 0,
+    down: false,
+    storeResultAt: now,
+  }));
 
   const nodes = new Map<string, (data: Buffer, from: Address) => void>();
   const net = new SimNetwork(rng, schedule, (to, from, data) => nodes.get(addressKey(to))?.(data, from));
-  nodes.set(addressKey(SERVER), (data, from) => {
-    if (!serverDown) server.handleDatagram(data, from, now);
-  });
+  for (const sv of servers) {
+    nodes.set(addressKey(sv.addr), (data, from) => {
+      if (!sv.down) sv.core.handleDatagram(data, from, now);
+    });
+  }
 
-  const pumpServer = async (): Promise<void> => {
-    const myEpoch = epoch;
-    for (let t = server.pollTransmit(); t; t = server.pollTransmit()) net.send(now, SERVER, t.to, t.data);
-    for (let r = server.pollStoreRequest(); r; r = server.pollStoreRequest()) {
-      const { id, req } = r;
-      // Applied now, in order; the result comes back later, also in order.
-      let ok = true;
-      let value: unknown;
-      try {
-        value = await runStoreRequest(store, req);
-      } catch (e) {
-        ok = false;
-        value = e;
-      }
-      storeResultAt = Math.max(storeResultAt, now + rng.next() * 2);
-      const s = server;
-      schedule(storeResultAt, () => {
-        if (epoch === myEpoch) s.handleStoreResult(id, ok, value, now);
+  /** The store tells the other servers that the log grew (redis: a published notification). */
+  const notifyOthers = (origin: SimServer, next: number): void => {
+    for (const sv of servers) {
+      if (sv === origin) continue;
+      schedule(now + NOTIFY_MS, () => {
+        if (!sv.down) sv.core.handleLogAdvanced(next, now);
       });
     }
-    for (let e = server.pollEvent(); e; e = server.pollEvent()) {
+  };
+
+  const pumpServer = async (sv: SimServer): Promise<void> => {
+    if (sv.down) return;
+    const myEpoch = sv.epoch;
+    const core = sv.core;
+    for (let t = core.pollTransmit(); t; t = core.pollTransmit()) net.send(now, sv.addr, t.to, t.data);
+    for (let r = core.pollStoreRequest(); r; r = core.pollStoreRequest()) {
+      const { id, req } = r;
+      // Applied later, in order; the result comes back as it is applied.
+      const stall = now < faultEnd && rng.chance(opts.storeStalls) ? rng.int(500, 4_000) : 0;
+      sv.storeResultAt = Math.max(sv.storeResultAt, now + rng.next() * 2 + stall);
+      schedule(sv.storeResultAt, async () => {
+        let ok = true;
+        let value: unknown;
+        try {
+          value = await runStoreRequest(store, req);
+        } catch (e) {
+          ok = false;
+          value = e;
+        }
+        if (req.op === 'append' && servers.length > 1) notifyOthers(sv, (await store.bounds()).next);
+        if (sv.epoch === myEpoch && sv.core === core) core.handleStoreResult(id, ok, value, now);
+      });
+    }
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) {
       if (e.type === 'store-error') failures.push(`store error in ${e.op}: ${String(e.error)}`);
     }
   };
+  const serverList = (i: number): Address[] => servers.map((_, k) => servers[(i + k) % servers.length]!.addr);
 
   // ---- clients ----
   const writers: SimWriter[] = [];
@@ -168,7 +210,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       {
         ...WRITER_DEFAULTS,
         name,
-        server: SERVER,
+        servers: serverList(i),
         producerId: rng.u64(),
         nonce: i + 1,
         timeoutMs: 1e12,
@@ -188,7 +230,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       {
         ...READER_DEFAULTS,
         name: `r${i + 1}`,
-        server: SERVER,
+        servers: serverList(i + 1),
         nonce: 100 + i,
         fromKind: FromKind.Earliest,
         delayMs: rng.pick(opts.readerDelays),
@@ -227,17 +269,17 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     schedule(d, () => {
       if (armed.get(core) !== d) return;
       armed.delete(core);
-      if (core === server && serverDown) return;
+      if (servers.some((sv) => sv.core === core && sv.down)) return;
       core.handleTimeout(now);
     });
   };
   const afterEvent = async (): Promise<void> => {
     pumpClients();
-    await pumpServer();
+    for (const sv of servers) await pumpServer(sv);
     pumpClients();
     for (const w of writers) arm(w.core);
     for (const r of readers) arm(r.core);
-    if (!serverDown) arm(server);
+    for (const sv of servers) if (!sv.down) arm(sv.core);
   };
 
   // ---- input: lines arrive in bursts, as fast as the writer accepts them ----
@@ -256,27 +298,34 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   }
 
   // ---- faults ----
-  const faultEnd = EPOCH + opts.faultsForMs;
   net.faults = opts.faults;
   schedule(faultEnd, () => {
     net.faults = CLEAN;
     net.partitioned.clear();
   });
+  /** A crash: the process and everything in its memory is gone; a new one starts later on the same store. */
+  const crash = (sv: SimServer, at: number, backAt: number): void => {
+    schedule(at, () => {
+      if (sv.down) return;
+      sv.down = true;
+      sv.epoch++;
+      armed.delete(sv.core);
+    });
+    schedule(backAt, () => {
+      if (!sv.down) return;
+      sv.core = newCore();
+      sv.down = false;
+    });
+  };
   for (let i = 0; i < opts.restarts; i++) {
     const at = EPOCH + rng.next() * opts.faultsForMs;
-    const downMs = rng.int(10, 3_000);
-    schedule(at, () => {
-      serverDown = true;
-      epoch++;
-      armed.delete(server);
-    });
-    schedule(at + downMs, () => {
-      server = newServer();
-      serverDown = false;
-    });
+    crash(rng.pick(servers), at, at + rng.int(10, 3_000));
+  }
+  for (let i = 0; i < opts.outages; i++) {
+    crash(rng.pick(servers), EPOCH + rng.next() * opts.faultsForMs, faultEnd + rng.int(0, 1_000));
   }
   for (let i = 0; i < opts.partitions; i++) {
-    const all = [SERVER, ...writers.map((w) => w.addr), ...readers.map((r) => r.addr)];
+    const all = [...servers.map((sv) => sv.addr), ...writers.map((w) => w.addr), ...readers.map((r) => r.addr)];
     const victim = addressKey(rng.pick(all));
     const at = EPOCH + rng.next() * opts.faultsForMs;
     schedule(at, () => {

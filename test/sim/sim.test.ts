@@ -45,3 +45,10 @@ test('simulation: authenticated mode through loss, restarts and partitions', asy
     assert.deepEqual(r.failures, [], `seed ${seed}`);
   }
 });
+
+test('simulation: two servers on one store; clients move on when theirs goes down or is cut off, and nothing is lost or doubled', async () => {
+  for (let seed = 40_001; seed <= 40_060; seed++) {
+    const r = await runSimulation(seed, { servers: 2, outages: 1, restarts: seed % 2, partitions: seed % 3, storeStalls: 0.02 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});

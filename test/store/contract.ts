@@ -75,6 +75,24 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
       await s.close();
     });
 
+    test("a batch continuing from a sequence number the store has moved past is refused, and nothing of it kept", async () => {
+      const s = await fresh();
+      // Another server stored this writer's datagrams up to 7 while this one believed 4 was the last.
+      assert.deepEqual(await s.append([{ producerId: 3n, afterSeq: 0, lastSeq: 7, messages: [msg('a')] }]), [1]);
+      const ids = await s.append([
+        { producerId: 3n, afterSeq: 4, lastSeq: 9, messages: [msg('again'), msg('b')] },
+        { producerId: 8n, afterSeq: 0, lastSeq: 2, messages: [msg('c')] },
+      ]);
+      assert.deepEqual(ids, [null, 2]);
+      assert.equal(await s.producerSeq(3n), 7);
+      assert.deepEqual((await s.read(1, all)).messages.map((m) => m.text.toString()), ['a', 'c']);
+      // From where the store stands, it goes on.
+      assert.deepEqual(await s.append([{ producerId: 3n, afterSeq: 7, lastSeq: 9, messages: [msg('b')] }]), [3]);
+      // A writer the store has never seen (or forgot) continues from wherever it says.
+      assert.deepEqual(await s.append([{ producerId: 4n, afterSeq: 40, lastSeq: 41, messages: [] }]), [4]);
+      await s.close();
+    });
+
     test('reads within limits, always at least one message, and says where to go on', async () => {
       const s = await fresh();
       await s.append([{ producerId: 1n, lastSeq: 1, messages: ['1', '22', '333', '4444'].map((t) => msg(t)) }]);

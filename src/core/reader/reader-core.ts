@@ -2,6 +2,7 @@ import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ClientAuth } from '../client-auth.js';
+import { ServerList } from '../server-list.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
 import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
@@ -12,7 +13,8 @@ import { PresenceTracker } from './presence-tracker.js';
 
 export interface ReaderConfig {
   name: string;
-  server: Address;
+  /** Servers in order of preference: when one stops answering, the reader moves to the next. */
+  servers: readonly Address[];
   nonce: number;
   fromKind: FromKind;
   fromId: number;
@@ -64,6 +66,7 @@ export type ReaderEvent =
   | { type: 'missed'; count: number }
   | { type: 'server-lost' }
   | { type: 'server-back' }
+  | { type: 'failover'; from: Address; to: Address }
   | { type: 'open-server' }
   | { type: 'taken-over' }
   | { type: 'rate-limited'; reason: string }
@@ -135,6 +138,7 @@ export class ReaderCore {
   private lastSendAt = 0;
   private lastHeardAt: number;
   private lostReported = false;
+  private readonly servers: ServerList;
   private registeredOnce = false;
   private paused = false;
   /** A fetch held back while paused: its wait. */
@@ -155,13 +159,14 @@ export class ReaderCore {
     }
     this.remaining = config.count;
     this.lastHeardAt = now;
+    this.servers = new ServerList(config.servers, now);
     this.sendHello(config.fromKind, config.fromId, now);
   }
 
   // ---- inputs ----
 
   handleDatagram(data: Buffer, from: Address, now: number): void {
-    if (from.port !== this.config.server.port) return;
+    if (!this.servers.isCurrent(from)) return;
     let p: Packet;
     try {
       p = decode(data);
@@ -218,14 +223,7 @@ export class ReaderCore {
         if (this.phase === 'closing') return this.finish();
         if (this.phase !== 'open') return;
         // The server lost us (a restart): register again at our own position.
-        this.phase = 'hello';
-        this.fetch = undefined;
-        this.ahead.clear();
-        this.partial = undefined;
-        this.offset = 0;
-        this.auth.forget();
-        this.hello.renew();
-        return this.sendHello(FromKind.Id, this.position, now);
+        return this.registerAgain(now);
       case 'goodbye':
         if (p.sessionId !== this.sessionId) return;
         if (this.phase === 'closing') this.finish();
@@ -242,7 +240,9 @@ export class ReaderCore {
 
   handleTimeout(now: number): void {
     if (this.phase === 'closed' || this.phase === 'refused') return;
-    if (!this.lostReported && this.phase !== 'closing' && this.awaiting() && now - this.lastHeardAt >= this.config.lostAfterMs) {
+    const lostAt = this.lostDue();
+    if (lostAt !== undefined && now >= lostAt) {
+      if (this.servers.canMove) return this.moveOn(now);
       this.lostReported = true;
       this.events.push({ type: 'server-lost' });
     }
@@ -315,7 +315,7 @@ export class ReaderCore {
       idle ? this.nextPollAt : undefined,
       idle ? this.lastSendAt + this.heartbeatMs : undefined,
       this.phase === 'open' ? this.presence?.deadline : undefined,
-      !this.lostReported && this.awaiting() ? this.lastHeardAt + this.config.lostAfterMs : undefined,
+      this.lostDue(),
     );
   }
 
@@ -345,6 +345,35 @@ export class ReaderCore {
   }
 
   /** HELLO again: from where the user asked the first time, from our own position after that. */
+  /** When the server in use counts as lost, if nothing is heard of it: it owes an answer, and said nothing for a while. */
+  private lostDue(): number | undefined {
+    if (this.phase === 'closing' || !this.awaiting() || (this.lostReported && !this.servers.canMove)) return undefined;
+    return Math.max(this.lastHeardAt, this.servers.since) + this.config.lostAfterMs;
+  }
+
+  /** The server in use stopped answering: register with the next one, at our own position. */
+  private moveOn(now: number): void {
+    const from = this.servers.moveOn(now);
+    this.lostReported = true;
+    this.events.push({ type: 'failover', from, to: this.servers.current });
+    if (this.phase === 'open') return this.registerAgain(now);
+    this.auth.forget();
+    this.hello.renew();
+    this.helloAgain(now);
+  }
+
+  /** A new session, on this server or the next, from where this reader stands. */
+  private registerAgain(now: number): void {
+    this.phase = 'hello';
+    this.fetch = undefined;
+    this.ahead.clear();
+    this.partial = undefined;
+    this.offset = 0;
+    this.auth.forget();
+    this.hello.renew();
+    this.sendHello(FromKind.Id, this.position, now);
+  }
+
   private helloAgain(now: number): void {
     if (this.registeredOnce) this.sendHello(FromKind.Id, this.position, now);
     else this.sendHello(this.config.fromKind, this.config.fromId, now);
@@ -562,7 +591,7 @@ export class ReaderCore {
   }
 
   private send(p: Packet, now: number): void {
-    this.transmits.push({ to: this.config.server, data: p.kind === 'hello' ? encode(p) : this.auth.seal(encode(p)) });
+    this.transmits.push({ to: this.servers.current, data: p.kind === 'hello' ? encode(p) : this.auth.seal(encode(p)) });
     this.lastSendAt = now;
   }
 }

@@ -130,7 +130,7 @@ export type ServerEvent =
   | { type: 'refused'; name: string; addr: Address; reason: string }
   | { type: 'store-error'; op: string; error: unknown };
 
-type CloseReason = 'bye' | 'expired' | 'replaced' | 'taken-over';
+type CloseReason = 'bye' | 'expired' | 'replaced' | 'taken-over' | 'superseded';
 
 /** A session taken over by a newer login of its user: its client is told so, in its own keys, for a while. */
 interface Retired {
@@ -271,6 +271,17 @@ export class ServerCore {
     if (!k) throw new Error(`no store request ${id}`);
     this.continuations.delete(id);
     k(ok, value, now);
+  }
+
+  /**
+   * Another server sharing the store appended: the log now ends before `next`. Parked polls behind it
+   * read again (servers learn this from the store's notifications; their own appends they know).
+   */
+  handleLogAdvanced(next: number, now: number): void {
+    this.now = now;
+    if (next <= this.logNext) return;
+    this.logNext = next;
+    this.wakeReaders();
   }
 
   /** Stop: every session ends, positions are saved. Poll store requests until none remain. */
@@ -641,7 +652,7 @@ export class ServerCore {
       const messages: NewMessage[] = lines.map((l) =>
         l.to === undefined ? { ts, from: w.name, text: l.text } : { ts, from: w.name, to: l.to, text: l.text },
       );
-      batches.push({ producerId: w.producerId, lastSeq, messages });
+      batches.push({ producerId: w.producerId, afterSeq: w.committed, lastSeq, messages });
     }
     this.appendInFlight = true;
     this.request({ op: 'append', batches }, (ok, value, doneAt) => {
@@ -657,8 +668,15 @@ export class ServerCore {
       let stored = 0;
       writers.forEach((w, i) => {
         const batch = batches[i]!;
+        const firstId = firstIds[i]!;
+        if (firstId === null) {
+          // Another server stored lines of this writer meanwhile (it moved, or this server was cut off):
+          // this session's view is stale. Ended, the writer registers again and learns where it stands.
+          if (this.sessions.get(w.id) === w) this.endSession(w, 'superseded', doneAt);
+          return;
+        }
         stored += batch.messages.length;
-        this.logNext = Math.max(this.logNext, firstIds[i]! + batch.messages.length);
+        this.logNext = Math.max(this.logNext, firstId + batch.messages.length);
         if (this.sessions.get(w.id) !== w) return;
         w.committed = Math.max(w.committed, batch.lastSeq);
         this.sendAck(w);
@@ -880,7 +898,9 @@ export class ServerCore {
 
   private flushCursors(): void {
     if (this.cursorsInFlight || this.dirtyCursors.size === 0) {
-      if (this.dirtyCursors.size === 0) this.cursorFlushAt = undefined;
+      // Nothing to save, or a save in flight, which saves what is dirty by then as it finishes: no timer
+      // (one left in the past would fire again and again while a slow store works).
+      this.cursorFlushAt = undefined;
       return;
     }
     const cursors = new Map(this.dirtyCursors);

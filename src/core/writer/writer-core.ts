@@ -2,6 +2,7 @@ import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ClientAuth } from '../client-auth.js';
+import { ServerList } from '../server-list.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
 import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
@@ -13,7 +14,8 @@ import { LinePacker } from './line-packer.js';
 
 export interface WriterConfig {
   name: string;
-  server: Address;
+  /** Servers in order of preference: when one stops answering, the writer moves to the next. */
+  servers: readonly Address[];
   producerId: bigint;
   nonce: number;
   /** Give up when the server has confirmed nothing for this long while lines wait. */
@@ -48,6 +50,7 @@ export type WriterEvent =
   | { type: 'oversize'; line: number; bytes: number; limit: number }
   | { type: 'server-lost' }
   | { type: 'server-back' }
+  | { type: 'failover'; from: Address; to: Address }
   | { type: 'open-server' }
   | { type: 'throttled'; limit: number }
   | { type: 'taken-over' }
@@ -96,6 +99,7 @@ export class WriterCore {
   private lastSendAt = 0;
   private lastProgressAt: number;
   private lostReported = false;
+  private readonly servers: ServerList;
   private inputEnded = false;
   private registeredOnce = false;
   private lineCount = 0;
@@ -115,6 +119,7 @@ export class WriterCore {
     this.cwnd = config.windowInitial;
     this.ssthresh = config.windowMax;
     this.lastProgressAt = now;
+    this.servers = new ServerList(config.servers, now);
     this.sendHello(now);
   }
 
@@ -149,7 +154,7 @@ export class WriterCore {
   }
 
   handleDatagram(data: Buffer, from: Address, now: number): void {
-    if (from.port !== this.config.server.port) return;
+    if (!this.servers.isCurrent(from)) return;
     let p: Packet;
     try {
       p = decode(data);
@@ -208,7 +213,8 @@ export class WriterCore {
       this.events.push({ type: 'failed', unconfirmed: this.unconfirmedLines });
       return;
     }
-    if (!this.lostReported && this.waiting() && now - this.lastProgressAt >= this.config.lostAfterMs) {
+    if (this.lostDue() !== undefined && now >= this.lostDue()!) {
+      if (this.servers.canMove) return this.moveOn(now);
       this.lostReported = true;
       this.events.push({ type: 'server-lost' });
     }
@@ -249,7 +255,7 @@ export class WriterCore {
       this.holdUntil,
       this.bye.deadline,
       waiting ? this.lastProgressAt + this.config.timeoutMs : undefined,
-      waiting && !this.lostReported ? this.lastProgressAt + this.config.lostAfterMs : undefined,
+      this.lostDue(),
       this.phase === 'open' ? this.lastSendAt + this.heartbeatMs : undefined,
     );
   }
@@ -292,7 +298,7 @@ export class WriterCore {
     const ctx = { role: Role.Writer, name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie };
     const proof = this.auth.proof(ctx);
     this.transmits.push({
-      to: this.config.server,
+      to: this.servers.current,
       data: encode({
         kind: 'hello',
         ...ctx,
@@ -408,12 +414,12 @@ export class WriterCore {
     d.sends++;
     this.outstanding++;
     this.rtxAt ??= now + this.rtt.rtoMs;
-    this.transmits.push({ to: this.config.server, data: this.auth.seal(d.data) });
+    this.transmits.push({ to: this.servers.current, data: this.auth.seal(d.data) });
     this.lastSendAt = now;
   }
 
   private send(p: Packet, now: number): void {
-    this.transmits.push({ to: this.config.server, data: this.auth.seal(encode(p)) });
+    this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
     this.lastSendAt = now;
   }
 
@@ -481,7 +487,7 @@ export class WriterCore {
     if (this.outstanding === 0 && this.dgrams.length > 0) {
       // All arrived, some not yet committed, and the acknowledgement saying so may be lost: probe.
       const first = this.dgrams[0]!;
-      this.transmits.push({ to: this.config.server, data: this.auth.seal(first.data) });
+      this.transmits.push({ to: this.servers.current, data: this.auth.seal(first.data) });
       this.lastSendAt = now;
       this.rtxAt = now + this.rtt.rtoMs;
       return;
@@ -518,6 +524,20 @@ export class WriterCore {
       this.events.push({ type: 'server-back' });
     }
     if (!this.waiting()) this.lastProgressAt = now;
+  }
+
+  /** When the server in use counts as lost, if nothing is heard of it: it owes something, and said nothing for a while. */
+  private lostDue(): number | undefined {
+    if (!this.waiting() || (this.lostReported && !this.servers.canMove)) return undefined;
+    return Math.max(this.lastProgressAt, this.servers.since) + this.config.lostAfterMs;
+  }
+
+  /** The server in use stopped answering: register with the next one and resend what is unconfirmed there. */
+  private moveOn(now: number): void {
+    const from = this.servers.moveOn(now);
+    this.lostReported = true;
+    this.events.push({ type: 'failover', from, to: this.servers.current });
+    this.rehello(now);
   }
 
   private progress(now: number): void {

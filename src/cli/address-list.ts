@@ -1,0 +1,80 @@
+import { isIP } from 'node:net';
+import type { Address } from '../core/address.js';
+import { resolveAddress } from '../io/udp-socket.js';
+import { usage } from './command.js';
+import { ExitCode, UserError } from './exit-codes.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Servers a client may use, in order of preference. */
+export const SERVERS_MAX = 16;
+
+/**
+ * `--address` as a list: `host[:port],host[:port]…`, where a port left out is `defaultPort`. IPv6
+ * addresses take a port in brackets (`[::1]:4000`); a bare IPv6 address has none. Throws a one-line
+ * message for anything else.
+ */
+export function parseAddressList(spec: string, defaultPort: number): HostPort[] {
+  const items = spec.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new Error(`invalid --address '${spec}': an empty entry`);
+  if (items.length > SERVERS_MAX) throw new Error(`invalid --address '${spec}': at most ${SERVERS_MAX} servers`);
+  return items.map((item) => parseOne(item, defaultPort, spec));
+}
+
+function parseOne(item: string, defaultPort: number, spec: string): HostPort {
+  const bad = (why: string): Error => new Error(`invalid --address '${spec}': ${why}`);
+  let host = item;
+  let port = defaultPort;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(item);
+  if (bracketed) {
+    host = bracketed[1]!;
+    if (isIP(host) !== 6) throw bad(`'${host}' is not an IPv6 address`);
+    if (bracketed[2] !== undefined) port = Number(bracketed[2]);
+  } else if (isIP(item) === 6) {
+    host = item;
+  } else {
+    const colon = item.lastIndexOf(':');
+    if (colon >= 0) {
+      host = item.slice(0, colon);
+      const p = item.slice(colon + 1);
+      if (!/^\d+$/.test(p)) throw bad(`bad port '${p}' in '${item}'`);
+      port = Number(p);
+    }
+  }
+  if (host === '') throw bad(`no host in '${item}'`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(`port ${port} in '${item}' is not 1-65535`);
+  return { host, port };
+}
+
+/**
+ * The servers of `--address`, resolved. One socket talks to all of them: when the list mixes IPv4 and
+ * IPv6, IPv4 addresses are given in their IPv6-mapped form (`::ffff:10.0.0.5`) for a dual-stack socket.
+ */
+export async function resolveServers(spec: string, defaultPort: number): Promise<Address[]> {
+  let list: HostPort[];
+  try {
+    list = parseAddressList(spec, defaultPort);
+  } catch (e) {
+    throw usage((e as Error).message);
+  }
+  const servers = await Promise.all(
+    list.map(({ host, port }) =>
+      resolveAddress(host, port).catch(() => {
+        throw new UserError(`cannot resolve server address '${host}'`, ExitCode.Unreachable);
+      }),
+    ),
+  );
+  if (servers.some((s) => isIP(s.address) === 6)) {
+    return servers.map((s) => (isIP(s.address) === 4 ? { ...s, address: `::ffff:${s.address}` } : s));
+  }
+  return servers;
+}
+
+/** How the servers are named in messages: `server host:port`, or `servers host:port, host:port`. */
+export function describeServers(spec: string, defaultPort: number): { name: string; are: string } {
+  const list = parseAddressList(spec, defaultPort).map(({ host, port }) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`));
+  return list.length === 1 ? { name: `server ${list[0]!}`, are: 'is' } : { name: `servers ${list.join(', ')}`, are: 'are' };
+}
