@@ -22,7 +22,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('store', {
       type: 'string',
       default: 'sqlite',
-      describe: "Where the log lives: 'sqlite' (a file under --data-dir) or 'memory' (lost on exit)",
+      describe:
+        "Where the log lives: 'sqlite' (a file under --data-dir), 'memory' (lost on exit), or redis://host:port[/db][?prefix=NAME] (shared by several servers)",
     })
     .option('data-dir', { type: 'string', default: './relay-data', describe: 'Directory of the sqlite store (created if missing)' })
     .option('fsync', {
@@ -90,6 +91,10 @@ export async function main(argv: string[]): Promise<number> {
     dataDir: args['data-dir'],
     retention: { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 },
     fsync: args.fsync,
+    onStatus: (s) => {
+      if (s.state === 'down') logger.error({ reason: s.reason }, `lost the connection to redis (${s.reason}): nothing is acknowledged until it is back`);
+      else logger.info('connected to redis again: carrying on');
+    },
   }).catch((err: unknown) => {
     if (err instanceof StoreOpenError) throw new UserError(err.message, ExitCode.StartFailed);
     throw err;

@@ -72,6 +72,11 @@ export async function startServer(opts: {
   };
   const driver = new UdpDriver(socket, core, afterInput);
   driver.onSendError = (err) => logger.debug({ err }, 'send failed');
+  // Another server sharing the store appended: readers waiting here may have something to read.
+  await store.watch?.((next) => {
+    core.handleLogAdvanced(next, now());
+    driver.pump();
+  });
   const bound = socket.address();
   const address = { address: bound.address, port: bound.port };
 

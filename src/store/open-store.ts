@@ -1,4 +1,5 @@
 import { MemoryStore } from './memory-store.js';
+import { RedisStore, type RedisStatus } from './redis-store.js';
 import { SqliteStore } from './sqlite-store.js';
 import { StoreOpenError } from './store-errors.js';
 import type { RetentionLimits, Store } from './store.js';
@@ -10,12 +11,16 @@ export interface StoreOptions {
   dataDir: string;
   retention: RetentionLimits;
   fsync: boolean;
+  /** How a networked store (redis) reports losing its connection and getting it back. */
+  onStatus?: (status: RedisStatus) => void;
 }
 
-/** Opens the store named on the command line: `sqlite` (under dataDir), `memory`, or (later) a redis:// URL. */
+/** Opens the store named on the command line: `sqlite` (under dataDir), `memory`, or a redis:// URL. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  await Promise.resolve();
   if (opts.spec === 'memory') return new MemoryStore(opts.retention);
   if (opts.spec === 'sqlite') return new SqliteStore({ dataDir: opts.dataDir, retention: opts.retention, fsync: opts.fsync });
-  throw new StoreOpenError(`unknown store '${opts.spec}': expected sqlite or memory`);
+  if (/^rediss?:\/\//.test(opts.spec)) {
+    return RedisStore.open({ url: opts.spec, retention: opts.retention, ...(opts.onStatus && { onStatus: opts.onStatus }) });
+  }
+  throw new StoreOpenError(`unknown store '${opts.spec}': expected sqlite, memory or redis://host:port[/db]`);
 }

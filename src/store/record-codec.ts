@@ -3,6 +3,11 @@
  * sender, and their texts and recipients are packed into one blob.
  * Blob: per message, varint recipient length (0: none) + recipient UTF-8 + varint text length + text.
  */
+import type { NewMessage } from './store.js';
+
+/** A record holds at most this many messages or bytes; bigger groups are split. */
+const RECORD_MESSAGES_MAX = 512;
+const RECORD_BYTES_MAX = 64 * 1024;
 
 export interface PackedMessage {
   to?: string;
@@ -71,4 +76,19 @@ export function unpackMessages(blob: Buffer, count: number): PackedMessage[] {
     out.push(to === undefined ? { text } : { to, text });
   }
   return out;
+}
+
+/** Where the record starting at `start` ends: same time and sender, within the size bounds. */
+export function recordEnd(messages: readonly NewMessage[], start: number): number {
+  const { ts, from } = messages[start]!;
+  let bytes = 0;
+  let end = start;
+  while (end < messages.length && end - start < RECORD_MESSAGES_MAX) {
+    const m = messages[end]!;
+    if (m.ts !== ts || m.from !== from) break;
+    if (end > start && bytes + m.text.length > RECORD_BYTES_MAX) break;
+    bytes += m.text.length;
+    end++;
+  }
+  return end;
 }

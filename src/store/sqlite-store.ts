@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RecordCache, type CachedRecord } from './record-cache.js';
-import { packMessages, unpackMessages } from './record-codec.js';
+import { packMessages, recordEnd, unpackMessages } from './record-codec.js';
 import type {
   ClientRecord,
   LogBounds,
@@ -22,9 +22,6 @@ const APP = 'udp-relay';
 const SCHEMA_VERSION = 1;
 export const DATABASE_FILE = 'relay.db';
 
-/** A record holds at most this many messages or bytes; bigger groups are split. */
-const RECORD_MESSAGES_MAX = 512;
-const RECORD_BYTES_MAX = 64 * 1024;
 /** Decoded records kept for readers: about 10 MB at most (memory must not grow with the log). */
 const CACHE_LIMITS = { messages: 32_768, bytes: 4 * 1024 * 1024 };
 const SCAN_MAX = 50_000;
@@ -401,19 +398,4 @@ export class SqliteStore implements Store {
     }
     return sum;
   }
-}
-
-/** Where the record starting at `start` ends: same time and sender, within the size bounds. */
-function recordEnd(messages: NewMessage[], start: number): number {
-  const { ts, from } = messages[start]!;
-  let bytes = 0;
-  let end = start;
-  while (end < messages.length && end - start < RECORD_MESSAGES_MAX) {
-    const m = messages[end]!;
-    if (m.ts !== ts || m.from !== from) break;
-    if (end > start && bytes + m.text.length > RECORD_BYTES_MAX) break;
-    bytes += m.text.length;
-    end++;
-  }
-  return end;
 }

@@ -75,6 +75,11 @@ export interface Store {
   saveCursors(cursors: ReadonlyMap<string, number>): Promise<void>;
   saveClient(client: ClientRecord): Promise<void>;
   clients(): Promise<ClientRecord[]>;
+  /**
+   * A store shared by several servers tells each when another appends: `listener` gets the log's new end.
+   * Stores only one server uses have nothing to tell, and leave it out.
+   */
+  watch?(listener: (next: number) => void): Promise<void>;
   close(): Promise<void>;
 }
 

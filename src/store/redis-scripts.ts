@@ -1,0 +1,107 @@
+/**
+ * The redis store's scripts. Each runs atomically in Redis, so that several relay servers sharing one
+ * Redis never interleave inside an append, a trim or a read. Every key a script touches is passed in
+ * KEYS and shares one hash tag, so the scripts also run on Redis Cluster.
+ *
+ * Keys (P is the hash-tagged prefix, `{relay}` unless the URL says otherwise):
+ *   P:meta       hash   app, schema, next (the id the next message gets), first (the oldest kept),
+ *                       bytes (text bytes of the messages kept)
+ *   P:log        stream one entry per record, id 0-<id of its first message>; fields n (messages),
+ *                       ts, f (sender), b (text bytes), p (the packed messages: record-codec)
+ *   P:producers  hash   writer id -> the last sequence number stored
+ *   P:producers:seen zset writer id -> when it last appended (old ones are forgotten)
+ *   P:cursors    hash   reader or group -> position
+ *   P:clients    hash   role:name -> online(0|1):last seen
+ *   P:appended   channel the new end of the log, after each append
+ */
+
+/**
+ * KEYS: meta, log, producers, seen, channel. ARGV: now, producer TTL ms, batch count, then per batch:
+ * producer id, afterSeq ('' for none), lastSeq, record count, then per record: n, ts, sender, bytes,
+ * payload. Returns per batch its first id or -1 (refused by afterSeq), then next, first, bytes.
+ */
+export const APPEND = `
+local meta, log, producers, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if redis.call('HGET', meta, 'app') ~= 'udp-relay' then
+  return redis.error_reply('RELAYGONE the relay keys are missing from this redis (flushed or restarted empty?)')
+end
+local now = tonumber(ARGV[1])
+local nextId = tonumber(redis.call('HGET', meta, 'next'))
+local bytes = tonumber(redis.call('HGET', meta, 'bytes'))
+local out = {}
+local i = 4
+for b = 1, tonumber(ARGV[3]) do
+  local pid, after, last, records = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+  i = i + 4
+  local stored = tonumber(redis.call('HGET', producers, pid) or '0')
+  if after ~= '' and stored > tonumber(after) then
+    out[b] = -1
+    i = i + 5 * records
+  else
+    out[b] = nextId
+    for r = 1, records do
+      redis.call('XADD', log, string.format('0-%d', nextId), 'n', ARGV[i], 'ts', ARGV[i + 1], 'f', ARGV[i + 2], 'b', ARGV[i + 3], 'p', ARGV[i + 4])
+      nextId = nextId + tonumber(ARGV[i])
+      bytes = bytes + tonumber(ARGV[i + 3])
+      i = i + 5
+    end
+    if last > stored then redis.call('HSET', producers, pid, last) end
+    redis.call('ZADD', seen, now, pid)
+  end
+end
+redis.call('HSET', meta, 'next', string.format('%d', nextId), 'bytes', string.format('%d', bytes))
+-- Writers silent for longer than the TTL are long gone: forget a few of them each time.
+local old = redis.call('ZRANGEBYSCORE', seen, '-inf', now - tonumber(ARGV[2]), 'LIMIT', 0, 16)
+for _, pid in ipairs(old) do
+  redis.call('HDEL', producers, pid)
+  redis.call('ZREM', seen, pid)
+end
+redis.call('PUBLISH', KEYS[5], string.format('%d', nextId))
+table.insert(out, nextId)
+table.insert(out, tonumber(redis.call('HGET', meta, 'first')))
+table.insert(out, bytes)
+return out
+`;
+
+/**
+ * KEYS: meta, log. ARGV: from, most records. The records from the one holding max(from, first) on.
+ * Returns { first, next, entries } with entries as XRANGE gives them.
+ */
+export const READ = `
+local meta, log = KEYS[1], KEYS[2]
+local first = tonumber(redis.call('HGET', meta, 'first') or '1')
+local nextId = tonumber(redis.call('HGET', meta, 'next') or '1')
+local start = math.max(tonumber(ARGV[1]), first)
+local entries = {}
+if start < nextId then
+  local head = redis.call('XREVRANGE', log, string.format('0-%d', start), '-', 'COUNT', 1)
+  if head[1] then table.insert(entries, head[1]) end
+  local rest = redis.call('XRANGE', log, string.format('(0-%d', start), '+', 'COUNT', tonumber(ARGV[2]))
+  for _, e in ipairs(rest) do table.insert(entries, e) end
+end
+return { first, nextId, entries }
+`;
+
+/**
+ * KEYS: meta, log. ARGV: the first id the trim was computed from, the new first id, the text bytes of
+ * the messages it removes. Applied only if no other server trimmed meanwhile (returns 0 then).
+ */
+export const TRIM = `
+local meta, log = KEYS[1], KEYS[2]
+if tonumber(redis.call('HGET', meta, 'first')) ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', meta, 'first', ARGV[2])
+redis.call('HINCRBY', meta, 'bytes', -tonumber(ARGV[3]))
+-- Entries wholly below the new first go; the one holding it stays.
+local head = redis.call('XREVRANGE', log, string.format('0-%d', tonumber(ARGV[2])), '-', 'COUNT', 1)
+if head[1] then redis.call('XTRIM', log, 'MINID', head[1][1]) end
+return 1
+`;
+
+/** KEYS: meta. Creates the relay's keys in an empty redis; says what is there otherwise. */
+export const INIT = `
+local meta = KEYS[1]
+if redis.call('EXISTS', meta) == 0 then
+  redis.call('HSET', meta, 'app', 'udp-relay', 'schema', ARGV[1], 'next', 1, 'first', 1, 'bytes', 0)
+end
+return { redis.call('HGET', meta, 'app') or '', redis.call('HGET', meta, 'schema') or '' }
+`;

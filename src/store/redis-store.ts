@@ -1,0 +1,465 @@
+import { createHash } from 'node:crypto';
+import { createClient, RESP_TYPES, SimpleError } from '@redis/client';
+import { RecordCache, type CachedRecord } from './record-cache.js';
+import { packMessages, recordEnd, unpackMessages } from './record-codec.js';
+import { APPEND, INIT, READ, TRIM } from './redis-scripts.js';
+import { StoreOpenError } from './store-errors.js';
+import type {
+  ClientRecord,
+  LogBounds,
+  ProducerBatch,
+  ReadLimits,
+  ReadResult,
+  RetentionLimits,
+  Store,
+  StoredMessage,
+} from './store.js';
+
+const SCHEMA_VERSION = '1';
+const DEFAULT_PREFIX = 'relay';
+const CACHE_LIMITS = { messages: 32_768, bytes: 4 * 1024 * 1024 };
+const READ_RECORDS = 64;
+const SCAN_MAX = 50_000;
+const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
+const CONNECT_TIMEOUT_MS = 5_000;
+
+type Client = ReturnType<typeof createClient>;
+type Reply = unknown;
+const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer };
+
+/** What the redis store says about its connection: lost (with why), and back. */
+export type RedisStatus = { state: 'down'; reason: string } | { state: 'up' };
+
+export interface RedisOptions {
+  /** redis://[user:password@]host:port[/db][?prefix=NAME] */
+  url: string;
+  retention: RetentionLimits;
+  onStatus?: (status: RedisStatus) => void;
+}
+
+/** A Lua script run by its SHA1, sent whole again when Redis has forgotten it (after a restart). */
+class Script {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(client: Client, keys: string[], args: (string | Buffer)[]): Promise<Reply> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await client.sendCommand(['EVALSHA', this.sha, ...tail], { typeMapping: BINARY });
+    } catch (e) {
+      if (!(e instanceof SimpleError) || !e.message.startsWith('NOSCRIPT')) throw e;
+      return client.sendCommand(['EVAL', this.source, ...tail], { typeMapping: BINARY });
+    }
+  }
+}
+
+const scripts = { append: new Script(APPEND), read: new Script(READ), trim: new Script(TRIM), init: new Script(INIT) };
+
+/**
+ * The log in a Redis Stream, and writers' sequence numbers, readers' positions and the registry in
+ * Redis hashes, so that several relay servers can share one log. Appends are one script each (the
+ * messages and the writer's sequence number together); each append publishes the log's new end, which
+ * wakes the other servers' waiting readers.
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string };
+  private readonly cache = new RecordCache(CACHE_LIMITS);
+  private subscriber: Client | undefined;
+  private readonly listeners: ((next: number) => void)[] = [];
+  /** What this server last learned of the log's bounds (its own appends, reads, notifications). */
+  private first = 1;
+  private next = 1;
+  private ageTimer: NodeJS.Timeout | undefined;
+  private trimming = false;
+  private down = false;
+  private closed = false;
+
+  private constructor(
+    private readonly client: Client,
+    prefix: string,
+    private readonly opts: RedisOptions,
+  ) {
+    const p = `{${prefix}}`;
+    this.keys = {
+      meta: `${p}:meta`,
+      log: `${p}:log`,
+      producers: `${p}:producers`,
+      seen: `${p}:producers:seen`,
+      cursors: `${p}:cursors`,
+      clients: `${p}:clients`,
+      channel: `${p}:appended`,
+    };
+  }
+
+  /** Connects and checks (or creates) the relay's keys. A redis that cannot be reached is a StoreOpenError. */
+  static async open(opts: RedisOptions): Promise<RedisStore> {
+    const { url, prefix } = parseRedisUrl(opts.url);
+    /** Set once open: from then on the store reports outages and the client reconnects. */
+    const state: { opened?: RedisStore } = {};
+    const client: Client = createClient({
+      url,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        // At start a refusal is final (one line, and the server does not start); once running, keep trying.
+        reconnectStrategy: (retries: number, cause: Error) => (state.opened ? Math.min(100 * 2 ** retries, 2_000) : cause),
+      },
+    });
+    const where = describe(url);
+    // Until open, a failure is the caller's one-line error; afterwards the store reports outages itself.
+    let firstError: Error | undefined;
+    client.on('error', (e: Error) => {
+      if (state.opened) state.opened.lost(e);
+      else firstError ??= e;
+    });
+    client.on('ready', () => state.opened?.back());
+    try {
+      await Promise.race([
+        client.connect(),
+        new Promise((_, reject) => setTimeout(() => reject(firstError ?? new Error('no answer')), CONNECT_TIMEOUT_MS).unref()),
+      ]);
+    } catch (e) {
+      client.destroy();
+      throw new StoreOpenError(`cannot connect to redis at ${where}: ${(firstError ?? (e as Error)).message}`);
+    }
+    const store = new RedisStore(client, prefix, opts);
+    try {
+      await store.init(where);
+    } catch (e) {
+      client.destroy();
+      if (e instanceof StoreOpenError) throw e;
+      throw new StoreOpenError(`cannot use redis at ${where}: ${(e as Error).message}`);
+    }
+    state.opened = store;
+    return store;
+  }
+
+  private async init(where: string): Promise<void> {
+    const [app, schema] = (await scripts.init.run(this.client, [this.keys.meta], [SCHEMA_VERSION])) as Buffer[];
+    if (app!.toString() !== 'udp-relay') {
+      throw new StoreOpenError(`${this.keys.meta} at ${where} belongs to something else; refusing to touch it`);
+    }
+    if (schema!.toString() !== SCHEMA_VERSION) {
+      throw new StoreOpenError(`the relay keys at ${where} have schema ${schema!.toString()}; this server reads ${SCHEMA_VERSION}`);
+    }
+    await this.bounds();
+    // Whoever was online when the relay last stopped must register again to be online now.
+    const clients = await this.clients();
+    const stale = clients.filter((c) => c.online);
+    if (stale.length > 0 && (await this.onlineElsewhere()) === 0) {
+      for (const c of stale) await this.saveClient({ ...c, online: false });
+    }
+    if (this.opts.retention.ageMs > 0) {
+      this.ageTimer = setInterval(() => void this.trim(Date.now()).catch(() => undefined), Math.min(1000, this.opts.retention.ageMs)).unref();
+    }
+  }
+
+  /** Other relay servers listening on this log right now (each holds a subscription). */
+  private async onlineElsewhere(): Promise<number> {
+    const reply = (await this.client.sendCommand(['PUBSUB', 'NUMSUB', this.keys.channel])) as [unknown, number];
+    return Number(reply[1]);
+  }
+
+  async producerSeq(producerId: bigint): Promise<number | undefined> {
+    const v = await this.client.sendCommand(['HGET', this.keys.producers, producerId.toString()]);
+    return v === null ? undefined : Number(v);
+  }
+
+  async append(batches: ProducerBatch[]): Promise<(number | null)[]> {
+    const args: (string | Buffer)[] = [String(Date.now()), String(PRODUCER_TTL_MS), String(batches.length)];
+    const pending: { first: number; messages: StoredMessage[] }[][] = [];
+    for (const b of batches) {
+      const records: { messages: StoredMessage[] }[] = [];
+      const recordArgs: (string | Buffer)[] = [];
+      for (let start = 0; start < b.messages.length; ) {
+        const end = recordEnd(b.messages, start);
+        const slice = b.messages.slice(start, end);
+        const ts = Math.floor(slice[0]!.ts);
+        const from = slice[0]!.from;
+        const bytes = slice.reduce((n, m) => n + m.text.length, 0);
+        recordArgs.push(String(slice.length), String(ts), from, String(bytes), packMessages(slice));
+        records.push({
+          messages: slice.map((m) => (m.to === undefined ? { id: 0, ts, from, text: m.text } : { id: 0, ts, from, to: m.to, text: m.text })),
+        });
+        start = end;
+      }
+      args.push(b.producerId.toString(), b.afterSeq === undefined ? '' : String(b.afterSeq), String(b.lastSeq), String(records.length), ...recordArgs);
+      pending.push(records.map((r) => ({ first: 0, messages: r.messages })));
+    }
+    const k = this.keys;
+    const reply = (await scripts.append.run(this.client, [k.meta, k.log, k.producers, k.seen, k.channel], args)) as number[];
+    const firstIds = reply.slice(0, batches.length).map((id) => (id < 0 ? null : id));
+    const [next, first, bytes] = reply.slice(batches.length) as [number, number, number];
+    // Stored: keep the records decoded for readers that follow the log, as a read would.
+    firstIds.forEach((firstId, i) => {
+      if (firstId === null) return;
+      let id = firstId;
+      for (const r of pending[i]!) {
+        r.messages.forEach((m, j) => (m.id = id + j));
+        this.cache.put(id, r.messages);
+        id += r.messages.length;
+      }
+    });
+    this.learn(first, next);
+    // Age is measured against the newest message appended (the timer uses the clock).
+    let latestTs = 0;
+    for (const batch of batches) for (const m of batch.messages) latestTs = Math.max(latestTs, m.ts);
+    if (this.overRetention(first, next, bytes)) await this.trim(latestTs);
+    return firstIds;
+  }
+
+  async read(from: number, limits: ReadLimits): Promise<ReadResult> {
+    let first = this.first;
+    const messages: StoredMessage[] = [];
+    let bytes = 0;
+    let scanned = 0;
+    let cursor = Math.max(from, first);
+    let next = cursor;
+    let atEnd = true;
+    /**
+     * The end of the log as of what this read has looked at. Not `this.next`: that moves while the read
+     * awaits Redis (an append's reply can land first), and a read must not claim to have seen up to an end
+     * it did not look at: its reader would be moved past messages it never got.
+     */
+    let end: number | undefined;
+    scan: for (;;) {
+      let records: CachedRecord[];
+      const cached = cursor < this.next ? this.cache.find(cursor) : undefined;
+      if (cached) {
+        records = [cached];
+      } else {
+        // Not known here, or at what this server thinks is the end: ask Redis (once per read at the end).
+        if (cursor >= this.next && end !== undefined) break;
+        const got = await this.fetchRecords(cursor);
+        end = got.next;
+        first = got.first;
+        if (cursor < first) cursor = next = first;
+        records = got.records;
+        if (records.length === 0) break;
+      }
+      for (const record of records) {
+        const packed = record.messages;
+        for (let i = Math.max(0, cursor - record.first); i < packed.length; i++) {
+          const id = record.first + i;
+          if (messages.length >= limits.maxMessages || scanned >= SCAN_MAX) {
+            atEnd = false;
+            break scan;
+          }
+          scanned++;
+          const m = packed[i]!;
+          if (m.to !== undefined && m.to !== limits.user) {
+            next = id + 1;
+            continue;
+          }
+          if (messages.length > 0 && bytes + m.text.length > limits.maxBytes) {
+            atEnd = false;
+            break scan;
+          }
+          messages.push(m);
+          bytes += m.text.length;
+          next = id + 1;
+        }
+        cursor = record.last + 1;
+      }
+    }
+    if (atEnd && end !== undefined) next = Math.max(next, end);
+    return { messages, next, first, atEnd };
+  }
+
+  async bounds(): Promise<LogBounds> {
+    const [first, next] = (await this.client.sendCommand(['HMGET', this.keys.meta, 'first', 'next'])) as [string | null, string | null];
+    this.learn(Number(first ?? 1), Number(next ?? 1));
+    return { first: this.first, next: this.next };
+  }
+
+  async cursor(name: string): Promise<number | undefined> {
+    const v = await this.client.sendCommand(['HGET', this.keys.cursors, name]);
+    return v === null ? undefined : Number(v);
+  }
+
+  async saveCursors(cursors: ReadonlyMap<string, number>): Promise<void> {
+    if (cursors.size === 0) return;
+    const args: string[] = [];
+    for (const [name, position] of cursors) args.push(name, String(position));
+    await this.client.sendCommand(['HSET', this.keys.cursors, ...args]);
+  }
+
+  async saveClient(c: ClientRecord): Promise<void> {
+    await this.client.sendCommand(['HSET', this.keys.clients, `${c.role}:${c.name}`, `${c.online ? 1 : 0}:${Math.floor(c.lastSeen)}`]);
+  }
+
+  async clients(): Promise<ClientRecord[]> {
+    const all = (await this.client.sendCommand(['HGETALL', this.keys.clients])) as Record<string, string> | string[];
+    const pairs: [string, string][] = Array.isArray(all) ? pairsOf(all) : Object.entries(all);
+    return pairs.map(([key, value]) => {
+      const colon = key.indexOf(':');
+      const [online, lastSeen] = value.split(':');
+      return { name: key.slice(colon + 1), role: key.slice(0, colon) as 'writer' | 'reader', online: online === '1', lastSeen: Number(lastSeen) };
+    });
+  }
+
+  /**
+   * Calls `listener` with the log's new end whenever another server appends (and once the subscription
+   * is back after an outage, with the end as it is then). Not polling: one subscription per server.
+   */
+  async watch(listener: (next: number) => void): Promise<void> {
+    this.listeners.push(listener);
+    if (this.subscriber) return;
+    const sub = this.client.duplicate();
+    sub.on('error', () => undefined); // the main connection reports outages
+    sub.on('ready', () => {
+      if (this.subscriber) void this.bounds().then((b) => this.notify(b.next), () => undefined);
+    });
+    await sub.connect();
+    await sub.subscribe(this.keys.channel, (message: string) => {
+      const next = Number(message);
+      if (Number.isSafeInteger(next)) this.notify(next);
+    });
+    this.subscriber = sub;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ageTimer) clearInterval(this.ageTimer);
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    await subscriber?.close().catch(() => subscriber.destroy());
+    await this.client.close().catch(() => this.client.destroy());
+  }
+
+  // ---- internals ----
+
+  private notify(next: number): void {
+    if (next <= this.next) return;
+    this.next = next;
+    for (const l of this.listeners) l(next);
+  }
+
+  private learn(first: number, next: number): void {
+    if (first > this.first) {
+      this.first = first;
+      this.cache.dropBelow(first);
+    }
+    if (next > this.next) this.next = next;
+  }
+
+  private lost(e: Error): void {
+    if (this.down || this.closed) return;
+    this.down = true;
+    this.opts.onStatus?.({ state: 'down', reason: e.message || e.constructor.name });
+  }
+
+  private back(): void {
+    if (!this.down || this.closed) return;
+    this.down = false;
+    this.opts.onStatus?.({ state: 'up' });
+  }
+
+  /** Up to READ_RECORDS records from the one holding `id`, decoded and cached; and the log's bounds then. */
+  private async fetchRecords(id: number): Promise<{ first: number; next: number; records: CachedRecord[] }> {
+    const [first, next, entries] = (await scripts.read.run(this.client, [this.keys.meta, this.keys.log], [String(id), String(READ_RECORDS)])) as [
+      number,
+      number,
+      [Buffer, Buffer[]][],
+    ];
+    this.learn(first, next);
+    const records = entries.map(([entryId, fields]) => {
+      const firstId = Number(entryId.toString().slice(2));
+      const cached = this.cache.find(firstId);
+      if (cached?.first === firstId) return cached;
+      const f = fieldsOf(fields);
+      const ts = Number(f['ts']!.toString());
+      const from = f['f']!.toString();
+      const messages = unpackMessages(f['p']!, Number(f['n']!.toString())).map((p, i): StoredMessage => {
+        const mid = firstId + i;
+        return p.to === undefined ? { id: mid, ts, from, text: p.text } : { id: mid, ts, from, to: p.to, text: p.text };
+      });
+      return this.cache.put(firstId, messages);
+    });
+    return { first, next, records: records.filter((r) => r.last >= Math.max(id, first)) };
+  }
+
+  private overRetention(first: number, next: number, bytes: number): boolean {
+    const { messages, bytes: maxBytes, ageMs } = this.opts.retention;
+    return (messages > 0 && next - first > messages) || (maxBytes > 0 && bytes > maxBytes) || ageMs > 0;
+  }
+
+  /** Retention: works out the new first id from the oldest records, then moves it if no other server did meanwhile. */
+  private async trim(now: number): Promise<void> {
+    if (this.trimming || this.closed) return;
+    this.trimming = true;
+    try {
+      const [firstS, nextS, bytesS] = (await this.client.sendCommand(['HMGET', this.keys.meta, 'first', 'next', 'bytes'])) as string[];
+      const start = Number(firstS);
+      const next = Number(nextS);
+      let total = Number(bytesS);
+      const { messages, bytes, ageMs } = this.opts.retention;
+      let first = start;
+      if (messages > 0 && next - first > messages) first = next - messages;
+      let removed = 0;
+      // Bytes of what a cut to `first` removes, and what byte or age limits remove beyond it: from the oldest records.
+      let cursor = start;
+      scan: while (cursor < next) {
+        const { records } = await this.fetchRecords(cursor);
+        if (records.length === 0) break;
+        for (const r of records) {
+          for (let i = Math.max(0, cursor - r.first); i < r.messages.length; i++) {
+            const m = r.messages[i]!;
+            const id = r.first + i;
+            const dropped = id < first || (bytes > 0 && total > bytes) || (ageMs > 0 && now - m.ts > ageMs);
+            if (!dropped) break scan;
+            removed += m.text.length;
+            total -= m.text.length;
+            first = Math.max(first, id + 1);
+          }
+          cursor = r.last + 1;
+        }
+      }
+      if (first > start) {
+        await scripts.trim.run(this.client, [this.keys.meta, this.keys.log], [String(start), String(first), String(removed)]);
+        this.learn(first, next);
+      }
+    } finally {
+      this.trimming = false;
+    }
+  }
+}
+
+/** Our `prefix` query parameter comes off; the rest is node-redis's URL. */
+export function parseRedisUrl(spec: string): { url: string; prefix: string } {
+  let u: URL;
+  try {
+    u = new URL(spec);
+  } catch {
+    throw new StoreOpenError(`invalid redis URL '${spec}'`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new StoreOpenError(`invalid redis URL '${spec}': expected redis://host:port[/db]`);
+  const prefix = u.searchParams.get('prefix') ?? DEFAULT_PREFIX;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new StoreOpenError(`invalid prefix '${prefix}' in the redis URL: letters, digits, _ . - (up to 64)`);
+  u.searchParams.delete('prefix');
+  return { url: u.toString(), prefix };
+}
+
+/** The URL without its password, for messages. */
+function describe(url: string): string {
+  const u = new URL(url);
+  u.password = '';
+  u.username = '';
+  return `${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+}
+
+function pairsOf(flat: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+}
+
+function fieldsOf(flat: Buffer[]): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!.toString()] = flat[i + 1]!;
+  return out;
+}

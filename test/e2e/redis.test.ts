@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startRedis, type RedisServer } from '../store/redis-server.js';
+import { jsonLines, lines, run, sleep, start, startReader, startServer, waitFor, type Running, type Server } from './processes.js';
+
+let redis: RedisServer;
+let logs = 0;
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await redis.stop();
+});
+
+/** Two servers on one log of their own in the test redis. */
+async function twoServers(): Promise<[Server, Server]> {
+  const url = redis.url(`e2e${++logs}`);
+  return Promise.all([startServer(['--store', url]), startServer(['--store', url])]);
+}
+
+const both = (a: Server, b: Server): string => `127.0.0.1:${a.port},127.0.0.1:${b.port}`;
+
+/** Feeds lines from..to into a running writer, a few hundred at a time. */
+async function feed(w: Running, from: number, to: number): Promise<void> {
+  for (let i = from; i <= to; i += 250) {
+    w.proc.stdin!.write(lines(i, Math.min(to, i + 249)));
+    await sleep(5);
+  }
+}
+
+const untilPrinted = async (r: Running, count: number, ms = 30_000): Promise<void> => {
+  const deadline = performance.now() + ms;
+  while (r.stdout().split('\n').length - 1 < count) {
+    if (performance.now() > deadline || r.proc.exitCode !== null) throw new Error(`printed ${r.stdout().split('\n').length - 1} of ${count}: ${r.stderr()}`);
+    await sleep(20);
+  }
+};
+
+describe('several servers on one redis', () => {
+  test('a writer on each of two servers, 5,000 lines each: a reader on one gets all 10,000 once, each writer in order', async () => {
+    const [a, b] = await twoServers();
+    const reader = await startReader(['-u', 'all', '--port', String(a.port), '--format', 'json', '--count', '10000']);
+    const [wa, wb] = await Promise.all([
+      run('run-writer', ['-u', 'wa', '--port', String(a.port)], lines(1, 5000)),
+      run('run-writer', ['-u', 'wb', '--port', String(b.port)], lines(1, 5000)),
+    ]);
+    assert.deepEqual([wa.code, wb.code], [0, 0]);
+    const got = jsonLines((await reader.done).stdout);
+    assert.equal(got.length, 10_000);
+    for (const w of ['wa', 'wb']) {
+      assert.deepEqual(
+        got.filter((m) => m['from'] === w).map((m) => m['text']),
+        lines(1, 5000).trim().split('\n'),
+        `${w}: every line once, in order`,
+      );
+    }
+    const ids = got.map((m) => m['id'] as number);
+    assert.deepEqual(ids, [...ids].sort((x, y) => x - y), 'one log order');
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  test('a reader held open on one server wakes as soon as the other appends', async () => {
+    const [a, b] = await twoServers();
+    const reader = await startReader(['-u', 'waiting', '--port', String(b.port), '--format', 'raw', '--count', '1']);
+    await sleep(300); // its poll is held by b now
+    const sent = performance.now();
+    await run('run-writer', ['-u', 'w', '--port', String(a.port)], 'hello from a\n');
+    const r = await reader.done;
+    assert.equal(r.stdout, 'hello from a\n');
+    const waited = reader.chunks[0]!.at - sent;
+    assert.ok(waited < 2_000, `arrived ${Math.round(waited)} ms after the writer started (a held poll lasts 20 s)`);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  test('kill -9 of a server mid-stream: writer and reader given both move to the other; nothing doubled, nothing lost', async () => {
+    const [a, b] = await twoServers();
+    const reader = await startReader(['-u', 'mover', '--address', both(a, b), '--format', 'raw', '--count', '5000']);
+    const writer = start('run-writer', ['-u', 'steady', '--address', both(a, b)]);
+    await waitFor(writer, /registered as/);
+    await feed(writer, 1, 2000);
+    await untilPrinted(reader, 1000);
+    a.proc.kill('SIGKILL');
+    await feed(writer, 2001, 5000);
+    writer.proc.stdin!.end();
+    const w = await writer.done;
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(w.stderr, /is not responding; trying 127\.0\.0\.1:\d+/);
+    const r = await reader.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, lines(1, 5000), 'the reader printed every line once, in order');
+    assert.match(r.stderr, /is not responding; trying/);
+    // And the log itself holds each line once.
+    const audit = await run('run-reader', ['-u', 'audit', '--port', String(b.port), '--from', 'earliest', '--format', 'raw', '--count', '5000']);
+    assert.equal(audit.stdout, lines(1, 5000));
+    const extra = await run('run-reader', ['-u', 'audit', '--port', String(b.port), '--once']);
+    assert.equal(extra.code, 6, 'nothing after the 5,000');
+    await b.stop();
+  });
+
+  test('redis going away mid-stream: the server says so, confirms nothing meanwhile, and carries on when it is back', async () => {
+    const [a, b] = await twoServers();
+    const reader = await startReader(['-u', 'patient', '--port', String(b.port), '--format', 'raw', '--count', '3000']);
+    const writer = start('run-writer', ['-u', 'w', '--port', String(a.port)]);
+    await waitFor(writer, /registered as/);
+    await feed(writer, 1, 1000);
+    await untilPrinted(reader, 1000);
+    await redis.kill();
+    await feed(writer, 1001, 2000);
+    await waitFor(a, /lost the connection to redis/);
+    await sleep(1_000);
+    const printedDuring = reader.stdout().split('\n').length - 1;
+    assert.equal(printedDuring, 1000, 'nothing reaches readers while redis is away');
+    await redis.restart();
+    await waitFor(a, /connected to redis again/);
+    await feed(writer, 2001, 3000);
+    writer.proc.stdin!.end();
+    const w = await writer.done;
+    assert.equal(w.code, 0, w.stderr);
+    const r = await reader.done;
+    assert.equal(r.stdout, lines(1, 3000));
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  test('a redis that cannot be reached at start is one line, exit 7', async () => {
+    const r = await run('run-server', ['--port', '0', '--store', 'redis://127.0.0.1:1']);
+    assert.equal(r.code, 7);
+    assert.match(r.stderr, /^run-server: cannot connect to redis at 127\.0\.0\.1:1: .+\n$/);
+  });
+});

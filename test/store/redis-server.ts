@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureCommand } from '../e2e/system-tools.js';
+
+/** A redis-server of the tests' own on a free loopback port (installed from Debian packages when missing). */
+export interface RedisServer {
+  port: number;
+  /** redis://127.0.0.1:PORT, with `?prefix=` added for a log of its own. */
+  url(prefix?: string): string;
+  /** Kills it (SIGKILL: as a crash). */
+  kill(): Promise<void>;
+  /** Starts it again on the same port, with what it had stored (append-only file, fsync at every write). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const freePort = async (): Promise<number> => {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+};
+
+const answers = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => s.write('PING\r\n'));
+    s.once('data', (d) => {
+      s.destroy();
+      resolve(d.toString().startsWith('+PONG'));
+    });
+    s.once('error', () => resolve(false));
+  });
+
+export async function startRedis(): Promise<RedisServer> {
+  ensureCommand('redis-server', 'redis-server');
+  const dir = mkdtempSync(join(tmpdir(), 'relay-redis-'));
+  const port = await freePort();
+  let proc: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 200; i++) {
+      if (await answers(port)) return;
+      if (proc.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`redis-server did not start on port ${port}`);
+  };
+  const kill = async (): Promise<void> => {
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = once(proc, 'exit');
+    proc.kill('SIGKILL');
+    await exited;
+  };
+  await launch();
+  return {
+    port,
+    url: (prefix) => `redis://127.0.0.1:${port}${prefix ? `?prefix=${prefix}` : ''}`,
+    kill,
+    restart: launch,
+    stop: async () => {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
