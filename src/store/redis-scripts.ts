@@ -12,6 +12,7 @@
  *   P:producers:seen zset writer id -> when it last appended (old ones are forgotten)
  *   P:cursors    hash   reader or group -> position
  *   P:clients    hash   role:name -> online(0|1):last seen
+ *   P:name:role:name string the claim on a name: clientAddress|serverToken, expiring (core/server/name-claims.ts)
  *   P:appended   channel the new end of the log, after each append
  */
 
@@ -94,6 +95,39 @@ redis.call('HINCRBY', meta, 'bytes', -tonumber(ARGV[3]))
 -- Entries wholly below the new first go; the one holding it stays.
 local head = redis.call('XREVRANGE', log, string.format('0-%d', tonumber(ARGV[2])), '-', 'COUNT', 1)
 if head[1] then redis.call('XTRIM', log, 'MINID', head[1][1]) end
+return 1
+`;
+
+/** The client part of a holder (clientAddress|serverToken): what stays the same when a client moves server. */
+const CLIENT_OF = `local function client(h) return string.match(h, '^(.*)|[^|]*$') or h end`;
+
+/** KEYS: the claim. ARGV: holder, ttl ms, force (1/0). Returns {1, 0}, or {0, ms the other holder has left}. */
+export const CLAIM = `
+${CLIENT_OF}
+local cur = redis.call('GET', KEYS[1])
+if cur and ARGV[3] ~= '1' and client(cur) ~= client(ARGV[1]) then
+  return { 0, redis.call('PTTL', KEYS[1]) }
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return { 1, 0 }
+`;
+
+/** KEYS: claims. ARGV: ttl ms, then each claim's holder. Renews those still held; returns the others' indexes (1-based). */
+export const RENEW = `
+local lost = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[i + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+  else
+    table.insert(lost, i)
+  end
+end
+return lost
+`;
+
+/** KEYS: the claim. ARGV: holder. Gives it back if the holder still has it. */
+export const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `;
 

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { createClient, RESP_TYPES, SimpleError } from '@redis/client';
 import { RecordCache, type CachedRecord } from './record-cache.js';
 import { packMessages, recordEnd, unpackMessages } from './record-codec.js';
-import { APPEND, INIT, READ, TRIM } from './redis-scripts.js';
+import { APPEND, CLAIM, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
+  ClaimResult,
   ClientRecord,
   LogBounds,
   ProducerBatch,
@@ -56,7 +57,15 @@ class Script {
   }
 }
 
-const scripts = { append: new Script(APPEND), read: new Script(READ), trim: new Script(TRIM), init: new Script(INIT) };
+const scripts = {
+  append: new Script(APPEND),
+  read: new Script(READ),
+  trim: new Script(TRIM),
+  init: new Script(INIT),
+  claim: new Script(CLAIM),
+  renew: new Script(RENEW),
+  release: new Script(RELEASE),
+};
 
 /**
  * The log in a Redis Stream, and writers' sequence numbers, readers' positions and the registry in
@@ -66,7 +75,7 @@ const scripts = { append: new Script(APPEND), read: new Script(READ), trim: new 
  */
 export class RedisStore implements Store {
   readonly kind = 'redis';
-  private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string };
+  private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string; name: string };
   private readonly cache = new RecordCache(CACHE_LIMITS);
   private subscriber: Client | undefined;
   private readonly listeners: ((next: number) => void)[] = [];
@@ -92,6 +101,7 @@ export class RedisStore implements Store {
       cursors: `${p}:cursors`,
       clients: `${p}:clients`,
       channel: `${p}:appended`,
+      name: `${p}:name:`,
     };
   }
 
@@ -299,6 +309,25 @@ export class RedisStore implements Store {
       const [online, lastSeen] = value.split(':');
       return { name: key.slice(colon + 1), role: key.slice(0, colon) as 'writer' | 'reader', online: online === '1', lastSeen: Number(lastSeen) };
     });
+  }
+
+  async claimName(key: string, holder: string, ttlMs: number, force: boolean): Promise<ClaimResult> {
+    const [ok, heldForMs] = (await scripts.claim.run(this.client, [this.keys.name + key], [holder, String(ttlMs), force ? '1' : '0'])) as [number, number];
+    return ok === 1 ? { ok: true } : { ok: false, heldForMs: Math.max(0, heldForMs) };
+  }
+
+  async renewNames(claims: readonly { key: string; holder: string }[], ttlMs: number): Promise<string[]> {
+    if (claims.length === 0) return [];
+    const lost = (await scripts.renew.run(
+      this.client,
+      claims.map((c) => this.keys.name + c.key),
+      [String(ttlMs), ...claims.map((c) => c.holder)],
+    )) as number[];
+    return lost.map((i) => claims[i - 1]!.key);
+  }
+
+  async releaseName(key: string, holder: string): Promise<void> {
+    await scripts.release.run(this.client, [this.keys.name + key], [holder]);
   }
 
   /**

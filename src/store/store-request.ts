@@ -1,4 +1,4 @@
-import type { ClientRecord, LogBounds, ProducerBatch, ReadLimits, ReadResult, Store } from './store.js';
+import type { ClaimResult, ClientRecord, LogBounds, ProducerBatch, ReadLimits, ReadResult, Store } from './store.js';
 
 /** What a sans-IO core asks of the store; the I/O edge runs it and hands back the result. */
 export type StoreRequest =
@@ -8,7 +8,10 @@ export type StoreRequest =
   | { op: 'readerStart'; name: string }
   | { op: 'saveCursors'; cursors: Map<string, number> }
   | { op: 'saveClient'; client: ClientRecord }
-  | { op: 'clients' };
+  | { op: 'clients' }
+  | { op: 'claimName'; key: string; holder: string; ttlMs: number; force: boolean }
+  | { op: 'renewNames'; claims: { key: string; holder: string }[]; ttlMs: number }
+  | { op: 'releaseName'; key: string; holder: string };
 
 export interface ReaderStart extends LogBounds {
   cursor: number | undefined;
@@ -22,6 +25,9 @@ export interface StoreResults {
   saveCursors: void;
   saveClient: void;
   clients: ClientRecord[];
+  claimName: ClaimResult;
+  renewNames: string[];
+  releaseName: void;
 }
 
 export async function runStoreRequest(store: Store, req: StoreRequest): Promise<unknown> {
@@ -42,5 +48,12 @@ export async function runStoreRequest(store: Store, req: StoreRequest): Promise<
       return store.saveClient(req.client);
     case 'clients':
       return store.clients();
+    // A store only one server uses has no claims to keep: its server's own sessions are the whole truth.
+    case 'claimName':
+      return store.claimName ? store.claimName(req.key, req.holder, req.ttlMs, req.force) : { ok: true };
+    case 'renewNames':
+      return store.renewNames ? store.renewNames(req.claims, req.ttlMs) : [];
+    case 'releaseName':
+      return store.releaseName?.(req.key, req.holder);
   }
 }

@@ -59,6 +59,9 @@ export interface ClientRecord {
   lastSeen: number;
 }
 
+/** A store's answer to a name claim: taken, or held by another client for this long yet. */
+export type ClaimResult = { ok: true } | { ok: false; heldForMs: number };
+
 export interface Store {
   readonly kind: string;
   /** Last sequence number committed for a writer, if the store has seen it. */
@@ -80,6 +83,16 @@ export interface Store {
    * Stores only one server uses have nothing to tell, and leave it out.
    */
   watch?(listener: (next: number) => void): Promise<void>;
+  /**
+   * Names held across servers (see core/server/name-claims.ts), in stores several servers share. A claim
+   * `key` goes to `holder` for ttlMs unless another client holds it (same client: the part of the holder
+   * before its last '|'); `force` takes it anyway (a proven login). Stores one server uses leave these out.
+   */
+  claimName?(key: string, holder: string, ttlMs: number, force: boolean): Promise<ClaimResult>;
+  /** Renews claims still held by their holders; returns the keys that are not (lost). */
+  renewNames?(claims: readonly { key: string; holder: string }[], ttlMs: number): Promise<string[]>;
+  /** Gives a claim back, if `holder` still has it. */
+  releaseName?(key: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -121,6 +121,20 @@ describe('several servers on one redis', () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 
+  test('a name held on one server is refused on the other to anyone else, and free there once its holder leaves', async () => {
+    const [a, b] = await twoServers();
+    const first = await startReader(['-u', 'alice', '--port', String(a.port)]);
+    const second = await run('run-reader', ['-u', 'alice', '--port', String(b.port), '--once']);
+    assert.equal(second.code, 4);
+    assert.match(second.stderr, /^run-reader: refused by the server: the name alice is in use by a live reader on another server \(free when it exits, or after \d+ s of silence\)\n$/);
+    assert.equal(first.proc.exitCode, null, 'the holder is unaffected');
+    first.proc.kill('SIGINT');
+    await first.done;
+    const third = await run('run-reader', ['-u', 'alice', '--port', String(b.port), '--once']);
+    assert.equal(third.code, 6, `free at once after a clean exit: ${third.stderr}`);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
   test('a redis that cannot be reached at start is one line, exit 7', async () => {
     const r = await run('run-server', ['--port', '0', '--store', 'redis://127.0.0.1:1']);
     assert.equal(r.code, 7);

@@ -38,7 +38,11 @@ const answers = (port: number): Promise<boolean> =>
     s.once('error', () => resolve(false));
   });
 
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * `appendfsync`: 'always' (the default here: every write on disk before Redis answers, so a restart keeps
+ * all it acknowledged) or 'everysec' (Redis's usual setting with an append-only file).
+ */
+export async function startRedis(appendfsync: 'always' | 'everysec' = 'always'): Promise<RedisServer> {
   ensureCommand('redis-server', 'redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'relay-redis-'));
   const port = await freePort();
@@ -46,7 +50,7 @@ export async function startRedis(): Promise<RedisServer> {
   const launch = async (): Promise<void> => {
     proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--protected-mode', 'no'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', appendfsync, '--protected-mode', 'no'],
       { stdio: 'ignore' },
     );
     for (let i = 0; i < 200; i++) {

@@ -62,6 +62,30 @@ describe('redis store: several servers on one redis', () => {
     await s.close();
   });
 
+  test('a name claimed by one client is refused to another until it is given back or expires; the same client may claim it again', async () => {
+    const a = await fresh(NO_RETENTION, 'names1');
+    const b = await fresh(NO_RETENTION, 'names1');
+    assert.deepEqual(await a.claimName('reader:alice', '10.0.0.1:5000|serverA', 30_000, false), { ok: true });
+    const refused = await b.claimName('reader:alice', '10.0.0.2:6000|serverB', 30_000, false);
+    assert.ok(!refused.ok && refused.heldForMs > 29_000 && refused.heldForMs <= 30_000);
+    // The same client (same address) moving to server B takes its name along; A's renewal then finds it gone.
+    assert.deepEqual(await b.claimName('reader:alice', '10.0.0.1:5000|serverB', 30_000, false), { ok: true });
+    assert.deepEqual(await a.renewNames([{ key: 'reader:alice', holder: '10.0.0.1:5000|serverA' }], 30_000), ['reader:alice']);
+    assert.deepEqual(await b.renewNames([{ key: 'reader:alice', holder: '10.0.0.1:5000|serverB' }], 30_000), []);
+    // A late release by A does not free what B holds; B's release does.
+    await a.releaseName('reader:alice', '10.0.0.1:5000|serverA');
+    assert.equal((await a.claimName('reader:alice', '10.0.0.3:7000|serverA', 30_000, false)).ok, false);
+    await b.releaseName('reader:alice', '10.0.0.1:5000|serverB');
+    assert.deepEqual(await a.claimName('reader:alice', '10.0.0.3:7000|serverA', 30_000, false), { ok: true });
+    // A proven login takes a held name; roles are separate names; a claim not renewed expires.
+    assert.deepEqual(await b.claimName('reader:alice', '10.0.0.4:8000|serverB', 30_000, true), { ok: true });
+    assert.deepEqual(await b.claimName('writer:alice', '10.0.0.5:9000|serverB', 100, false), { ok: true });
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(await a.claimName('writer:alice', '10.0.0.6:9000|serverA', 30_000, false), { ok: true });
+    await a.close();
+    await b.close();
+  });
+
   test('retention trims the stream: entries wholly below the oldest kept are gone from redis', async () => {
     const s = await fresh({ messages: 1000, bytes: 0, ageMs: 0 }, 'trim1');
     for (let i = 0; i < 50; i++) {

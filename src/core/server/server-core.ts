@@ -14,6 +14,7 @@ import { Authenticator, ReplayGuard } from './authenticator.js';
 import { HandshakeLimiter, TokenBucket } from './rate-limits.js';
 import { PresenceJournal } from './presence-journal.js';
 import { LEASE_MESSAGES_MAX, QueueGroup, type Lease, type Span } from './queue-group.js';
+import { NameClaims } from './name-claims.js';
 import { buildReply } from './reply-builder.js';
 import { WriterIngest } from './writer-ingest.js';
 
@@ -184,6 +185,7 @@ export class ServerCore {
   private readonly retired = new Map<bigint, Retired>();
   private readonly groups = new Map<string, QueueGroup<ReaderSession>>();
   private readonly presence: PresenceJournal;
+  private readonly claims: NameClaims;
   /** The latest time an input brought. */
   private now = 0;
 
@@ -192,6 +194,7 @@ export class ServerCore {
     this.auth = new Authenticator(config.users, config.mac);
     this.handshakes = new HandshakeLimiter(config.handshakesPerSecond);
     this.presence = new PresenceJournal(Number(config.randomId() & 0xffff_ffffn));
+    this.claims = new NameClaims(config.randomId().toString(36), config.sessionTimeoutMs);
   }
 
   // ---- inputs ----
@@ -263,6 +266,7 @@ export class ServerCore {
       }
     }
     if (this.cursorFlushAt !== undefined && now >= this.cursorFlushAt) this.flushCursors();
+    this.renewClaims(now);
   }
 
   handleStoreResult(id: number, ok: boolean, value: unknown, now: number): void {
@@ -309,7 +313,7 @@ export class ServerCore {
   nextDeadline(): number | undefined {
     let parked: number | undefined;
     for (const s of this.parked) parked = earliest(parked, s.parkedUntil);
-    return earliest(this.sweepAt, parked, this.cursorFlushAt);
+    return earliest(this.sweepAt, parked, this.cursorFlushAt, this.claims.deadline);
   }
 
   get pendingStoreWork(): number {
@@ -388,14 +392,16 @@ export class ServerCore {
       const w: WriterSession = { ...common, role: Role.Writer, producerId: h.producerId, committed: 0 };
       this.byProducer.set(h.producerId, w);
       s = w;
-      this.request({ op: 'producerSeq', producerId: h.producerId }, (ok, value) => {
-        if (!ok || this.sessions.get(w.id) !== w) return;
-        const lastSeq = (value as StoreResults['producerSeq']) ?? 0;
-        const expected = Math.max(lastSeq + 1, h.nextSeq);
-        w.ingest = new WriterIngest(expected, this.config.windowMax, this.config.maxMessageBytes);
-        w.committed = expected - 1;
-        this.open(w, expected, 0);
-      });
+      this.claimThen(w, h, from, auth.keys !== undefined, () =>
+        this.request({ op: 'producerSeq', producerId: h.producerId }, (ok, value) => {
+          if (!ok || this.sessions.get(w.id) !== w) return;
+          const lastSeq = (value as StoreResults['producerSeq']) ?? 0;
+          const expected = Math.max(lastSeq + 1, h.nextSeq);
+          w.ingest = new WriterIngest(expected, this.config.windowMax, this.config.maxMessageBytes);
+          w.committed = expected - 1;
+          this.open(w, expected, 0);
+        }),
+      );
     } else {
       const r: ReaderSession = {
         ...common,
@@ -408,25 +414,79 @@ export class ServerCore {
       if (h.role === Role.Observer) {
         this.open(r, 0, 0);
       } else if (h.group !== undefined) {
-        this.joinGroup(r, h.group, h.fromKind);
-      } else this.request({ op: 'readerStart', name: h.name }, (ok, value) => {
-        if (!ok || this.sessions.get(r.id) !== r) return;
-        const start = value as ReaderStart;
-        let pos: number;
-        if (h.fromKind === FromKind.Id) pos = h.fromId;
-        else if (start.cursor !== undefined) pos = start.cursor;
-        else pos = h.fromKind === FromKind.Earliest ? start.first : start.next;
-        const missed = pos < start.first ? start.first - pos : 0;
-        pos = Math.min(Math.max(pos, start.first), start.next);
-        r.position = pos;
-        this.logNext = Math.max(this.logNext, start.next);
-        if (start.cursor !== pos) this.markCursor(r);
-        this.open(r, pos, missed);
-      });
+        const group = h.group;
+        this.claimThen(r, h, from, auth.keys !== undefined, () => this.joinGroup(r, group, h.fromKind));
+      } else {
+        this.claimThen(r, h, from, auth.keys !== undefined, () =>
+          this.request({ op: 'readerStart', name: h.name }, (ok, value) => {
+            if (!ok || this.sessions.get(r.id) !== r) return;
+            const start = value as ReaderStart;
+            let pos: number;
+            if (h.fromKind === FromKind.Id) pos = h.fromId;
+            else if (start.cursor !== undefined) pos = start.cursor;
+            else pos = h.fromKind === FromKind.Earliest ? start.first : start.next;
+            const missed = pos < start.first ? start.first - pos : 0;
+            pos = Math.min(Math.max(pos, start.first), start.next);
+            r.position = pos;
+            this.logNext = Math.max(this.logNext, start.next);
+            if (start.cursor !== pos) this.markCursor(r);
+            this.open(r, pos, missed);
+          }),
+        );
+      }
     }
     this.sessions.set(s.id, s);
     this.byName.set(nameKey, s);
     this.sweepAt ??= now + 1_000;
+  }
+
+  /**
+   * Claims the session's name in the store (servers sharing a store see each other's names) before going
+   * on. A name another client holds there is refused as a local one would be; a proven login takes it.
+   */
+  private claimThen(s: Session, h: Hello, from: Address, proven: boolean, next: () => void): void {
+    const holder = this.claims.holder(s.addrKey);
+    this.request({ op: 'claimName', key: s.nameKey, holder, ttlMs: this.claims.ttlMs, force: proven }, (ok, value, doneAt) => {
+      if (this.sessions.get(s.id) !== s) return;
+      const claim = value as StoreResults['claimName'];
+      if (ok && !claim.ok) {
+        this.discard(s);
+        const secs = Math.ceil(claim.heldForMs / 1000);
+        return this.refuse(
+          h,
+          from,
+          RefuseCode.NameTaken,
+          `the name ${h.name} is in use by a live ${roleName(h.role)} on another server (free when it exits, or after ${secs} s of silence)`,
+        );
+      }
+      // A store that failed to answer is reported by it; the session goes on with its local name only.
+      if (ok) this.claims.claimed(s.nameKey, holder, doneAt);
+      next();
+    });
+  }
+
+  /** Renews this server's claims; sessions whose claim went elsewhere end (taken over, or long gone). */
+  private renewClaims(now: number): void {
+    const due = this.claims.due(now);
+    if (due.length === 0) return;
+    this.request({ op: 'renewNames', claims: due, ttlMs: this.claims.ttlMs }, (ok, value, doneAt) => {
+      if (!ok) return this.events.push({ type: 'store-error', op: 'renewNames', error: value });
+      const lost = value as StoreResults['renewNames'];
+      this.claims.lost(lost);
+      for (const key of lost) {
+        const s = this.byName.get(key);
+        if (!s) continue;
+        if (s.keys) this.takeOver(s, doneAt);
+        else this.endSession(s, 'replaced', doneAt);
+      }
+    });
+  }
+
+  /** Forgets a session that never opened. */
+  private discard(s: Session): void {
+    this.sessions.delete(s.id);
+    if (this.byName.get(s.nameKey) === s) this.byName.delete(s.nameKey);
+    if (s.role === Role.Writer && this.byProducer.get(s.producerId) === s) this.byProducer.delete(s.producerId);
   }
 
   private joinGroup(r: ReaderSession, name: string, fromKind: FromKind): void {
@@ -535,6 +595,10 @@ export class ServerCore {
   private endSession(s: Session, reason: CloseReason, now: number): void {
     if (this.sessions.get(s.id) !== s) return;
     this.sessions.delete(s.id);
+    const holder = this.claims.holder(s.addrKey);
+    if (!s.observer && this.claims.release(s.nameKey, holder)) {
+      this.request({ op: 'releaseName', key: s.nameKey, holder }, this.reportFailure('releaseName'));
+    }
     if (this.byName.get(s.nameKey) === s) this.byName.delete(s.nameKey);
     if (s.role === Role.Writer) {
       if (this.byProducer.get(s.producerId) === s) this.byProducer.delete(s.producerId);
