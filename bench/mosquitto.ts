@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureCommand } from '../test/e2e/system-tools.js';
+import { ensureCommand, freePort } from '../test/e2e/system-tools.js';
 
 /** mosquitto_pub -l gives up after 65,535 lines at QoS 1 (and still exits 0): QoS 1 input goes in runs below that. */
 const QOS1_RUN_LINES = 60_000;
@@ -14,15 +13,6 @@ export interface Broker {
   port: number;
   stop(): Promise<void>;
 }
-
-const freePort = async (): Promise<number> => {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-};
 
 /** Our own mosquitto on loopback (installed from Debian packages when missing), queueing without limit. */
 export async function startBroker(): Promise<Broker> {

@@ -43,7 +43,12 @@ const int = (x: number): string => Math.round(x).toLocaleString('en');
 const ms = (x: number): string => x.toFixed(2);
 /** Median (min–max) of repeated measurements. */
 const spread = (xs: number[], f: (x: number) => string = int): string => `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
-const ratio = (a: number[], b: number[]): string => `${(median(a) / median(b)).toFixed(2)}×`;
+/** a ÷ b run by run (a[i] and b[i] were measured one after the other), as median (min–max). */
+const ratio = (a: number[], b: number[]): string => {
+  const rs = a.map((x, i) => x / b[i]!);
+  const f = (x: number): string => `${x.toFixed(2)}×`;
+  return rs.length > 1 ? spread(rs, f) : f(rs[0]!);
+};
 /** The first line a command prints about itself (mosquitto -h prints its version, and exits 3). */
 const version = (cmd: string, args: string[]): string => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -62,7 +67,7 @@ say('# udp-relay bench');
 say();
 say(`${new Date().toISOString()} · ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'} · ${Math.round(totalmem() / 2 ** 30)} GiB · ${platform()} ${arch()} · Node ${process.version}`);
 say();
-say(`Each figure: median (min–max) of ${repeats} runs${quick ? ', quick mode (shorter runs)' : ''}, the contenders alternating run by run. Loopback.`);
+say(`Each figure: median (min–max) of ${repeats} runs${quick ? ', quick mode (shorter runs)' : ''}, the contenders alternating run by run; a ratio is taken run by run (each pair measured one after the other), then its median (min–max). Loopback.`);
 
 if (only.has('throughput')) {
   const sizes = quick ? [300_000] : [300_000, 1_000_000];

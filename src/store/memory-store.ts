@@ -10,9 +10,8 @@ import type {
   StoredMessage,
 } from './store.js';
 import { NO_RETENTION } from './store.js';
+import { SCAN_MAX } from './read-scan.js';
 
-/** Messages scanned at most per read, so that a reader filtering out others' direct messages stays cheap. */
-const SCAN_MAX = 50_000;
 
 /** A store in memory, for throw-away runs and tests. Everything is lost when the process ends. */
 export class MemoryStore implements Store {

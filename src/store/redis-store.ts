@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createClient, RESP_TYPES, SimpleError } from '@redis/client';
+import { ReadScan } from './read-scan.js';
 import { RecordCache, type CachedRecord } from './record-cache.js';
 import { packMessages, recordEnd, unpackMessages } from './record-codec.js';
 import { APPEND, CLAIM, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
@@ -20,7 +21,6 @@ const SCHEMA_VERSION = '1';
 const DEFAULT_PREFIX = 'relay';
 const CACHE_LIMITS = { messages: 32_768, bytes: 4 * 1024 * 1024 };
 const READ_RECORDS = 64;
-const SCAN_MAX = 50_000;
 const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -223,12 +223,7 @@ export class RedisStore implements Store {
 
   async read(from: number, limits: ReadLimits): Promise<ReadResult> {
     let first = this.first;
-    const messages: StoredMessage[] = [];
-    let bytes = 0;
-    let scanned = 0;
-    let cursor = Math.max(from, first);
-    let next = cursor;
-    let atEnd = true;
+    const scan = new ReadScan(Math.max(from, first), limits);
     /**
      * The end of the log as of what this read has looked at. Not `this.next`: that moves while the read
      * awaits Redis (an append's reply can land first), and a read must not claim to have seen up to an end
@@ -237,46 +232,23 @@ export class RedisStore implements Store {
     let end: number | undefined;
     scan: for (;;) {
       let records: CachedRecord[];
-      const cached = cursor < this.next ? this.cache.find(cursor) : undefined;
+      const cached = scan.cursor < this.next ? this.cache.find(scan.cursor) : undefined;
       if (cached) {
         records = [cached];
       } else {
         // Not known here, or at what this server thinks is the end: ask Redis (once per read at the end).
-        if (cursor >= this.next && end !== undefined) break;
-        const got = await this.fetchRecords(cursor);
+        if (scan.cursor >= this.next && end !== undefined) break;
+        const got = await this.fetchRecords(scan.cursor);
         end = got.next;
         first = got.first;
-        if (cursor < first) cursor = next = first;
+        scan.skipTo(first);
         records = got.records;
         if (records.length === 0) break;
       }
-      for (const record of records) {
-        const packed = record.messages;
-        for (let i = Math.max(0, cursor - record.first); i < packed.length; i++) {
-          const id = record.first + i;
-          if (messages.length >= limits.maxMessages || scanned >= SCAN_MAX) {
-            atEnd = false;
-            break scan;
-          }
-          scanned++;
-          const m = packed[i]!;
-          if (m.to !== undefined && m.to !== limits.user) {
-            next = id + 1;
-            continue;
-          }
-          if (messages.length > 0 && bytes + m.text.length > limits.maxBytes) {
-            atEnd = false;
-            break scan;
-          }
-          messages.push(m);
-          bytes += m.text.length;
-          next = id + 1;
-        }
-        cursor = record.last + 1;
-      }
+      for (const record of records) if (!scan.take(record.first, record.messages)) break scan;
     }
-    if (atEnd && end !== undefined) next = Math.max(next, end);
-    return { messages, next, first, atEnd };
+    const next = scan.atEnd && end !== undefined ? Math.max(scan.next, end) : scan.next;
+    return { messages: scan.messages, next, first, atEnd: scan.atEnd };
   }
 
   async bounds(): Promise<LogBounds> {

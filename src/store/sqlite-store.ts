@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { ReadScan } from './read-scan.js';
 import { RecordCache, type CachedRecord } from './record-cache.js';
 import { packMessages, recordEnd, unpackMessages } from './record-codec.js';
 import type {
@@ -24,7 +25,6 @@ export const DATABASE_FILE = 'relay.db';
 
 /** Decoded records kept for readers: about 10 MB at most (memory must not grow with the log). */
 const CACHE_LIMITS = { messages: 32_768, bytes: 4 * 1024 * 1024 };
-const SCAN_MAX = 50_000;
 /** Writer sequence numbers older than this are forgotten: such a writer is long gone. */
 const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
 
@@ -150,44 +150,15 @@ export class SqliteStore implements Store {
 
   read(from: number, limits: ReadLimits): Promise<ReadResult> {
     const first = this.firstId;
-    const start = Math.max(from, first);
-    const messages: StoredMessage[] = [];
-    let next = start;
-    let bytes = 0;
-    let scanned = 0;
-    let atEnd = true;
-    let cursor = start;
-    scan: while (cursor < this.nextId) {
-      const cached = this.cache.find(cursor);
-      const records = cached ? [cached] : this.fetchRecords(cursor);
+    const scan = new ReadScan(Math.max(from, first), limits);
+    scan: while (scan.cursor < this.nextId) {
+      const cached = this.cache.find(scan.cursor);
+      const records = cached ? [cached] : this.fetchRecords(scan.cursor);
       if (records.length === 0) break;
-      for (const record of records) {
-        const packed = record.messages;
-        for (let i = Math.max(0, cursor - record.first); i < packed.length; i++) {
-          const id = record.first + i;
-          if (messages.length >= limits.maxMessages || scanned >= SCAN_MAX) {
-            atEnd = false;
-            break scan;
-          }
-          scanned++;
-          const p = packed[i]!;
-          if (p.to !== undefined && p.to !== limits.user) {
-            next = id + 1;
-            continue;
-          }
-          if (messages.length > 0 && bytes + p.text.length > limits.maxBytes) {
-            atEnd = false;
-            break scan;
-          }
-          messages.push(p);
-          bytes += p.text.length;
-          next = id + 1;
-        }
-        cursor = record.last + 1;
-      }
+      for (const record of records) if (!scan.take(record.first, record.messages)) break scan;
     }
-    if (atEnd) next = this.nextId;
-    return Promise.resolve({ messages, next, first, atEnd });
+    const next = scan.atEnd ? this.nextId : scan.next;
+    return Promise.resolve({ messages: scan.messages, next, first, atEnd: scan.atEnd });
   }
 
   bounds(): Promise<LogBounds> {

@@ -69,8 +69,8 @@ export interface Server extends Running {
 }
 
 /** A server on a free loopback port; its port is read from its start-up log. */
-export async function startServer(args: string[] = [], cwd?: string): Promise<Server> {
-  const r = start('run-server', ['--port', '0', '--store', 'memory', ...args], {}, cwd);
+export async function startServer(args: string[] = [], cwd?: string, env: Record<string, string> = {}): Promise<Server> {
+  const r = start('run-server', ['--port', '0', '--store', 'memory', ...args], env, cwd);
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${r.stderr()}`)), 10_000);
     const check = (): void => {

@@ -1,4 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 
 /** True when `command` is on the PATH. */
 export const have = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
@@ -24,4 +26,14 @@ export function ensureCommand(command: string, pkg: string): void {
     apt(['install', '-y', '--no-install-recommends', pkg]);
   }
   if (!have(command)) throw new Error(`${command} is missing and installing ${pkg} did not provide it`);
+}
+
+/** A TCP port free on loopback just now (for a server of the tests' own: redis, mosquitto). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
 }
