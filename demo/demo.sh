@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [ -f dist/cli/run-server.js ] || npm run build >/dev/null
 
 work=$(mktemp -d)
-cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { for p in ${server:-} ${server_a:-} ${server_b:-} ${redis:-}; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -68,4 +68,26 @@ node bin/run-reader.js --username bob --once --log-level warn
 
 step "A writer whose server is gone says so and exits non-zero"
 printf 'hello?\n' | node bin/run-writer.js --username lost --port 9 --timeout 1 --log-level warn || echo "(exit code $?)"
+
+if command -v redis-server >/dev/null; then
+  step "Two servers on one Redis; server A is killed mid-stream, and writer and reader move to B"
+  redis_port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$work" >/dev/null &
+  redis=$!
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break; sleep 0.1; done
+  start_server() { node bin/run-server.js --port 0 --store "redis://127.0.0.1:$redis_port" >/dev/null 2>"$work/$1.log" & echo $!; }
+  port_of() { for _ in $(seq 50); do grep -q '"port"' "$work/$1.log" 2>/dev/null && break; sleep 0.1; done; grep -o '"port":[0-9]*' "$work/$1.log" | head -1 | cut -d: -f2; }
+  server_a=$(start_server a); server_b=$(start_server b)
+  both="127.0.0.1:$(port_of a),127.0.0.1:$(port_of b)"
+  echo "servers A and B: $both"
+  node bin/run-reader.js --username mover --address "$both" --format raw --count 6 --log-level warn &
+  mover=$!
+  sleep 0.5
+  { printf 'one\ntwo\nthree\n'; sleep 1; kill -9 "$server_a"; echo "(server A killed)" >&2; printf 'four\nfive\nsix\n'; } |
+    node bin/run-writer.js --username steady --address "$both" --log-level warn
+  wait "$mover"
+  kill "$server_b" "$redis" 2>/dev/null; wait "$server_b" "$redis" 2>/dev/null || true
+else
+  step "(redis-server is not installed: the several-servers part is skipped; apt-get install redis-server)"
+fi
 echo
