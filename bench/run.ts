@@ -76,10 +76,11 @@ if (only.has('throughput')) {
   say();
   say('Timed from the writer\'s start to the reader\'s last line, process start-up included.');
   say('udp-relay: `run-writer` → `run-server` (sqlite store, the default: every line on disk, exactly once) → `run-reader --format raw`.');
+  await mqtt(); // installs mosquitto when missing, so its version can be named
+  await redisStore();
   say(`mosquitto (${version('mosquitto', ['-h'])}): \`mosquitto_pub -l\` → broker → \`mosquitto_sub\`; QoS 1 with \`max_queued_messages 0\`, fed in runs of 60,000 lines.`);
   say(`Redis store: one server on a local ${version('redis-server', ['--version'])}, append-only file with \`appendfsync everysec\`.`);
   say('Bare dgram: a Node process forwarding every datagram to a sink, no reliability, no store (what is lost is not counted).');
-  await mqtt();
   for (const n of sizes) {
     const r: Record<string, number[]> = { sqlite: [], memory: [], redis: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
     for (let i = 0; i < repeats; i++) {
