@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 [ -f dist/cli/run-server.js ] || npm run build >/dev/null
 
 work=$(mktemp -d)
-cleanup() { for p in ${server:-} ${server_a:-} ${server_b:-} ${redis:-}; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { for p in ${server:-} ${server_a:-} ${server_b:-} ${redis:-}; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Waits (up to 10 s) until a file holds a pattern: a client's log saying it is registered, say.
+until_in() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return; sleep 0.1; done; echo "gave up waiting for '$2' in $1" >&2; return 1; }
 
 step "Start a server on a free loopback port"
 node bin/run-server.js --port 0 --data-dir "$work/data" ${DEMO_STORE:+--store "$DEMO_STORE"} 2>"$work/server.log" &
@@ -20,9 +22,9 @@ export RELAY_PORT=$port
 echo "server on 127.0.0.1:$port"
 
 step "A reader (ops) waits for messages"
-node bin/run-reader.js --username ops --count 6 --log-level warn &
+node bin/run-reader.js --username ops --count 6 2>"$work/ops.log" &
 reader=$!
-sleep 0.5
+until_in "$work/ops.log" 'registered as'
 
 step "Two writers pipe lines into the relay at the same time"
 printf 'GET /index.html 200\nGET /missing 404\nPOST /login 302\n' | node bin/run-writer.js --username web1 --log-level warn &
@@ -53,12 +55,12 @@ node bin/run-reader.js --username me --who --log-level warn
 step "A queue group: three workers share 9 jobs, each job to one of them"
 workers=()
 for w in w1 w2 w3; do
-  node bin/run-reader.js --username "$w" --group jobs --format json --log-level warn >"$work/$w.jobs" &
+  node bin/run-reader.js --username "$w" --group jobs --format json >"$work/$w.jobs" 2>"$work/$w.log" &
   workers+=($!)
 done
-sleep 0.5
+for w in w1 w2 w3; do until_in "$work/$w.log" 'registered as'; done
 seq -f 'job %g' 1 9 | node bin/run-writer.js --username dispatcher --to jobs --log-level warn
-sleep 1
+for _ in $(seq 100); do [ "$(cat "$work"/w?.jobs | wc -l)" -ge 9 ] && break; sleep 0.1; done
 kill -INT "${workers[@]}"; wait "${workers[@]}" || true
 for w in w1 w2 w3; do printf '%s took: ' "$w"; (grep -o '"text":"[^"]*"' "$work/$w.jobs" | cut -d'"' -f4 | paste -sd, -) || echo; done
 
@@ -80,13 +82,13 @@ if command -v redis-server >/dev/null; then
   server_a=$(start_server a); server_b=$(start_server b)
   both="127.0.0.1:$(port_of a),127.0.0.1:$(port_of b)"
   echo "servers A and B: $both"
-  node bin/run-reader.js --username mover --address "$both" --format raw --count 6 --log-level warn &
+  node bin/run-reader.js --username mover --address "$both" --format raw --count 6 2>"$work/mover.log" &
   mover=$!
-  sleep 0.5
+  until_in "$work/mover.log" 'registered as'
   { printf 'one\ntwo\nthree\n'; sleep 1; kill -9 "$server_a"; echo "(server A killed)" >&2; printf 'four\nfive\nsix\n'; } |
     node bin/run-writer.js --username steady --address "$both" --log-level warn
   wait "$mover"
-  kill "$server_b" "$redis" 2>/dev/null; wait "$server_b" "$redis" 2>/dev/null || true
+  kill "$server_b" "$redis" 2>/dev/null || true
 else
   step "(redis-server is not installed: the several-servers part is skipped; apt-get install redis-server)"
 fi
