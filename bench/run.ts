@@ -79,7 +79,7 @@ if (only.has('throughput')) {
   await mqtt(); // installs mosquitto when missing, so its version can be named
   await redisStore();
   say(`mosquitto (${version('mosquitto', ['-h'])}): \`mosquitto_pub -l\` → broker → \`mosquitto_sub\`; QoS 1 with \`max_queued_messages 0\`, fed in runs of 60,000 lines.`);
-  say(`Redis store: one server on a local ${version('redis-server', ['--version'])}, append-only file with \`appendfsync everysec\`.`);
+  say(`Redis store: one server on a local Redis ${/v=(\S+)/.exec(version('redis-server', ['--version']))?.[1] ?? '(version unknown)'}, append-only file with \`appendfsync everysec\`.`);
   say('Bare dgram: a Node process forwarding every datagram to a sink, no reliability, no store (what is lost is not counted).');
   for (const n of sizes) {
     const r: Record<string, number[]> = { sqlite: [], memory: [], redis: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
