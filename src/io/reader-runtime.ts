@@ -6,7 +6,7 @@ import type { FromKind } from '../protocol/constants.js';
 import { formatPackage, formatPresence, formatRegistry, type Format } from '../cli/format.js';
 import { now } from './clock.js';
 import { hmacSha256, randomNonce } from './random.js';
-import { logSignOn, takenOverReason } from './sign-on-events.js';
+import { logFailover, logSignOn, takenOverReason } from './sign-on-events.js';
 import { clientSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
 
@@ -97,8 +97,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
             logger.info({ server }, `server ${server} is back`);
             break;
           case 'failover':
-            server = formatAddress(e.to);
-            logger.warn({ from: formatAddress(e.from), to: server }, `server ${formatAddress(e.from)} is not responding; trying ${server}`);
+            server = logFailover(logger, e);
             break;
           case 'open-server':
           case 'rate-limited':

@@ -6,7 +6,7 @@ import { WRITER_DEFAULTS, WriterCore } from '../core/writer/writer-core.js';
 import { now } from './clock.js';
 import { LineSplitter } from './line-splitter.js';
 import { hmacSha256, randomId, randomNonce } from './random.js';
-import { logSignOn, takenOverReason } from './sign-on-events.js';
+import { logFailover, logSignOn, takenOverReason } from './sign-on-events.js';
 import { clientSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
 
@@ -92,8 +92,7 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
             logger.info({ server }, `server ${server} is responding again`);
             break;
           case 'failover':
-            server = formatAddress(e.to);
-            logger.warn({ from: formatAddress(e.from), to: server }, `server ${formatAddress(e.from)} is not responding; trying ${server}`);
+            server = logFailover(logger, e);
             break;
           case 'open-server':
           case 'rate-limited':

@@ -12,7 +12,6 @@ import type {
 import { NO_RETENTION } from './store.js';
 import { SCAN_MAX } from './read-scan.js';
 
-
 /** A store in memory, for throw-away runs and tests. Everything is lost when the process ends. */
 export class MemoryStore implements Store {
   readonly kind = 'memory';

@@ -5,8 +5,13 @@ export interface CachedRecord {
   first: number;
   last: number;
   messages: StoredMessage[];
-  usedAt: number;
   bytes: number;
+}
+
+/** A cached record in the list by use. */
+interface Entry extends CachedRecord {
+  older: Entry | undefined;
+  newer: Entry | undefined;
 }
 
 export interface RecordCacheLimits {
@@ -15,16 +20,25 @@ export interface RecordCacheLimits {
   bytes: number;
 }
 
+/** What the stores keep decoded: a few MB, whatever the log's size. */
+export const RECORD_CACHE_LIMITS: RecordCacheLimits = { messages: 32_768, bytes: 4 * 1024 * 1024 };
+
 /**
  * The records lately appended or read, decoded, found by message id. Readers that follow the log ask for
  * the same few records again and again (a thousand readers, a thousand times a second): from here they
  * cost neither a query nor a copy of the record's bytes. Bounded by messages and bytes (records are as small
- * as one datagram's lines when the load is light), so memory does not grow with the log.
+ * as one datagram's lines when the load is light), so memory does not grow with the log; the least recently
+ * used record goes first. Every operation is O(log n) or amortized O(1): a full cache is the steady state of
+ * a long-running server, and a put happens on every append.
  */
 export class RecordCache {
-  /** Sorted by `first`; records never overlap. */
-  private readonly records: CachedRecord[] = [];
-  private clock = 0;
+  /** Sorted by `first` from `head` on; records never overlap. Slots before `head` are emptied. */
+  private records: (Entry | undefined)[] = [];
+  private head = 0;
+  /** The same records as a list by use, from the least recently used to the most. */
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
+  private count = 0;
   private messages = 0;
   private bytes = 0;
 
@@ -32,20 +46,14 @@ export class RecordCache {
 
   /** The cached record holding message `id`. */
   find(id: number): CachedRecord | undefined {
-    const rs = this.records;
-    let lo = 0;
-    let hi = rs.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const r = rs[mid]!;
-      if (id < r.first) hi = mid - 1;
-      else if (id > r.last) lo = mid + 1;
-      else {
-        r.usedAt = ++this.clock;
-        return r;
-      }
+    const at = this.indexOf(id);
+    if (at < 0) return undefined;
+    const r = this.records[at]!;
+    if (r !== this.newest) {
+      this.unlink(r);
+      this.link(r);
     }
-    return undefined;
+    return r;
   }
 
   put(first: number, messages: StoredMessage[]): CachedRecord {
@@ -53,17 +61,18 @@ export class RecordCache {
     if (found?.first === first) return found;
     let bytes = 0;
     for (const m of messages) bytes += m.text.length;
-    const r: CachedRecord = { first, last: first + messages.length - 1, messages, usedAt: ++this.clock, bytes };
+    const r: Entry = { first, last: first + messages.length - 1, messages, bytes, older: undefined, newer: undefined };
     const rs = this.records;
     let at = rs.length;
-    while (at > 0 && rs[at - 1]!.first > first) at--;
-    rs.splice(at, 0, r);
+    while (at > this.head && rs[at - 1]!.first > first) at--;
+    if (at === rs.length) rs.push(r); // appends come in log order
+    else rs.splice(at, 0, r);
+    this.link(r);
+    this.count++;
     this.messages += messages.length;
     this.bytes += bytes;
-    while (rs.length > 1 && (this.messages > this.limits.messages || this.bytes > this.limits.bytes)) {
-      let oldest = 0;
-      for (let i = 1; i < rs.length; i++) if (rs[i]!.usedAt < rs[oldest]!.usedAt) oldest = i;
-      this.forget(oldest, 1);
+    while (this.count > 1 && (this.messages > this.limits.messages || this.bytes > this.limits.bytes)) {
+      this.remove(this.indexOf(this.oldest!.first), 1);
     }
     return r;
   }
@@ -72,26 +81,75 @@ export class RecordCache {
   dropFrom(id: number): void {
     const rs = this.records;
     let at = rs.length;
-    while (at > 0 && rs[at - 1]!.last >= id) at--;
-    this.forget(at, rs.length - at);
+    while (at > this.head && rs[at - 1]!.last >= id) at--;
+    this.remove(at, rs.length - at);
   }
 
   /** Forgets records wholly below message `id` (removed by retention). */
   dropBelow(id: number): void {
     const rs = this.records;
-    let n = 0;
-    while (n < rs.length && rs[n]!.last < id) n++;
-    this.forget(0, n);
-  }
-
-  private forget(at: number, count: number): void {
-    for (const r of this.records.splice(at, count)) {
-      this.messages -= r.messages.length;
-      this.bytes -= r.bytes;
-    }
+    let end = this.head;
+    while (end < rs.length && rs[end]!.last < id) end++;
+    this.remove(this.head, end - this.head);
   }
 
   get size(): number {
-    return this.records.length;
+    return this.count;
+  }
+
+  /** Puts a record at the most recently used end of the list. */
+  private link(r: Entry): void {
+    r.older = this.newest;
+    r.newer = undefined;
+    if (this.newest) this.newest.newer = r;
+    else this.oldest = r;
+    this.newest = r;
+  }
+
+  private unlink(r: Entry): void {
+    if (r.older) r.older.newer = r.newer;
+    else this.oldest = r.newer;
+    if (r.newer) r.newer.older = r.older;
+    else this.newest = r.older;
+    r.older = r.newer = undefined;
+  }
+
+  /** Where the record holding `id` is in `records`, or -1. */
+  private indexOf(id: number): number {
+    const rs = this.records;
+    let lo = this.head;
+    let hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = rs[mid]!;
+      if (id < r.first) hi = mid - 1;
+      else if (id > r.last) lo = mid + 1;
+      else return mid;
+    }
+    return -1;
+  }
+
+  /** Removes `count` records from `at`: from the front by moving `head` (the usual case), else by splicing. */
+  private remove(at: number, count: number): void {
+    if (count <= 0) return;
+    const rs = this.records;
+    for (let i = at; i < at + count; i++) {
+      const r = rs[i]!;
+      this.unlink(r);
+      this.count--;
+      this.messages -= r.messages.length;
+      this.bytes -= r.bytes;
+    }
+    if (at === this.head) {
+      rs.fill(undefined, at, at + count);
+      this.head += count;
+      // Emptied slots are reclaimed once they outnumber the records.
+      if (this.head > 64 && this.head * 2 > rs.length) {
+        this.records = rs.slice(this.head);
+        this.head = 0;
+      }
+    } else {
+      rs.splice(at, count);
+    }
   }
 }

@@ -3,7 +3,7 @@
  * sender, and their texts and recipients are packed into one blob.
  * Blob: per message, varint recipient length (0: none) + recipient UTF-8 + varint text length + text.
  */
-import type { NewMessage } from './store.js';
+import type { NewMessage, StoredMessage } from './store.js';
 
 /** A record holds at most this many messages or bytes; bigger groups are split. */
 const RECORD_MESSAGES_MAX = 512;
@@ -92,3 +92,7 @@ export function recordEnd(messages: readonly NewMessage[], start: number): numbe
   }
   return end;
 }
+
+/** A message of a record as stored: its id, the record's time and sender, its own recipient and text. */
+export const storedMessage = (id: number, ts: number, from: string, m: PackedMessage): StoredMessage =>
+  m.to === undefined ? { id, ts, from, text: m.text } : { id, ts, from, to: m.to, text: m.text };

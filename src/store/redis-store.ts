@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createClient, RESP_TYPES, SimpleError } from '@redis/client';
 import { ReadScan } from './read-scan.js';
-import { RecordCache, type CachedRecord } from './record-cache.js';
-import { packMessages, recordEnd, unpackMessages } from './record-codec.js';
+import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
+import { packMessages, recordEnd, storedMessage, unpackMessages } from './record-codec.js';
 import { APPEND, CLAIM, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
@@ -16,12 +16,11 @@ import type {
   Store,
   StoredMessage,
 } from './store.js';
+import { PRODUCER_TTL_MS } from './store.js';
 
 const SCHEMA_VERSION = '1';
 const DEFAULT_PREFIX = 'relay';
-const CACHE_LIMITS = { messages: 32_768, bytes: 4 * 1024 * 1024 };
 const READ_RECORDS = 64;
-const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
 const CONNECT_TIMEOUT_MS = 5_000;
 
 type Client = ReturnType<typeof createClient>;
@@ -76,7 +75,7 @@ const scripts = {
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string; name: string };
-  private readonly cache = new RecordCache(CACHE_LIMITS);
+  private readonly cache = new RecordCache(RECORD_CACHE_LIMITS);
   private subscriber: Client | undefined;
   private readonly listeners: ((next: number) => void)[] = [];
   /** What this server last learned of the log's bounds (its own appends, reads, notifications). */
@@ -180,9 +179,10 @@ export class RedisStore implements Store {
 
   async append(batches: ProducerBatch[]): Promise<(number | null)[]> {
     const args: (string | Buffer)[] = [String(Date.now()), String(PRODUCER_TTL_MS), String(batches.length)];
-    const pending: { first: number; messages: StoredMessage[] }[][] = [];
+    /** Per batch, its records' messages, decoded as a read would give them (ids set once stored). */
+    const pending: StoredMessage[][][] = [];
     for (const b of batches) {
-      const records: { messages: StoredMessage[] }[] = [];
+      const records: StoredMessage[][] = [];
       const recordArgs: (string | Buffer)[] = [];
       for (let start = 0; start < b.messages.length; ) {
         const end = recordEnd(b.messages, start);
@@ -191,13 +191,11 @@ export class RedisStore implements Store {
         const from = slice[0]!.from;
         const bytes = slice.reduce((n, m) => n + m.text.length, 0);
         recordArgs.push(String(slice.length), String(ts), from, String(bytes), packMessages(slice));
-        records.push({
-          messages: slice.map((m) => (m.to === undefined ? { id: 0, ts, from, text: m.text } : { id: 0, ts, from, to: m.to, text: m.text })),
-        });
+        records.push(slice.map((m) => storedMessage(0, ts, from, m)));
         start = end;
       }
       args.push(b.producerId.toString(), b.afterSeq === undefined ? '' : String(b.afterSeq), String(b.lastSeq), String(records.length), ...recordArgs);
-      pending.push(records.map((r) => ({ first: 0, messages: r.messages })));
+      pending.push(records);
     }
     const k = this.keys;
     const reply = (await scripts.append.run(this.client, [k.meta, k.log, k.producers, k.seen, k.channel], args)) as number[];
@@ -207,17 +205,15 @@ export class RedisStore implements Store {
     firstIds.forEach((firstId, i) => {
       if (firstId === null) return;
       let id = firstId;
-      for (const r of pending[i]!) {
-        r.messages.forEach((m, j) => (m.id = id + j));
-        this.cache.put(id, r.messages);
-        id += r.messages.length;
+      for (const messages of pending[i]!) {
+        messages.forEach((m, j) => (m.id = id + j));
+        this.cache.put(id, messages);
+        id += messages.length;
       }
     });
     this.learn(first, next);
     // Age is measured against the newest message appended (the timer uses the clock).
-    let latestTs = 0;
-    for (const batch of batches) for (const m of batch.messages) latestTs = Math.max(latestTs, m.ts);
-    if (this.overRetention(first, next, bytes)) await this.trim(latestTs);
+    if (this.overRetention(first, next, bytes)) await this.trim(latestTs(batches));
     return firstIds;
   }
 
@@ -375,10 +371,7 @@ export class RedisStore implements Store {
       const f = fieldsOf(fields);
       const ts = Number(f['ts']!.toString());
       const from = f['f']!.toString();
-      const messages = unpackMessages(f['p']!, Number(f['n']!.toString())).map((p, i): StoredMessage => {
-        const mid = firstId + i;
-        return p.to === undefined ? { id: mid, ts, from, text: p.text } : { id: mid, ts, from, to: p.to, text: p.text };
-      });
+      const messages = unpackMessages(f['p']!, Number(f['n']!.toString())).map((p, i) => storedMessage(firstId + i, ts, from, p));
       return this.cache.put(firstId, messages);
     });
     return { first, next, records: records.filter((r) => r.last >= Math.max(id, first)) };
@@ -463,4 +456,10 @@ function fieldsOf(flat: Buffer[]): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!.toString()] = flat[i + 1]!;
   return out;
+}
+
+function latestTs(batches: readonly ProducerBatch[]): number {
+  let latest = 0;
+  for (const b of batches) for (const m of b.messages) latest = Math.max(latest, m.ts);
+  return latest;
 }

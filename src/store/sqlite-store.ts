@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadScan } from './read-scan.js';
-import { RecordCache, type CachedRecord } from './record-cache.js';
-import { packMessages, recordEnd, unpackMessages } from './record-codec.js';
+import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
+import { packMessages, recordEnd, storedMessage, unpackMessages } from './record-codec.js';
 import type {
   ClientRecord,
   LogBounds,
@@ -13,8 +13,8 @@ import type {
   ReadResult,
   RetentionLimits,
   Store,
-  StoredMessage,
 } from './store.js';
+import { PRODUCER_TTL_MS } from './store.js';
 import { StoreOpenError } from './store-errors.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
@@ -23,10 +23,6 @@ const APP = 'udp-relay';
 const SCHEMA_VERSION = 1;
 export const DATABASE_FILE = 'relay.db';
 
-/** Decoded records kept for readers: about 10 MB at most (memory must not grow with the log). */
-const CACHE_LIMITS = { messages: 32_768, bytes: 4 * 1024 * 1024 };
-/** Writer sequence numbers older than this are forgotten: such a writer is long gone. */
-const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -77,7 +73,7 @@ export class SqliteStore implements Store {
   private firstId: number;
   private nextId: number;
   private totalBytes: number;
-  private readonly cache = new RecordCache(CACHE_LIMITS);
+  private readonly cache = new RecordCache(RECORD_CACHE_LIMITS);
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly appendTx: (batches: ProducerBatch[]) => (number | null)[];
@@ -294,13 +290,7 @@ export class SqliteStore implements Store {
     this.nextId = last + 1;
     this.totalBytes += bytes;
     // Readers that follow the log will ask for it at once: keep it decoded, as a read would.
-    this.cache.put(
-      first,
-      messages.map((m, i): StoredMessage => {
-        const id = first + i;
-        return m.to === undefined ? { id, ts, from, text: m.text } : { id, ts, from, to: m.to, text: m.text };
-      }),
-    );
+    this.cache.put(first, messages.map((m, i) => storedMessage(first + i, ts, from, m)));
   }
 
   /** Records from the one holding `id` on, from the database, decoded and cached. */
@@ -311,10 +301,7 @@ export class SqliteStore implements Store {
   private unpack(row: RecordRow): CachedRecord {
     const cached = this.cache.find(row.first_id);
     if (cached?.first === row.first_id) return cached;
-    const messages = unpackMessages(row.payload, row.count).map((p, i): StoredMessage => {
-      const id = row.first_id + i;
-      return p.to === undefined ? { id, ts: row.ts, from: row.sender, text: p.text } : { id, ts: row.ts, from: row.sender, to: p.to, text: p.text };
-    });
+    const messages = unpackMessages(row.payload, row.count).map((p, i) => storedMessage(row.first_id + i, row.ts, row.sender, p));
     return this.cache.put(row.first_id, messages);
   }
 

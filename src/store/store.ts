@@ -106,3 +106,6 @@ export interface RetentionLimits {
 }
 
 export const NO_RETENTION: RetentionLimits = { messages: 0, bytes: 0, ageMs: 0 };
+
+/** Writer sequence numbers older than this are forgotten: such a writer is long gone. */
+export const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;

@@ -47,3 +47,19 @@ test('holds at most its bound in bytes of text', () => {
   assert.equal(c.size, 1);
   assert.ok(c.find(2));
 });
+
+test('a full cache, long used: keeps exactly the newest records, finds them, and still drops by id', () => {
+  const c = new RecordCache({ messages: 100, bytes: 1e6 });
+  for (let id = 1; id <= 10_000; id++) c.put(id, record(id, 1));
+  assert.equal(c.size, 100);
+  assert.equal(c.find(9_900), undefined);
+  for (let id = 9_901; id <= 10_000; id++) assert.equal(c.find(id)?.first, id);
+  // An old record read again goes in at its place in log order, and is found there.
+  c.put(50, record(50, 1));
+  assert.equal(c.find(50)?.first, 50);
+  assert.equal(c.size, 100);
+  c.dropBelow(9_950);
+  assert.deepEqual([c.find(50), c.find(9_949), c.find(9_950)?.first], [undefined, undefined, 9_950]);
+  c.dropFrom(9_990);
+  assert.deepEqual([c.find(9_989)?.first, c.find(9_990), c.size], [9_989, undefined, 40]);
+});

@@ -344,7 +344,6 @@ export class ReaderCore {
     this.send({ kind: 'hello', ...ctx, role, ...(proof && { proof }), fromKind, fromId, ...(group !== undefined && { group }) }, now);
   }
 
-  /** HELLO again: from where the user asked the first time, from our own position after that. */
   /** When the server in use counts as lost, if nothing is heard of it: it owes an answer, and said nothing for a while. */
   private lostDue(): number | undefined {
     if (this.phase === 'closing' || !this.awaiting() || (this.lostReported && !this.servers.canMove)) return undefined;
@@ -356,13 +355,10 @@ export class ReaderCore {
     const from = this.servers.moveOn(now);
     this.lostReported = true;
     this.events.push({ type: 'failover', from, to: this.servers.current });
-    if (this.phase === 'open') return this.registerAgain(now);
-    this.auth.forget();
-    this.hello.renew();
-    this.helloAgain(now);
+    this.registerAgain(now);
   }
 
-  /** A new session, on this server or the next, from where this reader stands. */
+  /** A new session, on this server or the next: from where this reader stands once it has registered. */
   private registerAgain(now: number): void {
     this.phase = 'hello';
     this.fetch = undefined;
@@ -371,9 +367,10 @@ export class ReaderCore {
     this.offset = 0;
     this.auth.forget();
     this.hello.renew();
-    this.sendHello(FromKind.Id, this.position, now);
+    this.helloAgain(now);
   }
 
+  /** HELLO again: from where the user asked the first time, from our own position after that. */
   private helloAgain(now: number): void {
     if (this.registeredOnce) this.sendHello(FromKind.Id, this.position, now);
     else this.sendHello(this.config.fromKind, this.config.fromId, now);

@@ -213,7 +213,8 @@ export class WriterCore {
       this.events.push({ type: 'failed', unconfirmed: this.unconfirmedLines });
       return;
     }
-    if (this.lostDue() !== undefined && now >= this.lostDue()!) {
+    const lostAt = this.lostDue();
+    if (lostAt !== undefined && now >= lostAt) {
       if (this.servers.canMove) return this.moveOn(now);
       this.lostReported = true;
       this.events.push({ type: 'server-lost' });
