@@ -73,8 +73,13 @@ export async function resolveServers(spec: string, defaultPort: number): Promise
   return servers;
 }
 
-/** How the servers are named in messages: `server host:port`, or `servers host:port, host:port`. */
-export function describeServers(spec: string, defaultPort: number): { name: string; are: string } {
+/**
+ * How the servers are named in messages: `server host:port` (`servers host:port, host:port`), and where a
+ * client is: `host:port` (`one of host:port, host:port`).
+ */
+export function describeServers(spec: string, defaultPort: number): { name: string; are: string; where: string } {
   const list = parseAddressList(spec, defaultPort).map(({ host, port }) => (isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`));
-  return list.length === 1 ? { name: `server ${list[0]!}`, are: 'is' } : { name: `servers ${list.join(', ')}`, are: 'are' };
+  return list.length === 1
+    ? { name: `server ${list[0]!}`, are: 'is', where: list[0]! }
+    : { name: `servers ${list.join(', ')}`, are: 'are', where: `one of ${list.join(', ')}` };
 }

@@ -4,7 +4,7 @@ import { ChatEnded, startChat, type Chat } from '../io/chat-runtime.js';
 import { isValidName } from '../protocol/names.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { ChatScreen } from './chat-screen.js';
-import { resolveServers } from './address-list.js';
+import { describeServers, resolveServers } from './address-list.js';
 import { baseParser, runCommand } from './command.js';
 import { clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   ).parseSync();
   const servers = await resolveServers(args.address, args.port);
   const me = args.username;
-  const where = `${args.address}:${args.port}`;
+  const { where } = describeServers(args.address, args.port);
 
   // Lines that arrive before the screen exists wait for it.
   const view: { screen?: ChatScreen } = {};

@@ -201,4 +201,13 @@ test('a held poll answered with pongs is a live server; silence moves the reader
   const failover = [];
   for (let e = r.pollEvent(); e; e = r.pollEvent()) if (e.type === 'failover') failover.push(e);
   assert.deepEqual(failover, [{ type: 'failover', from: SERVER, to: b }]);
+  // Registered there: no news of a server coming back (the next server was never away).
+  r.handleDatagram(
+    encode({ kind: 'welcome', nonce: h.nonce, sessionId: 10n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 7, missed: 0 }),
+    b,
+    t,
+  );
+  const after = [];
+  for (let e = r.pollEvent(); e; e = r.pollEvent()) after.push(e.type);
+  assert.deepEqual(after, ['registered']);
 });

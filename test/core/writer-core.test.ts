@@ -214,6 +214,8 @@ test('a server that stops answering is left for the next in the list: registered
   const resent = drain(w);
   assert.deepEqual(resent.map((t) => [(t.packet as Data).seq, t.to]), [[3, b]]);
   assert.equal(w.confirmedLines, 2);
+  // The next server was never away: its answer is not news of a server coming back.
+  assert.deepEqual(events(w).map((e) => e.type), ['registered']);
 });
 
 test('with one server there is nowhere to go: the writer says the server is lost, once, and keeps trying it', () => {

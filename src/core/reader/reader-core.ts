@@ -353,7 +353,7 @@ export class ReaderCore {
   /** The server in use stopped answering: register with the next one, at our own position. */
   private moveOn(now: number): void {
     const from = this.servers.moveOn(now);
-    this.lostReported = true;
+    this.lostReported = false; // the failover is the news: the next server answering is not "back"
     this.events.push({ type: 'failover', from, to: this.servers.current });
     this.registerAgain(now);
   }

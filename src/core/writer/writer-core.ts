@@ -536,7 +536,7 @@ export class WriterCore {
   /** The server in use stopped answering: register with the next one and resend what is unconfirmed there. */
   private moveOn(now: number): void {
     const from = this.servers.moveOn(now);
-    this.lostReported = true;
+    this.lostReported = false; // the failover is the news: the next server answering is not "back"
     this.events.push({ type: 'failover', from, to: this.servers.current });
     this.rehello(now);
   }
