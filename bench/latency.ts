@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { sendPaced } from './mosquitto.js';
-import { bin, startBenchServer } from './relay.js';
+import { bin, startBenchServer, waitForLine } from './relay.js';
 
 /**
  * Lines 1 ms apart, each carrying its send time, through writer → server → reader --delay 0.
@@ -32,21 +32,6 @@ export async function relayLatency(count: number, warmup: number, storeArgs: str
   } finally {
     await server.stop();
   }
-}
-
-async function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<void> {
-  let text = '';
-  await new Promise<void>((resolve) => {
-    const on = (d: Buffer): void => {
-      text += d.toString();
-      if (pattern.test(text)) {
-        stream.off('data', on);
-        stream.resume();
-        resolve();
-      }
-    };
-    stream.on('data', on);
-  });
 }
 
 export const percentile = (xs: number[], p: number): number => {

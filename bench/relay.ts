@@ -66,13 +66,7 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
     const hash = createHash('sha256');
     reader.stdout.on('data', (d: Buffer) => hash.update(d));
     // Lines written before the reader is registered would be before its starting point.
-    await new Promise<void>((resolve) => {
-      let err = '';
-      reader.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (/registered as/.test(err)) resolve();
-      });
-    });
+    await waitForLine(reader.stderr, /registered as/);
     const started = performance.now();
     const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common], { stdio: ['pipe', 'ignore', 'inherit'] });
     const expected = createHash('sha256');
@@ -98,3 +92,19 @@ export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+
+/** Resolves once a stream has said something matching `pattern` (then lets the rest flow, unread). */
+export async function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<void> {
+  let text = '';
+  await new Promise<void>((resolve) => {
+    const on = (d: Buffer): void => {
+      text += d.toString();
+      if (pattern.test(text)) {
+        stream.off('data', on);
+        stream.resume();
+        resolve();
+      }
+    };
+    stream.on('data', on);
+  });
+}
