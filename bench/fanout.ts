@@ -6,7 +6,7 @@ import { bin, startBenchServer } from './relay.js';
 const LOAD = fileURLToPath(new URL('./load-readers.ts', import.meta.url));
 
 /** CPU seconds a process has used (user + system). */
-const cpuSeconds = (pid: number): number => {
+export const cpuSeconds = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };

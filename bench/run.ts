@@ -12,13 +12,14 @@ import { parseArgs } from 'node:util';
 import { dgramCeiling } from './dgram-ceiling.js';
 import { fanout, idleSessionCost, type FanoutResult } from './fanout.js';
 import { percentile, relayLatency } from './latency.js';
+import { lightLoad } from './light-load.js';
 import { logGrowth, type GrowthPoint } from './log-growth.js';
 import { mosquittoLatency, mosquittoThroughput, startBroker, type Broker } from './mosquitto.js';
 import { median, relayThroughput } from './relay.js';
 import { appendRate } from './store-append.js';
 import { startRedis, type RedisServer } from '../test/store/redis-server.js';
 
-const SECTIONS = ['throughput', 'latency', 'fanout', 'sessions', 'growth', 'appends', 'lossy'] as const;
+const SECTIONS = ['throughput', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -214,6 +215,25 @@ if (only.has('growth')) {
   sizes.forEach((size, i) => {
     say(`| ${int(size)} | ${spread(runs.map((r) => r[i]!.appendLinesPerSecond))} | ${spread(runs.map((r) => r[i]!.serverRssMb))} |`);
   });
+}
+
+if (only.has('light')) {
+  const young: number[] = [];
+  const old: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const r = await lightLoad();
+    young.push(r.youngUs);
+    old.push(r.oldUs);
+    progress(`light load: ${int(r.youngUs)} µs per line young, ${int(r.oldUs)} µs after 40,000 more`);
+  }
+  say();
+  say('## Light load on a long-running server (sqlite store)');
+  say();
+  say('One writer at 1,000 lines/s, one line per datagram and per stored record: server CPU per line over 5,000 lines, while the log is young and again after 40,000 more lines.');
+  say();
+  say('| young log, µs per line | after 40,000 more, µs per line | old ÷ young |');
+  say('|---|---|---|');
+  say(`| ${spread(young)} | ${spread(old)} | ${ratio(old, young)} |`);
 }
 
 if (only.has('appends')) {
