@@ -23,6 +23,8 @@ export function drain(core: { pollTransmit(): { to: Address; data: Buffer } | un
 export class ServerHarness {
   readonly store = new MemoryStore();
   readonly core: ServerCore;
+  /** While set, every store request fails without reaching the store (a store that is away). */
+  storeDown = false;
   private nextId = 1n;
 
   constructor(config: Partial<ServerConfig> = {}) {
@@ -37,6 +39,10 @@ export class ServerHarness {
 
   async settle(now: number): Promise<void> {
     for (let r = this.core.pollStoreRequest(); r; r = this.core.pollStoreRequest()) {
+      if (this.storeDown) {
+        this.core.handleStoreResult(r.id, false, new Error('store unreachable'), now);
+        continue;
+      }
       const value = await runStoreRequest(this.store, r.req);
       this.core.handleStoreResult(r.id, true, value, now);
     }

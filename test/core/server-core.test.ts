@@ -168,3 +168,53 @@ test('a long poll moves past a long run of messages addressed to others instead 
   assert.equal(b.messages.length, 0);
   assert.ok(b.nextPosition > 1 && !b.caughtUp, `goes on from ${b.nextPosition}`);
 });
+
+test('a fetch whose read failed (the store was away) is read again when the reader sends it again', async () => {
+  const h = new ServerHarness();
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'kept'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  const fetch = encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 1, offset: 0, waitMs: 0, maxDatagrams: 4 });
+  h.storeDown = true;
+  assert.deepEqual(await h.deliver(fetch, OTHER, T0 + 1), [], 'nothing to answer with');
+  const events = [];
+  for (let e = h.core.pollEvent(); e; e = h.core.pollEvent()) events.push(e.type);
+  assert.ok(events.includes('store-error'), 'the failure is reported');
+  h.storeDown = false;
+  const [batch] = await h.deliver(fetch, OTHER, T0 + 2);
+  assert.deepEqual(batch?.kind === 'batch' && batch.messages.map((m) => m.text.toString()), ['kept']);
+});
+
+test('a hello whose start-up read failed is answered when the client sends it again', async () => {
+  const h = new ServerHarness();
+  const [retry] = await h.deliver(encode({ ...helloReader('r'), cookie: Buffer.alloc(0) }), OTHER, T0);
+  assert.equal(retry!.kind, 'retry');
+  const hello = encode({ ...helloReader('r'), cookie: retry!.kind === 'retry' ? retry!.cookie : Buffer.alloc(0) });
+  h.storeDown = true;
+  assert.deepEqual(await h.deliver(hello, OTHER, T0 + 1), []);
+  h.storeDown = false;
+  const [w] = await h.deliver(hello, OTHER, T0 + 2);
+  assert.equal(w!.kind, 'welcome');
+});
+
+test("readers' positions that failed to save are saved at a later flush", async () => {
+  const h = new ServerHarness();
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  await h.deliver(encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 3, offset: 0, waitMs: 0, maxDatagrams: 4 }), OTHER, T0 + 1);
+  h.storeDown = true;
+  for (let t = T0 + 1; t < T0 + 10_000; t += 100) {
+    h.core.handleTimeout(t);
+    await h.settle(t);
+  }
+  assert.equal(await h.store.cursor('r'), undefined, 'not saved while the store is away');
+  h.storeDown = false;
+  for (let t = T0 + 10_000; t < T0 + 20_000; t += 100) {
+    h.core.handleTimeout(t);
+    await h.settle(t);
+  }
+  assert.equal(await h.store.cursor('r'), 3);
+});

@@ -35,6 +35,11 @@ export interface SimOptions {
    * before its server crashed is still applied.
    */
   storeStalls: number;
+  /**
+   * While the faults last, this share of store requests fails (a networked store whose connection drops):
+   * half of them before reaching the store, half after it applied them, with the answer lost on the way back.
+   */
+  storeErrors: number;
   sessionTimeoutMs: number;
   readerDelays: number[];
   /** Virtual time allowed after the network heals for everything to finish. */
@@ -94,6 +99,7 @@ export function scenario(rng: Prng): SimOptions {
     servers: 1,
     outages: 0,
     storeStalls: 0,
+    storeErrors: 0,
     sessionTimeoutMs: rng.pick([3_000, 30_000]),
     readerDelays: [0, 0, 50, 700],
     settleMs: 120_000,
@@ -179,8 +185,11 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       schedule(sv.storeResultAt, async () => {
         let ok = true;
         let value: unknown;
+        const fails = opts.storeErrors > 0 && now < faultEnd && rng.chance(opts.storeErrors) ? rng.pick(['before', 'after'] as const) : undefined;
         try {
+          if (fails === 'before') throw new Error('connection to the store lost');
           value = await runStoreRequest(store, req);
+          if (fails === 'after') throw new Error('connection to the store lost before its answer');
         } catch (e) {
           ok = false;
           value = e;
@@ -190,7 +199,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       });
     }
     for (let e = core.pollEvent(); e; e = core.pollEvent()) {
-      if (e.type === 'store-error') failures.push(`store error in ${e.op}: ${String(e.error)}`);
+      // Injected store failures are reported by the server as they should be; any other is a bug.
+      if (e.type === 'store-error' && opts.storeErrors === 0) failures.push(`store error in ${e.op}: ${String(e.error)}`);
     }
   };
   const serverList = (i: number): Address[] => servers.map((_, k) => servers[(i + k) % servers.length]!.addr);

@@ -52,3 +52,10 @@ test('simulation: two servers on one store; clients move on when theirs goes dow
     assert.deepEqual(r.failures, [], `seed ${seed}`);
   }
 });
+
+test('simulation: the store failing requests now and then (its connection drops), with one server or two: nothing stalls, is lost or doubled', async () => {
+  for (let seed = 50_001; seed <= 50_060; seed++) {
+    const r = await runSimulation(seed, { servers: 1 + (seed % 2), outages: seed % 2, storeErrors: 0.05, storeStalls: 0.01 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});

@@ -394,7 +394,8 @@ export class ServerCore {
       s = w;
       this.claimThen(w, h, from, auth.keys !== undefined, () =>
         this.request({ op: 'producerSeq', producerId: h.producerId }, (ok, value) => {
-          if (!ok || this.sessions.get(w.id) !== w) return;
+          if (!ok) return this.openFailed(w, 'producerSeq', value);
+          if (this.sessions.get(w.id) !== w) return;
           const lastSeq = (value as StoreResults['producerSeq']) ?? 0;
           const expected = Math.max(lastSeq + 1, h.nextSeq);
           w.ingest = new WriterIngest(expected, this.config.windowMax, this.config.maxMessageBytes);
@@ -419,7 +420,8 @@ export class ServerCore {
       } else {
         this.claimThen(r, h, from, auth.keys !== undefined, () =>
           this.request({ op: 'readerStart', name: h.name }, (ok, value) => {
-            if (!ok || this.sessions.get(r.id) !== r) return;
+            if (!ok) return this.openFailed(r, 'readerStart', value);
+            if (this.sessions.get(r.id) !== r) return;
             const start = value as ReaderStart;
             let pos: number;
             if (h.fromKind === FromKind.Id) pos = h.fromId;
@@ -482,6 +484,15 @@ export class ServerCore {
     });
   }
 
+  /**
+   * The store failed a request a session needs before it opens: forget the session, so that the client's
+   * retransmitted HELLO starts a new one rather than waiting on this one until it expires.
+   */
+  private openFailed(s: Session, op: string, error: unknown): void {
+    this.events.push({ type: 'store-error', op, error });
+    this.endSession(s, 'expired', this.now);
+  }
+
   /** Forgets a session that never opened. */
   private discard(s: Session): void {
     this.sessions.delete(s.id);
@@ -498,7 +509,8 @@ export class ServerCore {
     const known = this.groups.get(name);
     if (known) return join(known);
     this.request({ op: 'readerStart', name: groupKey(name) }, (ok, value) => {
-      if (!ok || this.sessions.get(r.id) !== r) return;
+      if (!ok) return this.openFailed(r, 'readerStart', value);
+      if (this.sessions.get(r.id) !== r) return;
       const start = value as ReaderStart;
       this.logNext = Math.max(this.logNext, start.next);
       let g = this.groups.get(name);
@@ -786,10 +798,7 @@ export class ServerCore {
     this.request({ op: 'read', from: f.position, limits }, (ok, value, doneAt) => {
       s.reading = false;
       if (this.sessions.get(s.id) !== s) return;
-      if (!ok) {
-        this.events.push({ type: 'store-error', op: 'read', error: value });
-        return;
-      }
+      if (!ok) return this.readFailed(s, value);
       if (s.fetch !== f) return this.read(s); // a newer fetch arrived meanwhile
       const result = value as ReadResult;
       this.logNext = Math.max(this.logNext, result.next);
@@ -894,7 +903,7 @@ export class ServerCore {
           this.replyLease(s, f, lease, { messages, next: end, first: result.first, atEnd: !g.hasWork(this.logNext) });
         }
       } else if (!ok) {
-        this.events.push({ type: 'store-error', op: 'read', error: value });
+        this.readFailed(s, value);
       }
       const next = g.waiting.values().next();
       if (!next.done) {
@@ -908,7 +917,8 @@ export class ServerCore {
   private readLease(s: ReaderSession, f: Fetch, lease: Lease): void {
     const g = s.group!;
     this.request({ op: 'read', from: lease.start, limits: this.leaseLimits(s, g, f) }, (ok, value) => {
-      if (!ok || this.sessions.get(s.id) !== s || s.fetch !== f || g.lease(s) !== lease) return;
+      if (!ok) return this.readFailed(s, value);
+      if (this.sessions.get(s.id) !== s || s.fetch !== f || g.lease(s) !== lease) return;
       const result = value as ReadResult;
       const messages = result.messages.filter((m) => m.id < lease.end);
       this.replyLease(s, f, lease, { messages, next: lease.end, first: result.first, atEnd: !g.hasWork(this.logNext) });
@@ -945,6 +955,17 @@ export class ServerCore {
     }
   }
 
+  /**
+   * A read failed (the store is away): forget the session's fetch, this one or a newer one that waited on
+   * it, so that the reader's retransmission is read again rather than taken for a repeat of a fetch in hand.
+   * Pull-based recovery: nothing to undo.
+   */
+  private readFailed(s: ReaderSession, error: unknown): void {
+    this.events.push({ type: 'store-error', op: 'read', error });
+    s.fetch = undefined;
+    this.unpark(s);
+  }
+
   private park(s: ReaderSession): void {
     s.parkedUntil = s.fetchDeadline;
     this.parked.add(s);
@@ -972,9 +993,17 @@ export class ServerCore {
     this.cursorFlushAt = undefined;
     this.cursorsInFlight = true;
     const waiters = this.cursorWaiters.splice(0);
-    this.request({ op: 'saveCursors', cursors }, (ok, value) => {
+    this.request({ op: 'saveCursors', cursors }, (ok, value, doneAt) => {
       this.cursorsInFlight = false;
-      if (!ok) this.events.push({ type: 'store-error', op: 'saveCursors', error: value });
+      if (!ok) {
+        // Not saved: tried again after the flush interval (not at once: a store that is away fails fast),
+        // unless a newer position came meanwhile; those who said goodbye wait for that save.
+        this.events.push({ type: 'store-error', op: 'saveCursors', error: value });
+        for (const [name, position] of cursors) if (!this.dirtyCursors.has(name)) this.dirtyCursors.set(name, position);
+        this.cursorWaiters.unshift(...waiters);
+        this.cursorFlushAt = doneAt + this.config.cursorFlushMs;
+        return;
+      }
       // A reader that said goodbye learns its position is saved only once it is.
       for (const w of waiters) this.sendTo(w, { kind: 'goodbye', sessionId: w.id });
       if (this.dirtyCursors.size > 0) this.flushCursors();
