@@ -917,8 +917,9 @@ export class ServerCore {
   private readLease(s: ReaderSession, f: Fetch, lease: Lease): void {
     const g = s.group!;
     this.request({ op: 'read', from: lease.start, limits: this.leaseLimits(s, g, f) }, (ok, value) => {
+      if (this.sessions.get(s.id) !== s) return;
       if (!ok) return this.readFailed(s, value);
-      if (this.sessions.get(s.id) !== s || s.fetch !== f || g.lease(s) !== lease) return;
+      if (s.fetch !== f || g.lease(s) !== lease) return;
       const result = value as ReadResult;
       const messages = result.messages.filter((m) => m.id < lease.end);
       this.replyLease(s, f, lease, { messages, next: lease.end, first: result.first, atEnd: !g.hasWork(this.logNext) });
