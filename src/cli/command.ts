@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
 import yargs, { type Argv } from 'yargs';
+import { keepHelperThreadsBehind } from '../io/helper-threads.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { LOG_LEVELS } from './logger.js';
 
@@ -53,3 +55,8 @@ export const sayTo =
   (line: string): void => {
     process.stderr.write(`${name}: ${line}\n`);
   };
+
+/** Keeps the runtime's helper threads behind this process's event loop (see io/helper-threads). */
+export function favourEventLoop(logger?: Logger): void {
+  keepHelperThreadsBehind((s) => logger?.debug({ threads: s.moved, policy: s.policy }, `${s.moved} helper threads moved behind the event loop (${s.policy})`));
+}

@@ -5,7 +5,7 @@ import { isValidName } from '../protocol/names.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { ChatScreen } from './chat-screen.js';
 import { describeServers, resolveServers } from './address-list.js';
-import { baseParser, runCommand } from './command.js';
+import { baseParser, favourEventLoop, runCommand } from './command.js';
 import { clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { escapeControls, formatMessage, formatRegistry, localTime } from './format.js';
@@ -31,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
       })
       .example('$0 --username alice --address relay.lan', 'Join the chat on relay.lan'),
   ).parseSync();
+  favourEventLoop();
   const servers = await resolveServers(args.address, args.port);
   const me = args.username;
   const { where } = describeServers(args.address, args.port);

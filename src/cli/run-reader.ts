@@ -2,7 +2,7 @@ import { hideBin } from 'yargs/helpers';
 import { FromKind } from '../protocol/constants.js';
 import { runReader } from '../io/reader-runtime.js';
 import { resolveServers } from './address-list.js';
-import { baseParser, runCommand, usage } from './command.js';
+import { baseParser, favourEventLoop, runCommand, usage } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { FORMATS, type Format } from './format.js';
@@ -62,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   if (args.format === 'raw' && (args.who || args.presence)) throw usage('--who and --presence print text or json, not raw');
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
+  favourEventLoop(logger);
   const servers = await resolveServers(args.address, args.port);
   const outcome = await runReader({
     servers,

@@ -6,7 +6,7 @@ import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../pr
 import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
-import { baseParser, runCommand, usage } from './command.js';
+import { baseParser, favourEventLoop, runCommand, usage } from './command.js';
 import { checkPort, DEFAULT_PORT } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
@@ -124,6 +124,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err.code === 'EACCES') throw new UserError(`not allowed to bind port ${args.port}`, ExitCode.StartFailed);
     throw err;
   });
+  // After the store has started its workers.
+  favourEventLoop(logger);
   const where = formatAddress(server.address);
   const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
   logger.info(

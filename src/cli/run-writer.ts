@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { runWriter } from '../io/writer-runtime.js';
 import { describeServers, resolveServers } from './address-list.js';
-import { baseParser, runCommand, sayTo, usage } from './command.js';
+import { baseParser, favourEventLoop, runCommand, sayTo, usage } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
+  favourEventLoop(logger);
   const say = sayTo(NAME);
   const servers = await resolveServers(args.address, args.port);
   const outcome = await runWriter({

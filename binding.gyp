@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "thread_priority",
+      "sources": ["native/thread-priority.c"]
+    }
+  ]
+}
