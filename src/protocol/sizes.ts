@@ -11,9 +11,28 @@ export const dataEntryBytes = (textBytes: number, to?: string): number =>
 /** Header plus the widest `missed` varint. */
 export const BATCH_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 1 + 1 + 8 + 4 + 8 + 4 + 8 + 2;
 
-/** Upper bound of one message's bytes in a BATCH, excluding its text; `nameBytes` covers from and to. */
-export const batchMessageOverheadBytes = (nameBytes: number, hasTo: boolean, textBytes: number): number =>
-  8 + 8 + 1 + 1 + nameBytes + (hasTo ? 1 : 0) + 16 + varintBytes(textBytes);
+export const svarintBytes = (v: number): number => varintBytes(v >= 0 ? v * 2 : -v * 2 - 1);
+
+/**
+ * Exact bytes of one message in a BATCH, excluding its text: the id and ts (absolute for a part's first
+ * message, else differences to `prev`), flags, from, to, fragment fields and the text's length.
+ * `nameBytes` covers from and to.
+ */
+export function batchMessageOverheadBytes(
+  m: { id: number; ts: number },
+  prev: { id: number; ts: number } | undefined,
+  nameBytes: number,
+  hasTo: boolean,
+  fragment: { total: number; offset: number } | undefined,
+  textBytes: number,
+): number {
+  const idTs = prev ? varintBytes(m.id - prev.id) + svarintBytes(m.ts - prev.ts) : varintBytes(m.id) + varintBytes(m.ts);
+  const frag = fragment ? varintBytes(fragment.total) + varintBytes(fragment.offset) : 0;
+  return idTs + 1 + 1 + nameBytes + (hasTo ? 1 : 0) + frag + varintBytes(textBytes);
+}
+
+/** What a message costs in a BATCH beyond its text and its sender's name, as reads estimate it. */
+export const BATCH_MESSAGE_FRAMING_BYTES = 5;
 
 export const PRESENCE_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 4 + 1 + 4 + 2;
 

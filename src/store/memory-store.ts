@@ -9,7 +9,7 @@ import type {
   Store,
   StoredMessage,
 } from './store.js';
-import { NO_RETENTION } from './store.js';
+import { NO_RETENTION, readCost } from './store.js';
 import { SCAN_MAX } from './read-scan.js';
 
 /** A store in memory, for throw-away runs and tests. Everything is lost when the process ends. */
@@ -58,13 +58,14 @@ export class MemoryStore implements Store {
       const m = this.log[this.head + id - first]!;
       next = id + 1;
       if (m.to !== undefined && m.to !== limits.user) continue;
-      if (messages.length > 0 && bytes + m.text.length > limits.maxBytes) {
+      const cost = readCost(m, limits);
+      if (messages.length > 0 && bytes + cost > limits.maxBytes) {
         next = id;
         atEnd = false;
         break;
       }
       messages.push(m);
-      bytes += m.text.length;
+      bytes += cost;
     }
     if (atEnd) next = this.nextId;
     return Promise.resolve({ messages, next, first, atEnd });

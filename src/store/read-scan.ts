@@ -1,4 +1,4 @@
-import type { ReadLimits, StoredMessage } from './store.js';
+import { readCost, type ReadLimits, type StoredMessage } from './store.js';
 
 /** Messages scanned at most per read, so that a reader filtering out others' direct messages stays cheap. */
 export const SCAN_MAX = 50_000;
@@ -39,9 +39,10 @@ export class ReadScan {
         this.next = id + 1;
         continue;
       }
-      if (this.messages.length > 0 && this.bytes + m.text.length > limits.maxBytes) return this.stop();
+      const cost = readCost(m, limits);
+      if (this.messages.length > 0 && this.bytes + cost > limits.maxBytes) return this.stop();
       this.messages.push(m);
-      this.bytes += m.text.length;
+      this.bytes += cost;
       this.next = id + 1;
     }
     this.cursor = Math.max(this.cursor, first + messages.length);

@@ -30,10 +30,17 @@ export interface ProducerBatch {
 
 export interface ReadLimits {
   maxMessages: number;
+  /** Bytes of text, plus, with `framingBytes`, each message's framing: what one reply can carry. */
   maxBytes: number;
+  /** Counted per message on top of its text and the names of its sender and recipient. */
+  framingBytes?: number;
   /** The reading user: messages addressed to someone else are skipped. */
   user: string;
 }
+
+/** What a message counts against `maxBytes`. */
+export const readCost = (m: { text: Buffer; from: string; to?: string }, limits: ReadLimits): number =>
+  limits.framingBytes === undefined ? m.text.length : m.text.length + limits.framingBytes + m.from.length + (m.to?.length ?? 0);
 
 export interface ReadResult {
   messages: StoredMessage[];

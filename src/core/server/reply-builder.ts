@@ -1,3 +1,4 @@
+import { ENTRIES_PER_PACKET_MAX } from '../../protocol/constants.js';
 import { BATCH_HEADER_BYTES, batchMessageOverheadBytes } from '../../protocol/sizes.js';
 import type { Batch, WireMessage } from '../../protocol/packets.js';
 import type { ReadResult } from '../../store/store.js';
@@ -61,17 +62,30 @@ export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
       lastFrom = m.from;
       fromBytes = Buffer.byteLength(m.from);
     }
+    const hasTo = m.to !== undefined;
     const nameBytes = fromBytes + (m.to === undefined ? 0 : Buffer.byteLength(m.to));
     for (;;) {
       const rest = m.text.length - offset;
-      const overhead = batchMessageOverheadBytes(nameBytes, m.to !== undefined, rest);
-      if (offset === 0 && used + overhead + rest <= budget) {
-        messages.push(m); // a stored message is a wire message already
-        used += overhead + rest;
-        nextPosition = m.id + 1;
-        nextOffset = 0;
-        break;
+      const prev = messages[messages.length - 1];
+      if (messages.length >= ENTRIES_PER_PACKET_MAX) {
+        if (!close()) {
+          complete = false;
+          break outer;
+        }
+        continue;
       }
+      if (offset === 0) {
+        const overhead = batchMessageOverheadBytes(m, prev, nameBytes, hasTo, undefined, rest);
+        if (used + overhead + rest <= budget) {
+          messages.push(m); // a stored message is a wire message already
+          used += overhead + rest;
+          nextPosition = m.id + 1;
+          nextOffset = 0;
+          break;
+        }
+      }
+      // The chunk's length is at most `rest`, so its varint is at most as long.
+      const overhead = batchMessageOverheadBytes(m, prev, nameBytes, hasTo, { total: m.text.length, offset }, rest);
       const room = budget - used - overhead;
       if (room < FRAGMENT_BYTES_MIN && messages.length > 0) {
         if (!close()) {

@@ -1,13 +1,13 @@
 import { addressKey, isLoopback, type Address, type Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { FETCH_DATAGRAMS_MAX, FromKind, RefuseCode, Role, roleName } from '../../protocol/constants.js';
+import { ENTRIES_PER_PACKET_MAX, FETCH_DATAGRAMS_MAX, FromKind, RefuseCode, Role, roleName } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import { isValidName, NAME_RULE } from '../../protocol/names.js';
 import { isTagged, seal, TAG_BYTES, verify, type SessionKeys } from '../../protocol/auth.js';
 import type { Data, Fetch, Hello, Packet, PresenceEntry, Who } from '../../protocol/packets.js';
-import { PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
-import type { ClientRecord, NewMessage, ProducerBatch, ReadResult } from '../../store/store.js';
+import { BATCH_HEADER_BYTES, BATCH_MESSAGE_FRAMING_BYTES, PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
+import type { ClientRecord, NewMessage, ProducerBatch, ReadLimits, ReadResult } from '../../store/store.js';
 import type { ReaderStart, StoreRequest, StoreResults } from '../../store/store-request.js';
 import { AddressCookies } from './address-cookies.js';
 import { Authenticator, ReplayGuard } from './authenticator.js';
@@ -790,9 +790,11 @@ export class ServerCore {
     const f = s.fetch;
     s.reading = true;
     const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
+    // As much as one reply carries: reading more is work thrown away, reading less costs round trips.
     const limits = {
-      maxMessages: maxDatagrams * 256,
-      maxBytes: maxDatagrams * s.datagramBytes,
+      maxMessages: maxDatagrams * ENTRIES_PER_PACKET_MAX,
+      maxBytes: maxDatagrams * (s.datagramBytes - BATCH_HEADER_BYTES),
+      framingBytes: BATCH_MESSAGE_FRAMING_BYTES,
       user: s.name,
     };
     this.request({ op: 'read', from: f.position, limits }, (ok, value, doneAt) => {
@@ -926,9 +928,14 @@ export class ServerCore {
     });
   }
 
-  private leaseLimits(s: ReaderSession, g: QueueGroup<ReaderSession>, f: Fetch): { maxMessages: number; maxBytes: number; user: string } {
+  private leaseLimits(s: ReaderSession, g: QueueGroup<ReaderSession>, f: Fetch): ReadLimits {
     const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
-    return { maxMessages: LEASE_MESSAGES_MAX, maxBytes: maxDatagrams * s.datagramBytes, user: g.name };
+    return {
+      maxMessages: LEASE_MESSAGES_MAX,
+      maxBytes: maxDatagrams * (s.datagramBytes - BATCH_HEADER_BYTES),
+      framingBytes: BATCH_MESSAGE_FRAMING_BYTES,
+      user: g.name,
+    };
   }
 
   /** Nothing to lease: hold the poll until there is, or answer empty. */
