@@ -47,9 +47,13 @@ export function packMessages(messages: readonly PackedMessage[]): Buffer {
   return buf;
 }
 
-/** The inverse of packMessages. The blob is ours (written by packMessages); a bad one is corruption. */
-export function unpackMessages(blob: Buffer, count: number): PackedMessage[] {
-  const out: PackedMessage[] = [];
+/**
+ * The inverse of packMessages, as the stored messages of a record with ids from `first`: made here in
+ * one step, since a reader far behind the head decodes every record it reads.
+ * The blob is ours (written by packMessages); a bad one is corruption.
+ */
+export function unpackRecord(blob: Buffer, count: number, first: number, ts: number, from: string): StoredMessage[] {
+  const out: StoredMessage[] = new Array<StoredMessage>(count);
   let at = 0;
   const varint = (): number => {
     let v = 0;
@@ -73,7 +77,7 @@ export function unpackMessages(blob: Buffer, count: number): PackedMessage[] {
     if (at + len > blob.length) throw new Error('corrupt record: text beyond the blob');
     const text = blob.subarray(at, at + len);
     at += len;
-    out.push(to === undefined ? { text } : { to, text });
+    out[i] = to === undefined ? { id: first + i, ts, from, text } : { id: first + i, ts, from, to, text };
   }
   return out;
 }

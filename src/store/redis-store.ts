@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createClient, RESP_TYPES, SimpleError } from '@redis/client';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
-import { packMessages, recordEnd, storedMessage, unpackMessages } from './record-codec.js';
+import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-codec.js';
 import { APPEND, CLAIM, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
@@ -371,7 +371,7 @@ export class RedisStore implements Store {
       const f = fieldsOf(fields);
       const ts = Number(f['ts']!.toString());
       const from = f['f']!.toString();
-      const messages = unpackMessages(f['p']!, Number(f['n']!.toString())).map((p, i) => storedMessage(firstId + i, ts, from, p));
+      const messages = unpackRecord(f['p']!, Number(f['n']!.toString()), firstId, ts, from);
       return this.cache.put(firstId, messages);
     });
     return { first, next, records: records.filter((r) => r.last >= Math.max(id, first)) };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
-import { packMessages, recordEnd, storedMessage, unpackMessages } from './record-codec.js';
+import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-codec.js';
 import type {
   ClientRecord,
   LogBounds,
@@ -21,6 +21,8 @@ import { WalCheckpointer } from './wal-checkpointer.js';
 
 const APP = 'udp-relay';
 const SCHEMA_VERSION = 1;
+/** Records one query brings at most. */
+const READ_ROWS_MAX = 64;
 export const DATABASE_FILE = 'relay.db';
 
 
@@ -149,9 +151,19 @@ export class SqliteStore implements Store {
     const scan = new ReadScan(Math.max(from, first), limits);
     scan: while (scan.cursor < this.nextId) {
       const cached = this.cache.find(scan.cursor);
-      const records = cached ? [cached] : this.fetchRecords(scan.cursor);
-      if (records.length === 0) break;
-      for (const record of records) if (!scan.take(record.first, record.messages)) break scan;
+      if (cached) {
+        if (!scan.take(cached.first, cached.messages)) break;
+        continue;
+      }
+      let rows = 0;
+      // Row by row, decoding only what the read takes: a reader far behind the head would otherwise
+      // decode (and cache, evicting what others need) many records for every reply it gets.
+      for (const row of this.stmt.readRecords.iterate({ from: scan.cursor, limit: READ_ROWS_MAX }) as IterableIterator<RecordRow>) {
+        rows++;
+        const record = this.unpack(row);
+        if (!scan.take(record.first, record.messages)) break scan;
+      }
+      if (rows === 0) break;
     }
     const next = scan.atEnd ? this.nextId : scan.next;
     return Promise.resolve({ messages: scan.messages, next, first, atEnd: scan.atEnd });
@@ -293,15 +305,10 @@ export class SqliteStore implements Store {
     this.cache.put(first, messages.map((m, i) => storedMessage(first + i, ts, from, m)));
   }
 
-  /** Records from the one holding `id` on, from the database, decoded and cached. */
-  private fetchRecords(id: number): CachedRecord[] {
-    return (this.stmt.readRecords.all({ from: id, limit: 64 }) as RecordRow[]).map((row) => this.unpack(row));
-  }
-
   private unpack(row: RecordRow): CachedRecord {
     const cached = this.cache.find(row.first_id);
     if (cached?.first === row.first_id) return cached;
-    const messages = unpackMessages(row.payload, row.count).map((p, i) => storedMessage(row.first_id + i, row.ts, row.sender, p));
+    const messages = unpackRecord(row.payload, row.count, row.first_id, row.ts, row.sender);
     return this.cache.put(row.first_id, messages);
   }
 
@@ -319,7 +326,7 @@ export class SqliteStore implements Store {
     const overBytes = (): boolean => bytes > 0 && total > bytes;
     if (overBytes() || ageMs > 0) {
       scan: while (first < this.nextId) {
-        const rows = this.stmt.readRecords.all({ from: first, limit: 64 }) as RecordRow[];
+        const rows = this.stmt.readRecords.all({ from: first, limit: READ_ROWS_MAX }) as RecordRow[];
         if (rows.length === 0) break;
         for (const r of rows) {
           if (ageMs > 0 && now - r.ts > ageMs) {
