@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RecordCache } from '../../src/store/record-cache.js';
+import { MESSAGE_OVERHEAD_BYTES, RecordCache } from '../../src/store/record-cache.js';
 import type { StoredMessage } from '../../src/store/store.js';
 
 const record = (first: number, count: number): StoredMessage[] =>
@@ -39,13 +39,15 @@ test('forgets rolled-back records from an id on, and retained-out records below 
   assert.deepEqual([c.find(5), c.find(15)?.first], [undefined, 11]);
 });
 
-test('holds at most its bound in bytes of text', () => {
-  const c = new RecordCache({ messages: 1000, bytes: 100 });
+test('holds at most its bound in bytes: the text and the cost of each message', () => {
+  const c = new RecordCache({ messages: 1000, bytes: 2 * (60 + MESSAGE_OVERHEAD_BYTES) });
   const big = (first: number): StoredMessage[] => [{ id: first, ts: 1, from: 'w', text: Buffer.alloc(60) }];
   c.put(1, big(1));
   c.put(2, big(2));
-  assert.equal(c.size, 1);
-  assert.ok(c.find(2));
+  assert.equal(c.size, 2);
+  c.put(3, big(3));
+  assert.equal(c.size, 2);
+  assert.deepEqual([c.find(1), c.find(2)?.first, c.find(3)?.first], [undefined, 2, 3]);
 });
 
 test('a full cache, long used: keeps exactly the newest records, finds them, and still drops by id', () => {
