@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { run } from '../dist/cli/run-server.js';
+import { run } from '../dist/commands/run-server.js';
 
 run();

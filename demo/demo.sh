@@ -3,7 +3,7 @@
 # then a reader that comes back later and gets what it missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f dist/cli/run-server.js ] || npm run build >/dev/null
+[ -f dist/commands/run-server.js ] || npm run build >/dev/null
 
 work=$(mktemp -d)
 cleanup() { for p in ${server:-} ${server_a:-} ${server_b:-} ${redis:-}; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }

@@ -1,6 +1,5 @@
 import { MemoryStore } from './memory-store.js';
-import { RedisStore, type RedisStatus } from './redis-store.js';
-import { SqliteStore } from './sqlite-store.js';
+import type { RedisStatus } from './redis-store.js';
 import { StoreOpenError } from './store-errors.js';
 import type { RetentionLimits, Store } from './store.js';
 
@@ -18,8 +17,13 @@ export interface StoreOptions {
 /** Opens the store named on the command line: `sqlite` (under dataDir), `memory`, or a redis:// URL. */
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.spec === 'memory') return new MemoryStore(opts.retention);
-  if (opts.spec === 'sqlite') return new SqliteStore({ dataDir: opts.dataDir, retention: opts.retention, fsync: opts.fsync });
+  // Each driver is loaded only when asked for: the Redis client alone takes longer to load than Node to start.
+  if (opts.spec === 'sqlite') {
+    const { SqliteStore } = await import('./sqlite-store.js');
+    return new SqliteStore({ dataDir: opts.dataDir, retention: opts.retention, fsync: opts.fsync });
+  }
   if (/^rediss?:\/\//.test(opts.spec)) {
+    const { RedisStore } = await import('./redis-store.js');
     return RedisStore.open({ url: opts.spec, retention: opts.retention, ...(opts.onStatus && { onStatus: opts.onStatus }) });
   }
   throw new StoreOpenError(`unknown store '${opts.spec}': expected sqlite, memory or redis://host:port[/db]`);
