@@ -10,7 +10,8 @@ export class LineSplitter {
 
   constructor(
     private readonly maxBytes: number,
-    private readonly onLine: (line: Buffer) => void,
+    /** A line: `bytes[start, end)`, a slice of a pushed chunk (or of a copy, for a line over several). */
+    private readonly onLine: (bytes: Buffer, start: number, end: number) => void,
     private readonly onOversize: (bytes: number) => void,
   ) {}
 
@@ -19,8 +20,11 @@ export class LineSplitter {
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       if (nl === -1) break;
-      this.take(chunk.subarray(start, nl));
-      this.endLine();
+      if (this.parts.length === 0 && !this.oversize) this.wholeLine(chunk, start, nl);
+      else {
+        this.take(chunk.subarray(start, nl));
+        this.endLine();
+      }
       start = nl + 1;
     }
     if (start < chunk.length) this.take(chunk.subarray(start));
@@ -42,6 +46,13 @@ export class LineSplitter {
     this.parts.push(piece);
   }
 
+  /** A line within one chunk: the usual case, handed on without a copy or a view. */
+  private wholeLine(chunk: Buffer, start: number, end: number): void {
+    if (end > start && chunk[end - 1] === 0x0d) end--;
+    if (end - start > this.maxBytes) this.onOversize(end - start);
+    else this.onLine(chunk, start, end);
+  }
+
   private endLine(): void {
     let bytes = this.partBytes;
     if (this.oversize) {
@@ -52,7 +63,7 @@ export class LineSplitter {
       if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
       bytes = line.length;
       if (bytes > this.maxBytes) this.onOversize(bytes);
-      else this.onLine(line);
+      else this.onLine(line, 0, bytes);
     }
     this.parts = [];
     this.partBytes = 0;

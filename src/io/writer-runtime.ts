@@ -152,7 +152,7 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
       // The server's limit is known once registered: lines over it are refused while being read.
       splitter = new LineSplitter(
         core.messageLimit,
-        (line) => core.submitLine(line, opts.to),
+        (bytes, start, end) => core.submitSlice(bytes, start, end, opts.to),
         (bytes) => core.rejectLine(bytes),
       );
       input.on('data', onData);

@@ -5,7 +5,7 @@ import { LineSplitter } from '../../src/io/line-splitter.js';
 const split = (chunks: string[], max = 100) => {
   const lines: string[] = [];
   const over: number[] = [];
-  const s = new LineSplitter(max, (l) => lines.push(l.toString()), (b) => over.push(b));
+  const s = new LineSplitter(max, (b, start, end) => lines.push(b.toString('utf8', start, end)), (b) => over.push(b));
   for (const c of chunks) s.push(Buffer.from(c));
   s.end();
   return { lines, over };

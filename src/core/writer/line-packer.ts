@@ -6,11 +6,7 @@ import { dataEntryBytes } from '../../protocol/sizes.js';
 const FRAGMENT_BYTES_MIN = 64;
 /** Lines queued at most, whatever their size. */
 const QUEUE_LINES_MAX = 65_536;
-
-interface Line {
-  text: Buffer;
-  to?: string;
-}
+const EMPTY = Buffer.alloc(0);
 
 export interface PackedEntries {
   entries: DataEntry[];
@@ -24,7 +20,13 @@ export interface PackedEntries {
  * (docs/PROTOCOL.md, DATA), so a commit point never falls inside a line.
  */
 export class LinePacker {
-  private queue: Line[] = [];
+  // The queue, one slot per line in each array: line i is bytes[i] from starts[i] to ends[i]. Lines are
+  // slices of the input's chunks, kept without an object or a Buffer view per line: tens of thousands of
+  // lines wait here under load, and each object would be copied by every young-generation GC.
+  private bytesOf: Buffer[] = [];
+  private starts: number[] = [];
+  private ends: number[] = [];
+  private tos: (string | undefined)[] = [];
   private head = 0;
   /** Bytes of the head line already packed (it is being sent in fragments). */
   private headOffset = 0;
@@ -32,18 +34,22 @@ export class LinePacker {
 
   constructor(private readonly queueBytesHigh: number) {}
 
-  push(text: Buffer, to?: string): void {
-    this.queue.push(to === undefined ? { text } : { text, to });
-    this.bytes += text.length;
+  /** Queues the line `bytes[start, end)`; the caller leaves those bytes as they are. */
+  push(bytes: Buffer, start: number, end: number, to?: string): void {
+    this.bytesOf.push(bytes);
+    this.starts.push(start);
+    this.ends.push(end);
+    this.tos.push(to);
+    this.bytes += end - start;
   }
 
   get hasPending(): boolean {
-    return this.head < this.queue.length;
+    return this.head < this.bytesOf.length;
   }
 
   /** True while more lines may be pushed without the queue growing past its bounds. */
   get acceptingInput(): boolean {
-    return this.bytes < this.queueBytesHigh && this.queue.length - this.head < QUEUE_LINES_MAX;
+    return this.bytes < this.queueBytesHigh && this.bytesOf.length - this.head < QUEUE_LINES_MAX;
   }
 
   /** The entries of the next datagram, within `budget` bytes; undefined when nothing is queued. */
@@ -53,12 +59,14 @@ export class LinePacker {
     let used = 0;
     let linesEnded = 0;
     while (this.hasPending) {
-      const line = this.queue[this.head]!;
-      const to = this.headOffset === 0 ? line.to : undefined;
-      const rest = line.text.length - this.headOffset;
-      const whole = dataEntryBytes(rest, to);
+      const h = this.head;
+      const bytes = this.bytesOf[h]!;
+      const start = this.starts[h]! + this.headOffset;
+      const end = this.ends[h]!;
+      const to = this.headOffset === 0 ? this.tos[h] : undefined;
+      const whole = dataEntryBytes(end - start, to);
       if (used + whole <= budget) {
-        entries.push(entry(line.text.subarray(this.headOffset), false, this.headOffset > 0, to));
+        entries.push(entry(bytes.subarray(start, end), false, this.headOffset > 0, to));
         used += whole;
         linesEnded++;
         this.advance();
@@ -67,7 +75,7 @@ export class LinePacker {
       if (entries.length > 0) break; // the line starts (or goes on in) a datagram of its own
       const room = budget - dataEntryBytes(0, to) - varintBytes(budget) + 1;
       const chunk = Math.max(FRAGMENT_BYTES_MIN, room);
-      entries.push(entry(line.text.subarray(this.headOffset, this.headOffset + chunk), true, this.headOffset > 0, to));
+      entries.push(entry(bytes.subarray(start, start + chunk), true, this.headOffset > 0, to));
       this.headOffset += chunk;
       break;
     }
@@ -75,11 +83,13 @@ export class LinePacker {
   }
 
   private advance(): void {
-    this.bytes -= this.queue[this.head]!.text.length;
+    const h = this.head;
+    this.bytes -= this.ends[h]! - this.starts[h]!;
+    this.bytesOf[h] = EMPTY; // lets the input's chunk go once its lines are sent
     this.headOffset = 0;
     this.head++;
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue.splice(0, this.head);
+    if (this.head > 1024 && this.head * 2 > this.bytesOf.length) {
+      for (const a of [this.bytesOf, this.starts, this.ends, this.tos]) a.splice(0, this.head);
       this.head = 0;
     }
   }

@@ -127,12 +127,17 @@ export class WriterCore {
 
   /** One line of input (without its newline). */
   submitLine(text: Buffer, to?: string): void {
+    this.submitSlice(text, 0, text.length, to);
+  }
+
+  /** One line of input, `bytes[start, end)`, left as it is until sent: lines cut from a chunk of input, uncopied. */
+  submitSlice(bytes: Buffer, start: number, end: number, to?: string): void {
     this.lineCount++;
-    if (text.length > this.maxMessageBytes) {
-      this.events.push({ type: 'oversize', line: this.lineCount, bytes: text.length, limit: this.maxMessageBytes });
+    if (end - start > this.maxMessageBytes) {
+      this.events.push({ type: 'oversize', line: this.lineCount, bytes: end - start, limit: this.maxMessageBytes });
       return;
     }
-    this.packer.push(text, to);
+    this.packer.push(bytes, start, end, to);
     this.linesAccepted++;
   }
 
