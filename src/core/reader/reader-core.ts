@@ -452,6 +452,9 @@ export class ReaderCore {
       if (part.nextPosition === part.position && part.nextOffset === part.offset) break; // an empty part moves nothing
     }
     if (!last) return;
+    // With --delay 0 messages are printed as they arrive: part by part, not once the whole reply is in
+    // (a reply may be 30,000 lines; held, they would all outlive a young-generation GC).
+    if (this.config.delayMs === 0 && !this.config.once) this.flushPackage();
     for (const [k, p] of this.ahead) {
       if (p.position < this.position || (p.position === this.position && p.offset < this.offset)) this.ahead.delete(k);
     }
