@@ -1,6 +1,7 @@
 import { PROOF_BYTES, TAG_BYTES, TAGGED_FLAG } from './auth.js';
 import { BytesReader } from './bytes-reader.js';
 import { BytesWriter } from './bytes-writer.js';
+import { BATCH_HEADER_BYTES, DATA_HEADER_BYTES, dataEntryBytes } from './sizes.js';
 import {
   BatchFlag,
   COOKIE_BYTES,
@@ -371,7 +372,10 @@ export function encode(p: Packet): Buffer {
 }
 
 function encodeData(p: Data): Buffer {
-  const w = header(new BytesWriter(1200), PacketKind.Data).u64(p.sessionId).u32(p.seq).u16(p.entries.length);
+  // Sized exactly: a full datagram would otherwise be copied as its buffer doubles from a guess.
+  let size = DATA_HEADER_BYTES;
+  for (const e of p.entries) size += dataEntryBytes(e.text.length, e.to);
+  const w = header(new BytesWriter(size), PacketKind.Data).u64(p.sessionId).u32(p.seq).u16(p.entries.length);
   for (const e of p.entries) {
     const flags =
       (e.more ? EntryFlag.More : 0) | (e.continued ? EntryFlag.Continued : 0) | (e.to !== undefined ? EntryFlag.To : 0);
@@ -384,7 +388,10 @@ function encodeData(p: Data): Buffer {
 
 function encodeBatch(p: Batch): Buffer {
   const flags = (p.lastPart ? BatchFlag.LastPart : 0) | (p.caughtUp ? BatchFlag.CaughtUp : 0) | (p.seek ? BatchFlag.Seek : 0);
-  const w = header(new BytesWriter(1200), PacketKind.Batch)
+  // Sized for the usual message (small differences of id and time): seldom grown, never far too big.
+  let size = BATCH_HEADER_BYTES;
+  for (const m of p.messages) size += m.text.length + m.from.length + (m.to?.length ?? 0) + 8;
+  const w = header(new BytesWriter(size), PacketKind.Batch)
     .u64(p.sessionId)
     .u32(p.fetchId)
     .u8(p.part)
