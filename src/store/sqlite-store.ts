@@ -79,6 +79,7 @@ export class SqliteStore implements Store {
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly appendTx: (batches: ProducerBatch[]) => (number | null)[];
+  private readonly trimTx: (now: number) => boolean;
   private readonly lock: DataDirLock;
   private readonly checkpointer: WalCheckpointer;
 
@@ -112,16 +113,19 @@ export class SqliteStore implements Store {
     }
     this.checkpointer = new WalCheckpointer(this.db, this.path, synchronous);
     this.stmt = this.prepare();
-    this.nextId = Number(this.meta('next_id') ?? 1);
+    // The last record says where the log ends; the meta row does once retention has emptied the log.
+    const lastRecord = this.db.prepare('SELECT last_id FROM records ORDER BY first_id DESC LIMIT 1').get() as { last_id: number } | undefined;
+    this.nextId = Math.max(Number(this.meta('next_id') ?? 1), (lastRecord?.last_id ?? 0) + 1);
     this.firstId = Number(this.meta('first_id') ?? 1);
     this.totalBytes = this.bytesBetween(this.firstId, this.nextId);
     this.db.prepare('DELETE FROM producers WHERE updated < ?').run(Date.now() - PRODUCER_TTL_MS);
     // Whoever was online when the server last stopped must register again to be online now.
     this.db.prepare('UPDATE clients SET online = 0 WHERE online = 1').run();
     this.appendTx = this.db.transaction((batches: ProducerBatch[]) => this.appendNow(batches));
+    this.trimTx = this.db.transaction((now: number) => this.trim(now));
     if (opts.retention.ageMs > 0) {
       this.ageTimer = setInterval(() => {
-        if (this.trim(Date.now())) this.checkpointer.committed();
+        if (this.trimTx(Date.now())) this.checkpointer.committed();
       }, Math.min(1000, opts.retention.ageMs)).unref();
     }
   }
@@ -286,7 +290,7 @@ export class SqliteStore implements Store {
       }
       this.stmt.putProducer.run(producerId, b.lastSeq, Date.now());
     }
-    this.stmt.putMeta.run('next_id', String(this.nextId));
+    // next_id is not written here: the new last record says it, and a commit writes one page fewer.
     this.trim(latestTs);
     return firstIds;
   }
@@ -347,6 +351,7 @@ export class SqliteStore implements Store {
     this.stmt.deleteBelow.run(first);
     this.cache.dropBelow(first);
     this.stmt.putMeta.run('first_id', String(first));
+    this.stmt.putMeta.run('next_id', String(this.nextId)); // the log may be empty now
     this.firstId = first;
     this.totalBytes = total;
     return true;

@@ -63,6 +63,24 @@ describe('sqlite store on disk', () => {
     await again.close();
   });
 
+  test('a log that retention has emptied keeps its next id across reopening', async () => {
+    const dir = freshDir();
+    const retention = { messages: 0, bytes: 0, ageMs: 50 };
+    const s = new SqliteStore({ dataDir: dir, retention, fsync: false });
+    await s.append([{ producerId: 1n, lastSeq: 1, messages: [msg('a'), msg('b'), msg('c')] }]);
+    const deadline = Date.now() + 5000;
+    while ((await s.bounds()).first < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await s.bounds(), { first: 4, next: 4 }, 'every message is older than the retention');
+    await s.close();
+    const again = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    assert.deepEqual(await again.bounds(), { first: 4, next: 4 });
+    assert.deepEqual(await again.append([{ producerId: 1n, lastSeq: 2, messages: [msg('d')] }]), [4]);
+    await again.close();
+    const third = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    assert.deepEqual(await third.bounds(), { first: 4, next: 5 }, 'the last record says where the log ends');
+    await third.close();
+  });
+
   test('a data directory that cannot be created is a clear error', () => {
     const file = join(root, 'plain-file');
     writeFileSync(file, 'x');
