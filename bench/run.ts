@@ -6,7 +6,7 @@
  * Prints a Markdown report and writes it to bench/RESULTS.md.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { dgramCeiling } from './dgram-ceiling.js';
@@ -33,6 +33,23 @@ const repeats = Number(opts.repeats);
 const quick = opts.quick;
 const only = new Set((opts.only ?? SECTIONS.join(',')).split(',') as Section[]);
 for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section '${s}': expected some of ${SECTIONS.join(',')}`);
+
+/** The CPU counters of /proc/stat (Linux): all ticks and steal ticks. */
+const cpuTicks = (): { all: number; steal: number } | undefined => {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { all: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+};
+/** The share of CPU time stolen by the host since `start`. */
+const cpuSteal = (start: ReturnType<typeof cpuTicks>): number | undefined => {
+  const end = cpuTicks();
+  if (!start || !end || end.all === start.all) return undefined;
+  return (end.steal - start.steal) / (end.all - start.all);
+};
+const stealAtStart = cpuTicks();
 
 const out: string[] = [];
 const say = (line = ''): void => {
@@ -274,6 +291,12 @@ if (only.has('lossy')) {
   say('| path | lines/s | fraction of clean |');
   say('|---|---|---|');
   for (const name of ['clean', 'lossy']) say(`| ${name} | ${spread(paths[name]!)} | ${ratio(paths[name]!, paths['clean']!)} |`);
+}
+
+const stealShare = cpuSteal(stealAtStart);
+if (stealShare !== undefined) {
+  say();
+  say(`CPU steal during the run (time the host ran something else on these virtual cores): ${(stealShare * 100).toFixed(1)}% of all CPU time; where it is high, figures are noisy, ratios less so.`);
 }
 
 await broker?.stop();
