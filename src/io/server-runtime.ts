@@ -27,27 +27,32 @@ export async function startServer(opts: {
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
 
+  const run = ({ id, req }: { id: number; req: StoreRequest }): void => {
+    runStoreRequest(store, req).then(
+      (value) => {
+        core.handleStoreResult(id, true, value, now());
+        driver.pump();
+      },
+      (error: unknown) => {
+        core.handleStoreResult(id, false, error, now());
+        driver.pump();
+      },
+    );
+  };
   // Store requests run once per turn of the event loop, after the datagrams that arrived together,
-  // so that a burst of datagrams becomes one group commit rather than one transaction each.
+  // so that a burst of datagrams becomes one group commit rather than one transaction each. Reads of
+  // what is committed gain nothing from waiting, and a reader waits for them: they run at once.
   const pending: { id: number; req: StoreRequest }[] = [];
   let scheduled = false;
   const runPending = (): void => {
     scheduled = false;
-    for (const { id, req } of pending.splice(0)) {
-      runStoreRequest(store, req).then(
-        (value) => {
-          core.handleStoreResult(id, true, value, now());
-          driver.pump();
-        },
-        (error: unknown) => {
-          core.handleStoreResult(id, false, error, now());
-          driver.pump();
-        },
-      );
-    }
+    for (const r of pending.splice(0)) run(r);
   };
   const afterInput = (): void => {
-    for (let r = core.pollStoreRequest(); r; r = core.pollStoreRequest()) pending.push(r);
+    for (let r = core.pollStoreRequest(); r; r = core.pollStoreRequest()) {
+      if (r.req.op === 'read') run(r);
+      else pending.push(r);
+    }
     if (pending.length > 0 && !scheduled) {
       scheduled = true;
       setImmediate(runPending);
