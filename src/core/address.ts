@@ -12,6 +12,8 @@ export const formatAddress = (a: Address): string =>
 export interface Transmit {
   to: Address;
   data: Buffer;
+  /** May go after what is being answered meanwhile (an acknowledgement, behind a reader's reply). */
+  deferrable?: true;
 }
 
 /** Loopback peers share the host: no path MTU to respect, so datagrams may be large. */

@@ -18,6 +18,8 @@ export class UdpDriver {
   private timer: NodeJS.Timeout | undefined;
   private armedAt: number | undefined;
   private stopped = false;
+  private readonly deferred: Transmit[] = [];
+  private deferredScheduled = false;
 
   constructor(
     private readonly socket: Socket,
@@ -36,20 +38,39 @@ export class UdpDriver {
     if (this.stopped) return;
     this.afterInput();
     for (let t = this.core.pollTransmit(); t; t = this.core.pollTransmit()) {
-      this.socket.send(t.data, t.to.port, t.to.address, (err) => {
-        // A send can fail (no route, buffer full): UDP may lose datagrams anyway, and the core retransmits.
-        if (err) this.onSendError?.(err);
-      });
+      if (t.deferrable) this.deferred.push(t);
+      else this.send(t);
+    }
+    // Deferrable datagrams go at the end of this turn of the event loop, once the store results that are
+    // due now (a reader's read, started with them) have been answered: a send costs tens of µs.
+    if (this.deferred.length > 0 && !this.deferredScheduled) {
+      this.deferredScheduled = true;
+      setImmediate(() => this.sendDeferred());
     }
     this.arm();
   }
 
   onSendError: ((err: Error) => void) | undefined;
 
+  /** Sends what waits, then takes nothing more. */
   stop(): void {
+    this.sendDeferred();
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private send(t: Transmit): void {
+    this.socket.send(t.data, t.to.port, t.to.address, (err) => {
+      // A send can fail (no route, buffer full): UDP may lose datagrams anyway, and the core retransmits.
+      if (err) this.onSendError?.(err);
+    });
+  }
+
+  private sendDeferred(): void {
+    this.deferredScheduled = false;
+    if (this.stopped) return;
+    for (const t of this.deferred.splice(0)) this.send(t);
   }
 
   private arm(): void {

@@ -707,13 +707,12 @@ export class ServerCore {
 
   private sendAck(s: WriterSession): void {
     const ingest = s.ingest!;
-    this.sendTo(s, {
-      kind: 'ack',
-      sessionId: s.id,
-      received: ingest.received,
-      committed: s.committed,
-      sacks: ingest.sacks(),
-    });
+    // Deferrable: after a commit, the replies to the readers waiting for these lines go first.
+    this.sendTo(
+      s,
+      { kind: 'ack', sessionId: s.id, received: ingest.received, committed: s.committed, sacks: ingest.sacks() },
+      true,
+    );
   }
 
   /** Group commit: one append at a time; what arrives meanwhile goes into the next one. */
@@ -1037,8 +1036,9 @@ export class ServerCore {
   }
 
   /** To a session's client: tagged with the session's key in authenticated mode. */
-  private sendTo(s: Session, p: Packet): void {
-    this.transmits.push({ to: s.addr, data: this.seal(s, encode(p)) });
+  private sendTo(s: Session, p: Packet, deferrable = false): void {
+    const data = this.seal(s, encode(p));
+    this.transmits.push(deferrable ? { to: s.addr, data, deferrable } : { to: s.addr, data });
   }
 
   private seal(s: Session, datagram: Buffer): Buffer {
