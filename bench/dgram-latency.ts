@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { sendPaced } from './mosquitto.js';
+import { arrivalLatencies, sendPaced } from './paced-lines.js';
 import { waitForLine } from './relay.js';
 
 const HOP = fileURLToPath(new URL('./dgram-hop.ts', import.meta.url));
@@ -16,14 +16,7 @@ export async function dgramLatency(count: number, warmup: number, basePort: numb
   try {
     const print = spawn(process.execPath, ['--import', 'tsx', HOP, 'print', String(basePort + 2)], { stdio: ['ignore', 'pipe', 'pipe'] });
     hops.push(print);
-    const latencies: number[] = [];
-    let rest = '';
-    print.stdout.setEncoding('utf8').on('data', (d: string) => {
-      const at = performance.timeOrigin + performance.now();
-      const lines = (rest + d).split('\n');
-      rest = lines.pop()!;
-      for (const l of lines) latencies.push(at - Number(l));
-    });
+    const latencies = arrivalLatencies(print.stdout);
     await waitForLine(print.stderr, /ready/);
     for (const [role, from, to] of [['relay', 1, 2], ['source', 0, 1]] as const) {
       const p = spawn(process.execPath, ['--import', 'tsx', HOP, role, String(basePort + from), String(basePort + to)], {

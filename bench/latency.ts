@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { sendPaced } from './mosquitto.js';
+import { arrivalLatencies, sendPaced } from './paced-lines.js';
 import { bin, startBenchServer, waitForLine } from './relay.js';
 
 /**
@@ -14,14 +14,7 @@ export async function relayLatency(count: number, warmup: number, storeArgs: str
     const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'lat-r', '--format', 'raw', '--delay', '0', '--count', String(count + warmup), ...common], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const latencies: number[] = [];
-    let rest = '';
-    reader.stdout.setEncoding('utf8').on('data', (d: string) => {
-      const at = performance.timeOrigin + performance.now();
-      const lines = (rest + d).split('\n');
-      rest = lines.pop()!;
-      for (const l of lines) latencies.push(at - Number(l));
-    });
+    const latencies = arrivalLatencies(reader.stdout);
     await waitForLine(reader.stderr, /registered as/);
     const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'lat-w', ...common], { stdio: ['pipe', 'ignore', 'pipe'] });
     await waitForLine(writer.stderr, /registered as/);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureCommand, freePort } from '../test/e2e/system-tools.js';
+import { arrivalLatencies, sendPaced } from './paced-lines.js';
 
 /** mosquitto_pub -l gives up after 65,535 lines at QoS 1 (and still exits 0): QoS 1 input goes in runs below that. */
 const QOS1_RUN_LINES = 60_000;
@@ -88,15 +89,7 @@ export async function mosquittoLatency(port: number, count: number, warmup: numb
   const topic = `bench/latency/${Math.random().toString(36).slice(2)}`;
   const sub = subscribe(port, topic, qos, count + warmup);
   const subExit = once(sub, 'exit');
-  const latencies: number[] = [];
-  sub.stdout!.setEncoding('utf8');
-  let rest = '';
-  sub.stdout!.on('data', (d: string) => {
-    const at = performance.timeOrigin + performance.now();
-    const lines = (rest + d).split('\n');
-    rest = lines.pop()!;
-    for (const l of lines) latencies.push(at - Number(l));
-  });
+  const latencies = arrivalLatencies(sub.stdout!);
   await new Promise((r) => setTimeout(r, 500));
   const pub = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', String(qos), '-l'], { stdio: ['pipe', 'ignore', 'inherit'] });
   await new Promise((r) => setTimeout(r, 300)); // connected
@@ -106,20 +99,4 @@ export async function mosquittoLatency(port: number, count: number, warmup: numb
   await subExit;
   clearTimeout(timer);
   return latencies.slice(warmup);
-}
-
-/**
- * Writes `count` lines about 1 ms apart, each its own send time (ms since the epoch, fractional).
- * Paced by timers, not by spinning: on a small machine a spinning sender would steal the CPU that the
- * programs being measured need, and each line carries the time it was really written anyway.
- */
-export async function sendPaced(out: NodeJS.WritableStream, count: number): Promise<void> {
-  const start = performance.now();
-  for (let i = 0; i < count; ) {
-    const due = start + i;
-    const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    out.write(`${(performance.timeOrigin + performance.now()).toFixed(3)}\n`);
-    i++;
-  }
 }

@@ -46,7 +46,7 @@ export class LineSplitter {
     this.parts.push(piece);
   }
 
-  /** A line within one chunk: the usual case, handed on without a copy or a view. */
+  /** A whole line, `bytes[start, end)`: within one chunk (the usual case, handed on uncopied) or joined. */
   private wholeLine(chunk: Buffer, start: number, end: number): void {
     if (end > start && chunk[end - 1] === 0x0d) end--;
     if (end - start > this.maxBytes) this.onOversize(end - start);
@@ -54,16 +54,12 @@ export class LineSplitter {
   }
 
   private endLine(): void {
-    let bytes = this.partBytes;
     if (this.oversize) {
       // The '\r' question cannot be settled without the bytes; count it as text.
-      this.onOversize(bytes);
+      this.onOversize(this.partBytes);
     } else {
-      let line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, bytes);
-      if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-      bytes = line.length;
-      if (bytes > this.maxBytes) this.onOversize(bytes);
-      else this.onLine(line, 0, bytes);
+      const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.partBytes);
+      this.wholeLine(line, 0, line.length);
     }
     this.parts = [];
     this.partBytes = 0;

@@ -8,6 +8,9 @@ import { now } from './clock.js';
 import { bindSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
 
+/** A store request as the core hands it out: its id comes back with the result. */
+type PendingRequest = { id: number; req: StoreRequest };
+
 export interface RunningServer {
   readonly address: Address;
   readonly core: ServerCore;
@@ -27,7 +30,7 @@ export async function startServer(opts: {
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
 
-  const run = ({ id, req }: { id: number; req: StoreRequest }): void => {
+  const run = ({ id, req }: PendingRequest): void => {
     runStoreRequest(store, req).then(
       (value) => {
         core.handleStoreResult(id, true, value, now());
@@ -42,7 +45,7 @@ export async function startServer(opts: {
   // Store requests run once per turn of the event loop, after the datagrams that arrived together,
   // so that a burst of datagrams becomes one group commit rather than one transaction each. Reads of
   // what is committed gain nothing from waiting, and a reader waits for them: they run at once.
-  const pending: { id: number; req: StoreRequest }[] = [];
+  const pending: PendingRequest[] = [];
   let scheduled = false;
   const runPending = (): void => {
     scheduled = false;

@@ -63,7 +63,7 @@ export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
       fromBytes = Buffer.byteLength(m.from);
     }
     const hasTo = m.to !== undefined;
-    const nameBytes = fromBytes + (m.to === undefined ? 0 : Buffer.byteLength(m.to));
+    const nameBytes = fromBytes + (hasTo ? Buffer.byteLength(m.to!) : 0);
     for (;;) {
       const rest = m.text.length - offset;
       const prev = messages[messages.length - 1];

@@ -788,14 +788,7 @@ export class ServerCore {
     if (s.reading || !s.fetch) return;
     const f = s.fetch;
     s.reading = true;
-    const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
-    // As much as one reply carries: reading more is work thrown away, reading less costs round trips.
-    const limits = {
-      maxMessages: maxDatagrams * ENTRIES_PER_PACKET_MAX,
-      maxBytes: maxDatagrams * (s.datagramBytes - BATCH_HEADER_BYTES),
-      framingBytes: BATCH_MESSAGE_FRAMING_BYTES,
-      user: s.name,
-    };
+    const limits = this.replyLimits(s, f, s.name);
     this.request({ op: 'read', from: f.position, limits }, (ok, value, doneAt) => {
       s.reading = false;
       if (this.sessions.get(s.id) !== s) return;
@@ -928,12 +921,17 @@ export class ServerCore {
   }
 
   private leaseLimits(s: ReaderSession, g: QueueGroup<ReaderSession>, f: Fetch): ReadLimits {
+    return { ...this.replyLimits(s, f, g.name), maxMessages: LEASE_MESSAGES_MAX };
+  }
+
+  /** As much as one reply to `f` carries: reading more is work thrown away, reading less costs round trips. */
+  private replyLimits(s: ReaderSession, f: Fetch, user: string): ReadLimits {
     const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
     return {
-      maxMessages: LEASE_MESSAGES_MAX,
+      maxMessages: maxDatagrams * ENTRIES_PER_PACKET_MAX,
       maxBytes: maxDatagrams * (s.datagramBytes - BATCH_HEADER_BYTES),
       framingBytes: BATCH_MESSAGE_FRAMING_BYTES,
-      user: g.name,
+      user,
     };
   }
 
