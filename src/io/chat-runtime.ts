@@ -109,6 +109,18 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
           rdriver.pump();
         }),
     };
+    // Both sessions watch the server; the person hears of a loss, a return or a move once.
+    let lost = false;
+    let movedTo = '';
+    const link = (e: { type: 'server-lost' } | { type: 'server-back' } | { type: 'failover'; from: Address; to: Address }): void => {
+      if (e.type === 'server-lost' && !lost) events.status('the server is not responding; your messages wait');
+      else if (e.type === 'server-back' && lost) events.status('the server is back');
+      else if (e.type === 'failover' && movedTo !== formatAddress(e.to)) {
+        movedTo = formatAddress(e.to);
+        events.status(`the server ${formatAddress(e.from)} is not responding; moving to ${movedTo}`);
+      }
+      lost = e.type === 'server-lost';
+    };
     const onRegistered = (): void => {
       if (++registered === 2) resolve(chat);
     };
@@ -125,13 +137,9 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
           case 'failed':
             return end(`the server is not responding; ${e.unconfirmed} message(s) not confirmed`, 'unreachable');
           case 'server-lost':
-            events.status('the server is not responding; your messages wait');
-            break;
           case 'server-back':
-            events.status('the server is back');
-            break;
           case 'failover':
-            events.status(`the server ${formatAddress(e.from)} is not responding; moving to ${formatAddress(e.to)}`);
+            link(e);
             break;
           case 'oversize':
             events.status(`that line is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`);
@@ -170,6 +178,11 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
             return end(takenOverReason(opts.name), 'refused');
           case 'closed':
             closing?.();
+            break;
+          case 'server-lost':
+          case 'server-back':
+          case 'failover':
+            link(e);
             break;
           default:
             break;

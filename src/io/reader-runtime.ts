@@ -48,6 +48,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 }),
       ...(opts.group !== undefined && { group: opts.group }),
       ...(opts.presence !== undefined && { presence: opts.presence }),
+      awaitPrinted: true,
     },
     now(),
   );
@@ -63,7 +64,6 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       socket.close();
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      output.off('drain', onDrain);
       resolve(o);
     };
     const afterInput = (): void => {
@@ -79,7 +79,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
             break;
           case 'messages':
             printed += e.messages.length;
-            if (!output.write(formatPackage(e.messages, opts.format))) core.setPaused(true, now());
+            print(formatPackage(e.messages, opts.format), e.upTo);
             break;
           case 'registry':
             // --who prints it; --presence prints only who comes and goes from then on.
@@ -113,16 +113,32 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       }
     };
     const driver = new UdpDriver(socket, core, afterInput);
-    const onDrain = (): void => {
-      core.setPaused(false, now());
-      driver.pump();
+    // Only what has left the process is confirmed to the server (stdout may be a pipe that buffers), so
+    // pieces are written one at a time: a write's callback then says that piece is out, not a whole batch.
+    // The core fetches nothing more until all is printed, so this queue holds one reply at most.
+    const pieces: { text: Buffer; upTo: number }[] = [];
+    let writing = false;
+    const writeNext = (): void => {
+      const piece = pieces.shift();
+      if (!piece) return;
+      writing = true;
+      output.write(piece.text, (err) => {
+        writing = false;
+        if (err) return;
+        core.printed(piece.upTo, now());
+        writeNext();
+        driver.pump();
+      });
+    };
+    const print = (text: Buffer, upTo: number): void => {
+      pieces.push({ text, upTo });
+      if (!writing) writeNext();
     };
     const stop = (): void => {
       if (core.closed) return;
       core.close(now());
       driver.pump();
     };
-    output.on('drain', onDrain);
     output.on('error', stop); // EPIPE: whoever read our output has gone
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -29,11 +29,13 @@ import { ProtocolError } from './errors.js';
 import type {
   Ack,
   Batch,
+  Bye,
   Data,
   DataEntry,
   Fetch,
   Hello,
   Packet,
+  Ping,
   Presence,
   PresenceEntry,
   Refuse,
@@ -103,15 +105,21 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.Presence:
       packet = decodePresence(r);
       break;
-    case PacketKind.Ping:
-      packet = { kind: 'ping', sessionId: r.u64() };
+    case PacketKind.Ping: {
+      const ping: Ping = { kind: 'ping', sessionId: r.u64() };
+      if (r.remaining > 0) ping.position = r.u64n(); // a reader confirming what it printed (20 bytes)
+      packet = ping;
       break;
+    }
     case PacketKind.Pong:
       packet = { kind: 'pong', sessionId: r.u64() };
       break;
-    case PacketKind.Bye:
-      packet = { kind: 'bye', sessionId: r.u64(), position: r.u64n() };
+    case PacketKind.Bye: {
+      const bye: Bye = { kind: 'bye', sessionId: r.u64(), position: r.u64n() };
+      if (r.remaining > 0) bye.fetchId = r.u32(); // a group member's (24 bytes); 20 from older clients
+      packet = bye;
       break;
+    }
     case PacketKind.Goodbye:
       packet = { kind: 'goodbye', sessionId: r.u64() };
       break;
@@ -359,11 +367,13 @@ export function encode(p: Packet): Buffer {
     case 'presence':
       return encodePresence(p);
     case 'ping':
-      return header(new BytesWriter(12), PacketKind.Ping).u64(p.sessionId).finish();
+      if (p.position === undefined) return header(new BytesWriter(12), PacketKind.Ping).u64(p.sessionId).finish();
+      return header(new BytesWriter(20), PacketKind.Ping).u64(p.sessionId).u64n(p.position).finish();
     case 'pong':
       return header(new BytesWriter(12), PacketKind.Pong).u64(p.sessionId).finish();
     case 'bye':
-      return header(new BytesWriter(20), PacketKind.Bye).u64(p.sessionId).u64n(p.position).finish();
+      if (p.fetchId === undefined) return header(new BytesWriter(20), PacketKind.Bye).u64(p.sessionId).u64n(p.position).finish();
+      return header(new BytesWriter(24), PacketKind.Bye).u64(p.sessionId).u64n(p.position).u32(p.fetchId).finish();
     case 'goodbye':
       return header(new BytesWriter(12), PacketKind.Goodbye).u64(p.sessionId).finish();
     case 'unknown-session':

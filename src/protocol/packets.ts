@@ -174,6 +174,11 @@ export interface Presence {
 export interface Ping {
   kind: 'ping';
   sessionId: bigint;
+  /**
+   * A reader's position, sent while a long reply is being printed: everything before it is printed, and
+   * the server keeps it as it keeps a FETCH's (absent: a plain heartbeat, 12 bytes).
+   */
+  position?: number;
 }
 
 export interface Pong {
@@ -186,6 +191,12 @@ export interface Bye {
   sessionId: bigint;
   /** Reader: its final position (0 for writers). */
   position: number;
+  /**
+   * A queue group member: the fetch whose reply its position was reached in (0: none). A position equal
+   * to where it stood before a lease is then unambiguous: the lease taken whole, or not seen at all.
+   * Absent in a BYE of 20 bytes (an older client).
+   */
+  fetchId?: number;
 }
 
 export interface Goodbye {

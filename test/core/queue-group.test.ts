@@ -54,3 +54,26 @@ test('a member leaving with --count 1 gives back the rest of its lease', () => {
   g.grant('b', g.nextSpan(10)!, 10, 1, 1);
   assert.equal(g.nextSpan(10), undefined);
 });
+
+test('a member that took a lease behind its own position, whole, and said BYE there, is done with it', () => {
+  // The lease [3, 4) goes to a member standing at 4: its BYE at 4 says "took it all" or "saw nothing",
+  // and only the fetch id it names tells which.
+  const g = new QueueGroup<string>('g', 3);
+  g.members.add('a').add('b');
+  g.grant('a', g.nextSpan(4)!, 4, 1, 3);
+  g.leave('a', 3, 0, 1); // took nothing of it
+  const redo = g.nextSpan(4)!;
+  assert.deepEqual(redo, { start: 3, offset: 0, end: 4 });
+  g.grant('b', redo, 4, 9, 4);
+  g.leave('b', 4, 0, 9);
+  assert.equal(g.nextSpan(4), undefined, 'message 3 is done: nothing to hand out again');
+  assert.equal(g.lowWater, 4);
+});
+
+test('a member that says BYE before its lease reply reached it gives the whole lease back', () => {
+  const g = new QueueGroup<string>('g', 4);
+  g.members.add('a');
+  g.grant('a', { start: 3, offset: 0, end: 4 }, 4, 9, 4);
+  g.leave('a', 4, 0, 8); // its position comes from an earlier reply
+  assert.deepEqual(g.nextSpan(4), { start: 3, offset: 0, end: 4 });
+});

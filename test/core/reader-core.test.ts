@@ -86,20 +86,30 @@ test('a reply to an old fetch and a repeated part are ignored', () => {
   assert.deepEqual(delivered(r), [1]);
 });
 
-test('with a delay, polls on the period and delivers each poll as one package', () => {
+test('with a delay, a poll prints what is there; what comes before the next poll waits for it', () => {
   const r = newReader({ delayMs: 3000 });
   drain(r);
   welcome(r, T0);
   let f = lastFetch(r);
   assert.equal(f.waitMs, 0);
   r.handleDatagram(batch(f.fetchId, 0, [msg(1)], { caughtUp: false }), SERVER, T0 + 1);
+  // Printed before the fetch for the rest goes out: that fetch confirms position 2 to the server.
+  assert.deepEqual(delivered(r), [1]);
   f = lastFetch(r);
+  assert.deepEqual([f.position, f.waitMs], [2, 0]);
   r.handleDatagram(batch(f.fetchId, 0, [msg(2)]), SERVER, T0 + 2);
-  const events: ReaderEvent[] = [];
-  for (let e = r.pollEvent(); e; e = r.pollEvent()) events.push(e);
-  const pkgs = events.filter((e) => e.type === 'messages');
-  assert.equal(pkgs.length, 1);
+  assert.deepEqual(delivered(r), [2]);
+  // Caught up: the next fetch confirms what was printed at once, and the server holds it until the next poll.
+  f = lastFetch(r);
+  assert.deepEqual([f.position, f.waitMs], [3, 3000]);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(3), msg(4)]), SERVER, T0 + 100);
+  assert.deepEqual(delivered(r), [], 'what came early waits for the poll');
+  assert.equal(lastFetch(r), undefined, 'and is not confirmed before it is printed');
   assert.equal(r.nextDeadline(), T0 + 2 + 3000);
+  r.handleTimeout(T0 + 2 + 3000);
+  assert.deepEqual(delivered(r), [3, 4]);
+  f = lastFetch(r);
+  assert.deepEqual([f.position, f.waitMs], [5, 3000]);
 });
 
 test('--count stops after N and tells the server the position after the last one printed', () => {
@@ -155,19 +165,20 @@ test('a fragment claiming more than any server may hold is not reassembled', () 
   assert.equal(lastFetch(r).offset, 0, 'nothing was kept of it');
 });
 
-test('with a delay, a package too big to hold is handed on in pieces', () => {
+test('with a delay, a large backlog is printed reply by reply, each before the fetch that confirms it', () => {
   const r = newReader({ delayMs: 60_000 });
   drain(r);
   welcome(r, T0);
   let id = 1;
+  const pieces: number[] = [];
   for (let k = 0; k < 3; k++) {
     const f = lastFetch(r);
+    assert.equal(f.position, id, 'the fetch confirms exactly what was printed');
     const msgs = Array.from({ length: 4000 }, () => msg(id++, 'x'));
     r.handleDatagram(batch(f.fetchId, 0, msgs, { caughtUp: false }), SERVER, T0 + 1 + k);
+    for (let e = r.pollEvent(); e; e = r.pollEvent()) if (e.type === 'messages') pieces.push(e.messages.length);
   }
-  const pieces: number[] = [];
-  for (let e = r.pollEvent(); e; e = r.pollEvent()) if (e.type === 'messages') pieces.push(e.messages.length);
-  assert.deepEqual(pieces, [10_000], 'handed on at 10,000 messages, before the poll is over');
+  assert.deepEqual(pieces, [4000, 4000, 4000]);
 });
 
 test('a held poll answered with pongs is a live server; silence moves the reader to the next server, at its own position', () => {

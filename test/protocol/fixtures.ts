@@ -114,8 +114,10 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       '01' + '01' + '01' + '0161' + '0162' + '00',
   },
   { name: 'ping', packet: { kind: 'ping', sessionId: 4n }, hex: '55520130' + '0000000000000004' },
+  { name: 'ping with a position', packet: { kind: 'ping', sessionId: 4n, position: 9 }, hex: '55520130' + '0000000000000004' + '0000000000000009' },
   { name: 'pong', packet: { kind: 'pong', sessionId: 4n }, hex: '55520131' + '0000000000000004' },
   { name: 'bye', packet: { kind: 'bye', sessionId: 4n, position: 7 }, hex: '55520132' + '0000000000000004' + '0000000000000007' },
+  { name: 'bye of a group member', packet: { kind: 'bye', sessionId: 4n, position: 7, fetchId: 3 }, hex: '55520132' + '0000000000000004' + '0000000000000007' + '00000003' },
   { name: 'goodbye', packet: { kind: 'goodbye', sessionId: 4n }, hex: '55520133' + '0000000000000004' },
   { name: 'unknown session', packet: { kind: 'unknown-session', sessionId: 4n }, hex: '5552013f' + '0000000000000004' },
 ];

@@ -34,7 +34,7 @@ export class PresenceTracker {
   constructor(
     /** 0: fetch the registry once and stop. */
     private readonly pollMs: number,
-    private readonly send: (who: WhoRequest) => void,
+    private readonly send: (who: WhoRequest, now: number) => void,
   ) {}
 
   start(now: number): void {
@@ -57,7 +57,7 @@ export class PresenceTracker {
   handleTimeout(now: number): void {
     if (this.request && now >= this.request.sentAt + RESEND_MS) {
       this.request.sentAt = now;
-      this.send(this.request);
+      this.send(this.request, now);
     } else if (!this.request && this.pollAt !== undefined && now >= this.pollAt) {
       this.pollAt = undefined;
       this.ask(this.version, 0, now);
@@ -110,6 +110,6 @@ export class PresenceTracker {
 
   private ask(since: number, offset: number, now: number): void {
     this.request = { requestId: ++this.requestSeq >>> 0, since, offset, sentAt: now };
-    this.send(this.request);
+    this.send(this.request, now);
   }
 }

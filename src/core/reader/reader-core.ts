@@ -2,11 +2,12 @@ import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ClientAuth } from '../client-auth.js';
+import { Liveness } from '../liveness.js';
 import { ServerList } from '../server-list.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
 import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { FETCH_DATAGRAMS_MAX, FromKind, MESSAGE_BYTES_MAX, Role, type RefuseCode } from '../../protocol/constants.js';
+import { FETCH_DATAGRAMS_MAX, FromKind, MESSAGE_BYTES_MAX, Role, WAIT_MS_MAX, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Batch, Packet, PresenceEntry, WireMessage } from '../../protocol/packets.js';
 import { PresenceTracker } from './presence-tracker.js';
@@ -37,6 +38,11 @@ export interface ReaderConfig {
   /** 'who': print the registry and stop (reads no messages); 'watch': also report who comes and goes. */
   presence?: 'who' | 'watch';
   presencePollMs?: number;
+  /**
+   * Messages count as printed only when the caller says so (`printed`): a position is never confirmed to
+   * the server before what comes before it has left the process (stdout may buffer). Otherwise, when emitted.
+   */
+  awaitPrinted?: boolean;
 }
 
 export const READER_DEFAULTS = {
@@ -62,7 +68,7 @@ export interface Message {
 export type ReaderEvent =
   | { type: 'registered'; again: boolean; position: number; missed: number }
   | { type: 'refused'; code: RefuseCode; reason: string }
-  | { type: 'messages'; messages: Message[] }
+  | { type: 'messages'; messages: Message[]; /** The position after them: say `printed(upTo)` once they are out. */ upTo: number }
   | { type: 'missed'; count: number }
   | { type: 'server-lost' }
   | { type: 'server-back' }
@@ -97,6 +103,13 @@ const AHEAD_PARTS_MAX = 128;
 /** A package larger than this is handed on in pieces: memory stays bounded however long the delay. */
 const PACKAGE_MESSAGES_MAX = 10_000;
 const PACKAGE_BYTES_MAX = 4 * 1024 * 1024;
+/**
+ * While a reply is printed, the position is confirmed (PING with a position) once this many messages
+ * are printed: a reader killed mid-reply prints again about this many at most, not the whole reply.
+ */
+const CONFIRM_MESSAGES_MIN = 1_000;
+/** Closing waits this long at most for the last messages to be printed before its BYE says where it stands. */
+const BYE_PRINT_WAIT_MS = 2_000;
 
 const BYE_TRIES = 5;
 const PART_GAP_MS_MIN = 20;
@@ -121,6 +134,8 @@ export class ReaderCore {
   private partial: (Message & { chunks: Buffer[]; bytes: number; total: number }) | undefined;
   private fetch: OpenFetch | undefined;
   private fetchSeq = 0;
+  /** The fetch whose reply the position was last reached in (0: none): a group member's BYE names it. */
+  private tookFetchId = 0;
   /** Parts received and not yet taken, by where they start. */
   private readonly ahead = new Map<string, Batch>();
   private heartbeatMs: number;
@@ -128,6 +143,17 @@ export class ReaderCore {
   private readonly rtt = new RttEstimator(5, 2_000, 200, 2);
   private pkg: Message[] = [];
   private pkgBytes = 0;
+  /** The latest time an input brought. */
+  private now = 0;
+  /** The position after the last message handed on (event 'messages'), and after the last one printed. */
+  private emittedTo = 0;
+  private printedTo = 0;
+  /** The last position the server was told (FETCH, PING). */
+  private confirmedTo = 0;
+  /** Closing, with messages still being printed: BYE waits for them, until then at most. */
+  private byeHeldUntil: number | undefined;
+  /** --delay: whether the reply held for the next poll reached the end of the log. */
+  private heldCaughtUp = true;
   private remaining: number;
   private nextPollAt: number | undefined;
   private readonly hello: HelloTimer;
@@ -136,8 +162,9 @@ export class ReaderCore {
   private readonly presence: PresenceTracker | undefined;
   private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
-  private lastHeardAt: number;
-  private lostReported = false;
+  private readonly liveness: Liveness;
+  /** The datagram being handled is a genuine answer of the server's. */
+  private answered = false;
   private readonly servers: ServerList;
   private registeredOnce = false;
   private paused = false;
@@ -155,10 +182,10 @@ export class ReaderCore {
     this.auth = new ClientAuth(config.secret, config.mac);
     if (config.presence) {
       const pollMs = config.presence === 'watch' ? (config.presencePollMs ?? 1_000) : 0;
-      this.presence = new PresenceTracker(pollMs, (w) => this.send({ kind: 'who', sessionId: this.sessionId, ...w }, this.lastSendAt));
+      this.presence = new PresenceTracker(pollMs, (w, now) => this.send({ kind: 'who', sessionId: this.sessionId, ...w }, now));
     }
     this.remaining = config.count;
-    this.lastHeardAt = now;
+    this.liveness = new Liveness(config.lostAfterMs);
     this.servers = new ServerList(config.servers, now);
     this.sendHello(config.fromKind, config.fromId, now);
   }
@@ -166,6 +193,13 @@ export class ReaderCore {
   // ---- inputs ----
 
   handleDatagram(data: Buffer, from: Address, now: number): void {
+    this.now = now;
+    this.answered = false;
+    this.onDatagram(data, from, now);
+    if (this.answered && this.liveness.heard(now, this.awaiting())) this.events.push({ type: 'server-back' });
+  }
+
+  private onDatagram(data: Buffer, from: Address, now: number): void {
     if (!this.servers.isCurrent(from)) return;
     let p: Packet;
     try {
@@ -178,7 +212,7 @@ export class ReaderCore {
       if (this.phase !== 'hello' || p.nonce !== this.hello.nonce) return;
       const verdict = this.hello.answered(p, data, { role: Role.Reader, name: this.config.name }, now, this.rtt, this.auth);
       if (verdict === 'ignore') return;
-      this.heard(now);
+      this.heard();
       if (verdict === 'again') return this.helloAgain(now);
       if (p.kind === 'refuse') {
         if (verdict === 'later') {
@@ -198,7 +232,7 @@ export class ReaderCore {
     switch (p.kind) {
       case 'presence': {
         if (p.sessionId !== this.sessionId || this.phase !== 'open' || !this.presence) return;
-        this.heard(now);
+        this.heard();
         const update = this.presence.onPresence(p, now);
         if (!update) return;
         if (update.registry && this.config.presence === 'who') {
@@ -212,14 +246,14 @@ export class ReaderCore {
       }
       case 'batch':
         if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
-        this.heard(now);
+        this.heard();
         return this.onBatch(p, now);
       case 'pong':
-        if (p.sessionId === this.sessionId) this.heard(now);
+        if (p.sessionId === this.sessionId) this.heard();
         return;
       case 'unknown-session':
         if (p.sessionId !== this.sessionId) return;
-        this.heard(now);
+        this.heard();
         if (this.phase === 'closing') return this.finish();
         if (this.phase !== 'open') return;
         // The server lost us (a restart): register again at our own position.
@@ -239,17 +273,18 @@ export class ReaderCore {
   }
 
   handleTimeout(now: number): void {
+    this.now = now;
     if (this.phase === 'closed' || this.phase === 'refused') return;
-    const lostAt = this.lostDue();
-    if (lostAt !== undefined && now >= lostAt) {
+    if (this.phase !== 'closing' && this.liveness.due(now)) {
       if (this.servers.canMove) return this.moveOn(now);
-      this.lostReported = true;
+      this.liveness.markReported();
       this.events.push({ type: 'server-lost' });
     }
     if (this.hello.due(now)) {
       this.hello.backOff();
       this.helloAgain(now);
     }
+    if (this.byeHeldUntil !== undefined && now >= this.byeHeldUntil) this.sendBye(now);
     if (this.bye.due(now)) {
       if (this.bye.exhausted) return this.finish();
       this.sendBye(now);
@@ -263,16 +298,15 @@ export class ReaderCore {
       if (f.lastPartAt > 0) {
         // Some parts came, one before them did not: ask again from the gap. The whole reply comes again
         // (bandwidth is cheap, round trips are not); parts held fill the holes of the new one.
-        this.sendFetch(now, 0);
+        this.nextFetch(now, 0);
       } else {
         // No answer yet: the same fetch again (the server ignores it while it holds the first,
         // and answers it again if its reply was lost). Only an unanswered immediate fetch is a loss signal.
         if (f.waitMs === 0) this.rtt.timedOut();
         this.resendFetch(f, now);
       }
-    } else if (this.nextPollAt !== undefined && now >= this.nextPollAt) {
-      this.nextPollAt = undefined;
-      this.sendFetch(now, 0);
+    } else if (this.nextPollAt !== undefined && now >= this.nextPollAt && this.heldFetch === undefined) {
+      this.poll(this.heldCaughtUp, now);
     } else if (now - this.lastSendAt >= this.heartbeatMs) {
       this.send({ kind: 'ping', sessionId: this.sessionId }, now);
     }
@@ -281,10 +315,20 @@ export class ReaderCore {
   /** Holds back the next fetch while the consumer cannot keep up (stdout is full). */
   setPaused(paused: boolean, now: number): void {
     this.paused = paused;
-    if (paused || this.heldFetch === undefined || this.phase !== 'open') return;
-    const waitMs = this.heldFetch;
-    this.heldFetch = undefined;
-    this.sendFetch(now, waitMs);
+    this.releaseFetch(now);
+  }
+
+  /** With `awaitPrinted`: the messages before `upTo` have left the process. */
+  printed(upTo: number, now: number): void {
+    this.now = now;
+    this.printedTo = Math.max(this.printedTo, upTo);
+    this.releaseFetch(now); // its position confirms what is printed
+    if (this.phase === 'open' && this.config.group === undefined && this.printedTo - this.confirmedTo >= CONFIRM_MESSAGES_MIN) {
+      // A long reply is printed in pieces: say how far, so that a reader killed now repeats little of it.
+      this.confirmedTo = this.printedTo;
+      this.send({ kind: 'ping', sessionId: this.sessionId, position: this.printedTo }, now);
+    }
+    if (this.phase === 'closing' && this.byeHeldUntil !== undefined && this.allPrinted) this.sendBye(now);
   }
 
   /** Stop: tell the server our position, then report 'closed'. */
@@ -307,15 +351,16 @@ export class ReaderCore {
     if (this.phase === 'closed' || this.phase === 'refused') return undefined;
     const f = this.fetch;
     const fetchAt = this.phase === 'open' && f ? this.fetchDeadline(f) : undefined;
-    const idle = this.phase === 'open' && !f && this.heldFetch === undefined;
+    const idle = this.phase === 'open' && !f;
     return earliest(
       this.hello.deadline,
       this.bye.deadline,
+      this.byeHeldUntil,
       fetchAt,
-      idle ? this.nextPollAt : undefined,
+      idle && this.heldFetch === undefined ? this.nextPollAt : undefined,
       idle ? this.lastSendAt + this.heartbeatMs : undefined,
       this.phase === 'open' ? this.presence?.deadline : undefined,
-      this.lostDue(),
+      this.phase === 'closing' ? undefined : this.liveness.deadline,
     );
   }
 
@@ -344,16 +389,10 @@ export class ReaderCore {
     this.send({ kind: 'hello', ...ctx, role, ...(proof && { proof }), fromKind, fromId, ...(group !== undefined && { group }) }, now);
   }
 
-  /** When the server in use counts as lost, if nothing is heard of it: it owes an answer, and said nothing for a while. */
-  private lostDue(): number | undefined {
-    if (this.phase === 'closing' || !this.awaiting() || (this.lostReported && !this.servers.canMove)) return undefined;
-    return Math.max(this.lastHeardAt, this.servers.since) + this.config.lostAfterMs;
-  }
-
   /** The server in use stopped answering: register with the next one, at our own position. */
   private moveOn(now: number): void {
     const from = this.servers.moveOn(now);
-    this.lostReported = false; // the failover is the news: the next server answering is not "back"
+    this.liveness.reset(); // the failover is the news: the next server answering is not "back"
     this.events.push({ type: 'failover', from, to: this.servers.current });
     this.registerAgain(now);
   }
@@ -385,10 +424,12 @@ export class ReaderCore {
     this.partial = undefined;
     this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
     this.registeredOnce = true;
+    this.tookFetchId = 0;
     this.ahead.clear();
     this.presence?.start(now);
     if (this.config.presence === 'who') return;
-    this.sendFetch(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
+    this.printedTo = this.emittedTo = this.confirmedTo = position;
+    this.nextFetch(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
   }
 
   // ---- fetching ----
@@ -407,6 +448,9 @@ export class ReaderCore {
   }
 
   private transmitFetch(f: OpenFetch, now: number): void {
+    // A fetch confirms everything before its position: it goes only once what was taken is printed
+    // (nextFetch holds it until then), so that a reader killed at any moment never leaves a gap.
+    this.confirmedTo = this.position;
     this.send(
       {
         kind: 'fetch',
@@ -427,6 +471,7 @@ export class ReaderCore {
       // A queue group's lease starts where the server says: go there (once per fetch: a repeat of this
       // part must not take the reader back over what it has taken since).
       f.sought = true;
+      this.tookFetchId = b.fetchId;
       this.position = b.position;
       this.offset = b.offset;
       this.partial = undefined;
@@ -454,7 +499,8 @@ export class ReaderCore {
     if (!last) return;
     // With --delay 0 messages are printed as they arrive: part by part, not once the whole reply is in
     // (a reply may be 30,000 lines; held, they would all outlive a young-generation GC).
-    if (this.config.delayMs === 0 && !this.config.once) this.flushPackage();
+    // With --delay, the same once a poll is under way (only what comes early waits for the next poll).
+    if (!this.config.once && (this.config.delayMs === 0 || this.nextPollAt === undefined)) this.flushPackage();
     for (const [k, p] of this.ahead) {
       if (p.position < this.position || (p.position === this.position && p.offset < this.offset)) this.ahead.delete(k);
     }
@@ -463,11 +509,12 @@ export class ReaderCore {
       return;
     }
     // This fetch's reply is all taken, yet parts wait beyond a gap: ask for the gap at once.
-    if (replyTaken) this.sendFetch(now, 0);
+    if (replyTaken) this.nextFetch(now, 0);
   }
 
   /** Takes one part's messages in order. Returns false once the count is reached. */
   private consume(part: Batch): boolean {
+    this.tookFetchId = part.fetchId;
     if (part.missed > 0) this.events.push({ type: 'missed', count: part.missed });
     for (const m of part.messages) {
       if (m.id < this.position) continue;
@@ -530,21 +577,52 @@ export class ReaderCore {
       this.nextFetch(now, caughtUp ? this.config.holdMs : 0);
       return;
     }
+    // --delay: the next fetch went out at the last poll and is held by the server until this one; what
+    // it brought early waits here for the poll. Its position confirmed what was printed, at once.
+    if (this.nextPollAt !== undefined && now < this.nextPollAt) {
+      this.heldCaughtUp = caughtUp;
+      return;
+    }
+    this.poll(caughtUp, now);
+  }
+
+  /** A poll of --delay: print the package; fetch the rest, or, caught up, wait for the next poll. */
+  private poll(caughtUp: boolean, now: number): void {
+    this.nextPollAt = undefined;
     if (!caughtUp) return this.nextFetch(now, 0);
     this.flushPackage();
     this.nextPollAt = now + this.config.delayMs;
+    this.nextFetch(now, Math.min(this.config.delayMs, WAIT_MS_MAX));
   }
 
+  /** The next fetch, unless the output is full or still has messages to print: then once it has not. */
   private nextFetch(now: number, waitMs: number): void {
-    if (this.paused) this.heldFetch = waitMs;
-    else this.sendFetch(now, waitMs);
+    this.fetch = undefined;
+    this.heldFetch = waitMs;
+    this.releaseFetch(now);
+  }
+
+  private releaseFetch(now: number): void {
+    if (this.heldFetch === undefined || this.paused || this.phase !== 'open') return;
+    this.flushPackage(); // which releases the fetch itself when printing is not awaited
+    if (this.heldFetch === undefined || !this.allPrinted) return;
+    const waitMs = this.heldFetch;
+    this.heldFetch = undefined;
+    this.sendFetch(now, waitMs);
+  }
+
+  private get allPrinted(): boolean {
+    return this.printedTo >= this.emittedTo;
   }
 
   private flushPackage(): void {
     if (this.pkg.length === 0) return;
-    this.events.push({ type: 'messages', messages: this.pkg });
+    const upTo = this.pkg[this.pkg.length - 1]!.id + 1;
+    this.emittedTo = upTo;
+    this.events.push({ type: 'messages', messages: this.pkg, upTo });
     this.pkg = [];
     this.pkgBytes = 0;
+    if (!this.config.awaitPrinted) this.printed(upTo, this.now);
   }
 
   /** When an unanswered fetch, or a reply with parts missing, is asked again. */
@@ -556,30 +634,33 @@ export class ReaderCore {
 
   // ---- liveness and the end ----
 
+  private heard(): void {
+    this.answered = true;
+  }
+
+  /** Something is owed by the server: a welcome, or an answer to the open fetch. */
   private awaiting(): boolean {
     return this.phase === 'hello' || (this.phase === 'open' && this.fetch !== undefined);
   }
 
-  private heard(now: number): void {
-    this.lastHeardAt = now;
-    if (this.lostReported) {
-      this.lostReported = false;
-      this.events.push({ type: 'server-back' });
-    }
-  }
-
   private startClosing(now: number): void {
-    this.flushPackage();
     this.phase = 'closing';
+    this.flushPackage();
     this.fetch = undefined;
     this.heldFetch = undefined;
     this.nextPollAt = undefined;
-    this.sendBye(now);
+    // The final position is saved by the server: it waits (a little) for the last messages to be printed.
+    if (this.allPrinted) this.sendBye(now);
+    else this.byeHeldUntil = now + BYE_PRINT_WAIT_MS;
   }
 
   private sendBye(now: number): void {
+    this.byeHeldUntil = undefined;
     this.bye.sent(now);
-    this.send({ kind: 'bye', sessionId: this.sessionId, position: this.position }, now);
+    const group = this.config.group !== undefined;
+    // Output that never left (its reader is gone) is not confirmed: it comes again next time.
+    const position = this.allPrinted ? this.position : this.printedTo;
+    this.send({ kind: 'bye', sessionId: this.sessionId, position, ...(group && { fetchId: this.tookFetchId }) }, now);
   }
 
   private finish(): void {
@@ -593,6 +674,7 @@ export class ReaderCore {
   private send(p: Packet, now: number): void {
     this.transmits.push({ to: this.servers.current, data: p.kind === 'hello' ? encode(p) : this.auth.seal(encode(p)) });
     this.lastSendAt = now;
+    this.liveness.sent(now); // everything a reader sends wants an answer
   }
 }
 

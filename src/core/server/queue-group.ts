@@ -92,15 +92,18 @@ export class QueueGroup<M> {
 
   /**
    * A member leaves with its last position (0: unknown): what it did not acknowledge goes back.
-   * Its final position counts only when it says something the position it was given a lease at cannot.
+   * `fetchId` names the reply the member reached that position in: the position counts only when it is
+   * the lease's reply. Without it (an older client), only when the position says something the position
+   * it was given the lease at cannot (so a lease taken whole up to that same position is handed out again).
    */
-  leave(member: M, position: number, offset: number): void {
+  leave(member: M, position: number, offset: number, fetchId?: number): void {
     this.members.delete(member);
     this.waiting.delete(member);
     const l = this.leases.get(member);
     if (!l) return;
     this.leases.delete(member);
-    if (position !== l.from && this.inside(l, position, offset)) Object.assign(l, { start: position, offset });
+    const taken = fetchId === undefined ? position !== l.from : fetchId === l.fetchId;
+    if (taken && this.inside(l, position, offset)) Object.assign(l, { start: position, offset });
     if (l.start >= l.end) return;
     this.redo.push({ start: l.start, offset: l.offset, end: l.end });
     this.redo.sort((a, b) => a.start - b.start);

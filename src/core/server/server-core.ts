@@ -226,7 +226,9 @@ export class ServerCore {
       }
       case 'ping': {
         const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
-        if (s) this.sendTo(s, { kind: 'pong', sessionId: s.id });
+        if (!s) return;
+        if (packet.position !== undefined && s.role === Role.Reader) this.confirmed(s, packet.position);
+        this.sendTo(s, { kind: 'pong', sessionId: s.id });
         return;
       }
       case 'who': {
@@ -236,7 +238,7 @@ export class ServerCore {
       }
       case 'bye': {
         const s = this.session(packet.sessionId, data, from, now, 'goodbye');
-        if (s) this.onBye(s, packet.position, now);
+        if (s) this.onBye(s, packet.position, packet.fetchId, now);
         return;
       }
       default:
@@ -582,9 +584,9 @@ export class ServerCore {
     return s;
   }
 
-  private onBye(s: Session, position: number, now: number): void {
+  private onBye(s: Session, position: number, fetchId: number | undefined, now: number): void {
     if (s.role === Role.Reader && s.group) {
-      s.group.leave(s, position, 0);
+      s.group.leave(s, position, 0, fetchId);
       this.groupChanged(s.group);
     } else if (s.role === Role.Reader && position > 0 && !s.observer) {
       s.position = Math.min(Math.max(position, s.position), this.logNext);
@@ -782,6 +784,13 @@ export class ServerCore {
     s.fetchDeadline = now + f.waitMs;
     this.unpark(s);
     this.read(s);
+  }
+
+  /** A reader printed everything before `position` while its reply was still arriving: keep it. */
+  private confirmed(s: ReaderSession, position: number): void {
+    if (s.group || s.observer || position <= s.position || position > this.logNext) return;
+    s.position = position;
+    this.markCursor(s);
   }
 
   private read(s: ReaderSession): void {

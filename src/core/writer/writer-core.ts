@@ -2,6 +2,7 @@ import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ClientAuth } from '../client-auth.js';
+import { Liveness } from '../liveness.js';
 import { ServerList } from '../server-list.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
 import type { Mac } from '../../protocol/auth.js';
@@ -98,7 +99,9 @@ export class WriterCore {
   private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
   private lastProgressAt: number;
-  private lostReported = false;
+  private readonly liveness: Liveness;
+  /** The datagram being handled is a genuine answer of the server's. */
+  private answered = false;
   private readonly servers: ServerList;
   private inputEnded = false;
   private registeredOnce = false;
@@ -119,6 +122,7 @@ export class WriterCore {
     this.cwnd = config.windowInitial;
     this.ssthresh = config.windowMax;
     this.lastProgressAt = now;
+    this.liveness = new Liveness(config.lostAfterMs);
     this.servers = new ServerList(config.servers, now);
     this.sendHello(now);
   }
@@ -159,6 +163,12 @@ export class WriterCore {
   }
 
   handleDatagram(data: Buffer, from: Address, now: number): void {
+    this.answered = false;
+    this.onDatagram(data, from, now);
+    if (this.answered && this.liveness.heard(now, this.waiting())) this.events.push({ type: 'server-back' });
+  }
+
+  private onDatagram(data: Buffer, from: Address, now: number): void {
     if (!this.servers.isCurrent(from)) return;
     let p: Packet;
     try {
@@ -218,10 +228,9 @@ export class WriterCore {
       this.events.push({ type: 'failed', unconfirmed: this.unconfirmedLines });
       return;
     }
-    const lostAt = this.lostDue();
-    if (lostAt !== undefined && now >= lostAt) {
+    if (this.liveness.due(now)) {
       if (this.servers.canMove) return this.moveOn(now);
-      this.lostReported = true;
+      this.liveness.markReported();
       this.events.push({ type: 'server-lost' });
     }
     if (this.hello.due(now)) {
@@ -261,7 +270,7 @@ export class WriterCore {
       this.holdUntil,
       this.bye.deadline,
       waiting ? this.lastProgressAt + this.config.timeoutMs : undefined,
-      this.lostDue(),
+      this.liveness.deadline,
       this.phase === 'open' ? this.lastSendAt + this.heartbeatMs : undefined,
     );
   }
@@ -313,7 +322,7 @@ export class WriterCore {
         nextSeq: this.dgrams[0]?.seq ?? this.seqNext,
       }),
     });
-    this.lastSendAt = now;
+    this.sent(now);
   }
 
   private onWelcome(
@@ -395,6 +404,8 @@ export class WriterCore {
     while (this.outstanding < this.cwnd && this.dgrams.length < this.config.unconfirmedMax) {
       const d = this.pack();
       if (!d) break;
+      // Lines that wait after an idle spell: --timeout counts from now, not from the last confirmation.
+      if (this.dgrams.length === 0) this.progress(now);
       this.dgrams.push(d);
       this.transmit(d, now);
     }
@@ -421,12 +432,18 @@ export class WriterCore {
     this.outstanding++;
     this.rtxAt ??= now + this.rtt.rtoMs;
     this.transmits.push({ to: this.servers.current, data: this.auth.seal(d.data) });
-    this.lastSendAt = now;
+    this.sent(now);
   }
 
   private send(p: Packet, now: number): void {
     this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
+    this.sent(now);
+  }
+
+  /** Everything a writer sends wants an answer (ACK, PONG, WELCOME, GOODBYE). */
+  private sent(now: number): void {
     this.lastSendAt = now;
+    this.liveness.sent(now);
   }
 
   // ---- acknowledgements ----
@@ -494,7 +511,7 @@ export class WriterCore {
       // All arrived, some not yet committed, and the acknowledgement saying so may be lost: probe.
       const first = this.dgrams[0]!;
       this.transmits.push({ to: this.servers.current, data: this.auth.seal(first.data) });
-      this.lastSendAt = now;
+      this.sent(now);
       this.rtxAt = now + this.rtt.rtoMs;
       return;
     }
@@ -525,23 +542,14 @@ export class WriterCore {
   // ---- progress and the end ----
 
   private heard(now: number): void {
-    if (this.lostReported) {
-      this.lostReported = false;
-      this.events.push({ type: 'server-back' });
-    }
+    this.answered = true;
     if (!this.waiting()) this.lastProgressAt = now;
-  }
-
-  /** When the server in use counts as lost, if nothing is heard of it: it owes something, and said nothing for a while. */
-  private lostDue(): number | undefined {
-    if (!this.waiting() || (this.lostReported && !this.servers.canMove)) return undefined;
-    return Math.max(this.lastProgressAt, this.servers.since) + this.config.lostAfterMs;
   }
 
   /** The server in use stopped answering: register with the next one and resend what is unconfirmed there. */
   private moveOn(now: number): void {
     const from = this.servers.moveOn(now);
-    this.lostReported = false; // the failover is the news: the next server answering is not "back"
+    this.liveness.reset(); // the failover is the news: the next server answering is not "back"
     this.events.push({ type: 'failover', from, to: this.servers.current });
     this.rehello(now);
   }

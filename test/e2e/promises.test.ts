@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { jsonLines, lines, run, sleep, start, startReader, startServer, waitFor, type Server } from './processes.js';
+
+/** The README's promises, each as a user meets it: drained queues, killed readers, idle clients. */
+describe('a queue group drained to empty', () => {
+  let server: Server;
+  let p: string[];
+  before(async () => {
+    server = await startServer();
+    p = ['--port', String(server.port)];
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  test('--count 1 consumers one after another take each message once; then "no messages"; then only what is new', async () => {
+    const init = await run('run-reader', ['-u', 'init', '--group', 'g1', '--once', ...p]);
+    assert.equal(init.code, 6, init.stderr);
+    assert.equal((await run('run-writer', ['-u', 'w', ...p], 'a\nb\nc\n')).code, 0);
+    const ids: number[] = [];
+    for (let i = 1; i <= 3; i++) {
+      const k = await run('run-reader', ['-u', `k${i}`, '--group', 'g1', '--count', '1', '--format', 'json', ...p]);
+      assert.equal(k.code, 0, k.stderr);
+      ids.push(...jsonLines(k.stdout).map((m) => m['id'] as number));
+    }
+    assert.deepEqual(ids, [1, 2, 3]);
+    const empty = await run('run-reader', ['-u', 'k9', '--group', 'g1', '--once', ...p]);
+    assert.equal(empty.code, 6, `the queue is empty, yet it printed ${JSON.stringify(empty.stdout)}`);
+    assert.equal(empty.stdout, '');
+    assert.equal((await run('run-writer', ['-u', 'w', ...p], 'd\n')).code, 0);
+    const next = await run('run-reader', ['-u', 'k10', '--group', 'g1', '--count', '1', '--format', 'raw', ...p]);
+    assert.equal(next.stdout, 'd\n');
+    const none = await run('run-reader', ['-u', 'k11', '--group', 'g1', '--once', ...p]);
+    assert.equal(none.code, 6);
+  });
+});
+
+describe('a reader killed with kill -9 while it prints a large backlog', () => {
+  let server: Server;
+  let p: string[];
+  const total = 100_000;
+  before(async () => {
+    server = await startServer(['--session-timeout', '2']);
+    p = ['--port', String(server.port)];
+    const w = await run('run-writer', ['-u', 'w', ...p], lines(1, total));
+    assert.equal(w.code, 0, w.stderr);
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  /** Up to the last whole line: what a killed process left in its output. */
+  const ids = (out: string): number[] => jsonLines(out.slice(0, out.lastIndexOf('\n') + 1)).map((m) => m['id'] as number);
+
+  for (const delay of ['0', '1']) {
+    test(`--delay ${delay}: after a restart it resumes with no gap, and prints again at most about 1,000 of what it had printed`, async () => {
+      const name = `killed${delay}`;
+      const first = start('run-reader', ['-u', name, '--from', 'earliest', '--delay', delay, '--format', 'json', ...p]);
+      const deadline = Date.now() + 20_000;
+      // Killed in the middle of the backlog, while replies are being printed.
+      while (first.stdout().split('\n').length < 20_000 && Date.now() < deadline) await sleep(1);
+      first.proc.kill('SIGKILL');
+      await first.done;
+      const before = ids(first.stdout());
+      assert.ok(before.length > 0 && before.length < total, `killed midway (after ${before.length})`);
+      await sleep(3_000); // the killed session expires
+      const second = start('run-reader', ['-u', name, '--delay', delay, '--format', 'json', ...p]);
+      const until = Date.now() + 20_000;
+      while (!second.stdout().includes(`"text":"${total}"`) && Date.now() < until) await sleep(20);
+      second.proc.kill('SIGINT');
+      await second.done;
+      const afterIds = ids(second.stdout());
+      const last = before[before.length - 1]!;
+      const resumedAt = afterIds[0]!;
+      assert.ok(resumedAt <= last + 1, `a gap: printed up to ${last}, resumed at ${resumedAt}`);
+      const repeated = last + 1 - resumedAt;
+      assert.ok(repeated <= 1_000 + 4_096, `${repeated} printed again (the bound: 1,000 and one datagram's worth)`);
+      assert.deepEqual(afterIds, Array.from({ length: total - resumedAt + 1 }, (_, i) => resumedAt + i), 'in order, once');
+    });
+  }
+});
+
+describe('idle spells longer than the liveness timeout, with a healthy server', () => {
+  let a: Server;
+  let b: Server;
+  before(async () => {
+    a = await startServer();
+    b = await startServer();
+  });
+  after(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
+  test('a writer with pauses of 3 s between lines never calls the server lost, nor moves to the next one', async () => {
+    const addr = ['--address', `127.0.0.1:${a.port},127.0.0.1:${b.port}`];
+    const w = start('run-writer', ['-u', 'slow', ...addr, '--log-level', 'info']);
+    await waitFor(w, /registered as slow/);
+    for (let i = 1; i <= 3; i++) {
+      w.proc.stdin!.write(`slow ${i}\n`);
+      await sleep(3_000);
+    }
+    w.proc.stdin!.end();
+    const done = await w.done;
+    assert.equal(done.code, 0, done.stderr);
+    assert.doesNotMatch(done.stderr, /not responding|responding again|trying|is back/);
+    const got = await run('run-reader', ['-u', 'check', '--from', 'earliest', '--once', '--format', 'raw', '--port', String(a.port)]);
+    assert.equal(got.stdout, 'slow 1\nslow 2\nslow 3\n', 'every line on the first server');
+  });
+
+  test('an idle reader with --delay 3 never calls the server lost', async () => {
+    const r = await startReader(['-u', 'idle', '--delay', '3', '--port', String(a.port), '--log-level', 'info']);
+    await sleep(8_000);
+    r.proc.kill('SIGINT');
+    const done = await r.done;
+    assert.equal(done.code, 0);
+    assert.doesNotMatch(done.stderr, /not responding|is back/);
+  });
+});
+
+describe('a server that dies while its clients are idle', () => {
+  test('an idle writer says so within the heartbeat bound (about 7 s), once, and once when it is back', async () => {
+    const server = await startServer();
+    const p = ['--port', String(server.port)];
+    const w = start('run-writer', ['-u', 'quiet', ...p, '--log-level', 'info', '--timeout', '60']);
+    await waitFor(w, /registered as quiet/);
+    await server.stop();
+    const stoppedAt = Date.now();
+    await waitFor(w, /not responding/, 12_000);
+    const reportedMs = Date.now() - stoppedAt;
+    assert.ok(reportedMs <= 8_000, `reported after ${reportedMs} ms`);
+    assert.equal((w.stderr().match(/not responding/g) ?? []).length, 1, 'said once');
+    w.proc.kill('SIGINT');
+    await w.done;
+  });
+});
