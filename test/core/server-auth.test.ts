@@ -161,3 +161,25 @@ test('a writer over its message rate has the excess dropped and is told, and is 
   const stored = await h.store.read(1, { maxMessages: 100, maxBytes: 10_000, user: 'x' });
   assert.equal(stored.messages.length, 24);
 });
+
+test('a group named after another user is refused: only alice reads what is sent to alice', async () => {
+  const h = new ServerHarness({ users: USERS });
+  const reader = (name: string, group: string, nonce: number): Hello => ({
+    kind: 'hello',
+    role: Role.Reader,
+    nonce,
+    name,
+    cookie: Buffer.alloc(0),
+    fromKind: 0,
+    fromId: 0,
+    group,
+  });
+  const { out } = await login(h, reader('bob', 'alice', 11), USERS.get('bob'));
+  const r = refusal(out);
+  assert.equal(r.code, RefuseCode.Unauthorized);
+  assert.match(r.reason, /alice is a user: only alice may read what is sent to alice/);
+  const own = await login(h, reader('alice', 'alice', 12), USERS.get('alice'), OTHER);
+  assert.equal(own.out[0]!.packet.kind, 'welcome', 'a user may read its own messages as a group');
+  const other = await login(h, reader('bob', 'jobs', 13), USERS.get('bob'), { address: '127.0.0.3', port: 40010 });
+  assert.equal(other.out[0]!.packet.kind, 'welcome', 'a group name that is nobody’s is open to every user');
+});

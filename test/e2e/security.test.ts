@@ -82,6 +82,18 @@ describe('authenticated mode (--users)', () => {
     assert.ok(!r.stdout.includes('\x1b') && !r.stdout.includes('\x07'), JSON.stringify(r.stdout));
     assert.match(r.stdout, /alice: evil\\x1b\[2J\\x1b\]0;x\\x07end$/m);
   });
+
+  test('direct messages stay private: a group named after another user is refused, and leaks nothing', async () => {
+    const secret = 'for alice only: the launch code is 1234';
+    const w = await run('run-writer', ['-u', 'bob', ...p, '--to', 'alice'], `${secret}\n`, { RELAY_SECRET: 'battery staple' });
+    assert.equal(w.code, 0, w.stderr);
+    const snoop = await run('run-reader', ['-u', 'bob', ...p, '--group', 'alice', '--from', 'earliest', '--once'], '', { RELAY_SECRET: 'battery staple' });
+    assert.equal(snoop.code, 4, snoop.stderr);
+    assert.equal(snoop.stdout, '');
+    assert.match(oneLine(snoop.stderr), /alice is a user: only alice may read what is sent to alice/);
+    const alice = await run('run-reader', ['-u', 'alice', ...p, '--from', 'earliest', '--once', '--format', 'raw'], '', { RELAY_SECRET: 'correct horse' });
+    assert.ok(alice.stdout.includes(secret), 'alice still gets it');
+  });
 });
 
 describe('limits', () => {

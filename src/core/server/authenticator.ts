@@ -1,5 +1,5 @@
 import { equalBytes, helloProof, sessionKeys, type Mac, type SessionKeys } from '../../protocol/auth.js';
-import { RefuseCode } from '../../protocol/constants.js';
+import { RefuseCode, Role } from '../../protocol/constants.js';
 import type { Hello } from '../../protocol/packets.js';
 
 export type HelloCheck = { ok: true; keys?: SessionKeys } | { ok: false; code: RefuseCode; reason: string };
@@ -28,6 +28,10 @@ export class Authenticator {
     if (!secret) return { ok: false, code: RefuseCode.Unauthorized, reason: `no user ${h.name} on this server` };
     if (!equalBytes(helloProof(this.mac, secret, h), h.proof)) {
       return { ok: false, code: RefuseCode.Unauthorized, reason: `wrong secret for ${h.name}` };
+    }
+    if (h.role !== Role.Writer && h.group !== undefined && h.group !== h.name && this.users.has(h.group)) {
+      // A group reads what is sent to its name: a user's name as a group would open that user's messages.
+      return { ok: false, code: RefuseCode.Unauthorized, reason: `${h.group} is a user: only ${h.group} may read what is sent to ${h.group}; choose another group name` };
     }
     return { ok: true, keys: sessionKeys(this.mac, secret, h) };
   }
