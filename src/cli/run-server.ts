@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { hideBin } from 'yargs/helpers';
+import type { Logger } from 'pino';
 import { formatAddress } from '../core/address.js';
 import { SERVER_DEFAULTS } from '../core/server/server-core.js';
 import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../protocol/constants.js';
@@ -30,6 +31,15 @@ export async function main(argv: string[]): Promise<number> {
       type: 'boolean',
       default: false,
       describe: 'Flush every commit to disk: survives power loss, not only a killed server (slower)',
+    })
+    .option('accept-empty-log', {
+      type: 'boolean',
+      default: false,
+      describe: 'Start although relay.db is empty (or gone) where this data directory held a log',
+    })
+    .option('recover-to', {
+      type: 'string',
+      describe: 'Copy what is intact of a damaged relay.db under --data-dir into this new directory, then exit',
     })
     .option('retain-messages', { type: 'number', default: 0, describe: 'Keep the newest N messages (0: all)' })
     .option('retain-bytes', { type: 'number', default: 0, describe: 'Keep at most this many bytes of text (0: no limit)' })
@@ -83,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
+  if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
   if (users?.exposed) {
     logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
   }
@@ -91,6 +102,8 @@ export async function main(argv: string[]): Promise<number> {
     dataDir: args['data-dir'],
     retention: { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 },
     fsync: args.fsync,
+    acceptEmptyLog: args['accept-empty-log'],
+    onDamage: (e) => logger.error({ firstId: e.firstId, lastId: e.lastId }, `${e.message}: skipped; readers are told they missed them (run-server --recover-to copies what is intact)`),
     onStatus: (s) => {
       if (s.state === 'down') logger.error({ reason: s.reason }, `lost the connection to redis (${s.reason}): nothing is acknowledged until it is back`);
       else logger.info('connected to redis again: carrying on');
@@ -157,3 +170,18 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export const run = (): void => runCommand(NAME, () => main(hideBin(process.argv)));
+
+/** --recover-to: copies what is intact of a damaged log into a new data directory. */
+async function recover(dataDir: string, toDir: string, logger: Logger): Promise<number> {
+  const { salvageSqlite } = await import('../store/sqlite-salvage.js');
+  const r = await salvageSqlite(dataDir, toDir).catch((err: unknown) => {
+    if (err instanceof StoreOpenError) throw new UserError(err.message, ExitCode.StartFailed);
+    throw err;
+  });
+  logger.info(
+    { ...r },
+    `recovered ${r.messages} messages (ids ${r.first}–${r.next - 1}) into ${toDir}; ${r.damagedRecords} damaged records left behind; ` +
+      `${r.positions} reader positions. Start the server with --data-dir ${toDir}`,
+  );
+  return ExitCode.Ok;
+}

@@ -66,6 +66,12 @@ export async function main(argv: string[]): Promise<number> {
       if (!outcome.registered) {
         throw new UserError(`${where.name} ${where.are} not responding (no answer within ${args.timeout} s)`, ExitCode.Unreachable);
       }
+      if (outcome.reason !== undefined) {
+        throw new UserError(
+          `${where.name} could not store ${outcome.unconfirmed} line(s) within ${args.timeout} s (${outcome.reason}); they may not have been stored`,
+          ExitCode.Unreachable,
+        );
+      }
       throw new UserError(
         `${where.name} did not confirm ${outcome.unconfirmed} line(s) within ${args.timeout} s; they may not have been stored`,
         ExitCode.Unreachable,

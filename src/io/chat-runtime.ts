@@ -147,6 +147,12 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
           case 'done':
             closing?.();
             break;
+          case 'stalled':
+            events.status(`the server cannot store (${e.reason}); your messages wait`);
+            break;
+          case 'stall-over':
+            events.status('the server is storing again');
+            break;
           case 'rate-limited':
           case 'throttled':
           case 'open-server':

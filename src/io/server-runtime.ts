@@ -7,6 +7,7 @@ import { runStoreRequest, type StoreRequest } from '../store/store-request.js';
 import { now } from './clock.js';
 import { bindSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
+import { StoreErrorDigest } from './error-digest.js';
 
 /** A store request as the core hands it out: its id comes back with the result. */
 type PendingRequest = { id: number; req: StoreRequest };
@@ -26,6 +27,7 @@ export async function startServer(opts: {
   logger: Logger;
 }): Promise<RunningServer> {
   const { store, logger } = opts;
+  const storeErrors = new StoreErrorDigest(logger, now);
   const socket: Socket = await bindSocket(opts.host, opts.port);
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
@@ -72,7 +74,7 @@ export async function startServer(opts: {
           logger.warn({ user: e.name, from: formatAddress(e.addr) }, `refused ${e.name}: ${e.reason}`);
           break;
         case 'store-error':
-          logger.error({ op: e.op, err: e.error }, `store error during ${e.op}`);
+          storeErrors.report(e.op, e.error);
           break;
       }
     }

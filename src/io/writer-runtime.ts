@@ -14,7 +14,7 @@ export type WriterOutcome =
   | { kind: 'done'; confirmed: number; rejected: number }
   | { kind: 'refused'; reason: string }
   | { kind: 'input-failed'; reason: string }
-  | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number };
+  | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number; reason?: string };
 
 export interface WriterOptions {
   /** In order of preference: the writer moves on when one stops answering. */
@@ -101,12 +101,18 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
           case 'throttled':
             logger.warn({ limit: e.limit }, `the server limits this writer to ${e.limit} messages per second; sending slower`);
             break;
+          case 'stalled':
+            logger.warn({ server, reason: e.reason }, `server ${server} cannot store: ${e.reason}; keeping ${core.unconfirmedLines} unconfirmed line(s) and waiting`);
+            break;
+          case 'stall-over':
+            logger.info({ server }, `server ${server} is storing again`);
+            break;
           case 'taken-over':
             return finish({ kind: 'refused', reason: takenOverReason(opts.name) });
           case 'done':
             return finish({ kind: 'done', confirmed: core.confirmedLines, rejected });
           case 'failed':
-            return finish({ kind: 'failed', unconfirmed: e.unconfirmed, registered, rejected });
+            return finish({ kind: 'failed', unconfirmed: e.unconfirmed, registered, rejected, ...(e.reason !== undefined && { reason: e.reason }) });
         }
       }
       if (backpressured && core.acceptingInput && !stopping) {

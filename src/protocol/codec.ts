@@ -93,6 +93,9 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.Throttle:
       packet = { kind: 'throttle', sessionId: r.u64(), limit: r.u32(), retryAfterMs: r.u32() };
       break;
+    case PacketKind.Stalled:
+      packet = { kind: 'stalled', sessionId: r.u64(), retryAfterMs: r.u32(), reason: r.str8(REASON_BYTES_MAX) };
+      break;
     case PacketKind.Fetch:
       packet = decodeFetch(r);
       break;
@@ -351,6 +354,12 @@ export function encode(p: Packet): Buffer {
     }
     case 'throttle':
       return header(new BytesWriter(20), PacketKind.Throttle).u64(p.sessionId).u32(p.limit).u32(p.retryAfterMs).finish();
+    case 'stalled':
+      return header(new BytesWriter(64), PacketKind.Stalled)
+        .u64(p.sessionId)
+        .u32(p.retryAfterMs)
+        .str8(truncateUtf8(p.reason, REASON_BYTES_MAX))
+        .finish();
     case 'fetch':
       return header(new BytesWriter(40), PacketKind.Fetch)
         .u64(p.sessionId)

@@ -13,6 +13,7 @@ export const PacketKind = {
   Data: 0x10,
   Ack: 0x11,
   Throttle: 0x12,
+  Stalled: 0x13,
   Fetch: 0x20,
   Batch: 0x21,
   Who: 0x22,

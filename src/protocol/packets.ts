@@ -100,6 +100,18 @@ export interface Throttle {
   retryAfterMs: number;
 }
 
+/**
+ * The server received a writer's lines but cannot store them now (disk full, store unreachable): it keeps
+ * them and tries again after `retryAfterMs`. Nothing is lost; the writer keeps its lines and waits.
+ */
+export interface Stalled {
+  kind: 'stalled';
+  sessionId: bigint;
+  retryAfterMs: number;
+  /** Why, for the user: "disk full". */
+  reason: string;
+}
+
 export interface Fetch {
   kind: 'fetch';
   sessionId: bigint;
@@ -217,6 +229,7 @@ export type Packet =
   | Data
   | Ack
   | Throttle
+  | Stalled
   | Fetch
   | Batch
   | Who

@@ -1,5 +1,6 @@
 import { MemoryStore } from './memory-store.js';
 import type { RedisStatus } from './redis-store.js';
+import type { RecordDamagedError } from './sqlite-integrity.js';
 import { StoreOpenError } from './store-errors.js';
 import type { RetentionLimits, Store } from './store.js';
 
@@ -10,6 +11,10 @@ export interface StoreOptions {
   dataDir: string;
   retention: RetentionLimits;
   fsync: boolean;
+  /** sqlite: start on an empty database although the data directory once held a longer log. */
+  acceptEmptyLog?: boolean;
+  /** sqlite: told once per damaged record found (it is skipped; readers are told they missed it). */
+  onDamage?: (e: RecordDamagedError) => void;
   /** How a networked store (redis) reports losing its connection and getting it back. */
   onStatus?: (status: RedisStatus) => void;
 }
@@ -20,7 +25,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   // Each driver is loaded only when asked for: the Redis client alone takes longer to load than Node to start.
   if (opts.spec === 'sqlite') {
     const { SqliteStore } = await import('./sqlite-store.js');
-    return new SqliteStore({ dataDir: opts.dataDir, retention: opts.retention, fsync: opts.fsync });
+    return new SqliteStore({
+      dataDir: opts.dataDir,
+      retention: opts.retention,
+      fsync: opts.fsync,
+      ...(opts.acceptEmptyLog !== undefined && { acceptEmptyLog: opts.acceptEmptyLog }),
+      ...(opts.onDamage && { onDamage: opts.onDamage }),
+    });
   }
   if (/^rediss?:\/\//.test(opts.spec)) {
     const { RedisStore } = await import('./redis-store.js');

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadScan } from './read-scan.js';
@@ -13,14 +13,17 @@ import type {
   ReadResult,
   RetentionLimits,
   Store,
+  StoredMessage,
 } from './store.js';
 import { PRODUCER_TTL_MS } from './store.js';
 import { StoreOpenError } from './store-errors.js';
 import { DataDirLock } from './data-dir-lock.js';
+import { LogMark, RecordDamagedError, recordChecksum, structuralDamage } from './sqlite-integrity.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 
 const APP = 'udp-relay';
-const SCHEMA_VERSION = 1;
+/** 2: records carry a checksum (version 1 files are upgraded in place; their old records have none). */
+const SCHEMA_VERSION = 2;
 /** Records one query brings at most. */
 const READ_ROWS_MAX = 64;
 export const DATABASE_FILE = 'relay.db';
@@ -35,7 +38,8 @@ CREATE TABLE records (
   sender TEXT NOT NULL,
   count INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
-  payload BLOB NOT NULL
+  payload BLOB NOT NULL,
+  crc INTEGER
 );
 CREATE TABLE producers (id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, updated INTEGER NOT NULL);
 CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
@@ -54,7 +58,10 @@ interface RecordRow {
   ts: number;
   sender: string;
   count: number;
+  bytes: number;
   payload: Buffer;
+  /** Absent in records written before checksums (schema 1). */
+  crc: number | null;
 }
 
 export interface SqliteOptions {
@@ -62,6 +69,10 @@ export interface SqliteOptions {
   retention: RetentionLimits;
   /** fsync at every commit: survives power loss, not only a killed process. */
   fsync: boolean;
+  /** Start even though the database is empty while its data directory once held a longer log. */
+  acceptEmptyLog?: boolean;
+  /** Told once per damaged record a read or trim comes across (the record is skipped, never served altered). */
+  onDamage?: (e: RecordDamagedError) => void;
 }
 
 /**
@@ -82,6 +93,8 @@ export class SqliteStore implements Store {
   private readonly trimTx: (now: number) => boolean;
   private readonly lock: DataDirLock;
   private readonly checkpointer: WalCheckpointer;
+  private readonly mark: LogMark;
+  private readonly damageSeen = new Set<number>();
 
   constructor(private readonly opts: SqliteOptions) {
     this.path = join(opts.dataDir, DATABASE_FILE);
@@ -91,6 +104,7 @@ export class SqliteStore implements Store {
       throw new StoreOpenError(`cannot create data directory ${opts.dataDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
     }
     this.lock = new DataDirLock(opts.dataDir, this.path);
+    const existed = existsSync(this.path);
     try {
       this.db = new Database(this.path);
     } catch (e) {
@@ -99,16 +113,20 @@ export class SqliteStore implements Store {
     }
     const synchronous = opts.fsync ? 'FULL' : 'NORMAL';
     try {
+      this.mark = new LogMark(opts.dataDir);
+      // Every check reads only: a file refused here is left exactly as it was.
       this.checkOrCreate();
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${synchronous}`);
       this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)`).run(new Date().toISOString());
     } catch (e) {
       this.db.close();
+      if (!existed) rmSync(this.path, { force: true }); // a refused start leaves nothing behind
       this.lock.release(true);
       if (e instanceof StoreOpenError) throw e;
       const code = (e as { code?: string }).code;
       if (code === 'SQLITE_NOTADB') throw new StoreOpenError(`${this.path} is not a SQLite database; refusing to touch it`);
+      if (code === 'SQLITE_CORRUPT') throw new StoreOpenError(damagedMessage(this.path, (e as Error).message, this.opts.dataDir));
       throw new StoreOpenError(`cannot open ${this.path}: ${(e as Error).message}`);
     }
     this.checkpointer = new WalCheckpointer(this.db, this.path, synchronous);
@@ -118,6 +136,7 @@ export class SqliteStore implements Store {
     this.nextId = Math.max(Number(this.meta('next_id') ?? 1), (lastRecord?.last_id ?? 0) + 1);
     this.firstId = Number(this.meta('first_id') ?? 1);
     this.totalBytes = this.bytesBetween(this.firstId, this.nextId);
+    this.mark.mark(this.nextId);
     this.db.prepare('DELETE FROM producers WHERE updated < ?').run(Date.now() - PRODUCER_TTL_MS);
     // Whoever was online when the server last stopped must register again to be online now.
     this.db.prepare('UPDATE clients SET online = 0 WHERE online = 1').run();
@@ -147,6 +166,7 @@ export class SqliteStore implements Store {
       return Promise.reject(e as Error);
     }
     this.checkpointer.committed();
+    if (this.mark.nextId === 1) this.mark.mark(this.nextId); // the first messages this directory holds
     return Promise.resolve(firstIds);
   }
 
@@ -164,7 +184,18 @@ export class SqliteStore implements Store {
       // decode (and cache, evicting what others need) many records for every reply it gets.
       for (const row of this.stmt.readRecords.iterate({ from: scan.cursor, limit: READ_ROWS_MAX }) as IterableIterator<RecordRow>) {
         rows++;
-        const record = this.unpack(row);
+        let record: CachedRecord;
+        try {
+          record = this.unpack(row);
+        } catch (e) {
+          if (!(e instanceof RecordDamagedError)) throw e;
+          this.damaged(e);
+          // What comes before it is served; a read that starts at it passes over it, as over messages
+          // removed by retention: the reader is told how many it missed, and never gets altered text.
+          if (scan.messages.length > 0) return Promise.resolve({ messages: scan.messages, next: row.first_id, first, atEnd: false });
+          const after = row.last_id + 1;
+          return Promise.resolve({ messages: [], next: after, first: Math.max(first, after), atEnd: after >= this.nextId });
+        }
         if (!scan.take(record.first, record.messages)) break scan;
       }
       if (rows === 0) break;
@@ -203,6 +234,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.ageTimer) clearInterval(this.ageTimer);
+    this.mark.mark(this.nextId);
     await this.checkpointer.close();
     // The last connection to close copies the WAL back and removes it.
     if (this.db.open) this.db.close();
@@ -219,19 +251,19 @@ export class SqliteStore implements Store {
   private prepare() {
     const db = this.db;
     return {
-      insertRecord: db.prepare('INSERT INTO records (first_id, last_id, ts, sender, count, bytes, payload) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insertRecord: db.prepare('INSERT INTO records (first_id, last_id, ts, sender, count, bytes, payload, crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       putProducer: db.prepare(
         'INSERT INTO producers (id, last_seq, updated) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq), updated = excluded.updated',
       ),
       getProducer: db.prepare('SELECT last_seq FROM producers WHERE id = ?'),
       putMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       readRecords: db.prepare(
-        'SELECT first_id, last_id, ts, sender, count, payload FROM records WHERE first_id >= coalesce((SELECT max(first_id) FROM records WHERE first_id <= @from), 0) ORDER BY first_id LIMIT @limit',
+        'SELECT first_id, last_id, ts, sender, count, bytes, payload, crc FROM records WHERE first_id >= coalesce((SELECT max(first_id) FROM records WHERE first_id <= @from), 0) ORDER BY first_id LIMIT @limit',
       ),
       deleteBelow: db.prepare('DELETE FROM records WHERE last_id < ?'),
       sumWhole: db.prepare('SELECT coalesce(sum(bytes), 0) AS s FROM records WHERE first_id >= @a AND last_id < @b'),
       edgeRecords: db.prepare(
-        `SELECT first_id, last_id, ts, sender, count, payload FROM records WHERE first_id IN (
+        `SELECT first_id, last_id, ts, sender, count, bytes, payload, crc FROM records WHERE first_id IN (
            (SELECT max(first_id) FROM records WHERE first_id <= @a), (SELECT max(first_id) FROM records WHERE first_id < @b))`,
       ),
       getCursor: db.prepare('SELECT position FROM cursors WHERE name = ?'),
@@ -245,9 +277,26 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
-  /** Refuses a file that is not ours; creates the schema in an empty one. Nothing is overwritten. */
+  /**
+   * Refuses a file that is not ours, one that is damaged, and an empty one where the log used to be
+   * longer; creates the schema in a new one. Nothing is written before every check has passed.
+   */
   private checkOrCreate(): void {
     const tables = (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name);
+    const held = this.mark.nextId;
+    const emptied = (): boolean => tables.length === 0 || (this.db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n === 0;
+    if (tables.length > 0 && tables.includes('meta') && this.meta('app') === APP) {
+      const damage = structuralDamage(this.db);
+      if (damage !== undefined) {
+        throw new StoreOpenError(damagedMessage(this.path, damage, this.opts.dataDir));
+      }
+    }
+    if (held > 1 && !this.opts.acceptEmptyLog && emptied() && Number(tables.includes('meta') ? (this.meta('next_id') ?? 1) : 1) < held) {
+      throw new StoreOpenError(
+        `${this.path} holds no messages, but this data directory's log had reached id ${held - 1}: refusing to start ` +
+          `a new log over it. Restore the file, or start with --accept-empty-log to begin again`,
+      );
+    }
     if (tables.length === 0) {
       this.db.transaction(() => {
         this.db.exec(SCHEMA);
@@ -263,6 +312,13 @@ export class SqliteStore implements Store {
       throw new StoreOpenError(`${this.path} is not a ${APP} database; refusing to touch it`);
     }
     const version = Number(this.meta('schema'));
+    if (version === 1) {
+      this.db.transaction(() => {
+        this.db.exec('ALTER TABLE records ADD COLUMN crc INTEGER');
+        this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema'`).run(String(SCHEMA_VERSION));
+      })();
+      return;
+    }
     if (version !== SCHEMA_VERSION) {
       throw new StoreOpenError(`${this.path} has schema version ${version}; this server reads version ${SCHEMA_VERSION}`);
     }
@@ -302,18 +358,45 @@ export class SqliteStore implements Store {
     const bytes = messages.reduce((n, m) => n + m.text.length, 0);
     const ts = Math.floor(messages[0]!.ts);
     const from = messages[0]!.from;
-    this.stmt.insertRecord.run(first, last, ts, from, messages.length, bytes, payload);
+    const crc = recordChecksum(first, last, ts, from, messages.length, payload);
+    this.stmt.insertRecord.run(first, last, ts, from, messages.length, bytes, payload, crc);
     this.nextId = last + 1;
     this.totalBytes += bytes;
     // Readers that follow the log will ask for it at once: keep it decoded, as a read would.
     this.cache.put(first, messages.map((m, i) => storedMessage(first + i, ts, from, m)));
   }
 
+  /** A record's messages, decoded once its checksum holds (RecordDamagedError otherwise). */
   private unpack(row: RecordRow): CachedRecord {
     const cached = this.cache.find(row.first_id);
     if (cached?.first === row.first_id) return cached;
-    const messages = unpackRecord(row.payload, row.count, row.first_id, row.ts, row.sender);
-    return this.cache.put(row.first_id, messages);
+    const { first_id: first, last_id: last, ts, sender, count, payload, crc } = row;
+    if (crc !== null && recordChecksum(first, last, ts, sender, count, payload) !== crc) {
+      throw new RecordDamagedError(first, last, 'checksum mismatch');
+    }
+    let messages;
+    try {
+      messages = unpackRecord(payload, count, first, ts, sender);
+    } catch (e) {
+      throw new RecordDamagedError(first, last, (e as Error).message);
+    }
+    return this.cache.put(first, messages);
+  }
+
+  private unpackOrNone(r: RecordRow): readonly StoredMessage[] | undefined {
+    try {
+      return this.unpack(r).messages;
+    } catch (e) {
+      if (!(e instanceof RecordDamagedError)) throw e;
+      this.damaged(e);
+      return undefined;
+    }
+  }
+
+  private damaged(e: RecordDamagedError): void {
+    if (this.damageSeen.has(e.firstId)) return;
+    this.damageSeen.add(e.firstId);
+    this.opts.onDamage?.(e);
   }
 
   /** Applies retention: moves the first id forward, message by message, and deletes records wholly below it. Says whether it did. */
@@ -338,7 +421,11 @@ export class SqliteStore implements Store {
             continue;
           }
           if (!overBytes()) break scan;
-          const packed = this.unpack(r).messages;
+          const packed = this.unpackOrNone(r);
+          if (!packed) {
+            dropTo(r.last_id + 1); // damaged: goes whole
+            continue;
+          }
           for (let i = Math.max(0, first - r.first_id); i < packed.length && overBytes(); i++) {
             total -= packed[i]!.text.length;
             first = r.first_id + i + 1;
@@ -363,9 +450,19 @@ export class SqliteStore implements Store {
     let sum = (this.stmt.sumWhole.get({ a, b }) as { s: number }).s;
     for (const r of this.stmt.edgeRecords.all({ a, b }) as RecordRow[]) {
       if (r.first_id >= a && r.last_id < b) continue; // counted whole above
-      const packed = this.unpack(r).messages;
+      const packed = this.unpackOrNone(r);
+      if (!packed) {
+        // Damaged: its share of the record's bytes.
+        const overlap = Math.min(b, r.last_id + 1) - Math.max(a, r.first_id);
+        sum += Math.round((r.bytes * overlap) / r.count);
+        continue;
+      }
       for (let id = Math.max(a, r.first_id); id < Math.min(b, r.last_id + 1); id++) sum += packed[id - r.first_id]!.text.length;
     }
     return sum;
   }
 }
+
+const damagedMessage = (path: string, damage: string, dataDir: string): string =>
+  `${path} is damaged (${damage.slice(0, 160)}); it was not written to. ` +
+  `Copy what is intact to a new data directory with run-server --data-dir ${dataDir} --recover-to NEW-DIR`;

@@ -9,6 +9,7 @@ import type { Data, Fetch, Hello, Packet, PresenceEntry, Who } from '../../proto
 import { BATCH_HEADER_BYTES, BATCH_MESSAGE_FRAMING_BYTES, PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
 import type { ClientRecord, NewMessage, ProducerBatch, ReadLimits, ReadResult } from '../../store/store.js';
 import type { ReaderStart, StoreRequest, StoreResults } from '../../store/store-request.js';
+import { storeFailureReason } from '../../store/store-errors.js';
 import { AddressCookies } from './address-cookies.js';
 import { Authenticator, ReplayGuard } from './authenticator.js';
 import { HandshakeLimiter, TokenBucket } from './rate-limits.js';
@@ -59,6 +60,8 @@ export const SERVER_DEFAULTS: Omit<ServerConfig, 'randomId' | 'randomKey' | 'mac
 
 /** At most one THROTTLE per session per this many ms: it is a signal, not a reply to every datagram. */
 const THROTTLE_SIGNAL_MS = 100;
+/** After the store failed an append, the next try waits this long (what came meanwhile goes with it). */
+const APPEND_RETRY_MS = 1_000;
 
 /** Where a queue group's position is saved: '/' is not allowed in names, so it meets no reader's. */
 const groupKey = (group: string): string => `group/${group}`;
@@ -87,6 +90,8 @@ interface WriterSession extends SessionCommon {
   producerId: bigint;
   ingest?: WriterIngest;
   committed: number;
+  /** When this writer was last told the store cannot take its lines (STALLED). */
+  stalledAt?: number;
   bucket?: TokenBucket;
   throttledAt?: number;
 }
@@ -171,6 +176,8 @@ export class ServerCore {
   private readonly events: ServerEvent[] = [];
   private nextRequestId = 1;
   private appendInFlight = false;
+  /** The store failed the last append: the next waits until then. */
+  private appendRetryAt: number | undefined;
   private readonly appendQueue = new Set<WriterSession>();
   private readonly dirtyCursors = new Map<string, number>();
   private cursorFlushAt: number | undefined;
@@ -268,6 +275,7 @@ export class ServerCore {
       }
     }
     if (this.cursorFlushAt !== undefined && now >= this.cursorFlushAt) this.flushCursors();
+    if (this.appendRetryAt !== undefined && now >= this.appendRetryAt) this.startAppend(now);
     this.renewClaims(now);
   }
 
@@ -315,7 +323,7 @@ export class ServerCore {
   nextDeadline(): number | undefined {
     let parked: number | undefined;
     for (const s of this.parked) parked = earliest(parked, s.parkedUntil);
-    return earliest(this.sweepAt, parked, this.cursorFlushAt, this.claims.deadline);
+    return earliest(this.sweepAt, parked, this.cursorFlushAt, this.claims.deadline, this.appendQueue.size > 0 ? this.appendRetryAt : undefined);
   }
 
   get pendingStoreWork(): number {
@@ -720,6 +728,8 @@ export class ServerCore {
   /** Group commit: one append at a time; what arrives meanwhile goes into the next one. */
   private startAppend(now: number): void {
     if (this.appendInFlight || this.appendQueue.size === 0) return;
+    if (this.appendRetryAt !== undefined && now < this.appendRetryAt) return;
+    this.appendRetryAt = undefined;
     const writers = [...this.appendQueue];
     this.appendQueue.clear();
     const batches: ProducerBatch[] = [];
@@ -734,13 +744,7 @@ export class ServerCore {
     this.appendInFlight = true;
     this.request({ op: 'append', batches }, (ok, value, doneAt) => {
       this.appendInFlight = false;
-      if (!ok) {
-        // Nothing is acknowledged; the writers' retransmissions will be ignored as duplicates
-        // only if stored, so put the sessions' data back by asking them to resend: end them.
-        this.events.push({ type: 'store-error', op: 'append', error: value });
-        for (const w of writers) this.endSession(w, 'expired', doneAt);
-        return;
-      }
+      if (!ok) return this.appendFailed(writers, batches, value, doneAt);
       const firstIds = value as StoreResults['append'];
       let stored = 0;
       writers.forEach((w, i) => {
@@ -763,6 +767,26 @@ export class ServerCore {
       if (stored > 0) this.wakeReaders();
       this.startAppend(doneAt);
     });
+  }
+
+  /**
+   * The store could not take the lines (disk full, store away): nothing is acknowledged. The lines stay
+   * here, first in line, and go again after a pause; their writers are told why and keep theirs (an
+   * append that was applied after all is recognised then by its writer's sequence number).
+   */
+  private appendFailed(writers: WriterSession[], batches: ProducerBatch[], error: unknown, now: number): void {
+    this.events.push({ type: 'store-error', op: 'append', error });
+    const reason = storeFailureReason(error);
+    writers.forEach((w, i) => {
+      if (this.sessions.get(w.id) !== w) return;
+      w.ingest!.giveBack(batches[i]!.messages.map((m) => (m.to === undefined ? { text: m.text } : { to: m.to, text: m.text })));
+      this.appendQueue.add(w);
+      if (w.stalledAt === undefined || now - w.stalledAt >= APPEND_RETRY_MS) {
+        w.stalledAt = now;
+        this.sendTo(w, { kind: 'stalled', sessionId: w.id, retryAfterMs: APPEND_RETRY_MS, reason });
+      }
+    });
+    this.appendRetryAt = now + APPEND_RETRY_MS;
   }
 
   // ---- readers ----

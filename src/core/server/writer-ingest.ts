@@ -67,6 +67,11 @@ export class WriterIngest {
     return { lines, lastSeq: this.clean };
   }
 
+  /** The store failed to take what `drain` gave: it goes first into the next drain. */
+  giveBack(lines: CompletedLine[]): void {
+    this.completed = lines.concat(this.completed);
+  }
+
   sacks(): SackRange[] {
     if (this.early.size === 0) return [];
     const seqs = [...this.early.keys()].sort((a, b) => a - b);

@@ -56,8 +56,10 @@ export type WriterEvent =
   | { type: 'throttled'; limit: number }
   | { type: 'taken-over' }
   | { type: 'rate-limited'; reason: string }
+  | { type: 'stalled'; reason: string }
+  | { type: 'stall-over' }
   | { type: 'done' }
-  | { type: 'failed'; unconfirmed: number };
+  | { type: 'failed'; unconfirmed: number; /** Why the server could not store them, when it said. */ reason?: string };
 
 type Phase = 'hello' | 'open' | 'closing' | 'done' | 'failed' | 'refused';
 
@@ -100,6 +102,8 @@ export class WriterCore {
   private lastSendAt = 0;
   private lastProgressAt: number;
   private readonly liveness: Liveness;
+  /** The server said it cannot store (STALLED), and has not confirmed all that waited since: why. */
+  private stallReason: string | undefined;
   /** The datagram being handled is a genuine answer of the server's. */
   private answered = false;
   private readonly servers: ServerList;
@@ -216,6 +220,13 @@ export class WriterCore {
       case 'throttle':
         if (p.sessionId === this.sessionId && this.phase === 'open') this.onThrottle(p.limit, p.retryAfterMs, now);
         return;
+      case 'stalled':
+        if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
+        this.heard(now);
+        // The server has the lines and cannot store them yet: it keeps them and says when it tries again.
+        if (this.stallReason === undefined) this.events.push({ type: 'stalled', reason: p.reason });
+        this.stallReason = p.reason;
+        return;
       default:
         return;
     }
@@ -225,7 +236,7 @@ export class WriterCore {
     if (this.phase === 'done' || this.phase === 'failed' || this.phase === 'refused') return;
     if (this.waiting() && now - this.lastProgressAt >= this.config.timeoutMs) {
       this.phase = 'failed';
-      this.events.push({ type: 'failed', unconfirmed: this.unconfirmedLines });
+      this.events.push({ type: 'failed', unconfirmed: this.unconfirmedLines, ...(this.stallReason !== undefined && { reason: this.stallReason }) });
       return;
     }
     if (this.liveness.due(now)) {
@@ -475,6 +486,11 @@ export class WriterCore {
       committed++;
     }
     if (newest) this.rtt.sample(now - newest.sentAt);
+    if (committed > 0 && this.stallReason !== undefined && this.dgrams.length === 0) {
+      // Said once everything that waited is stored (a disk that frees a little at a time is one stall).
+      this.stallReason = undefined;
+      this.events.push({ type: 'stall-over' });
+    }
     if (newlyReceived > 0 || committed > 0) {
       this.progress(now);
       this.grow(newlyReceived);
