@@ -77,3 +77,32 @@ test('a member that says BYE before its lease reply reached it gives the whole l
   g.leave('a', 4, 0, 8); // its position comes from an earlier reply
   assert.deepEqual(g.nextSpan(4), { start: 3, offset: 0, end: 4 });
 });
+
+test('a member that leaves in the middle of a long message gives it back whole', () => {
+  const g = new QueueGroup<string>('g', 1);
+  g.members.add('a');
+  g.grant('a', g.nextSpan(10)!, 10, 1, 1);
+  assert.equal(g.advance('a', 4, 1684, 2), 'partial', 'the first 1,684 bytes of message 4 taken');
+  g.leave('a', 0, 0);
+  assert.deepEqual(g.nextSpan(10), { start: 4, offset: 0, end: 10 }, 'the next member gets message 4 from its start');
+});
+
+test('a member that asks again from the start of a long message it had begun gets the message from its start', () => {
+  const g = new QueueGroup<string>('g', 1);
+  g.grant('a', g.nextSpan(10)!, 10, 1, 1);
+  assert.equal(g.advance('a', 4, 1684, 2), 'partial');
+  assert.equal(g.advance('a', 4, 0, 3), 'partial', 'the start of message 4 again, not "unchanged"');
+  assert.deepEqual([g.lease('a')!.start, g.lease('a')!.offset], [4, 0]);
+});
+
+test('part of a stretch given back is leased as what it is, and the rest waits for the next member', () => {
+  const g = new QueueGroup<string>('g', 1);
+  g.members.add('a').add('b');
+  g.grant('a', g.nextSpan(20)!, 20, 1, 1);
+  g.leave('a', 0, 0);
+  const redo = g.nextSpan(20)!;
+  const lease = g.grant('b', redo, 8, 5, 20);
+  assert.deepEqual([lease.start, lease.end], [1, 8], 'the lease holds ids 1 to 7, not nothing');
+  assert.deepEqual(g.nextSpan(20), { start: 8, offset: 0, end: 20 });
+  assert.equal(g.advance('b', 8, 0, 6), 'done');
+});

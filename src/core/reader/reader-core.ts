@@ -78,12 +78,19 @@ export type ReaderEvent =
   | { type: 'rate-limited'; reason: string }
   | { type: 'registry'; entries: PresenceEntry[] }
   | { type: 'presence'; changes: PresenceEntry[] }
-  | { type: 'closed' };
+  /** `unconfirmed`: no answer to BYE: the server may keep what this reader took until the session times out. */
+  | { type: 'closed'; unconfirmed?: boolean };
 
 type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
 
 interface OpenFetch {
   id: number;
+  /**
+   * Where it asks from, fixed when it is first sent: a repeat says the same, or a server that took the
+   * first for a queue group's progress would answer the repeat from there, and send the reader back.
+   */
+  position: number;
+  offset: number;
   lastSentAt: number;
   waitMs: number;
   /** A held poll is sent again after this long; it doubles while nothing comes. */
@@ -286,7 +293,7 @@ export class ReaderCore {
     }
     if (this.byeHeldUntil !== undefined && now >= this.byeHeldUntil) this.sendBye(now);
     if (this.bye.due(now)) {
-      if (this.bye.exhausted) return this.finish();
+      if (this.bye.exhausted) return this.finish(true);
       this.sendBye(now);
     }
     if (this.phase !== 'open') return;
@@ -436,7 +443,11 @@ export class ReaderCore {
 
   private sendFetch(now: number, waitMs: number): void {
     const resendMs = Math.max(LONG_POLL_RESEND_MS_MIN, this.rtt.rtoMs);
-    this.fetch = { id: ++this.fetchSeq >>> 0, lastSentAt: now, waitMs, resendMs, maxDatagrams: this.config.maxDatagrams, sends: 1, lastPartAt: 0, lastPartSeen: false };
+    const { position, offset } = this;
+    this.fetch = { id: ++this.fetchSeq >>> 0, position, offset, lastSentAt: now, waitMs, resendMs, maxDatagrams: this.config.maxDatagrams, sends: 1, lastPartAt: 0, lastPartSeen: false };
+    // A fetch confirms everything before its position: it goes only once what was taken is printed
+    // (nextFetch holds it until then), so that a reader killed at any moment never leaves a gap.
+    this.confirmedTo = Math.max(this.confirmedTo, position);
     this.transmitFetch(this.fetch, now);
   }
 
@@ -448,16 +459,13 @@ export class ReaderCore {
   }
 
   private transmitFetch(f: OpenFetch, now: number): void {
-    // A fetch confirms everything before its position: it goes only once what was taken is printed
-    // (nextFetch holds it until then), so that a reader killed at any moment never leaves a gap.
-    this.confirmedTo = this.position;
     this.send(
       {
         kind: 'fetch',
         sessionId: this.sessionId,
         fetchId: f.id,
-        position: this.position,
-        offset: this.offset,
+        position: f.position,
+        offset: f.offset,
         waitMs: f.waitMs,
         maxDatagrams: Math.max(1, Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX)),
       },
@@ -663,12 +671,12 @@ export class ReaderCore {
     this.send({ kind: 'bye', sessionId: this.sessionId, position, ...(group && { fetchId: this.tookFetchId }) }, now);
   }
 
-  private finish(): void {
+  private finish(unconfirmed = false): void {
     this.flushPackage();
     this.phase = 'closed';
     this.bye.stop();
     this.hello.stop();
-    this.events.push({ type: 'closed' });
+    this.events.push(unconfirmed ? { type: 'closed', unconfirmed } : { type: 'closed' });
   }
 
   private send(p: Packet, now: number): void {

@@ -9,6 +9,8 @@ export interface Span {
 export interface Lease extends Span {
   /** The fetch its reply answers: a repeat of that fetch gets the same reply again. */
   fetchId: number;
+  /** The fetch whose reply first carried it: replies to it and to later fetches are all of this lease. */
+  firstFetchId: number;
   /** Where the member stood when it was given the lease. */
   from: number;
 }
@@ -43,7 +45,7 @@ export class QueueGroup<M> {
 
   /** What the next lease is read from: a stretch given back, else the unleased rest of the log. */
   nextSpan(logNext: number): Span | undefined {
-    if (this.redo.length > 0) return this.redo[0];
+    if (this.redo.length > 0) return { ...this.redo[0]! }; // a copy: skip() moves the stretch itself
     return this.next < logNext ? { start: this.next, offset: 0, end: Number.MAX_SAFE_INTEGER } : undefined;
   }
 
@@ -65,8 +67,8 @@ export class QueueGroup<M> {
 
   /** Leases `span.start` up to `end` (what one read covered) to `member`. */
   grant(member: M, span: Span, end: number, fetchId: number, from: number): Lease {
+    const lease: Lease = { start: span.start, offset: span.offset, end, fetchId, firstFetchId: fetchId, from };
     this.skip(span, end);
-    const lease: Lease = { start: span.start, offset: span.offset, end, fetchId, from };
     this.leases.set(member, lease);
     return lease;
   }
@@ -78,6 +80,12 @@ export class QueueGroup<M> {
   advance(member: M, position: number, offset: number, fetchId: number): 'done' | 'partial' | 'unchanged' {
     const l = this.leases.get(member);
     if (!l) return 'done';
+    if (position === l.start && offset < l.offset) {
+      // It lost the first part of a long message (a reader keeps a part only with its start): it takes the
+      // message again from where it asks, or it could never put it together.
+      Object.assign(l, { offset, fetchId, from: position });
+      return 'partial';
+    }
     if (!this.inside(l, position, offset)) {
       l.fetchId = fetchId;
       return 'unchanged';
@@ -92,9 +100,11 @@ export class QueueGroup<M> {
 
   /**
    * A member leaves with its last position (0: unknown): what it did not acknowledge goes back.
-   * `fetchId` names the reply the member reached that position in: the position counts only when it is
-   * the lease's reply. Without it (an older client), only when the position says something the position
-   * it was given the lease at cannot (so a lease taken whole up to that same position is handed out again).
+   * `fetchId` names the reply the member reached that position in: the position counts only when that
+   * reply carried this lease (its first one, or a later one; a part of the first may arrive after the
+   * second was asked for). Without it (an older client), only when the position says something the
+   * position it was given the lease at cannot (so a lease taken whole up to that same position is handed
+   * out again).
    */
   leave(member: M, position: number, offset: number, fetchId?: number): void {
     this.members.delete(member);
@@ -102,10 +112,11 @@ export class QueueGroup<M> {
     const l = this.leases.get(member);
     if (!l) return;
     this.leases.delete(member);
-    const taken = fetchId === undefined ? position !== l.from : fetchId === l.fetchId;
+    const taken = fetchId === undefined ? position !== l.from : fetchId >= l.firstFetchId;
     if (taken && this.inside(l, position, offset)) Object.assign(l, { start: position, offset });
     if (l.start >= l.end) return;
-    this.redo.push({ start: l.start, offset: l.offset, end: l.end });
+    // Whole messages only: the next member cannot take up a long message where this one left it.
+    this.redo.push({ start: l.start, offset: 0, end: l.end });
     this.redo.sort((a, b) => a.start - b.start);
   }
 

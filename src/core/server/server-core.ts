@@ -426,7 +426,7 @@ export class ServerCore {
         this.open(r, 0, 0);
       } else if (h.group !== undefined) {
         const group = h.group;
-        this.claimThen(r, h, from, auth.keys !== undefined, () => this.joinGroup(r, group, h.fromKind));
+        this.claimThen(r, h, from, auth.keys !== undefined, () => this.joinGroup(r, group, h.fromKind, h.fromId));
       } else {
         this.claimThen(r, h, from, auth.keys !== undefined, () =>
           this.request({ op: 'readerStart', name: h.name }, (ok, value) => {
@@ -510,7 +510,7 @@ export class ServerCore {
     if (s.role === Role.Writer && this.byProducer.get(s.producerId) === s) this.byProducer.delete(s.producerId);
   }
 
-  private joinGroup(r: ReaderSession, name: string, fromKind: FromKind): void {
+  private joinGroup(r: ReaderSession, name: string, fromKind: FromKind, fromId: number): void {
     const join = (g: QueueGroup<ReaderSession>): void => {
       r.group = g;
       g.members.add(r);
@@ -525,9 +525,19 @@ export class ServerCore {
       this.logNext = Math.max(this.logNext, start.next);
       let g = this.groups.get(name);
       if (!g) {
-        const from = start.cursor ?? (fromKind === FromKind.Earliest ? start.first : start.next);
-        g = new QueueGroup<ReaderSession>(name, Math.min(Math.max(from, start.first), start.next));
+        // A member coming back after a restart names where it stood: better than the end of the log.
+        const asked = fromKind === FromKind.Earliest ? start.first : fromKind === FromKind.Id ? fromId : start.next;
+        g = new QueueGroup<ReaderSession>(name, Math.min(Math.max(start.cursor ?? asked, start.first), start.next));
         this.groups.set(name, g);
+        if (start.cursor === undefined) {
+          // A new group is saved before its first member is welcomed: a server restarted before its first
+          // lease still knows where the group starts (a member coming back knows only where it stood).
+          const created = g;
+          return this.request({ op: 'saveCursors', cursors: new Map([[groupKey(name), created.next]]) }, (saved, error) => {
+            if (!saved) return this.openFailed(r, 'saveCursors', error);
+            if (this.sessions.get(r.id) === r) join(created);
+          });
+        }
       }
       join(g);
     });
@@ -794,8 +804,9 @@ export class ServerCore {
   private onFetch(s: ReaderSession, f: Fetch, now: number): void {
     if (s.observer) return;
     if (s.fetch && s.fetch.fetchId === f.fetchId) {
-      // A repeat of the fetch we hold: say we are alive, so the reader can tell a held poll from an outage.
-      if (s.parkedUntil !== undefined) this.sendTo(s, { kind: 'pong', sessionId: s.id });
+      // A repeat of the fetch we hold (parked, being read, or waiting for its group's lease read): say we
+      // are alive, so the reader can tell a held poll from an outage.
+      this.sendTo(s, { kind: 'pong', sessionId: s.id });
       return;
     }
     if (s.group) return this.onGroupFetch(s, f, now);
