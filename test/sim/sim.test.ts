@@ -1,24 +1,67 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runSimulation } from './harness.js';
+import { CLEAN } from './network.js';
 
 // SEED=n replays one seed exactly; SIM_SEEDS=n runs more (or fewer) of them.
 const single = process.env['SEED'];
-const count = Number(process.env['SIM_SEEDS'] ?? 500);
+const count = Number(process.env['SIM_SEEDS'] ?? 1000);
 
-test(`simulation: ${single ? `seed ${single}` : `${count} seeds`} of writers, server and readers over a faulty network`, async () => {
+test(`simulation: ${single ? `seed ${single}` : `${count} seeds`} of writers, server and readers over a faulty network`, async (t) => {
   const seeds = single ? [Number(single)] : Array.from({ length: count }, (_, i) => i + 1);
   const failed: string[] = [];
   let datagrams = 0;
   let dropped = 0;
+  let scheduled = 0;
+  let fired = 0;
   for (const seed of seeds) {
     const r = await runSimulation(seed);
     datagrams += r.datagrams;
     dropped += r.dropped;
+    scheduled += r.faultsScheduled;
+    fired += r.faultsFired;
     if (!r.ok) failed.push(`seed ${seed} (replay: SEED=${seed} npm test): ${r.failures.slice(0, 3).join('; ')}`);
   }
+  t.diagnostic(`faults fired: ${fired} of ${scheduled} scheduled; datagrams dropped: ${dropped} of ${datagrams}`);
   assert.ok(dropped > 0 && dropped < datagrams, 'the network dropped some datagrams');
+  assert.equal(fired, scheduled, 'every scheduled fault happened before the run ended');
   assert.deepEqual(failed, []);
+});
+
+test('simulation: queue groups with a member killed, --count consumers that come and go until the queue is drained, slow output', async () => {
+  for (let seed = 60_001; seed <= 60_040; seed++) {
+    const r = await runSimulation(seed, { groupMembers: 3, memberCrash: true, countConsumers: true, slowOutput: seed % 2 === 0 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});
+
+test('simulation: readers killed mid-stream and restarted resume with no gap; writers pause longer than the liveness timeout', async () => {
+  for (let seed = 70_001; seed <= 70_040; seed++) {
+    const r = await runSimulation(seed, { readerCrash: true, slowOutput: true, writerPauseMs: 8_000, readers: 2 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});
+
+test('simulation: on a clean network with a live server and idle spells, no client is ever told the server is lost', async () => {
+  for (let seed = 80_001; seed <= 80_030; seed++) {
+    const r = await runSimulation(seed, {
+      faults: CLEAN,
+      restarts: 0,
+      partitions: 0,
+      writerPauseMs: seed % 2 === 0 ? 3_000 : 8_000,
+      readerDelays: [0, 700, 3_000],
+      groupMembers: 2,
+      storeFullMs: 0,
+    });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});
+
+test('simulation: the store refuses appends for seconds (a full disk): writers wait, nothing is lost or doubled', async () => {
+  for (let seed = 90_001; seed <= 90_030; seed++) {
+    const r = await runSimulation(seed, { storeFullMs: 1_000 + (seed % 5) * 1_000, groupMembers: 2 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
 });
 
 test('simulation: a clean network with restarts and partitions still delivers everything exactly once', async () => {
