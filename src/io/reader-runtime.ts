@@ -72,10 +72,10 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
           case 'registered':
             if (e.again) logger.info({ server }, `registered again with ${server}; resuming at id ${e.position}`);
             else logger.info({ server, user: opts.name, position: e.position }, `registered as ${opts.name} with ${server}; next id ${e.position}`);
-            if (e.missed > 0) logger.warn({ missed: e.missed }, `${e.missed} messages were removed by retention before you read them`);
+            if (e.missed > 0) logger.warn({ missed: e.missed }, `${e.missed} messages were missed: removed by retention (or damaged in the server's store) before you read them`);
             break;
           case 'missed':
-            logger.warn({ missed: e.count }, `${e.count} messages were removed by retention before you read them`);
+            logger.warn({ missed: e.count }, `${e.count} messages were missed: removed by retention (or damaged in the server's store) before you read them`);
             break;
           case 'messages':
             printed += e.messages.length;

@@ -97,6 +97,27 @@ describe('run-chat, as people use it in a terminal (tmux)', () => {
     await until('both to leave', () => !alive('bob') && !alive('alice'));
   });
 
+  test('pauses longer than the liveness timeout say nothing; a server that dies while the chat is idle is reported within ~7 s, once, and its return once', async () => {
+    const own = await startServer();
+    const ownPort = String(own.port);
+    tmux('new-session', '-d', '-s', 'carol', '-x', '100', '-y', '20', `${process.execPath} ${CHAT} -u carol -p ${ownPort}`);
+    await shows('carol', /connected to .* as carol/);
+    for (const line of ['first, then a pause', 'second, after 3 s']) {
+      type('carol', line, 'Enter');
+      await sleep(3_000);
+    }
+    assert.doesNotMatch(screen('carol'), /not responding|is back/, 'a healthy server is never called lost');
+    await own.stop();
+    const stoppedAt = Date.now();
+    await until('carol to say the server is gone', () => /the server is not responding/.test(screen('carol')), 12_000);
+    const after = Date.now() - stoppedAt;
+    assert.ok(after <= 8_000, `told after ${after} ms`);
+    await sleep(2_500);
+    assert.equal((screen('carol').match(/not responding/g) ?? []).length, 1, 'said once');
+    type('carol', '/quit', 'Enter');
+    await until('carol to leave', () => !alive('carol'));
+  });
+
   test('not on a terminal it is plain lines in and out, and end of input leaves', async () => {
     const reader = await startReader(['-u', 'listener', '-p', port, '--format', 'raw', '--count', '2']);
     const chat = execFileSync(process.execPath, [CHAT, '-u', 'piper', '-p', port], { input: 'from a pipe\n//slash kept\n', encoding: 'utf8' });
