@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DATABASE_FILE, SqliteStore } from './sqlite-store.js';
+import { DATABASE_FILE, SqliteStore, type RecordRow } from './sqlite-store.js';
 import { recordChecksum } from './sqlite-integrity.js';
 import { unpackRecord } from './record-codec.js';
 import { StoreOpenError } from './store-errors.js';
@@ -15,17 +15,6 @@ export interface SalvageReport {
   first: number;
   next: number;
   positions: number;
-}
-
-interface Row {
-  first_id: number;
-  last_id: number;
-  ts: number;
-  sender: string;
-  count: number;
-  bytes: number;
-  payload: Buffer;
-  crc: number | null;
 }
 
 /**
@@ -76,9 +65,9 @@ function copy(src: Database.Database, dst: Database.Database): SalvageReport {
   let step = 1;
   dst.transaction(() => {
     while (from < end) {
-      let row: Row | undefined;
+      let row: RecordRow | undefined;
       try {
-        row = nextRow.get(from) as Row | undefined;
+        row = nextRow.get(from) as RecordRow | undefined;
       } catch {
         from += step; // unreadable here: step over it, further each time
         step *= 2;

@@ -52,7 +52,8 @@ CREATE TABLE clients (
 ) WITHOUT ROWID;
 `;
 
-interface RecordRow {
+/** A row of the records table, as queries read it. */
+export interface RecordRow {
   first_id: number;
   last_id: number;
   ts: number;
