@@ -121,6 +121,8 @@ export async function main(argv: string[]): Promise<number> {
   show(`-- connected to ${where} as ${me}; /help lists the commands`);
   for (const l of pending.splice(0)) show(l);
   const code = await finished;
+  // /quit leaves the terminal open (unlike Ctrl-D): let go of it, or it would keep the process alive.
+  process.stdin.destroy();
   if (failure) throw failure;
   return code;
 }

@@ -90,19 +90,25 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
       },
       close: () =>
         new Promise<void>((done) => {
+          let stopped = false;
+          // Once: both sessions signed off, or the wait ran out (a socket closed twice throws).
           const stop = (): void => {
+            if (stopped) return;
+            stopped = true;
+            clearTimeout(timer);
             wdriver.stop();
             rdriver.stop();
             wsock.close();
             rsock.close();
             done();
           };
+          const timer = setTimeout(stop, 3_000);
+          timer.unref();
           if (ended) return stop();
           let left = 2;
           closing = () => {
             if (--left === 0) stop();
           };
-          setTimeout(stop, 3_000).unref();
           writer.endInput(now());
           reader.close(now());
           wdriver.pump();

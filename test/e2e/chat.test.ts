@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { sleep, startReader, startServer, type Server } from './processes.js';
@@ -38,8 +41,17 @@ const shows = (s: string, pattern: RegExp): Promise<void> => until(`${s} to show
 describe('run-chat, as people use it in a terminal (tmux)', () => {
   let server: Server;
   let port: string;
+  const exits = mkdtempSync(join(tmpdir(), 'relay-chat-exit-'));
+  /** The chat in a tmux window; its exit code and stderr are kept in files, as a shell would show them. */
   const open = (name: string, width = 100): void =>
-    void tmux('new-session', '-d', '-s', name, '-x', String(width), '-y', '20', `${process.execPath} ${CHAT} -u ${name} -p ${port}`);
+    void tmux(
+      'new-session', '-d', '-s', name, '-x', String(width), '-y', '20',
+      `sh -c '${process.execPath} ${CHAT} -u ${name} -p ${port} 2>${join(exits, `${name}.err`)}; echo $? >${join(exits, `${name}.code`)}'`,
+    );
+  const exitOf = (name: string): { code: number; stderr: string } => ({
+    code: Number(readFileSync(join(exits, `${name}.code`), 'utf8')),
+    stderr: readFileSync(join(exits, `${name}.err`), 'utf8'),
+  });
 
   before(async () => {
     ensureCommand('tmux', 'tmux');
@@ -84,7 +96,10 @@ describe('run-chat, as people use it in a terminal (tmux)', () => {
     assert.match(screen('bob'), /bob> after resize\s*$/);
     type('bob', 'C-u', '/quit', 'Enter');
     await until('bob to leave', () => !alive('bob'));
+    assert.deepEqual(exitOf('bob'), { code: 0, stderr: '' }, '/quit leaves cleanly, exit 0');
     await shows('alice', /\* bob is offline/);
+    // A chat that stayed a few seconds after /quit's wait would have closed its sockets twice.
+    await sleep(3_500);
 
     // Bob is away: what alice sends him waits, and is shown with its time when he is back.
     type('alice', '/to bob while you were away', 'Enter');
@@ -95,6 +110,8 @@ describe('run-chat, as people use it in a terminal (tmux)', () => {
     type('bob', '/quit', 'Enter');
     type('alice', '/quit', 'Enter');
     await until('both to leave', () => !alive('bob') && !alive('alice'));
+    await sleep(3_500);
+    assert.deepEqual(exitOf('alice'), { code: 0, stderr: '' }, 'still exit 0 past the 3 s wait');
   });
 
   test('pauses longer than the liveness timeout say nothing; a server that dies while the chat is idle is reported within ~7 s, once, and its return once', async () => {
