@@ -10,7 +10,8 @@ export const VERSION = pkg.version;
 
 /** The parser every command starts from: RELAY_* environment, strict options, one-line usage errors. */
 export function baseParser(name: string, argv: string[]): Argv {
-  return yargs(argv)
+  const parser: Argv = yargs(argv);
+  return parser
     .scriptName(name)
     .parserConfiguration({ 'duplicate-arguments-array': false })
     .env('RELAY')
@@ -24,6 +25,23 @@ export function baseParser(name: string, argv: string[]): Argv {
       default: 'info' as const,
       describe: 'Diagnostics on stderr from this level up',
     })
+    // One environment serves every command (RELAY_DATA_DIR for the server, RELAY_USERNAME for clients):
+    // a RELAY_* variable that is not an option of this command is no business of it. Flags stay strict.
+    .middleware((args) => {
+      const known = new Set<string>();
+      // getOptions is yargs' own record of what was declared (not in its type definitions).
+      const options = (parser as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
+      const names: string[] = [...Object.keys(options.key), ...Object.keys(options.alias), ...Object.values(options.alias).flat()];
+      for (const key of names) {
+        known.add(key);
+        known.add(key.replace(/-([a-z])/g, (_m: string, c: string) => c.toUpperCase()));
+      }
+      for (const key of Object.keys(args)) {
+        if (key === '_' || key === '$0' || known.has(key)) continue;
+        const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+        if (!argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`) || a === `--${key}` || a.startsWith(`--${key}=`))) delete args[key];
+      }
+    }, true)
     .fail((msg: string | undefined, err: Error | undefined) => {
       const text = (msg ?? err?.message ?? 'bad arguments').replace(/\s*\n\s*/g, ' ');
       throw new UserError(`${text} (see ${name} --help)`, ExitCode.Usage);

@@ -67,3 +67,21 @@ test('the server stops cleanly on SIGINT and frees its port; a busy port is a on
   assert.equal(again.port, s.port);
   await again.stop();
 });
+
+test('one environment serves every command: RELAY_* variables a command does not take are ignored; flags stay strict', async () => {
+  const shared = { RELAY_USERNAME: 'envuser', RELAY_DATA_DIR: '/nonexistent/relay-data', RELAY_HOST: '127.0.0.1', RELAY_DELAY: '0' };
+  const server = await startServer([], undefined, shared);
+  try {
+    const p = ['--port', String(server.port)];
+    const w = await run('run-writer', p, 'from a shared environment\n', shared);
+    assert.equal(w.code, 0, w.stderr);
+    const r = await run('run-reader', [...p, '--from', 'earliest', '--once', '--format', 'raw'], '', shared);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'from a shared environment\n');
+    const strict = await run('run-writer', [...p, '-u', 'x', '--data-dir', 'd'], '');
+    assert.equal(strict.code, 2);
+    assert.match(strict.stderr, /Unknown arguments?: data-dir/);
+  } finally {
+    await server.stop();
+  }
+});
