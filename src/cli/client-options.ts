@@ -14,7 +14,7 @@ export function clientOptions<T>(parser: Argv<T>) {
       default: '127.0.0.1',
       describe: 'Server host, or several as host[:port],host[:port]: when one stops answering, the next is used',
     })
-    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Server UDP port (for hosts given without one)' })
+    .option('port', { alias: 'p', type: 'string', default: String(DEFAULT_PORT), coerce: portInput(false), describe: 'Server UDP port (for hosts given without one)' })
     .option('secret', {
       type: 'string',
       describe: 'Your secret, for a server in authenticated mode (prefer RELAY_SECRET: the command line is visible to others)',
@@ -22,7 +22,6 @@ export function clientOptions<T>(parser: Argv<T>) {
     .check((argv) => {
       if (argv.secret === '') throw usage('invalid --secret: it is empty');
       checkName(argv.username, 'username');
-      checkPort(argv.port, false);
       return true;
     });
 }
@@ -31,8 +30,15 @@ export function checkName(name: string, what: string): void {
   if (!isValidName(name)) throw usage(`invalid ${what} '${name}': ${NAME_RULE}`);
 }
 
-export function checkPort(port: number, zeroAllowed: boolean): void {
-  if (!Number.isInteger(port) || port < (zeroAllowed ? 0 : 1) || port > 65535) {
-    throw usage(`invalid port '${port}': expected an integer from ${zeroAllowed ? 0 : 1} to 65535`);
-  }
-}
+/** Reads a --port as given (a number is parsed here, so that a bad one is named as the user typed it). */
+export const portInput =
+  (zeroAllowed: boolean) =>
+  (raw: string | number): number => {
+    const text = String(raw).trim();
+    const port = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isInteger(port) || port < (zeroAllowed ? 0 : 1) || port > 65535) {
+      throw usage(`invalid port '${String(raw)}': expected an integer from ${zeroAllowed ? 0 : 1} to 65535`);
+    }
+    return port;
+  };
+

@@ -8,7 +8,7 @@ import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
 import { baseParser, favourEventLoop, runCommand, usage } from './command.js';
-import { checkPort, DEFAULT_PORT } from './client-options.js';
+import { DEFAULT_PORT, portInput } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
 import { loadUsers } from './users-file.js';
@@ -18,7 +18,7 @@ const NAME = 'run-server';
 export async function main(argv: string[]): Promise<number> {
   const args = baseParser(NAME, argv)
     .usage('$0 [options]\n\nThe relay server: keeps the message log and the registry of clients.')
-    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'UDP port (0: any free port)' })
+    .option('port', { alias: 'p', type: 'string', default: String(DEFAULT_PORT), coerce: portInput(true), describe: 'UDP port (0: any free port)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to bind: 0.0.0.0 or :: serves the network' })
     .option('store', {
       type: 'string',
@@ -70,14 +70,13 @@ export async function main(argv: string[]): Promise<number> {
     .example('$0 --host 0.0.0.0 --retain-messages 1000000', 'Serve the network, keep the newest million messages')
     .parseSync();
 
-  checkPort(args.port, true);
   if (!isIP(args.host)) throw usage(`invalid --host '${args.host}': expected an IP address such as 127.0.0.1, 0.0.0.0 or ::`);
   for (const k of ['retain-messages', 'retain-bytes', 'retain-seconds'] as const) {
     if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
   }
   const maxMessageBytes = args['max-message-bytes'];
-  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 0 || maxMessageBytes > MESSAGE_BYTES_MAX) {
-    throw usage(`invalid --max-message-bytes '${maxMessageBytes}': expected 0 to ${MESSAGE_BYTES_MAX}`);
+  if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > MESSAGE_BYTES_MAX) {
+    throw usage(`invalid --max-message-bytes '${maxMessageBytes}': expected 1 to ${MESSAGE_BYTES_MAX}`);
   }
   const datagramBytes = args['datagram-bytes'];
   if (!Number.isInteger(datagramBytes) || datagramBytes < DATAGRAM_BYTES_MIN || datagramBytes > DATAGRAM_BYTES_MAX) {
@@ -92,6 +91,9 @@ export async function main(argv: string[]): Promise<number> {
   const users = args.users !== undefined ? loadUsers(args.users) : undefined;
   if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
 
+  if (args.store !== 'sqlite' && args.store !== 'memory' && !/^rediss?:\/\//.test(args.store)) {
+    throw usage(`invalid --store '${args.store}': expected sqlite, memory or redis://host:port[/db]`);
+  }
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
   if (users?.exposed) {

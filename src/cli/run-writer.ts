@@ -63,6 +63,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'input-failed':
       throw new UserError(outcome.reason, ExitCode.Usage);
     case 'failed':
+      if (outcome.interrupted) {
+        const lost = outcome.unconfirmed > 0 ? `: ${outcome.unconfirmed} line(s) not confirmed by the server; they may not have been stored` : '';
+        throw new UserError(`interrupted${lost}`, ExitCode.Unreachable);
+      }
       if (!outcome.registered) {
         throw new UserError(`${where.name} ${where.are} not responding (no answer within ${args.timeout} s)`, ExitCode.Unreachable);
       }

@@ -14,7 +14,7 @@ export type WriterOutcome =
   | { kind: 'done'; confirmed: number; rejected: number }
   | { kind: 'refused'; reason: string }
   | { kind: 'input-failed'; reason: string }
-  | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number; reason?: string };
+  | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number; reason?: string; interrupted?: boolean };
 
 export interface WriterOptions {
   /** In order of preference: the writer moves on when one stops answering. */
@@ -166,7 +166,7 @@ export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
       input.resume();
     };
     const onSigint = (): void => {
-      if (stopping) return finish({ kind: 'failed', unconfirmed: core.unconfirmedLines, registered, rejected });
+      if (stopping) return finish({ kind: 'failed', unconfirmed: core.unconfirmedLines, registered, rejected, interrupted: true });
       // First Ctrl-C: stop reading, deliver what was read. A second one gives up.
       stopping = true;
       input.off('data', onData);

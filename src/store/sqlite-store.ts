@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
@@ -99,11 +99,7 @@ export class SqliteStore implements Store {
 
   constructor(private readonly opts: SqliteOptions) {
     this.path = join(opts.dataDir, DATABASE_FILE);
-    try {
-      mkdirSync(opts.dataDir, { recursive: true });
-    } catch (e) {
-      throw new StoreOpenError(`cannot create data directory ${opts.dataDir}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-    }
+    makeDataDir(opts.dataDir);
     this.lock = new DataDirLock(opts.dataDir, this.path);
     const existed = existsSync(this.path);
     try {
@@ -467,3 +463,24 @@ export class SqliteStore implements Store {
 const damagedMessage = (path: string, damage: string, dataDir: string): string =>
   `${path} is damaged (${damage.slice(0, 160)}); it was not written to. ` +
   `Copy what is intact to a new data directory with run-server --data-dir ${dataDir} --recover-to NEW-DIR`;
+
+/**
+ * Creates the data directory one level at a time (Node's recursive mkdir spins for ever under /proc),
+ * saying in one line why it cannot be.
+ */
+function makeDataDir(dataDir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dataDir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOENT' ? 'not writable' : code;
+      throw new StoreOpenError(`cannot create data directory ${dataDir}: ${dirname(d)} is ${why === 'not writable' ? `not writable (${code})` : `refusing it (${why})`}`);
+    }
+  }
+}

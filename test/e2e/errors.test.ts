@@ -85,3 +85,20 @@ test('one environment serves every command: RELAY_* variables a command does not
     await server.stop();
   }
 });
+
+test('option checks name what was typed: a bad port, an unknown store, a zero size are usage errors (exit 2); an uncreatable data directory is exit 7', async () => {
+  const cases: [('run-server' | 'run-writer' | 'run-reader'), string[], number, RegExp][] = [
+    ['run-server', ['--port', 'abc'], 2, /invalid port 'abc'/],
+    ['run-writer', ['-u', 'w', '--port', '99999'], 2, /invalid port '99999'/],
+    ['run-server', ['--port', '0', '--store', 'mysql'], 2, /invalid --store 'mysql'/],
+    ['run-server', ['--port', '0', '--store', 'memory', '--max-message-bytes', '0'], 2, /invalid --max-message-bytes '0'/],
+    ['run-server', ['--port', '0', '--data-dir', '/proc/relaydata'], 7, /cannot create data directory \/proc\/relaydata: \/proc is not writable/],
+  ];
+  for (const [cmd, args, code, said] of cases) {
+    const r = await run(cmd, args, '');
+    assert.equal(r.code, code, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, said);
+    assert.ok(r.ms < 10_000, 'at once, no spinning');
+  }
+});
