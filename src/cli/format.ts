@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Message } from '../core/reader/reader-core.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 
@@ -33,7 +34,8 @@ export function formatMessage(m: Message, format: Format): Buffer | string {
         ts: new Date(m.ts).toISOString(),
         from: m.from,
         ...(m.to !== undefined && { to: m.to }),
-        text: m.text.toString('utf8'),
+        // Lossless: text that is not UTF-8 travels as base64, so any log can be archived and replayed byte for byte.
+        ...(isUtf8(m.text) ? { text: m.text.toString('utf8') } : { textBase64: m.text.toString('base64') }),
       })}\n`;
     case 'text': {
       const who = m.to === undefined ? m.from : `${m.from} (direct to ${m.to})`;

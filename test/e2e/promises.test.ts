@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { jsonLines, lines, run, sleep, start, startReader, startServer, waitFor, type Server } from './processes.js';
 
@@ -132,5 +135,29 @@ describe('a server that dies while its clients are idle', () => {
     assert.equal((w.stderr().match(/not responding/g) ?? []).length, 1, 'said once');
     w.proc.kill('SIGINT');
     await w.done;
+  });
+});
+
+describe('--format json is lossless', () => {
+  test('20 KB of random bytes, sent as a file, come back byte for byte: text when it is UTF-8, textBase64 when it is not', async () => {
+    const server = await startServer();
+    const dir = mkdtempSync(join(tmpdir(), 'relay-json-'));
+    try {
+      const p = ['--port', String(server.port)];
+      let seed = 7;
+      const bytes = Buffer.from(Array.from({ length: 20_000 }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff));
+      writeFileSync(join(dir, 'random.bin'), bytes);
+      assert.equal((await run('run-writer', ['-u', 'bin', ...p, '--file', join(dir, 'random.bin')])).code, 0);
+      assert.equal((await run('run-writer', ['-u', 'txt', ...p], 'plain ünïcødé\n')).code, 0);
+      const r = await run('run-reader', ['-u', 'archive', ...p, '--from', 'earliest', '--once', '--format', 'json']);
+      const [binary, text] = jsonLines(r.stdout);
+      assert.equal(binary!['text'], undefined);
+      assert.ok(Buffer.from(binary!['textBase64'] as string, 'base64').equals(bytes), 'byte for byte');
+      assert.equal(text!['text'], 'plain ünïcødé');
+      assert.equal(text!['textBase64'], undefined);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
