@@ -42,6 +42,10 @@ export async function main(argv: string[]): Promise<number> {
         type: 'string',
         describe: 'Read as a member of this queue group: each message goes to one member only',
       })
+      .option('timeout', {
+        type: 'number',
+        describe: 'Give up (exit 3) when the server answers nothing for this many seconds (default: 5 with --once or --who, else never)',
+      })
       .option('who', { type: 'boolean', default: false, describe: 'Print who is registered (online or not, last seen) and exit' })
       .option('presence', { type: 'boolean', default: false, describe: 'Also print when others come online or go offline' })
       .example('$0 --username ops --delay 5', 'Every 5 s, print what arrived')
@@ -55,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
     throw usage(`invalid --count '${args.count}': expected a whole number above 0`);
   }
   const { fromKind, fromId } = parseFrom(args.from);
+  const timeoutS = args.timeout ?? (args.once || args.who ? 5 : 0);
+  if (!(timeoutS >= 0) || !Number.isFinite(timeoutS)) throw usage(`invalid --timeout '${args.timeout}': expected seconds, 0 (never) or more`);
   if (args.group !== undefined) checkName(args.group, '--group');
   if (args.who && (args.group !== undefined || args.presence || args.once || args.count !== undefined)) {
     throw usage('--who prints the registry and exits: it goes with no --group, --presence, --once or --count');
@@ -75,11 +81,17 @@ export async function main(argv: string[]): Promise<number> {
     format: args.format as Format,
     output: process.stdout,
     logger,
+    timeoutMs: timeoutS * 1000,
     ...(args.secret !== undefined && { secret: args.secret }),
     ...(args.group !== undefined && { group: args.group }),
     ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
   });
   if (outcome.kind === 'refused') throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+  if (outcome.kind === 'unreachable') {
+    throw new UserError(`server ${outcome.server} is not responding (no answer within ${timeoutS} s)`, ExitCode.Unreachable);
+  }
+  // Stopped before it could say: "no messages" would tell a cron job that nothing is new.
+  if (outcome.interrupted && (args.once || args.who) && outcome.printed === 0) throw new UserError('interrupted before the server answered', ExitCode.Unreachable);
   if (args.once && outcome.printed === 0) throw new UserError('no messages', ExitCode.NoMessages);
   return ExitCode.Ok;
 }

@@ -28,6 +28,11 @@ export class Liveness {
     return back;
   }
 
+  /** Since when something sent has gone unanswered (undefined: nothing is owed). */
+  get unansweredSince(): number | undefined {
+    return this.owedSince;
+  }
+
   /** When the server counts as lost, if nothing is heard of it; undefined once reported (it is said once). */
   get deadline(): number | undefined {
     return this.owedSince === undefined || this.reported ? undefined : this.owedSince + this.lostAfterMs;

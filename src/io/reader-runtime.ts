@@ -10,7 +10,10 @@ import { logFailover, logSignOn, takenOverReason } from './sign-on-events.js';
 import { clientSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
 
-export type ReaderOutcome = { kind: 'done'; printed: number } | { kind: 'refused'; reason: string };
+export type ReaderOutcome =
+  | { kind: 'done'; printed: number; interrupted: boolean }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'unreachable'; registered: boolean; server: string };
 
 export interface ReaderOptions {
   /** In order of preference: the reader moves on when one stops answering. */
@@ -28,6 +31,8 @@ export interface ReaderOptions {
   secret?: string;
   group?: string;
   presence?: 'who' | 'watch';
+  /** Give up (exit 3) when the server answers nothing for this long (0: never). */
+  timeoutMs: number;
 }
 
 /** Runs a reader until --count is reached, it is interrupted, or its output is closed. */
@@ -49,11 +54,13 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       ...(opts.group !== undefined && { group: opts.group }),
       ...(opts.presence !== undefined && { presence: opts.presence }),
       awaitPrinted: true,
+      timeoutMs: opts.timeoutMs,
     },
     now(),
   );
   let server = formatAddress(opts.servers[0]!);
   let printed = 0;
+  let interrupted = false;
 
   return new Promise<ReaderOutcome>((resolve) => {
     let outcome: ReaderOutcome | undefined;
@@ -108,7 +115,9 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
           case 'refused':
             return finish({ kind: 'refused', reason: e.reason });
           case 'closed':
-            return finish({ kind: 'done', printed });
+            return finish({ kind: 'done', printed, interrupted });
+          case 'failed':
+            return finish({ kind: 'unreachable', registered: e.registered, server });
         }
       }
     };
@@ -135,6 +144,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       if (!writing) writeNext();
     };
     const stop = (): void => {
+      interrupted = true;
       if (core.closed) return;
       core.close(now());
       driver.pump();

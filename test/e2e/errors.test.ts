@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
-import { run, startServer } from './processes.js';
+import { run, start, startServer } from './processes.js';
 
 /** A port with nothing listening: bind one, note it, close it. */
 async function deadPort(): Promise<number> {
@@ -101,4 +101,20 @@ test('option checks name what was typed: a bad port, an unknown store, a zero si
     assert.match(r.stderr, said);
     assert.ok(r.ms < 10_000, 'at once, no spinning');
   }
+});
+
+test('readers give up on a dead server: --once and --who after 5 s by default, --timeout N otherwise; interrupted is never "no messages"', async () => {
+  const port = String(await deadPort());
+  for (const args of [['--once'], ['--who'], ['--timeout', '1']]) {
+    const r = await run('run-reader', ['-u', 'cron', '--port', port, '--log-level', 'error', ...args]);
+    assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /^run-reader: server 127\.0\.0\.1:\d+ is not responding \(no answer within \d+ s\)\n$/);
+    assert.ok(r.ms < 9_000, `${args.join(' ')} gave up after ${r.ms} ms`);
+  }
+  const waiting = start('run-reader', ['-u', 'cron', '--port', port, '--once', '--timeout', '30', '--log-level', 'error']);
+  await new Promise((res) => setTimeout(res, 1_000));
+  waiting.proc.kill('SIGTERM');
+  const killed = await waiting.done;
+  assert.equal(killed.code, 3, killed.stderr);
+  assert.doesNotMatch(killed.stderr, /no messages/);
 });

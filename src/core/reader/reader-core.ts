@@ -43,6 +43,8 @@ export interface ReaderConfig {
    * the server before what comes before it has left the process (stdout may buffer). Otherwise, when emitted.
    */
   awaitPrinted?: boolean;
+  /** Give up when the server has answered nothing for this long while something is owed (0: never). */
+  timeoutMs?: number;
 }
 
 export const READER_DEFAULTS = {
@@ -79,7 +81,9 @@ export type ReaderEvent =
   | { type: 'registry'; entries: PresenceEntry[] }
   | { type: 'presence'; changes: PresenceEntry[] }
   /** `unconfirmed`: no answer to BYE: the server may keep what this reader took until the session times out. */
-  | { type: 'closed'; unconfirmed?: boolean };
+  | { type: 'closed'; unconfirmed?: boolean }
+  /** --timeout: the server answered nothing for that long. */
+  | { type: 'failed'; registered: boolean };
 
 type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
 
@@ -282,6 +286,13 @@ export class ReaderCore {
   handleTimeout(now: number): void {
     this.now = now;
     if (this.phase === 'closed' || this.phase === 'refused') return;
+    const giveUpAt = this.giveUpAt();
+    if (giveUpAt !== undefined && now >= giveUpAt) {
+      this.phase = 'refused';
+      this.flushPackage();
+      this.events.push({ type: 'failed', registered: this.registeredOnce });
+      return;
+    }
     if (this.phase !== 'closing' && this.liveness.due(now)) {
       if (this.servers.canMove) return this.moveOn(now);
       this.liveness.markReported();
@@ -368,6 +379,7 @@ export class ReaderCore {
       idle ? this.lastSendAt + this.heartbeatMs : undefined,
       this.phase === 'open' ? this.presence?.deadline : undefined,
       this.phase === 'closing' ? undefined : this.liveness.deadline,
+      this.giveUpAt(),
     );
   }
 
@@ -641,6 +653,13 @@ export class ReaderCore {
   }
 
   // ---- liveness and the end ----
+
+  /** --timeout: when to give up, if the server still owes an answer then. */
+  private giveUpAt(): number | undefined {
+    const since = this.liveness.unansweredSince;
+    const timeoutMs = this.config.timeoutMs ?? 0;
+    return timeoutMs > 0 && since !== undefined ? since + timeoutMs : undefined;
+  }
 
   private heard(): void {
     this.answered = true;
