@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreOpenError } from './store-errors.js';
@@ -30,8 +30,18 @@ export class DataDirLock {
     } catch (e) {
       db?.close();
       const code = (e as { code?: string }).code;
+      const message = (e as Error).message;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new StoreOpenError(`${describe} is in use by another server`);
-      throw new StoreOpenError(`cannot lock ${path}: ${(e as Error).message}`);
+      if (/bindings|NODE_MODULE_VERSION|different Node\.js version|invalid ELF|cannot open shared object/.test(message)) {
+        // The first use of the driver loads its native part: say what is wrong and what to do.
+        throw new StoreOpenError(
+          `the SQLite driver (better-sqlite3) cannot load for Node ${process.versions.node}: run 'npm rebuild better-sqlite3', or use --store memory`,
+        );
+      }
+      if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || !writable(dataDir)) {
+        throw new StoreOpenError(`data directory ${dataDir} is not writable`);
+      }
+      throw new StoreOpenError(`cannot lock ${path}: ${message}`);
     }
     this.db = db;
   }
@@ -42,5 +52,14 @@ export class DataDirLock {
     if (discard && this.created) {
       for (const f of [LOCK_FILE, `${LOCK_FILE}-journal`]) rmSync(join(this.dataDir, f), { force: true });
     }
+  }
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -147,3 +147,27 @@ describe('a full disk', () => {
     }
   });
 });
+
+describe('a data directory that cannot be written', () => {
+  const mnt = mkdtempSync(join(tmpdir(), 'relay-ro-'));
+  let mounted = false;
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
+    mounted = true;
+  } catch {
+    // Not root: said below.
+  }
+  after(() => {
+    if (mounted) execFileSync('umount', ['-l', mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  });
+
+  test('is refused in one line saying so, exit 7: the directory itself, and one to be made under it', { skip: mounted ? false : 'needs root to mount a read-only tmpfs' }, async () => {
+    const here = await serverIn(mnt);
+    assert.equal(here.code, 7);
+    assert.equal(oneLine(here.stderr), `run-server: data directory ${mnt} is not writable`);
+    const below = await serverIn(join(mnt, 'sub', 'dir'));
+    assert.equal(below.code, 7);
+    assert.match(oneLine(below.stderr), new RegExp(`cannot create data directory .*: ${mnt} is not writable \\(EROFS\\)`));
+  });
+});
