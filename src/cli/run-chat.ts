@@ -1,7 +1,7 @@
 import { hideBin } from 'yargs/helpers';
 import type { Message } from '../core/reader/reader-core.js';
 import { ChatEnded, startChat, type Chat } from '../io/chat-runtime.js';
-import { isValidName } from '../protocol/names.js';
+import { isValidName, NAME_RULE } from '../protocol/names.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { ChatScreen } from './chat-screen.js';
 import { describeServers, resolveServers } from './address-list.js';
@@ -44,6 +44,8 @@ export async function main(argv: string[]): Promise<number> {
     else pending.push(line);
   };
   const online = new Map<string, Set<string>>();
+  /** Every name the registry has shown: a direct message to another is kept, and the sender told so. */
+  const seen = new Set<string>([me]);
   let seeded = false;
   let whoAsked = false;
   let finish: (code: number) => void = () => {};
@@ -59,6 +61,7 @@ export async function main(argv: string[]): Promise<number> {
         show(formatMessage(m, 'text').toString().replace(/\n$/, ''));
       },
       registry: (entries: PresenceEntry[]) => {
+        for (const e of entries) seen.add(e.name);
         if (!seeded) {
           seeded = true;
           for (const e of entries) if (e.online) online.set(e.name, (online.get(e.name) ?? new Set<string>()).add(e.role));
@@ -69,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       },
       presence: (changes: PresenceEntry[]) => {
         for (const e of changes) {
+          seen.add(e.name);
           const roles = online.get(e.name) ?? new Set<string>();
           const was = roles.size > 0;
           if (e.online) roles.add(e.role);
@@ -99,8 +103,11 @@ export async function main(argv: string[]): Promise<number> {
     switch (cmd) {
       case '/to': {
         const [to, ...words] = rest;
-        if (!to || !isValidName(to) || words.length === 0) return show('-- usage: /to NAME text');
-        return chat.send(words.join(' '), to);
+        if (!to || words.length === 0) return show('-- usage: /to NAME text');
+        if (!isValidName(to)) return show(`-- invalid name '${escapeControls(to)}': ${NAME_RULE}`);
+        chat.send(words.join(' '), to);
+        if (!seen.has(to)) show(`-- ${to} has never been seen here; the message is kept for ${to} anyway`);
+        return;
       }
       case '/who':
         whoAsked = true;

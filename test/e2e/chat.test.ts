@@ -85,6 +85,11 @@ describe('run-chat, as people use it in a terminal (tmux)', () => {
     type('bob', 'xt', 'Enter');
     await shows('alice', /bob: half-typed text$/m);
 
+    type('alice', '/to bad!name hi', 'Enter');
+    await shows('alice', /-- invalid name 'bad!name': /);
+    type('alice', '/to nosuchuser are you there?', 'Enter');
+    await shows('alice', /-- nosuchuser has never been seen here; the message is kept for nosuchuser anyway/);
+
     type('alice', '/who', 'Enter');
     await shows('alice', /^bob\s+reader\s+online\s+last seen/m);
 

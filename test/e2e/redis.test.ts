@@ -126,7 +126,7 @@ describe('several servers on one redis', () => {
     const first = await startReader(['-u', 'alice', '--port', String(a.port)]);
     const second = await run('run-reader', ['-u', 'alice', '--port', String(b.port), '--once']);
     assert.equal(second.code, 4);
-    assert.match(second.stderr, /^run-reader: refused by the server: the name alice is in use by a live reader on another server \(free when it exits, or after \d+ s of silence\)\n$/);
+    assert.match(second.stderr, /^run-reader: refused by the server: the name alice is in use by a live reader on another server \(free when it exits, or once it has been silent for \d+ s\)\n$/);
     assert.equal(first.proc.exitCode, null, 'the holder is unaffected');
     first.proc.kill('SIGINT');
     await first.done;

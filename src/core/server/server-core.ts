@@ -365,12 +365,13 @@ export class ServerCore {
     if (holder) {
       if (holder.addrKey !== key && now - holder.lastSeen <= this.config.sessionTimeoutMs) {
         if (!auth.keys) {
-          const secs = Math.ceil((holder.lastSeen + this.config.sessionTimeoutMs - now) / 1000);
+          // The holder is active (it may have spoken a moment ago): what frees the name is silence this long.
+          const secs = Math.ceil(this.config.sessionTimeoutMs / 1000);
           return this.refuse(
             h,
             from,
             RefuseCode.NameTaken,
-            `the name ${h.name} is in use by a live ${roleName(h.role)} (free when it exits, or after ${secs} s of silence)`,
+            `the name ${h.name} is in use by a live ${roleName(h.role)} (free when it exits, or once it has been silent for ${secs} s)`,
           );
         }
         // Authenticated mode: whoever proves the secret is the user, and may take over its own session.
@@ -463,12 +464,12 @@ export class ServerCore {
       const claim = value as StoreResults['claimName'];
       if (ok && !claim.ok) {
         this.discard(s);
-        const secs = Math.ceil(claim.heldForMs / 1000);
+        const secs = Math.ceil(this.config.sessionTimeoutMs / 1000);
         return this.refuse(
           h,
           from,
           RefuseCode.NameTaken,
-          `the name ${h.name} is in use by a live ${roleName(h.role)} on another server (free when it exits, or after ${secs} s of silence)`,
+          `the name ${h.name} is in use by a live ${roleName(h.role)} on another server (free when it exits, or once it has been silent for ${secs} s)`,
         );
       }
       // A store that failed to answer is reported by it; the session goes on with its local name only.
