@@ -30,6 +30,20 @@ async function filledDir(name: string, n: number): Promise<string> {
   return dir;
 }
 
+/**
+ * Mounts a tmpfs with `options` on `dir` for the rest of its describe block (unmounted after it).
+ * False where that cannot be done (not root): the tests that need it say so and are skipped.
+ */
+function mountTmpfs(dir: string, options: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+  after(() => execFileSync('umount', ['-l', dir]));
+  return true;
+}
+
 const serverIn = (dir: string, extra: string[] = []) => run('run-server', ['--port', '0', '--store', 'sqlite', '--data-dir', dir, ...extra]);
 
 describe('a damaged relay.db', () => {
@@ -103,18 +117,9 @@ describe('a damaged relay.db', () => {
 
 describe('a full disk', () => {
   const mnt = join(root, 'small-disk');
-  let mounted = false;
-  try {
-    mkdirSync(mnt);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt], { stdio: 'ignore' });
-    mounted = true;
-  } catch {
-    // Not root, or no tmpfs here: the test says so below.
-  }
-  after(() => {
-    if (mounted) execFileSync('umount', ['-l', mnt]);
-    rmSync(root, { recursive: true, force: true });
-  });
+  mkdirSync(mnt);
+  const mounted = mountTmpfs(mnt, 'size=4m');
+  after(() => rmSync(root, { recursive: true, force: true }));
 
   test('the writer is told "disk full" once and waits; nothing is lost when space comes back; the server says it calmly', { skip: mounted ? false : 'needs root to mount a small tmpfs' }, async () => {
     const dir = join(mnt, 'data');
@@ -150,17 +155,8 @@ describe('a full disk', () => {
 
 describe('a data directory that cannot be written', () => {
   const mnt = mkdtempSync(join(tmpdir(), 'relay-ro-'));
-  let mounted = false;
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
-    mounted = true;
-  } catch {
-    // Not root: said below.
-  }
-  after(() => {
-    if (mounted) execFileSync('umount', ['-l', mnt]);
-    rmSync(mnt, { recursive: true, force: true });
-  });
+  const mounted = mountTmpfs(mnt, 'ro,size=1m');
+  after(() => rmSync(mnt, { recursive: true, force: true }));
 
   test('is refused in one line saying so, exit 7: the directory itself, and one to be made under it', { skip: mounted ? false : 'needs root to mount a read-only tmpfs' }, async () => {
     const here = await serverIn(mnt);
