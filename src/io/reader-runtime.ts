@@ -149,7 +149,13 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
       core.close(now());
       driver.pump();
     };
-    output.on('error', stop); // EPIPE: whoever read our output has gone
+    // EPIPE: whoever read our output has gone, and what it did not read is not confirmed.
+    output.on('error', () => {
+      interrupted = true;
+      if (core.closed) return;
+      core.close(now(), true);
+      driver.pump();
+    });
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
     driver.pump();

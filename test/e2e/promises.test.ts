@@ -84,6 +84,28 @@ describe('a reader killed with kill -9 while it prints a large backlog', () => {
   }
 });
 
+describe('a reader whose output is closed (| head)', () => {
+  test('leaves at once, and what its reader never read comes again next time, with no gap', async () => {
+    const server = await startServer();
+    try {
+      const p = ['--port', String(server.port)];
+      assert.equal((await run('run-writer', ['-u', 'w', ...p], lines(1, 50_000))).code, 0);
+      const r = start('run-reader', ['-u', 'headed', '--from', 'earliest', '--format', 'raw', ...p]);
+      await new Promise<void>((res) => r.proc.stdout!.once('data', () => res()));
+      const closedAt = Date.now();
+      r.proc.stdout!.destroy(); // as `head` does once it has its lines
+      await r.done;
+      assert.ok(Date.now() - closedAt < 1_500, `left ${Date.now() - closedAt} ms after its output closed`);
+      const got = r.stdout().split('\n').filter(Boolean).map(Number);
+      const next = await run('run-reader', ['-u', 'headed', '--once', '--format', 'raw', ...p]);
+      const first = Number(next.stdout.split('\n')[0]);
+      assert.ok(first <= (got[got.length - 1] ?? 0) + 1, `no gap: read up to ${got[got.length - 1]}, resumed at ${first}`);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('idle spells longer than the liveness timeout, with a healthy server', () => {
   let a: Server;
   let b: Server;

@@ -350,9 +350,14 @@ export class ReaderCore {
   }
 
   /** Stop: tell the server our position, then report 'closed'. */
-  close(now: number): void {
-    if (this.phase === 'open') return this.startClosing(now);
-    if (this.phase === 'hello') this.finish();
+  /**
+   * Stop: tell the server our position, then report 'closed'. `outputGone`: what was not printed yet
+   * never will be (a closed pipe), so the BYE goes at once with the position of what was.
+   */
+  close(now: number, outputGone = false): void {
+    if (this.phase === 'open') this.startClosing(now);
+    else if (this.phase === 'hello') this.finish();
+    if (outputGone && this.byeHeldUntil !== undefined) this.sendBye(now);
   }
 
   // ---- outputs ----
