@@ -21,6 +21,7 @@ export class DataDirLock {
   ) {
     const path = join(dataDir, LOCK_FILE);
     this.created = !existsSync(path);
+    checkDriverLoads();
     let db: Database.Database | undefined;
     try {
       db = new Database(path, { timeout: 0 });
@@ -32,12 +33,6 @@ export class DataDirLock {
       const code = (e as { code?: string }).code;
       const message = (e as Error).message;
       if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') throw new StoreOpenError(`${describe} is in use by another server`);
-      if (/bindings|NODE_MODULE_VERSION|different Node\.js version|invalid ELF|cannot open shared object/.test(message)) {
-        // The first use of the driver loads its native part: say what is wrong and what to do.
-        throw new StoreOpenError(
-          `the SQLite driver (better-sqlite3) cannot load for Node ${process.versions.node}: run 'npm rebuild better-sqlite3', or use --store memory`,
-        );
-      }
       if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || !writable(dataDir)) {
         throw new StoreOpenError(`data directory ${dataDir} is not writable`);
       }
@@ -52,6 +47,21 @@ export class DataDirLock {
     if (discard && this.created) {
       for (const f of [LOCK_FILE, `${LOCK_FILE}-journal`]) rmSync(join(this.dataDir, f), { force: true });
     }
+  }
+}
+
+/**
+ * The driver loads its native part on first use, and a failed build or one made for another Node fails
+ * there in many words (missing bindings, a short file, a wrong ELF class, a module version): a database in
+ * memory touches no file, so any failure to open one is the driver's.
+ */
+function checkDriverLoads(): void {
+  try {
+    new Database(':memory:').close();
+  } catch {
+    throw new StoreOpenError(
+      `the SQLite driver (better-sqlite3) cannot load for Node ${process.versions.node}: run 'npm rebuild better-sqlite3', or use --store memory`,
+    );
   }
 }
 
