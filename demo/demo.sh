@@ -22,7 +22,7 @@ export RELAY_PORT=$port
 echo "server on 127.0.0.1:$port"
 
 step "A reader (ops) waits for messages"
-node bin/run-reader.js --username ops --count 6 2>"$work/ops.log" &
+node bin/run-reader.js --username ops --count 6 --log-level info 2>"$work/ops.log" &
 reader=$!
 until_in "$work/ops.log" 'registered as'
 
@@ -55,7 +55,7 @@ node bin/run-reader.js --username me --who --log-level warn
 step "A queue group: three workers share 9 jobs, each job to one of them"
 workers=()
 for w in w1 w2 w3; do
-  node bin/run-reader.js --username "$w" --group jobs --format json >"$work/$w.jobs" 2>"$work/$w.log" &
+  node bin/run-reader.js --username "$w" --group jobs --format json --log-level info >"$work/$w.jobs" 2>"$work/$w.log" &
   workers+=($!)
 done
 for w in w1 w2 w3; do until_in "$work/$w.log" 'registered as'; done
@@ -82,7 +82,7 @@ if command -v redis-server >/dev/null; then
   server_a=$(start_server a); server_b=$(start_server b)
   both="127.0.0.1:$(port_of a),127.0.0.1:$(port_of b)"
   echo "servers A and B: $both"
-  node bin/run-reader.js --username mover --address "$both" --format raw --count 6 2>"$work/mover.log" &
+  node bin/run-reader.js --username mover --address "$both" --format raw --count 6 --log-level info 2>"$work/mover.log" &
   mover=$!
   until_in "$work/mover.log" 'registered as'
   { printf 'one\ntwo\nthree\n'; sleep 1; kill -9 "$server_a"; echo "(server A killed)" >&2; printf 'four\nfive\nsix\n'; } |

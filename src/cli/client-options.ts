@@ -7,6 +7,8 @@ export const DEFAULT_PORT = 12345;
 /** Options shared by the clients: who we are and where the server is. */
 export function clientOptions<T>(parser: Argv<T>) {
   return parser
+    // A client that succeeds in a script prints nothing on stderr; at a terminal it says what it does.
+    .default('log-level', process.stderr.isTTY ? 'info' : 'warn')
     .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'Your name on the relay' })
     .option('address', {
       alias: 'a',

@@ -48,6 +48,19 @@ export function baseParser(name: string, argv: string[]): Argv {
     });
 }
 
+export interface Example {
+  /** The command line, `$0` for the command's name. */
+  command: string;
+  does: string;
+}
+
+/**
+ * The examples under the options, each command on a line of its own: yargs' own examples share a line
+ * with their description, and a long command wraps in the middle at 80 columns.
+ */
+export const examplesText = (name: string, examples: readonly Example[]): string =>
+  ['Examples:', ...examples.flatMap((e) => [`  ${e.command.replace('$0', name)}`, `      ${e.does}`])].join('\n');
+
 export const usage = (message: string): UserError => new UserError(message, ExitCode.Usage);
 
 /** Runs a command: expected failures print one line and exit with their code; bugs crash loudly. */

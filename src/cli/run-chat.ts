@@ -5,7 +5,7 @@ import { isValidName, NAME_RULE } from '../protocol/names.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { ChatScreen } from './chat-screen.js';
 import { describeServers, resolveServers } from './address-list.js';
-import { baseParser, favourEventLoop, runCommand } from './command.js';
+import { baseParser, examplesText, favourEventLoop, runCommand, type Example } from './command.js';
 import { clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { escapeControls, formatMessage, formatRegistry, localTime } from './format.js';
@@ -20,6 +20,10 @@ const HELP = [
   '//text          send a line that starts with /',
 ];
 
+export const EXAMPLES: Example[] = [
+  { command: '$0 --username alice --address relay.lan', does: 'Join the chat on relay.lan' },
+];
+
 export async function main(argv: string[]): Promise<number> {
   const args = clientOptions(
     baseParser(NAME, argv)
@@ -29,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
         default: 30,
         describe: 'Give up when the server answers nothing (or confirms nothing) for this many seconds',
       })
-      .example('$0 --username alice --address relay.lan', 'Join the chat on relay.lan'),
+      .epilogue(examplesText(NAME, EXAMPLES)),
   ).parseSync();
   favourEventLoop();
   const servers = await resolveServers(args.address, args.port);
@@ -48,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
   const seen = new Set<string>([me]);
   let seeded = false;
   let whoAsked = false;
+  /** Input ended with a /who unanswered (a piped `/who`): its answer is printed before leaving. */
+  let whoAnswered: (() => void) | undefined;
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((r) => (finish = r));
   let failure: UserError | undefined;
@@ -69,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!whoAsked) return;
         whoAsked = false;
         for (const l of formatRegistry(entries, 'text').split('\n').filter(Boolean)) show(l);
+        whoAnswered?.();
       },
       presence: (changes: PresenceEntry[]) => {
         for (const e of changes) {
@@ -84,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
       status: (line) => show(`-- ${line}`),
       ended: (reason, kind) => {
         failure = new UserError(reason, kind === 'refused' ? ExitCode.Refused : ExitCode.Unreachable);
+        whoAnswered?.();
         view.screen?.close();
       },
     },
@@ -122,8 +130,16 @@ export async function main(argv: string[]): Promise<number> {
         return show(`-- unknown command ${escapeControls(cmd ?? '')}; /help lists them`);
     }
   };
+  const whoAnswer = (): Promise<void> =>
+    new Promise((done) => {
+      if (!whoAsked || failure) return done();
+      whoAnswered = done;
+      setTimeout(done, Math.min(args.timeout * 1000, 5_000)).unref();
+    });
   view.screen = new ChatScreen(process.stdin, process.stdout, `${me}> `, onLine, () => {
-    chat.close().then(() => finish(failure ? -1 : ExitCode.Ok), () => finish(ExitCode.Ok));
+    void whoAnswer()
+      .then(() => chat.close())
+      .then(() => finish(failure ? -1 : ExitCode.Ok), () => finish(ExitCode.Ok));
   });
   show(`-- connected to ${where} as ${me}; /help lists the commands`);
   for (const l of pending.splice(0)) show(l);

@@ -2,13 +2,21 @@ import { hideBin } from 'yargs/helpers';
 import { FromKind } from '../protocol/constants.js';
 import { runReader } from '../io/reader-runtime.js';
 import { resolveServers } from './address-list.js';
-import { baseParser, favourEventLoop, runCommand, usage } from './command.js';
+import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { FORMATS, type Format } from './format.js';
 import { createLogger, type LogLevel } from './logger.js';
 
 const NAME = 'run-reader';
+
+export const EXAMPLES: Example[] = [
+  { command: '$0 --username ops --delay 5', does: 'Every 5 s, print what arrived' },
+  { command: '$0 -u worker1 --group jobs', does: 'Share the work: each message to one member of "jobs"' },
+  { command: '$0 -u me --who', does: 'Who is online' },
+  { command: '$0 -u audit --from earliest --format json > log.jsonl', does: 'The whole log as JSON lines, byte for byte' },
+  { command: '$0 -u cron --once', does: 'What arrived since the last run, then exit' },
+];
 
 export async function main(argv: string[]): Promise<number> {
   const args = clientOptions(
@@ -48,11 +56,7 @@ export async function main(argv: string[]): Promise<number> {
       })
       .option('who', { type: 'boolean', default: false, describe: 'Print who is registered (online or not, last seen) and exit' })
       .option('presence', { type: 'boolean', default: false, describe: 'Also print when others come online or go offline' })
-      .example('$0 --username ops --delay 5', 'Every 5 s, print what arrived')
-      .example('$0 -u worker1 --group jobs', 'Share the work: each message to one member of "jobs"')
-      .example('$0 -u me --who', 'Who is online')
-      .example('$0 -u audit --from earliest --format json', 'The whole log as JSON lines')
-      .example('$0 -u cron --once', 'What arrived since the last run, then exit'),
+      .epilogue(examplesText(NAME, EXAMPLES)),
   ).parseSync();
   if (!(args.delay >= 0) || !Number.isFinite(args.delay)) throw usage(`invalid --delay '${args.delay}': expected seconds, 0 or more`);
   if (args.count !== undefined && !(Number.isInteger(args.count) && args.count > 0)) {

@@ -7,13 +7,20 @@ import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../pr
 import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
-import { baseParser, favourEventLoop, runCommand, usage } from './command.js';
+import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { DEFAULT_PORT, portInput } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
 import { loadUsers } from './users-file.js';
 
 const NAME = 'run-server';
+
+export const EXAMPLES: Example[] = [
+  { command: '$0', does: 'Serve loopback on port 12345' },
+  { command: '$0 --host 0.0.0.0 --retain-messages 1000000', does: 'Serve the network, keep the newest million messages' },
+  { command: '$0 --host 0.0.0.0 --users users.json', does: 'Authenticated mode: only the users in users.json' },
+  { command: '$0 --store memory --port 0', does: 'A throw-away server on any free port (the log says which)' },
+];
 
 export async function main(argv: string[]): Promise<number> {
   const args = baseParser(NAME, argv)
@@ -66,8 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       default: SERVER_DEFAULTS.messagesPerSecond,
       describe: 'Messages one writer may send per second (0: no limit)',
     })
-    .example('$0', 'Serve loopback on port 12345')
-    .example('$0 --host 0.0.0.0 --retain-messages 1000000', 'Serve the network, keep the newest million messages')
+    .epilogue(examplesText(NAME, EXAMPLES))
     .parseSync();
 
   if (!isIP(args.host)) throw usage(`invalid --host '${args.host}': expected an IP address such as 127.0.0.1, 0.0.0.0 or ::`);

@@ -2,12 +2,18 @@ import { statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { runWriter } from '../io/writer-runtime.js';
 import { describeServers, resolveServers } from './address-list.js';
-import { baseParser, favourEventLoop, runCommand, sayTo, usage } from './command.js';
+import { baseParser, examplesText, favourEventLoop, runCommand, sayTo, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
 
 const NAME = 'run-writer';
+
+export const EXAMPLES: Example[] = [
+  { command: 'tail -f app.log | $0 --username web1', does: 'Relay a log as it grows' },
+  { command: "echo 'deploy done' | $0 -u ci --to ops", does: 'A direct message to ops' },
+  { command: '$0 -u ci --file report.txt', does: 'A whole file as one message' },
+];
 
 export async function main(argv: string[]): Promise<number> {
   const args = clientOptions(
@@ -23,9 +29,7 @@ export async function main(argv: string[]): Promise<number> {
         default: 30,
         describe: 'Give up when the server has confirmed nothing for this many seconds',
       })
-      .example('tail -f app.log | $0 --username web1', 'Relay a log as it grows')
-      .example("echo 'deploy done' | $0 -u ci --to ops", 'A direct message to ops')
-      .example('$0 -u ci --file report.txt', 'A whole file as one message'),
+      .epilogue(examplesText(NAME, EXAMPLES)),
   ).parseSync();
   if (args.to !== undefined) checkName(args.to, '--to user');
   if (args.file !== undefined) {

@@ -222,3 +222,12 @@ test('a held poll answered with pongs is a live server; silence moves the reader
   for (let e = r.pollEvent(); e; e = r.pollEvent()) after.push(e.type);
   assert.deepEqual(after, ['registered']);
 });
+
+test("answers the server's PING (is this client still running?) with a PONG, and owes nothing for it", () => {
+  const r = newReader({ delayMs: 5_000 });
+  drain(r);
+  welcome(r, T0);
+  drain(r);
+  r.handleDatagram(encode({ kind: 'ping', sessionId: 9n }), SERVER, T0 + 10);
+  assert.deepEqual(drain(r).map((t) => t.packet), [{ kind: 'pong', sessionId: 9n }]);
+});

@@ -6,6 +6,7 @@ import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
 import { CLIENT, drain, ServerHarness, T0 } from './helpers.js';
 
 const OTHER = { address: '127.0.0.1', port: 40002 };
+const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
 
 const helloWriter = (name: string, nonce = 1, producerId = 9n, nextSeq = 1) =>
   ({ kind: 'hello', role: Role.Writer, nonce, name, producerId, nextSeq }) as const;
@@ -35,12 +36,58 @@ test('a bad name is refused', async () => {
   assert.equal(r!.kind === 'refuse' && r!.code, RefuseCode.BadName);
 });
 
-test('a name held by a live session is refused from another address; the holder keeps it', async () => {
+test('a name held by a live session is refused at once to another host; the holder keeps it', async () => {
   const h = new ServerHarness();
   await h.handshake(helloReader('alice'), CLIENT, T0);
-  const [r] = await h.handshake(helloReader('alice', 3), OTHER, T0 + 1);
+  const out = await h.deliverRaw(encode({ ...helloReader('alice', 3), cookie: Buffer.alloc(0) }), OTHER_HOST, T0 + 1);
+  const [r] = await h.handshake(helloReader('alice', 3), OTHER_HOST, T0 + 1);
   assert.equal(r!.kind === 'refuse' && r!.code, RefuseCode.NameTaken);
+  assert.equal(out.length, 1, 'the holder is not asked');
   assert.equal(h.core.sessionCount, 1);
+});
+
+/** A HELLO with a good cookie from `from`, sent at each of `times`: what the server sends, to anyone, each time. */
+async function helloAt(h: ServerHarness, hello: ReturnType<typeof helloWriter>, from: typeof CLIENT, times: number[]) {
+  const [retry] = await h.deliver(encode({ ...hello, cookie: Buffer.alloc(0) }), from, times[0]!);
+  assert.equal(retry!.kind, 'retry');
+  const cookie = retry!.kind === 'retry' ? retry!.cookie : Buffer.alloc(0);
+  const out = [];
+  for (const t of times) out.push(await h.deliverRaw(encode({ ...hello, cookie }), from, t));
+  return out;
+}
+
+test("from the holder's own host, the holder is asked first: one that answers keeps its name", async () => {
+  const h = new ServerHarness();
+  const id = await openWriter(h, 'w', CLIENT);
+  const [first] = await helloAt(h, helloWriter('w', 5, 10n), OTHER, [T0 + 100]);
+  assert.deepEqual(first!.map((t) => [t.to, t.packet.kind]), [[CLIENT, 'ping']], 'the holder is asked; the newcomer waits');
+  await h.deliver(encode({ kind: 'pong', sessionId: id }), CLIENT, T0 + 101);
+  const [later] = await helloAt(h, helloWriter('w', 5, 10n), OTHER, [T0 + 1_500]);
+  assert.equal(later![0]!.packet.kind === 'refuse' && later![0]!.packet.code, RefuseCode.NameTaken);
+  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.stats.namesReclaimed, 0);
+});
+
+test("from the holder's own host, a holder that does not answer within 1 s is gone: the newcomer gets the name", async () => {
+  const h = new ServerHarness();
+  const id = await openWriter(h, 'w', CLIENT);
+  const [asked, early, late] = await helloAt(h, helloWriter('w', 5, 10n), OTHER, [T0 + 100, T0 + 600, T0 + 1_100]);
+  assert.deepEqual(asked!.map((t) => t.packet.kind), ['ping']);
+  assert.deepEqual(early, [], 'still in time to answer');
+  assert.deepEqual(late!.map((t) => [t.to, t.packet.kind]), [[OTHER, 'welcome']]);
+  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.stats.namesReclaimed, 1);
+  const [gone] = await h.deliver(data(id, 1, 'from the old process'), CLIENT, T0 + 1_200);
+  assert.equal(gone!.kind, 'unknown-session');
+});
+
+test('a holder that keeps speaking keeps its name, with no answer to the probe needed', async () => {
+  const h = new ServerHarness();
+  const id = await openWriter(h, 'w', CLIENT);
+  await helloAt(h, helloWriter('w', 5, 10n), OTHER, [T0 + 100]);
+  await h.deliver(data(id, 1, 'still here'), CLIENT, T0 + 400);
+  const [later] = await helloAt(h, helloWriter('w', 5, 10n), OTHER, [T0 + 1_500]);
+  assert.equal(later![0]!.packet.kind === 'refuse' && later![0]!.packet.code, RefuseCode.NameTaken);
 });
 
 test('data is stored once however often it arrives, in order, and acknowledged when stored', async () => {

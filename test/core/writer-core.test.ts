@@ -226,3 +226,17 @@ test('with one server there is nowhere to go: the writer says the server is lost
   assert.deepEqual(events(w).map((e) => e.type), ['server-lost']);
   assert.ok(drain(w).every((t) => t.to === SERVER && t.packet.kind === 'hello'));
 });
+
+test("answers the server's PING (is this client still running?) with a PONG, and owes nothing for it", () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  events(w);
+  w.handleDatagram(encode({ kind: 'ping', sessionId: 77n }), SERVER, T0 + 10);
+  assert.deepEqual(drain(w).map((t) => t.packet), [{ kind: 'pong', sessionId: 77n }]);
+  w.handleDatagram(encode({ kind: 'ping', sessionId: 78n }), SERVER, T0 + 20);
+  assert.deepEqual(drain(w), [], 'not for another session');
+  // Idle after that: a heartbeat at its time, and the server is not called lost for the PONG going unanswered.
+  for (let t = T0 + 100; t < T0 + 4_000; t += 100) w.handleTimeout(t);
+  assert.deepEqual(events(w), []);
+});

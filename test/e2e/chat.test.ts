@@ -140,10 +140,37 @@ describe('run-chat, as people use it in a terminal (tmux)', () => {
     await until('carol to leave', () => !alive('carol'));
   });
 
+  test('after a server restart, those who were online and come back are not announced again; one who leaves is', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-chat-restart-'));
+    const first = await startServer(['--store', 'sqlite', '--data-dir', dir]);
+    const fixed = String(first.port);
+    for (const name of ['erin', 'frank']) {
+      tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '20', `${process.execPath} ${CHAT} -u ${name} -p ${fixed}`);
+      await shows(name, new RegExp(`connected to .* as ${name}`));
+    }
+    await shows('erin', /\* frank is online/);
+    await first.stop();
+    const again = await startServer(['--store', 'sqlite', '--data-dir', dir, '--port', fixed]);
+    try {
+      // Both chats sign on again (a writer and a reader session each), then the others' grace runs out.
+      await until('both chats to sign on again', () => (again.stderr().match(/(reader|writer) (erin|frank) registered/g) ?? []).length >= 4, 15_000);
+      await sleep(12_000);
+      assert.equal((screen('erin').match(/frank is online/g) ?? []).length, 1, `announced once:\n${screen('erin')}`);
+      assert.doesNotMatch(screen('erin'), /frank is offline/);
+      type('frank', '/quit', 'Enter');
+      await shows('erin', /\* frank is offline/);
+      type('erin', '/quit', 'Enter');
+      await until('erin to leave', () => !alive('erin'));
+    } finally {
+      await again.stop();
+    }
+  });
+
   test('not on a terminal it is plain lines in and out, and end of input leaves', async () => {
     const reader = await startReader(['-u', 'listener', '-p', port, '--format', 'raw', '--count', '2']);
-    const chat = execFileSync(process.execPath, [CHAT, '-u', 'piper', '-p', port], { input: 'from a pipe\n//slash kept\n', encoding: 'utf8' });
+    const chat = execFileSync(process.execPath, [CHAT, '-u', 'piper', '-p', port], { input: 'from a pipe\n//slash kept\n/who\n', encoding: 'utf8' });
     assert.match(chat, /connected to .* as piper/);
+    assert.match(chat, /^listener\s+reader\s+online\s+last seen/m, 'a piped /who is answered before the chat leaves');
     const r = await reader.done;
     assert.equal(r.stdout, 'from a pipe\n/slash kept\n');
   });

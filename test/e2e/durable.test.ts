@@ -47,7 +47,7 @@ describe('the sqlite store, as a user runs it', () => {
     const dir = join(root, `d${++dirs}`);
     const s = await sqliteServer(dir);
     const port = String(s.port);
-    const w = start('run-writer', ['-u', 'stream', '--port', port, '--timeout', '20']);
+    const w = start('run-writer', ['-u', 'stream', '--port', port, '--timeout', '20', '--log-level', 'info']);
     await waitFor(w, /registered as stream/);
     for (let i = 0; i < 40; i++) {
       w.proc.stdin!.write(lines(i * 1000 + 1, i * 1000 + 1000));

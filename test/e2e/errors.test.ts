@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
-import { run, start, startServer } from './processes.js';
+import { run, start, startServer, waitFor } from './processes.js';
 
 /** A port with nothing listening: bind one, note it, close it. */
 async function deadPort(): Promise<number> {
@@ -117,4 +117,34 @@ test('readers give up on a dead server: --once and --who after 5 s by default, -
   const killed = await waiting.done;
   assert.equal(killed.code, 3, killed.stderr);
   assert.doesNotMatch(killed.stderr, /no messages/);
+});
+
+test('a name is kept for its client while that runs, and is free at once when the client was killed (same host)', async () => {
+  const server = await startServer();
+  const port = String(server.port);
+  try {
+    const first = start('run-writer', ['-u', 'tail1', '--port', port, '--log-level', 'info']);
+    first.proc.stdin!.write('one\n');
+    await waitFor(first, /registered as tail1/);
+    const other = await run('run-writer', ['-u', 'tail1', '--port', port], 'two\n');
+    assert.equal(other.code, 4, other.stderr);
+    assert.match(other.stderr, /the name tail1 is in use by a live writer/);
+    first.proc.kill('SIGKILL');
+    await first.done;
+    const again = await run('run-writer', ['-u', 'tail1', '--port', port], 'three\n');
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(again.ms < 5_000, `registered after ${Math.round(again.ms)} ms`);
+
+    const reader = start('run-reader', ['-u', 'ops', '--port', port, '--from', 'earliest', '--format', 'raw', '--log-level', 'info']);
+    await waitFor(reader, /registered as ops/);
+    reader.proc.kill('SIGKILL');
+    await reader.done;
+    const back = await run('run-reader', ['-u', 'ops', '--port', port, '--from', 'earliest', '--once', '--format', 'raw']);
+    assert.equal(back.code === 0 || back.code === 6, true, back.stderr);
+    assert.ok(back.ms < 5_000, `registered after ${Math.round(back.ms)} ms`);
+    const all = await run('run-reader', ['-u', 'audit', '--port', port, '--from', 'earliest', '--once', '--format', 'raw']);
+    assert.equal(all.stdout, 'one\nthree\n');
+  } finally {
+    await server.stop();
+  }
 });

@@ -118,7 +118,7 @@ export async function waitFor(r: Running, pattern: RegExp, ms = 15_000): Promise
 
 /** Starts a reader and waits until it is registered: lines written after that reach it. */
 export async function startReader(args: string[], env: Record<string, string> = {}): Promise<Running> {
-  const r = start('run-reader', args, env);
+  const r = start('run-reader', ['--log-level', 'info', ...args], env);
   await waitFor(r, /registered as/);
   return r;
 }

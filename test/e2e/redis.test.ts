@@ -75,7 +75,7 @@ describe('several servers on one redis', () => {
   test('kill -9 of a server mid-stream: writer and reader given both move to the other; nothing doubled, nothing lost', async () => {
     const [a, b] = await twoServers();
     const reader = await startReader(['-u', 'mover', '--address', both(a, b), '--format', 'raw', '--count', '5000']);
-    const writer = start('run-writer', ['-u', 'steady', '--address', both(a, b)]);
+    const writer = start('run-writer', ['-u', 'steady', '--address', both(a, b), '--log-level', 'info']);
     await waitFor(writer, /registered as/);
     await feed(writer, 1, 2000);
     await untilPrinted(reader, 1000);
@@ -100,7 +100,7 @@ describe('several servers on one redis', () => {
   test('redis going away mid-stream: the server says so, confirms nothing meanwhile, and carries on when it is back', async () => {
     const [a, b] = await twoServers();
     const reader = await startReader(['-u', 'patient', '--port', String(b.port), '--format', 'raw', '--count', '3000']);
-    const writer = start('run-writer', ['-u', 'w', '--port', String(a.port)]);
+    const writer = start('run-writer', ['-u', 'w', '--port', String(a.port), '--log-level', 'info']);
     await waitFor(writer, /registered as/);
     await feed(writer, 1, 1000);
     await untilPrinted(reader, 1000);

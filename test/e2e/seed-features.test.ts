@@ -90,7 +90,7 @@ describe('presence and queue groups (as in the chat and queue seeds)', () => {
   });
 
   test('--who lists a live writer as online and a departed reader as offline, with last-seen times', async () => {
-    const writer = start('run-writer', ['-u', 'livewriter', ...p]);
+    const writer = start('run-writer', ['-u', 'livewriter', ...p, '--log-level', 'info']);
     await waitFor(writer, /registered as livewriter/);
     const gone = await run('run-reader', ['-u', 'departed', ...p, '--once']);
     assert.equal(gone.code, 6);

@@ -30,6 +30,12 @@ export class PresenceTracker {
   private pollAt: number | undefined;
   /** Someone asked for the whole registry as it is now: hand it over once the next answer is in. */
   private wanted = false;
+  /**
+   * After signing on again (a server restart, a failover) everyone looks offline until their own clients
+   * sign on again too: until this time, "offline" for one who was online is held, and dropped if they return.
+   */
+  private settleUntil = 0;
+  private held = new Map<string, PresenceEntry>();
 
   constructor(
     /** 0: fetch the registry once and stop. */
@@ -37,8 +43,10 @@ export class PresenceTracker {
     private readonly send: (who: WhoRequest, now: number) => void,
   ) {}
 
-  start(now: number): void {
+  /** `settleMs`: how long, when this is a sign-on again, the others get to sign on again too. */
+  start(now: number, settleMs = 0): void {
     this.pages = undefined;
+    if (this.known) this.settleUntil = now + settleMs;
     this.ask(this.known ? this.version : 0, 0, now);
   }
 
@@ -51,7 +59,17 @@ export class PresenceTracker {
   }
 
   get deadline(): number | undefined {
-    return this.request ? this.request.sentAt + RESEND_MS : this.pollAt;
+    const next = this.request ? this.request.sentAt + RESEND_MS : this.pollAt;
+    if (this.held.size === 0) return next;
+    return next === undefined ? this.settleUntil : Math.min(next, this.settleUntil);
+  }
+
+  /** Those who went offline and did not come back while the others signed on again. */
+  takeSettled(now: number): PresenceEntry[] {
+    if (this.held.size === 0 || now < this.settleUntil) return [];
+    const gone = [...this.held.values()];
+    this.held.clear();
+    return gone;
   }
 
   handleTimeout(now: number): void {
@@ -82,20 +100,32 @@ export class PresenceTracker {
       this.known = true;
       this.schedule(now);
       const changes = first ? [] : [...this.table.values()].filter((e) => before.get(key(e))?.online !== e.online);
-      return this.handOver(first, changes);
+      return this.handOver(first, this.settle(changes, before, now));
     }
     const changes: PresenceEntry[] = [];
+    const before = new Map(this.table);
     for (const e of p.entries) {
       if (this.table.get(key(e))?.online !== e.online) changes.push(e);
       this.table.set(key(e), e);
     }
     this.version = p.version;
+    const settled = this.settle(changes, before, now);
     if (p.more) {
       this.ask(this.version, 0, now);
-      return { changes };
+      return { changes: settled };
     }
     this.schedule(now);
-    return this.handOver(false, changes);
+    return this.handOver(false, settled);
+  }
+
+  private settle(changes: PresenceEntry[], before: Map<string, PresenceEntry>, now: number): PresenceEntry[] {
+    return changes.filter((e) => {
+      const k = key(e);
+      if (e.online) return !this.held.delete(k);
+      if (now >= this.settleUntil || !before.get(k)?.online) return true;
+      this.held.set(k, e);
+      return false;
+    });
   }
 
   private handOver(first: boolean, changes: PresenceEntry[]): PresenceUpdate {

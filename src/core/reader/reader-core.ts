@@ -262,6 +262,12 @@ export class ReaderCore {
       case 'pong':
         if (p.sessionId === this.sessionId) this.heard();
         return;
+      case 'ping':
+        // The server asks whether this client still runs (another client of this host wants the name).
+        if (p.sessionId !== this.sessionId) return;
+        this.heard();
+        this.answer({ kind: 'pong', sessionId: this.sessionId });
+        return;
       case 'unknown-session':
         if (p.sessionId !== this.sessionId) return;
         this.heard();
@@ -309,6 +315,8 @@ export class ReaderCore {
     }
     if (this.phase !== 'open') return;
     this.presence?.handleTimeout(now);
+    const gone = (this.presence?.takeSettled(now) ?? []).filter((e) => e.name !== this.config.name);
+    if (gone.length > 0) this.events.push({ type: 'presence', changes: gone });
     if (this.config.presence === 'who') return;
     const f = this.fetch;
     if (f) {
@@ -450,7 +458,8 @@ export class ReaderCore {
     this.registeredOnce = true;
     this.tookFetchId = 0;
     this.ahead.clear();
-    this.presence?.start(now);
+    // Signed on again: the others' clients need up to two heartbeats to notice and sign on again too.
+    this.presence?.start(now, 2 * this.heartbeatMs + 1_000);
     if (this.config.presence === 'who') return;
     this.printedTo = this.emittedTo = this.confirmedTo = position;
     this.nextFetch(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
@@ -701,6 +710,11 @@ export class ReaderCore {
     this.bye.stop();
     this.hello.stop();
     this.events.push(unconfirmed ? { type: 'closed', unconfirmed } : { type: 'closed' });
+  }
+
+  /** An answer to the server, which wants none back: no liveness owed, no heartbeat put off. */
+  private answer(p: Packet): void {
+    this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
   }
 
   private send(p: Packet, now: number): void {

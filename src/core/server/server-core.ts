@@ -16,6 +16,7 @@ import { HandshakeLimiter, TokenBucket } from './rate-limits.js';
 import { PresenceJournal } from './presence-journal.js';
 import { LEASE_MESSAGES_MAX, QueueGroup, type Lease, type Span } from './queue-group.js';
 import { NameClaims } from './name-claims.js';
+import { NameProbes } from './name-probes.js';
 import { buildReply } from './reply-builder.js';
 import { WriterIngest } from './writer-ingest.js';
 
@@ -121,6 +122,8 @@ export interface ServerStats {
   appends: number;
   sessionsOpened: number;
   sessionsExpired: number;
+  /** Names given to a newcomer from the holder's host because the holder did not answer (see NameProbes). */
+  namesReclaimed: number;
   refused: number;
   /** HELLOs answered with a cookie rather than a session. */
   retries: number;
@@ -160,6 +163,7 @@ export class ServerCore {
     appends: 0,
     sessionsOpened: 0,
     sessionsExpired: 0,
+    namesReclaimed: 0,
     refused: 0,
     retries: 0,
     forged: 0,
@@ -193,6 +197,7 @@ export class ServerCore {
   private readonly groups = new Map<string, QueueGroup<ReaderSession>>();
   private readonly presence: PresenceJournal;
   private readonly claims: NameClaims;
+  private readonly probes = new NameProbes();
   /** The latest time an input brought. */
   private now = 0;
 
@@ -238,6 +243,11 @@ export class ServerCore {
         this.sendTo(s, { kind: 'pong', sessionId: s.id });
         return;
       }
+      case 'pong': {
+        // A client answering "are you there?" (see NameProbes): being heard is the answer.
+        this.session(packet.sessionId, data, from, now, 'unknown-session');
+        return;
+      }
       case 'who': {
         const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
         if (s) this.onWho(s, packet);
@@ -266,7 +276,8 @@ export class ServerCore {
       for (const [id, r] of this.retired) if (now >= r.until) this.retired.delete(id);
       this.handshakes.sweep(now);
       this.replays.sweep(now);
-      this.sweepAt = this.sessions.size + this.retired.size + this.handshakes.size > 0 ? now + 1_000 : undefined;
+      this.probes.sweep(now);
+      this.sweepAt = this.sessions.size + this.retired.size + this.handshakes.size + this.probes.size > 0 ? now + 1_000 : undefined;
     }
     for (const s of [...this.parked]) {
       if (now >= s.parkedUntil!) {
@@ -364,18 +375,27 @@ export class ServerCore {
     if (auth.keys && this.replays.replayed(nameKey, h.nonce, now)) return; // a recorded HELLO sent again
     if (holder) {
       if (holder.addrKey !== key && now - holder.lastSeen <= this.config.sessionTimeoutMs) {
-        if (!auth.keys) {
-          // The holder is active (it may have spoken a moment ago): what frees the name is silence this long.
-          const secs = Math.ceil(this.config.sessionTimeoutMs / 1000);
-          return this.refuse(
-            h,
-            from,
-            RefuseCode.NameTaken,
-            `the name ${h.name} is in use by a live ${roleName(h.role)} (free when it exits, or once it has been silent for ${secs} s)`,
-          );
+        if (auth.keys) {
+          // Authenticated mode: whoever proves the secret is the user, and may take over its own session.
+          this.takeOver(holder, now);
+        } else {
+          // Open mode: the same host may be the holder's own client started again; ask the holder first.
+          const verdict = holder.addr.address === from.address ? this.probes.verdict(nameKey, holder.lastSeen, now) : 'held';
+          if (verdict === 'probe') return this.sendTo(holder, { kind: 'ping', sessionId: holder.id });
+          if (verdict === 'wait') return;
+          if (verdict === 'held') {
+            // The holder is active (it may have spoken a moment ago): what frees the name is silence this long.
+            const secs = Math.ceil(this.config.sessionTimeoutMs / 1000);
+            return this.refuse(
+              h,
+              from,
+              RefuseCode.NameTaken,
+              `the name ${h.name} is in use by a live ${roleName(h.role)} (free when it exits, or once it has been silent for ${secs} s)`,
+            );
+          }
+          this.stats.namesReclaimed++;
+          this.endSession(holder, 'replaced', now);
         }
-        // Authenticated mode: whoever proves the secret is the user, and may take over its own session.
-        this.takeOver(holder, now);
       } else {
         this.endSession(holder, 'replaced', now);
       }

@@ -207,6 +207,12 @@ export class WriterCore {
       case 'pong':
         if (p.sessionId === this.sessionId) this.heard(now);
         return;
+      case 'ping':
+        // The server asks whether this client still runs (another client of this host wants the name).
+        if (p.sessionId !== this.sessionId) return;
+        this.heard(now);
+        this.answer({ kind: 'pong', sessionId: this.sessionId });
+        return;
       case 'unknown-session':
         if (p.sessionId !== this.sessionId || (this.phase !== 'open' && this.phase !== 'closing')) return;
         this.heard(now);
@@ -444,6 +450,11 @@ export class WriterCore {
     this.rtxAt ??= now + this.rtt.rtoMs;
     this.transmits.push({ to: this.servers.current, data: this.auth.seal(d.data) });
     this.sent(now);
+  }
+
+  /** An answer to the server, which wants none back: no liveness owed, no heartbeat put off. */
+  private answer(p: Packet): void {
+    this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
   }
 
   private send(p: Packet, now: number): void {
