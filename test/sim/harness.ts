@@ -73,6 +73,8 @@ export interface SimReport {
   stored: number;
   faultsScheduled: number;
   faultsFired: number;
+  /** Names a server gave to a client started again on the same host, the old one not answering. */
+  namesReclaimed: number;
 }
 
 interface SimWriter {
@@ -280,8 +282,13 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const total = writers.reduce((n, w) => n + w.lines.length, 0);
   const readers: SimReader[] = [];
   let readerPort = 50000;
-  const newReader = (name: string, extra: { group?: string; count?: number; once?: boolean; fromKind?: FromKind }, serverIndex: number): SimReader => {
-    const addr = { address: `10.0.2.${(readerPort % 200) + 1}`, port: readerPort++ };
+  const newReader = (
+    name: string,
+    extra: { group?: string; count?: number; once?: boolean; fromKind?: FromKind },
+    serverIndex: number,
+    host = `10.0.2.${(readerPort % 200) + 1}`,
+  ): SimReader => {
+    const addr = { address: host, port: readerPort++ };
     const core = new ReaderCore(
       {
         ...READER_DEFAULTS,
@@ -482,6 +489,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   let lastFaultAt = 0;
   let faultsScheduled = 0;
   let faultsFired = 0;
+  let namesReclaimed = 0;
   const scheduleFault = (at: number, fn: () => void): void => {
     faultsScheduled++;
     lastFaultAt = Math.max(lastFaultAt, at);
@@ -499,6 +507,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const crash = (sv: SimServer, at: number, backAt: number): void => {
     scheduleFault(at, () => {
       if (sv.down) return;
+      namesReclaimed += sv.core.stats.namesReclaimed;
       sv.down = true;
       serverCrashed = true;
       sv.epoch++;
@@ -525,7 +534,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       armed.delete(r.core);
       if (restartAt === undefined) return;
       scheduleFault(restartAt, () => {
-        const again = newReader(r.name, r.group !== undefined ? { group: r.group } : {}, r.group !== undefined ? 0 : 1);
+        // Started again on the same host, from a new port (the server asks the old session's client first).
+        const again = newReader(r.name, r.group !== undefined ? { group: r.group } : {}, r.group !== undefined ? 0 : 1, r.addr.address);
         Object.assign(r, { addr: again.addr, core: again.core, dead: false, restarted: true });
       });
     });
@@ -533,8 +543,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const plain = readers.filter((r) => r.group === undefined);
   if (opts.readerCrash && plain.length > 0) {
     const at = EPOCH + rng.next() * opts.faultsForMs;
-    // Back once the server has let go of its name (a killed reader holds it until the session timeout).
-    kill(rng.pick(plain), at, at + opts.sessionTimeoutMs + rng.int(1_000, 3_000));
+    // Back at once (its host's newcomer gets the name when the old client does not answer), or much later.
+    kill(rng.pick(plain), at, at + (rng.chance(0.5) ? rng.int(50, 3_000) : opts.sessionTimeoutMs + rng.int(1_000, 3_000)));
   }
   const members = readers.filter((r) => r.group === 'g');
   if (opts.memberCrash && members.length > 1) kill(rng.pick(members), EPOCH + rng.next() * opts.faultsForMs);
@@ -612,6 +622,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     stored: log.length,
     faultsScheduled,
     faultsFired,
+    namesReclaimed: namesReclaimed + servers.reduce((n, sv) => n + (sv.down ? 0 : sv.core.stats.namesReclaimed), 0),
   };
 }
 

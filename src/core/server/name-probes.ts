@@ -6,9 +6,12 @@ const PROBE_FORGET_MS = 10_000;
 export type ProbeVerdict =
   /** Ask the holder now (a PING); the newcomer's HELLO goes unanswered until its next try. */
   | 'probe'
-  /** Asked, not yet answered, still in time: the newcomer waits (its HELLO goes unanswered). */
+  /** Asked, not yet answered, still in time: ask again; the newcomer waits (its HELLO goes unanswered). */
   | 'wait'
-  /** The holder answered, or spoke, since it was asked: the name is in use. */
+  /**
+   * The holder answered since it was asked: the name is in use. Only its PONG counts: a datagram it sent
+   * before it was killed may still arrive after the question.
+   */
   | 'held'
   /** The holder said nothing in time: its process is gone, the newcomer takes the name. */
   | 'gone';
@@ -22,13 +25,13 @@ export type ProbeVerdict =
 export class NameProbes {
   private readonly asked = new Map<string, number>();
 
-  verdict(nameKey: string, holderLastSeen: number, now: number): ProbeVerdict {
+  verdict(nameKey: string, holderAnsweredAt: number | undefined, now: number): ProbeVerdict {
     const askedAt = this.asked.get(nameKey);
     if (askedAt === undefined || now - askedAt > PROBE_FORGET_MS) {
       this.asked.set(nameKey, now);
       return 'probe';
     }
-    if (holderLastSeen >= askedAt) {
+    if (holderAnsweredAt !== undefined && holderAnsweredAt >= askedAt) {
       this.asked.delete(nameKey);
       return 'held';
     }

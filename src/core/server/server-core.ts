@@ -84,6 +84,8 @@ interface SessionCommon {
   observer?: boolean;
   /** Largest datagram to and from this client, its tag included. */
   datagramBytes: number;
+  /** When its client last answered the server's PING (see NameProbes). */
+  answeredAt?: number;
 }
 
 interface WriterSession extends SessionCommon {
@@ -244,8 +246,9 @@ export class ServerCore {
         return;
       }
       case 'pong': {
-        // A client answering "are you there?" (see NameProbes): being heard is the answer.
-        this.session(packet.sessionId, data, from, now, 'unknown-session');
+        // A client answering "are you still running?" (see NameProbes).
+        const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
+        if (s) s.answeredAt = now;
         return;
       }
       case 'who': {
@@ -380,9 +383,9 @@ export class ServerCore {
           this.takeOver(holder, now);
         } else {
           // Open mode: the same host may be the holder's own client started again; ask the holder first.
-          const verdict = holder.addr.address === from.address ? this.probes.verdict(nameKey, holder.lastSeen, now) : 'held';
-          if (verdict === 'probe') return this.sendTo(holder, { kind: 'ping', sessionId: holder.id });
-          if (verdict === 'wait') return;
+          const verdict = holder.addr.address === from.address ? this.probes.verdict(nameKey, holder.answeredAt, now) : 'held';
+          // Asked again at each of the newcomer's tries: one lost PING or PONG does not cost a live holder its name.
+          if (verdict === 'probe' || verdict === 'wait') return this.sendTo(holder, { kind: 'ping', sessionId: holder.id });
           if (verdict === 'held') {
             // The holder is active (it may have spoken a moment ago): what frees the name is silence this long.
             const secs = Math.ceil(this.config.sessionTimeoutMs / 1000);
