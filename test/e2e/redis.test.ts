@@ -61,15 +61,28 @@ describe('several servers on one redis', () => {
 
   test('a reader held open on one server wakes as soon as the other appends', async () => {
     const [a, b] = await twoServers();
-    const reader = await startReader(['-u', 'waiting', '--port', String(b.port), '--format', 'raw', '--count', '1']);
-    await sleep(300); // its poll is held by b now
-    const sent = performance.now();
-    await run('run-writer', ['-u', 'w', '--port', String(a.port)], 'hello from a\n');
-    const r = await reader.done;
-    assert.equal(r.stdout, 'hello from a\n');
-    const waited = reader.chunks[0]!.at - sent;
-    assert.ok(waited < 2_000, `arrived ${Math.round(waited)} ms after the writer started (a held poll lasts 20 s)`);
-    await Promise.all([a.stop(), b.stop()]);
+    try {
+      const reader = await startReader(['-u', 'waiting', '--port', String(b.port), '--format', 'raw', '--count', '5']);
+      const writer = start('run-writer', ['-u', 'w', '--port', String(a.port), '--log-level', 'info']);
+      await waitFor(writer, /registered as w/);
+      // Without a wake-up the reader would still see each line when its held poll (1.5 s) is renewed:
+      // five lines each seen within 400 ms of being written would then be a chance of (0.4 / 1.5)^5, 0.1%.
+      const waits: number[] = [];
+      for (let i = 1; i <= 5; i++) {
+        await sleep(300 + 200 * i);
+        const printed = reader.chunks.length;
+        const sent = performance.now();
+        writer.proc.stdin!.write(`line ${i}\n`);
+        while (reader.chunks.length === printed && performance.now() - sent < 5_000) await sleep(5);
+        waits.push(Math.round(reader.chunks[printed]!.at - sent));
+      }
+      writer.proc.stdin!.end();
+      assert.equal((await reader.done).stdout, 'line 1\nline 2\nline 3\nline 4\nline 5\n');
+      assert.equal((await writer.done).code, 0);
+      assert.ok(waits.every((w) => w < 400), `printed after ${waits.join(', ')} ms`);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
   });
 
   test('kill -9 of a server mid-stream: writer and reader given both move to the other; nothing doubled, nothing lost', async () => {

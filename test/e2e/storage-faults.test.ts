@@ -85,22 +85,25 @@ describe('a damaged relay.db', () => {
     writeFileSync(db, bytes);
     const server = start('run-server', ['--port', '0', '--store', 'sqlite', '--data-dir', dir]);
     await waitFor(server, /listening on/);
-    const port = /"port":(\d+)/.exec(server.stderr())![1]!;
-    const r = await run('run-reader', ['-u', 'audit', '--from', 'earliest', '--once', '--format', 'json', '--port', port]);
-    assert.equal(r.code, 0, r.stderr);
-    const texts = jsonLines(r.stdout).map((m) => m['text'] as string);
-    assert.ok(texts.every((t) => /^c-\d{5} x{40}$/.test(t)));
-    // A record holds the lines of one datagram (how many depends on how the writer packed them): the
-    // damaged one is skipped whole, and nothing else. The altered text (a second c-14968) is never served.
-    const ids = texts.map((t) => Number(t.slice(2, 7)));
-    assert.equal(new Set(ids).size, ids.length, 'no message twice: the altered text is never served');
-    const served = new Set(ids);
-    const missing = Array.from({ length: 20_000 }, (_, i) => i + 1).filter((id) => !served.has(id));
-    assert.ok(missing.includes(14468), 'the damaged record is skipped');
-    assert.equal(missing.at(-1)! - missing[0]! + 1, missing.length, `one record's run of ids is missing: ${missing[0]}..${missing.at(-1)}`);
-    assert.ok(missing.length <= 2_000, `${missing.length} missing`);
-    assert.match(r.stderr, /\d+ messages .*missed|removed/);
-    server.proc.kill('SIGTERM');
+    try {
+      const port = /"port":(\d+)/.exec(server.stderr())![1]!;
+      const r = await run('run-reader', ['-u', 'audit', '--from', 'earliest', '--once', '--format', 'json', '--port', port]);
+      assert.equal(r.code, 0, r.stderr);
+      const texts = jsonLines(r.stdout).map((m) => m['text'] as string);
+      assert.ok(texts.every((t) => /^c-\d{5} x{40}$/.test(t)));
+      // A record holds the lines of one datagram (how many depends on how the writer packed them): the
+      // damaged one is skipped whole, and nothing else. The altered text (a second c-14968) is never served.
+      const ids = texts.map((t) => Number(t.slice(2, 7)));
+      assert.equal(new Set(ids).size, ids.length, 'no message twice: the altered text is never served');
+      const served = new Set(ids);
+      const missing = Array.from({ length: 20_000 }, (_, i) => i + 1).filter((id) => !served.has(id));
+      assert.ok(missing.includes(14468), 'the damaged record is skipped');
+      assert.equal(missing.at(-1)! - missing[0]! + 1, missing.length, `one record's run of ids is missing: ${missing[0]}..${missing.at(-1)}`);
+      assert.ok(missing.length <= 2_000, `${missing.length} missing`);
+      assert.match(r.stderr, /\d+ messages .*missed|removed/);
+    } finally {
+      server.proc.kill('SIGTERM');
+    }
     const s = await server.done;
     const damage = s.stderr.split('\n').filter((l) => l.includes('are damaged'));
     assert.equal(damage.length, 1, 'said once');
