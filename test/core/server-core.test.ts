@@ -160,6 +160,20 @@ test("a reader's position is kept: a returning name resumes, a new one starts at
   assert.equal((fresh as Welcome).resume, 4);
 });
 
+test("a reader's BYE cannot move its kept position past the end of the log, nor back", async () => {
+  const h = new ServerHarness({ cursorFlushMs: 0 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  await h.deliver(encode({ kind: 'bye', sessionId: (w as Welcome).sessionId, position: 1_000 }), OTHER, T0);
+  assert.equal(await h.store.cursor('r'), 4, 'clamped to the next id to be written');
+  const [again] = await h.handshake(helloReader('r', 5, FromKind.Latest), OTHER, T0 + 1);
+  await h.deliver(data(wsid, 2, 'd'), CLIENT, T0 + 2);
+  assert.equal((again as Welcome).resume, 4, 'the next message written is the next one read');
+  await h.deliver(encode({ kind: 'bye', sessionId: (again as Welcome).sessionId, position: 2 }), OTHER, T0 + 3);
+  assert.equal(await h.store.cursor('r'), 4, 'a BYE behind what was kept does not move it back');
+});
+
 test('a session that falls silent expires and is marked offline', async () => {
   const h = new ServerHarness({ sessionTimeoutMs: 3000 });
   await openWriter(h, 'gone');

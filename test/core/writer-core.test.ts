@@ -240,3 +240,25 @@ test("answers the server's PING (is this client still running?) with a PONG, and
   for (let t = T0 + 100; t < T0 + 4_000; t += 100) w.handleTimeout(t);
   assert.deepEqual(events(w), []);
 });
+
+test('keeps retransmitting an unacknowledged datagram, not just once, until it is acknowledged', () => {
+  const w = newWriter({ timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0);
+  w.submitLine(Buffer.from('x'));
+  w.flush(T0);
+  drain(w);
+  const times: number[] = [];
+  let t = T0;
+  while (times.length < 6 && t < T0 + 120_000) {
+    t = w.nextDeadline()!;
+    w.handleTimeout(t);
+    for (const s of drain(w)) if (s.packet.kind === 'data' && s.packet.seq === 1) times.push(t);
+  }
+  assert.equal(times.length, 6, `sent again at ${times.map((x) => x - T0).join(', ')} ms`);
+  ack(w, 1, 1, t + 1);
+  assert.equal(w.confirmedLines, 1);
+  const after = w.nextDeadline();
+  if (after !== undefined) w.handleTimeout(after);
+  assert.ok(!drain(w).some((s) => s.packet.kind === 'data'), 'nothing sent again once acknowledged');
+});

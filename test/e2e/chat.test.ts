@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { sleep, startReader, startServer, type Server } from './processes.js';
+import { run, sleep, startReader, startServer, type Server } from './processes.js';
 import { ensureCommand } from './system-tools.js';
 
 const CHAT = fileURLToPath(new URL('../../bin/run-chat.js', import.meta.url));
@@ -75,6 +75,12 @@ describe('run-chat, as people use it in a terminal (tmux)', () => {
 
     type('alice', 'hello bob', 'Enter');
     await shows('bob', /\d\d:\d\d:\d\d alice: hello bob$/m);
+
+    // Someone sends terminal escapes (clear the screen, set the title): the chat shows them, inert.
+    const w = await run('run-writer', ['-u', 'mallory', '-p', port], '\x1b[2J\x1b]0;pwned\x07 look\n');
+    assert.equal(w.code, 0, w.stderr);
+    await shows('bob', /mallory: \\x1b\[2J\\x1b\]0;pwned\\x07 look$/m);
+    assert.match(screen('bob'), /alice: hello bob/, 'the screen was not cleared');
 
     // Bob is half-way through a line when a direct message arrives: it appears above, his text stays.
     type('bob', 'half-typed te');

@@ -113,6 +113,41 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       '01' + 'e807' + '00' + '0161' + '01' + '78' +
       '01' + '01' + '01' + '0161' + '0162' + '00',
   },
+  {
+    name: 'stalled',
+    packet: { kind: 'stalled', sessionId: 4n, retryAfterMs: 1000, reason: 'disk full' },
+    hex: '55520113' + '0000000000000004' + '000003e8' + '09' + Buffer.from('disk full').toString('hex'),
+  },
+  {
+    name: 'who',
+    packet: { kind: 'who', sessionId: 4n, requestId: 1, since: 2, offset: 0 },
+    hex: '55520122' + '0000000000000004' + '00000001' + '00000002' + '00000000',
+  },
+  {
+    name: 'presence (the whole registry, one page)',
+    packet: {
+      kind: 'presence',
+      sessionId: 4n,
+      requestId: 1,
+      version: 3,
+      full: true,
+      more: false,
+      nextOffset: 0,
+      entries: [
+        { name: 'a', role: 'reader', online: true, lastSeen: 1000 },
+        { name: 'bc', role: 'writer', online: false, lastSeen: 2 },
+      ],
+    },
+    hex:
+      '55520123' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0002' +
+      '0161' + '02' + '01' + '00000000000003e8' +
+      '026263' + '01' + '00' + '0000000000000002',
+  },
+  {
+    name: 'presence (changes, more to come)',
+    packet: { kind: 'presence', sessionId: 4n, requestId: 2, version: 9, full: false, more: true, nextOffset: 0, entries: [] },
+    hex: '55520123' + '0000000000000004' + '00000002' + '00000009' + '02' + '00000000' + '0000',
+  },
   { name: 'ping', packet: { kind: 'ping', sessionId: 4n }, hex: '55520130' + '0000000000000004' },
   { name: 'ping with a position', packet: { kind: 'ping', sessionId: 4n, position: 9 }, hex: '55520130' + '0000000000000004' + '0000000000000009' },
   { name: 'pong', packet: { kind: 'pong', sessionId: 4n }, hex: '55520131' + '0000000000000004' },
