@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const impure = ['node:dgram', 'node:net', 'node:fs', 'node:fs/promises', 'node:dns', 'node:dns/promises', 'node:child_process', 'node:perf_hooks', 'node:crypto', 'node:timers'];
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'relay-data/', 'bench/results/'] },
+  { ignores: ['dist/', 'node_modules/', 'relay-data/', 'bench/results/', 'reports/', '.stryker-tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -29,7 +29,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bin/**/*.js', 'bench/**/*.{js,ts}', 'demo/**/*.js'],
+    files: ['bin/**/*.js', 'bench/**/*.{js,ts}', 'demo/**/*.js', 'scripts/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 );
