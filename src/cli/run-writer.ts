@@ -72,7 +72,8 @@ export async function main(argv: string[]): Promise<number> {
         throw new UserError(`interrupted${lost}`, ExitCode.Unreachable);
       }
       if (!outcome.registered) {
-        throw new UserError(`${where.name} ${where.are} not responding (no answer within ${args.timeout} s)`, ExitCode.Unreachable);
+        const unsent = outcome.unconfirmed > 0 ? `; ${outcome.unconfirmed} line(s) read and not sent` : '; nothing was sent';
+        throw new UserError(`${where.name} ${where.are} not responding (no answer within ${args.timeout} s)${unsent}`, ExitCode.Unreachable);
       }
       if (outcome.reason !== undefined) {
         throw new UserError(

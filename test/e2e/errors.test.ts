@@ -14,10 +14,10 @@ async function deadPort(): Promise<number> {
 
 test('a writer with no server and --timeout 2 exits non-zero within seconds, saying why', async () => {
   const port = await deadPort();
-  const r = await run('run-writer', ['-u', 'w', '--port', String(port), '--timeout', '2'], 'lost\n');
+  const r = await run('run-writer', ['-u', 'w', '--port', String(port), '--timeout', '2'], 'lost\nand lost\n');
   assert.equal(r.code, 3);
   assert.ok(r.ms < 6000, `${r.ms} ms`);
-  assert.match(r.stderr, /run-writer: server 127\.0\.0\.1:\d+ is not responding/);
+  assert.match(r.stderr, /^run-writer: server 127\.0\.0\.1:\d+ is not responding \(no answer within 2 s\); nothing was sent$/m);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
 });
 

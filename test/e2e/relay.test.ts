@@ -130,13 +130,14 @@ describe('the relay as a user runs it (memory store)', () => {
   });
 
   test('options come from the environment too', async () => {
-    const w = await run('run-writer', [], 'from env\n', { RELAY_USERNAME: 'envw', RELAY_PORT: String(server.port) });
+    const env = { RELAY_PORT: String(server.port), RELAY_FORMAT: 'json', RELAY_COUNT: '1' };
+    const reader = await startReader([], { ...env, RELAY_USERNAME: 'envr' });
+    const w = await run('run-writer', [], 'from env\n', { ...env, RELAY_USERNAME: 'envw', RELAY_TO: 'envr' });
     assert.equal(w.code, 0, w.stderr);
-    const r = await run('run-reader', ['--from', 'earliest', '--format', 'json', '--count', '1'], '', {
-      RELAY_USERNAME: 'envr',
-      RELAY_PORT: String(server.port),
-    });
+    const r = await reader.done;
     assert.equal(r.code, 0, r.stderr);
+    const [m] = jsonLines(r.stdout);
+    assert.deepEqual([m!['from'], m!['to'], m!['text']], ['envw', 'envr', 'from env'], 'name, port, format, count and --to, all from RELAY_*');
     assert.equal(jsonLines(r.stdout).length, 1);
   });
 });
