@@ -80,6 +80,26 @@ describe('the sqlite store, as a user runs it', () => {
     await again.stop();
   });
 
+  test("a queue group's place survives a server stop (SIGTERM) and a crash: members go on with the next message", async () => {
+    const dir = join(root, `d${++dirs}`);
+    let s = await sqliteServer(dir);
+    const port = String(s.port);
+    await run('run-writer', ['-u', 'w', '--port', port], lines(1, 30));
+    const take = async (who: string, n: number, from: string[] = []): Promise<string> => {
+      const r = await run('run-reader', ['-u', who, '--port', port, '--group', 'jobs', '--format', 'raw', '--count', String(n), ...from]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(await take('m1', 10, ['--from', 'earliest']), lines(1, 10));
+    assert.equal((await s.stop()).code, 0);
+    s = await sqliteServer(dir, ['--port', port]);
+    assert.equal(await take('m2', 10), lines(11, 20), 'after a clean stop');
+    await crash(s);
+    s = await sqliteServer(dir, ['--port', port]);
+    assert.equal(await take('m1', 10), lines(21, 30), 'after a crash');
+    await s.stop();
+  });
+
   test('with --retain-messages 1000, after 5,000 lines a reader from earliest gets 4,001 to 5,000', async () => {
     const s = await sqliteServer(join(root, `d${++dirs}`), ['--retain-messages', '1000']);
     const port = String(s.port);
