@@ -4,9 +4,13 @@ import { ReaderCore, READER_DEFAULTS, type Message } from '../../src/core/reader
 import { SERVER_DEFAULTS, ServerCore } from '../../src/core/server/server-core.js';
 import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
 import { FromKind } from '../../src/protocol/constants.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
-import type { StoredMessage } from '../../src/store/store.js';
+import { NO_RETENTION, type Store, type StoredMessage } from '../../src/store/store.js';
 import { CLEAN, SimNetwork, type Faults } from './network.js';
 import { Prng } from './prng.js';
 
@@ -60,6 +64,8 @@ export interface SimOptions {
   writerPauseMs: number;
   /** While the faults last, the store refuses every append for this long (a full disk), once. */
   storeFullMs: number;
+  /** The store: in memory, or a SQLite file in a temporary directory (the server's default store). */
+  store: 'memory' | 'sqlite';
 }
 
 export interface SimReport {
@@ -145,6 +151,7 @@ export function scenario(rng: Prng): SimOptions {
     slowOutput: rng.chance(0.5),
     writerPauseMs: rng.pick([0, 0, 3_000, 8_000]),
     storeFullMs: rng.chance(0.15) ? rng.int(500, 5_000) : 0,
+    store: 'memory',
   };
 }
 
@@ -157,7 +164,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const queue = new EventQueue();
   let now = EPOCH;
   const schedule = (at: number, fn: () => void | Promise<void>): void => queue.push(Math.max(at, now), fn);
-  const store = new MemoryStore();
+  const sqliteDir = opts.store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'relay-sim-')) : undefined;
+  const store: Store = sqliteDir ? new SqliteStore({ dataDir: sqliteDir, retention: NO_RETENTION, fsync: false }) : new MemoryStore();
   const failures: string[] = [];
   const faultEnd = EPOCH + opts.faultsForMs;
   /** A full disk: every append fails until then. */
@@ -611,6 +619,10 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   checkGroup('g', readers.filter((r) => r.group === 'g'), log, failures);
   if (opts.countConsumers) checkGroup('q', consumers, log, failures);
   if (faultsFired < faultsScheduled) failures.push(`${faultsScheduled - faultsFired} of ${faultsScheduled} scheduled faults never happened`);
+  if (sqliteDir) {
+    await store.close();
+    rmSync(sqliteDir, { recursive: true, force: true });
+  }
   return {
     seed,
     ok: failures.length === 0,

@@ -68,6 +68,13 @@ test('simulation: the store refuses appends for seconds (a full disk): writers w
   }
 });
 
+test('simulation on the sqlite store (a real file): every workload, with crashes and a full disk', async () => {
+  for (let seed = 95_001; seed <= 95_012; seed++) {
+    const r = await runSimulation(seed, { store: 'sqlite', restarts: 2, groupMembers: 2, memberCrash: true, readerCrash: true, storeFullMs: seed % 3 === 0 ? 2_000 : 0 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});
+
 test('simulation: a clean network with restarts and partitions still delivers everything exactly once', async () => {
   for (let seed = 10_001; seed <= 10_020; seed++) {
     const r = await runSimulation(seed, { restarts: 2, partitions: 2, linesPerWriter: 200 });
