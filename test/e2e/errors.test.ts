@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
-import { run, start, startServer, waitFor } from './processes.js';
+import { run, sleep, start, startReader, startServer, waitFor } from './processes.js';
 
 /** A port with nothing listening: bind one, note it, close it. */
 async function deadPort(): Promise<number> {
@@ -145,6 +145,40 @@ test('a name is kept for its client while that runs, and is free at once when th
     const all = await run('run-reader', ['-u', 'audit', '--port', port, '--from', 'earliest', '--once', '--format', 'raw']);
     assert.equal(all.stdout, 'one\nthree\n');
   } finally {
+    await server.stop();
+  }
+});
+
+test('writer Ctrl-C: what was read is delivered, exit 0; a second Ctrl-C while the server does not answer gives up, exit 3, saying how many', async () => {
+  const server = await startServer();
+  const port = String(server.port);
+  try {
+    const reader = await startReader(['-u', 'seen', '--port', port, '--format', 'raw', '--count', '2']);
+    const w = start('run-writer', ['-u', 'typist', '--port', port, '--log-level', 'info']);
+    await waitFor(w, /registered as typist/);
+    w.proc.stdin!.write('typed\nand more\n');
+    await sleep(300);
+    w.proc.kill('SIGINT');
+    const done = await w.done;
+    assert.equal(done.code, 0, done.stderr);
+    assert.equal((await reader.done).stdout, 'typed\nand more\n');
+
+    // The server stops answering (SIGSTOP): a first Ctrl-C waits for confirmations, a second gives up.
+    const stuck = start('run-writer', ['-u', 'stuck', '--port', port, '--log-level', 'info']);
+    await waitFor(stuck, /registered as stuck/);
+    server.proc.kill('SIGSTOP');
+    stuck.proc.stdin!.write('one\ntwo\nthree\n');
+    await sleep(300);
+    stuck.proc.kill('SIGINT');
+    await sleep(500);
+    assert.equal(stuck.proc.exitCode, null, 'the first Ctrl-C waits for the server');
+    stuck.proc.kill('SIGINT');
+    const gaveUp = await stuck.done;
+    server.proc.kill('SIGCONT');
+    assert.equal(gaveUp.code, 3, gaveUp.stderr);
+    assert.match(gaveUp.stderr, /^run-writer: interrupted: 3 line\(s\) not confirmed by the server; they may not have been stored$/m);
+  } finally {
+    server.proc.kill('SIGCONT');
     await server.stop();
   }
 });
