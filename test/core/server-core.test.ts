@@ -174,6 +174,20 @@ test("a reader's BYE cannot move its kept position past the end of the log, nor 
   assert.equal(await h.store.cursor('r'), 4, 'a BYE behind what was kept does not move it back');
 });
 
+test("a group member's BYE is answered once the group's place is saved, not at the next flush", async () => {
+  const h = new ServerHarness({ cursorFlushMs: 60_000 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [w] = await h.handshake({ ...helloReader('m1', 2, FromKind.Earliest), group: 'jobs' }, OTHER, T0);
+  const sid = (w as Welcome).sessionId;
+  const replies = await h.deliver(encode({ kind: 'fetch', sessionId: sid, fetchId: 1, position: 1, offset: 0, waitMs: 0, maxDatagrams: 4 }), OTHER, T0 + 1);
+  const taken = replies.filter((p): p is Batch => p.kind === 'batch').flatMap((b) => b.messages.map((m) => m.id));
+  assert.deepEqual(taken, [1, 2, 3]);
+  const bye = await h.deliver(encode({ kind: 'bye', sessionId: sid, position: 4, fetchId: 2 }), OTHER, T0 + 2);
+  assert.deepEqual(bye.map((p) => p.kind), ['goodbye']);
+  assert.equal(await h.store.cursor('group/jobs'), 4, 'saved before the goodbye (a crash now hands out nothing again)');
+});
+
 test('a session that falls silent expires and is marked offline', async () => {
   const h = new ServerHarness({ sessionTimeoutMs: 3000 });
   await openWriter(h, 'gone');

@@ -90,14 +90,18 @@ describe('the sqlite store, as a user runs it', () => {
       assert.equal(r.code, 0, r.stderr);
       return r.stdout;
     };
-    assert.equal(await take('m1', 10, ['--from', 'earliest']), lines(1, 10));
-    assert.equal((await s.stop()).code, 0);
-    s = await sqliteServer(dir, ['--port', port]);
-    assert.equal(await take('m2', 10), lines(11, 20), 'after a clean stop');
-    await crash(s);
-    s = await sqliteServer(dir, ['--port', port]);
-    assert.equal(await take('m1', 10), lines(21, 30), 'after a crash');
-    await s.stop();
+    try {
+      assert.equal(await take('m1', 10, ['--from', 'earliest']), lines(1, 10));
+      assert.equal((await s.stop()).code, 0);
+      s = await sqliteServer(dir, ['--port', port]);
+      // The member exits once the group's place is saved: a crash right after it hands out nothing again.
+      assert.equal(await take('m2', 10), lines(11, 20), 'after a clean stop');
+      await crash(s);
+      s = await sqliteServer(dir, ['--port', port]);
+      assert.equal(await take('m1', 10), lines(21, 30), 'after a crash');
+    } finally {
+      await s.stop();
+    }
   });
 
   test('with --retain-messages 1000, after 5,000 lines a reader from earliest gets 4,001 to 5,000', async () => {

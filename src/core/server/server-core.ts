@@ -630,6 +630,13 @@ export class ServerCore {
     if (s.role === Role.Reader && s.group) {
       s.group.leave(s, position, 0, fetchId);
       this.groupChanged(s.group);
+      // As for a plain reader: the member hears GOODBYE once the group's place is saved, so that a
+      // server crash after a `--count` consumer has exited does not hand its messages out again.
+      if (this.dirtyCursors.has(groupKey(s.group.name))) {
+        s.closing = true;
+        this.cursorWaiters.push(s);
+        this.flushCursors();
+      }
     } else if (s.role === Role.Reader && position > 0 && !s.observer) {
       s.position = Math.min(Math.max(position, s.position), this.logNext);
       this.markCursor(s);
