@@ -178,7 +178,8 @@ test("a group member's BYE is answered once the group's place is saved, not at t
   const h = new ServerHarness({ cursorFlushMs: 60_000 });
   const wsid = await openWriter(h);
   await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
-  const [w] = await h.handshake({ ...helloReader('m1', 2, FromKind.Earliest), group: 'jobs' }, OTHER, T0);
+  const member = { ...helloReader('m1', 2, FromKind.Earliest), group: 'jobs' };
+  const [w] = await h.handshake(member, OTHER, T0);
   const sid = (w as Welcome).sessionId;
   const replies = await h.deliver(encode({ kind: 'fetch', sessionId: sid, fetchId: 1, position: 1, offset: 0, waitMs: 0, maxDatagrams: 4 }), OTHER, T0 + 1);
   const taken = replies.filter((p): p is Batch => p.kind === 'batch').flatMap((b) => b.messages.map((m) => m.id));
