@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const bin = (name: string): string => `${ROOT}bin/${name}.js`;
@@ -91,6 +92,24 @@ export async function startServer(args: string[] = [], cwd?: string, env: Record
       return r.done;
     },
   };
+}
+
+/**
+ * A server for the tests of one describe block: started before them (then `ready`, if given, runs),
+ * stopped after. `p` is filled with its `--port` option once it runs.
+ */
+export function serverForTests(args: string[] = [], ready?: (p: string[]) => Promise<void>): { p: string[] } {
+  const shared = { p: [] as string[] };
+  let server: Server | undefined;
+  before(async () => {
+    server = await startServer(args);
+    shared.p.push('--port', String(server.port));
+    await ready?.(shared.p);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  return shared;
 }
 
 export const lines = (from: number, to: number): string => {

@@ -3,19 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { jsonLines, lines, run, sleep, start, startReader, startServer, waitFor, type Server } from './processes.js';
+import { jsonLines, lines, run, serverForTests, sleep, start, startReader, startServer, waitFor, type Server } from './processes.js';
 
 /** The README's promises, each as a user meets it: drained queues, killed readers, idle clients. */
 describe('a queue group drained to empty', () => {
-  let server: Server;
-  let p: string[];
-  before(async () => {
-    server = await startServer();
-    p = ['--port', String(server.port)];
-  });
-  after(async () => {
-    await server.stop();
-  });
+  const { p } = serverForTests();
 
   test('--count 1 consumers one after another take each message once; then "no messages"; then only what is new', async () => {
     const init = await run('run-reader', ['-u', 'init', '--group', 'g1', '--once', ...p]);
@@ -40,17 +32,10 @@ describe('a queue group drained to empty', () => {
 });
 
 describe('a reader killed with kill -9 while it prints a large backlog', () => {
-  let server: Server;
-  let p: string[];
   const total = 100_000;
-  before(async () => {
-    server = await startServer(['--session-timeout', '2']);
-    p = ['--port', String(server.port)];
-    const w = await run('run-writer', ['-u', 'w', ...p], lines(1, total));
+  const { p } = serverForTests(['--session-timeout', '2'], async (port) => {
+    const w = await run('run-writer', ['-u', 'w', ...port], lines(1, total));
     assert.equal(w.code, 0, w.stderr);
-  });
-  after(async () => {
-    await server.stop();
   });
 
   /** Up to the last whole line: what a killed process left in its output. */

@@ -95,34 +95,12 @@ describe('two hosts on a real link (network namespaces and a veth pair)', { skip
   before(removeLink);
   after(removeLink);
 
-  for (const mtu of [1280, 1200]) {
-    test(`MTU ${mtu}: 10,000 lines from one host to the server on the other, exactly once, in order${mtu === 1280 ? ', no datagram fragmented' : ''}`, async () => {
-      makeLink(mtu);
-      const server = runIn(SERVER_NS, 'run-server', ['--host', '0.0.0.0', '--store', 'memory']);
-      try {
-        await until('the server to listen', () => /listening/.test(server.err()), 10_000);
-        const addr = ['--address', SERVER_IP];
-        const reader = runIn(CLIENT_NS, 'run-reader', ['-u', 'far', ...addr, '--format', 'raw', '--count', '10000', '--log-level', 'info']);
-        await until('the reader to register', () => /registered as far/.test(reader.err()), 10_000);
-        const writer = runIn(CLIENT_NS, 'run-writer', ['-u', 'near', ...addr]);
-        writer.stdin.end(lines(1, 10_000));
-        assert.equal(await writer.done, 0, writer.err());
-        assert.equal(await reader.done, 0, reader.err());
-        assert.equal(reader.out(), lines(1, 10_000));
-        if (mtu === 1280) {
-          assert.equal(reassemblies(SERVER_NS), 0, 'the server received no fragmented datagram');
-          assert.equal(reassemblies(CLIENT_NS), 0, 'the clients received no fragmented datagram');
-        }
-      } finally {
-        server.kill();
-        await server.done;
-        removeLink();
-      }
-    });
-  }
-
-  test('the link goes down for 3 s mid-stream and comes back: every line arrives once, in order', async () => {
-    makeLink(1280);
+  /**
+   * A link of `mtu` with the server serving the network on one side, and on the other a reader waiting
+   * for 10,000 lines and a writer; `body` feeds the writer. Everything is taken down after.
+   */
+  async function acrossTheLink(mtu: number, body: (writer: Proc, reader: Proc) => Promise<void>): Promise<void> {
+    makeLink(mtu);
     const server = runIn(SERVER_NS, 'run-server', ['--host', '0.0.0.0', '--store', 'memory']);
     try {
       await until('the server to listen', () => /listening/.test(server.err()), 10_000);
@@ -130,6 +108,35 @@ describe('two hosts on a real link (network namespaces and a veth pair)', { skip
       const reader = runIn(CLIENT_NS, 'run-reader', ['-u', 'far', ...addr, '--format', 'raw', '--count', '10000', '--log-level', 'info']);
       await until('the reader to register', () => /registered as far/.test(reader.err()), 10_000);
       const writer = runIn(CLIENT_NS, 'run-writer', ['-u', 'near', ...addr]);
+      await body(writer, reader);
+      assert.equal(await writer.done, 0, writer.err());
+      assert.equal(await reader.done, 0, reader.err());
+      assert.equal(reader.out(), lines(1, 10_000));
+    } finally {
+      server.kill();
+      await server.done;
+      removeLink();
+    }
+  }
+
+  for (const mtu of [1280, 1200]) {
+    test(`MTU ${mtu}: 10,000 lines from one host to the server on the other, exactly once, in order${mtu === 1280 ? ', no datagram fragmented' : ''}`, async () => {
+      let fragments = [0, 0];
+      await acrossTheLink(mtu, async (writer, reader) => {
+        writer.stdin.end(lines(1, 10_000));
+        await Promise.all([writer.done, reader.done]);
+        fragments = [reassemblies(SERVER_NS), reassemblies(CLIENT_NS)];
+      });
+      if (mtu === 1280) {
+        assert.equal(fragments[0], 0, 'the server received no fragmented datagram');
+        assert.equal(fragments[1], 0, 'the clients received no fragmented datagram');
+      }
+    });
+  }
+
+  test('the link goes down for 3 s mid-stream and comes back: every line arrives once, in order', async () => {
+    let said = '';
+    await acrossTheLink(1280, async (writer, reader) => {
       writer.stdin.write(lines(1, 5_000));
       await until('half the lines to arrive', () => reader.out().split('\n').length > 2_000, 15_000);
       inNs(CLIENT_NS, 'ip', 'link', 'set', `vb${tag}`, 'down');
@@ -137,14 +144,9 @@ describe('two hosts on a real link (network namespaces and a veth pair)', { skip
       await sleep(3_000);
       inNs(CLIENT_NS, 'ip', 'link', 'set', `vb${tag}`, 'up');
       writer.stdin.end(lines(7_001, 10_000));
-      assert.equal(await writer.done, 0, writer.err());
-      assert.equal(await reader.done, 0, reader.err());
-      assert.equal(reader.out(), lines(1, 10_000));
-      assert.match(writer.err() + reader.err(), /not responding/, 'the outage was noticed');
-    } finally {
-      server.kill();
-      await server.done;
-      removeLink();
-    }
+      await Promise.all([writer.done, reader.done]);
+      said = writer.err() + reader.err();
+    });
+    assert.match(said, /not responding/, 'the outage was noticed');
   });
 });
