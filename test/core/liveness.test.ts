@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Liveness } from '../../src/core/liveness.js';
 import { READER_DEFAULTS, ReaderCore } from '../../src/core/reader/reader-core.js';
 import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
 import { encode } from '../../src/protocol/codec.js';
@@ -119,3 +120,31 @@ test('liveness: an answer to an old request does not hide a newer one going unan
   assert.deepEqual(eventTypes(w).filter((e) => e === 'server-lost'), ['server-lost']);
 });
 
+
+test('Liveness itself: owed from the first unanswered send; lost once, back once; reset forgets both', () => {
+  const l = new Liveness(4_000);
+  assert.equal(l.deadline, undefined);
+  assert.equal(l.unansweredSince, undefined);
+  assert.equal(l.due(1e9), false, 'nothing owed, never lost');
+  l.sent(100);
+  l.sent(900);
+  assert.equal(l.unansweredSince, 100, 'timed from the first unanswered send');
+  assert.equal(l.deadline, 4_100);
+  assert.equal(l.due(4_099), false);
+  assert.equal(l.due(4_100), true);
+  l.markReported();
+  assert.equal(l.deadline, undefined, 'said once');
+  assert.equal(l.due(1e9), false);
+  assert.equal(l.heard(5_000, true), true, 'back');
+  assert.equal(l.unansweredSince, 5_000, 'more owed, timed from the answer');
+  assert.equal(l.heard(5_100, false), false, 'back only once');
+  assert.equal(l.unansweredSince, undefined);
+  l.sent(6_000);
+  l.markReported();
+  l.reset();
+  assert.equal(l.unansweredSince, undefined);
+  assert.equal(l.deadline, undefined);
+  assert.equal(l.heard(7_000, false), false, 'a reset forgets the reported loss');
+  l.sent(8_000);
+  assert.equal(l.deadline, 12_000, 'a reset forgets what was owed');
+});

@@ -48,7 +48,8 @@ export class NameClaims {
   /** Claims due for renewal now (all of them, in one request), or none. */
   due(now: number): NameClaim[] {
     if (this.renewAt === undefined || now < this.renewAt) return [];
-    this.renewAt = this.held.size > 0 ? now + this.renewEveryMs : undefined;
+    // Renewals are planned only while a claim is held (release and lost end them).
+    this.renewAt = now + this.renewEveryMs;
     return [...this.held].map(([key, holder]) => ({ key, holder }));
   }
 
