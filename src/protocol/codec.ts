@@ -278,7 +278,7 @@ function decodeBatch(r: BytesReader): Batch {
   let id = 0;
   let ts = 0;
   for (let i = 0; i < count; i++) {
-    id = i === 0 ? r.varint() : id + r.varint();
+    id += r.varint(); // the first absolute (from 0), the rest differences
     ts = i === 0 ? r.varint() : ts + r.svarint();
     if (ts < 0 || id > Number.MAX_SAFE_INTEGER) fail('message id or time out of range');
     if (i > 0 && messages[i - 1]!.id === id && !messages[i - 1]!.fragment) fail('repeated message id');

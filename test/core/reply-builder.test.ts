@@ -17,6 +17,15 @@ const message = fc.record({
   text: fc.oneof(fc.uint8Array({ maxLength: 12 }), fc.uint8Array({ maxLength: 3_000 })),
 });
 
+/** Messages of any length up to 2,000 bytes, spread evenly (so that replies take several parts). */
+const sized = fc.record({
+  gap: fc.integer({ min: 1, max: 3 }),
+  tsStep: fc.integer({ min: -5_000, max: 5_000 }),
+  from: name,
+  to: fc.option(name, { nil: undefined }),
+  text: fc.tuple(fc.integer({ min: 0, max: 2_000 }), fc.integer({ min: 0, max: 255 })).map(([n, b]) => new Uint8Array(n).fill(b)),
+});
+
 function storedLog(specs: { gap: number; tsStep: number; from: string; to?: string | undefined; text: Uint8Array }[]): StoredMessage[] {
   let id = 1_000_000;
   let ts = 1_796_000_000_000;
@@ -92,4 +101,111 @@ describe('reply builder', () => {
     assert.equal(parts[0]!.messages.length, ENTRIES_PER_PACKET_MAX);
     for (const p of parts) decode(encode(p));
   });
+
+  test('parts chain position to position, say what was missed once, and end where the reader must ask next', () => {
+    fc.assert(
+      fc.property(
+        fc.array(sized, { minLength: 0, maxLength: 40, size: 'max' }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 0, max: 4_000 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom(512, 1200, 1472),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 3 }),
+        (specs, behind, startOffset, maxDatagrams, datagramBytes, atEnd, beyond) => {
+          const messages = storedLog(specs);
+          const firstId = messages[0]?.id ?? 1_000_001;
+          // The reader asks from `behind` ids before the oldest kept, or from the first message at an offset.
+          const position = behind > 0 ? firstId - behind : firstId;
+          // With nothing to read, the reader may still be inside a message that retention removed.
+          const offset = behind > 0 ? 0 : startOffset;
+          const readNext = (messages.at(-1)?.id ?? firstId - 1) + 1 + beyond;
+          const read: ReadResult = { messages, next: readNext, first: firstId, atEnd };
+          const parts = buildReply({ sessionId: 7n, fetchId: 3, position, offset, maxDatagrams, datagramBytes }, read);
+          assert.ok(parts.length >= 1 && parts.length <= maxDatagrams, `${parts.length} parts of at most ${maxDatagrams}`);
+          // Walk the read from where the reader asked; every message carried must be the next piece of it.
+          let idx = 0;
+          let cur = messages.length > 0 && offset <= messages[0]!.text.length ? offset : 0;
+          let pos = position;
+          let off = offset;
+          parts.forEach((p, i) => {
+            assert.equal(p.part, i);
+            assert.equal(p.sessionId, 7n);
+            assert.equal(p.fetchId, 3);
+            assert.equal(p.position, pos, `part ${i} starts where the last ended`);
+            assert.equal(p.offset, off);
+            assert.equal(p.missed, i === 0 ? Math.max(0, firstId - position) : 0);
+            assert.equal(p.lastPart, i === parts.length - 1);
+            if (i < parts.length - 1) assert.equal(p.caughtUp, false, 'only the last part may say caught up');
+            assert.ok(encode(p).length <= datagramBytes);
+            for (const m of p.messages) {
+              const want = messages[idx]!;
+              assert.equal(m.id, want.id, 'in order, none skipped');
+              assert.equal(m.from, want.from);
+              assert.equal(m.to, want.to);
+              if (m.fragment) assert.deepEqual(m.fragment, { total: want.text.length, offset: cur });
+              else assert.equal(cur, 0, 'a message without a fragment is whole');
+              assert.deepEqual(m.text, want.text.subarray(cur, cur + m.text.length));
+              cur += m.text.length;
+              if (cur === want.text.length) {
+                idx++;
+                cur = 0;
+              }
+            }
+            pos = p.nextPosition;
+            off = p.nextOffset;
+          });
+          const last = parts.at(-1)!;
+          if (messages.length === 0 && offset > 0) {
+            // Nothing read: stay inside that message, never carry the offset to another one.
+            assert.deepEqual([last.nextPosition, last.nextOffset], [position, offset]);
+          } else if (idx === messages.length) {
+            assert.equal(last.caughtUp, atEnd, 'caught up when the read reached the end and all of it went');
+            assert.equal(last.nextPosition, readNext, 'the next read starts where the store said');
+            assert.equal(last.nextOffset, 0);
+          } else {
+            assert.equal(last.caughtUp, false);
+            assert.equal(parts.length, maxDatagrams, 'stopped short only when out of datagrams');
+            const stop = messages[idx]!;
+            if (cur > 0) assert.deepEqual([last.nextPosition, last.nextOffset], [stop.id, cur]);
+            else assert.ok(last.nextOffset === 0 && last.nextPosition <= stop.id && last.nextPosition > (messages[idx - 1]?.id ?? position - 1));
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  test('a reader resuming inside a message gets the rest of it from its offset; an offset past the end starts over', () => {
+    const messages = storedLog([{ gap: 1, tsStep: 0, from: 'w', text: Buffer.from('abcdefghij') }, { gap: 1, tsStep: 0, from: 'w', text: Buffer.from('k') }]);
+    const read: ReadResult = { messages, next: messages[1]!.id + 1, first: messages[0]!.id, atEnd: true };
+    const resumed = buildReply({ ...request(1200, messages[0]!.id), offset: 4 }, read);
+    assert.deepEqual(resumed[0]!.messages[0]!.fragment, { total: 10, offset: 4 });
+    assert.equal(resumed[0]!.messages[0]!.text.toString(), 'efghij');
+    assert.equal(resumed[0]!.messages[1]!.text.toString(), 'k');
+    assert.equal(resumed[0]!.messages[1]!.fragment, undefined);
+    assert.equal(resumed[0]!.offset, 4);
+    const past = buildReply({ ...request(1200, messages[0]!.id), offset: 11 }, read);
+    assert.equal(past[0]!.messages[0]!.text.toString(), 'abcdefghij');
+    assert.equal(past[0]!.messages[0]!.fragment, undefined);
+    const atEnd = buildReply({ ...request(1200, messages[0]!.id), offset: 10 }, read);
+    assert.deepEqual(atEnd[0]!.messages[0]!.fragment, { total: 10, offset: 10 }, 'an offset at the very end: an empty last fragment');
+  });
+
+  test('a message too big for a part is cut to fill each part; a part with room for less than 64 bytes closes first', () => {
+    const big = Buffer.alloc(3_000, 0x61);
+    const small = Buffer.alloc(1_000, 0x62);
+    const messages = storedLog([{ gap: 1, tsStep: 0, from: 'w', text: small }, { gap: 1, tsStep: 0, from: 'w', text: big }]);
+    const read: ReadResult = { messages, next: messages[1]!.id + 1, first: messages[0]!.id, atEnd: true };
+    const parts = buildReply(request(1200, messages[0]!.id), read);
+    // The first part: the small message whole, then the first fragment of the big one filling the part.
+    assert.equal(parts[0]!.messages.length, 2);
+    // Filled but for the slack of the widest `missed` count (7 bytes) and a length's varint (1 byte).
+    for (const p of parts.slice(0, -1)) assert.ok(encode(p).length >= 1200 - 8, `${encode(p).length} bytes`);
+    const tight = storedLog([{ gap: 1, tsStep: 0, from: 'w', text: Buffer.alloc(1200 - 52 - 16 - 40, 0x62) }, { gap: 1, tsStep: 0, from: 'w', text: big }]);
+    const tparts = buildReply(request(1200, tight[0]!.id), { messages: tight, next: tight[1]!.id + 1, first: tight[0]!.id, atEnd: true });
+    assert.equal(tparts[0]!.messages.length, 1, 'fewer than 64 bytes left: the big message starts in the next part');
+    assert.deepEqual(tparts[1]!.messages[0]!.fragment, { total: 3_000, offset: 0 });
+  });
 });
+

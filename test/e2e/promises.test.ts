@@ -31,6 +31,33 @@ describe('a queue group drained to empty', () => {
   });
 });
 
+describe('messages sent --to a queue group\u2019s name', () => {
+  const { p } = serverForTests();
+
+  test('go to the group, each to one member, once; readers outside it and other groups never see them', async () => {
+    assert.equal((await run('run-reader', ['-u', 'm0', '--group', 'jobs', '--once', ...p])).code, 6, 'the group starts here');
+    assert.equal((await run('run-writer', ['-u', 'boss', '--to', 'jobs', ...p], 'job 1\njob 2\njob 3\n')).code, 0);
+    assert.equal((await run('run-writer', ['-u', 'boss', ...p], 'for everyone\n')).code, 0);
+    const took: Record<string, unknown>[] = [];
+    for (const m of ['m1', 'm2']) {
+      const r = await run('run-reader', ['-u', m, '--group', 'jobs', '--count', '2', '--format', 'json', ...p]);
+      assert.equal(r.code, 0, r.stderr);
+      took.push(...jsonLines(r.stdout));
+    }
+    assert.deepEqual(took.map((m) => [m['text'], m['to'] ?? null]), [
+      ['job 1', 'jobs'],
+      ['job 2', 'jobs'],
+      ['job 3', 'jobs'],
+      ['for everyone', null],
+    ]);
+    assert.equal((await run('run-reader', ['-u', 'm3', '--group', 'jobs', '--once', ...p])).code, 6, 'each went once');
+    const outsider = await run('run-reader', ['-u', 'eve', '--from', 'earliest', '--once', '--format', 'raw', ...p]);
+    assert.equal(outsider.stdout, 'for everyone\n');
+    const other = await run('run-reader', ['-u', 'o1', '--group', 'other', '--from', 'earliest', '--once', '--format', 'raw', ...p]);
+    assert.equal(other.stdout, 'for everyone\n');
+  });
+});
+
 describe('a reader killed with kill -9 while it prints a large backlog', () => {
   const total = 100_000;
   const { p } = serverForTests(['--session-timeout', '2'], async (port) => {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisServer } from '../store/redis-server.js';
 import { jsonLines, lines, run, sleep, start, startReader, startServer, waitFor, type Running, type Server } from './processes.js';
@@ -152,5 +155,83 @@ describe('several servers on one redis', () => {
     const r = await run('run-server', ['--port', '0', '--store', 'redis://127.0.0.1:1']);
     assert.equal(r.code, 7);
     assert.match(r.stderr, /^run-server: cannot connect to redis at 127\.0\.0\.1:1: .+\n$/);
+  });
+});
+
+describe('what docs/SCALING.md promises of redis', () => {
+  test('a proven login on another server takes the name over: the holder\u2019s server learns it within a third of the session timeout, and its client exits 4', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-takeover-'));
+    const users = join(dir, 'users.json');
+    writeFileSync(users, JSON.stringify({ alice: 'correct horse' }), { mode: 0o600 });
+    const url = redis.url(`e2e${++logs}`);
+    const [a, b] = await Promise.all([0, 1].map(() => startServer(['--store', url, '--users', users, '--session-timeout', '3'])));
+    const env = { RELAY_SECRET: 'correct horse' };
+    try {
+      const first = await startReader(['-u', 'alice', '--port', String(a!.port)], env);
+      await sleep(300);
+      const took = performance.now();
+      const second = await startReader(['-u', 'alice', '--port', String(b!.port), '--format', 'raw'], env);
+      const f = await first.done;
+      const after = performance.now() - took;
+      assert.equal(f.code, 4, f.stderr);
+      assert.match(f.stderr, /took over this session/);
+      assert.ok(after < 3_000, `the holder learnt it after ${Math.round(after)} ms (a third of 3 s is the renewal)`);
+      const w = await run('run-writer', ['-u', 'alice', '--port', String(a!.port)], 'for the new login\n', env);
+      assert.equal(w.code, 0, w.stderr);
+      await untilPrinted(second, 1);
+      assert.equal(second.stdout(), 'for the new login\n');
+      second.proc.kill('SIGINT');
+      assert.equal((await second.done).code, 0);
+    } finally {
+      await Promise.all([a!.stop(), b!.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a redis emptied under a running server is detected: nothing more is acknowledged, no id is reused; a restarted server starts a new log', async () => {
+    const url = redis.url(`e2e${++logs}`);
+    let s = await startServer(['--store', url]);
+    try {
+      const p = ['--port', String(s.port)];
+      assert.equal((await run('run-writer', ['-u', 'w', ...p], 'one\ntwo\n')).code, 0);
+      assert.equal(await redis.command('FLUSHALL'), '+OK');
+      const w = await run('run-writer', ['-u', 'w', ...p, '--timeout', '3'], 'after the flush\n');
+      assert.notEqual(w.code, 0, 'a line into an emptied redis is never confirmed');
+      assert.match(w.stderr, /not confirmed|unconfirmed|stalled|timed out/i);
+      assert.match(s.stderr(), /the relay keys are missing from this redis \(flushed or restarted empty\?\)/);
+      assert.equal(await redis.command(`EXISTS ${new URL(url).searchParams.get('prefix')}:log`), ':0', 'nothing was written into the empty redis');
+      await s.stop();
+      s = await startServer(['--store', url]);
+      const q = ['--port', String(s.port)];
+      assert.equal((await run('run-writer', ['-u', 'w', ...q], 'new log\n')).code, 0);
+      const r = await run('run-reader', ['-u', 'r', ...q, '--from', 'earliest', '--once', '--format', 'json']);
+      assert.deepEqual(jsonLines(r.stdout).map((m) => [m['id'], m['text']]), [[1, 'new log']]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a second Ctrl-C while the server waits on a frozen redis gives up at once: exit 130', async () => {
+    const s = await startServer(['--store', redis.url(`e2e${++logs}`)]);
+    try {
+      assert.equal((await run('run-writer', ['-u', 'w', '--port', String(s.port)], 'x\n')).code, 0);
+      // A line on its way into the frozen redis: the server has a store in progress.
+      const w = start('run-writer', ['-u', 'w2', '--port', String(s.port), '--timeout', '5', '--log-level', 'info'], {});
+      await waitFor(w, /registered as/);
+      redis.pause();
+      w.proc.stdin!.end('stuck\n');
+      await sleep(300);
+      s.proc.kill('SIGINT');
+      await waitFor(s, /stopping: finishing stores in progress/);
+      await sleep(500);
+      assert.equal(s.proc.exitCode, null, `still finishing what it was storing: ${s.stderr()}`);
+      s.proc.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => s.proc.once('exit', (c) => resolve(c)));
+      assert.equal(code, 130);
+      await w.done;
+    } finally {
+      redis.resume();
+      await s.stop();
+    }
   });
 });

@@ -185,6 +185,8 @@ describe('refuse and stalled reasons', () => {
     assert.equal(reasonOf('a'.repeat(250)), 'a'.repeat(REASON_BYTES_MAX));
     assert.equal(reasonOf('é'.repeat(150)), 'é'.repeat(100));
     assert.equal(reasonOf('a' + 'é'.repeat(100)), 'a' + 'é'.repeat(99));
+    // Only the half character at the cut goes, not a replacement character the reason itself holds.
+    assert.equal(reasonOf('\uFFFD' + 'a'.repeat(196) + 'é'), '\uFFFD' + 'a'.repeat(196));
   });
   test('a reason that fits is kept whole, even one ending in a replacement character', () => {
     assert.equal(reasonOf('bad \uFFFD'), 'bad \uFFFD');
@@ -339,6 +341,7 @@ describe('presence', () => {
     roundTrips(p);
   });
   test(`up to ${ENTRIES_PER_PACKET_MAX} entries`, () => {
+    roundTrips(presence(ENTRIES_PER_PACKET_MAX));
     const b = Buffer.from(encode(presence(0)));
     b.writeUInt16BE(ENTRIES_PER_PACKET_MAX + 1, b.length - 2);
     rejects(b, 'bad-field', /4097 entries/);

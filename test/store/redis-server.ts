@@ -15,6 +15,11 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port, with what it had stored (append-only file, fsync at every write). */
   restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  resume(): void;
+  /** Sends one command (inline form) and returns the first line of the answer. */
+  command(line: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +68,18 @@ export async function startRedis(appendfsync: 'always' | 'everysec' = 'always'):
     url: (prefix) => `redis://127.0.0.1:${port}${prefix ? `?prefix=${prefix}` : ''}`,
     kill,
     restart: launch,
+    pause: () => proc?.kill('SIGSTOP'),
+    resume: () => proc?.kill('SIGCONT'),
+    command: (line) =>
+      new Promise((resolve, reject) => {
+        const s = connect(port, '127.0.0.1');
+        s.once('connect', () => s.write(`${line}\r\n`));
+        s.once('data', (d) => {
+          s.destroy();
+          resolve(d.toString().split('\r\n')[0]!);
+        });
+        s.once('error', reject);
+      }),
     stop: async () => {
       await kill();
       rmSync(dir, { recursive: true, force: true });

@@ -123,9 +123,12 @@ describe('sqlite store on disk', () => {
     await first.close();
   });
 
-  test('the WAL is checkpointed off the commit path and stays bounded under a steady stream of small commits', async () => {
+  test('the WAL is checkpointed off the commit path (never inside a commit, by a worker) and stays bounded under a steady stream of small commits', async () => {
     const dir = freshDir();
     const s = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    // SQLite's own checkpoint runs inside the commit that crosses its threshold: it must be off.
+    const db = (s as unknown as { db: { pragma(p: string, o: { simple: true }): unknown } }).db;
+    assert.equal(db.pragma('wal_autocheckpoint', { simple: true }), 0, 'no checkpoint inside a commit');
     const wal = join(dir, `${DATABASE_FILE}-wal`);
     // 20,000 commits of one 2 KB message, an event-loop turn apart: about 80,000 pages of WAL if never reset.
     let walMax = 0;

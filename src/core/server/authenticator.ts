@@ -14,10 +14,6 @@ export class Authenticator {
     private readonly mac: Mac,
   ) {}
 
-  get required(): boolean {
-    return this.users !== undefined;
-  }
-
   check(h: Hello): HelloCheck {
     if (!this.users) return { ok: true };
     if (!h.proof) {
