@@ -66,6 +66,12 @@ export interface SimOptions {
   storeFullMs: number;
   /** The store: in memory, or a SQLite file in a temporary directory (the server's default store). */
   store: 'memory' | 'sqlite';
+  /**
+   * Readers that also watch who is online (as the chat does). Once the run settles, what each shows must
+   * be the registry as the store has it: everyone online or offline as they really are (with one server:
+   * with several, each reports what its own server sees, docs/SCALING.md).
+   */
+  watchers: number;
 }
 
 export interface SimReport {
@@ -113,6 +119,8 @@ interface SimReader {
   once?: boolean;
   /** Told to stop (Ctrl-C). */
   stopping?: boolean;
+  /** A watcher's view of the registry: role:name -> online. */
+  view?: Map<string, boolean>;
 }
 
 /** Chooses a scenario from the seed alone. */
@@ -152,6 +160,7 @@ export function scenario(rng: Prng): SimOptions {
     writerPauseMs: rng.pick([0, 0, 3_000, 8_000]),
     storeFullMs: rng.chance(0.15) ? rng.int(500, 5_000) : 0,
     store: 'memory',
+    watchers: 0,
   };
 }
 
@@ -292,7 +301,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   let readerPort = 50000;
   const newReader = (
     name: string,
-    extra: { group?: string; count?: number; once?: boolean; fromKind?: FromKind },
+    extra: { group?: string; count?: number; once?: boolean; fromKind?: FromKind; watch?: boolean },
     serverIndex: number,
     host = `10.0.2.${(readerPort % 200) + 1}`,
   ): SimReader => {
@@ -309,17 +318,29 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
         ...(extra.group !== undefined && { group: extra.group }),
         ...(extra.count !== undefined && { count: extra.count }),
         ...(extra.once && { once: true }),
+        ...(extra.watch && { presence: 'watch' as const }),
         ...credentials(name),
       },
       now,
     );
-    const r: SimReader = { name, addr, core, delivered: [], seen: new Set(), printAt: 0, ...(extra.group !== undefined && { group: extra.group }), ...(extra.once && { once: true }) };
+    const r: SimReader = {
+      name,
+      addr,
+      core,
+      delivered: [],
+      seen: new Set(),
+      printAt: 0,
+      ...(extra.group !== undefined && { group: extra.group }),
+      ...(extra.once && { once: true }),
+      ...(extra.watch && { view: new Map<string, boolean>() }),
+    };
     nodes.set(addressKey(addr), (data, from) => {
       if (r.core === core && !r.dead) core.handleDatagram(data, from, now);
     });
     return r;
   };
   for (let i = 0; i < opts.readers; i++) readers.push(newReader(`r${i + 1}`, {}, i + 1));
+  for (let i = 0; i < opts.watchers; i++) readers.push(newReader(`p${i + 1}`, { watch: true }, i));
   // A group's members share one server list (docs/SCALING.md: a group is coordinated by its server).
   for (let i = 0; i < opts.groupMembers; i++) readers.push(newReader(`m${i + 1}`, { group: 'g' }, 0));
   const consumers: SimReader[] = [];
@@ -356,6 +377,19 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     if (!opts.slowOutput) return done();
     r.printAt = Math.max(r.printAt, now) + rng.next() * 3;
     schedule(r.printAt, done);
+  };
+
+  /** The registry as the store has it, read after every event when someone watches it. */
+  let registry = new Map<string, boolean>();
+  /** Where a watcher's view differs from the registry (its own entry aside), or undefined. */
+  const viewDiffers = (r: SimReader): string | undefined => {
+    // With several servers a watcher sees the comings and goings of its own server only (docs/SCALING.md).
+    if (!r.view || opts.servers > 1) return undefined;
+    for (const [k, online] of registry) {
+      if (k === `reader:${r.name}`) continue;
+      if (r.view.get(k) !== online) return `${k} is ${online ? 'online' : 'offline'}, ${r.name} shows ${r.view.get(k) ?? 'nothing'}`;
+    }
+    return undefined;
   };
 
   // ---- checks made as the run goes ----
@@ -428,6 +462,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       for (let t = core.pollTransmit(); t; t = core.pollTransmit()) net.send(now, r.addr, t.to, t.data);
       for (let e = core.pollEvent(); e; e = core.pollEvent()) {
         if (e.type === 'messages') print(r, core, e.messages, e.upTo);
+        if (e.type === 'registry' && r.view) r.view = new Map(e.entries.map((x) => [`${x.role}:${x.name}`, x.online]));
+        if (e.type === 'presence' && r.view) for (const x of e.changes) r.view.set(`${x.role}:${x.name}`, x.online);
         // Registered again: the server had lost its session (expired while cut off), and what it held with it.
         // So did a member that moved to another server (a group is coordinated by its server: docs/SCALING.md).
         if (((e.type === 'registered' && e.again) || e.type === 'failover') && r.group !== undefined) lostMember.add(r.group);
@@ -464,6 +500,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     pumpClients();
     for (const sv of servers) await pumpServer(sv);
     await scanStore();
+    if (opts.watchers > 0) registry = new Map((await store.clients()).map((c) => [`${c.role}:${c.name}`, c.online]));
     pumpClients();
     checkConfirmed();
     if (opts.countConsumers) stopWaitingConsumer();
@@ -543,8 +580,9 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       if (restartAt === undefined) return;
       scheduleFault(restartAt, () => {
         // Started again on the same host, from a new port (the server asks the old session's client first).
-        const again = newReader(r.name, r.group !== undefined ? { group: r.group } : {}, r.group !== undefined ? 0 : 1, r.addr.address);
-        Object.assign(r, { addr: again.addr, core: again.core, dead: false, restarted: true });
+        const again = newReader(r.name, r.group !== undefined ? { group: r.group } : { watch: r.view !== undefined }, r.group !== undefined ? 0 : 1, r.addr.address);
+        // A watcher started again knows nothing yet of who is online: its view starts over.
+        Object.assign(r, { addr: again.addr, core: again.core, dead: false, restarted: true, view: again.view });
       });
     });
   };
@@ -581,7 +619,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     writers.every((w) => w.outcome !== undefined) &&
     readers.every((r) => r.group !== undefined || !live(r) || r.seen.size >= total) &&
     groupDone() &&
-    (!opts.countConsumers || queueDrained);
+    (!opts.countConsumers || queueDrained) &&
+    readers.every((r) => !live(r) || viewDiffers(r) === undefined);
   const deadline = faultEnd + opts.settleMs;
   let events = 0;
   await afterEvent();
@@ -596,6 +635,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
         ...writers.filter((w) => w.outcome === undefined).map((w) => `${w.name} unfinished`),
         ...readers.filter((r) => r.group === undefined && !r.dead && r.seen.size < total).map((r) => `${r.name} has ${r.seen.size}`),
         ...(groupDone() ? [] : [`group g has ${groupSeen.get('g')!.size}`]),
+        ...readers.filter((r) => live(r) && viewDiffers(r) !== undefined).map((r) => `presence: ${viewDiffers(r)}`),
         ...(opts.countConsumers && !queueDrained
           ? [`queue q has ${consumedQ()} after ${consumers.length} consumers (the last: ${JSON.stringify({ ...consumers[consumers.length - 1], core: undefined, delivered: consumers[consumers.length - 1]?.delivered.map((m) => m.id), seen: undefined })})`]
           : []),

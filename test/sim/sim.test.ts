@@ -77,6 +77,14 @@ test('simulation: the store refuses appends for seconds (a full disk): writers w
   }
 });
 
+test('simulation: readers that watch who is online (as the chat does) end up showing everyone as they are, through loss, restarts, partitions and killed readers', async () => {
+  for (const seed of seeds(85_001, 85_040)) {
+    const variant = seed % 3 === 0 ? { authenticated: true, partitions: 2 } : seed % 3 === 1 ? { restarts: 2, readerCrash: true } : { groupMembers: 2, memberCrash: true };
+    const r = await runSimulation(seed, { watchers: 2, ...variant });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});
+
 test('simulation on the sqlite store (a real file): every workload, with crashes and a full disk', async () => {
   for (const seed of seeds(95_001, 95_012)) {
     const r = await runSimulation(seed, { store: 'sqlite', restarts: 2, groupMembers: 2, memberCrash: true, readerCrash: true, storeFullMs: seed % 3 === 0 ? 2_000 : 0 });
