@@ -115,6 +115,7 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
           case 'refused':
             return finish({ kind: 'refused', reason: e.reason });
           case 'closed':
+            if (e.sessionLost) logger.warn({ server }, `server ${server} had lost this session (restarted?): where this reader stopped may not be kept, and a next start may print some messages again`);
             return finish({ kind: 'done', printed, interrupted });
           case 'failed':
             return finish({ kind: 'unreachable', registered: e.registered, server });

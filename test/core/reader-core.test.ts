@@ -231,3 +231,25 @@ test("answers the server's PING (is this client still running?) with a PONG, and
   r.handleDatagram(encode({ kind: 'ping', sessionId: 9n }), SERVER, T0 + 10);
   assert.deepEqual(drain(r).map((t) => t.packet), [{ kind: 'pong', sessionId: 9n }]);
 });
+
+test('closing: GOODBYE ends it cleanly; a server that no longer knows the session ends it too, saying so', () => {
+  const events = (r: ReaderCore): ReaderEvent[] => {
+    const out: ReaderEvent[] = [];
+    for (let e = r.pollEvent(); e; e = r.pollEvent()) out.push(e);
+    return out;
+  };
+  for (const [answer, closed] of [
+    [encode({ kind: 'goodbye', sessionId: 9n }), { type: 'closed' }],
+    [encode({ kind: 'unknown-session', sessionId: 9n }), { type: 'closed', sessionLost: true }],
+  ] as const) {
+    const r = newReader();
+    welcome(r, T0, 5);
+    drain(r);
+    r.close(T0 + 10);
+    assert.ok(drain(r).some((t) => t.packet.kind === 'bye'));
+    events(r);
+    r.handleDatagram(answer, SERVER, T0 + 20);
+    assert.deepEqual(events(r), [closed]);
+    assert.equal(r.closed, true);
+  }
+});

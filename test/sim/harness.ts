@@ -119,6 +119,9 @@ interface SimReader {
   once?: boolean;
   /** Told to stop (Ctrl-C). */
   stopping?: boolean;
+  /** How many server crashes had happened when it last signed on, and when it closed. */
+  crashesAtSignOn?: number;
+  crashesAtClose?: number;
   /** A watcher's view of the registry: role:name -> online. */
   view?: Map<string, boolean>;
 }
@@ -243,6 +246,9 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       const stall = now < faultEnd && rng.chance(opts.storeStalls) ? rng.int(500, 4_000) : 0;
       sv.storeResultAt = Math.max(sv.storeResultAt, now + rng.next() * 2 + stall);
       schedule(sv.storeResultAt, async () => {
+        // The SQLite store lives in the server's process: what it had not committed when the process died
+        // is gone with it. (A networked store, as redis, still applies what was on its way.)
+        if (opts.store === 'sqlite' && sv.epoch !== myEpoch) return;
         let ok = true;
         let value: unknown;
         const fails = opts.storeErrors > 0 && now < faultEnd && rng.chance(opts.storeErrors) ? rng.pick(['before', 'after'] as const) : undefined;
@@ -416,11 +422,16 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     }
   };
   /** A member died, or a server did (a group resumes from its saved low water: at least once). */
+  /** A member of the group died (killed, expired, or cut off from its server): its messages go round again. */
+  const memberDied = (group: string): boolean =>
+    lostMember.has(group) || [...readers, ...consumers].some((r) => r.group === group && (r.dead || expiredNames.has(r.name)));
   const killed = (group: string): boolean =>
     serverCrashed || lostMember.has(group) || [...readers, ...consumers].some((r) => r.group === group && (r.dead || expiredNames.has(r.name)));
   const expiredNames = new Set<string>();
   let serverCrashed = false;
   const lostMember = new Set<string>();
+  /** Server crashes so far. */
+  let crashes = 0;
   const takenBy = new Map<string, string>();
   /** Each printed message is the stored one; a plain reader never skips an id; a group never hands one out twice while no member died. */
   const checkDelivery = (r: SimReader, messages: Message[]): void => {
@@ -438,6 +449,12 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
         const key = `${r.group}:${m.id}`;
         const other = takenBy.get(key);
         if (other !== undefined && other !== r.name && !killed(r.group)) return fail(`${m.id} handed to ${other} and ${r.name} while no member of ${r.group} died`);
+        // While no member died: one that signed on, took a message and left cleanly (its BYE answered) with
+        // no server crash in between took it for good, whatever crashes after.
+        const gone = other === undefined ? undefined : [...readers, ...consumers].find((x) => x.name === other);
+        if (gone && gone !== r && gone.closed && !gone.dead && gone.crashesAtClose === gone.crashesAtSignOn && !memberDied(r.group)) {
+          return fail(`${m.id} handed to ${r.name} after ${other} had taken it and left cleanly`);
+        }
         takenBy.set(key, r.name);
       }
       last = m.id;
@@ -462,6 +479,9 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       for (let t = core.pollTransmit(); t; t = core.pollTransmit()) net.send(now, r.addr, t.to, t.data);
       for (let e = core.pollEvent(); e; e = core.pollEvent()) {
         if (e.type === 'messages') print(r, core, e.messages, e.upTo);
+        // A member's leave is certain only for its first session, closed by GOODBYE (not 'unknown session').
+        if (e.type === 'registered') r.crashesAtSignOn = e.again ? -1 : crashes;
+        if (e.type === 'failover' || (e.type === 'closed' && e.sessionLost)) r.crashesAtSignOn = -1;
         if (e.type === 'registry' && r.view) r.view = new Map(e.entries.map((x) => [`${x.role}:${x.name}`, x.online]));
         if (e.type === 'presence' && r.view) for (const x of e.changes) r.view.set(`${x.role}:${x.name}`, x.online);
         // Registered again: the server had lost its session (expired while cut off), and what it held with it.
@@ -471,6 +491,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
         if (healthy && (e.type === 'server-lost' || e.type === 'failover')) fail(`${r.name}: told ${e.type} by a healthy server`);
         if (e.type === 'closed' && !r.closed) {
           r.closed = true;
+          r.crashesAtClose = crashes;
           // No answer to its BYE: to the server it is a member that died (what it held comes back later).
           if (e.unconfirmed) r.dead = true;
           const c = consumers[consumers.length - 1];
@@ -552,6 +573,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const crash = (sv: SimServer, at: number, backAt: number): void => {
     scheduleFault(at, () => {
       if (sv.down) return;
+      crashes++;
       namesReclaimed += sv.core.stats.namesReclaimed;
       sv.down = true;
       serverCrashed = true;

@@ -81,7 +81,12 @@ export type ReaderEvent =
   | { type: 'registry'; entries: PresenceEntry[] }
   | { type: 'presence'; changes: PresenceEntry[] }
   /** `unconfirmed`: no answer to BYE: the server may keep what this reader took until the session times out. */
-  | { type: 'closed'; unconfirmed?: boolean }
+  /**
+   * unconfirmed: the BYE went unanswered. sessionLost: the server no longer knew the session (it restarted,
+   * or the session expired), so the position this BYE carried may not be kept: a next start may print
+   * some messages again.
+   */
+  | { type: 'closed'; unconfirmed?: boolean; sessionLost?: true }
   /** --timeout: the server answered nothing for that long. */
   | { type: 'failed'; registered: boolean };
 
@@ -271,7 +276,7 @@ export class ReaderCore {
       case 'unknown-session':
         if (p.sessionId !== this.sessionId) return;
         this.heard();
-        if (this.phase === 'closing') return this.finish();
+        if (this.phase === 'closing') return this.finish(false, true);
         if (this.phase !== 'open') return;
         // The server lost us (a restart): register again at our own position.
         return this.registerAgain(now);
@@ -704,12 +709,12 @@ export class ReaderCore {
     this.send({ kind: 'bye', sessionId: this.sessionId, position, ...(group && { fetchId: this.tookFetchId }) }, now);
   }
 
-  private finish(unconfirmed = false): void {
+  private finish(unconfirmed = false, sessionLost = false): void {
     this.flushPackage();
     this.phase = 'closed';
     this.bye.stop();
     this.hello.stop();
-    this.events.push(unconfirmed ? { type: 'closed', unconfirmed } : { type: 'closed' });
+    this.events.push({ type: 'closed', ...(unconfirmed && { unconfirmed }), ...(sessionLost && { sessionLost }) });
   }
 
   /** An answer to the server, which wants none back: no liveness owed, no heartbeat put off. */
