@@ -1,54 +1,102 @@
-// Writes reports/mutation/RESULTS.md from StrykerJS's JSON report: the score per folder, and every
-// mutant that survived, so that each can be killed with a test or explained as equivalent.
+// Writes reports/mutation/RESULTS.md from StrykerJS's JSON reports: the score per folder, the mutants
+// explained as equivalent (reports/mutation/equivalents.md), and every other mutant that survived, so that
+// each can be killed with a test or explained.
+//
+// Usage: node scripts/mutation-report.mjs [REPORT.json ...]. With several reports (runs over parts of
+// src/, e.g. `stryker run --mutate 'src/protocol/**/*.ts'`), each file's mutants come from the last report
+// that holds the file.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-const REPORT = 'reports/mutation/mutation.json';
+const reports = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['reports/mutation/mutation.json'];
 const OUT = 'reports/mutation/RESULTS.md';
-const report = JSON.parse(readFileSync(REPORT, 'utf8'));
+const EQUIVALENTS = 'reports/mutation/equivalents.md';
+
+const files = new Map();
+for (const path of reports) for (const [file, data] of Object.entries(JSON.parse(readFileSync(path, 'utf8')).files)) files.set(file, data);
+
+const norm = (s) => s.replace(/\s+/g, ' ').trim();
+const equivalents = readFileSync(EQUIVALENTS, 'utf8')
+  .split('\n')
+  .filter((l) => l.startsWith('| `src/'))
+  .map((l) => {
+    const cells = l.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim().replace(/\\\|/g, '|'));
+    const code = (c) => norm(c.replace(/^`|`$/g, ''));
+    return { file: code(cells[0]), original: code(cells[1]), mutator: cells[2], replacement: code(cells[3]), why: cells[4], used: 0 };
+  });
+/** The code a mutant changes, from the report's copy of the source. */
+const originalOf = (source, { start, end }) => {
+  const lines = source.split('\n');
+  if (start.line === end.line) return lines[start.line - 1].slice(start.column - 1, end.column - 1);
+  return [lines[start.line - 1].slice(start.column - 1), ...lines.slice(start.line, end.line - 1), lines[end.line - 1].slice(0, end.column - 1)].join('\n');
+};
+const equivalentOf = (file, source, m) =>
+  equivalents.find(
+    (e) => e.file === file && e.mutator === m.mutatorName && e.replacement === norm(m.replacement ?? '') && e.original === norm(originalOf(source, m.location)),
+  );
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 const folders = new Map();
 const survivors = [];
-const count = (key, status) => {
-  const f = folders.get(key) ?? { detected: 0, undetected: 0 };
-  if (DETECTED.has(status)) f.detected++;
-  if (UNDETECTED.has(status)) f.undetected++;
+const explained = [];
+const count = (key, kind) => {
+  const f = folders.get(key) ?? { detected: 0, undetected: 0, equivalent: 0 };
+  f[kind]++;
   folders.set(key, f);
 };
-for (const [path, file] of Object.entries(report.files)) {
+for (const [path, file] of files) {
   for (const m of file.mutants) {
-    for (const key of new Set([dirname(path), dirname(path).split('/').slice(0, 2).join('/'), 'all'])) count(key, m.status);
-    if (UNDETECTED.has(m.status)) survivors.push({ path, line: m.location.start.line, mutator: m.mutatorName, status: m.status, replacement: m.replacement ?? '' });
+    let kind;
+    if (DETECTED.has(m.status)) kind = 'detected';
+    else if (UNDETECTED.has(m.status)) {
+      const eq = equivalentOf(path, file.source, m);
+      if (eq) {
+        eq.used++;
+        kind = 'equivalent';
+        explained.push({ path, line: m.location.start.line, mutator: m.mutatorName, replacement: m.replacement ?? '', why: eq.why });
+      } else {
+        kind = 'undetected';
+        survivors.push({ path, line: m.location.start.line, mutator: m.mutatorName, status: m.status, replacement: m.replacement ?? '' });
+      }
+    } else continue;
+    for (const key of new Set([dirname(path), dirname(path).split('/').slice(0, 2).join('/'), 'all'])) count(key, kind);
   }
 }
+const stale = equivalents.filter((e) => e.used === 0);
 const score = (f) => (f.detected + f.undetected === 0 ? 100 : (100 * f.detected) / (f.detected + f.undetected));
 const rows = [...folders].sort(([a], [b]) => (a === 'all' ? 1 : b === 'all' ? -1 : a.localeCompare(b)));
+const cell = (s) => `\`${norm(s).replace(/\|/g, '\\|').slice(0, 80)}\``;
 const lines = [
   '# Mutation testing',
   '',
   'Made by `npm run mutate` (StrykerJS over `src/protocol` and `src/core`, with the tests of `test/protocol`,',
-  '`test/core`, `test/cli` and the line splitter; see `stryker.config.json`). A mutant is a small plausible',
-  'bug put into the code; it is killed when some test fails with it in. Score: killed (or timed out) out of',
-  'all that ran, a mutant no test reaches counting as survived. String literals (messages) are not mutated:',
-  'their wording is checked end to end.',
+  '`test/core`, `test/cli`, the line splitter and a thinned simulation; see `stryker.config.json`). A mutant',
+  'is a small plausible bug put into the code; it is killed when some test fails with it in. Score: killed',
+  '(or timed out) out of all that ran, a mutant no test reaches counting as survived, the equivalent ones',
+  '(reports/mutation/equivalents.md, and lines marked `Stryker disable` in the code, each with its reason)',
+  'left out. String literals (messages) are not mutated: their wording is checked end to end.',
   '',
-  `Run of ${new Date().toISOString().slice(0, 10)}.`,
+  `Made on ${new Date().toISOString().slice(0, 10)} from ${reports.length === 1 ? 'one run' : `${reports.length} runs, each over a part of src/`}.`,
   '',
-  '| folder | killed | survived | score |',
-  '|---|---:|---:|---:|',
-  ...rows.map(([k, f]) => `| ${k === 'all' ? '**all**' : `\`${k}\``} | ${f.detected} | ${f.undetected} | ${score(f).toFixed(1)}% |`),
+  '| folder | killed | survived | equivalent | score |',
+  '|---|---:|---:|---:|---:|',
+  ...rows.map(([k, f]) => `| ${k === 'all' ? '**all**' : `\`${k}\``} | ${f.detected} | ${f.undetected} | ${f.equivalent} | ${score(f).toFixed(1)}% |`),
+  '',
+  ...(stale.length > 0 ? ['Listed as equivalent but not found in this run (the code moved on, or a test kills it now; check the list):', '', ...stale.map((e) => `- \`${e.file}\` ${cell(e.original)} ${e.mutator} ${cell(e.replacement)}`), ''] : []),
+  `## Equivalent (${explained.length})`,
+  '',
+  '| where | mutation | why |',
+  '|---|---|---|',
+  ...explained.sort((a, b) => a.path.localeCompare(b.path) || a.line - b.line).map((s) => `| \`${s.path}:${s.line}\` | ${s.mutator}: ${cell(s.replacement)} | ${s.why} |`),
   '',
   `## Survivors (${survivors.length})`,
   '',
-  'Each is a missing test or an equivalent mutant (a change no behaviour can show).',
+  'Each is a missing test, or an equivalent mutant not yet explained.',
   '',
   '| where | mutation | status |',
   '|---|---|---|',
-  ...survivors
-    .sort((a, b) => a.path.localeCompare(b.path) || a.line - b.line)
-    .map((s) => `| \`${s.path}:${s.line}\` | ${s.mutator}: \`${s.replacement.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 80)}\` | ${s.status} |`),
+  ...survivors.sort((a, b) => a.path.localeCompare(b.path) || a.line - b.line).map((s) => `| \`${s.path}:${s.line}\` | ${s.mutator}: ${cell(s.replacement)} | ${s.status} |`),
   '',
 ];
 writeFileSync(OUT, lines.join('\n'));

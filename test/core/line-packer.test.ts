@@ -90,6 +90,10 @@ test('input is refused past the byte bound and the line bound, and accepted agai
   assert.equal(p.acceptingInput, false, '10 bytes of 10');
   p.next(dataEntryBytes(4));
   assert.equal(p.acceptingInput, true, 'one line sent: 6 bytes queued');
+  push(p, 'klm');
+  assert.equal(p.acceptingInput, true, '9 bytes of 10');
+  push(p, 'n');
+  assert.equal(p.acceptingInput, false, '10 bytes of 10 again');
   const many = new LinePacker(1 << 30);
   const b = Buffer.from('');
   for (let i = 0; i < 65_535; i++) many.push(b, 0, 0);
@@ -109,4 +113,10 @@ test('sent lines leave the queue: its arrays stay near the size of what is pendi
   }
   const arrays = p as unknown as { bytesOf: unknown[]; starts: unknown[] };
   assert.ok(arrays.bytesOf.length <= 2_100 && arrays.starts.length <= 2_100, `${arrays.bytesOf.length} slots kept`);
+  // A long queue drained in one go is let go of too, not only short ones.
+  const big = new LinePacker(1 << 30);
+  for (let i = 0; i < 5_000; i++) big.push(b, 0, 4);
+  while (big.hasPending) big.next(1_200);
+  const slots = (big as unknown as { bytesOf: unknown[] }).bytesOf.length;
+  assert.ok(slots <= 1_100, `${slots} slots kept after draining 5,000 lines`);
 });

@@ -207,5 +207,48 @@ describe('reply builder', () => {
     assert.equal(tparts[0]!.messages.length, 1, 'fewer than 64 bytes left: the big message starts in the next part');
     assert.deepEqual(tparts[1]!.messages[0]!.fragment, { total: 3_000, offset: 0 });
   });
+
+  test('a reader inside a message that is gone, with nothing after it, stays where it is (never carries its offset to another message)', () => {
+    const parts = buildReply({ ...request(1200, 50), offset: 7 }, { messages: [], next: 53, first: 53, atEnd: true });
+    assert.deepEqual([parts[0]!.nextPosition, parts[0]!.nextOffset], [50, 7]);
+    const none = buildReply(request(1200, 50), { messages: [], next: 53, first: 53, atEnd: true });
+    assert.deepEqual([none[0]!.nextPosition, none[0]!.nextOffset, none[0]!.caughtUp], [53, 0, true]);
+  });
+
+  test('out of datagrams at a full count of entries: the reply stops there, and says where to go on', () => {
+    const messages = storedLog(Array.from({ length: 5_000 }, () => ({ gap: 1, tsStep: 0, from: 'w', text: new Uint8Array(0) })));
+    const parts = buildReply(request(65_000, messages[0]!.id, 1), { messages, next: messages.at(-1)!.id + 1, first: 1, atEnd: true });
+    assert.equal(parts.length, 1);
+    assert.equal(parts[0]!.messages.length, ENTRIES_PER_PACKET_MAX);
+    assert.equal(parts[0]!.caughtUp, false);
+    assert.equal(parts[0]!.nextPosition, messages[ENTRIES_PER_PACKET_MAX]!.id);
+  });
+
+  test('a message that fits to the byte goes whole; a resumed message counts only what is left of it', () => {
+    const first = 1_000_001;
+    // One message of exactly the budget: header budget, then id, time, flags, name, length and text.
+    const budget = 1200 - 52;
+    const fixed = (n: number) => 3 + 6 + 1 + 1 + 1 + (n < 128 ? 1 : 2) + n; // id (3), ts (6), flags, from length, 'w', length
+    const n = budget - 14;
+    assert.equal(fixed(n), budget);
+    const exact = [{ id: first, ts: 1_796_000_000_000, from: 'w', text: Buffer.alloc(n, 0x61) }];
+    const whole = buildReply(request(1200, first), { messages: exact, next: first + 1, first, atEnd: true });
+    assert.equal(whole[0]!.messages[0]!.fragment, undefined, 'whole, not cut');
+    // Resumed 2,900 bytes into a 3,000-byte message: its last 100 bytes and the short lines after share a part.
+    const long = storedLog([{ gap: 1, tsStep: 0, from: 'w', text: Buffer.alloc(3_000, 0x62) }, ...Array.from({ length: 5 }, () => ({ gap: 1, tsStep: 0, from: 'w', text: Buffer.from('short') }))]);
+    const resumed = buildReply({ ...request(1200, long[0]!.id), offset: 2_900 }, { messages: long, next: long.at(-1)!.id + 1, first: long[0]!.id, atEnd: true });
+    assert.equal(resumed.length, 1);
+    assert.equal(resumed[0]!.messages.length, 6);
+    assert.deepEqual(resumed[0]!.messages[0], { id: long[0]!.id, ts: long[0]!.ts, from: 'w', fragment: { total: 3_000, offset: 2_900 }, text: Buffer.alloc(100, 0x62) });
+  });
+
+  test('with the widest missed count, a part cut to fill its datagram still fits it', () => {
+    const base = 2 ** 50;
+    const messages = [{ id: base, ts: 5, from: 'w', text: Buffer.alloc(5_000, 0x63) }];
+    const parts = buildReply(request(1200, 1, 8), { messages, next: base + 1, first: base, atEnd: true });
+    assert.equal(parts[0]!.missed, base - 1);
+    for (const p of parts) assert.ok(encode(p).length <= 1200, `${encode(p).length} bytes`);
+    assert.ok(encode(parts[0]!).length >= 1200 - 2, 'and fills it');
+  });
 });
 

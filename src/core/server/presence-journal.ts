@@ -30,7 +30,6 @@ export class PresenceJournal {
 
   /** The changes after `since`, oldest first, each with its version; undefined when `since` is not known. */
   since(since: number): readonly { version: number; entry: PresenceEntry }[] | undefined {
-    if (since === this.current) return [];
     if (since === this.floor) return this.changes;
     const i = this.changes.findIndex((c) => c.version === since);
     if (i < 0) return undefined;

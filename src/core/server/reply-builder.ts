@@ -103,12 +103,9 @@ export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
         nextOffset = 0;
         break;
       }
+      // The fragment filled the part: the next turn closes it and goes on in a new one.
       nextPosition = m.id;
       nextOffset = offset;
-      if (!close()) {
-        complete = false;
-        break outer;
-      }
     }
   }
   if (complete) {

@@ -1,0 +1,2 @@
+// The simulation, thinned by SIM_SCALE and SIM_SEEDS in `npm run mutate`: every workload, a few seeds each.
+import '../sim/sim.test.js';

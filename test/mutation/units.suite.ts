@@ -1,0 +1,21 @@
+// The unit tests of the cores and the command-line helpers, in one process (see protocol.suite.ts).
+import '../core/address.test.js';
+import '../core/line-packer.test.js';
+import '../core/liveness.test.js';
+import '../core/name-claims.test.js';
+import '../core/presence-journal.test.js';
+import '../core/presence-tracker.test.js';
+import '../core/queue-group.test.js';
+import '../core/rate-limits-and-cookies.test.js';
+import '../core/reader-core.test.js';
+import '../core/reply-builder.test.js';
+import '../core/rtt-estimator.test.js';
+import '../core/server-auth.test.js';
+import '../core/server-core.test.js';
+import '../core/server-gates.test.js';
+import '../core/sign-on.test.js';
+import '../core/writer-core.test.js';
+import '../core/writer-ingest.test.js';
+import '../cli/address-list.test.js';
+import '../cli/format.test.js';
+import '../io/line-splitter.test.js';
