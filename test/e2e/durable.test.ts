@@ -127,11 +127,12 @@ describe('the sqlite store, as a user runs it', () => {
     await s.stop();
   });
 
-  test('server memory does not grow with the log: 1,000,000 more messages, RSS within 25 MB', async (t) => {
+  test('server memory does not grow with the log: 1,000,000 more messages, RSS within 32 MB', async (t) => {
     // Left to itself, V8 lets garbage pile up by tens of MB before collecting, more so when the machine is busy;
     // with the heap capped, RSS follows what is live, and a leak shows as a trend (or as the server running out).
     // So: warm up with 200,000, then sample after every 100,000 up to 1,200,000 and compare the medians of the
-    // first and the last three samples (a leak of 40 bytes a message would fail it).
+    // first and the last three samples (a leak of 40 bytes a message would fail it). Alone this grows about 15 MB;
+    // beside the other tests on two cores, up to 26 MB was seen.
     const s = await startServer(['--store', 'sqlite', '--data-dir', join(root, `d${++dirs}`)], undefined, {
       NODE_OPTIONS: '--max-old-space-size=64 --max-semi-space-size=4',
     });
@@ -149,7 +150,7 @@ describe('the sqlite store, as a user runs it', () => {
     const early = median3(samples.slice(0, 3));
     const late = median3(samples.slice(-3));
     t.diagnostic(`server RSS (MB) at 200,000 to 1,200,000 messages: ${samples.map(Math.round).join(' ')}`);
-    assert.ok(late - early < 25, `RSS median ${Math.round(early)} MB early, ${Math.round(late)} MB late`);
+    assert.ok(late - early < 32, `RSS median ${Math.round(early)} MB early, ${Math.round(late)} MB late`);
   });
 
   test('a bad data directory, or a database that is not ours, is one clear line at start', async () => {
