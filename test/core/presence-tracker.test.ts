@@ -54,3 +54,67 @@ test('presence: one who was offline before the restart and comes online is news'
   t.handleTimeout(T0 + 11_000);
   assert.deepEqual(answer(T0 + 11_000, 2, [entry('bob', true)], false)?.changes, [entry('bob', true)]);
 });
+
+/** A request as sent, without when. */
+const req = ({ requestId, since, offset }: WhoRequest): WhoRequest => ({ requestId, since, offset });
+
+test('presence: a request unanswered for 300 ms goes again, the same; a stale or unasked answer is ignored', () => {
+  const { t, asked, answer } = tracker();
+  t.start(T0);
+  assert.deepEqual(asked.map(req), [{ requestId: 1, since: 0, offset: 0 }]);
+  assert.equal(t.deadline, T0 + 300);
+  t.handleTimeout(T0 + 299);
+  assert.equal(asked.length, 1, 'not before 300 ms');
+  t.handleTimeout(T0 + 300);
+  assert.deepEqual(req(asked[1]!), { requestId: 1, since: 0, offset: 0 }, 'the same request again');
+  assert.equal(t.deadline, T0 + 600);
+  const stale = t.onPresence({ kind: 'presence', sessionId: 1n, requestId: 7, version: 1, full: true, more: false, nextOffset: 0, entries: [entry('x', true)] }, T0 + 310);
+  assert.equal(stale, undefined, 'an answer to no request of ours');
+  const update = answer(T0 + 320, 5, [entry('bob', true)], true);
+  assert.deepEqual(update, { registry: [entry('bob', true)], changes: [] }, 'the first registry is handed over whole');
+  assert.equal(answer(T0 + 330, 6, [], false), undefined, 'answered already: a duplicate is ignored');
+  assert.equal(t.deadline, T0 + 320 + 1_000, 'next, the poll');
+});
+
+test('presence: a registry too big for one datagram comes page by page, and counts once it is all in', () => {
+  const { t, asked } = tracker();
+  t.start(T0);
+  const page = (requestId: number, entries: PresenceEntry[], more: boolean, nextOffset: number) =>
+    t.onPresence({ kind: 'presence', sessionId: 1n, requestId, version: 9, full: true, more, nextOffset, entries }, T0 + 10);
+  assert.deepEqual(page(1, [entry('a', true), entry('b', false)], true, 2), { changes: [] });
+  assert.deepEqual(req(asked.at(-1)!), { requestId: 2, since: 0, offset: 2 }, 'the next page, from where the last ended');
+  const done = page(2, [entry('c', true)], false, 3);
+  assert.deepEqual(done?.registry, [entry('a', true), entry('b', false), entry('c', true)]);
+  // Changes since version 9 are asked for at the next poll.
+  t.handleTimeout(T0 + 10 + 1_000);
+  assert.deepEqual(req(asked.at(-1)!), { requestId: 3, since: 9, offset: 0 });
+});
+
+test('presence: changes that do not fit one answer come in several; the version moves with each', () => {
+  const { t, asked, answer } = tracker();
+  t.start(T0);
+  answer(T0, 4, [entry('a', true)], true);
+  t.handleTimeout(T0 + 1_000);
+  const more = t.onPresence({ kind: 'presence', sessionId: 1n, requestId: asked.at(-1)!.requestId, version: 6, full: false, more: true, nextOffset: 0, entries: [entry('a', false), entry('b', true)] }, T0 + 1_000);
+  assert.deepEqual(more, { changes: [entry('a', false), entry('b', true)] });
+  assert.deepEqual(req(asked.at(-1)!), { requestId: 3, since: 6, offset: 0 }, 'asked again at once, from the new version');
+  assert.deepEqual(answer(T0 + 1_001, 8, [entry('a', false), entry('c', true)], false)?.changes, [entry('c', true)], 'no change is news twice');
+});
+
+test('presence: refresh hands the registry over with the next answer; a tracker with no poll asks once', () => {
+  const { t, asked, answer } = tracker();
+  t.start(T0);
+  answer(T0, 1, [entry('a', true)], true);
+  t.refresh(T0 + 100);
+  assert.deepEqual(req(asked.at(-1)!), { requestId: 2, since: 1, offset: 0 }, 'asked at once');
+  t.refresh(T0 + 150);
+  assert.equal(asked.length, 2, 'not again while a request is out');
+  assert.deepEqual(answer(T0 + 160, 2, [entry('b', true)], false), { registry: [entry('a', true), entry('b', true)], changes: [entry('b', true)] });
+  assert.deepEqual(answer(T0 + 170, 3, [], false), undefined);
+  const once = tracker(0);
+  once.t.start(T0);
+  once.answer(T0, 1, [entry('a', true)], true);
+  assert.equal(once.t.deadline, undefined, 'no poll');
+  once.t.handleTimeout(T0 + 60_000);
+  assert.equal(once.asked.length, 1);
+});
