@@ -6,7 +6,7 @@ import { encode } from '../../src/protocol/codec.js';
 import type { Batch, Fetch, HelloReader, WireMessage } from '../../src/protocol/packets.js';
 import { drain, SERVER, T0 } from './helpers.js';
 
-const newReader = (over: Partial<typeof READER_DEFAULTS> = {}) =>
+const newReader = (over: Partial<typeof READER_DEFAULTS> & { group?: string } = {}) =>
   new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, ...over }, T0);
 
 const welcome = (r: ReaderCore, now: number, position = 1) =>
@@ -232,24 +232,63 @@ test("answers the server's PING (is this client still running?) with a PONG, and
   assert.deepEqual(drain(r).map((t) => t.packet), [{ kind: 'pong', sessionId: 9n }]);
 });
 
-test('closing: GOODBYE ends it cleanly; a server that no longer knows the session ends it too, saying so', () => {
+test('closing: GOODBYE ends it; a server that lost the session hears HELLO at the reader\u2019s position, then BYE again', () => {
   const events = (r: ReaderCore): ReaderEvent[] => {
     const out: ReaderEvent[] = [];
     for (let e = r.pollEvent(); e; e = r.pollEvent()) out.push(e);
     return out;
   };
-  for (const [answer, closed] of [
-    [encode({ kind: 'goodbye', sessionId: 9n }), { type: 'closed' }],
-    [encode({ kind: 'unknown-session', sessionId: 9n }), { type: 'closed', sessionLost: true }],
-  ] as const) {
+  const clean = newReader();
+  welcome(clean, T0, 5);
+  drain(clean);
+  clean.close(T0 + 10);
+  assert.ok(drain(clean).some((t) => t.packet.kind === 'bye'));
+  events(clean);
+  clean.handleDatagram(encode({ kind: 'goodbye', sessionId: 9n }), SERVER, T0 + 20);
+  assert.deepEqual(events(clean), [{ type: 'closed' }]);
+  assert.equal(clean.closed, true);
+
+  // A reader at 8 (it printed 5..7) closes; the server restarted meanwhile and no longer knows it.
+  const signedOnAgain = (): ReaderCore => {
     const r = newReader();
     welcome(r, T0, 5);
+    const f = lastFetch(r);
+    r.handleDatagram(batch(f.fetchId, 0, [msg(5), msg(6), msg(7)]), SERVER, T0 + 1);
     drain(r);
     r.close(T0 + 10);
-    assert.ok(drain(r).some((t) => t.packet.kind === 'bye'));
+    const bye = drain(r).map((t) => t.packet).find((p) => p.kind === 'bye');
+    assert.equal(bye?.kind === 'bye' && bye.position, 8);
     events(r);
-    r.handleDatagram(answer, SERVER, T0 + 20);
-    assert.deepEqual(events(r), [closed]);
-    assert.equal(r.closed, true);
-  }
+    r.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 20);
+    const hello = drain(r).map((t) => t.packet).find((p) => p.kind === 'hello') as HelloReader | undefined;
+    assert.ok(hello, 'signs on again');
+    assert.deepEqual([hello.fromKind, hello.fromId], [FromKind.Id, 8]);
+    assert.equal(r.closed, false);
+    r.handleDatagram(
+      encode({ kind: 'welcome', nonce: hello.nonce, sessionId: 10n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 8, missed: 0 }),
+      SERVER,
+      T0 + 30,
+    );
+    const again = drain(r).map((t) => t.packet);
+    assert.deepEqual(again.map((p) => p.kind), ['bye'], 'only to say goodbye: nothing fetched');
+    assert.deepEqual(again[0], { kind: 'bye', sessionId: 10n, position: 8 });
+    return r;
+  };
+  const r = signedOnAgain();
+  r.handleDatagram(encode({ kind: 'goodbye', sessionId: 10n }), SERVER, T0 + 40);
+  assert.deepEqual(events(r).filter((e) => e.type === 'closed'), [{ type: 'closed' }]);
+  // Lost again (a second restart): no third sign-on.
+  const twice = signedOnAgain();
+  twice.handleDatagram(encode({ kind: 'unknown-session', sessionId: 10n }), SERVER, T0 + 40);
+  assert.deepEqual(events(twice).filter((e) => e.type === 'closed'), [{ type: 'closed', sessionLost: true }]);
+
+  // A second loss in a row, or a group member: it stops, saying the position may not be kept.
+  const member = newReader({ group: 'g' });
+  welcome(member, T0, 5);
+  drain(member);
+  member.close(T0 + 10);
+  drain(member);
+  events(member);
+  member.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 20);
+  assert.deepEqual(events(member), [{ type: 'closed', sessionLost: true }]);
 });

@@ -176,6 +176,8 @@ export class ReaderCore {
   private readonly auth: ClientAuth;
   private limitReported = false;
   private readonly presence: PresenceTracker | undefined;
+  /** Signed on again only to say goodbye with our position (the server had lost the session). */
+  private goodbyeAgain = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
   private lastSendAt = 0;
   private readonly liveness: Liveness;
@@ -276,7 +278,7 @@ export class ReaderCore {
       case 'unknown-session':
         if (p.sessionId !== this.sessionId) return;
         this.heard();
-        if (this.phase === 'closing') return this.finish(false, true);
+        if (this.phase === 'closing') return this.signOnToSayGoodbye(now);
         if (this.phase !== 'open') return;
         // The server lost us (a restart): register again at our own position.
         return this.registerAgain(now);
@@ -435,6 +437,20 @@ export class ReaderCore {
   }
 
   /** A new session, on this server or the next: from where this reader stands once it has registered. */
+  /**
+   * The server no longer knew the session we were closing (it restarted): the position our BYE carried
+   * was not saved. A plain reader signs on again at that position and says goodbye again, so that its next
+   * start goes on from there. A group member cannot (what it held went with the server's leases), nor can
+   * a second try: those stop, saying so.
+   */
+  private signOnToSayGoodbye(now: number): void {
+    if (this.config.group !== undefined || this.config.presence === 'who' || this.goodbyeAgain) return this.finish(false, true);
+    this.goodbyeAgain = true;
+    this.position = this.allPrinted ? this.position : this.printedTo;
+    this.bye.stop();
+    this.registerAgain(now);
+  }
+
   private registerAgain(now: number): void {
     this.phase = 'hello';
     this.fetch = undefined;
@@ -463,6 +479,11 @@ export class ReaderCore {
     this.registeredOnce = true;
     this.tookFetchId = 0;
     this.ahead.clear();
+    if (this.goodbyeAgain) {
+      this.printedTo = this.emittedTo = this.confirmedTo = position;
+      this.phase = 'closing';
+      return this.sendBye(now);
+    }
     // Signed on again: the others' clients need up to two heartbeats to notice and sign on again too.
     this.presence?.start(now, 2 * this.heartbeatMs + 1_000);
     if (this.config.presence === 'who') return;
