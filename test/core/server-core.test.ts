@@ -4,6 +4,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
 import { CLIENT, drain, ServerHarness, T0 } from './helpers.js';
+import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
 
 const OTHER = { address: '127.0.0.1', port: 40002 };
 const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
@@ -187,6 +188,26 @@ test("a group member's BYE is answered once the group's place is saved, not at t
   const bye = await h.deliver(encode({ kind: 'bye', sessionId: sid, position: 4, fetchId: 2 }), OTHER, T0 + 2);
   assert.deepEqual(bye.map((p) => p.kind), ['goodbye']);
   assert.equal(await h.store.cursor('group/jobs'), 4, 'saved before the goodbye (a crash now hands out nothing again)');
+});
+
+test('GOODBYE means the position is saved: a BYE repeated gets it again; a BYE this server never saw is told the session is unknown', async () => {
+  const h = new ServerHarness({ cursorFlushMs: 0 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  const bye = encode({ kind: 'bye', sessionId: rsid, position: 3 });
+  assert.deepEqual((await h.deliver(bye, OTHER, T0)).map((p) => p.kind), ['goodbye']);
+  assert.equal(await h.store.cursor('r'), 3);
+  // Its GOODBYE was lost: the same BYE again, from the same address, is answered the same.
+  assert.deepEqual((await h.deliver(bye, OTHER, T0 + 200)).map((p) => p.kind), ['goodbye']);
+  assert.deepEqual(await h.deliver(bye, { address: '127.0.0.1', port: 40009 }, T0 + 300), [], 'not from another address');
+  // A BYE naming a session this server does not have (it restarted): nothing was saved, and it says so.
+  const unknown = await h.deliver(encode({ kind: 'bye', sessionId: 777n, position: 3 }), OTHER, T0 + 400);
+  assert.deepEqual(unknown.map((p) => p.kind), ['unknown-session']);
+  // Remembered for a session timeout, then forgotten like any other.
+  h.core.handleTimeout(T0 + SERVER_DEFAULTS.sessionTimeoutMs + 2_000);
+  assert.deepEqual((await h.deliver(bye, OTHER, T0 + SERVER_DEFAULTS.sessionTimeoutMs + 2_100)).map((p) => p.kind), ['unknown-session']);
 });
 
 test('a session that falls silent expires and is marked offline', async () => {

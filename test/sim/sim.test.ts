@@ -85,6 +85,13 @@ test('simulation: readers that watch who is online (as the chat does) end up sho
   }
 });
 
+test('simulation: a reader run with --once again and again, its server crashing as a run says goodbye: across runs every message is printed once', async () => {
+  for (const seed of seeds(97_001, 97_040)) {
+    const r = await runSimulation(seed, { onceRuns: true, restarts: 2, ...(seed % 2 === 1 && { store: 'sqlite' as const }) });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});
+
 test('simulation on the sqlite store (a real file): every workload, with crashes and a full disk', async () => {
   for (const seed of seeds(95_001, 95_012)) {
     const r = await runSimulation(seed, { store: 'sqlite', restarts: 2, groupMembers: 2, memberCrash: true, readerCrash: true, countConsumers: true, storeFullMs: seed % 3 === 0 ? 2_000 : 0 });

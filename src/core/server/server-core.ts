@@ -150,6 +150,16 @@ interface Retired {
   until: number;
 }
 
+/** A session ended by its client's BYE, remembered for a session timeout so that a repeated BYE gets GOODBYE. */
+interface Left {
+  addr: Address;
+  addrKey: string;
+  keys: SessionKeys | undefined;
+  until: number;
+  /** Its final position is saved (GOODBYE was sent); until then a repeated BYE is not answered. */
+  saved: boolean;
+}
+
 type Continuation = (ok: boolean, value: unknown, now: number) => void;
 
 /**
@@ -196,6 +206,7 @@ export class ServerCore {
   private readonly replays = new ReplayGuard();
   private readonly handshakes: HandshakeLimiter;
   private readonly retired = new Map<bigint, Retired>();
+  private readonly left = new Map<bigint, Left>();
   private readonly groups = new Map<string, QueueGroup<ReaderSession>>();
   private readonly presence: PresenceJournal;
   private readonly claims: NameClaims;
@@ -257,7 +268,10 @@ export class ServerCore {
         return;
       }
       case 'bye': {
-        const s = this.session(packet.sessionId, data, from, now, 'goodbye');
+        if (this.byeAgain(packet.sessionId, data, from)) return;
+        // A session this server does not know (it restarted, or the session expired) did not save the
+        // position this BYE carries: the client is told so, and a reader signs on again to say goodbye.
+        const s = this.session(packet.sessionId, data, from, now, 'unknown-session');
         if (s) this.onBye(s, packet.position, packet.fetchId, now);
         return;
       }
@@ -277,10 +291,11 @@ export class ServerCore {
         }
       }
       for (const [id, r] of this.retired) if (now >= r.until) this.retired.delete(id);
+      for (const [id, l] of this.left) if (now >= l.until) this.left.delete(id);
       this.handshakes.sweep(now);
       this.replays.sweep(now);
       this.probes.sweep(now);
-      this.sweepAt = this.sessions.size + this.retired.size + this.handshakes.size + this.probes.size > 0 ? now + 1_000 : undefined;
+      this.sweepAt = this.sessions.size + this.retired.size + this.left.size + this.handshakes.size + this.probes.size > 0 ? now + 1_000 : undefined;
     }
     for (const s of [...this.parked]) {
       if (now >= s.parkedUntil!) {
@@ -645,7 +660,21 @@ export class ServerCore {
       this.flushCursors();
     }
     this.endSession(s, 'bye', now);
-    if (s.role === Role.Writer || !s.closing) this.sendTo(s, { kind: 'goodbye', sessionId: s.id });
+    const saved = s.role === Role.Writer || !s.closing;
+    this.left.set(s.id, { addr: s.addr, addrKey: s.addrKey, keys: s.keys, until: now + this.config.sessionTimeoutMs, saved });
+    if (saved) this.sendTo(s, { kind: 'goodbye', sessionId: s.id });
+  }
+
+  /** A BYE again for a session that ended by BYE (its GOODBYE was lost): GOODBYE again, once saved. */
+  private byeAgain(id: bigint, data: Buffer, from: Address): boolean {
+    const l = this.left.get(id);
+    if (!l) return false;
+    const genuine = l.keys ? verify(data, l.keys.toServer, this.config.mac) : !isTagged(data);
+    if (l.saved && genuine && l.addrKey === addressKey(from)) {
+      const goodbye = encode({ kind: 'goodbye', sessionId: id });
+      this.transmits.push({ to: l.addr, data: l.keys ? seal(goodbye, l.keys.toClient, this.config.mac) : goodbye });
+    }
+    return true;
   }
 
   /** The session's client is told, in its own keys, that a newer login of its user took over. */
@@ -1085,7 +1114,11 @@ export class ServerCore {
         return;
       }
       // A reader that said goodbye learns its position is saved only once it is.
-      for (const w of waiters) this.sendTo(w, { kind: 'goodbye', sessionId: w.id });
+      for (const w of waiters) {
+        const l = this.left.get(w.id);
+        if (l) l.saved = true;
+        this.sendTo(w, { kind: 'goodbye', sessionId: w.id });
+      }
       if (this.dirtyCursors.size > 0) this.flushCursors();
     });
   }
