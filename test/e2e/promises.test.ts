@@ -97,7 +97,7 @@ describe('a reader killed with kill -9 while it prints a large backlog', () => {
 });
 
 describe('a reader whose output is closed (| head)', () => {
-  test('leaves at once, and what its reader never read comes again next time, with no gap', async () => {
+  test('leaves at once; the next run goes on with no gap beyond what the closed pipe held unread', async () => {
     const server = await startServer();
     try {
       const p = ['--port', String(server.port)];
@@ -111,7 +111,11 @@ describe('a reader whose output is closed (| head)', () => {
       const got = r.stdout().split('\n').filter(Boolean).map(Number);
       const next = await run('run-reader', ['-u', 'headed', '--once', '--format', 'raw', ...p]);
       const first = Number(next.stdout.split('\n')[0]);
-      assert.ok(first <= (got[got.length - 1] ?? 0) + 1, `no gap: read up to ${got[got.length - 1]}, resumed at ${first}`);
+      // What the reader wrote into the pipe before it was closed left the process, and is gone with the
+      // pipe's buffer (64 KiB on Linux), unread: as with `head`, which stops reading. Nothing beyond it.
+      const lastRead = got[got.length - 1] ?? 0;
+      const inPipe = lines(lastRead + 1, first - 1).length;
+      assert.ok(first <= lastRead + 1 || inPipe <= 65_536, `a gap: read up to ${lastRead}, resumed at ${first} (${inPipe} bytes unread)`);
     } finally {
       await server.stop();
     }
