@@ -118,3 +118,36 @@ test('presence: refresh hands the registry over with the next answer; a tracker 
   once.t.handleTimeout(T0 + 60_000);
   assert.equal(once.asked.length, 1);
 });
+
+test('presence: a whole registry again (after signing on again) brings as news only who changed, new names included; a first sign-on holds nothing', () => {
+  const { t, answer } = tracker();
+  t.start(T0, 11_000);
+  answer(T0, 1, [entry('a', true), entry('b', true)], true);
+  t.handleTimeout(T0 + 1_000);
+  assert.deepEqual(answer(T0 + 1_000, 2, [entry('a', false)], false), { changes: [entry('a', false)] }, 'the first sign-on holds no "offline"');
+  t.start(T0 + 5_000);
+  const again = answer(T0 + 5_000, 7, [entry('a', false), entry('b', false), entry('c', true)], true);
+  assert.deepEqual(again, { changes: [entry('b', false), entry('c', true)] });
+});
+
+test('presence: no poll before its time; after signing on again, an "offline" is held until the very end of the settling time, not after', () => {
+  const { t, asked, answer } = tracker();
+  t.start(T0);
+  answer(T0, 1, [entry('a', true), entry('b', true)], true);
+  t.handleTimeout(T0 + 500);
+  assert.equal(asked.length, 1, 'the poll is at +1,000 ms');
+  t.handleTimeout(T0 + 1_000);
+  assert.equal(asked.length, 2);
+  answer(T0 + 1_000, 1, [], false);
+  // Signed on again at +2,000, settling until +5,000; a and b are back already.
+  t.start(T0 + 2_000, 3_000);
+  answer(T0 + 2_000, 1, [entry('a', true), entry('b', true)], true);
+  t.handleTimeout(T0 + 3_000);
+  assert.deepEqual(answer(T0 + 3_000, 2, [entry('a', false)], false), { changes: [] }, 'held while settling');
+  t.handleTimeout(T0 + 4_000);
+  t.handleTimeout(T0 + 5_000);
+  const last = asked.at(-1)!;
+  const update = t.onPresence({ kind: 'presence', sessionId: 1n, requestId: last.requestId, version: 3, full: false, more: false, nextOffset: 0, entries: [entry('b', false)] }, T0 + 5_000);
+  assert.deepEqual(update, { changes: [entry('b', false)] }, 'at the end of the settling time an offline is news at once');
+  assert.deepEqual(t.takeSettled(T0 + 5_000), [entry('a', false)]);
+});
