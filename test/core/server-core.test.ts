@@ -147,12 +147,17 @@ test('an unanswered long poll is answered empty at its deadline', async () => {
   assert.equal(b!.kind === 'batch' && b!.messages.length, 0);
 });
 
-test("a reader's position is kept: a returning name resumes, a new one starts at the latest", async () => {
+/** A server with 'a', 'b', 'c' in its log and a reader 'r' signed on from OTHER. */
+async function threeLinesAndReader(): Promise<{ h: ServerHarness; rsid: bigint }> {
   const h = new ServerHarness({ cursorFlushMs: 0 });
   const wsid = await openWriter(h);
   await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
   const [w] = await h.handshake(helloReader('r'), OTHER, T0);
-  const rsid = (w as Welcome).sessionId;
+  return { h, rsid: (w as Welcome).sessionId };
+}
+
+test("a reader's position is kept: a returning name resumes, a new one starts at the latest", async () => {
+  const { h, rsid } = await threeLinesAndReader();
   await h.deliver(encode({ kind: 'bye', sessionId: rsid, position: 3 }), OTHER, T0);
   assert.equal(await h.store.cursor('r'), 3);
   const [again] = await h.handshake(helloReader('r', 5, FromKind.Latest), OTHER, T0 + 1);
@@ -191,11 +196,7 @@ test("a group member's BYE is answered once the group's place is saved, not at t
 });
 
 test('GOODBYE means the position is saved: a BYE repeated gets it again; a BYE this server never saw is told the session is unknown', async () => {
-  const h = new ServerHarness({ cursorFlushMs: 0 });
-  const wsid = await openWriter(h);
-  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
-  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
-  const rsid = (w as Welcome).sessionId;
+  const { h, rsid } = await threeLinesAndReader();
   const bye = encode({ kind: 'bye', sessionId: rsid, position: 3 });
   assert.deepEqual((await h.deliver(bye, OTHER, T0)).map((p) => p.kind), ['goodbye']);
   assert.equal(await h.store.cursor('r'), 3);
