@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const RUNS = 'reports/mutation/runs';
-// The simulation in the mutation run: every workload, a few seeds each (see test/sim/sim.test.ts).
+// The simulation in the mutation run: every workload, a few seeds each (see test/sim/seeds.ts).
 const env = { ...process.env, SIM_SCALE: process.env.SIM_SCALE ?? '0.03', SIM_SEEDS: process.env.SIM_SEEDS ?? '10' };
 const stryker = spawnSync('npx', ['stryker', 'run', ...process.argv.slice(2)], { stdio: 'inherit', env });
 if (stryker.status !== 0) process.exit(stryker.status ?? 1);

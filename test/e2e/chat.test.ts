@@ -38,7 +38,8 @@ const dump = (): string => {
 };
 const shows = (s: string, pattern: RegExp): Promise<void> => until(`${s} to show ${pattern}`, () => pattern.test(screen(s)));
 
-describe('run-chat, as people use it in a terminal (tmux)', () => {
+// The tests run side by side: most of their time is spent waiting out timeouts.
+describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true }, () => {
   let server: Server;
   let port: string;
   const exits = mkdtempSync(join(tmpdir(), 'relay-chat-exit-'));
@@ -173,11 +174,17 @@ describe('run-chat, as people use it in a terminal (tmux)', () => {
   });
 
   test('not on a terminal it is plain lines in and out, and end of input leaves', async () => {
-    const reader = await startReader(['-u', 'listener', '-p', port, '--format', 'raw', '--count', '2']);
-    const chat = execFileSync(process.execPath, [CHAT, '-u', 'piper', '-p', port], { input: 'from a pipe\n//slash kept\n/who\n', encoding: 'utf8' });
-    assert.match(chat, /connected to .* as piper/);
-    assert.match(chat, /^listener\s+reader\s+online\s+last seen/m, 'a piped /who is answered before the chat leaves');
-    const r = await reader.done;
-    assert.equal(r.stdout, 'from a pipe\n/slash kept\n');
+    const own = await startServer();
+    try {
+      const ownPort = String(own.port);
+      const reader = await startReader(['-u', 'listener', '-p', ownPort, '--format', 'raw', '--count', '2']);
+      const chat = execFileSync(process.execPath, [CHAT, '-u', 'piper', '-p', ownPort], { input: 'from a pipe\n//slash kept\n/who\n', encoding: 'utf8' });
+      assert.match(chat, /connected to .* as piper/);
+      assert.match(chat, /^listener\s+reader\s+online\s+last seen/m, 'a piped /who is answered before the chat leaves');
+      const r = await reader.done;
+      assert.equal(r.stdout, 'from a pipe\n/slash kept\n');
+    } finally {
+      await own.stop();
+    }
   });
 });
