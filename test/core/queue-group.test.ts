@@ -106,3 +106,55 @@ test('part of a stretch given back is leased as what it is, and the rest waits f
   assert.deepEqual(g.nextSpan(20), { start: 8, offset: 0, end: 20 });
   assert.equal(g.advance('b', 8, 0, 6), 'done');
 });
+
+test('there is work while a stretch waits to be leased again or the log has messages not leased yet', () => {
+  const g = new QueueGroup<string>('g', 10);
+  assert.equal(g.hasWork(10), false, 'all of the log leased');
+  assert.equal(g.hasWork(11), true);
+  g.grant('a', g.nextSpan(20)!, 20, 1, 10);
+  assert.equal(g.hasWork(20), false);
+  g.leave('a', 0, 0);
+  assert.equal(g.hasWork(20), true, 'a stretch given back');
+});
+
+test('stretches given back are leased again oldest first, whatever order their members left in', () => {
+  const g = new QueueGroup<string>('g', 1);
+  for (const [m, end] of [['a', 11], ['b', 21], ['c', 31], ['d', 41]] as const) g.grant(m, g.nextSpan(100)!, end, 1, 1);
+  for (const m of ['c', 'a', 'd', 'b']) g.leave(m, 0, 0);
+  const order: number[] = [];
+  for (let span = g.nextSpan(41); span; span = g.nextSpan(41)) {
+    order.push(span.start);
+    g.skip(span, span.end);
+  }
+  assert.deepEqual(order, [1, 11, 21, 31]);
+});
+
+test('a read of the log that ends while a member gives a stretch back moves only the log position on', () => {
+  const g = new QueueGroup<string>('g', 1);
+  g.grant('a', g.nextSpan(100)!, 11, 1, 1);
+  const span = g.nextSpan(100)!; // read from 11 on
+  g.leave('a', 0, 0); // meanwhile: [1, 11) comes back
+  g.skip(span, 50); // the read found nothing for the group up to 50
+  assert.deepEqual(g.nextSpan(100), { start: 1, offset: 0, end: 11 }, 'the stretch given back is whole');
+  g.skip(g.nextSpan(100)!, 11);
+  assert.equal(g.nextSpan(100)!.start, 50);
+});
+
+test('a fetch from a member with no lease has nothing to acknowledge; one from before or past its lease changes nothing', () => {
+  const g = new QueueGroup<string>('g', 65);
+  assert.equal(g.advance('nobody', 10, 0, 1), 'done');
+  g.grant('a', g.nextSpan(200)!, 129, 1, 65);
+  assert.equal(g.advance('a', 10, 5, 2), 'unchanged', 'before the lease, whatever the offset');
+  assert.equal(g.advance('a', 130, 0, 3), 'unchanged', 'past its end');
+  assert.deepEqual(g.lease('a'), { start: 65, offset: 0, end: 129, fetchId: 3, firstFetchId: 1, from: 65 });
+});
+
+test('an older client (no fetch id) that leaves where it was leased from gives the whole lease back; one that moved on, the rest', () => {
+  const g = new QueueGroup<string>('g', 1);
+  g.grant('a', g.nextSpan(100)!, 11, 1, 5);
+  g.leave('a', 5, 0);
+  assert.deepEqual(g.nextSpan(100), { start: 1, offset: 0, end: 11 });
+  g.grant('b', g.nextSpan(100)!, 11, 1, 1);
+  g.leave('b', 6, 0);
+  assert.deepEqual(g.nextSpan(100), { start: 6, offset: 0, end: 11 });
+});

@@ -55,3 +55,65 @@ test('the commit point never falls inside a line', () => {
   ingest.accept(3, [last(100)]);
   assert.equal(ingest.drain().lastSeq, 3);
 });
+
+test('a direct line keeps its recipient, whole or reassembled; a line to all has none', () => {
+  const ingest = new WriterIngest(1, 64, 1 << 20);
+  ingest.accept(1, [line('to all'), { ...line('to bob'), to: 'bob' }]);
+  ingest.accept(2, [{ ...first(5), to: 'carol' }]);
+  ingest.accept(3, [last(5), line('after')]);
+  assert.deepEqual(ingest.drain().lines, [
+    { text: Buffer.from('to all') },
+    { to: 'bob', text: Buffer.from('to bob') },
+    { to: 'carol', text: Buffer.from('aaaaaccccc') },
+    { text: Buffer.from('after') },
+  ]);
+});
+
+test('a datagram in which a line\'s first fragment does not stand alone, or a fragment to be continued is not last, is refused, early or not', () => {
+  const bad: DataEntry[][] = [
+    [first(5), line('x')],
+    [line('x'), first(5)],
+    [middle(5), line('x')],
+    [last(5), middle(5), line('x')],
+  ];
+  for (const entries of bad) {
+    const ingest = new WriterIngest(1, 64, 1 << 20);
+    assert.equal(ingest.accept(2, entries), 'violation', 'early');
+    assert.equal(ingest.bufferedCount, 0);
+    assert.equal(ingest.accept(1, entries), 'violation', 'in order');
+    assert.equal(ingest.received, 0, 'nothing of it processed');
+    assert.deepEqual(ingest.drain(), { lines: [], lastSeq: 0 });
+  }
+  // What the writer sends: the end of a long line followed by whole lines, and a fragment alone.
+  const ingest = new WriterIngest(1, 64, 1 << 20);
+  assert.equal(ingest.accept(1, [first(5)]), 'accepted');
+  assert.equal(ingest.accept(2, [middle(5)]), 'accepted');
+  assert.equal(ingest.accept(3, [last(5), line('b'), line('c')]), 'accepted');
+  assert.deepEqual(ingest.drain().lines.map((l) => l.text.toString()), ['aaaaabbbbbccccc', 'b', 'c']);
+});
+
+test('a line started while another is still open drops the open one: the new line goes in and the commit point moves on', () => {
+  const ingest = new WriterIngest(1, 64, 1 << 20);
+  ingest.accept(1, [first(10)]);
+  ingest.accept(2, [line('x')]);
+  assert.deepEqual(ingest.drain(), { lines: [{ text: Buffer.from('x') }], lastSeq: 2 });
+  assert.equal(ingest.violations, 1);
+});
+
+test('only a sequence number neither processed nor waiting is new', () => {
+  const ingest = new WriterIngest(5, 64, 1 << 20);
+  ingest.accept(5, [line('a')]);
+  ingest.accept(7, [line('c')]);
+  assert.deepEqual([4, 5, 6, 7, 8].map((s) => ingest.isNew(s)), [false, false, true, false, true]);
+});
+
+test('selective acknowledgements name the early datagrams in ranges, the lowest 16 ranges at most', () => {
+  const ingest = new WriterIngest(1, 64, 1 << 20);
+  assert.deepEqual(ingest.sacks(), []);
+  for (const seq of [3, 4, 5, 8]) ingest.accept(seq, [line(`l${seq}`)]);
+  assert.deepEqual(ingest.sacks(), [{ first: 3, last: 5 }, { first: 8, last: 8 }]);
+  for (let seq = 10; seq <= 50; seq += 2) ingest.accept(seq, [line(`l${seq}`)]);
+  const ranges = ingest.sacks();
+  assert.equal(ranges.length, 16);
+  assert.deepEqual(ranges.at(-1), { first: 36, last: 36 });
+});
