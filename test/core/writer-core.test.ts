@@ -262,3 +262,77 @@ test('keeps retransmitting an unacknowledged datagram, not just once, until it i
   if (after !== undefined) w.handleTimeout(after);
   assert.ok(!drain(w).some((s) => s.packet.kind === 'data'), 'nothing sent again once acknowledged');
 });
+
+test('a server that has the lines and cannot store them yet: said once, with why; its end said once all is stored; giving up says why', () => {
+  const w = newWriter({ timeoutMs: 5_000 });
+  drain(w);
+  welcome(w, T0);
+  for (let i = 0; i < 2; i++) {
+    w.submitLine(Buffer.alloc(1000, 97 + i));
+    w.flush(T0);
+  }
+  drain(w);
+  const stalled = (now: number, sessionId = 77n) =>
+    w.handleDatagram(encode({ kind: 'stalled', sessionId, retryAfterMs: 500, reason: 'disk full' }), SERVER, now);
+  stalled(T0 + 1, 78n);
+  assert.deepEqual(events(w).map((e) => e.type), ['registered'], 'another session’s stall is not ours');
+  ack(w, 2, 0, T0 + 1);
+  stalled(T0 + 2);
+  stalled(T0 + 600);
+  assert.deepEqual(events(w), [{ type: 'stalled', reason: 'disk full' }]);
+  ack(w, 2, 1, T0 + 700);
+  assert.deepEqual(events(w), [], 'one of two stored: still stalled');
+  ack(w, 2, 2, T0 + 800);
+  assert.deepEqual(events(w), [{ type: 'stall-over' }]);
+  assert.equal(w.confirmedLines, 2);
+
+  // Another writer whose server never gets its store back: its failure names the reason.
+  const v = newWriter({ timeoutMs: 2_000 });
+  drain(v);
+  welcome(v, T0);
+  v.submitLine(Buffer.from('x'));
+  v.flush(T0);
+  v.handleDatagram(encode({ kind: 'stalled', sessionId: 77n, retryAfterMs: 500, reason: 'disk full' }), SERVER, T0 + 1);
+  while (!v.finished) v.handleTimeout(v.nextDeadline()!);
+  assert.deepEqual(events(v).pop(), { type: 'failed', unconfirmed: 1, reason: 'disk full' });
+});
+
+test('refused for good: says why and stops; refused for now (too many handshakes): says so once and tries again later', () => {
+  const w = newWriter();
+  drain(w);
+  w.handleDatagram(encode({ kind: 'refuse', nonce: 2, code: 2, reason: 'not ours' }), SERVER, T0 + 1);
+  assert.deepEqual(events(w), [], 'a refusal of another HELLO');
+  w.handleDatagram(encode({ kind: 'refuse', nonce: 1, code: 7, reason: 'slow down' }), SERVER, T0 + 1);
+  w.handleDatagram(encode({ kind: 'refuse', nonce: 1, code: 7, reason: 'slow down' }), SERVER, T0 + 2);
+  assert.deepEqual(events(w), [{ type: 'rate-limited', reason: 'slow down' }]);
+  assert.equal(w.finished, false);
+  w.handleTimeout(w.nextDeadline()!);
+  assert.equal(drain(w)[0]!.packet.kind, 'hello', 'and says HELLO again');
+  w.handleDatagram(encode({ kind: 'refuse', nonce: 1, code: 2, reason: 'name taken' }), SERVER, T0 + 3);
+  assert.deepEqual(events(w), [{ type: 'refused', code: 2, reason: 'name taken' }]);
+  assert.equal(w.finished, true);
+  assert.equal(w.nextDeadline(), undefined);
+  w.handleTimeout(T0 + 60_000);
+  assert.deepEqual(drain(w), [], 'silent after');
+});
+
+test('selectively acknowledged datagrams are not sent again; one three behind a received one is sent again at once', () => {
+  const w = newWriter({ windowInitial: 8 });
+  drain(w);
+  welcome(w, T0);
+  for (let i = 0; i < 6; i++) {
+    w.submitLine(Buffer.alloc(1000, 97 + i));
+    w.flush(T0);
+  }
+  assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq), [1, 2, 3, 4, 5, 6]);
+  // 1 arrived; 5 and 6 too; 2, 3 and 4 did not.
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 1, committed: 1, sacks: [{ first: 5, last: 6 }] }), SERVER, T0 + 300);
+  assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq), [2, 3], '2 and 3 are three or more behind 6: lost; 4 may only be late');
+  // Then 3 arrives after all, and 4.
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 1, committed: 1, sacks: [{ first: 3, last: 6 }] }), SERVER, T0 + 301);
+  const rto = w.nextDeadline()!;
+  w.handleTimeout(rto);
+  assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq), [2], 'on the timeout, only what did not arrive');
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 6, committed: 6, sacks: [] }), SERVER, rto + 1);
+  assert.equal(w.confirmedLines, 6);
+});
