@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { READER_DEFAULTS, ReaderCore, type ReaderEvent } from '../../src/core/reader/reader-core.js';
-import { FromKind } from '../../src/protocol/constants.js';
+import { FromKind, Role } from '../../src/protocol/constants.js';
 import { encode } from '../../src/protocol/codec.js';
-import type { Batch, Fetch, HelloReader, WireMessage } from '../../src/protocol/packets.js';
+import type { Batch, Fetch, HelloReader, PresenceEntry, WireMessage, Who } from '../../src/protocol/packets.js';
 import { drain, SERVER, T0 } from './helpers.js';
 
 const newReader = (over: Partial<typeof READER_DEFAULTS> & { group?: string } = {}) =>
@@ -291,4 +291,134 @@ test('closing: GOODBYE ends it; a server that lost the session hears HELLO at th
   events(member);
   member.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 20);
   assert.deepEqual(events(member), [{ type: 'closed', sessionLost: true }]);
+});
+
+const allEvents = (r: ReaderCore): ReaderEvent[] => {
+  const out: ReaderEvent[] = [];
+  for (let e = r.pollEvent(); e; e = r.pollEvent()) out.push(e);
+  return out;
+};
+const presence = (requestId: number, version: number, entries: PresenceEntry[], full: boolean): Buffer =>
+  encode({ kind: 'presence', sessionId: 9n, requestId, version, full, more: false, nextOffset: 0, entries });
+const online = (name: string, on = true): PresenceEntry => ({ name, role: 'reader', online: on, lastSeen: T0 });
+
+test('--who: signs on as an observer, asks who is there, hands over the registry and says goodbye; reads no message', () => {
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'who' }, T0);
+  const hello = drain(r)[0]!.packet as HelloReader;
+  assert.equal(hello.role, Role.Observer);
+  welcome(r, T0);
+  const who = drain(r).map((t) => t.packet);
+  assert.deepEqual(who.map((p) => p.kind), ['who']);
+  const ask = who[0] as Who;
+  r.handleDatagram(presence(ask.requestId + 1, 1, [online('bob')], true), SERVER, T0 + 1);
+  assert.deepEqual(allEvents(r).map((e) => e.type), ['registered'], 'an answer to another request');
+  r.handleDatagram(presence(ask.requestId, 1, [online('bob'), online('r')], true), SERVER, T0 + 2);
+  assert.deepEqual(allEvents(r), [{ type: 'registry', entries: [online('bob'), online('r')] }]);
+  assert.deepEqual(drain(r).map((t) => t.packet.kind), ['bye']);
+  r.handleDatagram(encode({ kind: 'goodbye', sessionId: 9n }), SERVER, T0 + 3);
+  assert.deepEqual(allEvents(r), [{ type: 'closed' }]);
+});
+
+test('watching who is online: the registry first, then who comes and goes, never the reader itself', () => {
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'watch', presencePollMs: 1_000 }, T0);
+  drain(r);
+  welcome(r, T0);
+  const first = drain(r).map((t) => t.packet);
+  assert.deepEqual(first.map((p) => p.kind).sort(), ['fetch', 'who'], 'it reads messages too');
+  const ask = first.find((p) => p.kind === 'who') as Who;
+  r.handleDatagram(presence(ask.requestId, 1, [online('bob'), online('r')], true), SERVER, T0 + 1);
+  assert.deepEqual(allEvents(r).slice(1), [{ type: 'registry', entries: [online('bob'), online('r')] }]);
+  r.handleTimeout(T0 + 500);
+  assert.ok(!drain(r).some((t) => t.packet.kind === 'who'), 'not asked again before a second');
+  r.handleTimeout(T0 + 1_001);
+  const next = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who;
+  assert.equal(next.since, 1, 'changes since the version it has');
+  r.handleDatagram(presence(next.requestId, 3, [online('carol'), online('r', false), online('bob', false)], false), SERVER, T0 + 1_002);
+  assert.deepEqual(allEvents(r), [{ type: 'presence', changes: [online('carol'), online('bob', false)] }]);
+  r.handleDatagram(presence(next.requestId, 3, [online('dave')], false), SERVER, T0 + 1_003);
+  assert.deepEqual(allEvents(r), [], 'a repeat of an answered request');
+});
+
+test('--timeout: a server that never answers is given up, before or after registering', () => {
+  const never = newReader({ timeoutMs: 3_000 } as Partial<typeof READER_DEFAULTS>);
+  let now = T0;
+  while (!never.closed) {
+    now = never.nextDeadline()!;
+    never.handleTimeout(now);
+  }
+  assert.equal(now, T0 + 3_000);
+  assert.deepEqual(allEvents(never), [{ type: 'server-lost' }, { type: 'failed', registered: false }]);
+
+  const later = newReader({ timeoutMs: 3_000 } as Partial<typeof READER_DEFAULTS>);
+  welcome(later, T0, 5);
+  const f = lastFetch(later);
+  later.handleDatagram(batch(f.fetchId, 0, [msg(5), msg(6)], { lastPart: false, caughtUp: false }), SERVER, T0 + 1);
+  assert.deepEqual(delivered(later), [5, 6]);
+  now = T0 + 1;
+  while (!later.closed) {
+    now = later.nextDeadline()!;
+    later.handleTimeout(now);
+  }
+  assert.ok(now >= T0 + 3_000 && now <= T0 + 3_001, `gave up at +${now - T0} ms`);
+  const ev = allEvents(later);
+  assert.deepEqual(ev, [{ type: 'server-lost' }, { type: 'failed', registered: true }]);
+});
+
+test('paused (its output is full): the next fetch waits until it is resumed, and then asks from where it stands', () => {
+  const r = newReader();
+  welcome(r, T0, 5);
+  const f = lastFetch(r);
+  r.setPaused(true, T0 + 1);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(5), msg(6)]), SERVER, T0 + 2);
+  assert.deepEqual(delivered(r), [5, 6]);
+  assert.deepEqual(drain(r), [], 'no fetch while paused');
+  r.handleTimeout(T0 + 5_010);
+  assert.deepEqual(drain(r).map((t) => t.packet.kind), ['ping'], 'only a heartbeat');
+  r.setPaused(false, T0 + 5_011);
+  assert.equal(lastFetch(r).position, 7);
+});
+
+test('when printing is awaited: the position goes to the server only once printed, in pieces for a long reply', () => {
+  const r = newReader({ awaitPrinted: true } as Partial<typeof READER_DEFAULTS>);
+  welcome(r, T0, 1);
+  const f = lastFetch(r);
+  const many = Array.from({ length: 2_500 }, (_, i) => msg(i + 1, 'x'));
+  r.handleDatagram(batch(f.fetchId, 0, many), SERVER, T0 + 1);
+  const ev = allEvents(r).filter((e) => e.type === 'messages');
+  assert.deepEqual(ev.map((e) => e.type === 'messages' && e.upTo), [2_501]);
+  assert.deepEqual(drain(r), [], 'nothing confirmed before it is printed');
+  r.printed(900, T0 + 2);
+  assert.deepEqual(drain(r), [], 'less than a thousand printed: not yet');
+  r.printed(1_200, T0 + 3);
+  assert.deepEqual(drain(r).map((t) => t.packet), [{ kind: 'ping', sessionId: 9n, position: 1_200 }]);
+  r.printed(2_100, T0 + 4);
+  assert.deepEqual(drain(r), []);
+  r.printed(2_501, T0 + 5);
+  assert.equal(lastFetch(r).position, 2_501, 'all printed: the next fetch');
+});
+
+test('closing while messages are still being printed: BYE waits for them, at most 2 s; output gone, it goes at once with what was printed', () => {
+  const closing = (): ReaderCore => {
+    const r = newReader({ awaitPrinted: true } as Partial<typeof READER_DEFAULTS>);
+    welcome(r, T0, 5);
+    const f = lastFetch(r);
+    r.handleDatagram(batch(f.fetchId, 0, [msg(5), msg(6), msg(7)]), SERVER, T0 + 1);
+    drain(r);
+    r.printed(6, T0 + 2);
+    r.close(T0 + 10);
+    assert.deepEqual(drain(r), [], 'BYE waits for the printing');
+    return r;
+  };
+  const printedAll = closing();
+  printedAll.printed(8, T0 + 20);
+  assert.deepEqual(drain(printedAll).map((t) => t.packet), [{ kind: 'bye', sessionId: 9n, position: 8 }]);
+
+  const stuck = closing();
+  assert.equal(stuck.nextDeadline(), T0 + 2_010);
+  stuck.handleTimeout(T0 + 2_010);
+  assert.deepEqual(drain(stuck).map((t) => t.packet), [{ kind: 'bye', sessionId: 9n, position: 6 }], 'what was printed');
+
+  const gone = closing();
+  gone.close(T0 + 11, true);
+  assert.deepEqual(drain(gone).map((t) => t.packet), [{ kind: 'bye', sessionId: 9n, position: 6 }]);
 });
