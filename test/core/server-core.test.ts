@@ -316,3 +316,55 @@ test("readers' positions that failed to save are saved at a later flush", async 
   }
   assert.equal(await h.store.cursor('r'), 3);
 });
+
+test('WHO: the registry in pages that each fit a datagram, in name order, then only the changes since a version, also in pages', async () => {
+  const h = new ServerHarness();
+  const FAR = { address: '192.0.2.10', port: 40003 }; // off loopback: 1,200-byte datagrams
+  const names = Array.from({ length: 150 }, (_, i) => `client-${String((i * 37) % 150).padStart(3, '0')}${'x'.repeat(i % 20)}`);
+  for (const name of names) {
+    for (const role of ['writer', 'reader'] as const) await h.store.saveClient({ name, role, online: false, lastSeen: T0 });
+  }
+  const [welcome] = await h.handshake(helloReader('watcher'), FAR, T0);
+  const sessionId = (welcome as Welcome).sessionId;
+  const who = async (requestId: number, since: number, offset: number) => {
+    const out = await h.deliverRaw(encode({ kind: 'who', sessionId, requestId, since, offset }), FAR, T0 + 1);
+    assert.equal(out.length, 1);
+    assert.ok(out[0]!.data.length <= 1_200, `${out[0]!.data.length} bytes`);
+    const p = out[0]!.packet;
+    assert.ok(p.kind === 'presence' && p.requestId === requestId);
+    return p;
+  };
+  const pages = [];
+  for (let offset = 0, more = true, id = 1; more; id++) {
+    const p = await who(id, 0, offset);
+    assert.ok(p.full);
+    pages.push(p);
+    more = p.more;
+    offset = p.nextOffset;
+  }
+  assert.ok(pages.length >= 5, `${pages.length} pages`);
+  const listed = pages.flatMap((p) => p.entries.map((e) => `${e.name}/${e.role}`));
+  const expected = (await h.store.clients()).map((c) => `${c.name}/${c.role}`).sort();
+  assert.deepEqual(listed, expected, 'every client once, by name, then role');
+  assert.equal(new Set(pages.map((p) => p.version)).size, 1, 'all pages are of one version');
+  const version = pages[0]!.version;
+  assert.equal(pages.at(-1)!.nextOffset, expected.length);
+
+  // Nothing happened since: an empty answer at the same version.
+  const none = await who(100, version, 0);
+  assert.deepEqual([none.full, none.more, none.entries, none.version], [false, false, [], version]);
+  // 120 writers sign on: their changes come in pages too, each page's version the one to ask from next.
+  for (let i = 0; i < 120; i++) await h.handshake(helloWriter(`nw-${String(i).padStart(3, '0')}-${'y'.repeat(20)}`, 1, BigInt(100 + i)), { address: `10.1.0.${i + 1}`, port: 41000 }, T0 + 2);
+  const changed: string[] = [];
+  let since = version;
+  for (let more = true, id = 200; more; id++) {
+    const p = await who(id, since, 0);
+    assert.ok(!p.full);
+    assert.ok(p.version > since, 'each page moves the version on');
+    changed.push(...p.entries.map((e) => `${e.name}/${e.role}/${e.online}`));
+    more = p.more;
+    since = p.version;
+  }
+  assert.equal(changed.length, 120);
+  assert.deepEqual(changed, Array.from({ length: 120 }, (_, i) => `nw-${String(i).padStart(3, '0')}-${'y'.repeat(20)}/writer/true`));
+});
