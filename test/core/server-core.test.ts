@@ -368,3 +368,39 @@ test('WHO: the registry in pages that each fit a datagram, in name order, then o
   assert.equal(changed.length, 120);
   assert.deepEqual(changed, Array.from({ length: 120 }, (_, i) => `nw-${String(i).padStart(3, '0')}-${'y'.repeat(20)}/writer/true`));
 });
+
+test('what the server tells its operator: counters, and events for sessions opened, refused and closed; an observer is neither', async () => {
+  const h = new ServerHarness({ sessionTimeoutMs: 3_000 });
+  const events = () => {
+    const out = [];
+    for (let e = h.core.pollEvent(); e; e = h.core.pollEvent()) out.push(e);
+    return out;
+  };
+  const sid = await openWriter(h, 'alice');
+  assert.deepEqual(events(), [{ type: 'session-opened', role: 'writer', name: 'alice', addr: CLIENT }]);
+  await h.handshake(helloWriter('bad name'), OTHER, T0);
+  const refused = events();
+  assert.equal(refused.length, 1);
+  assert.ok(refused[0]!.type === 'refused' && refused[0]!.name === 'bad name' && /bad name/.test(refused[0]!.reason));
+  await h.handshake({ ...helloReader('peek', 5), role: Role.Observer }, OTHER_HOST, T0);
+  assert.deepEqual(events(), [], 'an observer (run-reader --who) is not a client of the registry');
+  assert.deepEqual(await h.store.clients(), [{ name: 'alice', role: 'writer', online: true, lastSeen: T0 }]);
+  await h.deliver(data(sid, 1, 'a', 'b'), CLIENT, T0 + 1);
+  await h.deliver(data(sid, 2, 'c'), CLIENT, T0 + 2);
+  await h.deliver(Buffer.from('not a packet'), CLIENT, T0 + 3);
+  const s = h.core.stats;
+  assert.deepEqual(
+    { opened: s.sessionsOpened, refused: s.refused, retries: s.retries, stored: s.messagesStored, malformed: s.malformed, in: s.datagramsIn },
+    { opened: 2, refused: 1, retries: 3, stored: 3, malformed: 1, in: 9 },
+  );
+  assert.ok(s.appends >= 1 && s.appends <= 2);
+  assert.ok(s.datagramsOut >= 8, `${s.datagramsOut} out`);
+  // The writer falls silent; the observer too.
+  let now = T0 + 3;
+  while (h.core.sessionCount > 0 && now < T0 + 10_000) {
+    now = h.core.nextDeadline()!;
+    h.core.handleTimeout(now);
+  }
+  assert.equal(h.core.stats.sessionsExpired, 2);
+  assert.deepEqual(events(), [{ type: 'session-closed', role: 'writer', name: 'alice', reason: 'expired' }]);
+});
