@@ -404,3 +404,30 @@ test('what the server tells its operator: counters, and events for sessions open
   assert.equal(h.core.stats.sessionsExpired, 2);
   assert.deepEqual(events(), [{ type: 'session-closed', role: 'writer', name: 'alice', reason: 'expired' }]);
 });
+
+test('a store that cannot take the lines: the writer is told why (once a second at most), nothing is acknowledged, and they go in later, recipients kept', async () => {
+  const h = new ServerHarness();
+  const sid = await openWriter(h, 'w');
+  const direct = (seq: number, to: string, text: string) =>
+    encode({ kind: 'data', sessionId: sid, seq, entries: [{ more: false, continued: false, to, text: Buffer.from(text) }] });
+  h.core.pollEvent(); // session-opened
+  h.storeDown = true;
+  const first = await h.deliver(direct(1, 'bob', 'for bob'), CLIENT, T0 + 1);
+  assert.deepEqual(first, [{ kind: 'stalled', sessionId: sid, retryAfterMs: 1_000, reason: 'store unreachable' }]);
+  const ev = h.core.pollEvent();
+  assert.ok(ev?.type === 'store-error' && ev.op === 'append');
+  // More lines meanwhile wait for the retry: nothing is acknowledged, nothing said again.
+  assert.deepEqual(await h.deliver(data(sid, 2, 'to all'), CLIENT, T0 + 2), []);
+  assert.equal(h.core.pollEvent(), undefined, 'the store is not tried again before its second');
+  assert.ok(h.core.nextDeadline()! <= T0 + 1_001);
+  h.core.handleTimeout(T0 + 1_001);
+  const again = await h.settle(T0 + 1_001).then(() => drain(h.core).map((t) => t.packet));
+  assert.deepEqual(again, [{ kind: 'stalled', sessionId: sid, retryAfterMs: 1_000, reason: 'store unreachable' }], 'still failing a second later: said again');
+  h.storeDown = false;
+  h.core.handleTimeout(T0 + 2_001);
+  await h.settle(T0 + 2_001);
+  const acks = drain(h.core).map((t) => t.packet).filter((p) => p.kind === 'ack');
+  assert.equal(acks.at(-1)?.kind === 'ack' && acks.at(-1)!.committed, 2);
+  const stored = (await h.store.read(1, { maxMessages: 10, maxBytes: 1 << 20, user: 'bob' })).messages;
+  assert.deepEqual(stored.map((m) => [m.to, m.text.toString()]), [['bob', 'for bob'], [undefined, 'to all']]);
+});

@@ -93,8 +93,6 @@ interface WriterSession extends SessionCommon {
   producerId: bigint;
   ingest?: WriterIngest;
   committed: number;
-  /** When this writer was last told the store cannot take its lines (STALLED). */
-  stalledAt?: number;
   bucket?: TokenBucket;
   throttledAt?: number;
 }
@@ -851,10 +849,8 @@ export class ServerCore {
       if (this.sessions.get(w.id) !== w) return;
       w.ingest!.giveBack(batches[i]!.messages.map((m) => (m.to === undefined ? { text: m.text } : { to: m.to, text: m.text })));
       this.appendQueue.add(w);
-      if (w.stalledAt === undefined || now - w.stalledAt >= APPEND_RETRY_MS) {
-        w.stalledAt = now;
-        this.sendTo(w, { kind: 'stalled', sessionId: w.id, retryAfterMs: APPEND_RETRY_MS, reason });
-      }
+      // Once per failed append: appends are tried again only after APPEND_RETRY_MS.
+      this.sendTo(w, { kind: 'stalled', sessionId: w.id, retryAfterMs: APPEND_RETRY_MS, reason });
     });
     this.appendRetryAt = now + APPEND_RETRY_MS;
   }
