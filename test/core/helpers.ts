@@ -21,13 +21,15 @@ export function drain(core: { pollTransmit(): { to: Address; data: Buffer } | un
 
 /** A server core over a memory store, whose store requests are run to completion on demand. */
 export class ServerHarness {
-  readonly store = new MemoryStore();
   readonly core: ServerCore;
   /** While set, every store request fails without reaching the store (a store that is away). */
   storeDown = false;
   private nextId = 1n;
 
-  constructor(config: Partial<ServerConfig> = {}) {
+  constructor(
+    config: Partial<ServerConfig> = {},
+    readonly store = new MemoryStore(),
+  ) {
     this.core = new ServerCore({
       ...SERVER_DEFAULTS,
       randomId: () => this.nextId++,

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { encode } from '../../src/protocol/codec.js';
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
 import { CLIENT, drain, ServerHarness, T0 } from './helpers.js';
 import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
 
 const OTHER = { address: '127.0.0.1', port: 40002 };
 const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
@@ -430,4 +432,57 @@ test('a store that cannot take the lines: the writer is told why (once a second 
   assert.equal(acks.at(-1)?.kind === 'ack' && acks.at(-1)!.committed, 2);
   const stored = (await h.store.read(1, { maxMessages: 10, maxBytes: 1 << 20, user: 'bob' })).messages;
   assert.deepEqual(stored.map((m) => [m.to, m.text.toString()]), [['bob', 'for bob'], [undefined, 'to all']]);
+});
+
+test('sign-on limits: a bad group name is refused, and so is any session past --max-sessions', async () => {
+  const h = new ServerHarness({ sessionsMax: 2 });
+  const grouped = { ...helloReader('r'), group: 'no spaces' };
+  const [bad] = await h.handshake(grouped, CLIENT, T0);
+  assert.ok(bad?.kind === "refuse" && bad.code === RefuseCode.BadName && /bad group name/.test(bad.reason), inspect(bad));
+  await openWriter(h, 'one');
+  const [second] = await h.handshake(helloWriter('two', 2, 10n), OTHER, T0);
+  assert.equal(second?.kind, 'welcome');
+  const [third] = await h.handshake(helloWriter('three', 3, 11n), OTHER_HOST, T0);
+  assert.ok(third?.kind === "refuse" && third.code === RefuseCode.TooManySessions, inspect(third));
+});
+
+test('a datagram size for the path: up to 16 KiB on loopback, 1,200 bytes elsewhere', async () => {
+  const h = new ServerHarness();
+  const [near] = await h.handshake(helloWriter('near'), CLIENT, T0);
+  const [far] = await h.handshake(helloWriter('far', 2, 10n), { address: '192.0.2.10', port: 40003 }, T0);
+  assert.equal((near as Welcome).maxDatagramBytes, 16 * 1024);
+  assert.equal((far as Welcome).maxDatagramBytes, 1_200);
+});
+
+test('a reader asking from before what the log still keeps starts at its first message and is told how many it missed', async () => {
+  const h = new ServerHarness({}, new MemoryStore({ messages: 3, bytes: 0, ageMs: 0 }));
+  const sid = await openWriter(h);
+  for (let seq = 1; seq <= 8; seq++) await h.deliver(data(sid, seq, `m${seq}`), CLIENT, T0 + seq);
+  const [w] = await h.handshake(helloReader('late', 2, FromKind.Id, 2), OTHER, T0 + 10);
+  assert.deepEqual([(w as Welcome).resume, (w as Welcome).missed], [6, 4]);
+  const [e] = await h.handshake(helloReader('early', 3, FromKind.Earliest), OTHER_HOST, T0 + 10);
+  assert.deepEqual([(e as Welcome).resume, (e as Welcome).missed], [6, 0]);
+  const [beyond] = await h.handshake(helloReader('beyond', 4, FromKind.Id, 50), { address: '127.0.0.3', port: 1 }, T0 + 10);
+  assert.deepEqual([(beyond as Welcome).resume, (beyond as Welcome).missed], [9, 0], 'past the end: the end');
+});
+
+test("a reader's PING with a position keeps it (a long reply printed in pieces), never past the log nor back; a writer's is no position", async () => {
+  const h = new ServerHarness();
+  const wid = await openWriter(h);
+  for (let seq = 1; seq <= 5; seq++) await h.deliver(data(wid, seq, `m${seq}`), CLIENT, T0 + seq);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0 + 10);
+  const rid = (w as Welcome).sessionId;
+  const ping = async (sessionId: bigint, position: number, from: typeof CLIENT, at: number) => {
+    const out = await h.deliver(encode({ kind: 'ping', sessionId, position }), from, at);
+    assert.deepEqual(out, [{ kind: 'pong', sessionId }]);
+    h.core.handleTimeout(at + SERVER_DEFAULTS.cursorFlushMs);
+    await h.settle(at + SERVER_DEFAULTS.cursorFlushMs);
+  };
+  await ping(rid, 4, OTHER, T0 + 20);
+  assert.equal(await h.store.cursor('r'), 4);
+  await ping(rid, 99, OTHER, T0 + 100);
+  await ping(rid, 2, OTHER, T0 + 200);
+  assert.equal(await h.store.cursor('r'), 4);
+  await ping(wid, 5, CLIENT, T0 + 300);
+  assert.equal(await h.store.cursor('w'), undefined);
 });
