@@ -7,6 +7,7 @@ import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
 import { CLIENT, drain, ServerHarness, T0 } from './helpers.js';
 import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import type { ClaimResult } from '../../src/store/store.js';
 
 const OTHER = { address: '127.0.0.1', port: 40002 };
 const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
@@ -485,4 +486,63 @@ test("a reader's PING with a position keeps it (a long reply printed in pieces),
   assert.equal(await h.store.cursor('r'), 4);
   await ping(wid, 5, CLIENT, T0 + 300);
   assert.equal(await h.store.cursor('w'), undefined);
+});
+
+/** A store shared by servers, with name claims as the Redis store keeps them (store/redis-scripts.ts), on a clock of its own. */
+class ClaimingStore extends MemoryStore {
+  now = T0;
+  private readonly claimed = new Map<string, { holder: string; until: number }>();
+  private live(key: string) {
+    const c = this.claimed.get(key);
+    return c && c.until > this.now ? c : undefined;
+  }
+  claimName(key: string, holder: string, ttlMs: number, force: boolean): Promise<ClaimResult> {
+    const cur = this.live(key);
+    const client = (h: string) => h.slice(0, h.lastIndexOf('|'));
+    if (cur && !force && client(cur.holder) !== client(holder)) return Promise.resolve({ ok: false, heldForMs: cur.until - this.now });
+    this.claimed.set(key, { holder, until: this.now + ttlMs });
+    return Promise.resolve({ ok: true });
+  }
+  renewNames(claims: readonly { key: string; holder: string }[], ttlMs: number): Promise<string[]> {
+    const lost: string[] = [];
+    for (const c of claims) {
+      const cur = this.live(c.key);
+      if (cur?.holder === c.holder) cur.until = this.now + ttlMs;
+      else lost.push(c.key);
+    }
+    return Promise.resolve(lost);
+  }
+  releaseName(key: string, holder: string): Promise<void> {
+    if (this.live(key)?.holder === holder) this.claimed.delete(key);
+    return Promise.resolve();
+  }
+}
+
+test('two servers on one store: a name held on one is refused on the other to another host, given to the same client moving over; the first then lets it go', async () => {
+  const store = new ClaimingStore();
+  let ids = 1_000n;
+  const a = new ServerHarness({}, store);
+  const b = new ServerHarness({ randomId: () => ids++ }, store);
+  const sid = await openWriter(a, 'alice');
+  const [taken] = await b.handshake(helloWriter('alice', 2, 10n), OTHER_HOST, T0);
+  assert.ok(taken?.kind === 'refuse' && taken.code === RefuseCode.NameTaken && /in use by a live writer on another server/.test(taken.reason), inspect(taken));
+  // alice's client moves to b (a stopped answering it): same address, its name goes with it.
+  const [moved] = await b.handshake(helloWriter('alice', 3), CLIENT, T0 + 100);
+  assert.equal(moved?.kind, 'welcome');
+  a.core.pollEvent();
+  // a still has alice's old session, kept alive; at a's next renewal it learns the name is held elsewhere.
+  let now = T0;
+  for (; now < T0 + 12_000; now += 1_000) {
+    store.now = now;
+    await a.deliver(encode({ kind: 'ping', sessionId: sid }), CLIENT, now);
+    a.core.handleTimeout(now);
+    await a.settle(now);
+  }
+  assert.deepEqual(a.core.pollEvent(), { type: 'session-closed', role: 'writer', name: 'alice', reason: 'replaced' });
+  assert.equal(a.core.sessionCount, 0);
+  // Gone from b too (it exits): the claim is given back, and another host may have the name at once.
+  const bye = await b.deliver(encode({ kind: 'bye', sessionId: (moved as Welcome).sessionId, position: 0 }), CLIENT, now);
+  assert.deepEqual(bye.map((p) => p.kind), ['goodbye']);
+  const [other] = await b.handshake(helloWriter('alice', 4, 11n), OTHER_HOST, now + 1);
+  assert.equal(other?.kind, 'welcome');
 });
