@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { READER_DEFAULTS, ReaderCore, type ReaderEvent } from '../../src/core/reader/reader-core.js';
 import { FromKind, Role } from '../../src/protocol/constants.js';
@@ -421,4 +422,39 @@ test('closing while messages are still being printed: BYE waits for them, at mos
   const gone = closing();
   gone.close(T0 + 11, true);
   assert.deepEqual(drain(gone).map((t) => t.packet), [{ kind: 'bye', sessionId: 9n, position: 6 }]);
+});
+
+test('messages the log no longer kept are reported as missed, at sign-on and in a reply', () => {
+  const r = newReader();
+  r.handleDatagram(
+    encode({ kind: 'welcome', nonce: 1, sessionId: 9n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 10, missed: 9 }),
+    SERVER,
+    T0,
+  );
+  assert.deepEqual(allEvents(r), [{ type: 'registered', again: false, position: 10, missed: 9 }]);
+  const f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(15)], { position: 10, missed: 5 }), SERVER, T0 + 1);
+  const ev = allEvents(r);
+  assert.deepEqual(ev[0], { type: 'missed', count: 5 });
+  assert.deepEqual(ev.slice(1).map((e) => e.type === 'messages' && e.messages.map((m) => m.id)), [[15]]);
+});
+
+test('a fragment that does not continue the message being put together (another message, offset or size) drops it; the message is asked for whole', () => {
+  for (const wrong of [
+    { id: 2, offset: 3, total: 6 },
+    { id: 1, offset: 2, total: 6 },
+    { id: 1, offset: 3, total: 7 },
+  ]) {
+    const r = newReader();
+    welcome(r, T0);
+    let f = lastFetch(r);
+    r.handleDatagram(batch(f.fetchId, 0, [{ ...msg(1, 'abc'), fragment: { total: 6, offset: 0 } }], { nextPosition: 1, nextOffset: 3, caughtUp: false }), SERVER, T0 + 1);
+    f = lastFetch(r);
+    assert.deepEqual([f.position, f.offset], [1, 3]);
+    const bad: WireMessage = { ...msg(wrong.id, 'def'), fragment: { total: wrong.total, offset: wrong.offset } };
+    r.handleDatagram(batch(f.fetchId, 0, [bad], { position: 1, offset: 3, nextPosition: 1, nextOffset: 6, caughtUp: false }), SERVER, T0 + 2);
+    assert.deepEqual(delivered(r), [], inspect(wrong));
+    f = lastFetch(r);
+    assert.deepEqual([f.position, f.offset], [1, 0], `asked whole again: ${inspect(wrong)}`);
+  }
 });
