@@ -336,3 +336,21 @@ test('selectively acknowledged datagrams are not sent again; one three behind a 
   w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 6, committed: 6, sacks: [] }), SERVER, rto + 1);
   assert.equal(w.confirmedLines, 6);
 });
+
+test('a line exactly at the limit goes; lines over it, cut from a chunk or dropped while read, are each reported with their number', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0, 1, 10);
+  const chunk = Buffer.from('0123456789|01234567890|ok');
+  w.submitSlice(chunk, 0, 10);
+  w.submitSlice(chunk, 11, 22);
+  w.rejectLine(5_000);
+  w.submitSlice(chunk, 23, 25, 'bob');
+  w.flush(T0);
+  assert.deepEqual(events(w).filter((e) => e.type === 'oversize'), [
+    { type: 'oversize', line: 2, bytes: 11, limit: 10 },
+    { type: 'oversize', line: 3, bytes: 5_000, limit: 10 },
+  ]);
+  const entries = (drain(w)[0]!.packet as Data).entries;
+  assert.deepEqual(entries.map((e) => [e.text.toString(), e.to]), [['0123456789', undefined], ['ok', 'bob']]);
+});
