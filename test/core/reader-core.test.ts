@@ -44,6 +44,12 @@ const delivered = (r: ReaderCore): number[] => {
   return ids;
 };
 
+const allEvents = (r: ReaderCore): ReaderEvent[] => {
+  const out: ReaderEvent[] = [];
+  for (let e = r.pollEvent(); e; e = r.pollEvent()) out.push(e);
+  return out;
+};
+
 const lastFetch = (r: ReaderCore): Fetch => drain(r).map((t) => t.packet).filter((p) => p.kind === 'fetch').pop() as Fetch;
 
 test('long polls from its position and delivers in order', () => {
@@ -234,11 +240,7 @@ test("answers the server's PING (is this client still running?) with a PONG, and
 });
 
 test('closing: GOODBYE ends it; a server that lost the session hears HELLO at the reader\u2019s position, then BYE again', () => {
-  const events = (r: ReaderCore): ReaderEvent[] => {
-    const out: ReaderEvent[] = [];
-    for (let e = r.pollEvent(); e; e = r.pollEvent()) out.push(e);
-    return out;
-  };
+  const events = allEvents;
   const clean = newReader();
   welcome(clean, T0, 5);
   drain(clean);
@@ -294,11 +296,6 @@ test('closing: GOODBYE ends it; a server that lost the session hears HELLO at th
   assert.deepEqual(events(member), [{ type: 'closed', sessionLost: true }]);
 });
 
-const allEvents = (r: ReaderCore): ReaderEvent[] => {
-  const out: ReaderEvent[] = [];
-  for (let e = r.pollEvent(); e; e = r.pollEvent()) out.push(e);
-  return out;
-};
 const presence = (requestId: number, version: number, entries: PresenceEntry[], full: boolean): Buffer =>
   encode({ kind: 'presence', sessionId: 9n, requestId, version, full, more: false, nextOffset: 0, entries });
 const online = (name: string, on = true): PresenceEntry => ({ name, role: 'reader', online: on, lastSeen: T0 });

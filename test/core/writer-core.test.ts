@@ -21,6 +21,14 @@ const events = (w: WriterCore): WriterEvent[] => {
   return out;
 };
 
+/** `n` lines of 1,000 bytes, each flushed at once: one datagram each. */
+const datagramEach = (w: WriterCore, n: number): void => {
+  for (let i = 0; i < n; i++) {
+    w.submitLine(Buffer.alloc(1000, 97 + i));
+    w.flush(T0);
+  }
+};
+
 const ack = (w: WriterCore, received: number, committed: number, now: number) =>
   w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed, sacks: [] }), SERVER, now);
 
@@ -144,10 +152,7 @@ test('after the server forgets the session, registers again and resends what was
   const w = newWriter();
   drain(w);
   welcome(w, T0);
-  for (let i = 0; i < 3; i++) {
-    w.submitLine(Buffer.alloc(1000, 97 + i));
-    w.flush(T0);
-  }
+  datagramEach(w, 3);
   drain(w);
   ack(w, 3, 1, T0 + 1);
   w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 2);
@@ -185,10 +190,7 @@ test('a server that stops answering is left for the next in the list: registered
   const w = new WriterCore({ ...WRITER_DEFAULTS, name: 'w', servers: [SERVER, b], producerId: 5n, nonce: 1 }, T0);
   drain(w);
   welcome(w, T0);
-  for (let i = 0; i < 3; i++) {
-    w.submitLine(Buffer.alloc(1000, 97 + i));
-    w.flush(T0);
-  }
+  datagramEach(w, 3);
   assert.ok(drain(w).every((t) => t.to === SERVER));
   ack(w, 3, 1, T0 + 1);
   events(w);
@@ -267,10 +269,7 @@ test('a server that has the lines and cannot store them yet: said once, with why
   const w = newWriter({ timeoutMs: 5_000 });
   drain(w);
   welcome(w, T0);
-  for (let i = 0; i < 2; i++) {
-    w.submitLine(Buffer.alloc(1000, 97 + i));
-    w.flush(T0);
-  }
+  datagramEach(w, 2);
   drain(w);
   const stalled = (now: number, sessionId = 77n) =>
     w.handleDatagram(encode({ kind: 'stalled', sessionId, retryAfterMs: 500, reason: 'disk full' }), SERVER, now);
@@ -320,10 +319,7 @@ test('selectively acknowledged datagrams are not sent again; one three behind a 
   const w = newWriter({ windowInitial: 8 });
   drain(w);
   welcome(w, T0);
-  for (let i = 0; i < 6; i++) {
-    w.submitLine(Buffer.alloc(1000, 97 + i));
-    w.flush(T0);
-  }
+  datagramEach(w, 6);
   assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq), [1, 2, 3, 4, 5, 6]);
   // 1 arrived; 5 and 6 too; 2, 3 and 4 did not.
   w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 1, committed: 1, sacks: [{ first: 5, last: 6 }] }), SERVER, T0 + 300);
