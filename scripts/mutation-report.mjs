@@ -3,8 +3,8 @@
 // each can be killed with a test or explained.
 //
 // Usage: node scripts/mutation-report.mjs [REPORT.json ...]. With several reports (runs over parts of
-// src/, e.g. `stryker run --mutate 'src/protocol/**/*.ts'`), each file's mutants come from the last report
-// that holds the file.
+// src/, e.g. `stryker run --mutate 'src/protocol/**/*.ts'`), each mutant's result comes from the last
+// report that ran it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -12,8 +12,22 @@ const reports = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['rep
 const OUT = 'reports/mutation/RESULTS.md';
 const EQUIVALENTS = 'reports/mutation/equivalents.md';
 
+// A later run over the same source (a range of lines, e.g. `--mutate 'src/x.ts:100-300'`) replaces only
+// the mutants it ran; a run over a changed source replaces the file's.
 const files = new Map();
-for (const path of reports) for (const [file, data] of Object.entries(JSON.parse(readFileSync(path, 'utf8')).files)) files.set(file, data);
+const mutantKey = (m) => `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement ?? ''}`;
+for (const path of reports) {
+  for (const [file, data] of Object.entries(JSON.parse(readFileSync(path, 'utf8')).files)) {
+    const before = files.get(file);
+    if (before?.source !== data.source) {
+      files.set(file, data);
+      continue;
+    }
+    const merged = new Map(before.mutants.map((m) => [mutantKey(m), m]));
+    for (const m of data.mutants) merged.set(mutantKey(m), m);
+    files.set(file, { ...data, mutants: [...merged.values()] });
+  }
+}
 
 const norm = (s) => s.replace(/\s+/g, ' ').trim();
 const equivalents = readFileSync(EQUIVALENTS, 'utf8')

@@ -1,9 +1,11 @@
+import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Address } from '../../src/core/address.js';
 import { SERVER_DEFAULTS, ServerCore, type ServerConfig } from '../../src/core/server/server-core.js';
 import { decode } from '../../src/protocol/codec.js';
 import { encode } from '../../src/protocol/codec.js';
-import type { Hello, Packet } from '../../src/protocol/packets.js';
+import { FromKind, Role } from '../../src/protocol/constants.js';
+import type { Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
 
@@ -67,4 +69,19 @@ export class ServerHarness {
     await this.settle(now);
     return drain(this.core);
   }
+}
+
+export const helloWriter = (name: string, nonce = 1, producerId = 9n, nextSeq = 1) =>
+  ({ kind: 'hello', role: Role.Writer, nonce, name, producerId, nextSeq }) as const;
+export const helloReader = (name: string, nonce = 2, fromKind: FromKind = FromKind.Earliest, fromId = 0) =>
+  ({ kind: 'hello', role: Role.Reader, nonce, name, fromKind, fromId }) as const;
+/** DATA of one writer session: one message per text. */
+export const data = (sessionId: bigint, seq: number, ...texts: string[]) =>
+  encode({ kind: 'data', sessionId, seq, entries: texts.map((t) => ({ more: false, continued: false, text: Buffer.from(t) })) });
+
+/** A writer signed on (HELLO, RETRY, HELLO): its session id. */
+export async function openWriter(h: ServerHarness, name = 'w', from = CLIENT): Promise<bigint> {
+  const [w] = await h.handshake(helloWriter(name), from, T0);
+  assert.equal(w!.kind, 'welcome');
+  return (w as Welcome).sessionId;
 }

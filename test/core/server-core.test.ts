@@ -4,26 +4,13 @@ import { test } from 'node:test';
 import { encode } from '../../src/protocol/codec.js';
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
-import { CLIENT, drain, ServerHarness, T0 } from './helpers.js';
+import { CLIENT, data, drain, helloReader, helloWriter, openWriter, ServerHarness, T0 } from './helpers.js';
 import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { ClaimResult } from '../../src/store/store.js';
 
 const OTHER = { address: '127.0.0.1', port: 40002 };
 const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
-
-const helloWriter = (name: string, nonce = 1, producerId = 9n, nextSeq = 1) =>
-  ({ kind: 'hello', role: Role.Writer, nonce, name, producerId, nextSeq }) as const;
-const helloReader = (name: string, nonce = 2, fromKind: FromKind = FromKind.Earliest, fromId = 0) =>
-  ({ kind: 'hello', role: Role.Reader, nonce, name, fromKind, fromId }) as const;
-const data = (sessionId: bigint, seq: number, ...texts: string[]) =>
-  encode({ kind: 'data', sessionId, seq, entries: texts.map((t) => ({ more: false, continued: false, text: Buffer.from(t) })) });
-
-async function openWriter(h: ServerHarness, name = 'w', from = CLIENT): Promise<bigint> {
-  const [w] = await h.handshake(helloWriter(name), from, T0);
-  assert.equal(w!.kind, 'welcome');
-  return (w as Welcome).sessionId;
-}
 
 test('a hello is confirmed with a session, and the client is registered online', async () => {
   const h = new ServerHarness();

@@ -530,6 +530,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
 
   // ---- timers as data: one pending timeout per core ----
   const armed = new Map<object, number>();
+  let spinning = false;
   const arm = (core: { nextDeadline(): number | undefined; handleTimeout(now: number): void }): void => {
     const d = core.nextDeadline();
     if (d === undefined || armed.get(core) === d) return;
@@ -539,6 +540,12 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       armed.delete(core);
       if (servers.some((sv) => sv.core === core && sv.down)) return;
       core.handleTimeout(now);
+      // A deadline handled and still due would fire again at once, forever: a process spinning on its timer.
+      const again = core.nextDeadline();
+      if (again !== undefined && again <= now) {
+        failures.push(`at ${(now - EPOCH).toFixed(1)} ms: a core's next deadline is not after the timeout it just handled (it would spin)`);
+        spinning = true;
+      }
     });
   };
   const afterEvent = async (): Promise<void> => {
@@ -670,7 +677,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const deadline = faultEnd + opts.settleMs;
   let events = 0;
   await afterEvent();
-  while (!finished()) {
+  while (!finished() && !spinning) {
     const ev = queue.pop();
     if (!ev) {
       failures.push('nothing left to happen, yet not finished (a stall)');
