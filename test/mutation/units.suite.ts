@@ -1,5 +1,6 @@
 // The unit tests of the cores and the command-line helpers, in one process (see protocol.suite.ts).
 import '../core/address.test.js';
+import '../core/client-sign-on.test.js';
 import '../core/line-packer.test.js';
 import '../core/liveness.test.js';
 import '../core/name-claims.test.js';

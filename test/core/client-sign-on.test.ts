@@ -1,0 +1,158 @@
+// Sign-on and what a client takes as the server's: the same rules for writers and readers.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Address } from '../../src/core/address.js';
+import { READER_DEFAULTS, ReaderCore } from '../../src/core/reader/reader-core.js';
+import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
+import { encode } from '../../src/protocol/codec.js';
+import { COOKIE_BYTES, RefuseCode } from '../../src/protocol/constants.js';
+import type { Packet } from '../../src/protocol/packets.js';
+import { drain, SERVER, T0 } from './helpers.js';
+
+const SID = 77n;
+const COOKIE = Buffer.alloc(COOKIE_BYTES, 7);
+/** Not the server in use: servers are told apart by port (one may answer from another of its addresses). */
+const ELSEWHERE: Address = { address: SERVER.address, port: SERVER.port + 1 };
+
+interface Client {
+  handleDatagram(data: Buffer, from: Address, now: number): void;
+  handleTimeout(now: number): void;
+  nextDeadline(): number | undefined;
+  pollTransmit(): { to: Address; data: Buffer } | undefined;
+  pollEvent(): { type: string } | undefined;
+}
+
+const clients: { name: string; make: () => Client }[] = [
+  { name: 'writer', make: () => new WriterCore({ ...WRITER_DEFAULTS, name: 'c', servers: [SERVER], producerId: 5n, nonce: 1 }, T0) },
+  { name: 'reader', make: () => new ReaderCore({ ...READER_DEFAULTS, name: 'c', servers: [SERVER], nonce: 1, presence: 'watch' }, T0) },
+];
+
+const events = (c: Client): { type: string }[] => {
+  const out = [];
+  for (let e = c.pollEvent(); e; e = c.pollEvent()) out.push(e);
+  return out;
+};
+const kinds = (c: Client): string[] => drain(c).map((t) => t.packet.kind);
+const welcome = (nonce = 1): Buffer =>
+  encode({ kind: 'welcome', nonce, sessionId: SID, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 1, missed: 0 });
+const refuse = (code: RefuseCode, nonce = 1): Buffer => encode({ kind: 'refuse', nonce, code, reason: `reason ${code}` });
+
+/** Signed on, with what it sent then and its events drained. */
+const signedOn = (make: () => Client): Client => {
+  const c = make();
+  c.handleDatagram(welcome(), SERVER, T0 + 1);
+  drain(c);
+  events(c);
+  return c;
+};
+
+for (const { name, make } of clients) {
+  describe(`${name}: sign-on`, () => {
+    test('refused: says why once, sends nothing more, and wants no timer', () => {
+      const c = make();
+      drain(c);
+      c.handleDatagram(refuse(RefuseCode.NameTaken, 2), SERVER, T0 + 1);
+      assert.deepEqual(events(c), [], 'a refusal of another HELLO (its nonce) is not ours');
+      c.handleDatagram(refuse(RefuseCode.NameTaken), ELSEWHERE, T0 + 1);
+      assert.deepEqual(events(c), [], 'nor one from another address');
+      c.handleDatagram(refuse(RefuseCode.NameTaken), SERVER, T0 + 2);
+      assert.deepEqual(events(c), [{ type: 'refused', code: RefuseCode.NameTaken, reason: 'reason 2' }]);
+      assert.equal(c.nextDeadline(), undefined);
+      c.handleTimeout(T0 + 60_000);
+      c.handleDatagram(welcome(), SERVER, T0 + 60_001);
+      assert.deepEqual(kinds(c), []);
+      assert.deepEqual(events(c), [], 'a welcome after the refusal changes nothing');
+    });
+
+    test('a server limiting handshakes: said once, and HELLO goes again on its timer until welcomed', () => {
+      const c = make();
+      drain(c);
+      c.handleDatagram(refuse(RefuseCode.RateLimited), SERVER, T0 + 1);
+      c.handleDatagram(refuse(RefuseCode.RateLimited), SERVER, T0 + 2);
+      assert.deepEqual(events(c), [{ type: 'rate-limited', reason: 'reason 7' }]);
+      assert.deepEqual(kinds(c), [], 'not at once');
+      const at = c.nextDeadline()!;
+      assert.ok(at > T0 + 2 && at <= T0 + 1_000);
+      c.handleTimeout(at);
+      assert.deepEqual(kinds(c), ['hello']);
+      c.handleDatagram(welcome(), SERVER, at + 1);
+      assert.equal(events(c)[0]?.type, 'registered');
+    });
+
+    test('a RETRY: HELLO again at once, with its cookie; a WELCOME from elsewhere or to another HELLO is not taken', () => {
+      const c = make();
+      drain(c);
+      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE }), SERVER, T0 + 1);
+      const again = drain(c).map((t) => t.packet);
+      assert.equal(again.length, 1);
+      assert.ok(again[0]!.kind === 'hello' && again[0]!.cookie.equals(COOKIE));
+      c.handleDatagram(welcome(), ELSEWHERE, T0 + 2);
+      c.handleDatagram(welcome(9), SERVER, T0 + 2);
+      assert.deepEqual(events(c), []);
+      c.handleDatagram(Buffer.from('not a packet'), SERVER, T0 + 3);
+      c.handleDatagram(welcome(), SERVER, T0 + 4);
+      assert.deepEqual(events(c).map((e) => e.type), ['registered']);
+      c.handleDatagram(welcome(), SERVER, T0 + 5);
+      assert.deepEqual(events(c), [], 'a WELCOME repeated is not a second registration');
+    });
+  });
+
+  describe(`${name}: what is not for its session`, () => {
+    const other = SID + 1n;
+    const foreign: Extract<Packet, { sessionId: bigint }>[] = [
+      { kind: 'ping', sessionId: other },
+      { kind: 'pong', sessionId: other },
+      { kind: 'unknown-session', sessionId: other },
+      { kind: 'goodbye', sessionId: other },
+      { kind: 'ack', sessionId: other, received: 1, committed: 1, sacks: [] },
+      { kind: 'batch', sessionId: other, fetchId: 1, part: 0, lastPart: true, caughtUp: true, position: 1, offset: 0, nextPosition: 2, nextOffset: 0, missed: 0, messages: [{ id: 1, ts: T0, from: 'x', text: Buffer.from('x') }] },
+      { kind: 'presence', sessionId: other, requestId: 1, version: 5, full: true, more: false, nextOffset: 0, entries: [{ name: 'x', role: 'writer', online: true, lastSeen: T0 }] },
+      { kind: 'stalled', sessionId: other, retryAfterMs: 1_000, reason: 'full' },
+      { kind: 'throttle', sessionId: other, limit: 10, retryAfterMs: 100 },
+    ];
+    for (const p of foreign) {
+      test(`${p.kind} naming another session, or from another address, is ignored`, () => {
+        const c = signedOn(make);
+        c.handleDatagram(encode(p), SERVER, T0 + 2);
+        c.handleDatagram(encode({ ...p, sessionId: SID }), ELSEWHERE, T0 + 2);
+        assert.deepEqual(kinds(c), []);
+        assert.deepEqual(events(c), []);
+      });
+    }
+
+    test('a PING of its own session is answered; heard from after a silence, the server is back', () => {
+      const c = signedOn(make);
+      c.handleDatagram(encode({ kind: 'ping', sessionId: SID }), SERVER, T0 + 2);
+      assert.deepEqual(kinds(c), ['pong']);
+      // Silence: the client pings and, unanswered, says the server is lost.
+      let now = T0 + 2;
+      while (!events(c).some((e) => e.type === 'server-lost') && now < T0 + 60_000) {
+        now = c.nextDeadline()!;
+        c.handleTimeout(now);
+        drain(c);
+      }
+      c.handleDatagram(encode({ kind: 'pong', sessionId: SID + 1n }), SERVER, now + 1);
+      assert.deepEqual(events(c), [], 'not by a PONG of another session');
+      c.handleDatagram(encode({ kind: 'pong', sessionId: SID }), SERVER, now + 2);
+      assert.deepEqual(events(c), [{ type: 'server-back' }]);
+    });
+
+    test('told its session is unknown (the server restarted): HELLO again with a new nonce', () => {
+      const c = signedOn(make);
+      c.handleDatagram(encode({ kind: 'unknown-session', sessionId: SID }), SERVER, T0 + 2);
+      const [hello] = drain(c).map((t) => t.packet);
+      assert.ok(hello?.kind === 'hello' && hello.nonce === 2, JSON.stringify(hello?.kind));
+      c.handleDatagram(welcome(1), SERVER, T0 + 3);
+      assert.deepEqual(events(c), [], 'the old nonce is not welcomed');
+      c.handleDatagram(welcome(2), SERVER, T0 + 4);
+      assert.deepEqual(events(c).map((e) => e.type), ['registered']);
+    });
+
+    test('a GOODBYE while open, in open mode, is not taken as a take-over', () => {
+      const c = signedOn(make);
+      c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 2);
+      assert.deepEqual(events(c), []);
+      assert.notEqual(c.nextDeadline(), undefined, 'still running');
+    });
+  });
+}
