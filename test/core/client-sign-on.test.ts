@@ -22,9 +22,28 @@ interface Client {
   pollEvent(): { type: string } | undefined;
 }
 
-const clients: { name: string; make: () => Client }[] = [
-  { name: 'writer', make: () => new WriterCore({ ...WRITER_DEFAULTS, name: 'c', servers: [SERVER], producerId: 5n, nonce: 1 }, T0) },
-  { name: 'reader', make: () => new ReaderCore({ ...READER_DEFAULTS, name: 'c', servers: [SERVER], nonce: 1, presence: 'watch' }, T0) },
+const clients: {
+  name: string;
+  make: () => Client;
+  close: (c: Client, now: number) => void;
+  closed: object[];
+  /** BYEs sent before giving up on a GOODBYE: a reader's position is at stake, so it tries once more. */
+  byeTries: number;
+}[] = [
+  {
+    name: 'writer',
+    make: () => new WriterCore({ ...WRITER_DEFAULTS, name: 'c', servers: [SERVER], producerId: 5n, nonce: 1 }, T0),
+    close: (c, now) => (c as WriterCore).endInput(now),
+    closed: [{ type: 'done' }],
+    byeTries: 4,
+  },
+  {
+    name: 'reader',
+    make: () => new ReaderCore({ ...READER_DEFAULTS, name: 'c', servers: [SERVER], nonce: 1, presence: 'watch' }, T0),
+    close: (c, now) => (c as ReaderCore).close(now),
+    closed: [{ type: 'closed', unconfirmed: true }],
+    byeTries: 5,
+  },
 ];
 
 const events = (c: Client): { type: string }[] => {
@@ -46,7 +65,7 @@ const signedOn = (make: () => Client): Client => {
   return c;
 };
 
-for (const { name, make } of clients) {
+for (const { name, make, close, closed, byeTries } of clients) {
   describe(`${name}: sign-on`, () => {
     test('refused: says why once, sends nothing more, and wants no timer', () => {
       const c = make();
@@ -153,6 +172,39 @@ for (const { name, make } of clients) {
       c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 2);
       assert.deepEqual(events(c), []);
       assert.notEqual(c.nextDeadline(), undefined, 'still running');
+    });
+  });
+
+  describe(`${name}: signing off`, () => {
+    test(`BYE unanswered: sent again every 200 ms, ${byeTries} in all, then it ends all the same (the server is not called lost)`, () => {
+      const c = signedOn(make);
+      close(c, T0 + 2);
+      const byes = [T0 + 2];
+      assert.deepEqual(kinds(c), ['bye']);
+      let ended: { type: string }[] = [];
+      for (let i = 0; i < 10 && ended.length === 0; i++) {
+        const now = c.nextDeadline()!;
+        c.handleTimeout(now);
+        for (const k of kinds(c)) if (k === 'bye') byes.push(now);
+        ended = events(c);
+      }
+      assert.deepEqual(byes.map((t) => t - T0), Array.from({ length: byeTries }, (_, i) => 2 + 200 * i));
+      assert.deepEqual(ended, closed);
+      assert.equal(c.nextDeadline(), undefined);
+      c.handleTimeout(T0 + 60_000);
+      assert.deepEqual(kinds(c), []);
+    });
+
+    test('a GOODBYE of another session does not end it; its own does, once', () => {
+      const c = signedOn(make);
+      close(c, T0 + 2);
+      drain(c);
+      c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID + 1n }), SERVER, T0 + 3);
+      assert.deepEqual(events(c), []);
+      c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 4);
+      c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 5);
+      assert.equal(events(c).length, 1);
+      assert.equal(c.nextDeadline(), undefined);
     });
   });
 }
