@@ -455,3 +455,26 @@ test('a fragment that does not continue the message being put together (another 
     assert.deepEqual([f.position, f.offset], [1, 0], `asked whole again: ${inspect(wrong)}`);
   }
 });
+
+test('a long reply is handed on in packages of at most 10,000 messages or 4 MiB, never one message split', () => {
+  const sizes = (parts: WireMessage[][]): number[] => {
+    const r = newReader({ once: true });
+    drain(r);
+    welcome(r, T0);
+    const f = lastFetch(r);
+    parts.forEach((messages, part) =>
+      r.handleDatagram(batch(f.fetchId, part, messages, { lastPart: part === parts.length - 1, caughtUp: true }), SERVER, T0 + 1),
+    );
+    const out: number[] = [];
+    for (let e = r.pollEvent(); e; e = r.pollEvent()) if (e.type === 'messages') out.push(e.messages.length);
+    return out;
+  };
+  let id = 1;
+  const many = Array.from({ length: 21 }, () => Array.from({ length: 500 }, () => msg(id++, 'x')));
+  assert.deepEqual(sizes(many), [10_000, 500], '10,500 short messages');
+  id = 1;
+  const big = Array.from({ length: 130 }, () => [msg(id++, 'y'.repeat(32 * 1024))]);
+  assert.deepEqual(sizes(big), [128, 2], '130 of 32 KiB: 4 MiB is reached at the 128th');
+  id = 1;
+  assert.deepEqual(sizes([Array.from({ length: 3 }, () => msg(id++))]), [3], 'a short reply: one package');
+});
