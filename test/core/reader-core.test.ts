@@ -478,3 +478,29 @@ test('a long reply is handed on in packages of at most 10,000 messages or 4 MiB,
   id = 1;
   assert.deepEqual(sizes([Array.from({ length: 3 }, () => msg(id++))]), [3], 'a short reply: one package');
 });
+
+test('with a delay longer than the heartbeat, what came early waits for the poll while the reader PINGs meanwhile', () => {
+  const r = newReader({ delayMs: 20_000, heartbeatMs: 5_000 });
+  drain(r);
+  welcome(r, T0);
+  let f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1)]), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), [1]);
+  f = lastFetch(r);
+  assert.equal(f.waitMs, 20_000);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(2)]), SERVER, T0 + 100); // early: before the next poll
+  const sent: string[] = [];
+  let now = T0 + 100;
+  while (now < T0 + 1 + 20_000) {
+    now = r.nextDeadline()!;
+    r.handleTimeout(now);
+    for (const t of drain(r)) sent.push(`${t.packet.kind}@${now - T0}`);
+    const got = delivered(r);
+    if (got.length > 0) {
+      assert.deepEqual(got, [2]);
+      break;
+    }
+  }
+  assert.equal(now, T0 + 1 + 20_000, 'printed at the poll, not before');
+  assert.deepEqual(sent, ['ping@5001', 'ping@10001', 'ping@15001', 'fetch@20001']);
+});
