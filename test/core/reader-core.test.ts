@@ -385,14 +385,21 @@ test('when printing is awaited: the position goes to the server only once printe
   const ev = allEvents(r).filter((e) => e.type === 'messages');
   assert.deepEqual(ev.map((e) => e.type === 'messages' && e.upTo), [2_501]);
   assert.deepEqual(drain(r), [], 'nothing confirmed before it is printed');
-  r.printed(900, T0 + 2);
+  r.printed(1_000, T0 + 2);
   assert.deepEqual(drain(r), [], 'less than a thousand printed: not yet');
-  r.printed(1_200, T0 + 3);
-  assert.deepEqual(drain(r).map((t) => t.packet), [{ kind: 'ping', sessionId: 9n, position: 1_200 }]);
-  r.printed(2_100, T0 + 4);
+  r.printed(1_001, T0 + 3);
+  assert.deepEqual(drain(r).map((t) => t.packet), [{ kind: 'ping', sessionId: 9n, position: 1_001 }], 'a thousand');
+  r.printed(2_000, T0 + 4);
   assert.deepEqual(drain(r), []);
   r.printed(2_501, T0 + 5);
   assert.equal(lastFetch(r).position, 2_501, 'all printed: the next fetch');
+
+  // A queue group's position is the group's: a member confirms by its fetches only.
+  const member = newReader({ awaitPrinted: true, group: 'g' } as Partial<typeof READER_DEFAULTS>);
+  welcome(member, T0, 1);
+  member.handleDatagram(batch(lastFetch(member).fetchId, 0, many), SERVER, T0 + 1);
+  member.printed(2_000, T0 + 2);
+  assert.deepEqual(drain(member), []);
 });
 
 test('closing while messages are still being printed: BYE waits for them, at most 2 s; output gone, it goes at once with what was printed', () => {
