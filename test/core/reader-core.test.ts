@@ -135,14 +135,19 @@ test('a message in fragments is put together before it is delivered', () => {
   drain(r);
   welcome(r, T0);
   let f = lastFetch(r);
-  const frag = (offset: number, text: string): WireMessage => ({ ...msg(1, text), fragment: { total: 6, offset } });
-  r.handleDatagram(batch(f.fetchId, 0, [frag(0, 'abc')], { nextPosition: 1, nextOffset: 3, caughtUp: false }), SERVER, T0 + 1);
+  const frag = (id: number, offset: number, text: string, to?: string): WireMessage => ({ ...msg(id, text), ...(to && { to }), fragment: { total: 6, offset } });
+  r.handleDatagram(batch(f.fetchId, 0, [frag(1, 0, 'abc', 'r')], { nextPosition: 1, nextOffset: 3, caughtUp: false }), SERVER, T0 + 1);
   assert.deepEqual(delivered(r), []);
   f = lastFetch(r);
   assert.deepEqual([f.position, f.offset], [1, 3]);
-  r.handleDatagram(batch(f.fetchId, 0, [frag(3, 'def')], { offset: 3, nextPosition: 2 }), SERVER, T0 + 2);
-  const e = r.pollEvent();
-  assert.equal(e?.type === 'messages' && e.messages[0]!.text.toString(), 'abcdef');
+  r.handleDatagram(batch(f.fetchId, 0, [frag(1, 3, 'def', 'r'), frag(2, 0, 'ghi')], { offset: 3, nextPosition: 2, nextOffset: 3, caughtUp: false }), SERVER, T0 + 2);
+  f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [frag(2, 3, 'jkl')], { position: 2, offset: 3, nextPosition: 3 }), SERVER, T0 + 3);
+  const got = allEvents(r).flatMap((e) => (e.type === 'messages' ? e.messages : []));
+  assert.deepEqual(got, [
+    { id: 1, ts: T0, from: 'w', to: 'r', text: Buffer.from('abcdef') },
+    { id: 2, ts: T0, from: 'w', text: Buffer.from('ghijkl') },
+  ]);
 });
 
 test('parts that arrive ahead of a lost one are kept and taken once the gap is filled', () => {
