@@ -516,3 +516,24 @@ test('with a delay longer than the heartbeat, what came early waits for the poll
   assert.equal(now, T0 + 1 + 20_000, 'printed at the poll, not before');
   assert.deepEqual(sent, ['ping@5001', 'ping@10001', 'ping@15001', 'fetch@20001']);
 });
+
+test('parts beyond a second gap are kept while the first is filled, and taken when the second is', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0);
+  const f = lastFetch(r);
+  // Parts 0 and 2 are lost; 1 and 3 arrive.
+  r.handleDatagram(batch(f.fetchId, 1, [msg(3), msg(4)], { lastPart: false, caughtUp: false }), SERVER, T0 + 1);
+  r.handleDatagram(batch(f.fetchId, 3, [msg(7), msg(8)], { lastPart: true, caughtUp: true }), SERVER, T0 + 2);
+  r.handleTimeout(r.nextDeadline()!);
+  const first = lastFetch(r);
+  assert.equal(first.position, 1);
+  // The first gap's reply brings 1 and 2 and, as its last part, nothing more: 3 and 4 follow from what was kept.
+  r.handleDatagram(batch(first.fetchId, 0, [msg(1), msg(2)], { lastPart: true, caughtUp: false }), SERVER, T0 + 30);
+  assert.deepEqual(delivered(r), [1, 2, 3, 4]);
+  const second = lastFetch(r);
+  assert.equal(second?.position, 5, 'asks at once for the second gap');
+  r.handleDatagram(batch(second.fetchId, 0, [msg(5), msg(6)], { lastPart: false, caughtUp: false }), SERVER, T0 + 40);
+  assert.deepEqual(delivered(r), [5, 6, 7, 8], 'what was kept beyond it is taken without asking again');
+  assert.equal(lastFetch(r).position, 9);
+});
