@@ -537,3 +537,19 @@ test('parts beyond a second gap are kept while the first is filled, and taken wh
   assert.deepEqual(delivered(r), [5, 6, 7, 8], 'what was kept beyond it is taken without asking again');
   assert.equal(lastFetch(r).position, 9);
 });
+
+test('at most 128 parts are kept ahead of a missing one: those past it are asked for again', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0);
+  const f = lastFetch(r);
+  for (let part = 1; part <= 130; part++) {
+    r.handleDatagram(batch(f.fetchId, part, [msg(part + 1)], { lastPart: part === 130, caughtUp: false }), SERVER, T0 + 1);
+  }
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1)], { lastPart: false, caughtUp: false }), SERVER, T0 + 2);
+  const got = delivered(r);
+  assert.equal(got.length, 129);
+  assert.equal(got.at(-1), 129);
+  r.handleTimeout(r.nextDeadline()!);
+  assert.equal(lastFetch(r).position, 130);
+});

@@ -545,7 +545,9 @@ export class ReaderCore {
       if (b.lastPart) f.lastPartSeen = true;
     }
     const key = `${b.position}:${b.offset}`;
-    if (this.ahead.has(key) || this.ahead.size >= AHEAD_PARTS_MAX) return;
+    const next = `${this.position}:${this.offset}`;
+    // The part that fills the gap is always taken: with the store of parts ahead full, it is what empties it.
+    if (this.ahead.has(key) || (this.ahead.size >= AHEAD_PARTS_MAX && key !== next)) return;
     this.ahead.set(key, b);
     let last: Batch | undefined;
     let replyTaken = false;
