@@ -350,3 +350,55 @@ test('a line exactly at the limit goes; lines over it, cut from a chunk or dropp
   const entries = (drain(w)[0]!.packet as Data).entries;
   assert.deepEqual(entries.map((e) => [e.text.toString(), e.to]), [['0123456789', undefined], ['ok', 'bob']]);
 });
+
+/** The sequence numbers of the DATA it sent. */
+const seqs = (w: WriterCore): number[] => drain(w).flatMap((t) => (t.packet.kind === 'data' ? [t.packet.seq] : []));
+
+test('the window: +1 per datagram received below the threshold, +1/window above it; a timeout quarters it and halves the threshold', () => {
+  const w = newWriter({ windowInitial: 6, windowMax: 64, timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 100);
+  assert.deepEqual(seqs(w), [1, 2, 3, 4, 5, 6]);
+  ack(w, 6, 6, T0 + 10);
+  assert.equal(w.window, 12, 'slow start: one more per datagram received');
+  assert.equal(seqs(w).length, 12);
+  w.handleTimeout(w.nextDeadline()!);
+  assert.equal(w.window, 3, 'a timeout: a quarter (at least 2); the threshold is half, 6');
+  assert.deepEqual(seqs(w), [7, 8, 9], 'the oldest first, as far as the window allows');
+  ack(w, 18, 18, T0 + 2_000);
+  // 12 received: +1 three times up to the threshold of 6, then 9 times +1/window: 7.36.
+  assert.equal(w.window, 7);
+});
+
+test('a loss seen by selective acknowledgements halves the window once per window of data, not per loss', () => {
+  const w = newWriter({ windowInitial: 16, windowMax: 512, timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 100);
+  assert.equal(seqs(w).length, 16);
+  // 5..16 arrived, 1..4 did not: 12 received (16 + 12 = 28), then halved: 14.
+  const sack = (now: number) => w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 0, committed: 0, sacks: [{ first: 5, last: 16 }] }), SERVER, now);
+  sack(T0 + 1_000);
+  assert.equal(w.window, 14);
+  assert.deepEqual(seqs(w), [1, 2, 3, 4, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26]);
+  // 1..4 lost again, within the same window of data: not halved again.
+  sack(T0 + 3_000);
+  assert.equal(w.window, 14);
+  assert.deepEqual(seqs(w), [1, 2, 3, 4]);
+});
+
+test('the window never grows past its maximum', () => {
+  const w = newWriter({ windowInitial: 4, windowMax: 6 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 40);
+  let acked = 0;
+  for (let i = 0; i < 6; i++) {
+    acked += seqs(w).length;
+    ack(w, acked, acked, T0 + 10 + i);
+    assert.ok(w.window <= 6, `window ${w.window}`);
+  }
+  assert.equal(w.window, 6);
+  assert.equal(seqs(w).length, 6);
+});
