@@ -402,3 +402,131 @@ test('the window never grows past its maximum', () => {
   assert.equal(w.window, 6);
   assert.equal(seqs(w).length, 6);
 });
+
+test('a server that already holds this writer up to some sequence: new datagrams continue after it', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0, 50);
+  datagramEach(w, 2);
+  assert.deepEqual(seqs(w), [50, 51]);
+  // Registered again lower (another server): what is numbered already keeps its numbers.
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 1);
+  const hello = drain(w)[0]!.packet;
+  welcome(w, T0 + 2, 1, 1 << 20, hello.kind === 'hello' ? hello.nonce : 0);
+  assert.deepEqual(seqs(w), [50, 51]);
+  assert.deepEqual(events(w).map((e) => e.type === 'registered' && e.again), [false, true]);
+});
+
+test('nothing is sent before the WELCOME, and every datagram fits the size the server gave, filled', () => {
+  const w = newWriter();
+  drain(w);
+  for (let i = 0; i < 3000; i++) w.submitLine(Buffer.alloc(i % 3, 97));
+  w.flush(T0);
+  assert.deepEqual(seqs(w), [], 'not before registering');
+  welcome(w, T0 + 1);
+  const sent = drain(w).filter((t) => t.packet.kind === 'data');
+  assert.ok(sent.length >= 5, `${sent.length} datagrams`);
+  for (const t of sent.slice(0, -1)) assert.ok(t.data.length <= 1200 && t.data.length > 1190, `${t.data.length} bytes`);
+});
+
+test('unconfirmed datagrams are kept up to a bound, whatever the window', () => {
+  const w = newWriter({ windowInitial: 8, unconfirmedMax: 3 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 10);
+  assert.deepEqual(seqs(w), [1, 2, 3]);
+  ack(w, 3, 1, T0 + 1);
+  assert.deepEqual(seqs(w), [4], 'one confirmed: room for one more');
+  assert.equal(w.unconfirmedLines, 9);
+  assert.equal(w.confirmedLines, 1);
+});
+
+test('throttled: nothing goes during the pause, even when acknowledgements open the window; what arrived is not sent again', () => {
+  const w = newWriter({ windowInitial: 6 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 12);
+  assert.deepEqual(seqs(w), [1, 2, 3, 4, 5, 6]);
+  ack(w, 3, 0, T0 + 1); // 1..3 arrived, not yet stored
+  drain(w);
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 10, retryAfterMs: 300 }), SERVER, T0 + 2);
+  ack(w, 1, 1, T0 + 3); // 1 stored: the window opens, 2 and 3 still wait to be stored
+  assert.deepEqual(seqs(w), [], 'held');
+  w.handleTimeout(T0 + 302);
+  const again = seqs(w);
+  assert.deepEqual(again.slice(0, 3), [4, 5, 6], 'the dropped ones, not those that arrived');
+  assert.deepEqual(again, [...new Set(again)], 'each once: no retransmission timer left over from the pause');
+});
+
+test('--timeout: counts from when lines start to wait, not from an idle spell before; a server that only answers PINGs does not stop it', () => {
+  const w = newWriter({ timeoutMs: 2_000 });
+  drain(w);
+  welcome(w, T0);
+  // Idle for 10 s (heartbeats answered), then a line.
+  let now = T0;
+  while (now < T0 + 10_000) {
+    now = w.nextDeadline()!;
+    w.handleTimeout(now);
+    for (const t of drain(w)) if (t.packet.kind === 'ping') w.handleDatagram(encode({ kind: 'pong', sessionId: 77n }), SERVER, now + 1);
+  }
+  const start = now + 5;
+  w.submitLine(Buffer.from('late'));
+  w.flush(start);
+  drain(w);
+  // Another line while the first waits: the clock still runs from the first.
+  w.submitLine(Buffer.from('later'));
+  w.flush(start + 1_500);
+  drain(w);
+  let end = start;
+  while (!w.finished && end < start + 10_000) {
+    end = w.nextDeadline()!;
+    w.handleTimeout(end);
+    for (const t of drain(w)) if (t.packet.kind !== 'data') w.handleDatagram(encode({ kind: 'pong', sessionId: 77n }), SERVER, end + 1);
+    // The server answers, but never acknowledges the line.
+    w.handleDatagram(encode({ kind: 'pong', sessionId: 77n }), SERVER, end + 1);
+  }
+  assert.equal(end - start, 2_000);
+  assert.deepEqual(events(w).at(-1), { type: 'failed', unconfirmed: 2 });
+  w.handleTimeout(end + 60_000);
+  assert.deepEqual(drain(w), [], 'failed: nothing more is sent');
+  assert.equal(w.nextDeadline(), undefined);
+});
+
+test('all received, not yet stored, and the acknowledgement saying so lost: the first datagram probes, the window stays', () => {
+  const w = newWriter({ windowInitial: 4 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 2);
+  drain(w);
+  ack(w, 2, 0, T0 + 1);
+  const window = w.window;
+  w.handleTimeout(w.nextDeadline()!);
+  assert.deepEqual(seqs(w), [1]);
+  assert.equal(w.window, window);
+});
+
+test('a selective acknowledgement with nothing lost does not shrink the window', () => {
+  const w = newWriter({ windowInitial: 8 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 4);
+  drain(w);
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 0, committed: 0, sacks: [{ first: 2, last: 3 }] }), SERVER, T0 + 1);
+  assert.equal(w.window, 10, 'grown by the two received');
+});
+
+test('throttled with everything arrived but not yet stored: after the pause, a lost acknowledgement is still probed for', () => {
+  const w = newWriter({ windowInitial: 4, timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 2);
+  drain(w);
+  ack(w, 2, 0, T0 + 1);
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 10, retryAfterMs: 300 }), SERVER, T0 + 2);
+  w.handleTimeout(T0 + 302);
+  assert.deepEqual(seqs(w), [], 'nothing to send again');
+  const probe = w.nextDeadline()!;
+  assert.ok(probe > T0 + 302 && probe <= T0 + 302 + 2_000, `+${probe - T0} ms`);
+  w.handleTimeout(probe);
+  assert.deepEqual(seqs(w), [1]);
+});

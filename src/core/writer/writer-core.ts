@@ -261,6 +261,8 @@ export class WriterCore {
     if (this.holdUntil !== undefined && now >= this.holdUntil) {
       this.holdUntil = undefined;
       this.fillWindow(now);
+      // What arrived and is not yet stored is probed for if its acknowledgement is lost.
+      if (this.dgrams.length > 0) this.rtxAt ??= now + this.rtt.rtoMs;
     }
     if (this.rtxAt !== undefined && now >= this.rtxAt) this.onRetransmitTimeout(now);
     if (this.phase === 'open' && now - this.lastSendAt >= this.heartbeatMs) {
@@ -507,7 +509,9 @@ export class WriterCore {
       this.grow(newlyReceived);
     }
     if (highestSacked > 0) this.fastRetransmit(highestSacked, now);
-    this.rtxAt = this.outstanding > 0 || this.dgrams.length > 0 ? now + this.rtt.rtoMs : undefined;
+    // Paused by a THROTTLE, nothing is in flight: the timer starts again with the sending.
+    const waitingForServer = this.holdUntil === undefined && (this.outstanding > 0 || this.dgrams.length > 0);
+    this.rtxAt = waitingForServer ? now + this.rtt.rtoMs : undefined;
     this.fillWindow(now);
     this.maybeClose(now);
   }
