@@ -5,9 +5,10 @@ import type { Address } from '../../src/core/address.js';
 import { READER_DEFAULTS, ReaderCore } from '../../src/core/reader/reader-core.js';
 import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
 import { encode } from '../../src/protocol/codec.js';
-import { COOKIE_BYTES, RefuseCode } from '../../src/protocol/constants.js';
+import { COOKIE_BYTES, RefuseCode, Role } from '../../src/protocol/constants.js';
+import { seal, sessionKeys, TAG_BYTES } from '../../src/protocol/auth.js';
 import type { Packet } from '../../src/protocol/packets.js';
-import { drain, SERVER, T0 } from './helpers.js';
+import { drain, hmac, SERVER, T0 } from './helpers.js';
 
 const SID = 77n;
 const COOKIE = Buffer.alloc(COOKIE_BYTES, 7);
@@ -24,7 +25,8 @@ interface Client {
 
 const clients: {
   name: string;
-  make: () => Client;
+  make: (auth?: { secret: Buffer; mac: typeof hmac }) => Client;
+  role: Role;
   close: (c: Client, now: number) => void;
   closed: object[];
   /** BYEs sent before giving up on a GOODBYE: a reader's position is at stake, so it tries once more. */
@@ -32,14 +34,16 @@ const clients: {
 }[] = [
   {
     name: 'writer',
-    make: () => new WriterCore({ ...WRITER_DEFAULTS, name: 'c', servers: [SERVER], producerId: 5n, nonce: 1 }, T0),
+    make: (auth) => new WriterCore({ ...WRITER_DEFAULTS, name: 'c', servers: [SERVER], producerId: 5n, nonce: 1, ...auth }, T0),
+    role: Role.Writer,
     close: (c, now) => (c as WriterCore).endInput(now),
     closed: [{ type: 'done' }],
     byeTries: 4,
   },
   {
     name: 'reader',
-    make: () => new ReaderCore({ ...READER_DEFAULTS, name: 'c', servers: [SERVER], nonce: 1, presence: 'watch' }, T0),
+    make: (auth) => new ReaderCore({ ...READER_DEFAULTS, name: 'c', servers: [SERVER], nonce: 1, presence: 'watch', ...auth }, T0),
+    role: Role.Reader,
     close: (c, now) => (c as ReaderCore).close(now),
     closed: [{ type: 'closed', unconfirmed: true }],
     byeTries: 5,
@@ -65,7 +69,7 @@ const signedOn = (make: () => Client): Client => {
   return c;
 };
 
-for (const { name, make, close, closed, byeTries } of clients) {
+for (const { name, make, role, close, closed, byeTries } of clients) {
   describe(`${name}: sign-on`, () => {
     test('refused: says why once, sends nothing more, and wants no timer', () => {
       const c = make();
@@ -205,6 +209,55 @@ for (const { name, make, close, closed, byeTries } of clients) {
       c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 5);
       assert.equal(events(c).length, 1);
       assert.equal(c.nextDeadline(), undefined);
+    });
+  });
+
+  describe(`${name}: authenticated`, () => {
+    const secret = Buffer.from('s3cret');
+    /** Signed on with a secret: RETRY, HELLO with its proof, a WELCOME tagged with the session's keys. */
+    const signedOnWithSecret = () => {
+      const c = make({ secret, mac: hmac });
+      drain(c);
+      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE }), SERVER, T0 + 1);
+      const [hello] = drain(c).map((t) => t.packet);
+      assert.ok(hello?.kind === 'hello' && hello.proof !== undefined, 'the HELLO proves the secret');
+      const keys = sessionKeys(hmac, secret, { role, name: 'c', nonce: 1, cookie: COOKIE });
+      c.handleDatagram(seal(welcome(), keys.toClient, hmac), SERVER, T0 + 2);
+      assert.equal(events(c)[0]?.type, 'registered');
+      drain(c);
+      return { c, toClient: (p: Packet) => seal(encode(p), keys.toClient, hmac) };
+    };
+
+    test('what it sends is tagged and fits the datagram size with its tag; untagged answers of its session are not taken', () => {
+      const { c, toClient } = signedOnWithSecret();
+      c.handleDatagram(encode({ kind: 'ping', sessionId: SID }), SERVER, T0 + 3);
+      assert.deepEqual(kinds(c), [], 'an untagged PING is not the server');
+      c.handleDatagram(toClient({ kind: 'ping', sessionId: SID }), SERVER, T0 + 4);
+      const [pong] = drain(c);
+      assert.equal(pong?.packet.kind, 'pong');
+      assert.equal(pong!.data.length, encode({ kind: 'pong', sessionId: SID }).length + TAG_BYTES);
+      if (c instanceof WriterCore) {
+        for (let i = 0; i < 3000; i++) c.submitLine(Buffer.alloc(i % 3, 97));
+        c.flush(T0 + 5);
+        const data = drain(c).filter((t) => t.packet.kind === 'data');
+        assert.ok(data.length >= 4);
+        for (const t of data) assert.ok(t.data.length <= 1200, `${t.data.length} bytes`);
+      }
+    });
+
+    test('a GOODBYE in its keys while open: a newer login took the session over, and this one stops', () => {
+      const { c, toClient } = signedOnWithSecret();
+      c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 3);
+      assert.deepEqual(events(c), [], 'not untagged');
+      c.handleDatagram(toClient({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 4);
+      assert.deepEqual(events(c), [{ type: 'taken-over' }]);
+      assert.equal(c.nextDeadline(), undefined);
+    });
+
+    test('UNKNOWN_SESSION comes untagged (the server has no keys for it): taken, and it signs on again', () => {
+      const { c } = signedOnWithSecret();
+      c.handleDatagram(encode({ kind: 'unknown-session', sessionId: SID }), SERVER, T0 + 3);
+      assert.deepEqual(kinds(c), ['hello']);
     });
   });
 }
