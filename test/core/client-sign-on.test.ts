@@ -156,6 +156,8 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       }
       c.handleDatagram(encode({ kind: 'pong', sessionId: SID + 1n }), SERVER, now + 1);
       assert.deepEqual(events(c), [], 'not by a PONG of another session');
+      c.handleDatagram(encode({ kind: 'pong', sessionId: SID }), ELSEWHERE, now + 1);
+      assert.deepEqual(events(c), [], 'nor by one from another server');
       c.handleDatagram(encode({ kind: 'pong', sessionId: SID }), SERVER, now + 2);
       assert.deepEqual(events(c), [{ type: 'server-back' }]);
     });
