@@ -553,3 +553,14 @@ test('at most 128 parts are kept ahead of a missing one: those past it are asked
   r.handleTimeout(r.nextDeadline()!);
   assert.equal(lastFetch(r).position, 130);
 });
+
+test('closed before the server answered: it ends at once, with no BYE (there is no session to end)', () => {
+  const r = newReader();
+  drain(r);
+  r.close(T0 + 5);
+  assert.deepEqual(drain(r), []);
+  assert.deepEqual(allEvents(r), [{ type: 'closed' }]);
+  assert.equal(r.nextDeadline(), undefined);
+  welcome(r, T0 + 6);
+  assert.deepEqual(drain(r), [], 'a late WELCOME opens nothing');
+});
