@@ -5,6 +5,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Hello, HelloWriter, Packet, Refuse, Welcome } from '../../src/protocol/packets.js';
 import { CLIENT, hmac, ServerHarness, T0 } from './helpers.js';
+import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
 
 const USERS = new Map([
   ['alice', Buffer.from('alice-secret')],
@@ -106,6 +107,13 @@ test('authenticated mode: the holder of a name may take over its own session; th
   const out = await h.deliverRaw(seal(encode({ kind: 'ping', sessionId: first.sessionId }), first.keys.toServer, hmac), CLIENT, T0 + 20);
   assert.deepEqual(out.map((t) => t.packet.kind), ['goodbye']);
   assert.ok(verify(out[0]!.data, first.keys.toClient, hmac));
+  // For a session timeout; then the old session is forgotten like any other.
+  const timeout = SERVER_DEFAULTS.sessionTimeoutMs;
+  const ping = seal(encode({ kind: 'ping', sessionId: first.sessionId }), first.keys.toServer, hmac);
+  h.core.handleTimeout(T0 + 10 + timeout - 1);
+  assert.deepEqual((await h.deliver(ping, CLIENT, T0 + 10 + timeout - 1)).map((p) => p.kind), ['goodbye'], 'told until then');
+  for (let t = T0 + 10 + timeout; t <= T0 + 10 + timeout + 1_000; t += 100) h.core.handleTimeout(t);
+  assert.deepEqual((await h.deliver(ping, CLIENT, T0 + 11 + timeout + 1_000)).map((p) => p.kind), ['unknown-session']);
   // In open mode the same attempt is refused and the holder keeps its name.
   const open = new ServerHarness();
   await login(open, writerHello('alice', 1), undefined);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { encode } from '../../src/protocol/codec.js';
-import { Role } from '../../src/protocol/constants.js';
-import type { Batch, Welcome } from '../../src/protocol/packets.js';
+import { RefuseCode, Role } from '../../src/protocol/constants.js';
+import type { Batch, Hello, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { runStoreRequest } from '../../src/store/store-request.js';
 import { CLIENT, data, drain, helloReader, helloWriter, openWriter, ServerHarness, T0 } from './helpers.js';
 
 const OTHER = { address: '127.0.0.1', port: 40002 };
@@ -126,4 +127,139 @@ test('an observer (run-reader --who) holds no name: two may watch from one host,
   const [reader] = await h.handshake(helloReader('watch', 7), { address: '127.0.0.3', port: 1 }, T0);
   assert.deepEqual([one?.kind, two?.kind, reader?.kind], ['welcome', 'welcome', 'welcome']);
   assert.deepEqual((await h.store.clients()).map((c) => c.name), ['watch']);
+});
+
+const OTHER_HOST = { address: '127.0.0.2', port: 40003 };
+
+/** HELLO, RETRY and HELLO with the cookie, the second left unsettled: its store requests wait. */
+async function helloUnsettled(h: ServerHarness, hello: Omit<Hello, 'cookie'>, from = CLIENT, now = T0): Promise<void> {
+  const [retry] = await h.deliver(encode({ ...hello, cookie: Buffer.alloc(0) } as Hello), from, now);
+  assert.ok(retry?.kind === 'retry');
+  h.core.handleDatagram(encode({ ...hello, cookie: retry.cookie } as Hello), from, now);
+}
+
+test('a HELLO of the same name and nonce from another host is not a repeat: it gets no WELCOME of the holder', async () => {
+  const h = new ServerHarness();
+  await openWriter(h, 'w', CLIENT);
+  const [answer] = await h.handshake(helloWriter('w'), OTHER_HOST, T0 + 1);
+  assert.ok(answer?.kind === 'refuse' && answer.code === RefuseCode.NameTaken, answer?.kind);
+  assert.match(answer.reason, /silent for 30 s/);
+});
+
+test('a client started again on the same address (a new nonce) gets a new session at once', async () => {
+  const h = new ServerHarness();
+  const first = await openWriter(h, 'w', CLIENT);
+  const [again] = await h.handshake(helloWriter('w', 7, 10n), CLIENT, T0 + 1);
+  assert.equal(again?.kind, 'welcome');
+  assert.notEqual((again as Welcome).sessionId, first);
+  assert.equal(h.core.sessionCount, 1);
+});
+
+test('a writer process signing on under a new name ends its old session', async () => {
+  const h = new ServerHarness();
+  await openWriter(h, 'a', CLIENT);
+  for (let e = h.core.pollEvent(); e; e = h.core.pollEvent());
+  const [w] = await h.handshake(helloWriter('b'), OTHER, T0 + 1); // the same producer id
+  assert.equal(w?.kind, 'welcome');
+  assert.deepEqual(h.core.pollEvent(), { type: 'session-closed', role: 'writer', name: 'a', reason: 'replaced' });
+  assert.equal(h.core.sessionCount, 1);
+});
+
+test('a session is ready only once its WELCOME goes: what it sends before is not taken', async () => {
+  const h = new ServerHarness();
+  await helloUnsettled(h, helloWriter('w'));
+  const [retry] = drain(h.core).map((t) => t.packet);
+  assert.equal(retry, undefined, 'no answer before the store does');
+  // Its id is not known yet to its client; any id is tried here.
+  for (let id = 1n; id <= 20n; id++) h.core.handleDatagram(data(id, 1, 'too early'), CLIENT, T0);
+  await h.settle(T0);
+  const out = drain(h.core).map((t) => t.packet.kind);
+  assert.deepEqual(out.filter((k) => k !== 'unknown-session'), ['welcome']);
+  assert.equal(out.length, 20, 'the session it has not welcomed yet is not answered at all');
+  assert.equal(h.core.stats.messagesStored, 0);
+});
+
+test('a session ended while its start-up reads were in flight is never welcomed', async () => {
+  for (const hello of [helloWriter('w'), helloReader('r'), { ...helloReader('m'), group: 'g' }]) {
+    // Ended before its name is claimed, or after (while its position or sequence is read).
+    for (const answeredFirst of [0, 1]) {
+      const h = new ServerHarness();
+      await helloUnsettled(h, hello);
+      for (let i = 0; i < answeredFirst; i++) {
+        const r = h.core.pollStoreRequest()!;
+        h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0);
+      }
+      h.core.shutdown(T0 + 1);
+      await h.settle(T0 + 1);
+      assert.deepEqual(drain(h.core).map((t) => t.packet.kind), [], hello.name);
+      assert.equal(h.core.pollEvent(), undefined, hello.name);
+    }
+  }
+});
+
+test('start-up reads that fail are reported, and the HELLO sent again opens the session: writer, reader, group member', async () => {
+  for (const hello of [helloWriter('w'), helloReader('r'), { ...helloReader('m'), group: 'g' }]) {
+    const h = new ServerHarness();
+    h.storeDown = true;
+    await helloUnsettled(h, hello);
+    await h.settle(T0);
+    assert.deepEqual(drain(h.core), []);
+    const e = h.core.pollEvent();
+    assert.ok(e?.type === 'store-error', `${hello.name}: ${e?.type}`);
+    h.storeDown = false;
+    const [w] = await h.handshake(hello, CLIENT, T0 + 300);
+    assert.equal(w?.kind === 'welcome' && w.resume, 1, hello.name);
+  }
+});
+
+test("a reader's PING without a position leaves its position alone; positions are saved only at the flush", async () => {
+  const h = new ServerHarness({ cursorFlushMs: 60_000 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  await h.deliver(fetchFrom(rsid, 1, 1, 0), OTHER, T0 + 1);
+  await h.deliver(fetchFrom(rsid, 2, 4, 500), OTHER, T0 + 2); // printed 1..3; a poll held 500 ms
+  await h.deliver(encode({ kind: 'ping', sessionId: rsid }), OTHER, T0 + 3);
+  h.core.handleTimeout(T0 + 502); // the poll's deadline: not the flush's
+  await h.settle(T0 + 502);
+  assert.equal(await h.store.cursor('r'), undefined, 'not before the flush');
+  h.core.shutdown(T0 + 600);
+  await h.settle(T0 + 600);
+  assert.equal(await h.store.cursor('r'), 4);
+});
+
+test('told late that the log ends earlier than it knows (an old notice), a server does not move back its end', async () => {
+  const h = new ServerHarness({ cursorFlushMs: 0 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  h.core.handleLogAdvanced(2, T0 + 1);
+  await h.deliver(encode({ kind: 'bye', sessionId: (w as Welcome).sessionId, position: 4 }), OTHER, T0 + 2);
+  assert.equal(await h.store.cursor('r'), 4);
+});
+
+test('every datagram handed out is counted once', async () => {
+  const h = new ServerHarness();
+  let handed = 0;
+  const sid = await openWriter(h);
+  handed += 2; // RETRY and WELCOME
+  for (let seq = 1; seq <= 3; seq++) handed += (await h.deliver(data(sid, seq, `m${seq}`), CLIENT, T0 + seq)).length;
+  for (let i = 0; i < 5; i++) assert.equal(h.core.pollTransmit(), undefined);
+  assert.equal(h.core.stats.datagramsOut, handed);
+});
+
+test('a failed append is tried again a second later, not at the next sweep', async () => {
+  const h = new ServerHarness();
+  const sid = await openWriter(h); // the sweep runs once a second from T0
+  h.storeDown = true;
+  await h.deliver(data(sid, 1, 'a'), CLIENT, T0 + 400);
+  h.storeDown = false;
+  let now = T0 + 400;
+  while (h.core.stats.messagesStored === 0 && now < T0 + 5_000) {
+    now = h.core.nextDeadline()!;
+    h.core.handleTimeout(now);
+    await h.settle(now);
+  }
+  assert.equal(now, T0 + 1_400);
 });
