@@ -564,3 +564,31 @@ test('closed before the server answered: it ends at once, with no BYE (there is 
   welcome(r, T0 + 6);
   assert.deepEqual(drain(r), [], 'a late WELCOME opens nothing');
 });
+
+test('an unanswered fetch is sent again: a long poll at doubling intervals up to 1 s, an immediate fetch on the backed-off timeout', () => {
+  const resends = (over: Partial<typeof READER_DEFAULTS>): number[] => {
+    const r = newReader({ timeoutMs: 0, ...over } as Partial<typeof READER_DEFAULTS>);
+    welcome(r, T0);
+    drain(r);
+    const at: number[] = [];
+    while (at.length < 7) {
+      const now = r.nextDeadline()!;
+      r.handleTimeout(now);
+      for (const t of drain(r)) if (t.packet.kind === 'fetch') at.push(now - T0);
+      // The server answers its PINGs: it is alive, only the fetches' answers are lost.
+      r.handleDatagram(encode({ kind: 'pong', sessionId: 9n }), SERVER, now);
+    }
+    return at;
+  };
+  const gaps = (at: number[]) => at.map((t, i) => t - (at[i - 1] ?? 0));
+  assert.deepEqual(gaps(resends({})), [20, 40, 80, 160, 320, 640, 1_000], 'a long poll: from the RTO (at least 20 ms), doubling, at most 1 s');
+  assert.deepEqual(gaps(resends({ once: true })), [5, 10, 10, 10, 10, 10, 10], 'an immediate fetch: the RTO (at least 5 ms here), backed off on a loss, twice at most');
+});
+
+test('a fetch asks for at least one datagram and at most 64', () => {
+  for (const [asked, sent] of [[0, 1], [10, 10], [1_000, 64]] as const) {
+    const r = newReader({ maxDatagrams: asked });
+    welcome(r, T0);
+    assert.equal(lastFetch(r).maxDatagrams, sent);
+  }
+});
