@@ -320,6 +320,17 @@ test('--who: signs on as an observer, asks who is there, hands over the registry
   assert.deepEqual(drain(r).map((t) => t.packet.kind), ['bye']);
   r.handleDatagram(encode({ kind: 'goodbye', sessionId: 9n }), SERVER, T0 + 3);
   assert.deepEqual(allEvents(r), [{ type: 'closed' }]);
+
+  // Its server restarted before the goodbye: an observer has no position to save, so it just stops.
+  const lost = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'who' }, T0);
+  welcome(lost, T0);
+  const q = drain(lost)[1]!.packet as Who;
+  lost.handleDatagram(presence(q.requestId, 1, [online('bob')], true), SERVER, T0 + 1);
+  drain(lost);
+  allEvents(lost);
+  lost.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 2);
+  assert.deepEqual(drain(lost), [], 'no HELLO again');
+  assert.deepEqual(allEvents(lost), [{ type: 'closed', sessionLost: true }]);
 });
 
 test('watching who is online: the registry first, then who comes and goes, never the reader itself', () => {
