@@ -603,3 +603,18 @@ test('a fetch asks for at least one datagram and at most 64', () => {
     assert.equal(lastFetch(r).maxDatagrams, sent);
   }
 });
+
+test('--once: reads on while the server says there is more, and says goodbye once caught up', () => {
+  const r = newReader({ once: true });
+  welcome(r, T0);
+  const f = lastFetch(r);
+  assert.equal(f.waitMs, 0, 'no long poll: what is there now');
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1), msg(2)], { caughtUp: false }), SERVER, T0 + 1);
+  const more = drain(r).map((t) => t.packet);
+  assert.deepEqual(more.map((p) => p.kind), ['fetch']);
+  assert.equal((more[0] as Fetch).position, 3);
+  r.handleDatagram(batch((more[0] as Fetch).fetchId, 0, [msg(3)], { caughtUp: true }), SERVER, T0 + 2);
+  assert.deepEqual(delivered(r), [1, 2, 3]);
+  const end = drain(r).map((t) => t.packet);
+  assert.deepEqual(end, [{ kind: 'bye', sessionId: 9n, position: 4 }]);
+});
