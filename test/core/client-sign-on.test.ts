@@ -256,6 +256,18 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       assert.equal(c.nextDeadline(), undefined);
     });
 
+    test('a WELCOME tagged with other keys is not the server; an untagged one is a server in open mode, said once', () => {
+      const c = make({ secret, mac: hmac });
+      drain(c);
+      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE }), SERVER, T0 + 1);
+      drain(c);
+      const wrong = sessionKeys(hmac, Buffer.from('not the secret'), { role, name: 'c', nonce: 1, cookie: COOKIE });
+      c.handleDatagram(seal(welcome(), wrong.toClient, hmac), SERVER, T0 + 2);
+      assert.deepEqual(events(c), []);
+      c.handleDatagram(welcome(), SERVER, T0 + 3);
+      assert.deepEqual(events(c).map((e) => e.type), ['open-server', 'registered']);
+    });
+
     test('UNKNOWN_SESSION comes untagged (the server has no keys for it): taken, and it signs on again', () => {
       const { c } = signedOnWithSecret();
       c.handleDatagram(encode({ kind: 'unknown-session', sessionId: SID }), SERVER, T0 + 3);

@@ -530,3 +530,26 @@ test('throttled with everything arrived but not yet stored: after the pause, a l
   w.handleTimeout(probe);
   assert.deepEqual(seqs(w), [1]);
 });
+
+test('a THROTTLE with nothing in flight only pauses', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 10, retryAfterMs: 300 }), SERVER, T0 + 1);
+  datagramEach(w, 1);
+  assert.deepEqual(seqs(w), []);
+  w.handleTimeout(T0 + 301);
+  assert.deepEqual(seqs(w), [1]);
+});
+
+test('a server that never answers: lines read are given up after --timeout, as unconfirmed', () => {
+  const w = newWriter({ timeoutMs: 2_000 });
+  datagramEach(w, 3);
+  let now = T0;
+  while (!w.finished && now < T0 + 10_000) {
+    now = w.nextDeadline()!;
+    w.handleTimeout(now);
+  }
+  assert.equal(now, T0 + 2_000);
+  assert.deepEqual(events(w).at(-1), { type: 'failed', unconfirmed: 3 });
+});
