@@ -553,3 +553,12 @@ test('a server that never answers: lines read are given up after --timeout, as u
   assert.equal(now, T0 + 2_000);
   assert.deepEqual(events(w).at(-1), { type: 'failed', unconfirmed: 3 });
 });
+
+test('input that ends before the WELCOME, with nothing in it: the BYE waits for the session', () => {
+  const w = newWriter();
+  drain(w);
+  w.endInput(T0 + 1);
+  assert.deepEqual(drain(w), []);
+  welcome(w, T0 + 2);
+  assert.deepEqual(drain(w).map((t) => t.packet), [{ kind: 'bye', sessionId: 77n, position: 0 }]);
+});
