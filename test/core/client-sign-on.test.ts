@@ -199,6 +199,7 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       assert.equal(c.nextDeadline(), undefined);
       c.handleTimeout(T0 + 60_000);
       assert.deepEqual(kinds(c), []);
+      assert.deepEqual(events(c), [], 'ended: nothing more happens');
     });
 
     test('a GOODBYE of another session does not end it; its own does, once', () => {

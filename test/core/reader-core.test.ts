@@ -618,3 +618,20 @@ test('--once: reads on while the server says there is more, and says goodbye onc
   const end = drain(r).map((t) => t.packet);
   assert.deepEqual(end, [{ kind: 'bye', sessionId: 9n, position: 4 }]);
 });
+
+test('closing is done once: a second close, or one after the end, sends nothing more', () => {
+  const r = newReader();
+  welcome(r, T0);
+  drain(r);
+  r.close(T0 + 1);
+  r.close(T0 + 2);
+  r.close(T0 + 3, true);
+  assert.deepEqual(drain(r).map((t) => t.packet.kind), ['bye']);
+  r.handleDatagram(encode({ kind: 'goodbye', sessionId: 9n }), SERVER, T0 + 4);
+  allEvents(r);
+  r.close(T0 + 5);
+  r.close(T0 + 6, true);
+  assert.deepEqual(drain(r), []);
+  assert.deepEqual(allEvents(r), []);
+  assert.equal(r.nextDeadline(), undefined);
+});
