@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { encode } from '../../src/protocol/codec.js';
+import { decode, encode } from '../../src/protocol/codec.js';
 import { RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Hello, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -262,4 +262,22 @@ test('a failed append is tried again a second later, not at the next sweep', asy
     await h.settle(now);
   }
   assert.equal(now, T0 + 1_400);
+});
+
+test('acknowledgements may wait behind the replies to readers that the same commit woke; nothing else waits', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  await h.deliver(fetchFrom((w as Welcome).sessionId, 1, 1, 5_000), OTHER, T0);
+  const sid = await openWriter(h);
+  h.core.handleDatagram(data(sid, 1, 'news'), CLIENT, T0 + 1);
+  await h.settle(T0 + 1);
+  const out: { kind: string; deferrable: boolean }[] = [];
+  for (let t = h.core.pollTransmit(); t; t = h.core.pollTransmit()) {
+    out.push({ kind: decode(t.data).kind, deferrable: t.deferrable === true });
+  }
+  // The sending side puts what may wait behind the rest (see UdpDriver).
+  assert.deepEqual(out.sort((a, b) => a.kind.localeCompare(b.kind)), [
+    { kind: 'ack', deferrable: true },
+    { kind: 'batch', deferrable: false },
+  ]);
 });
