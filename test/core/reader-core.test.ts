@@ -635,3 +635,16 @@ test('closing is done once: a second close, or one after the end, sends nothing 
   assert.deepEqual(allEvents(r), []);
   assert.equal(r.nextDeadline(), undefined);
 });
+
+test('a reply with a part missing is asked again after an RTO, or half an RTT once its last part is in', () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0 + 100); // the HELLO went at T0: an RTT of 100 ms, an RTO of 300
+  const f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 1, [msg(2)], { lastPart: false, caughtUp: false }), SERVER, T0 + 110);
+  assert.equal(r.nextDeadline(), T0 + 110 + 300);
+  r.handleDatagram(batch(f.fetchId, 2, [msg(3)], { lastPart: true }), SERVER, T0 + 120);
+  assert.equal(r.nextDeadline(), T0 + 120 + 50);
+  r.handleTimeout(T0 + 170);
+  assert.equal(lastFetch(r).position, 1, 'from the gap');
+});
