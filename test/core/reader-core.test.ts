@@ -648,3 +648,24 @@ test('a reply with a part missing is asked again after an RTO, or half an RTT on
   r.handleTimeout(T0 + 170);
   assert.equal(lastFetch(r).position, 1, 'from the gap');
 });
+
+test('resumed while signing on again (its server restarted while it was paused): the fetch waits for the new session', () => {
+  const r = newReader();
+  welcome(r, T0, 5);
+  const f = lastFetch(r);
+  r.setPaused(true, T0 + 1);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(5), msg(6)]), SERVER, T0 + 2);
+  drain(r);
+  r.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 3);
+  const [hello] = drain(r).map((t) => t.packet);
+  assert.ok(hello?.kind === 'hello' && hello.role === Role.Reader && hello.fromId === 7, JSON.stringify(hello?.kind));
+  r.setPaused(false, T0 + 4);
+  assert.deepEqual(drain(r), [], 'no fetch for a session not yet open');
+  r.handleDatagram(
+    encode({ kind: 'welcome', nonce: hello.nonce, sessionId: 10n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 7, missed: 0 }),
+    SERVER,
+    T0 + 5,
+  );
+  const next = drain(r).map((t) => t.packet);
+  assert.deepEqual(next.map((p) => p.kind === 'fetch' && [p.sessionId, p.position]), [[10n, 7]]);
+});
