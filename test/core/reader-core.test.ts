@@ -408,7 +408,12 @@ test('when printing is awaited: the position goes to the server only once printe
   r.printed(2_000, T0 + 4);
   assert.deepEqual(drain(r), []);
   r.printed(2_501, T0 + 5);
-  assert.equal(lastFetch(r).position, 2_501, 'all printed: the next fetch');
+  const next = lastFetch(r);
+  assert.equal(next.position, 2_501, 'all printed: the next fetch, which confirms it');
+  r.handleDatagram(batch(next.fetchId, 0, Array.from({ length: 100 }, (_, i) => msg(2_501 + i, 'x'))), SERVER, T0 + 6);
+  allEvents(r);
+  r.printed(2_601, T0 + 7);
+  assert.deepEqual(drain(r).map((t) => t.packet.kind), ['fetch'], 'counted from what the fetch confirmed: no PING');
 
   // A queue group's position is the group's: a member confirms by its fetches only.
   const member = newReader({ awaitPrinted: true, group: 'g' } as Partial<typeof READER_DEFAULTS>);
