@@ -281,3 +281,30 @@ test('acknowledgements may wait behind the replies to readers that the same comm
     { kind: 'batch', deferrable: false },
   ]);
 });
+
+test('a fetch repeated while held is answered with a PONG (alive, still holding); an observer fetches nothing', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  assert.deepEqual(await h.deliver(fetchFrom(rsid, 1, 1, 5_000), OTHER, T0), []);
+  assert.deepEqual(await h.deliver(fetchFrom(rsid, 1, 1, 5_000), OTHER, T0 + 300), [{ kind: 'pong', sessionId: rsid }]);
+  const [o] = await h.handshake({ ...helloReader('watch', 5), role: Role.Observer }, OTHER_HOST, T0);
+  const osid = (o as Welcome).sessionId;
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'x'), CLIENT, T0 + 400);
+  assert.deepEqual(await h.deliver(fetchFrom(osid, 1, 1, 0), OTHER_HOST, T0 + 500), []);
+});
+
+test("a group member's PING position is not a position of its own: the group keeps the place", async () => {
+  const h = new ServerHarness({ cursorFlushMs: 0 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const member = { ...helloReader('m1'), group: 'jobs' };
+  const [w] = await h.handshake(member, OTHER, T0);
+  const sid = (w as Welcome).sessionId;
+  await h.deliver(fetchFrom(sid, 1, 1, 0), OTHER, T0 + 1);
+  await h.deliver(encode({ kind: 'ping', sessionId: sid, position: 3 }), OTHER, T0 + 2);
+  h.core.handleTimeout(T0 + 3);
+  await h.settle(T0 + 3);
+  assert.equal(await h.store.cursor('m1'), undefined);
+});
