@@ -308,3 +308,62 @@ test("a group member's PING position is not a position of its own: the group kee
   await h.settle(T0 + 3);
   assert.equal(await h.store.cursor('m1'), undefined);
 });
+
+test('a BYE repeated while its position is not yet saved gets nothing; once saved, GOODBYE, for a session timeout', async () => {
+  const h = new ServerHarness({ cursorFlushMs: 50 });
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const bye = encode({ kind: 'bye', sessionId: (w as Welcome).sessionId, position: 2 });
+  h.storeDown = true;
+  assert.deepEqual(await h.deliver(bye, OTHER, T0 + 1), [], 'the save failed: no GOODBYE');
+  assert.deepEqual(await h.deliver(bye, OTHER, T0 + 2), [], 'nor to the BYE again');
+  h.storeDown = false;
+  const next = h.core.nextDeadline()!;
+  h.core.handleTimeout(next);
+  await h.settle(next);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye'], 'saved at the next flush: GOODBYE');
+  // Answered again after a sweep or two, within the session timeout.
+  for (let t = T0 + 100; t <= T0 + 3_000; t += 100) h.core.handleTimeout(t);
+  assert.deepEqual((await h.deliver(bye, OTHER, T0 + 3_001)).map((p) => p.kind), ['goodbye']);
+  assert.equal(await h.store.cursor('r'), 2);
+});
+
+test('the registry: a session opened is reported in its role; one that expired was last seen when it last spoke', async () => {
+  const h = new ServerHarness({ sessionTimeoutMs: 3_000 });
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  assert.deepEqual(h.core.pollEvent(), { type: 'session-opened', role: 'reader', name: 'r', addr: OTHER });
+  await h.deliver(encode({ kind: 'ping', sessionId: (w as Welcome).sessionId }), OTHER, T0 + 500);
+  for (let t = T0 + 1_000; t <= T0 + 6_000; t += 1_000) h.core.handleTimeout(t);
+  await h.settle(T0 + 6_000);
+  assert.deepEqual(await h.store.clients(), [{ name: 'r', role: 'reader', online: false, lastSeen: T0 + 500 }]);
+});
+
+test('a message rate of 0 is no limit', async () => {
+  const h = new ServerHarness({ messagesPerSecond: 0 });
+  const sid = await openWriter(h);
+  const texts = Array.from({ length: 2_000 }, (_, i) => `m${i}`);
+  const out = await h.deliver(data(sid, 1, ...texts), CLIENT, T0 + 1);
+  assert.deepEqual(out.map((p) => p.kind), ['ack']);
+  assert.equal(h.core.stats.throttled, 0);
+  assert.equal(h.core.stats.messagesStored, 2_000);
+});
+
+test('over the rate: THROTTLE at most once per 100 ms, however many datagrams are dropped', async () => {
+  const h = new ServerHarness({ messagesPerSecond: 10 });
+  const sid = await openWriter(h);
+  const kinds: string[] = [];
+  for (let seq = 1; seq <= 30; seq++) {
+    for (const p of await h.deliver(data(sid, seq, 'a', 'b', 'c', 'd', 'e'), CLIENT, T0 + 1 + seq * 10)) kinds.push(`${p.kind}@${seq * 10 + 1}`);
+  }
+  const throttles = kinds.filter((k) => k.startsWith('throttle'));
+  assert.deepEqual(throttles, ['throttle@41', 'throttle@141', 'throttle@241'], 'the first drop, then 100 ms on');
+});
+
+test('DATA the writer could not have sent (far past its window) is counted as malformed and dropped', async () => {
+  const h = new ServerHarness({ windowMax: 16 });
+  const sid = await openWriter(h);
+  assert.deepEqual(await h.deliver(data(sid, 1_000, 'far'), CLIENT, T0 + 1), []);
+  assert.equal(h.core.stats.malformed, 1);
+  assert.equal(h.core.stats.messagesStored, 0);
+});
