@@ -367,3 +367,19 @@ test('DATA the writer could not have sent (far past its window) is counted as ma
   assert.equal(h.core.stats.malformed, 1);
   assert.equal(h.core.stats.messagesStored, 0);
 });
+
+test('a backlog is shared out: each member of a group is leased its share of what waits', async () => {
+  const h = new ServerHarness();
+  const members: bigint[] = [];
+  for (const [i, from] of [OTHER, OTHER_HOST].entries()) {
+    const member = { ...helloReader(`m${i}`, 10 + i), group: 'jobs' };
+    const [w] = await h.handshake(member, from, T0);
+    members.push((w as Welcome).sessionId);
+  }
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, ...Array.from({ length: 10 }, (_, i) => `job ${i + 1}`)), CLIENT, T0 + 1);
+  const leased = async (sid: bigint, from: typeof OTHER, fetchId: number) =>
+    (await h.deliver(fetchFrom(sid, fetchId, 1, 0), from, T0 + 2)).flatMap((p) => (p.kind === 'batch' ? p.messages.map((m) => m.id) : []));
+  assert.deepEqual(await leased(members[0]!, OTHER, 1), [1, 2, 3, 4, 5]);
+  assert.deepEqual(await leased(members[1]!, OTHER_HOST, 1), [6, 7, 8], 'half of the five still waiting, rounded up');
+});
