@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decode, encode } from '../../src/protocol/codec.js';
 import { RefuseCode, Role } from '../../src/protocol/constants.js';
-import type { Batch, Hello, Welcome } from '../../src/protocol/packets.js';
+import type { Batch, Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
 import { CLIENT, data, drain, helloReader, helloWriter, openWriter, ServerHarness, T0 } from './helpers.js';
@@ -382,4 +382,19 @@ test('a backlog is shared out: each member of a group is leased its share of wha
     (await h.deliver(fetchFrom(sid, fetchId, 1, 0), from, T0 + 2)).flatMap((p) => (p.kind === 'batch' ? p.messages.map((m) => m.id) : []));
   assert.deepEqual(await leased(members[0]!, OTHER, 1), [1, 2, 3, 4, 5]);
   assert.deepEqual(await leased(members[1]!, OTHER_HOST, 1), [6, 7, 8], 'half of the five still waiting, rounded up');
+});
+
+test("a member whose reply was lost asks again from where it stood: it gets its lease again, then the next once it moves past it", async () => {
+  const h = new ServerHarness();
+  const member = { ...helloReader('m', 10), group: 'jobs' };
+  const [w] = await h.handshake(member, OTHER, T0);
+  const sid = (w as Welcome).sessionId;
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0 + 1);
+  const ids = (out: Packet[]) => out.flatMap((p) => (p.kind === 'batch' ? p.messages.map((m) => m.id) : []));
+  assert.deepEqual(ids(await h.deliver(fetchFrom(sid, 1, 1, 0), OTHER, T0 + 2)), [1, 2, 3]);
+  // Lost: the member has nothing and asks again with a new fetch, from where it stood.
+  assert.deepEqual(ids(await h.deliver(fetchFrom(sid, 2, 1, 0), OTHER, T0 + 3)), [1, 2, 3], 'the same lease');
+  await h.deliver(data(wsid, 2, 'd'), CLIENT, T0 + 4);
+  assert.deepEqual(ids(await h.deliver(fetchFrom(sid, 3, 4, 0), OTHER, T0 + 5)), [4], 'past it: the next');
 });
