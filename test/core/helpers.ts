@@ -11,6 +11,8 @@ import { runStoreRequest } from '../../src/store/store-request.js';
 
 export const SERVER: Address = { address: '127.0.0.1', port: 12345 };
 export const CLIENT: Address = { address: '127.0.0.1', port: 40001 };
+/** Another client on the same host. */
+export const OTHER: Address = { address: '127.0.0.1', port: 40002 };
 export const T0 = 1_800_000_000_000;
 export const hmac = (key: Buffer, data: Buffer): Buffer => createHmac('sha256', key).update(data).digest();
 
@@ -84,4 +86,13 @@ export async function openWriter(h: ServerHarness, name = 'w', from = CLIENT): P
   const [w] = await h.handshake(helloWriter(name), from, T0);
   assert.equal(w!.kind, 'welcome');
   return (w as Welcome).sessionId;
+}
+
+/** A server with 'a', 'b', 'c' in its log (ids 1..3) and a reader 'r' signed on from OTHER. */
+export async function threeLinesAndReader(config: Partial<ServerConfig>): Promise<{ h: ServerHarness; wsid: bigint; rsid: bigint }> {
+  const h = new ServerHarness(config);
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  return { h, wsid, rsid: (w as Welcome).sessionId };
 }

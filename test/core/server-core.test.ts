@@ -4,12 +4,11 @@ import { test } from 'node:test';
 import { encode } from '../../src/protocol/codec.js';
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
-import { CLIENT, data, drain, helloReader, helloWriter, openWriter, ServerHarness, T0 } from './helpers.js';
+import { CLIENT, data, drain, helloReader, helloWriter, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
 import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { ClaimResult } from '../../src/store/store.js';
 
-const OTHER = { address: '127.0.0.1', port: 40002 };
 const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
 
 test('a hello is confirmed with a session, and the client is registered online', async () => {
@@ -137,17 +136,8 @@ test('an unanswered long poll is answered empty at its deadline', async () => {
   assert.equal(b!.kind === 'batch' && b!.messages.length, 0);
 });
 
-/** A server with 'a', 'b', 'c' in its log and a reader 'r' signed on from OTHER. */
-async function threeLinesAndReader(): Promise<{ h: ServerHarness; rsid: bigint }> {
-  const h = new ServerHarness({ cursorFlushMs: 0 });
-  const wsid = await openWriter(h);
-  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
-  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
-  return { h, rsid: (w as Welcome).sessionId };
-}
-
 test("a reader's position is kept: a returning name resumes, a new one starts at the latest", async () => {
-  const { h, rsid } = await threeLinesAndReader();
+  const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 0 });
   await h.deliver(encode({ kind: 'bye', sessionId: rsid, position: 3 }), OTHER, T0);
   assert.equal(await h.store.cursor('r'), 3);
   const [again] = await h.handshake(helloReader('r', 5, FromKind.Latest), OTHER, T0 + 1);
@@ -186,7 +176,7 @@ test("a group member's BYE is answered once the group's place is saved, not at t
 });
 
 test('GOODBYE means the position is saved: a BYE repeated gets it again; a BYE this server never saw is told the session is unknown', async () => {
-  const { h, rsid } = await threeLinesAndReader();
+  const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 0 });
   const bye = encode({ kind: 'bye', sessionId: rsid, position: 3 });
   assert.deepEqual((await h.deliver(bye, OTHER, T0)).map((p) => p.kind), ['goodbye']);
   assert.equal(await h.store.cursor('r'), 3);

@@ -5,9 +5,8 @@ import { RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
-import { CLIENT, data, drain, helloReader, helloWriter, openWriter, ServerHarness, T0 } from './helpers.js';
+import { CLIENT, data, drain, helloReader, helloWriter, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
 
-const OTHER = { address: '127.0.0.1', port: 40002 };
 
 const fetchFrom = (sessionId: bigint, fetchId: number, position: number, waitMs = 1_000) =>
   encode({ kind: 'fetch', sessionId, fetchId, position, offset: 0, waitMs, maxDatagrams: 4 });
@@ -26,11 +25,7 @@ test('a HELLO repeated after its WELCOME was lost gets the same WELCOME, and no 
 });
 
 test('shutdown ends every session and saves the positions not yet flushed; the store work shows until done', async () => {
-  const h = new ServerHarness({ cursorFlushMs: 60_000 });
-  const wsid = await openWriter(h);
-  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
-  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
-  const rsid = (w as Welcome).sessionId;
+  const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 60_000 });
   const replies = await h.deliver(fetchFrom(rsid, 1, 1), OTHER, T0 + 1);
   assert.equal(replies.filter((p) => p.kind === 'batch').length, 1);
   // Printed all three: the next fetch says so, and the flush is a minute away.
@@ -213,11 +208,7 @@ test('start-up reads that fail are reported, and the HELLO sent again opens the 
 });
 
 test("a reader's PING without a position leaves its position alone; positions are saved only at the flush", async () => {
-  const h = new ServerHarness({ cursorFlushMs: 60_000 });
-  const wsid = await openWriter(h);
-  await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
-  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
-  const rsid = (w as Welcome).sessionId;
+  const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 60_000 });
   await h.deliver(fetchFrom(rsid, 1, 1, 0), OTHER, T0 + 1);
   await h.deliver(fetchFrom(rsid, 2, 4, 500), OTHER, T0 + 2); // printed 1..3; a poll held 500 ms
   await h.deliver(encode({ kind: 'ping', sessionId: rsid }), OTHER, T0 + 3);
