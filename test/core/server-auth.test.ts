@@ -96,8 +96,12 @@ test('open mode ignores a proof and never tags; tagged datagrams are not accepte
 
 test('authenticated mode: the holder of a name may take over its own session; the old one is told, in its keys', async () => {
   const h = new ServerHarness({ users: USERS });
+  const saves: boolean[] = [];
+  const saveClient = h.store.saveClient.bind(h.store);
+  h.store.saveClient = (c) => (saves.push(c.online), saveClient(c));
   const first = await opened(h, 'alice', USERS.get('alice')!, 1);
   const second = await opened(h, 'alice', USERS.get('alice')!, 2, OTHER, T0 + 10);
+  assert.deepEqual(saves, [true, true], 'never shown offline in between');
   assert.notEqual(first.sessionId, second.sessionId);
   assert.equal(h.core.sessionCount, 1);
   const told = second.out.find((t) => t.to === CLIENT);
@@ -107,6 +111,16 @@ test('authenticated mode: the holder of a name may take over its own session; th
   const out = await h.deliverRaw(seal(encode({ kind: 'ping', sessionId: first.sessionId }), first.keys.toServer, hmac), CLIENT, T0 + 20);
   assert.deepEqual(out.map((t) => t.packet.kind), ['goodbye']);
   assert.ok(verify(out[0]!.data, first.keys.toClient, hmac));
+  // Only the old client is told: not another address, nor a datagram without its tag.
+  const oldPing = seal(encode({ kind: 'ping', sessionId: first.sessionId }), first.keys.toServer, hmac);
+  assert.deepEqual(await h.deliver(oldPing, { address: '127.0.0.9', port: 40100 }, T0 + 21), [], 'another address');
+  assert.deepEqual(await h.deliver(seal(encode({ kind: 'ping', sessionId: first.sessionId }), second.keys.toServer, hmac), CLIENT, T0 + 21), [], 'another key');
+  // The registry shows the name online: the take-over is no sign-off.
+  await h.settle(T0 + 21);
+  assert.deepEqual((await h.store.clients()).map((c) => [c.name, c.online]), [['alice', true]]);
+  // Still told after a few sweeps.
+  for (let t = T0 + 100; t <= T0 + 5_000; t += 100) h.core.handleTimeout(t);
+  assert.deepEqual((await h.deliver(oldPing, CLIENT, T0 + 5_000)).map((p) => p.kind), ['goodbye'], 'told for a session timeout');
   // For a session timeout; then the old session is forgotten like any other.
   const timeout = SERVER_DEFAULTS.sessionTimeoutMs;
   const ping = seal(encode({ kind: 'ping', sessionId: first.sessionId }), first.keys.toServer, hmac);
@@ -190,4 +204,27 @@ test('a group named after another user is refused: only alice reads what is sent
   assert.equal(own.out[0]!.packet.kind, 'welcome', 'a user may read its own messages as a group');
   const other = await login(h, reader('bob', 'jobs', 13), USERS.get('bob'), { address: '127.0.0.3', port: 40010 });
   assert.equal(other.out[0]!.packet.kind, 'welcome', 'a group name that is nobody’s is open to every user');
+});
+
+test('authenticated mode: replies with their tags still fit the datagram size of the path', async () => {
+  const h = new ServerHarness({ users: USERS });
+  const FAR = { address: '192.0.2.10', port: 40003 }; // off loopback: 1,200-byte datagrams
+  const w = await opened(h, 'alice', USERS.get('alice')!, 1);
+  const text = 'x'.repeat(300);
+  for (let seq = 1; seq <= 8; seq++) {
+    const d = encode({ kind: 'data', sessionId: w.sessionId, seq, entries: [1, 2, 3].map(() => ({ more: false, continued: false, text: Buffer.from(text) })) });
+    await h.deliver(seal(d, w.keys.toServer, hmac), CLIENT, T0 + seq);
+  }
+  const { out, keys } = await login(h, { kind: 'hello', role: Role.Reader, nonce: 5, name: 'bob', cookie: Buffer.alloc(0), fromKind: 1, fromId: 0 }, USERS.get('bob')!, FAR, T0 + 10);
+  const sessionId = (out.find((t) => t.packet.kind === 'welcome')!.packet as Welcome).sessionId;
+  const fetch = encode({ kind: 'fetch', sessionId, fetchId: 1, position: 1, offset: 0, waitMs: 0, maxDatagrams: 16 });
+  const replies = await h.deliverRaw(seal(fetch, keys!.toServer, hmac), FAR, T0 + 11);
+  assert.ok(replies.length >= 6, `${replies.length} datagrams`);
+  for (const r of replies) {
+    assert.ok(r.data.length <= 1_200, `${r.data.length} bytes`);
+    assert.ok(verify(r.data, keys!.toClient, hmac));
+  }
+  const bytes = new Map<number, number>();
+  for (const m of replies.flatMap((r) => (r.packet.kind === 'batch' ? r.packet.messages : []))) bytes.set(m.id, (bytes.get(m.id) ?? 0) + m.text.length);
+  assert.deepEqual([...bytes.values()], Array.from({ length: 24 }, () => 300), 'every message whole, some in fragments');
 });

@@ -322,7 +322,7 @@ test('WHO: the registry in pages that each fit a datagram, in name order, then o
     more = p.more;
     offset = p.nextOffset;
   }
-  assert.ok(pages.length >= 5, `${pages.length} pages`);
+  assert.ok(pages.length >= 5 && pages.length <= 12, `${pages.length} pages: each as full as a datagram allows`);
   const listed = pages.flatMap((p) => p.entries.map((e) => `${e.name}/${e.role}`));
   const expected = (await h.store.clients()).map((c) => `${c.name}/${c.role}`).sort();
   assert.deepEqual(listed, expected, 'every client once, by name, then role');
@@ -337,7 +337,8 @@ test('WHO: the registry in pages that each fit a datagram, in name order, then o
   for (let i = 0; i < 120; i++) await h.handshake(helloWriter(`nw-${String(i).padStart(3, '0')}-${'y'.repeat(20)}`, 1, BigInt(100 + i)), { address: `10.1.0.${i + 1}`, port: 41000 }, T0 + 2);
   const changed: string[] = [];
   let since = version;
-  for (let more = true, id = 200; more; id++) {
+  let changePages = 0;
+  for (let more = true, id = 200; more; id++, changePages++) {
     const p = await who(id, since, 0);
     assert.ok(!p.full);
     assert.ok(p.version > since, 'each page moves the version on');
@@ -346,6 +347,7 @@ test('WHO: the registry in pages that each fit a datagram, in name order, then o
     since = p.version;
   }
   assert.equal(changed.length, 120);
+  assert.ok(changePages >= 3 && changePages <= 6, `${changePages} pages of changes: each as full as a datagram allows`);
   assert.deepEqual(changed, Array.from({ length: 120 }, (_, i) => `nw-${String(i).padStart(3, '0')}-${'y'.repeat(20)}/writer/true`));
 });
 

@@ -389,3 +389,115 @@ test("a member whose reply was lost asks again from where it stood: it gets its 
   await h.deliver(data(wsid, 2, 'd'), CLIENT, T0 + 4);
   assert.deepEqual(ids(await h.deliver(fetchFrom(sid, 3, 4, 0), OTHER, T0 + 5)), [4], 'past it: the next');
 });
+
+test('over the rate: a datagram again that was already taken is acknowledged, not charged; a message in parts counts once', async () => {
+  const h = new ServerHarness({ messagesPerSecond: 4 });
+  const sid = await openWriter(h);
+  assert.deepEqual((await h.deliver(data(sid, 1, 'a', 'b', 'c'), CLIENT, T0 + 1)).map((p) => p.kind), ['ack']);
+  for (let i = 0; i < 5; i++) {
+    assert.deepEqual((await h.deliver(data(sid, 1, 'a', 'b', 'c'), CLIENT, T0 + 2)).map((p) => p.kind), ['ack'], 'a repeat');
+  }
+  // One message in three parts, one per datagram: one of the tokens left, not three.
+  const part = (seq: number, text: string, more: boolean, continued: boolean) =>
+    encode({ kind: 'data', sessionId: sid, seq, entries: [{ more, continued, text: Buffer.from(text) }] });
+  for (const [seq, text, more, continued] of [[2, 'long ', true, false], [3, 'message ', true, true], [4, 'in parts', false, true]] as const) {
+    assert.deepEqual((await h.deliver(part(seq, text, more, continued), CLIENT, T0 + 3)).map((p) => p.kind), ['ack'], text);
+  }
+  assert.equal(h.core.stats.throttled, 0);
+  assert.equal(h.core.stats.messagesStored, 4);
+});
+
+test("a writer's BYE carries no position: nothing is saved under its name", async () => {
+  const h = new ServerHarness({ cursorFlushMs: 0 });
+  const sid = await openWriter(h);
+  await h.deliver(data(sid, 1, 'a', 'b'), CLIENT, T0 + 1);
+  const out = await h.deliver(encode({ kind: 'bye', sessionId: sid, position: 3 }), CLIENT, T0 + 2);
+  assert.deepEqual(out.map((p) => p.kind), ['goodbye']);
+  h.core.handleTimeout(T0 + 100);
+  await h.settle(T0 + 100);
+  assert.equal(await h.store.cursor('w'), undefined);
+});
+
+test('a reader BYE with no position (it printed nothing) is answered at once, with nothing to save', async () => {
+  const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 60_000 });
+  h.core.handleDatagram(encode({ kind: 'bye', sessionId: rsid, position: 0 }), OTHER, T0 + 1);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye'], 'before any store work');
+  const ops = [];
+  for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) ops.push(r.req.op);
+  assert.ok(!ops.includes('saveCursors'), ops.join());
+});
+
+test("a reader's newer fetch, arriving while the older one is read, is read and answered alone, one read at a time", async () => {
+  const { h, rsid } = await threeLinesAndReader({});
+  h.core.handleDatagram(fetchFrom(rsid, 1, 1, 0), OTHER, T0 + 1);
+  h.core.handleDatagram(fetchFrom(rsid, 2, 2, 0), OTHER, T0 + 2);
+  const first = h.core.pollStoreRequest();
+  assert.equal(first?.req.op, 'read');
+  assert.equal(h.core.pollStoreRequest(), undefined, 'one read at a time for a session');
+  h.core.handleStoreResult(first.id, true, await runStoreRequest(h.store, first.req), T0 + 3);
+  await h.settle(T0 + 3);
+  const out = drain(h.core).map((t) => t.packet);
+  assert.deepEqual(out.map((p) => p.kind === 'batch' && [p.fetchId, p.messages.map((m) => m.text.toString())]), [[2, ['b', 'c']]]);
+});
+
+test('a reader gone while its fetch is read is sent nothing', async () => {
+  const { h, rsid } = await threeLinesAndReader({});
+  h.core.handleDatagram(fetchFrom(rsid, 1, 1, 0), OTHER, T0 + 1);
+  const read = h.core.pollStoreRequest();
+  assert.equal(read?.req.op, 'read');
+  h.core.shutdown(T0 + 2);
+  h.core.handleStoreResult(read.id, true, await runStoreRequest(h.store, read.req), T0 + 2);
+  await h.settle(T0 + 2);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), []);
+});
+
+test('lines committed while a poll was being read at the end: the poll reads again and is answered, not held', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  const wsid = await openWriter(h);
+  h.core.handleDatagram(fetchFrom(rsid, 1, 1, 10_000), OTHER, T0 + 1);
+  const read = h.core.pollStoreRequest();
+  assert.equal(read?.req.op, 'read');
+  const emptyLog = await runStoreRequest(h.store, read.req); // the read saw the log before the lines went in
+  h.core.handleDatagram(data(wsid, 1, 'news'), CLIENT, T0 + 2);
+  const append = h.core.pollStoreRequest();
+  assert.equal(append?.req.op, 'append');
+  h.core.handleStoreResult(append.id, true, await runStoreRequest(h.store, append.req), T0 + 3);
+  h.core.handleStoreResult(read.id, true, emptyLog, T0 + 4);
+  await h.settle(T0 + 4);
+  const batch = drain(h.core).find((t) => t.packet.kind === 'batch')?.packet;
+  assert.deepEqual(batch?.kind === 'batch' && batch.messages.map((m) => m.text.toString()), ['news']);
+});
+
+test('a writer whose lines another server stored meanwhile (it moved and this session is stale) is ended, to sign on again', async () => {
+  const store = new MemoryStore();
+  let ids = 1_000n;
+  const a = new ServerHarness({}, store);
+  const b = new ServerHarness({ randomId: () => ids++ }, store);
+  const onA = await openWriter(a);
+  await a.deliver(data(onA, 1, 'one'), CLIENT, T0);
+  // The writer moved to b (a took too long to answer), and b stored its next line.
+  const [w] = await b.handshake(helloWriter('w', 2, 9n, 2), OTHER, T0 + 10);
+  assert.equal(w?.kind === 'welcome' && w.resume, 2);
+  await b.deliver(data((w as Welcome).sessionId, 2, 'two'), OTHER, T0 + 11);
+  for (let e = a.core.pollEvent(); e; e = a.core.pollEvent());
+  // Its old datagram reaches a late: a's view of the writer is stale.
+  assert.deepEqual(await a.deliver(data(onA, 2, 'two'), CLIENT, T0 + 12), [], 'not acknowledged by a');
+  assert.deepEqual(a.core.pollEvent(), { type: 'session-closed', role: 'writer', name: 'w', reason: 'superseded' });
+  assert.equal(a.core.sessionCount, 0);
+  assert.deepEqual((await store.read(1, { maxMessages: 10, maxBytes: 1_000, user: 'x' })).messages.map((m) => m.text.toString()), ['one', 'two']);
+});
+
+test('a writer gone while its lines were being committed: they are stored, and nothing is sent to the session that is gone', async () => {
+  const h = new ServerHarness();
+  const sid = await openWriter(h);
+  h.core.handleDatagram(data(sid, 1, 'last'), CLIENT, T0 + 1);
+  const append = h.core.pollStoreRequest();
+  assert.equal(append?.req.op, 'append');
+  h.core.shutdown(T0 + 2);
+  h.core.handleStoreResult(append.id, true, await runStoreRequest(h.store, append.req), T0 + 2);
+  await h.settle(T0 + 2);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), []);
+  assert.equal(h.core.stats.messagesStored, 1);
+});

@@ -14,6 +14,7 @@ import '../core/rtt-estimator.test.js';
 import '../core/server-auth.test.js';
 import '../core/server-core.test.js';
 import '../core/server-gates.test.js';
+import '../core/server-groups.test.js';
 import '../core/server-sessions.test.js';
 import '../core/sign-on.test.js';
 import '../core/writer-core.test.js';
