@@ -674,3 +674,93 @@ test('resumed while signing on again (its server restarted while it was paused):
   const next = drain(r).map((t) => t.packet);
   assert.deepEqual(next.map((p) => p.kind === 'fetch' && [p.sessionId, p.position]), [[10n, 7]]);
 });
+
+test('watching, after signing on again: who seems gone is held while the others sign on again too, and told once that time is up', () => {
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'watch', presencePollMs: 1_000 }, T0);
+  drain(r);
+  welcome(r, T0);
+  const ask = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who;
+  r.handleDatagram(presence(ask.requestId, 1, [online('bob'), online('carol'), online('r')], true), SERVER, T0 + 1);
+  allEvents(r);
+  // The server restarted: the reader signs on again, and asks what changed since the version it has.
+  r.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 100);
+  const back = T0 + 200;
+  const hello = drain(r).map((t) => t.packet).find((p) => p.kind === 'hello');
+  r.handleDatagram(
+    encode({ kind: 'welcome', nonce: hello!.nonce, sessionId: 10n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 1, missed: 0 }),
+    SERVER,
+    back,
+  );
+  const again = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who;
+  assert.equal(again.since, 1);
+  allEvents(r);
+  // Everyone looks offline until their own clients sign on again: nothing is told yet.
+  const presence10 = (requestId: number, version: number, entries: PresenceEntry[]) =>
+    encode({ kind: 'presence', sessionId: 10n, requestId, version, full: false, more: false, nextOffset: 0, entries });
+  r.handleDatagram(presence10(again.requestId, 4, [online('bob', false), online('carol', false), online('r', false)]), SERVER, back + 1);
+  assert.deepEqual(allEvents(r), []);
+  r.handleTimeout(back + 1_001);
+  const poll = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who;
+  r.handleDatagram(presence10(poll.requestId, 5, [online('carol')]), SERVER, back + 1_002);
+  assert.deepEqual(allEvents(r), [], 'carol is back: never told she left');
+  // Settled after two heartbeats and a second (heartbeat 5 s): bob did not come back.
+  const settled = back + 2 * 5_000 + 1_000;
+  for (let t = back + 1_100; t < settled; t += 500) r.handleTimeout(t);
+  drain(r);
+  assert.deepEqual(allEvents(r).filter((e) => e.type === 'presence'), [], 'not before');
+  assert.ok(r.nextDeadline()! <= settled, 'a deadline for it');
+  r.handleTimeout(settled);
+  assert.deepEqual(allEvents(r).filter((e) => e.type === 'presence'), [{ type: 'presence', changes: [online('bob', false)] }], 'bob, and never the reader itself');
+});
+
+test('watching: the registry as it is now can be asked for once signed on; before, nothing is sent', () => {
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'watch', presencePollMs: 60_000 }, T0);
+  drain(r);
+  r.refreshRegistry(T0 + 1);
+  assert.deepEqual(drain(r), [], 'not signed on yet');
+  welcome(r, T0 + 2);
+  const ask = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who;
+  r.handleDatagram(presence(ask.requestId, 1, [online('bob')], true), SERVER, T0 + 3);
+  allEvents(r);
+  r.refreshRegistry(T0 + 10);
+  const now = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who | undefined;
+  assert.ok(now, 'asked at once, not at the next poll a minute away');
+  r.handleDatagram(presence(now.requestId, 2, [online('carol')], false), SERVER, T0 + 11);
+  assert.deepEqual(allEvents(r).find((e) => e.type === 'registry'), { type: 'registry', entries: [online('bob'), online('carol')] });
+});
+
+test("the server's heartbeat, when shorter than the reader's own, is the one kept", () => {
+  for (const [own, server, pings] of [[5_000, 2_000, [2_001, 4_001, 6_001, 8_001]], [2_000, 5_000, [2_001, 4_001, 6_001, 8_001]]] as const) {
+    const r = newReader({ delayMs: 9_000, heartbeatMs: own });
+    drain(r);
+    r.handleDatagram(
+      encode({ kind: 'welcome', nonce: 1, sessionId: 9n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: server, resume: 1, missed: 0 }),
+      SERVER,
+      T0,
+    );
+    r.handleDatagram(batch(lastFetch(r).fetchId, 0, [msg(1)]), SERVER, T0 + 1);
+    r.handleDatagram(batch(lastFetch(r).fetchId, 0, [msg(2)]), SERVER, T0 + 1); // early: held for the poll
+    delivered(r);
+    drain(r);
+    const sent: number[] = [];
+    for (let now = r.nextDeadline()!; now < T0 + 9_000; now = r.nextDeadline()!) {
+      r.handleTimeout(now);
+      for (const t of drain(r)) if (t.packet.kind === 'ping') sent.push(now - T0);
+    }
+    assert.deepEqual(sent, pings, `own ${own}, server ${server}`);
+  }
+});
+
+test('while signing on again, a reader sends HELLOs only: no fetch, PING or WHO of the session that is gone', () => {
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'watch', presencePollMs: 500 }, T0);
+  drain(r);
+  welcome(r, T0);
+  drain(r); // a long poll and a WHO in flight
+  r.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 10);
+  const kinds = new Set<string>();
+  for (let now = T0 + 10; now < T0 + 8_000; now = Math.max(now + 1, r.nextDeadline() ?? now + 100)) {
+    r.handleTimeout(now);
+    for (const t of drain(r)) kinds.add(t.packet.kind);
+  }
+  assert.deepEqual([...kinds], ['hello']);
+});
