@@ -796,3 +796,17 @@ test('with --delay, a reply that comes during a poll is printed part by part, as
   r.handleDatagram(batch(f.fetchId, 1, [msg(3)], { position: 3 }), SERVER, T0 + 2);
   assert.deepEqual(delivered(r), [3]);
 });
+
+test('with --delay, what came early still waits for the poll when the output stalls and frees up meanwhile', () => {
+  const r = newReader({ delayMs: 1_000 });
+  drain(r);
+  welcome(r, T0);
+  r.handleDatagram(batch(lastFetch(r).fetchId, 0, [msg(1)]), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), [1]);
+  r.handleDatagram(batch(lastFetch(r).fetchId, 0, [msg(2)]), SERVER, T0 + 100); // early
+  r.setPaused(true, T0 + 200);
+  r.setPaused(false, T0 + 300);
+  assert.deepEqual(delivered(r), [], 'held for the poll');
+  r.handleTimeout(T0 + 1_001);
+  assert.deepEqual(delivered(r), [2]);
+});
