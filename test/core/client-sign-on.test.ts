@@ -91,8 +91,9 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       const c = make();
       drain(c);
       c.handleDatagram(refuse(RefuseCode.RateLimited), SERVER, T0 + 1);
+      assert.deepEqual(events(c), [{ type: 'rate-limited', reason: 'reason 7' }], 'said at the first');
       c.handleDatagram(refuse(RefuseCode.RateLimited), SERVER, T0 + 2);
-      assert.deepEqual(events(c), [{ type: 'rate-limited', reason: 'reason 7' }]);
+      assert.deepEqual(events(c), [], 'and only then');
       assert.deepEqual(kinds(c), [], 'not at once');
       const at = c.nextDeadline()!;
       assert.ok(at > T0 + 2 && at <= T0 + 1_000);
@@ -200,6 +201,25 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       c.handleTimeout(T0 + 60_000);
       assert.deepEqual(kinds(c), []);
       assert.deepEqual(events(c), [], 'ended: nothing more happens');
+    });
+
+    test('closing, with the server silent long enough to be called lost meanwhile: it is not (the BYEs run their course)', () => {
+      const c = signedOn(make);
+      // Whatever it sent since signing on is unanswered; it closes just before that makes the server lost.
+      let now = T0 + 1_900;
+      close(c, now);
+      const to = new Set<number>();
+      let ended: { type: string }[] = [];
+      for (let i = 0; i < 20 && ended.length === 0; i++) {
+        for (const t of drain(c)) to.add(t.to.port);
+        ended = events(c);
+        if (ended.length > 0) break;
+        now = c.nextDeadline()!;
+        c.handleTimeout(now);
+      }
+      assert.ok(now >= T0 + 2_001, `still closing when the server would be lost (+${now - T0} ms)`);
+      assert.deepEqual(ended, closed);
+      assert.deepEqual([...to], [SERVER.port]);
     });
 
     test('a GOODBYE of another session does not end it; its own does, once', () => {
