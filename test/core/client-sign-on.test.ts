@@ -168,6 +168,9 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       c.handleDatagram(encode({ kind: 'unknown-session', sessionId: SID }), SERVER, T0 + 2);
       const [hello] = drain(c).map((t) => t.packet);
       assert.ok(hello?.kind === 'hello' && hello.nonce === 2, JSON.stringify(hello?.kind));
+      // The same news again (a duplicate, or an answer to something sent before) starts nothing over.
+      c.handleDatagram(encode({ kind: 'unknown-session', sessionId: SID }), SERVER, T0 + 2);
+      assert.deepEqual(kinds(c), [], 'no second HELLO');
       c.handleDatagram(welcome(1), SERVER, T0 + 3);
       assert.deepEqual(events(c), [], 'the old nonce is not welcomed');
       c.handleDatagram(welcome(2), SERVER, T0 + 4);
@@ -275,6 +278,8 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       c.handleDatagram(toClient({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 4);
       assert.deepEqual(events(c), [{ type: 'taken-over' }]);
       assert.equal(c.nextDeadline(), undefined);
+      c.handleDatagram(toClient({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 5);
+      assert.deepEqual(events(c), [], 'said once');
     });
 
     test('a WELCOME tagged with other keys is not the server; an untagged one is a server in open mode, said once', () => {

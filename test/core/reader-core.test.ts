@@ -441,6 +441,8 @@ test('closing while messages are still being printed: BYE waits for them, at mos
 
   const stuck = closing();
   assert.equal(stuck.nextDeadline(), T0 + 2_010);
+  stuck.handleTimeout(T0 + 1_000);
+  assert.deepEqual(drain(stuck), [], 'not before the 2 s');
   stuck.handleTimeout(T0 + 2_010);
   assert.deepEqual(drain(stuck).map((t) => t.packet), [{ kind: 'bye', sessionId: 9n, position: 6 }], 'what was printed');
 
