@@ -161,6 +161,7 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       assert.deepEqual(events(c), [], 'nor by one from another server');
       c.handleDatagram(encode({ kind: 'pong', sessionId: SID }), SERVER, now + 2);
       assert.deepEqual(events(c), [{ type: 'server-back' }]);
+      assert.ok(!kinds(c).includes('pong'), 'a PONG is not answered');
     });
 
     test('told its session is unknown (the server restarted): HELLO again with a new nonce', () => {

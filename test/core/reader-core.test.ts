@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { READER_DEFAULTS, ReaderCore, type ReaderEvent } from '../../src/core/reader/reader-core.js';
-import { FromKind, Role } from '../../src/protocol/constants.js';
+import { FromKind, MESSAGE_BYTES_MAX, Role } from '../../src/protocol/constants.js';
 import { encode } from '../../src/protocol/codec.js';
 import type { Batch, Fetch, HelloReader, PresenceEntry, WireMessage, Who } from '../../src/protocol/packets.js';
 import { drain, SERVER, T0 } from './helpers.js';
@@ -344,6 +344,7 @@ test('watching who is online: the registry first, then who comes and goes, never
   assert.deepEqual(allEvents(r).slice(1), [{ type: 'registry', entries: [online('bob'), online('r')] }]);
   r.handleTimeout(T0 + 500);
   assert.ok(!drain(r).some((t) => t.packet.kind === 'who'), 'not asked again before a second');
+  assert.ok(r.nextDeadline()! <= T0 + 1_001, 'a deadline for asking again');
   r.handleTimeout(T0 + 1_001);
   const next = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who;
   assert.equal(next.since, 1, 'changes since the version it has');
@@ -811,4 +812,77 @@ test('with --delay, what came early still waits for the poll when the output sta
   assert.deepEqual(delivered(r), [], 'held for the poll');
   r.handleTimeout(T0 + 1_001);
   assert.deepEqual(delivered(r), [2]);
+});
+
+test('a long poll sent again while the server holds it is no sign of loss: the retransmission timeout of immediate fetches stays', () => {
+  const gapAfter = (resends: number): number => {
+    const r = newReader();
+    drain(r);
+    welcome(r, T0);
+    const poll = lastFetch(r);
+    assert.ok(poll.waitMs > 0, 'a long poll');
+    let now = T0;
+    for (let i = 0; i < resends; i++) {
+      now = r.nextDeadline()!;
+      r.handleTimeout(now);
+      assert.equal(lastFetch(r)?.fetchId, poll.fetchId, 'the same poll again');
+    }
+    r.handleDatagram(batch(poll.fetchId, 0, [msg(1)], { caughtUp: false }), SERVER, now + 1);
+    const next = lastFetch(r);
+    assert.equal(next.waitMs, 0, 'more waits: an immediate fetch');
+    return r.nextDeadline()! - (now + 1);
+  };
+  assert.equal(gapAfter(3), gapAfter(0));
+});
+
+test('a server silent for 2 s is called lost at that moment, whatever else is due', () => {
+  for (const over of [{}, { delayMs: 10_000 }, { holdMs: 25_000 }] as Partial<typeof READER_DEFAULTS>[]) {
+    const r = newReader(over);
+    drain(r);
+    welcome(r, T0);
+    let now = T0;
+    let lostAt: number | undefined;
+    while (lostAt === undefined && now < T0 + 10_000) {
+      now = r.nextDeadline()!;
+      r.handleTimeout(now);
+      drain(r);
+      if (allEvents(r).some((e) => e.type === 'server-lost')) lostAt = now;
+    }
+    assert.equal(lostAt, T0 + 2_000, JSON.stringify(over));
+  }
+});
+
+test('a HELLO sent again before any WELCOME asks from where the user asked; after one, from where the reader stands', () => {
+  const r = newReader({ fromKind: FromKind.Latest, fromId: 0 });
+  const first = drain(r).map((t) => t.packet)[0] as HelloReader;
+  r.handleTimeout(r.nextDeadline()!);
+  const again = drain(r).map((t) => t.packet)[0] as HelloReader;
+  assert.deepEqual([first.fromKind, again.fromKind, again.fromId], [FromKind.Latest, FromKind.Latest, 0]);
+  welcome(r, T0 + 2_000, 7);
+  r.handleDatagram(encode({ kind: 'unknown-session', sessionId: 9n }), SERVER, T0 + 2_001);
+  const back = drain(r).map((t) => t.packet).find((p) => p.kind === 'hello') as HelloReader;
+  assert.deepEqual([back.fromKind, back.fromId], [FromKind.Id, 7]);
+});
+
+test('watching, the answer to a WHO that comes once the reader is closing is not reported', () => {
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'watch' }, T0);
+  drain(r);
+  welcome(r, T0);
+  const ask = drain(r).map((t) => t.packet).find((p) => p.kind === 'who') as Who;
+  allEvents(r);
+  r.close(T0 + 1);
+  r.handleDatagram(presence(ask.requestId, 1, [online('bob')], true), SERVER, T0 + 2);
+  assert.deepEqual(allEvents(r), []);
+});
+
+test('a message of the largest size a server may hold is put together; one byte more is not', () => {
+  for (const [total, offset] of [[MESSAGE_BYTES_MAX, 3], [MESSAGE_BYTES_MAX + 1, 0]] as const) {
+    const r = newReader();
+    drain(r);
+    welcome(r, T0);
+    const first: WireMessage = { ...msg(1, 'abc'), fragment: { total, offset: 0 } };
+    r.handleDatagram(batch(lastFetch(r).fetchId, 0, [first], { nextPosition: 1, nextOffset: 3, caughtUp: false }), SERVER, T0 + 1);
+    const next = lastFetch(r);
+    assert.deepEqual([next.position, next.offset], [1, offset], `${total} bytes`);
+  }
 });
