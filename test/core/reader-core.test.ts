@@ -769,24 +769,27 @@ test('while signing on again, a reader sends HELLOs only: no fetch, PING or WHO 
 });
 
 test("the parts of one reply arriving out of order, fragments of one message included: taken when the gap fills, with no fetch before the reply's end", () => {
-  const r = newReader();
-  drain(r);
-  welcome(r, T0);
-  const f = lastFetch(r);
-  const frag = (offset: number, text: string): WireMessage => ({ ...msg(1, text), fragment: { total: 9, offset } });
-  const parts = [
-    batch(f.fetchId, 0, [frag(0, 'abc')], { lastPart: false, position: 1, offset: 0, nextPosition: 1, nextOffset: 3 }),
-    batch(f.fetchId, 1, [frag(3, 'def')], { lastPart: false, position: 1, offset: 3, nextPosition: 1, nextOffset: 6 }),
-    batch(f.fetchId, 2, [frag(6, 'ghi'), msg(2)], { lastPart: false, position: 1, offset: 6, nextPosition: 3, nextOffset: 0 }),
-    batch(f.fetchId, 3, [msg(3)], { position: 3 }),
-  ];
-  for (const [i, at] of [[3, 1], [2, 2], [0, 3]] as const) r.handleDatagram(parts[i]!, SERVER, T0 + at);
-  assert.deepEqual(drain(r), [], 'a part is still to come: no fetch yet');
-  r.handleDatagram(parts[1]!, SERVER, T0 + 4);
-  const got = allEvents(r).flatMap((e) => (e.type === 'messages' ? e.messages.map((m) => m.text.toString()) : []));
-  assert.deepEqual(got, ['abcdefghi', 'm2', 'm3']);
-  const next = drain(r).map((t) => t.packet);
-  assert.deepEqual(next.map((p) => p.kind === 'fetch' && [p.position, p.offset]), [[4, 0]], 'one fetch, from past the reply');
+  // Whatever the order of the first three, the second comes last: all is taken then, and not before.
+  for (const order of [[3, 2, 0], [0, 3, 2], [2, 0, 3]]) {
+    const r = newReader();
+    drain(r);
+    welcome(r, T0);
+    const f = lastFetch(r);
+    const frag = (offset: number, text: string): WireMessage => ({ ...msg(1, text), fragment: { total: 9, offset } });
+    const parts = [
+      batch(f.fetchId, 0, [frag(0, 'abc')], { lastPart: false, position: 1, offset: 0, nextPosition: 1, nextOffset: 3 }),
+      batch(f.fetchId, 1, [frag(3, 'def')], { lastPart: false, position: 1, offset: 3, nextPosition: 1, nextOffset: 6 }),
+      batch(f.fetchId, 2, [frag(6, 'ghi'), msg(2)], { lastPart: false, position: 1, offset: 6, nextPosition: 3, nextOffset: 0 }),
+      batch(f.fetchId, 3, [msg(3)], { position: 3 }),
+    ];
+    order.forEach((i, at) => r.handleDatagram(parts[i]!, SERVER, T0 + 1 + at));
+    assert.deepEqual(drain(r), [], `${order}: a part is still to come, no fetch yet`);
+    r.handleDatagram(parts[1]!, SERVER, T0 + 4);
+    const got = allEvents(r).flatMap((e) => (e.type === 'messages' ? e.messages.map((m) => m.text.toString()) : []));
+    assert.deepEqual(got, ['abcdefghi', 'm2', 'm3'], `${order}`);
+    const next = drain(r).map((t) => t.packet);
+    assert.deepEqual(next.map((p) => p.kind === 'fetch' && [p.position, p.offset]), [[4, 0]], `${order}: one fetch, from past the reply`);
+  }
 });
 
 test('with --delay, a reply that comes during a poll is printed part by part, as with --delay 0', () => {
