@@ -407,3 +407,10 @@ test("a new group whose first save fails is reported, and its member's HELLO sen
   await gone.settle(T0 + 1);
   assert.deepEqual(drain(gone.core).map((t) => t.packet.kind), []);
 });
+
+test('a member asking from inside a message (what it held before a restart) is told to seek to where its lease starts: the message whole', async () => {
+  const { h, m } = await groupWithLog(1, ['a long message', 'b']);
+  const out = batches(await h.deliverRaw(encode({ kind: 'fetch', sessionId: m[0]!.sid, fetchId: 1, position: 1, offset: 5, waitMs: 0, maxDatagrams: 4 }), m[0]!.from, T0 + 1), m[0]!);
+  assert.deepEqual([out[0]!.seek, out[0]!.position, out[0]!.offset], [true, 1, 0]);
+  assert.deepEqual(texts(out), ['a long message', 'b']);
+});
