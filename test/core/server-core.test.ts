@@ -460,9 +460,21 @@ test("a reader's PING with a position keeps it (a long reply printed in pieces),
   };
   await ping(rid, 4, OTHER, T0 + 20);
   assert.equal(await h.store.cursor('r'), 4);
+  // A late fetch from before it (reordered on the way) does not take it back.
+  const fetch = (fetchId: number, position: number, offset = 0) => encode({ kind: 'fetch', sessionId: rid, fetchId, position, offset, waitMs: 0, maxDatagrams: 4 });
+  await h.deliver(fetch(1, 2), OTHER, T0 + 30);
+  h.core.handleTimeout(T0 + 30 + SERVER_DEFAULTS.cursorFlushMs);
+  await h.settle(T0 + 30 + SERVER_DEFAULTS.cursorFlushMs);
+  assert.equal(await h.store.cursor('r'), 4);
+  await ping(rid, 6, OTHER, T0 + 50);
+  assert.equal(await h.store.cursor('r'), 6, 'everything printed: the end of the log');
   await ping(rid, 99, OTHER, T0 + 100);
   await ping(rid, 2, OTHER, T0 + 200);
-  assert.equal(await h.store.cursor('r'), 4);
+  assert.equal(await h.store.cursor('r'), 6);
+  // A fetch from past the end is read from the end, from a message's start.
+  const [past] = await h.deliver(fetch(2, 99, 5), OTHER, T0 + 250);
+  assert.ok(past?.kind === 'batch', past?.kind);
+  assert.deepEqual([past.position, past.offset, past.messages.length], [6, 0, 0]);
   await ping(wid, 5, CLIENT, T0 + 300);
   assert.equal(await h.store.cursor('w'), undefined);
 });
