@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decode, encode } from '../../src/protocol/codec.js';
-import { RefuseCode, Role } from '../../src/protocol/constants.js';
+import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
@@ -500,4 +500,16 @@ test('a writer gone while its lines were being committed: they are stored, and n
   await h.settle(T0 + 2);
   assert.deepEqual(drain(h.core).map((t) => t.packet.kind), []);
   assert.equal(h.core.stats.messagesStored, 1);
+});
+
+test('a reader behind what the log still keeps, with nothing there for it, is told at once how many it missed: its poll is not held', async () => {
+  const h = new ServerHarness({}, new MemoryStore({ messages: 2, bytes: 0, ageMs: 0 }));
+  const toOthers = (text: string) => ({ ts: T0, from: 'w', to: 'someone-else', text: Buffer.from(text) });
+  await h.store.append([{ producerId: 1n, lastSeq: 1, messages: ['a', 'b', 'c', 'd'].map(toOthers) }]);
+  h.core.handleLogAdvanced(5, T0);
+  const [w] = await h.handshake(helloReader('r', 2, FromKind.Id, 1), OTHER, T0);
+  const out = await h.deliver(fetchFrom((w as Welcome).sessionId, 1, 1, 10_000), OTHER, T0 + 1);
+  const b = out.find((p) => p.kind === 'batch');
+  assert.ok(b?.kind === 'batch', 'answered at once');
+  assert.deepEqual([b.missed, b.messages.length], [2, 0]);
 });
