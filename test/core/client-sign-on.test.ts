@@ -207,6 +207,17 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       assert.deepEqual(events(c), [], 'ended: nothing more happens');
     });
 
+    test('a server that never answers is sent HELLOs only, however long it takes', () => {
+      const c = make();
+      const sent = new Set<string>();
+      for (let now = T0, i = 0; now < T0 + 120_000 && i < 1_000; i++) {
+        for (const k of kinds(c)) sent.add(k);
+        now = c.nextDeadline() ?? now + 1_000;
+        c.handleTimeout(now);
+      }
+      assert.deepEqual([...sent], ['hello']);
+    });
+
     test('closing, with the server silent long enough to be called lost meanwhile: it is not (the BYEs run their course)', () => {
       const c = signedOn(make);
       // Whatever it sent since signing on is unanswered; it closes just before that makes the server lost.

@@ -562,3 +562,217 @@ test('input that ends before the WELCOME, with nothing in it: the BYE waits for 
   welcome(w, T0 + 2);
   assert.deepEqual(drain(w).map((t) => t.packet), [{ kind: 'bye', sessionId: 77n, position: 0 }]);
 });
+
+
+test("an ACK naming another session confirms nothing, nor does one while signing on again", () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 3);
+  drain(w);
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 78n, received: 3, committed: 3, sacks: [] }), SERVER, T0 + 10);
+  assert.equal(w.unconfirmedLines, 3, 'another session');
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 20);
+  drain(w);
+  ack(w, 3, 3, T0 + 30);
+  assert.equal(w.unconfirmedLines, 3, 'while signing on again');
+  assert.deepEqual(drain(w), [], 'and nothing sent for it');
+});
+
+test('THROTTLE and STALLED that come while signing on again are not taken: the new session sends at once', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 2);
+  drain(w);
+  events(w);
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 10);
+  const hello = drain(w).map((t) => t.packet).find((p) => p.kind === 'hello') as HelloWriter;
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 1, retryAfterMs: 5_000 }), SERVER, T0 + 11);
+  w.handleDatagram(encode({ kind: 'stalled', sessionId: 77n, retryAfterMs: 1_000, reason: 'disk full' }), SERVER, T0 + 12);
+  assert.deepEqual(events(w), []);
+  welcome(w, T0 + 20, 1, 1 << 20, hello.nonce);
+  assert.deepEqual(seqs(w), [1, 2], 'sent again at once');
+});
+
+test('told its session is unknown while closing (the server restarted after storing everything): it is done', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 1);
+  ack(w, 1, 1, T0 + 5);
+  w.endInput(T0 + 6);
+  assert.ok(drain(w).some((t) => t.packet.kind === 'bye'));
+  events(w);
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 7);
+  assert.deepEqual(events(w), [{ type: 'done' }]);
+  assert.equal(w.finished, true);
+  assert.deepEqual(drain(w), [], 'no HELLO again');
+});
+
+test('a writer that gave up (--timeout) sends nothing more and has no deadline', () => {
+  const w = newWriter({ timeoutMs: 1_000 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 1);
+  let now = T0;
+  while (!w.finished && now < T0 + 5_000) {
+    now = w.nextDeadline()!;
+    w.handleTimeout(now);
+  }
+  assert.equal(events(w).at(-1)?.type, 'failed');
+  drain(w);
+  assert.equal(w.nextDeadline(), undefined);
+  for (const t of [now + 1, now + 5_000, now + 60_000]) w.handleTimeout(t);
+  assert.deepEqual(drain(w), []);
+  assert.deepEqual(events(w), [], 'nor says anything more');
+});
+
+test('everything confirmed: no retransmission timer is left, and the window is not cut later', () => {
+  for (const throttled of [false, true]) {
+    const w = newWriter({ windowInitial: 8 });
+    drain(w);
+    welcome(w, T0);
+    datagramEach(w, 3);
+    drain(w);
+    if (throttled) w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 10, retryAfterMs: 300 }), SERVER, T0 + 1);
+    ack(w, 3, 3, T0 + 10);
+    const window = w.window;
+    for (let now = T0 + 10; now < T0 + 3_000; now += 50) w.handleTimeout(now);
+    assert.equal(w.window, window, throttled ? 'throttled' : 'not throttled');
+    assert.deepEqual(drain(w).map((t) => t.packet.kind).filter((k) => k !== 'ping'), [], 'nothing probed');
+  }
+});
+
+test('after an acknowledgement, what is still in flight is sent again only a retransmission timeout later', () => {
+  const w = newWriter({ windowInitial: 8 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 3);
+  drain(w);
+  ack(w, 1, 1, T0 + 10);
+  const rto = w.rtoMs;
+  w.handleTimeout(T0 + 11);
+  assert.deepEqual(seqs(w), [], 'not at once');
+  assert.ok(w.nextDeadline()! >= T0 + 10 + rto, `deadline +${w.nextDeadline()! - T0}, RTO ${rto}`);
+});
+
+test('a retransmitted datagram gives no round-trip sample (Karn); of those sent once, the newest acknowledged does', () => {
+  // Sent at T0 and T0 + 50, both acknowledged at T0 + 60: the sample is 10 ms, not 60.
+  const w = newWriter({ windowInitial: 8 });
+  drain(w);
+  welcome(w, T0);
+  w.submitLine(Buffer.alloc(1000, 97));
+  w.flush(T0);
+  w.submitLine(Buffer.alloc(1000, 98));
+  w.flush(T0 + 50);
+  drain(w);
+  ack(w, 2, 2, T0 + 60);
+  const fresh = newWriter();
+  drain(fresh);
+  welcome(fresh, T0);
+  datagramEach(fresh, 1);
+  ack(fresh, 1, 1, T0 + 10);
+  assert.equal(w.rtoMs, fresh.rtoMs, 'as from one sample of 10 ms');
+
+  const again = newWriter({ windowInitial: 8 });
+  drain(again);
+  welcome(again, T0);
+  datagramEach(again, 1);
+  drain(again);
+  const rto = again.rtoMs;
+  again.handleTimeout(T0 + rto); // lost: sent again, and the timeout doubled
+  assert.deepEqual(seqs(again), [1]);
+  const backedOff = again.rtoMs;
+  assert.ok(backedOff > rto);
+  ack(again, 1, 1, T0 + rto + 5);
+  assert.equal(again.rtoMs, backedOff, 'an acknowledgement of a datagram sent twice could answer either: no sample');
+});
+
+test('a SACK range past what was sent (a confused or hostile server) is ignored', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 2);
+  drain(w);
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 0, committed: 0, sacks: [{ first: 2, last: 1_000 }] }), SERVER, T0 + 5);
+  assert.equal(w.unconfirmedLines, 2, 'received, not yet stored');
+  ack(w, 2, 2, T0 + 6);
+  assert.equal(w.unconfirmedLines, 0);
+});
+
+test('--timeout counts from the last progress: a server committing slowly keeps the writer going; ACKs that say nothing new do not', () => {
+  const slow = newWriter({ timeoutMs: 1_000, windowInitial: 8 });
+  drain(slow);
+  welcome(slow, T0);
+  datagramEach(slow, 3);
+  drain(slow);
+  ack(slow, 3, 0, T0 + 10);
+  for (let c = 1, now = T0 + 10; now < T0 + 3_000; now += 100) {
+    if (now >= T0 + 10 + c * 900 && c <= 3) ack(slow, 3, c++, now);
+    slow.handleTimeout(now);
+  }
+  assert.ok(!events(slow).some((e) => e.type === 'failed'), 'a commit every 900 ms is progress');
+
+  const stuck = newWriter({ timeoutMs: 1_000, windowInitial: 8 });
+  drain(stuck);
+  welcome(stuck, T0);
+  datagramEach(stuck, 3);
+  drain(stuck);
+  ack(stuck, 3, 0, T0 + 10);
+  let failedAt: number | undefined;
+  for (let now = T0 + 10; now < T0 + 3_000 && failedAt === undefined; now += 50) {
+    ack(stuck, 3, 0, now); // the same, again and again
+    stuck.handleTimeout(now);
+    if (events(stuck).some((e) => e.type === 'failed')) failedAt = now;
+  }
+  assert.ok(failedAt !== undefined && failedAt <= T0 + 1_060, `gave up at +${(failedAt ?? 0) - T0}`);
+});
+
+test('an idle writer whose server keeps answering is not timed out by its first new line', () => {
+  const w = newWriter({ timeoutMs: 1_000 });
+  drain(w);
+  welcome(w, T0);
+  for (let now = T0 + 1_000; now <= T0 + 10_000; now += 1_000) {
+    w.handleTimeout(now);
+    for (const t of drain(w)) if (t.packet.kind === 'ping') w.handleDatagram(encode({ kind: 'pong', sessionId: 77n }), SERVER, now + 1);
+  }
+  w.submitLine(Buffer.from('late news'));
+  w.flush(T0 + 10_500);
+  w.handleTimeout(T0 + 10_600);
+  assert.ok(!events(w).some((e) => e.type === 'failed'));
+});
+
+test('closing, a late THROTTLE or STALLED of the session is not reported: everything is stored already', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 1);
+  ack(w, 1, 1, T0 + 5);
+  w.endInput(T0 + 6);
+  drain(w);
+  events(w);
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 1, retryAfterMs: 5_000 }), SERVER, T0 + 7);
+  w.handleDatagram(encode({ kind: 'stalled', sessionId: 77n, retryAfterMs: 1_000, reason: 'disk full' }), SERVER, T0 + 8);
+  assert.deepEqual(events(w), []);
+  w.handleDatagram(encode({ kind: 'goodbye', sessionId: 77n }), SERVER, T0 + 9);
+  assert.deepEqual(events(w), [{ type: 'done' }]);
+});
+
+test('signing on again, with a server heartbeat shorter than the HELLO retry: HELLOs only, no PING of a session it does not have', () => {
+  const w = newWriter();
+  drain(w);
+  w.handleDatagram(
+    encode({ kind: 'welcome', nonce: 1, sessionId: 77n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 200, resume: 1, missed: 0 }),
+    SERVER,
+    T0,
+  );
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 1);
+  const sent = new Set<string>();
+  for (let now = T0 + 1, i = 0; now < T0 + 10_000 && i < 1_000; i++) {
+    for (const t of drain(w)) sent.add(t.packet.kind);
+    now = w.nextDeadline()!;
+    w.handleTimeout(now);
+  }
+  assert.deepEqual([...sent], ['hello']);
+});
