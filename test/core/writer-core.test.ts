@@ -626,6 +626,8 @@ test('a writer that gave up (--timeout) sends nothing more and has no deadline',
   for (const t of [now + 1, now + 5_000, now + 60_000]) w.handleTimeout(t);
   assert.deepEqual(drain(w), []);
   assert.deepEqual(events(w), [], 'nor says anything more');
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, now + 60_001);
+  assert.deepEqual(drain(w), [], 'told its session is unknown: it does not sign on again');
 });
 
 test('everything confirmed: no retransmission timer is left, and the window is not cut later', () => {
@@ -775,4 +777,22 @@ test('signing on again, with a server heartbeat shorter than the HELLO retry: HE
     w.handleTimeout(now);
   }
   assert.deepEqual([...sent], ['hello']);
+});
+
+test('datagrams taken for lost, then acknowledged after all (they were late): no more in flight than the window', () => {
+  const w = newWriter({ windowInitial: 4, timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 4);
+  assert.deepEqual(seqs(w), [1, 2, 3, 4]);
+  const rto = w.rtoMs;
+  w.handleTimeout(T0 + rto); // all taken for lost; the window is cut and the oldest go again
+  const again = seqs(w);
+  assert.ok(again.length < 4, `${again} sent again`);
+  // The first ones were only late: all four arrive, none stored yet.
+  ack(w, 4, 0, T0 + rto + 5);
+  datagramEach(w, 20);
+  // In flight now: only the new ones (the four arrived). The window is fractional: its whole part, or one more.
+  const inFlight = seqs(w).length;
+  assert.ok(inFlight <= w.window + 1, `${inFlight} in flight, window ${w.window}`);
 });
