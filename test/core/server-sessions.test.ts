@@ -513,3 +513,36 @@ test('a reader behind what the log still keeps, with nothing there for it, is to
   assert.ok(b?.kind === 'batch', 'answered at once');
   assert.deepEqual([b.missed, b.messages.length], [2, 0]);
 });
+
+test('a writer gone while its append failed is not told to wait, and its lines are not kept for it', async () => {
+  const h = new ServerHarness();
+  const sid = await openWriter(h);
+  h.core.handleDatagram(data(sid, 1, 'lost with the session'), CLIENT, T0 + 1);
+  const append = h.core.pollStoreRequest();
+  assert.equal(append?.req.op, 'append');
+  h.core.shutdown(T0 + 2);
+  h.core.handleStoreResult(append.id, false, new Error('store unreachable'), T0 + 2);
+  await h.settle(T0 + 2);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), [], 'no STALLED to a session that is gone');
+  for (let t = T0 + 100; t <= T0 + 5_000; t += 100) {
+    h.core.handleTimeout(t);
+    await h.settle(t);
+  }
+  assert.equal(h.core.stats.messagesStored, 0);
+  assert.equal(h.core.pendingStoreWork, 0);
+});
+
+test('a reply never takes more datagrams than the fetch asked for, even when senders\' names make it longer than read', async () => {
+  const h = new ServerHarness({ datagramBytes: 1_200, loopbackDatagramBytes: 1_200 });
+  const names = ['a'.repeat(30), 'b'.repeat(30)];
+  await h.store.append([{ producerId: 1n, lastSeq: 1, messages: Array.from({ length: 100 }, (_, i) => ({ ts: T0, from: names[i % 2]!, text: Buffer.alloc(20, 120) })) }]);
+  h.core.handleLogAdvanced(101, T0);
+  const [w] = await h.handshake(helloReader('r'), OTHER, T0);
+  const rsid = (w as Welcome).sessionId;
+  for (const maxDatagrams of [1, 2]) {
+    const out = await h.deliver(encode({ kind: 'fetch', sessionId: rsid, fetchId: maxDatagrams, position: 1, offset: 0, waitMs: 0, maxDatagrams }), OTHER, T0 + maxDatagrams);
+    const parts = out.filter((p) => p.kind === 'batch');
+    assert.ok(parts.length >= 1 && parts.length <= maxDatagrams, `${parts.length} datagrams for ${maxDatagrams}`);
+    assert.ok(parts.at(-1)?.kind === 'batch' && !parts.at(-1)!.caughtUp, 'more waits');
+  }
+});
