@@ -796,3 +796,71 @@ test('datagrams taken for lost, then acknowledged after all (they were late): no
   const inFlight = seqs(w).length;
   assert.ok(inFlight <= w.window + 1, `${inFlight} in flight, window ${w.window}`);
 });
+
+test('a datagram three behind one that arrived is taken for lost once it is one smoothed round trip old, not later', () => {
+  const w = newWriter({ windowInitial: 16, timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0 + 20); // the HELLO's round trip: 20 ms
+  w.submitLine(Buffer.alloc(1000, 97));
+  w.flush(T0 + 20);
+  drain(w);
+  ack(w, 1, 1, T0 + 40); // 20 ms again: the smoothed round trip stays 20 ms
+  for (let i = 0; i < 5; i++) {
+    w.submitLine(Buffer.alloc(1000, 98 + i));
+    w.flush(T0 + 40);
+  }
+  assert.deepEqual(seqs(w), [2, 3, 4, 5, 6]);
+  // 5 and 6 arrived 20 ms later, 2..4 not: 2 and 3 are three behind 6, and exactly one round trip old.
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 1, committed: 1, sacks: [{ first: 5, last: 6 }] }), SERVER, T0 + 60);
+  assert.deepEqual(seqs(w), [2, 3], 'sent again at once');
+});
+
+test('a loss among datagrams sent after the last cut is a new loss: the window is halved again', () => {
+  const w = newWriter({ windowInitial: 32, windowMax: 512, timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0 + 20); // round trip 20 ms
+  const send = (n: number, at: number) => {
+    for (let i = 0; i < n; i++) {
+      w.submitLine(Buffer.alloc(1000, 97 + (i % 20)));
+      w.flush(at);
+    }
+    return seqs(w);
+  };
+  const sack = (received: number, first: number, last: number, at: number) =>
+    w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed: received, sacks: [{ first, last }] }), SERVER, at);
+  assert.deepEqual(send(8, T0 + 20), [1, 2, 3, 4, 5, 6, 7, 8]);
+  sack(0, 5, 8, T0 + 40); // 1..4 lost (three behind 8): the first cut, recovery up to 8
+  const afterFirst = w.window;
+  assert.deepEqual(seqs(w).slice(0, 4), [1, 2, 3, 4], 'sent again');
+  ack(w, 8, 8, T0 + 60); // all eight stored
+  const before = w.window;
+  assert.ok(before >= afterFirst);
+  const sent = send(5, T0 + 60);
+  assert.deepEqual(sent, [9, 10, 11, 12, 13]);
+  sack(8, 12, 13, T0 + 80); // 9 and 10 lost: sent after the first cut, so a new loss
+  assert.equal(w.window, Math.max(2, Math.floor(before / 2)), `window ${before} halved`);
+});
+
+test('the last datagram sent before a cut, lost too, belongs to the same loss: no second cut', () => {
+  const w = newWriter({ windowInitial: 32, windowMax: 512, timeoutMs: 600_000 });
+  drain(w);
+  welcome(w, T0 + 20);
+  const send = (n: number, at: number) => {
+    for (let i = 0; i < n; i++) {
+      w.submitLine(Buffer.alloc(1000, 97 + (i % 20)));
+      w.flush(at);
+    }
+    return seqs(w);
+  };
+  const sack = (received: number, first: number, last: number, at: number) =>
+    w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed: received, sacks: [{ first, last }] }), SERVER, at);
+  assert.deepEqual(send(8, T0 + 20), [1, 2, 3, 4, 5, 6, 7, 8]);
+  sack(0, 5, 7, T0 + 40); // 1..4 lost: the cut; 8 was the last sent before it
+  const cut = w.window;
+  drain(w);
+  ack(w, 7, 7, T0 + 60); // all but 8 stored
+  const grown = w.window;
+  send(4, T0 + 60); // 9..12
+  sack(7, 11, 12, T0 + 100); // 8 is three behind 11, and lost too
+  assert.ok(w.window >= grown, `window ${cut}, then ${grown}, now ${w.window}: not cut again`);
+});
