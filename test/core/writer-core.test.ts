@@ -864,3 +864,18 @@ test('the last datagram sent before a cut, lost too, belongs to the same loss: n
   sack(7, 11, 12, T0 + 100); // 8 is three behind 11, and lost too
   assert.ok(w.window >= grown, `window ${cut}, then ${grown}, now ${w.window}: not cut again`);
 });
+
+test('a STALLED that comes once everything is stored (late, or repeated on the way) is not reported: nothing is stalled', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 1);
+  ack(w, 1, 1, T0 + 5);
+  events(w);
+  w.handleDatagram(encode({ kind: 'stalled', sessionId: 77n, retryAfterMs: 1_000, reason: 'disk full' }), SERVER, T0 + 6);
+  assert.deepEqual(events(w), []);
+  // Lines later, stored at once: no stall to be over either.
+  datagramEach(w, 1);
+  ack(w, 2, 2, T0 + 20);
+  assert.deepEqual(events(w), []);
+});

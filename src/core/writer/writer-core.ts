@@ -230,6 +230,8 @@ export class WriterCore {
         if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
         this.heard(now);
         // The server has the lines and cannot store them yet: it keeps them and says when it tries again.
+        // With nothing waiting it is a late copy: what it spoke of has been stored since.
+        if (this.dgrams.length === 0) return;
         if (this.stallReason === undefined) this.events.push({ type: 'stalled', reason: p.reason });
         this.stallReason = p.reason;
         return;
