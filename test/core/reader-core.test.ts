@@ -889,3 +889,41 @@ test('a message of the largest size a server may hold is put together; one byte 
     assert.deepEqual([next.position, next.offset], [1, offset], `${total} bytes`);
   }
 });
+
+test("round trips are measured on a reply's first part to an immediate fetch sent once; the retransmission timeout follows them", () => {
+  /** A reader welcomed after 50 ms that got one reply as given, then sent an immediate fetch: how long before it goes again. */
+  const rtoAfter = (reply: (r: ReaderCore, f: Fetch, sentAt: number) => number): number => {
+    const r = newReader({ holdMs: 0 } as Partial<typeof READER_DEFAULTS>);
+    drain(r);
+    r.handleDatagram(
+      encode({ kind: 'welcome', nonce: 1, sessionId: 9n, maxMessageBytes: 1 << 20, maxDatagramBytes: 1200, heartbeatMs: 5000, resume: 1, missed: 0 }),
+      SERVER,
+      T0 + 50,
+    );
+    const at = reply(r, lastFetch(r), T0 + 50);
+    const next = lastFetch(r);
+    assert.equal(next?.waitMs, 0, 'an immediate fetch');
+    return r.nextDeadline()! - at;
+  };
+  const answered = (after: number) => (r: ReaderCore, f: Fetch, sentAt: number) => {
+    r.handleDatagram(batch(f.fetchId, 0, [msg(1)], { caughtUp: false }), SERVER, sentAt + after);
+    return sentAt + after;
+  };
+  const fast = rtoAfter(answered(10));
+  const slow = rtoAfter(answered(150));
+  assert.ok(fast < slow, `answered in 10 ms: ${fast}; in 150 ms: ${slow}`);
+  const twoParts = rtoAfter((r, f, sentAt) => {
+    r.handleDatagram(batch(f.fetchId, 0, [msg(1)], { caughtUp: false, lastPart: false }), SERVER, sentAt + 10);
+    r.handleDatagram(batch(f.fetchId, 1, [msg(2)], { caughtUp: false }), SERVER, sentAt + 150);
+    return sentAt + 150;
+  });
+  assert.equal(twoParts, fast, 'the second part, 140 ms later, is no sample');
+  let first = 0;
+  const resent = rtoAfter((r, f, sentAt) => {
+    first = r.nextDeadline()! - sentAt;
+    r.handleTimeout(sentAt + first); // unanswered: sent again, the timeout doubled
+    r.handleDatagram(batch(f.fetchId, 0, [msg(1)], { caughtUp: false }), SERVER, sentAt + first + 10);
+    return sentAt + first + 10;
+  });
+  assert.equal(resent, 2 * first, 'a reply to a fetch sent twice could answer either: no sample, the doubled timeout stays');
+});
