@@ -7,7 +7,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { FromKind, Role } from '../../src/protocol/constants.js';
 import type { Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { runStoreRequest } from '../../src/store/store-request.js';
+import { runStoreRequest, type StoreRequest } from '../../src/store/store-request.js';
 
 export const SERVER: Address = { address: '127.0.0.1', port: 12345 };
 export const CLIENT: Address = { address: '127.0.0.1', port: 40001 };
@@ -95,4 +95,11 @@ export async function threeLinesAndReader(config: Partial<ServerConfig>): Promis
   await h.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
   const [w] = await h.handshake(helloReader('r'), OTHER, T0);
   return { h, wsid, rsid: (w as Welcome).sessionId };
+}
+
+/** The next store request the core has made, which must be a `op`: to answer it by hand, in the order a test needs. */
+export function nextRequest<Op extends StoreRequest['op']>(h: ServerHarness, op: Op): { id: number; req: Extract<StoreRequest, { op: Op }> } {
+  const r = h.core.pollStoreRequest();
+  assert.equal(r?.req.op, op);
+  return r as { id: number; req: Extract<StoreRequest, { op: Op }> };
 }

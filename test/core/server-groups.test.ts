@@ -6,7 +6,7 @@ import { ENTRIES_PER_PACKET_MAX, FETCH_DATAGRAMS_MAX, FromKind } from '../../src
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
 import { BATCH_HEADER_BYTES } from '../../src/protocol/sizes.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
-import { CLIENT, data, drain, helloReader, openWriter, ServerHarness, T0 } from './helpers.js';
+import { CLIENT, data, drain, helloReader, nextRequest, openWriter, ServerHarness, T0 } from './helpers.js';
 
 // Queue groups in the server: one lease read at a time per group, and what happens when a member's fetch,
 // its session or the store changes while a read is in flight. Store requests are answered one at a time
@@ -227,8 +227,7 @@ test('one save of positions at a time: what changes while one is in flight is sa
   await h.deliver(fetch(r, 1, 1), r.from, T0 + 1);
   await h.deliver(fetch(r, 2, 3, 10_000), r.from, T0 + 2); // printed 'a' and 'b'
   h.core.handleTimeout(T0 + 200);
-  const save = h.core.pollStoreRequest();
-  assert.equal(save?.req.op, 'saveCursors');
+  const save = nextRequest(h, 'saveCursors');
   h.core.handleDatagram(encode({ kind: 'ping', sessionId: r.sid, position: 4 }), r.from, T0 + 250);
   for (let t = T0 + 300; t <= T0 + 1_000; t += 100) {
     h.core.handleTimeout(t);

@@ -5,7 +5,7 @@ import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
-import { CLIENT, data, drain, helloReader, helloWriter, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
+import { CLIENT, data, drain, helloReader, helloWriter, nextRequest, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
 
 
 const fetchFrom = (sessionId: bigint, fetchId: number, position: number, waitMs = 1_000) =>
@@ -431,8 +431,7 @@ test("a reader's newer fetch, arriving while the older one is read, is read and 
   const { h, rsid } = await threeLinesAndReader({});
   h.core.handleDatagram(fetchFrom(rsid, 1, 1, 0), OTHER, T0 + 1);
   h.core.handleDatagram(fetchFrom(rsid, 2, 2, 0), OTHER, T0 + 2);
-  const first = h.core.pollStoreRequest();
-  assert.equal(first?.req.op, 'read');
+  const first = nextRequest(h, 'read');
   assert.equal(h.core.pollStoreRequest(), undefined, 'one read at a time for a session');
   h.core.handleStoreResult(first.id, true, await runStoreRequest(h.store, first.req), T0 + 3);
   await h.settle(T0 + 3);
@@ -443,8 +442,7 @@ test("a reader's newer fetch, arriving while the older one is read, is read and 
 test('a reader gone while its fetch is read is sent nothing', async () => {
   const { h, rsid } = await threeLinesAndReader({});
   h.core.handleDatagram(fetchFrom(rsid, 1, 1, 0), OTHER, T0 + 1);
-  const read = h.core.pollStoreRequest();
-  assert.equal(read?.req.op, 'read');
+  const read = nextRequest(h, 'read');
   h.core.shutdown(T0 + 2);
   h.core.handleStoreResult(read.id, true, await runStoreRequest(h.store, read.req), T0 + 2);
   await h.settle(T0 + 2);
@@ -457,12 +455,10 @@ test('lines committed while a poll was being read at the end: the poll reads aga
   const rsid = (w as Welcome).sessionId;
   const wsid = await openWriter(h);
   h.core.handleDatagram(fetchFrom(rsid, 1, 1, 10_000), OTHER, T0 + 1);
-  const read = h.core.pollStoreRequest();
-  assert.equal(read?.req.op, 'read');
+  const read = nextRequest(h, 'read');
   const emptyLog = await runStoreRequest(h.store, read.req); // the read saw the log before the lines went in
   h.core.handleDatagram(data(wsid, 1, 'news'), CLIENT, T0 + 2);
-  const append = h.core.pollStoreRequest();
-  assert.equal(append?.req.op, 'append');
+  const append = nextRequest(h, 'append');
   h.core.handleStoreResult(append.id, true, await runStoreRequest(h.store, append.req), T0 + 3);
   h.core.handleStoreResult(read.id, true, emptyLog, T0 + 4);
   await h.settle(T0 + 4);
@@ -493,8 +489,7 @@ test('a writer gone while its lines were being committed: they are stored, and n
   const h = new ServerHarness();
   const sid = await openWriter(h);
   h.core.handleDatagram(data(sid, 1, 'last'), CLIENT, T0 + 1);
-  const append = h.core.pollStoreRequest();
-  assert.equal(append?.req.op, 'append');
+  const append = nextRequest(h, 'append');
   h.core.shutdown(T0 + 2);
   h.core.handleStoreResult(append.id, true, await runStoreRequest(h.store, append.req), T0 + 2);
   await h.settle(T0 + 2);
@@ -518,8 +513,7 @@ test('a writer gone while its append failed is not told to wait, and its lines a
   const h = new ServerHarness();
   const sid = await openWriter(h);
   h.core.handleDatagram(data(sid, 1, 'lost with the session'), CLIENT, T0 + 1);
-  const append = h.core.pollStoreRequest();
-  assert.equal(append?.req.op, 'append');
+  const append = nextRequest(h, 'append');
   h.core.shutdown(T0 + 2);
   h.core.handleStoreResult(append.id, false, new Error('store unreachable'), T0 + 2);
   await h.settle(T0 + 2);

@@ -22,15 +22,15 @@ const events = (w: WriterCore): WriterEvent[] => {
 };
 
 /** `n` lines of 1,000 bytes, each flushed at once: one datagram each. */
-const datagramEach = (w: WriterCore, n: number): void => {
+const datagramEach = (w: WriterCore, n: number, at = T0): void => {
   for (let i = 0; i < n; i++) {
-    w.submitLine(Buffer.alloc(1000, 97 + i));
-    w.flush(T0);
+    w.submitLine(Buffer.alloc(1000, 97 + (i % 20)));
+    w.flush(at);
   }
 };
 
-const ack = (w: WriterCore, received: number, committed: number, now: number) =>
-  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed, sacks: [] }), SERVER, now);
+const ack = (w: WriterCore, received: number, committed: number, now: number, sacks: { first: number; last: number }[] = []) =>
+  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed, sacks }), SERVER, now);
 
 test('says hello, and retries it until welcomed', () => {
   const w = newWriter();
@@ -697,7 +697,7 @@ test('a SACK range past what was sent (a confused or hostile server) is ignored'
   welcome(w, T0);
   datagramEach(w, 2);
   drain(w);
-  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 0, committed: 0, sacks: [{ first: 2, last: 1_000 }] }), SERVER, T0 + 5);
+  ack(w, 0, 0, T0 + 5, [{ first: 2, last: 1_000 }]);
   assert.equal(w.unconfirmedLines, 2, 'received, not yet stored');
   ack(w, 2, 2, T0 + 6);
   assert.equal(w.unconfirmedLines, 0);
@@ -805,29 +805,28 @@ test('a datagram three behind one that arrived is taken for lost once it is one 
   w.flush(T0 + 20);
   drain(w);
   ack(w, 1, 1, T0 + 40); // 20 ms again: the smoothed round trip stays 20 ms
-  for (let i = 0; i < 5; i++) {
-    w.submitLine(Buffer.alloc(1000, 98 + i));
-    w.flush(T0 + 40);
-  }
+  datagramEach(w, 5, T0 + 40);
   assert.deepEqual(seqs(w), [2, 3, 4, 5, 6]);
   // 5 and 6 arrived 20 ms later, 2..4 not: 2 and 3 are three behind 6, and exactly one round trip old.
-  w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received: 1, committed: 1, sacks: [{ first: 5, last: 6 }] }), SERVER, T0 + 60);
+  ack(w, 1, 1, T0 + 60, [{ first: 5, last: 6 }]);
   assert.deepEqual(seqs(w), [2, 3], 'sent again at once');
 });
 
-test('a loss among datagrams sent after the last cut is a new loss: the window is halved again', () => {
+/** A writer with a 20 ms round trip and a wide window; `send` sends `n` datagrams, `sack` acknowledges. */
+function lossyWriter() {
   const w = newWriter({ windowInitial: 32, windowMax: 512, timeoutMs: 600_000 });
   drain(w);
-  welcome(w, T0 + 20); // round trip 20 ms
-  const send = (n: number, at: number) => {
-    for (let i = 0; i < n; i++) {
-      w.submitLine(Buffer.alloc(1000, 97 + (i % 20)));
-      w.flush(at);
-    }
+  welcome(w, T0 + 20); // the HELLO's round trip: 20 ms
+  const send = (n: number, at: number): number[] => {
+    datagramEach(w, n, at);
     return seqs(w);
   };
-  const sack = (received: number, first: number, last: number, at: number) =>
-    w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed: received, sacks: [{ first, last }] }), SERVER, at);
+  const sack = (received: number, first: number, last: number, at: number) => ack(w, received, received, at, [{ first, last }]);
+  return { w, send, sack };
+}
+
+test('a loss among datagrams sent after the last cut is a new loss: the window is halved again', () => {
+  const { w, send, sack } = lossyWriter();
   assert.deepEqual(send(8, T0 + 20), [1, 2, 3, 4, 5, 6, 7, 8]);
   sack(0, 5, 8, T0 + 40); // 1..4 lost (three behind 8): the first cut, recovery up to 8
   const afterFirst = w.window;
@@ -842,18 +841,7 @@ test('a loss among datagrams sent after the last cut is a new loss: the window i
 });
 
 test('the last datagram sent before a cut, lost too, belongs to the same loss: no second cut', () => {
-  const w = newWriter({ windowInitial: 32, windowMax: 512, timeoutMs: 600_000 });
-  drain(w);
-  welcome(w, T0 + 20);
-  const send = (n: number, at: number) => {
-    for (let i = 0; i < n; i++) {
-      w.submitLine(Buffer.alloc(1000, 97 + (i % 20)));
-      w.flush(at);
-    }
-    return seqs(w);
-  };
-  const sack = (received: number, first: number, last: number, at: number) =>
-    w.handleDatagram(encode({ kind: 'ack', sessionId: 77n, received, committed: received, sacks: [{ first, last }] }), SERVER, at);
+  const { w, send, sack } = lossyWriter();
   assert.deepEqual(send(8, T0 + 20), [1, 2, 3, 4, 5, 6, 7, 8]);
   sack(0, 5, 7, T0 + 40); // 1..4 lost: the cut; 8 was the last sent before it
   const cut = w.window;
