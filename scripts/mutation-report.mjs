@@ -5,29 +5,36 @@
 // Usage: node scripts/mutation-report.mjs [REPORT.json ...]. With several reports (runs over parts of
 // src/, e.g. `stryker run --mutate 'src/protocol/**/*.ts'`), each mutant's result comes from the last
 // report that ran it.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { compactRun } from './mutation-run.mjs';
 
 const reports = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['reports/mutation/mutation.json'];
 const OUT = 'reports/mutation/RESULTS.md';
 const EQUIVALENTS = 'reports/mutation/equivalents.md';
 
 // A later run over the same source (a range of lines, e.g. `--mutate 'src/x.ts:100-300'`) replaces only
-// the mutants it ran; a run over a changed source replaces the file's.
+// the mutants it ran; a run over a changed source replaces the file's. Runs are read in the committed
+// compact form (scripts/mutation-run.mjs), or as StrykerJS wrote them.
 const files = new Map();
-const mutantKey = (m) => `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column} ${m.mutatorName} ${m.replacement ?? ''}`;
+const mutantKey = (m) => `${m.line}:${m.column}-${m.endLine}:${m.endColumn} ${m.mutatorName} ${m.replacement}`;
 for (const path of reports) {
-  for (const [file, data] of Object.entries(JSON.parse(readFileSync(path, 'utf8')).files)) {
+  const run = JSON.parse(readFileSync(path, 'utf8'));
+  for (const [file, data] of Object.entries(run.schemaVersion ? compactRun(run).files : run.files)) {
     const before = files.get(file);
-    if (before?.source !== data.source) {
-      files.set(file, data);
+    if (before?.sha256 !== data.sha256) {
+      files.set(file, { ...data, run: path });
       continue;
     }
     const merged = new Map(before.mutants.map((m) => [mutantKey(m), m]));
     for (const m of data.mutants) merged.set(mutantKey(m), m);
-    files.set(file, { ...data, mutants: [...merged.values()] });
+    files.set(file, { ...data, run: path, mutants: [...merged.values()] });
   }
 }
+const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
+// Files whose code changed after their last run: their figures are of the older code.
+const outdated = [...files].filter(([path, f]) => !existsSync(path) || sha256(path) !== f.sha256).map(([path]) => path);
 
 const norm = (s) => s.replace(/\s+/g, ' ').trim();
 const equivalents = readFileSync(EQUIVALENTS, 'utf8')
@@ -38,16 +45,8 @@ const equivalents = readFileSync(EQUIVALENTS, 'utf8')
     const code = (c) => norm(c.replace(/^`|`$/g, ''));
     return { file: code(cells[0]), original: code(cells[1]), mutator: cells[2], replacement: code(cells[3]), why: cells[4], used: 0 };
   });
-/** The code a mutant changes, from the report's copy of the source. */
-const originalOf = (source, { start, end }) => {
-  const lines = source.split('\n');
-  if (start.line === end.line) return lines[start.line - 1].slice(start.column - 1, end.column - 1);
-  return [lines[start.line - 1].slice(start.column - 1), ...lines.slice(start.line, end.line - 1), lines[end.line - 1].slice(0, end.column - 1)].join('\n');
-};
-const equivalentOf = (file, source, m) =>
-  equivalents.find(
-    (e) => e.file === file && e.mutator === m.mutatorName && e.replacement === norm(m.replacement ?? '') && e.original === norm(originalOf(source, m.location)),
-  );
+const equivalentOf = (file, m) =>
+  equivalents.find((e) => e.file === file && e.mutator === m.mutatorName && e.replacement === norm(m.replacement) && e.original === norm(m.original));
 
 const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
@@ -64,14 +63,14 @@ for (const [path, file] of files) {
     let kind;
     if (DETECTED.has(m.status)) kind = 'detected';
     else if (UNDETECTED.has(m.status)) {
-      const eq = equivalentOf(path, file.source, m);
+      const eq = equivalentOf(path, m);
       if (eq) {
         eq.used++;
         kind = 'equivalent';
-        explained.push({ path, line: m.location.start.line, mutator: m.mutatorName, replacement: m.replacement ?? '', why: eq.why });
+        explained.push({ path, line: m.line, mutator: m.mutatorName, replacement: m.replacement, why: eq.why });
       } else {
         kind = 'undetected';
-        survivors.push({ path, line: m.location.start.line, mutator: m.mutatorName, status: m.status, replacement: m.replacement ?? '' });
+        survivors.push({ path, line: m.line, mutator: m.mutatorName, status: m.status, original: m.original, replacement: m.replacement });
       }
     } else continue;
     for (const key of new Set([dirname(path), dirname(path).split('/').slice(0, 2).join('/'), 'all'])) count(key, kind);
@@ -91,12 +90,14 @@ const lines = [
   '(reports/mutation/equivalents.md, and lines marked `Stryker disable` in the code, each with its reason)',
   'left out. String literals (messages) are not mutated: their wording is checked end to end.',
   '',
-  `Made on ${new Date().toISOString().slice(0, 10)} from ${reports.length === 1 ? 'one run' : `${reports.length} runs, each over a part of src/`}.`,
+  `Made on ${new Date().toISOString().slice(0, 10)} from ${reports.length === 1 ? 'one run' : `${reports.length} runs, each over a part of src/`} (kept in`,
+  '`reports/mutation/runs/`; `node scripts/mutation-report.mjs reports/mutation/runs/*.json` makes this page again).',
   '',
   '| folder | killed | survived | equivalent | score |',
   '|---|---:|---:|---:|---:|',
   ...rows.map(([k, f]) => `| ${k === 'all' ? '**all**' : `\`${k}\``} | ${f.detected} | ${f.undetected} | ${f.equivalent} | ${score(f).toFixed(1)}% |`),
   '',
+  ...(outdated.length > 0 ? ['Changed since their last run (their figures are of the older code; run them again):', '', ...outdated.map((p) => `- \`${p}\``), ''] : []),
   ...(stale.length > 0 ? ['Listed as equivalent but not found in this run (the code moved on, or a test kills it now; check the list):', '', ...stale.map((e) => `- \`${e.file}\` ${cell(e.original)} ${e.mutator} ${cell(e.replacement)}`), ''] : []),
   `## Equivalent (${explained.length})`,
   '',
@@ -108,9 +109,9 @@ const lines = [
   '',
   'Each is a missing test, or an equivalent mutant not yet explained.',
   '',
-  '| where | mutation | status |',
-  '|---|---|---|',
-  ...survivors.sort((a, b) => a.path.localeCompare(b.path) || a.line - b.line).map((s) => `| \`${s.path}:${s.line}\` | ${s.mutator}: ${cell(s.replacement)} | ${s.status} |`),
+  '| where | code | mutation | status |',
+  '|---|---|---|---|',
+  ...survivors.sort((a, b) => a.path.localeCompare(b.path) || a.line - b.line).map((s) => `| \`${s.path}:${s.line}\` | ${cell(s.original)} | ${s.mutator}: ${cell(s.replacement)} | ${s.status} |`),
   '',
 ];
 writeFileSync(OUT, lines.join('\n'));

@@ -1,5 +1,6 @@
 // The mutation run's suites (stryker.config.json): each loads a group of test files into one process, so
-// that a mutant pays for one start-up per group rather than one per file.
+// that a mutant pays for one start-up per group rather than one per file, and runs only the groups that
+// reach its code.
 import '../protocol/auth.test.js';
 import '../protocol/codec.test.js';
 import '../protocol/codec-limits.test.js';

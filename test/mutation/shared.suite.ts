@@ -1,0 +1,9 @@
+// Unit tests of what the cores share (addresses, sign-on, liveness) and of the command-line helpers, in
+// one process (see protocol.suite.ts).
+import '../core/address.test.js';
+import '../core/client-sign-on.test.js';
+import '../core/liveness.test.js';
+import '../core/sign-on.test.js';
+import '../cli/address-list.test.js';
+import '../cli/format.test.js';
+import '../io/line-splitter.test.js';

@@ -1,0 +1,4 @@
+// The writer core's unit tests, in one process (see protocol.suite.ts).
+import '../core/line-packer.test.js';
+import '../core/rtt-estimator.test.js';
+import '../core/writer-core.test.js';
