@@ -3,18 +3,25 @@
 # then a reader that comes back later and gets what it missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f dist/commands/run-server.js ] || npm run build >/dev/null
+[ -n "${DEMO_INSTALLED:-}" ] || [ -f dist/commands/run-server.js ] || npm run build >/dev/null
 
 work=$(mktemp -d)
 cleanup() { for p in ${server:-} ${server_a:-} ${server_b:-} ${redis:-}; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
+# The commands by their names, as after `npm install -g`: this checkout's (or, with DEMO_INSTALLED=1,
+# the ones already on PATH).
+if [ -z "${DEMO_INSTALLED:-}" ]; then
+  mkdir "$work/bin"
+  for c in run-server run-writer run-reader run-chat; do ln -s "$PWD/bin/$c.js" "$work/bin/$c"; done
+  PATH="$work/bin:$PATH"
+fi
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Waits (up to 10 s) until a file holds a pattern: a client's log saying it is registered, say.
 until_in() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return; sleep 0.1; done; echo "gave up waiting for '$2' in $1" >&2; return 1; }
 
 step "Start a server on a free loopback port"
-node bin/run-server.js --port 0 --data-dir "$work/data" ${DEMO_STORE:+--store "$DEMO_STORE"} 2>"$work/server.log" &
+run-server --port 0 --data-dir "$work/data" ${DEMO_STORE:+--store "$DEMO_STORE"} 2>"$work/server.log" &
 server=$!
 for _ in $(seq 50); do grep -q '"port"' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
 port=$(grep -o '"port":[0-9]*' "$work/server.log" | head -1 | cut -d: -f2)
@@ -22,54 +29,54 @@ export RELAY_PORT=$port
 echo "server on 127.0.0.1:$port"
 
 step "A reader (ops) waits for messages"
-node bin/run-reader.js --username ops --count 6 --log-level info 2>"$work/ops.log" &
+run-reader --username ops --count 6 --log-level info 2>"$work/ops.log" &
 reader=$!
 until_in "$work/ops.log" 'registered as'
 
 step "Two writers pipe lines into the relay at the same time"
-printf 'GET /index.html 200\nGET /missing 404\nPOST /login 302\n' | node bin/run-writer.js --username web1 --log-level warn &
-printf 'disk 81%% full\nbackup done\nload 0.42\n' | node bin/run-writer.js --username db1 --log-level warn &
+printf 'GET /index.html 200\nGET /missing 404\nPOST /login 302\n' | run-writer --username web1 --log-level warn &
+printf 'disk 81%% full\nbackup done\nload 0.42\n' | run-writer --username db1 --log-level warn &
 wait %2 %3
 wait "$reader"
 
 step "The same lines as JSON, from the start of the log, for another reader"
-node bin/run-reader.js --username audit --from earliest --format json --count 6 --log-level warn
+run-reader --username audit --from earliest --format json --count 6 --log-level warn
 
 step "audit comes back later: the server kept its place, so it gets only what is new"
-printf 'one more thing\n' | node bin/run-writer.js --username web1 --log-level warn
-node bin/run-reader.js --username audit --format json --count 1 --log-level warn
+printf 'one more thing\n' | run-writer --username web1 --log-level warn
+run-reader --username audit --format json --count 1 --log-level warn
 
 step "A direct message: only bob's reader gets it, even though bob reads later"
-printf 'bob, the build is green\n' | node bin/run-writer.js --username ci --to bob --log-level warn
-node bin/run-reader.js --username bob --from earliest --count 8 --log-level warn | tail -n 1
+printf 'bob, the build is green\n' | run-writer --username ci --to bob --log-level warn
+run-reader --username bob --from earliest --count 8 --log-level warn | tail -n 1
 
 step "A whole file as one message, and a one-shot read of what is new"
 printf 'build 1234\npassed: 87\nfailed: 0\n' > "$work/report.txt"
-node bin/run-writer.js --username ci --file "$work/report.txt" --log-level warn
-node bin/run-reader.js --username audit --once --format json --log-level warn
-node bin/run-reader.js --username audit --once --log-level warn || echo "(exit code $?: nothing new since the last --once)"
+run-writer --username ci --file "$work/report.txt" --log-level warn
+run-reader --username audit --once --format json --log-level warn
+run-reader --username audit --once --log-level warn || echo "(exit code $?: nothing new since the last --once)"
 
 step "Who is registered, online or not (--who)"
-node bin/run-reader.js --username me --who --log-level warn
+run-reader --username me --who --log-level warn
 
 step "A queue group: three workers share 9 jobs, each job to one of them"
 workers=()
 for w in w1 w2 w3; do
-  node bin/run-reader.js --username "$w" --group jobs --format json --log-level info >"$work/$w.jobs" 2>"$work/$w.log" &
+  run-reader --username "$w" --group jobs --format json --log-level info >"$work/$w.jobs" 2>"$work/$w.log" &
   workers+=($!)
 done
 for w in w1 w2 w3; do until_in "$work/$w.log" 'registered as'; done
-seq -f 'job %g' 1 9 | node bin/run-writer.js --username dispatcher --to jobs --log-level warn
+seq -f 'job %g' 1 9 | run-writer --username dispatcher --to jobs --log-level warn
 for _ in $(seq 100); do [ "$(cat "$work"/w?.jobs | wc -l)" -ge 9 ] && break; sleep 0.1; done
 kill -INT "${workers[@]}"; wait "${workers[@]}" || true
 for w in w1 w2 w3; do printf '%s took: ' "$w"; (grep -o '"text":"[^"]*"' "$work/$w.jobs" | cut -d'"' -f4 | paste -sd, -) || echo; done
 
 step "run-chat, fed from a pipe (on a terminal it is interactive: /to, /who, /quit)"
-printf 'hello from the chat\n/to bob a direct one\n' | node bin/run-chat.js --username carol
-node bin/run-reader.js --username bob --once --log-level warn
+printf 'hello from the chat\n/to bob a direct one\n' | run-chat --username carol
+run-reader --username bob --once --log-level warn
 
 step "A writer whose server is gone says so and exits non-zero"
-printf 'hello?\n' | node bin/run-writer.js --username lost --port 9 --timeout 1 --log-level warn || echo "(exit code $?)"
+printf 'hello?\n' | run-writer --username lost --port 9 --timeout 1 --log-level warn || echo "(exit code $?)"
 
 if command -v redis-server >/dev/null; then
   step "Two servers on one Redis; server A is killed mid-stream, and writer and reader move to B"
@@ -77,16 +84,16 @@ if command -v redis-server >/dev/null; then
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$work" >/dev/null &
   redis=$!
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break; sleep 0.1; done
-  start_server() { node bin/run-server.js --port 0 --store "redis://127.0.0.1:$redis_port" >/dev/null 2>"$work/$1.log" & echo $!; }
+  start_server() { run-server --port 0 --store "redis://127.0.0.1:$redis_port" >/dev/null 2>"$work/$1.log" & echo $!; }
   port_of() { for _ in $(seq 50); do grep -q '"port"' "$work/$1.log" 2>/dev/null && break; sleep 0.1; done; grep -o '"port":[0-9]*' "$work/$1.log" | head -1 | cut -d: -f2; }
   server_a=$(start_server a); server_b=$(start_server b)
   both="127.0.0.1:$(port_of a),127.0.0.1:$(port_of b)"
   echo "servers A and B: $both"
-  node bin/run-reader.js --username mover --address "$both" --format raw --count 6 --log-level info 2>"$work/mover.log" &
+  run-reader --username mover --address "$both" --format raw --count 6 --log-level info 2>"$work/mover.log" &
   mover=$!
   until_in "$work/mover.log" 'registered as'
   { printf 'one\ntwo\nthree\n'; sleep 1; kill -9 "$server_a"; echo "(server A killed)" >&2; printf 'four\nfive\nsix\n'; } |
-    node bin/run-writer.js --username steady --address "$both" --log-level warn
+    run-writer --username steady --address "$both" --log-level warn
   wait "$mover"
   kill "$server_b" "$redis" 2>/dev/null || true
 else

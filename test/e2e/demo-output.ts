@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Runs demo/demo.sh to the end and checks that every part did what it says. */
+export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const demo = spawn('bash', ['demo/demo.sh'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  demo.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  demo.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const [code] = (await once(demo, 'close')) as [number | null];
+  assert.equal(code, 0, out);
+  // What each part shows (section by section, in the order the demo runs them).
+  for (const shown of [
+    /GET \/missing 404/,
+    /"from":"db1","text":"load 0.42"/,
+    /bob, the build is green/,
+    /"text":"build 1234\\npassed: 87\\nfailed: 0\\n"/,
+    /exit code 6: nothing new/,
+    /ci +writer +offline/,
+    /w1 took: job/,
+    /carol \(direct to bob\): a direct one/,
+    /run-writer: server 127\.0\.0\.1:9 is not responding/,
+    /three\n[^]*server A killed[^]*four\nfive\nsix\n/,
+  ]) {
+    assert.match(out, shown);
+  }
+  // The queue group's workers took the nine jobs between them, each once.
+  const jobs = [...out.matchAll(/^w\d took: (.*)$/gm)].flatMap((m) => m[1]!.split(',').filter(Boolean));
+  assert.deepEqual(jobs.sort(), Array.from({ length: 9 }, (_, i) => `job ${i + 1}`).sort());
+}
