@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import yargs, { type Argv } from 'yargs';
 import { keepHelperThreadsBehind } from '../io/helper-threads.js';
+import { defaultConfigPath, readConfigFile } from './config-file.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { LOG_LEVELS } from './logger.js';
 
@@ -25,6 +26,15 @@ export function baseParser(name: string, argv: string[]): Argv {
       default: 'info' as const,
       describe: 'Diagnostics on stderr from this level up',
     })
+    // Flags, then RELAY_* variables, then the file, then the defaults (yargs' order).
+    .option('config', {
+      type: 'string',
+      default: defaultConfigPath(),
+      defaultDescription: '$XDG_CONFIG_HOME/udp-relay/config.json, when it exists',
+    })
+    .config('config', 'Options from a JSON file: {"option-name": value, ...}, one file for every command', (path: string) =>
+      readConfigFile(path, sayTo(name)),
+    )
     // One environment serves every command (RELAY_DATA_DIR for the server, RELAY_USERNAME for clients):
     // a RELAY_* variable that is not an option of this command is no business of it. Flags stay strict.
     .middleware((args) => {
@@ -43,6 +53,7 @@ export function baseParser(name: string, argv: string[]): Argv {
       }
     }, true)
     .fail((msg: string | undefined, err: Error | undefined) => {
+      if (err instanceof UserError) throw err;
       const text = (msg ?? err?.message ?? 'bad arguments').replace(/\s*\n\s*/g, ' ');
       throw new UserError(`${text} (see ${name} --help)`, ExitCode.Usage);
     });

@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
-import { run, sleep, start, startReader, startServer, waitFor } from './processes.js';
-
-/** A port with nothing listening: bind one, note it, close it. */
-async function deadPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
-}
+import { deadPort, run, sleep, start, startReader, startServer, waitFor } from './processes.js';
 
 test('a writer with no server and --timeout 2 exits non-zero within seconds, saying why', async () => {
   const port = await deadPort();

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,10 @@ export interface Running {
   done: Promise<Finished>;
 }
 
-/** Runs one of the commands as a user would, with RELAY_* variables cleared unless given. */
+// The user's own config file is not the tests' business: the commands look for one in an empty place.
+const NO_CONFIG = { XDG_CONFIG_HOME: `${ROOT}test/e2e/no-config-here` };
+
+/** Runs one of the commands as a user would, with RELAY_* variables cleared and no config file, unless given. */
 export function start(
   name: 'run-server' | 'run-writer' | 'run-reader',
   args: string[],
@@ -34,7 +38,7 @@ export function start(
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RELAY_')));
   const started = performance.now();
   const proc = spawn(process.execPath, [bin(name), ...args], {
-    env: { ...clean, ...env },
+    env: { ...clean, ...NO_CONFIG, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(cwd !== undefined && { cwd }),
   });
@@ -144,3 +148,12 @@ export async function startReader(args: string[], env: Record<string, string> = 
 
 /** Resident memory of a process, in KB. */
 export const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+
+/** A UDP port with nothing listening: bind one, note it, close it. */
+export async function deadPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(r));
+  return port;
+}
