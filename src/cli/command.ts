@@ -20,6 +20,15 @@ export function baseParser(name: string, argv: string[]): Argv {
     .version(VERSION)
     .help()
     .alias('h', 'help')
+    // `run-writer completion >> ~/.bashrc` (or ~/.zshrc, from zsh): tab completes options and their choices.
+    .completion(
+      'completion',
+      'Print a completion script for bash (for zsh when run from zsh) and exit',
+      (_current: string, _argv: unknown, defaults: (done: (err: Error | null, completions: string[] | undefined) => void) => void, done: (c: string[]) => void) => {
+        // One-letter aliases (-u) are for typing; offered as --u they only crowd the list.
+        defaults((_err, completions) => done((completions ?? []).filter((c) => !/^--\w$/.test(c))));
+      },
+    )
     .wrap(Math.min(100, process.stdout.columns || 100))
     .option('log-level', {
       choices: LOG_LEVELS,
