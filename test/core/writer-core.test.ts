@@ -277,8 +277,9 @@ test('a server that has the lines and cannot store them yet: said once, with why
   assert.deepEqual(events(w).map((e) => e.type), ['registered'], 'another session’s stall is not ours');
   ack(w, 2, 0, T0 + 1);
   stalled(T0 + 2);
+  assert.deepEqual(events(w), [{ type: 'stalled', reason: 'disk full' }], 'said at the first');
   stalled(T0 + 600);
-  assert.deepEqual(events(w), [{ type: 'stalled', reason: 'disk full' }]);
+  assert.deepEqual(events(w), [], 'and only then');
   ack(w, 2, 1, T0 + 700);
   assert.deepEqual(events(w), [], 'one of two stored: still stalled');
   ack(w, 2, 2, T0 + 800);
@@ -866,4 +867,27 @@ test('a STALLED that comes once everything is stored (late, or repeated on the w
   datagramEach(w, 1);
   ack(w, 2, 2, T0 + 20);
   assert.deepEqual(events(w), []);
+});
+
+test('stalled, then the server lost the session after storing everything: the new session says the stall is over', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  assert.equal(w.messageLimit, 1 << 20, 'the limit the WELCOME gave');
+  datagramEach(w, 2);
+  drain(w);
+  events(w);
+  w.handleDatagram(encode({ kind: 'stalled', sessionId: 77n, retryAfterMs: 500, reason: 'disk full' }), SERVER, T0 + 1);
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 2);
+  assert.deepEqual(events(w), [{ type: 'stalled', reason: 'disk full' }]);
+  const hello = drain(w)[0]!.packet;
+  welcome(w, T0 + 3, 3, 1 << 16, hello.kind === 'hello' ? hello.nonce : 0);
+  assert.deepEqual(events(w), [{ type: 'registered', again: true }, { type: 'stall-over' }]);
+  assert.equal(w.confirmedLines, 2);
+  assert.equal(w.messageLimit, 1 << 16, 'the new session’s limit');
+  // A later stall is news again.
+  datagramEach(w, 1, T0 + 4);
+  drain(w);
+  w.handleDatagram(encode({ kind: 'stalled', sessionId: 77n, retryAfterMs: 500, reason: 'disk full' }), SERVER, T0 + 5);
+  assert.deepEqual(events(w), [{ type: 'stalled', reason: 'disk full' }]);
 });

@@ -367,8 +367,17 @@ export class WriterCore {
     this.rtxAt = undefined;
     this.events.push({ type: 'registered', again: this.registeredOnce });
     this.registeredOnce = true;
+    // A server that lost the session may have stored what was stalled before it did.
+    this.endStallOnceStored();
     this.fillWindow(now);
     this.maybeClose(now);
+  }
+
+  /** Said once everything that waited is stored (a disk that frees a little at a time is one stall). */
+  private endStallOnceStored(): void {
+    if (this.stallReason === undefined || this.dgrams.length > 0) return;
+    this.stallReason = undefined;
+    this.events.push({ type: 'stall-over' });
   }
 
   private rehello(now: number): void {
@@ -501,11 +510,7 @@ export class WriterCore {
       committed++;
     }
     if (newest) this.rtt.sample(now - newest.sentAt);
-    if (committed > 0 && this.stallReason !== undefined && this.dgrams.length === 0) {
-      // Said once everything that waited is stored (a disk that frees a little at a time is one stall).
-      this.stallReason = undefined;
-      this.events.push({ type: 'stall-over' });
-    }
+    this.endStallOnceStored();
     if (newlyReceived > 0 || committed > 0) {
       this.progress(now);
       this.grow(newlyReceived);
