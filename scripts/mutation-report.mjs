@@ -76,7 +76,8 @@ for (const [path, file] of files) {
     for (const key of new Set([dirname(path), dirname(path).split('/').slice(0, 2).join('/'), 'all'])) count(key, kind);
   }
 }
-const stale = equivalents.filter((e) => e.used === 0);
+// Only of the files the runs covered: of the others nothing is known.
+const stale = equivalents.filter((e) => e.used === 0 && files.has(e.file));
 const score = (f) => (f.detected + f.undetected === 0 ? 100 : (100 * f.detected) / (f.detected + f.undetected));
 const rows = [...folders].sort(([a], [b]) => (a === 'all' ? 1 : b === 'all' ? -1 : a.localeCompare(b)));
 const cell = (s) => `\`${norm(s).replace(/\|/g, '\\|').slice(0, 80)}\``;
