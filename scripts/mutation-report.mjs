@@ -24,12 +24,12 @@ for (const path of reports) {
   for (const [file, data] of Object.entries(run.schemaVersion ? compactRun(run).files : run.files)) {
     const before = files.get(file);
     if (before?.sha256 !== data.sha256) {
-      files.set(file, { ...data, run: path });
+      files.set(file, data);
       continue;
     }
     const merged = new Map(before.mutants.map((m) => [mutantKey(m), m]));
     for (const m of data.mutants) merged.set(mutantKey(m), m);
-    files.set(file, { ...data, run: path, mutants: [...merged.values()] });
+    files.set(file, { ...data, mutants: [...merged.values()] });
   }
 }
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');

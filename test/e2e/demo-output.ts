@@ -5,14 +5,20 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/** Runs a command to its end and checks it succeeded; what it printed, stdout and stderr as they came. */
+export async function runToEnd(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const [code] = (await once(child, 'close')) as [number | null];
+  assert.equal(code, 0, `${command} ${args.join(' ')}:\n${out}`);
+  return out;
+}
+
 /** Runs demo/demo.sh to the end and checks that every part did what it says. */
 export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const demo = spawn('bash', ['demo/demo.sh'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  demo.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  demo.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const [code] = (await once(demo, 'close')) as [number | null];
-  assert.equal(code, 0, out);
+  const out = await runToEnd('bash', ['demo/demo.sh'], env);
   // What each part shows (section by section, in the order the demo runs them).
   for (const shown of [
     /GET \/missing 404/,

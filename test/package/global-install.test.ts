@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -7,22 +7,11 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runDemo } from '../e2e/demo-output.js';
+import { runDemo, runToEnd as run } from '../e2e/demo-output.js';
 import { ensureCommand } from '../e2e/system-tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
-
-/** Runs a command to its end; its output, or a failure that shows it. */
-async function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const [code] = (await once(child, 'close')) as [number | null];
-  assert.equal(code, 0, `${command} ${args.join(' ')}:\n${out}`);
-  return out;
-}
 
 test('installed globally from the packed tarball on a clean prefix: the four commands run from PATH and the demo works', async (t) => {
   ensureCommand('redis-server', 'redis-server'); // the demo's last part
