@@ -9,6 +9,8 @@ import type { Readable, Writable } from 'node:stream';
 export class ChatScreen {
   private readonly rl: Interface;
   readonly tty: boolean;
+  /** Once closed (a /quit handled in `onLine`, Ctrl-C, end of input), readline must not be used again. */
+  private closed = false;
 
   constructor(
     private readonly input: Readable & { isTTY?: boolean },
@@ -21,9 +23,12 @@ export class ChatScreen {
     this.rl = createInterface({ input, output, prompt, terminal: this.tty, historySize: this.tty ? 100 : 0 });
     this.rl.on('line', (line) => {
       onLine(line);
-      if (this.tty) this.rl.prompt();
+      if (this.tty && !this.closed) this.rl.prompt();
     });
-    this.rl.on('close', onClose);
+    this.rl.on('close', () => {
+      this.closed = true;
+      onClose();
+    });
     // Ctrl-C at the prompt ends the chat like /quit.
     this.rl.on('SIGINT', () => this.rl.close());
     if (this.tty) this.rl.prompt();
@@ -31,7 +36,7 @@ export class ChatScreen {
 
   /** Prints a line above the input line; the input line is redrawn as it was. */
   print(line: string): void {
-    if (!this.tty) {
+    if (!this.tty || this.closed) {
       this.output.write(`${line}\n`);
       return;
     }
