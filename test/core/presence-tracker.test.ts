@@ -151,3 +151,37 @@ test('presence: no poll before its time; after signing on again, an "offline" is
   assert.deepEqual(update, { changes: [entry('b', false)] }, 'at the end of the settling time an offline is news at once');
   assert.deepEqual(t.takeSettled(T0 + 5_000), [entry('a', false)]);
 });
+
+test('presence: while others settle, the deadline is the end of the settling time when that comes before the next poll, or when there is no poll', () => {
+  for (const pollMs of [20_000, 0]) {
+    const { t, answer } = tracker(pollMs);
+    t.start(T0);
+    answer(T0, 1, [entry('a', true), entry('b', true)], true);
+    t.start(T0 + 1_000, 5_000);
+    answer(T0 + 1_000, 1, [entry('a', false), entry('b', true)], true);
+    assert.equal(t.deadline, T0 + 6_000, `poll every ${pollMs} ms: a's "offline" is due when the settling ends`);
+    assert.deepEqual(t.takeSettled(T0 + 6_000), [entry('a', false)]);
+    assert.equal(t.deadline, pollMs > 0 ? T0 + 1_000 + pollMs : undefined, 'then the poll again');
+  }
+});
+
+test('presence: a request sent on signing on again is not doubled by the poll that was due before it', () => {
+  const { t, asked, answer } = tracker();
+  t.start(T0);
+  answer(T0, 1, [entry('a', true)], true);
+  // The poll would be at +1,000; the client signs on again at +900 and asks at once.
+  t.start(T0 + 900, 3_000);
+  assert.equal(asked.length, 2);
+  t.handleTimeout(T0 + 1_000);
+  assert.equal(asked.length, 2, 'the open request is answered or sent again on its own time, not replaced');
+  t.handleTimeout(T0 + 1_200);
+  assert.deepEqual(req(asked[2]!), req(asked[1]!), 'sent again, the same');
+});
+
+test('presence: one never seen before who shows up offline while others settle is news at once', () => {
+  const { t, answer } = tracker();
+  t.start(T0);
+  answer(T0, 1, [entry('a', true)], true);
+  t.start(T0 + 1_000, 5_000);
+  assert.deepEqual(answer(T0 + 1_000, 1, [entry('a', true), entry('z', false)], true)?.changes, [entry('z', false)]);
+});

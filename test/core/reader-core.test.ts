@@ -409,8 +409,10 @@ test('when printing is awaited: the position goes to the server only once printe
   r.printed(2_000, T0 + 4);
   assert.deepEqual(drain(r), []);
   r.printed(2_501, T0 + 5);
-  const next = lastFetch(r);
-  assert.equal(next.position, 2_501, 'all printed: the next fetch, which confirms it');
+  const sent = drain(r).map((t) => t.packet);
+  assert.deepEqual(sent.map((p) => p.kind), ['fetch'], 'all printed: the next fetch, which confirms it, and no PING besides');
+  const next = sent[0] as Fetch;
+  assert.equal(next.position, 2_501);
   r.handleDatagram(batch(next.fetchId, 0, Array.from({ length: 100 }, (_, i) => msg(2_501 + i, 'x'))), SERVER, T0 + 6);
   allEvents(r);
   r.printed(2_601, T0 + 7);
@@ -655,6 +657,29 @@ test('a reply with a part missing is asked again after an RTO, or half an RTT on
   assert.equal(r.nextDeadline(), T0 + 120 + 50);
   r.handleTimeout(T0 + 170);
   assert.equal(lastFetch(r).position, 1, 'from the gap');
+  // A late copy of the old reply's last part answers nothing of the new fetch: no round trip of 5 ms,
+  // and the new fetch keeps its own retransmission time.
+  r.handleDatagram(batch(f.fetchId, 2, [msg(3)], { lastPart: true }), SERVER, T0 + 175);
+  assert.equal(r.nextDeadline(), T0 + 170 + 300);
+});
+
+test("an older fetch's reply, completed late, asks for nothing while the current fetch's reply is still coming", () => {
+  const r = newReader();
+  drain(r);
+  welcome(r, T0 + 100); // an RTO of 300
+  const f1 = lastFetch(r);
+  r.handleDatagram(batch(f1.fetchId, 1, [msg(2)], { caughtUp: false }), SERVER, T0 + 110); // its part 0 (message 1) is late
+  r.handleTimeout(T0 + 410);
+  const f2 = lastFetch(r);
+  assert.equal(f2.position, 1, 'asked again from the gap');
+  // The new reply: messages 1..5 in five parts; 3 and 5 come first, 4 is lost.
+  r.handleDatagram(batch(f2.fetchId, 2, [msg(3)], { lastPart: false, caughtUp: false }), SERVER, T0 + 420);
+  r.handleDatagram(batch(f2.fetchId, 4, [msg(5)], { lastPart: true }), SERVER, T0 + 421);
+  assert.deepEqual(drain(r), []);
+  // The late part of the old reply fills the first gap: 1, 2 (the old reply's last part, kept) and 3 are taken.
+  r.handleDatagram(batch(f1.fetchId, 0, [msg(1)], { lastPart: false, caughtUp: false }), SERVER, T0 + 422);
+  assert.deepEqual(delivered(r), [1, 2, 3]);
+  assert.deepEqual(drain(r), [], 'the gap at 4 is for the current fetch to fill, on its own timer');
 });
 
 test('resumed while signing on again (its server restarted while it was paused): the fetch waits for the new session', () => {
@@ -926,4 +951,45 @@ test("round trips are measured on a reply's first part to an immediate fetch sen
     return sentAt + first + 10;
   });
   assert.equal(resent, 2 * first, 'a reply to a fetch sent twice could answer either: no sample, the doubled timeout stays');
+});
+
+test('a reader that does not watch presence ignores a request for the registry', () => {
+  const r = newReader();
+  welcome(r, T0);
+  drain(r);
+  r.refreshRegistry(T0 + 1);
+  assert.deepEqual(drain(r), []);
+});
+
+test('--who sends only its WHO (again every 300 ms) until the registry is in: no PING however short the heartbeat', () => {
+  const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'who', heartbeatMs: 100 }, T0);
+  drain(r);
+  welcome(r, T0);
+  const kinds: string[] = [];
+  for (let now = T0; now <= T0 + 1_000; now += 50) {
+    r.handleTimeout(now);
+    kinds.push(...drain(r).map((t) => t.packet.kind));
+  }
+  assert.deepEqual(kinds, ['who', 'who', 'who', 'who']);
+});
+
+test('with --delay, a poll that came while the output was full is over: once it frees up, a reply is printed at once', () => {
+  const r = newReader({ delayMs: 1_000 });
+  drain(r);
+  welcome(r, T0);
+  r.handleDatagram(batch(lastFetch(r).fetchId, 0, [msg(1)]), SERVER, T0 + 1);
+  assert.deepEqual(delivered(r), [1]);
+  r.handleDatagram(batch(lastFetch(r).fetchId, 0, [msg(2)]), SERVER, T0 + 100); // early: waits for the poll at +1,001
+  r.setPaused(true, T0 + 200);
+  r.handleTimeout(T0 + 1_001);
+  assert.deepEqual(delivered(r), [2], 'printed at the poll');
+  assert.deepEqual(drain(r), [], 'the next fetch waits while the output is full');
+  // Still full when the heartbeat is due: a PING, and the poll time stays where it was.
+  r.handleTimeout(T0 + 5_001);
+  assert.deepEqual(drain(r).map((t) => t.packet.kind), ['ping']);
+  r.setPaused(false, T0 + 5_500);
+  const f = lastFetch(r);
+  assert.equal(f.position, 3);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(3)]), SERVER, T0 + 5_600);
+  assert.deepEqual(delivered(r), [3], 'the poll is past: printed at once');
 });

@@ -412,11 +412,6 @@ export class ReaderCore {
     return this.phase === 'closed' || this.phase === 'refused';
   }
 
-  /** Next log id this reader will deliver. */
-  get nextPosition(): number {
-    return this.position;
-  }
-
   // ---- handshake ----
 
   private sendHello(fromKind: FromKind, fromId: number, now: number): void {
