@@ -47,14 +47,7 @@ export function baseParser(name: string, argv: string[]): Argv {
     // One environment serves every command (RELAY_DATA_DIR for the server, RELAY_USERNAME for clients):
     // a RELAY_* variable that is not an option of this command is no business of it. Flags stay strict.
     .middleware((args) => {
-      const known = new Set<string>();
-      // getOptions is yargs' own record of what was declared (not in its type definitions).
-      const options = (parser as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
-      const names: string[] = [...Object.keys(options.key), ...Object.keys(options.alias), ...Object.values(options.alias).flat()];
-      for (const key of names) {
-        known.add(key);
-        known.add(key.replace(/-([a-z])/g, (_m: string, c: string) => c.toUpperCase()));
-      }
+      const known = declaredNames(parser);
       for (const key of Object.keys(args)) {
         if (key === '_' || key === '$0' || known.has(key)) continue;
         const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -63,9 +56,32 @@ export function baseParser(name: string, argv: string[]): Argv {
     }, true)
     .fail((msg: string | undefined, err: Error | undefined) => {
       if (err instanceof UserError) throw err;
+      // yargs checks required options before unknown ones: `--usrname x` would say the username is missing.
+      const unknown = msg?.startsWith('Missing required argument') ? unknownFlags(argv, declaredNames(parser)) : [];
+      if (unknown.length > 0) msg = `Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`;
       const text = (msg ?? err?.message ?? 'bad arguments').replace(/\s*\n\s*/g, ' ');
       throw new UserError(`${text} (see ${name} --help)`, ExitCode.Usage);
     });
+}
+
+/** Every name an option of this parser answers to: as declared, its aliases, and their camelCase forms. */
+function declaredNames(parser: Argv): Set<string> {
+  // getOptions is yargs' own record of what was declared (not in its type definitions).
+  const options = (parser as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } }).getOptions();
+  const known = new Set<string>();
+  for (const key of [...Object.keys(options.key), ...Object.keys(options.alias), ...Object.values(options.alias).flat()]) {
+    known.add(key);
+    known.add(key.replace(/-([a-z])/g, (_m: string, c: string) => c.toUpperCase()));
+  }
+  return known;
+}
+
+/** The flags on the command line (`--name`, `--name=value`, `--no-name`, `-x`) that name no option. */
+function unknownFlags(argv: string[], known: Set<string>): string[] {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end))
+    .map((a) => /^--?([^-=][^=]*)/.exec(a)?.[1])
+    .filter((flag): flag is string => flag !== undefined && !known.has(flag) && !(flag.startsWith('no-') && known.has(flag.slice(3))));
 }
 
 export interface Example {
