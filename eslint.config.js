@@ -2,6 +2,24 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const impure = ['node:dgram', 'node:net', 'node:fs', 'node:fs/promises', 'node:dns', 'node:dns/promises', 'node:child_process', 'node:perf_hooks', 'node:crypto', 'node:timers'];
+const impureImports = impure.map((name) => ({ name, message: 'I/O belongs in src/io' }));
+
+// Imports run one way: protocol <- core <- io <- cli. The store's contract (its types, the requests a core
+// makes, how failures are classed) is shared; the store drivers are opened by io and cli only.
+const folders = (names) => `^(\\.\\./)+(${names.join('|')})/`;
+const layers = {
+  'src/protocol/**/*.ts': [{ regex: folders(['core', 'io', 'cli', 'store']), message: 'the protocol depends on nothing else in src/' }],
+  'src/core/**/*.ts': [
+    { regex: folders(['io', 'cli']), message: 'a core is sans-IO: io and cli build on it, not the other way' },
+    { regex: '^(\\.\\./)+store/(?!(store|store-request|store-errors)\\.js$)', message: 'a core sees the store contract only, never a driver' },
+  ],
+  'src/store/**/*.ts': [{ regex: folders(['core', 'io', 'cli']), message: 'a store knows nothing of the relay above it' }],
+  'src/io/**/*.ts': [{ regex: folders(['cli']), message: 'io is driven by cli: pass what it needs in (e.g. a render function)' }],
+};
+const restrictImports = (files, extra = {}) => ({
+  files: [files],
+  rules: { 'no-restricted-imports': ['error', { paths: extra.paths ?? [], patterns: layers[files] }] },
+});
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'relay-data/', 'bench/results/', 'reports/', '.stryker-tmp/'] },
@@ -17,7 +35,6 @@ export default tseslint.config(
     // The protocol and the cores are sans-IO: no sockets, files, clocks or timers.
     files: ['src/protocol/**/*.ts', 'src/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: impure.map((name) => ({ name, message: 'I/O belongs in src/io' })) }],
       'no-restricted-globals': [
         'error',
         ...['setTimeout', 'setInterval', 'setImmediate', 'performance', 'process'].map((name) => ({
@@ -28,6 +45,10 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'time comes in as an argument' }],
     },
   },
+  restrictImports('src/protocol/**/*.ts', { paths: impureImports }),
+  restrictImports('src/core/**/*.ts', { paths: impureImports }),
+  restrictImports('src/store/**/*.ts'),
+  restrictImports('src/io/**/*.ts'),
   {
     files: ['bin/**/*.js', 'bench/**/*.{js,mjs,ts}', 'demo/**/*.js', 'scripts/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', performance: 'readonly' } },

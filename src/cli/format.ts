@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Message } from '../core/reader/reader-core.js';
 import type { PresenceEntry } from '../protocol/packets.js';
+import type { ReaderRender } from '../io/reader-runtime.js';
 
 export const FORMATS = ['text', 'json', 'raw'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -88,3 +89,10 @@ export function formatPresence(changes: PresenceEntry[], format: Format): string
     )
     .join('');
 }
+
+/** A reader's output in one of the formats. */
+export const renderAs = (format: Format): ReaderRender => ({
+  messages: (messages) => formatPackage(messages, format),
+  registry: (entries) => formatRegistry(entries, format),
+  presence: (changes) => formatPresence(changes, format),
+});

@@ -5,7 +5,7 @@ import { resolveServers } from './address-list.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
-import { FORMATS, type Format } from './format.js';
+import { FORMATS, renderAs, type Format } from './format.js';
 import { createLogger, type LogLevel } from './logger.js';
 
 const NAME = 'run-reader';
@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     delayMs: args.delay * 1000,
     count: args.count ?? 0,
     once: args.once,
-    format: args.format as Format,
+    render: renderAs(args.format as Format),
     output: process.stdout,
     logger,
     timeoutMs: timeoutS * 1000,

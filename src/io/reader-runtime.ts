@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatAddress, type Address } from '../core/address.js';
-import { READER_DEFAULTS, ReaderCore } from '../core/reader/reader-core.js';
+import { READER_DEFAULTS, ReaderCore, type Message } from '../core/reader/reader-core.js';
 import type { FromKind } from '../protocol/constants.js';
-import { formatPackage, formatPresence, formatRegistry, type Format } from '../cli/format.js';
+import type { PresenceEntry } from '../protocol/packets.js';
 import { now } from './clock.js';
 import { hmacSha256, randomNonce } from './random.js';
 import { logFailover, logSignOn, takenOverReason } from './sign-on-events.js';
@@ -15,6 +15,13 @@ export type ReaderOutcome =
   | { kind: 'refused'; reason: string }
   | { kind: 'unreachable'; registered: boolean; server: string };
 
+/** How what arrives is written to the output (the formats are the command line's business). */
+export interface ReaderRender {
+  messages(messages: Message[]): Buffer;
+  registry(entries: PresenceEntry[]): string;
+  presence(changes: PresenceEntry[]): string;
+}
+
 export interface ReaderOptions {
   /** In order of preference: the reader moves on when one stops answering. */
   servers: Address[];
@@ -24,7 +31,7 @@ export interface ReaderOptions {
   delayMs: number;
   count: number;
   once: boolean;
-  format: Format;
+  render: ReaderRender;
   output: Writable;
   logger: Logger;
   /** Authenticated mode: the user's secret. */
@@ -86,16 +93,16 @@ export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
             break;
           case 'messages':
             printed += e.messages.length;
-            print(formatPackage(e.messages, opts.format), e.upTo);
+            print(opts.render.messages(e.messages), e.upTo);
             break;
           case 'registry':
             // --who prints it; --presence prints only who comes and goes from then on.
             if (opts.presence !== 'who') break;
             printed += e.entries.length;
-            output.write(formatRegistry(e.entries, opts.format));
+            output.write(opts.render.registry(e.entries));
             break;
           case 'presence':
-            output.write(formatPresence(e.changes, opts.format));
+            output.write(opts.render.presence(e.changes));
             break;
           case 'server-lost':
             logger.warn({ server }, `server ${server} is not responding; waiting`);
