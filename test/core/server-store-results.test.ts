@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { helloProof } from '../../src/protocol/auth.js';
+import { encode } from '../../src/protocol/codec.js';
+import { Role } from '../../src/protocol/constants.js';
+import type { Hello, Welcome } from '../../src/protocol/packets.js';
+import type { StoreRequest } from '../../src/store/store-request.js';
+import { CLIENT, drain, helloReader, helloWriter, hmac, nextRequest, ServerHarness, T0 } from './helpers.js';
+
+// What the server does with the store's answers while a client signs on: what it asks, what it makes of
+// the answer, and that an answer for a session that ended meanwhile changes nothing.
+
+const USERS = new Map([['alice', Buffer.from('alice-secret')]]);
+
+/** HELLO, RETRY, then the HELLO with its cookie (and proof, given a secret) handed over without the store answering. */
+async function helloPending(h: ServerHarness, hello: Omit<Hello, 'cookie'>, secret?: Buffer, now = T0): Promise<void> {
+  const [retry] = await h.deliver(encode({ ...hello, cookie: Buffer.alloc(0) } as Hello), CLIENT, now);
+  assert.equal(retry!.kind, 'retry');
+  const cookie = retry!.kind === 'retry' ? retry!.cookie : Buffer.alloc(0);
+  const proof = secret && helloProof(hmac, secret, { role: hello.role, name: hello.name, nonce: hello.nonce, cookie });
+  h.core.handleDatagram(encode({ ...hello, cookie, ...(proof && { proof }) } as Hello), CLIENT, now);
+}
+
+const requests = (h: ServerHarness): StoreRequest['op'][] => {
+  const ops: StoreRequest['op'][] = [];
+  for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) ops.push(r.req.op);
+  return ops;
+};
+
+const group = (name: string) => ({ ...helloReader(name), group: 'jobs' });
+
+test('a proven login claims its name by force, for every role; an open-mode client asks for it', async () => {
+  for (const [hello, role] of [
+    [helloWriter('alice'), 'writer'],
+    [helloReader('alice'), 'reader'],
+    [group('alice'), 'group member'],
+  ] as const) {
+    const proven = new ServerHarness({ users: USERS });
+    await helloPending(proven, hello, USERS.get('alice'));
+    assert.equal(nextRequest(proven, 'claimName').req.force, true, `a proven ${role}`);
+    const open = new ServerHarness();
+    await helloPending(open, hello);
+    assert.equal(nextRequest(open, 'claimName').req.force, false, `an open-mode ${role}`);
+  }
+});
+
+test("a writer resumes after the last sequence the store holds for it, or where it says if that is later", async () => {
+  for (const [nextSeq, resume] of [
+    [1, 6],
+    [9, 9],
+  ]) {
+    const h = new ServerHarness();
+    await h.store.append([{ producerId: 9n, lastSeq: 5, messages: [] }]);
+    const [w] = await h.handshake(helloWriter('w', 1, 9n, nextSeq), CLIENT, T0);
+    assert.equal((w as Welcome).resume, resume, `HELLO with next sequence ${nextSeq}`);
+  }
+});
+
+test('an observer (--who) claims no name and reads no position: nothing is asked of the store for it', async () => {
+  const h = new ServerHarness();
+  await helloPending(h, { ...helloReader('ops'), role: Role.Observer });
+  assert.deepEqual(requests(h), []);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['welcome']);
+});
+
+test("a reader's start position is saved at once when the store had none for its name", async () => {
+  const h = new ServerHarness();
+  await h.store.append([{ producerId: 1n, lastSeq: 1, messages: ['a', 'b', 'c'].map((t) => ({ ts: T0, from: 'w', text: Buffer.from(t) })) }]);
+  await h.handshake(helloReader('r', 2), CLIENT, T0);
+  h.core.handleTimeout(T0 + 50);
+  await h.settle(T0 + 50);
+  assert.equal(await h.store.cursor('r'), 1, 'killed now, it would start again here, not at the end');
+});
+
+test('a store answer that comes after its session ended (silent past the timeout) opens nothing', async () => {
+  const expireAll = (h: ServerHarness): void => h.core.handleTimeout(T0 + 31_001);
+  const cases: [string, Omit<Hello, 'cookie'>, StoreRequest['op'][]][] = [
+    ['a writer, its name claimed late', helloWriter('w'), []],
+    ['a writer, its sequence read late', helloWriter('w'), ['claimName']],
+    ['a reader, its position read late', helloReader('r'), ['claimName']],
+    ['a group member, the group read late', group('r'), ['claimName']],
+  ];
+  for (const [what, hello, answeredFirst] of cases) {
+    const h = new ServerHarness();
+    await helloPending(h, hello);
+    for (const op of answeredFirst) {
+      const { id } = nextRequest(h, op);
+      h.core.handleStoreResult(id, true, { ok: true }, T0);
+    }
+    const pending = h.core.pollStoreRequest()!;
+    expireAll(h);
+    requests(h); // what ending the session asked for
+    drain(h.core);
+    const answer = pending.req.op === 'claimName' ? { ok: true } : pending.req.op === 'producerSeq' ? 3 : { cursor: undefined, first: 1, next: 1 };
+    h.core.handleStoreResult(pending.id, true, answer, T0 + 31_002);
+    assert.deepEqual(drain(h.core).map((t) => t.packet.kind), [], `${what}: no WELCOME`);
+    assert.deepEqual(requests(h), [], `${what}: nothing more asked`);
+    assert.equal(h.core.sessionCount, 0);
+  }
+});
