@@ -98,3 +98,56 @@ test('a store answer that comes after its session ended (silent past the timeout
     assert.equal(h.core.sessionCount, 0);
   }
 });
+
+const events = (h: ServerHarness) => {
+  const out = [];
+  for (let e = h.core.pollEvent(); e; e = h.core.pollEvent()) out.push(e);
+  return out;
+};
+
+test('a name another server holds is refused with how long until it is free (the session timeout)', async () => {
+  const h = new ServerHarness();
+  await helloPending(h, helloWriter('w'));
+  h.core.handleStoreResult(nextRequest(h, 'claimName').id, true, { ok: false, heldForMs: 12_000 }, T0);
+  const [refuse] = drain(h.core).map((t) => t.packet);
+  assert.ok(refuse?.kind === 'refuse' && /silent for 30 s\)$/.test(refuse.reason), JSON.stringify(refuse));
+});
+
+test('a claim the store failed to answer is not renewed: the session goes on with its local name only', async () => {
+  const h = new ServerHarness();
+  await helloPending(h, helloWriter('w'));
+  h.core.handleStoreResult(nextRequest(h, 'claimName').id, false, new Error('store away'), T0);
+  await h.settle(T0);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['welcome']);
+  h.core.handleTimeout(T0 + 10_000);
+  assert.deepEqual(requests(h), [], 'no renewal of a claim never made');
+});
+
+test('a renewal the store fails is reported; a proven session whose claim went elsewhere is told it was taken over', async () => {
+  const h = new ServerHarness({ users: USERS });
+  await helloPending(h, helloWriter('alice'), USERS.get('alice'));
+  await h.settle(T0);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['welcome']);
+  events(h);
+  h.core.handleTimeout(T0 + 10_000);
+  h.core.handleStoreResult(nextRequest(h, 'renewNames').id, false, new Error('store away'), T0 + 10_000);
+  assert.deepEqual(events(h).map((e) => e.type === 'store-error' && e.op), ['renewNames']);
+  h.core.handleTimeout(T0 + 20_000);
+  const { id, req } = nextRequest(h, 'renewNames');
+  h.core.handleStoreResult(id, true, req.claims.map((c) => c.key), T0 + 20_000);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye'], 'told, in its own keys, that another login has it');
+  assert.equal(h.core.sessionCount, 0);
+});
+
+test('a name is held while its holder was heard within the session timeout, to the millisecond; after that, it is free before any sweep', async () => {
+  const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
+  for (const [after, kind] of [
+    [30_000, 'refuse'],
+    [30_001, 'welcome'],
+  ] as const) {
+    const h = new ServerHarness();
+    await h.handshake(helloWriter('w'), CLIENT, T0);
+    const [answer] = await h.handshake(helloWriter('w', 5, 10n), OTHER_HOST, T0 + after);
+    assert.equal(answer?.kind, kind, `${after} ms after the holder was last heard`);
+  }
+});
