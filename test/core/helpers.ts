@@ -8,6 +8,7 @@ import { FromKind, Role } from '../../src/protocol/constants.js';
 import type { Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest, type StoreRequest } from '../../src/store/store-request.js';
+import { serverInvariants } from './server-invariants.js';
 
 export const SERVER: Address = { address: '127.0.0.1', port: 12345 };
 export const CLIENT: Address = { address: '127.0.0.1', port: 40001 };
@@ -52,6 +53,13 @@ export class ServerHarness {
       const value = await runStoreRequest(this.store, r.req);
       this.core.handleStoreResult(r.id, true, value, now);
     }
+    this.check();
+  }
+
+  /** Fails the test at once when the server's state breaks an invariant (test/core/server-invariants.ts). */
+  check(): void {
+    const broken = serverInvariants(this.core);
+    if (broken.length > 0) throw new Error(`server invariants broken: ${broken.join('; ')}`);
   }
 
   /** HELLO, RETRY, HELLO with the cookie: what the server says to the second one. */

@@ -413,3 +413,20 @@ test('a member asking from inside a message (what it held before a restart) is t
   assert.deepEqual([out[0]!.seek, out[0]!.position, out[0]!.offset], [true, 1, 0]);
   assert.deepEqual(texts(out), ['a long message', 'b']);
 });
+
+test("a member that falls silent past the session timeout is gone from its group: what it held goes to another member", async () => {
+  const { h, m } = await groupWithLog(2, jobs(3));
+  const held = texts(batches(await h.deliverRaw(fetch(m[0]!, 1, 1), m[0]!.from, T0 + 1), m[0]!));
+  assert.deepEqual(held, ['job 1', 'job 2'], 'a fair share of the backlog');
+  // m1 keeps its session alive; m0 (killed) says nothing more.
+  let now = T0 + 1;
+  while (now < T0 + 31_000) {
+    now += 5_000;
+    await h.deliver(encode({ kind: 'ping', sessionId: m[1]!.sid }), m[1]!.from, now);
+  }
+  h.core.handleTimeout(now);
+  await h.settle(now);
+  assert.equal(h.core.sessionCount, 1, 'm0 (and the writer, silent too) expired; m1 remains');
+  const out = await h.deliverRaw(fetch(m[1]!, 1, 1), m[1]!.from, now + 1);
+  assert.deepEqual(texts(batches(out, m[1]!)), held, "m0's share, handed out again");
+});

@@ -13,12 +13,12 @@ import { CLIENT, drain, helloReader, helloWriter, hmac, nextRequest, ServerHarne
 const USERS = new Map([['alice', Buffer.from('alice-secret')]]);
 
 /** HELLO, RETRY, then the HELLO with its cookie (and proof, given a secret) handed over without the store answering. */
-async function helloPending(h: ServerHarness, hello: Omit<Hello, 'cookie'>, secret?: Buffer, now = T0): Promise<void> {
-  const [retry] = await h.deliver(encode({ ...hello, cookie: Buffer.alloc(0) } as Hello), CLIENT, now);
+async function helloPending(h: ServerHarness, hello: Omit<Hello, 'cookie'>, secret?: Buffer, now = T0, from = CLIENT): Promise<void> {
+  const [retry] = await h.deliver(encode({ ...hello, cookie: Buffer.alloc(0) } as Hello), from, now);
   assert.equal(retry!.kind, 'retry');
   const cookie = retry!.kind === 'retry' ? retry!.cookie : Buffer.alloc(0);
   const proof = secret && helloProof(hmac, secret, { role: hello.role, name: hello.name, nonce: hello.nonce, cookie });
-  h.core.handleDatagram(encode({ ...hello, cookie, ...(proof && { proof }) } as Hello), CLIENT, now);
+  h.core.handleDatagram(encode({ ...hello, cookie, ...(proof && { proof }) } as Hello), from, now);
 }
 
 const requests = (h: ServerHarness): StoreRequest['op'][] => {
@@ -149,5 +149,37 @@ test('a name is held while its holder was heard within the session timeout, to t
     await h.handshake(helloWriter('w'), CLIENT, T0);
     const [answer] = await h.handshake(helloWriter('w', 5, 10n), OTHER_HOST, T0 + after);
     assert.equal(answer?.kind, kind, `${after} ms after the holder was last heard`);
+  }
+});
+
+test('a silent session expires whatever else the server holds at its sweeps (a retired session, a fresh handshake, a name probe)', async () => {
+  const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
+  const SAME_HOST = { address: '127.0.0.1', port: 40003 };
+  const scenarios: [string, (h: ServerHarness) => Promise<void>][] = [
+    ['a session taken over by a new login of its user', async (h) => {
+      await helloPending(h, helloWriter('alice'), USERS.get('alice'));
+      await h.settle(T0);
+      drain(h.core);
+      await helloPending(h, helloWriter('alice', 7, 10n), USERS.get('alice'), T0 + 1, OTHER_HOST);
+      await h.settle(T0 + 1);
+      assert.deepEqual(drain(h.core).map((t) => t.packet.kind).sort(), ['goodbye', 'welcome'], 'the new login has the session');
+    }],
+    ['a handshake from another host just before the sweep', async (h) => {
+      await h.handshake(helloWriter('w'), CLIENT, T0);
+      await h.handshake(helloWriter('bad name'), OTHER_HOST, T0 + 990);
+    }],
+    ['a name probe under way', async (h) => {
+      await h.handshake(helloWriter('w'), CLIENT, T0);
+      await h.handshake(helloWriter('w', 5, 10n), SAME_HOST, T0 + 999);
+    }],
+  ];
+  for (const [what, setUp] of scenarios) {
+    const h = new ServerHarness(what.startsWith('a session taken') ? { users: USERS } : {});
+    await setUp(h);
+    for (let t = h.core.nextDeadline(); t !== undefined && t < T0 + 40_000; t = h.core.nextDeadline()) {
+      h.core.handleTimeout(t);
+      await h.settle(t);
+    }
+    assert.equal(h.core.sessionCount, 0, what);
   }
 });

@@ -11,6 +11,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
 import { NO_RETENTION, type Store, type StoredMessage } from '../../src/store/store.js';
+import { serverInvariants } from '../core/server-invariants.js';
 import { CLEAN, SimNetwork, type Faults } from './network.js';
 import { Prng } from './prng.js';
 
@@ -555,6 +556,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     if (opts.watchers > 0) registry = new Map((await store.clients()).map((c) => [`${c.role}:${c.name}`, c.online]));
     pumpClients();
     checkConfirmed();
+    for (const sv of servers) if (!sv.down) for (const broken of serverInvariants(sv.core)) fail(`server ${addressKey(sv.addr)}: ${broken}`);
     if (opts.countConsumers) stopWaitingConsumer();
     pumpClients();
     for (const w of writers) arm(w.core);
