@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { helloProof } from '../../src/protocol/auth.js';
+import { inspect } from 'node:util';
+import { helloProof, seal, sessionKeys, type SessionKeys } from '../../src/protocol/auth.js';
 import { encode } from '../../src/protocol/codec.js';
 import { Role } from '../../src/protocol/constants.js';
 import type { Hello, Welcome } from '../../src/protocol/packets.js';
@@ -13,12 +14,13 @@ import { CLIENT, drain, helloReader, helloWriter, hmac, nextRequest, ServerHarne
 const USERS = new Map([['alice', Buffer.from('alice-secret')]]);
 
 /** HELLO, RETRY, then the HELLO with its cookie (and proof, given a secret) handed over without the store answering. */
-async function helloPending(h: ServerHarness, hello: Omit<Hello, 'cookie'>, secret?: Buffer, now = T0, from = CLIENT): Promise<void> {
+async function helloPending(h: ServerHarness, hello: Omit<Hello, 'cookie'>, secret?: Buffer, now = T0, from = CLIENT): Promise<SessionKeys | undefined> {
   const [retry] = await h.deliver(encode({ ...hello, cookie: Buffer.alloc(0) } as Hello), from, now);
   assert.equal(retry!.kind, 'retry');
   const cookie = retry!.kind === 'retry' ? retry!.cookie : Buffer.alloc(0);
   const proof = secret && helloProof(hmac, secret, { role: hello.role, name: hello.name, nonce: hello.nonce, cookie });
   h.core.handleDatagram(encode({ ...hello, cookie, ...(proof && { proof }) } as Hello), from, now);
+  return secret && sessionKeys(hmac, secret, { role: hello.role, name: hello.name, nonce: hello.nonce, cookie });
 }
 
 const requests = (h: ServerHarness): StoreRequest['op'][] => {
@@ -182,4 +184,46 @@ test('a silent session expires whatever else the server holds at its sweeps (a r
     }
     assert.equal(h.core.sessionCount, 0, what);
   }
+});
+
+const FAR = { address: '192.0.2.10', port: 40003 }; // off loopback: 1,200-byte datagrams
+const who = (sessionId: bigint, requestId: number, since = 0, offset = 0) => encode({ kind: 'who', sessionId, requestId, since, offset });
+
+test('WHO in authenticated mode: each page of the registry fits a datagram with its tag', async () => {
+  const h = new ServerHarness({ users: USERS });
+  for (let i = 0; i < 300; i++) await h.store.saveClient({ name: `client-${String(i).padStart(3, '0')}-${'x'.repeat(i % 24)}`, role: 'reader', online: false, lastSeen: T0 });
+  const keys = (await helloPending(h, helloReader('alice'), USERS.get('alice'), T0, FAR))!;
+  await h.settle(T0);
+  const sessionId = (drain(h.core)[0]!.packet as Welcome).sessionId;
+  h.core.handleDatagram(seal(who(sessionId, 1), keys.toServer, hmac), FAR, T0 + 1);
+  await h.settle(T0 + 1);
+  const sizes = [];
+  for (let t = h.core.pollTransmit(); t; t = h.core.pollTransmit()) sizes.push(t.data.length);
+  assert.equal(sizes.length, 1);
+  assert.ok(sizes[0]! <= 1_200 && sizes[0]! > 1_100, `${sizes[0]} bytes: full, and within the datagram`);
+});
+
+test('WHO from version 0 is answered with the whole registry, even while the journal still holds every change', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloReader('watcher'), FAR, T0);
+  const [p] = await h.deliver(who((w as Welcome).sessionId, 1), FAR, T0 + 1);
+  assert.ok(p?.kind === 'presence' && p.full, inspect(p));
+});
+
+test('WHO: a store that fails to list the clients gets no answer (the client asks again); a session gone meanwhile gets none either', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloReader('watcher'), FAR, T0);
+  const sessionId = (w as Welcome).sessionId;
+  h.storeDown = true;
+  assert.deepEqual(await h.deliver(who(sessionId, 1), FAR, T0 + 1), []);
+  assert.deepEqual(events(h).filter((e) => e.type === 'store-error').length, 0, 'the client asks again: nothing to report');
+  h.storeDown = false;
+  assert.equal((await h.deliver(who(sessionId, 2), FAR, T0 + 2))[0]?.kind, 'presence');
+  h.core.handleDatagram(who(sessionId, 3), FAR, T0 + 3);
+  const pending = nextRequest(h, 'clients');
+  h.core.handleTimeout(T0 + 31_001);
+  requests(h);
+  drain(h.core);
+  h.core.handleStoreResult(pending.id, true, [], T0 + 31_002);
+  assert.deepEqual(drain(h.core), [], 'expired meanwhile');
 });
