@@ -6,7 +6,8 @@ import { encode } from '../../src/protocol/codec.js';
 import { Role } from '../../src/protocol/constants.js';
 import type { Hello, Welcome } from '../../src/protocol/packets.js';
 import type { StoreRequest } from '../../src/store/store-request.js';
-import { CLIENT, drain, helloReader, helloWriter, hmac, nextRequest, ServerHarness, T0 } from './helpers.js';
+import { CLIENT, drain, helloReader, helloWriter, hmac, nextRequest, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
+import { runStoreRequest } from '../../src/store/store-request.js';
 
 // What the server does with the store's answers while a client signs on: what it asks, what it makes of
 // the answer, and that an answer for a session that ended meanwhile changes nothing.
@@ -226,4 +227,29 @@ test('WHO: a store that fails to list the clients gets no answer (the client ask
   drain(h.core);
   h.core.handleStoreResult(pending.id, true, [], T0 + 31_002);
   assert.deepEqual(drain(h.core), [], 'expired meanwhile');
+});
+
+test("a reader's position that failed to save is saved again, unless it has moved on meanwhile: then the newer one is", async () => {
+  const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 50 });
+  const fetchAt = (fetchId: number, position: number, now: number): void =>
+    h.core.handleDatagram(encode({ kind: 'fetch', sessionId: rsid, fetchId, position, offset: 0, waitMs: 0, maxDatagrams: 4 }), OTHER, now);
+  /** Answers every store request but saves of positions, which are held and returned. */
+  const answerAllBut = async (now: number) => {
+    const held = [];
+    for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
+      if (r.req.op === 'saveCursors') held.push(r);
+      else h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), now);
+    }
+    return held;
+  };
+  await h.settle(T0);
+  fetchAt(1, 2, T0 + 100);
+  h.core.handleTimeout(T0 + 200);
+  const [save] = await answerAllBut(T0 + 200);
+  assert.equal(save?.req.op === 'saveCursors' && save.req.cursors.get('r'), 2);
+  fetchAt(2, 3, T0 + 300); // moved on while the save is out
+  h.core.handleStoreResult(save!.id, false, new Error('store away'), T0 + 310);
+  h.core.handleTimeout(T0 + 400);
+  await h.settle(T0 + 400);
+  assert.equal(await h.store.cursor('r'), 3);
 });
