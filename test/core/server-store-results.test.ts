@@ -253,3 +253,35 @@ test("a reader's position that failed to save is saved again, unless it has move
   await h.settle(T0 + 400);
   assert.equal(await h.store.cursor('r'), 3);
 });
+
+test('a goodbye is remembered for the session timeout, to the millisecond: a BYE sent again later is a session unknown', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloReader('r'), CLIENT, T0);
+  const sessionId = (w as Welcome).sessionId;
+  const bye = encode({ kind: 'bye', sessionId, position: 0 });
+  assert.deepEqual((await h.deliver(bye, CLIENT, T0)).map((p) => p.kind), ['goodbye']);
+  for (let t = h.core.nextDeadline(); t !== undefined && t <= T0 + 30_000; t = h.core.nextDeadline()) {
+    h.core.handleTimeout(t);
+    await h.settle(t);
+  }
+  assert.deepEqual((await h.deliver(bye, CLIENT, T0 + 30_500)).map((p) => p.kind), ['unknown-session']);
+});
+
+test('a session taken over is told so for the session timeout, to the millisecond; after that it is a session unknown', async () => {
+  const h = new ServerHarness({ users: USERS });
+  const keys = (await helloPending(h, helloWriter('alice'), USERS.get('alice')))!;
+  await h.settle(T0);
+  const sessionId = (drain(h.core)[0]!.packet as Welcome).sessionId;
+  await helloPending(h, helloWriter('alice', 7, 10n), USERS.get('alice'), T0, { address: '127.0.0.2', port: 40002 });
+  await h.settle(T0);
+  drain(h.core);
+  const ping = seal(encode({ kind: 'ping', sessionId }), keys.toServer, hmac);
+  h.core.handleDatagram(ping, CLIENT, T0 + 1);
+  assert.equal(drain(h.core).length, 1, 'the old client hears GOODBYE, in its keys');
+  for (let t = h.core.nextDeadline(); t !== undefined && t <= T0 + 30_000; t = h.core.nextDeadline()) {
+    h.core.handleTimeout(t);
+    await h.settle(t);
+  }
+  h.core.handleDatagram(ping, CLIENT, T0 + 30_500);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['unknown-session']);
+});
