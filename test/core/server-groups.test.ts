@@ -430,3 +430,26 @@ test("a member that falls silent past the session timeout is gone from its group
   const out = await h.deliverRaw(fetch(m[1]!, 1, 1), m[1]!.from, now + 1);
   assert.deepEqual(texts(batches(out, m[1]!)), held, "m0's share, handed out again");
 });
+
+test('a lease read that finds nothing where the log should go on (the store behind what the server was told) waits for the poll: no read again at once', async () => {
+  const { h, m } = await groupWithLog(1, jobs(2));
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m[0]!, 1, 1), m[0]!.from, T0 + 1), m[0]!)), jobs(2));
+  h.core.handleLogAdvanced(10, T0 + 2); // told the log ends before 10; the store has 2
+  h.core.handleDatagram(fetch(m[0]!, 2, 3, 5_000), m[0]!.from, T0 + 3);
+  assert.equal(await answerOne(h, T0 + 3), 'read');
+  assert.equal(h.core.pollStoreRequest(), undefined, 'parked until the poll ends, not read again and again');
+  assert.deepEqual(batches(drain(h.core), m[0]!), []);
+});
+
+test('a lease read again for a member that expired meanwhile is sent to nobody', async () => {
+  const { h } = await leaseToReadAgain();
+  h.core.handleTimeout(T0 + 31_001);
+  const ops = [];
+  for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
+    ops.push(r.req.op);
+    h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0 + 31_002);
+  }
+  assert.ok(ops.includes('read'), 'the read was still out');
+  assert.deepEqual(drain(h.core).filter((t) => t.packet.kind === 'batch'), []);
+  h.check();
+});
