@@ -453,3 +453,11 @@ test('a lease read again for a member that expired meanwhile is sent to nobody',
   assert.deepEqual(drain(h.core).filter((t) => t.packet.kind === 'batch'), []);
   h.check();
 });
+
+test("a member leaving a group whose place is saved already hears GOODBYE at once", async () => {
+  const h = new ServerHarness();
+  const [m0] = await members(h, 1);
+  h.core.handleTimeout(T0 + 100);
+  await h.settle(T0 + 100);
+  assert.deepEqual((await h.deliver(bye(m0!, 1), m0!.from, T0 + 200)).map((p) => p.kind), ['goodbye']);
+});

@@ -285,3 +285,15 @@ test('a session taken over is told so for the session timeout, to the millisecon
   h.core.handleDatagram(ping, CLIENT, T0 + 30_500);
   assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['unknown-session']);
 });
+
+test('a renewal that says a claim is lost, answered after its session ended, ends nothing more', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloWriter('w'), CLIENT, T0);
+  const sessionId = (w as Welcome).sessionId;
+  h.core.handleTimeout(T0 + 10_000);
+  const renewal = nextRequest(h, 'renewNames');
+  assert.deepEqual((await h.deliver(encode({ kind: 'bye', sessionId, position: 0 }), CLIENT, T0 + 10_001)).map((p) => p.kind), ['goodbye']);
+  h.core.handleStoreResult(renewal.id, true, renewal.req.claims.map((c) => c.key), T0 + 10_002);
+  assert.deepEqual(drain(h.core), []);
+  assert.equal(h.core.sessionCount, 0);
+});
