@@ -297,3 +297,17 @@ test('a renewal that says a claim is lost, answered after its session ended, end
   assert.deepEqual(drain(h.core), []);
   assert.equal(h.core.sessionCount, 0);
 });
+
+test('a client started again from the same address replaces its session without ever showing offline', async () => {
+  const h = new ServerHarness();
+  const [w] = await h.handshake(helloReader('watcher'), FAR, T0);
+  const watcher = (w as Welcome).sessionId;
+  await h.handshake(helloWriter('w'), CLIENT, T0);
+  const [full] = await h.deliver(who(watcher, 1), FAR, T0 + 1);
+  const version = full!.kind === 'presence' ? full!.version : 0;
+  const [again] = await h.handshake(helloWriter('w', 5, 10n), CLIENT, T0 + 2);
+  assert.equal(again?.kind, 'welcome');
+  const [delta] = await h.deliver(who(watcher, 2, version), FAR, T0 + 3);
+  assert.ok(delta?.kind === 'presence' && !delta.entries.some((e) => !e.online), inspect(delta));
+  assert.deepEqual((await h.store.clients()).find((c) => c.name === 'w'), { name: 'w', role: 'writer', online: true, lastSeen: T0 + 2 });
+});
