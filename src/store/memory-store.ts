@@ -24,7 +24,12 @@ export class MemoryStore implements Store {
   private readonly cursors = new Map<string, number>();
   private readonly clientRecords = new Map<string, ClientRecord>();
 
-  constructor(private readonly retention: RetentionLimits = NO_RETENTION) {}
+  private readonly ageTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly retention: RetentionLimits = NO_RETENTION) {
+    // As the other stores: a quiet log ages out by the clock, not only when something is appended.
+    if (retention.ageMs > 0) this.ageTimer = setInterval(() => this.trim(Date.now()), Math.min(1000, retention.ageMs)).unref();
+  }
 
   producerSeq(producerId: bigint): Promise<number | undefined> {
     return Promise.resolve(this.producers.get(producerId));
@@ -39,7 +44,10 @@ export class MemoryStore implements Store {
       this.producers.set(b.producerId, Math.max(prev, b.lastSeq));
       return first;
     });
-    this.trim(batches[0]?.messages[0]?.ts ?? 0);
+    // Age counts from the newest message appended, as the other stores count it.
+    let latestTs = 0;
+    for (const b of batches) for (const m of b.messages) latestTs = Math.max(latestTs, m.ts);
+    this.trim(latestTs);
     return Promise.resolve(firstIds);
   }
 
@@ -94,6 +102,7 @@ export class MemoryStore implements Store {
   }
 
   close(): Promise<void> {
+    clearInterval(this.ageTimer);
     return Promise.resolve();
   }
 

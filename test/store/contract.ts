@@ -162,5 +162,27 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
       assert.deepEqual((await t.read(1, all)).messages.map((m) => m.text.toString()), ['new', 'newer']);
       await t.close();
     });
+
+    test('retention by age counts from the newest message appended, whichever batch of the commit it is in', async () => {
+      const s = await fresh({ messages: 0, bytes: 0, ageMs: 1000 });
+      await s.append([
+        { producerId: 1n, lastSeq: 1, messages: [msg('old', { ts: 1000 })] },
+        { producerId: 2n, lastSeq: 1, messages: [msg('new', { ts: 5000 })] },
+      ]);
+      assert.deepEqual((await s.read(1, all)).messages.map((m) => m.text.toString()), ['new']);
+      assert.deepEqual(await s.bounds(), { first: 2, next: 3 });
+      await s.close();
+    });
+
+    test('retention by age goes on while nothing is appended: a quiet log ages out by the clock', async () => {
+      const s = await fresh({ messages: 0, bytes: 0, ageMs: 200 });
+      await s.append([{ producerId: 1n, lastSeq: 1, messages: [msg('soon gone', { ts: Date.now() })] }]);
+      assert.deepEqual(await s.bounds(), { first: 1, next: 2 });
+      const deadline = Date.now() + 3_000;
+      while ((await s.bounds()).first === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await s.bounds(), { first: 2, next: 2 }, 'gone within a few periods of the age');
+      assert.deepEqual((await s.read(1, all)).messages, []);
+      await s.close();
+    });
   });
 }
