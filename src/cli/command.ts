@@ -80,7 +80,7 @@ function declaredNames(parser: Argv): Set<string> {
 function unknownFlags(argv: string[], known: Set<string>): string[] {
   const end = argv.indexOf('--');
   return (end < 0 ? argv : argv.slice(0, end))
-    .map((a) => /^--?([^-=][^=]*)/.exec(a)?.[1])
+    .map((a) => /^--?([^-=\d][^=]*)/.exec(a)?.[1]) // not a negative number
     .filter((flag): flag is string => flag !== undefined && !known.has(flag) && !(flag.startsWith('no-') && known.has(flag.slice(3))));
 }
 

@@ -83,6 +83,7 @@ test('option checks name what was typed: a bad port, an unknown store, a zero si
     // A mistyped option is named as such, not reported as the required one it was meant to be.
     ['run-writer', ['--usrname', 'w'], 2, /^run-writer: Unknown argument: usrname \(see run-writer --help\)\n$/],
     ['run-reader', ['--port', '1', '--form', 'raw', '--bogus=1'], 2, /^run-reader: Unknown arguments: form, bogus \(see run-reader --help\)\n$/],
+    ['run-reader', ['--delay', '-1'], 2, /^run-reader: Missing required argument: username/],
     ['run-server', ['--port', '0', '--store', 'mysql'], 2, /invalid --store 'mysql'/],
     ['run-server', ['--port', '0', '--store', 'memory', '--max-message-bytes', '0'], 2, /invalid --max-message-bytes '0'/],
     ['run-server', ['--port', '0', '--data-dir', '/proc/relaydata'], 7, /cannot create data directory \/proc\/relaydata: \/proc is not writable/],
