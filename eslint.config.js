@@ -16,10 +16,11 @@ const layers = {
   'src/store/**/*.ts': [{ regex: folders(['core', 'io', 'cli']), message: 'a store knows nothing of the relay above it' }],
   'src/io/**/*.ts': [{ regex: folders(['cli']), message: 'io is driven by cli: pass what it needs in (e.g. a render function)' }],
 };
-const restrictImports = (files, extra = {}) => ({
+const sansIo = new Set(['src/protocol/**/*.ts', 'src/core/**/*.ts']);
+const importRules = Object.entries(layers).map(([files, patterns]) => ({
   files: [files],
-  rules: { 'no-restricted-imports': ['error', { paths: extra.paths ?? [], patterns: layers[files] }] },
-});
+  rules: { 'no-restricted-imports': ['error', { paths: sansIo.has(files) ? impureImports : [], patterns }] },
+}));
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'relay-data/', 'bench/results/', 'reports/', '.stryker-tmp/'] },
@@ -45,10 +46,7 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'time comes in as an argument' }],
     },
   },
-  restrictImports('src/protocol/**/*.ts', { paths: impureImports }),
-  restrictImports('src/core/**/*.ts', { paths: impureImports }),
-  restrictImports('src/store/**/*.ts'),
-  restrictImports('src/io/**/*.ts'),
+  ...importRules,
   {
     files: ['bin/**/*.js', 'bench/**/*.{js,mjs,ts}', 'demo/**/*.js', 'scripts/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', performance: 'readonly' } },

@@ -11,6 +11,7 @@ import type {
 } from './store.js';
 import { NO_RETENTION, readCost } from './store.js';
 import { SCAN_MAX } from './read-scan.js';
+import { latestTs, trimByClock } from './retention.js';
 
 /** A store in memory, for throw-away runs and tests. Everything is lost when the process ends. */
 export class MemoryStore implements Store {
@@ -27,8 +28,7 @@ export class MemoryStore implements Store {
   private readonly ageTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly retention: RetentionLimits = NO_RETENTION) {
-    // As the other stores: a quiet log ages out by the clock, not only when something is appended.
-    if (retention.ageMs > 0) this.ageTimer = setInterval(() => this.trim(Date.now()), Math.min(1000, retention.ageMs)).unref();
+    this.ageTimer = trimByClock(retention, (now) => this.trim(now));
   }
 
   producerSeq(producerId: bigint): Promise<number | undefined> {
@@ -44,10 +44,7 @@ export class MemoryStore implements Store {
       this.producers.set(b.producerId, Math.max(prev, b.lastSeq));
       return first;
     });
-    // Age counts from the newest message appended, as the other stores count it.
-    let latestTs = 0;
-    for (const b of batches) for (const m of b.messages) latestTs = Math.max(latestTs, m.ts);
-    this.trim(latestTs);
+    this.trim(latestTs(batches));
     return Promise.resolve(firstIds);
   }
 

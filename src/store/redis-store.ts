@@ -4,6 +4,7 @@ import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
 import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-codec.js';
 import { APPEND, CLAIM, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
+import { latestTs, trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
   ClaimResult,
@@ -161,9 +162,7 @@ export class RedisStore implements Store {
     if (stale.length > 0 && (await this.onlineElsewhere()) === 0) {
       for (const c of stale) await this.saveClient({ ...c, online: false });
     }
-    if (this.opts.retention.ageMs > 0) {
-      this.ageTimer = setInterval(() => void this.trim(Date.now()).catch(() => undefined), Math.min(1000, this.opts.retention.ageMs)).unref();
-    }
+    this.ageTimer = trimByClock(this.opts.retention, (now) => void this.trim(now).catch(() => undefined));
   }
 
   /** Other relay servers listening on this log right now (each holds a subscription). */
@@ -456,10 +455,4 @@ function fieldsOf(flat: Buffer[]): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!.toString()] = flat[i + 1]!;
   return out;
-}
-
-function latestTs(batches: readonly ProducerBatch[]): number {
-  let latest = 0;
-  for (const b of batches) for (const m of b.messages) latest = Math.max(latest, m.ts);
-  return latest;
 }

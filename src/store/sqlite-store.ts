@@ -16,6 +16,7 @@ import type {
   StoredMessage,
 } from './store.js';
 import { PRODUCER_TTL_MS } from './store.js';
+import { trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { LogMark, RecordDamagedError, recordChecksum, structuralDamage } from './sqlite-integrity.js';
@@ -139,11 +140,9 @@ export class SqliteStore implements Store {
     this.db.prepare('UPDATE clients SET online = 0 WHERE online = 1').run();
     this.appendTx = this.db.transaction((batches: ProducerBatch[]) => this.appendNow(batches));
     this.trimTx = this.db.transaction((now: number) => this.trim(now));
-    if (opts.retention.ageMs > 0) {
-      this.ageTimer = setInterval(() => {
-        if (this.trimTx(Date.now())) this.checkpointer.committed();
-      }, Math.min(1000, opts.retention.ageMs)).unref();
-    }
+    this.ageTimer = trimByClock(opts.retention, (now) => {
+      if (this.trimTx(now)) this.checkpointer.committed();
+    });
   }
 
   producerSeq(producerId: bigint): Promise<number | undefined> {
