@@ -7,6 +7,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { FromKind, Role } from '../../src/protocol/constants.js';
 import type { Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import type { ClaimResult } from '../../src/store/store.js';
 import { runStoreRequest, type StoreRequest } from '../../src/store/store-request.js';
 import { serverInvariants } from './server-invariants.js';
 
@@ -110,4 +111,34 @@ export function nextRequest<Op extends StoreRequest['op']>(h: ServerHarness, op:
   const r = h.core.pollStoreRequest();
   assert.equal(r?.req.op, op);
   return r as { id: number; req: Extract<StoreRequest, { op: Op }> };
+}
+
+/** A store shared by servers, with name claims as the Redis store keeps them (store/redis-scripts.ts), on a clock of its own. */
+export class ClaimingStore extends MemoryStore {
+  now = T0;
+  private readonly claimed = new Map<string, { holder: string; until: number }>();
+  private live(key: string) {
+    const c = this.claimed.get(key);
+    return c && c.until > this.now ? c : undefined;
+  }
+  claimName(key: string, holder: string, ttlMs: number, force: boolean): Promise<ClaimResult> {
+    const cur = this.live(key);
+    const client = (h: string) => h.slice(0, h.lastIndexOf('|'));
+    if (cur && !force && client(cur.holder) !== client(holder)) return Promise.resolve({ ok: false, heldForMs: cur.until - this.now });
+    this.claimed.set(key, { holder, until: this.now + ttlMs });
+    return Promise.resolve({ ok: true });
+  }
+  renewNames(claims: readonly { key: string; holder: string }[], ttlMs: number): Promise<string[]> {
+    const lost: string[] = [];
+    for (const c of claims) {
+      const cur = this.live(c.key);
+      if (cur?.holder === c.holder) cur.until = this.now + ttlMs;
+      else lost.push(c.key);
+    }
+    return Promise.resolve(lost);
+  }
+  releaseName(key: string, holder: string): Promise<void> {
+    if (this.live(key)?.holder === holder) this.claimed.delete(key);
+    return Promise.resolve();
+  }
 }

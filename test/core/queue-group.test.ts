@@ -158,3 +158,13 @@ test('an older client (no fetch id) that leaves where it was leased from gives t
   g.leave('b', 6, 0);
   assert.deepEqual(g.nextSpan(100), { start: 6, offset: 0, end: 11 });
 });
+
+test('what retention removed before the group took it is told once; a read that found nothing removed counts nothing', () => {
+  const g = new QueueGroup<string>('jobs', 1);
+  g.missed(-2); // read from 3 with the log starting at 1: nothing removed
+  g.missed(0);
+  g.missed(5);
+  g.missed(2);
+  assert.equal(g.takeMissed(), 7);
+  assert.equal(g.takeMissed(), 0);
+});

@@ -4,10 +4,9 @@ import { test } from 'node:test';
 import { encode } from '../../src/protocol/codec.js';
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
-import { CLIENT, data, drain, helloReader, helloWriter, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
+import { ClaimingStore, CLIENT, data, drain, helloReader, helloWriter, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
 import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import type { ClaimResult } from '../../src/store/store.js';
 
 const OTHER_HOST = { address: '127.0.0.2', port: 40002 };
 
@@ -478,36 +477,6 @@ test("a reader's PING with a position keeps it (a long reply printed in pieces),
   await ping(wid, 5, CLIENT, T0 + 300);
   assert.equal(await h.store.cursor('w'), undefined);
 });
-
-/** A store shared by servers, with name claims as the Redis store keeps them (store/redis-scripts.ts), on a clock of its own. */
-class ClaimingStore extends MemoryStore {
-  now = T0;
-  private readonly claimed = new Map<string, { holder: string; until: number }>();
-  private live(key: string) {
-    const c = this.claimed.get(key);
-    return c && c.until > this.now ? c : undefined;
-  }
-  claimName(key: string, holder: string, ttlMs: number, force: boolean): Promise<ClaimResult> {
-    const cur = this.live(key);
-    const client = (h: string) => h.slice(0, h.lastIndexOf('|'));
-    if (cur && !force && client(cur.holder) !== client(holder)) return Promise.resolve({ ok: false, heldForMs: cur.until - this.now });
-    this.claimed.set(key, { holder, until: this.now + ttlMs });
-    return Promise.resolve({ ok: true });
-  }
-  renewNames(claims: readonly { key: string; holder: string }[], ttlMs: number): Promise<string[]> {
-    const lost: string[] = [];
-    for (const c of claims) {
-      const cur = this.live(c.key);
-      if (cur?.holder === c.holder) cur.until = this.now + ttlMs;
-      else lost.push(c.key);
-    }
-    return Promise.resolve(lost);
-  }
-  releaseName(key: string, holder: string): Promise<void> {
-    if (this.live(key)?.holder === holder) this.claimed.delete(key);
-    return Promise.resolve();
-  }
-}
 
 test('two servers on one store: a name held on one is refused on the other to another host, given to the same client moving over; the first then lets it go', async () => {
   const store = new ClaimingStore();

@@ -5,6 +5,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { ENTRIES_PER_PACKET_MAX, FETCH_DATAGRAMS_MAX, FromKind } from '../../src/protocol/constants.js';
 import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
 import { BATCH_HEADER_BYTES } from '../../src/protocol/sizes.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
 import { CLIENT, data, drain, helloReader, nextRequest, openWriter, ServerHarness, T0 } from './helpers.js';
 
@@ -454,10 +455,108 @@ test('a lease read again for a member that expired meanwhile is sent to nobody',
   h.check();
 });
 
-test("a member leaving a group whose place is saved already hears GOODBYE at once", async () => {
-  const h = new ServerHarness();
+test("a member leaving a group whose place is saved already hears GOODBYE at once: nothing is saved again", async () => {
+  const { h, m } = await groupWithLog(1, jobs(2));
+  const m0 = m[0]!;
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m0, 1, 1), m0.from, T0 + 1), m0)), jobs(2));
+  await h.deliver(fetch(m0, 2, 3, 5_000), m0.from, T0 + 2); // took both: the group is at 3
+  h.core.handleTimeout(T0 + 2_000);
+  await h.settle(T0 + 2_000);
+  assert.equal(await h.store.cursor('group/jobs'), 3);
+  h.core.handleDatagram(bye(m0, 3, 2), m0.from, T0 + 2_100);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye']);
+  const ops = [];
+  for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) ops.push(r.req.op);
+  assert.ok(!ops.includes('saveCursors'), ops.join());
+});
+
+test("a member leaving while the group's place is being saved hears GOODBYE once the place it leaves at is saved", async () => {
+  const { h, m } = await groupWithLog(1, jobs(2));
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m[0]!, 1, 1), m[0]!.from, T0 + 1), m[0]!)), jobs(2));
+  h.core.handleDatagram(fetch(m[0]!, 2, 3, 5_000), m[0]!.from, T0 + 2); // took both: the group is at 3
+  h.core.handleTimeout(T0 + 2_000);
+  const saving = nextRequest(h, 'saveCursors');
+  h.core.handleDatagram(bye(m[0]!, 3, 2), m[0]!.from, T0 + 2_001);
+  assert.deepEqual(drain(h.core).filter((t) => t.packet.kind === 'goodbye'), [], 'not before the save');
+  h.core.handleStoreResult(saving.id, true, await runStoreRequest(h.store, saving.req), T0 + 2_002);
+  await h.settle(T0 + 2_002);
+  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye']);
+  assert.equal(await h.store.cursor('group/jobs'), 3);
+});
+
+test('a group is told of messages retention removed before it took them: once, with the lease that follows', async () => {
+  const h = new ServerHarness({}, new MemoryStore({ messages: 5, bytes: 0, ageMs: 0 }));
   const [m0] = await members(h, 1);
-  h.core.handleTimeout(T0 + 100);
-  await h.settle(T0 + 100);
-  assert.deepEqual((await h.deliver(bye(m0!, 1), m0!.from, T0 + 200)).map((p) => p.kind), ['goodbye']);
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, ...jobs(10)), CLIENT, T0);
+  const first = batches(await h.deliverRaw(fetch(m0!, 1, 1), m0!.from, T0 + 1), m0!);
+  assert.deepEqual([first[0]!.missed, texts(first)], [5, jobs(10).slice(5)]);
+  await h.deliver(data(wsid, 2, 'job 11'), CLIENT, T0 + 2);
+  const next = batches(await h.deliverRaw(fetch(m0!, 2, 11), m0!.from, T0 + 3), m0!);
+  assert.deepEqual([next[0]!.missed, texts(next)], [0, ['job 11']]);
+});
+
+test('messages retention removed with nothing after them for the group are told with the next reply, even an empty one', async () => {
+  const h = new ServerHarness({}, new MemoryStore({ messages: 3, bytes: 0, ageMs: 0 }));
+  const [m0] = await members(h, 1);
+  const wsid = await openWriter(h);
+  const toBob = encode({ kind: 'data', sessionId: wsid, seq: 1, entries: jobs(10).map((t) => ({ more: false, continued: false, to: 'bob', text: Buffer.from(t) })) });
+  await h.deliver(toBob, CLIENT, T0);
+  const out = batches(await h.deliverRaw(fetch(m0!, 1, 1), m0!.from, T0 + 1), m0!);
+  assert.deepEqual([out[0]!.missed, texts(out)], [7, []], 'ids 1..7 removed; 8..10 are for bob');
+  const again = batches(await h.deliverRaw(fetch(m0!, 2, out.at(-1)!.nextPosition), m0!.from, T0 + 2), m0!);
+  assert.equal(again[0]!.missed, 0);
+});
+
+test('a member bringing a group back after retention removed what the group had not taken is told so at sign-on', async () => {
+  const store = new MemoryStore({ messages: 5, bytes: 0, ageMs: 0 });
+  const before = new ServerHarness({}, store);
+  await members(before, 1); // the new group is saved at 1
+  const wsid = await openWriter(before);
+  await before.deliver(data(wsid, 1, ...jobs(10)), CLIENT, T0);
+  const after = new ServerHarness({}, store);
+  const member = (name: string, nonce: number) => ({ ...helloReader(name, nonce), group: 'jobs' });
+  const [w] = await after.handshake(member('m0', 20), HOSTS[0]!, T0 + 1);
+  assert.deepEqual([(w as Welcome).resume, (w as Welcome).missed], [6, 5]);
+  const [next] = await after.handshake(member('m1', 21), HOSTS[1]!, T0 + 2);
+  assert.equal((next as Welcome).missed, 0, 'told once, to the member that brought the group back');
+});
+
+test('a lease read that fails after its member ended is reported all the same', async () => {
+  const { h } = await leaseToReadAgain();
+  h.core.handleTimeout(T0 + 31_001);
+  storeErrors(h);
+  const ops = [];
+  for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
+    ops.push(r.req.op);
+    if (r.req.op === 'read') h.core.handleStoreResult(r.id, false, new Error('store unreachable'), T0 + 31_002);
+    else h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0 + 31_002);
+  }
+  assert.ok(ops.includes('read'), 'the read was still out');
+  assert.deepEqual(storeErrors(h), ['read']);
+  h.check();
+});
+
+test('a lease given back, and what follows it, removed by retention before another member took them: told once, each message once', async () => {
+  const h = new ServerHarness({}, new MemoryStore({ messages: 4, bytes: 0, ageMs: 0 }));
+  const m = await members(h, 2);
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, ...jobs(4)), CLIENT, T0);
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m[0]!, 1, 1), m[0]!.from, T0 + 1), m[0]!)), jobs(2), 'its share');
+  await h.deliver(bye(m[0]!, 1, 1), m[0]!.from, T0 + 2); // left with none of it done: 1..2 go back
+  await h.deliver(data(wsid, 2, ...jobs(10).slice(4)), CLIENT, T0 + 3); // the log keeps 7..10
+  const out = batches(await h.deliverRaw(fetch(m[1]!, 1, 1), m[1]!.from, T0 + 4), m[1]!);
+  const told = out.reduce((n, b) => n + b.missed, 0);
+  const next = batches(await h.deliverRaw(fetch(m[1]!, 2, out.at(-1)!.nextPosition), m[1]!.from, T0 + 5), m[1]!);
+  assert.deepEqual([told + next.reduce((n, b) => n + b.missed, 0), [...texts(out), ...texts(next)]], [6, jobs(10).slice(6)]);
+});
+
+test('a member joining a group on a restarted server is leased the log at its first fetch', async () => {
+  const store = new MemoryStore();
+  const before = new ServerHarness({}, store);
+  const wsid = await openWriter(before);
+  await before.deliver(data(wsid, 1, ...jobs(3)), CLIENT, T0);
+  const after = new ServerHarness({}, store); // knows the log's end only from what the store tells it
+  const [m0] = await members(after, 1, T0 + 1);
+  assert.deepEqual(texts(batches(await after.deliverRaw(fetch(m0!, 1, 1), m0!.from, T0 + 2), m0!)), jobs(3));
 });

@@ -540,3 +540,26 @@ test('a reply never takes more datagrams than the fetch asked for, even when sen
     assert.ok(parts.at(-1)?.kind === 'batch' && !parts.at(-1)!.caughtUp, 'more waits');
   }
 });
+
+test('a reader that signs on to a restarted server at the end of the log and leaves at once keeps that place', async () => {
+  const store = new MemoryStore();
+  const before = new ServerHarness({}, store);
+  const wsid = await openWriter(before);
+  await before.deliver(data(wsid, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const after = new ServerHarness({}, store); // knows the log's end only from what the store tells it
+  const [w] = await after.handshake(helloReader('r', 2, FromKind.Latest), OTHER, T0 + 1);
+  assert.equal((w as Welcome).resume, 4);
+  const out = await after.deliver(encode({ kind: 'bye', sessionId: (w as Welcome).sessionId, position: 4 }), OTHER, T0 + 2);
+  assert.deepEqual(out.map((p) => p.kind), ['goodbye']);
+  assert.equal(await store.cursor('r'), 4);
+});
+
+test('at shutdown each client is saved as last seen then: it was online until the server stopped', async () => {
+  const h = new ServerHarness();
+  await openWriter(h);
+  await h.handshake(helloReader('r'), OTHER, T0 + 10);
+  h.core.shutdown(T0 + 5_000);
+  await h.settle(T0 + 5_000);
+  const seen = (await h.store.clients()).map((c) => [c.name, c.online, c.lastSeen]);
+  assert.deepEqual(seen, [['w', false, T0 + 5_000], ['r', false, T0 + 5_000]]);
+});

@@ -6,7 +6,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { Role } from '../../src/protocol/constants.js';
 import type { Hello, Welcome } from '../../src/protocol/packets.js';
 import type { StoreRequest } from '../../src/store/store-request.js';
-import { CLIENT, drain, helloReader, helloWriter, hmac, nextRequest, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
+import { ClaimingStore, CLIENT, data, drain, helloReader, helloWriter, hmac, nextRequest, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
 
 // What the server does with the store's answers while a client signs on: what it asks, what it makes of
@@ -310,4 +310,41 @@ test('a client started again from the same address replaces its session without 
   const [delta] = await h.deliver(who(watcher, 2, version), FAR, T0 + 3);
   assert.ok(delta?.kind === 'presence' && !delta.entries.some((e) => !e.online), inspect(delta));
   assert.deepEqual((await h.store.clients()).find((c) => c.name === 'w'), { name: 'w', role: 'writer', online: true, lastSeen: T0 + 2 });
+});
+
+test("a failed sign-on of a session already replaced lets go of nothing: the name stays with the session that replaced it", async () => {
+  const store = new ClaimingStore();
+  const h = new ServerHarness({}, store);
+  await helloPending(h, helloReader('r', 2));
+  const claim = nextRequest(h, 'claimName');
+  h.core.handleStoreResult(claim.id, true, await runStoreRequest(store, claim.req), T0);
+  const start = nextRequest(h, 'readerStart'); // left unanswered
+  await helloPending(h, helloReader('r', 3), undefined, T0 + 1); // the client started again, from the same address
+  for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
+    h.core.handleStoreResult(r.id, true, await runStoreRequest(store, r.req), T0 + 1);
+  }
+  assert.equal(h.core.sessionCount, 1);
+  h.core.handleStoreResult(start.id, false, new Error('store unreachable'), T0 + 2);
+  assert.deepEqual(requests(h).filter((op) => op === 'releaseName'), []);
+  const [taken] = await new ServerHarness({}, store).handshake(helloReader('r', 4), OTHER, T0 + 3);
+  assert.equal(taken?.kind, 'refuse', 'held for the live session');
+});
+
+test("lines a session held for a failed append are not stored by it once it is replaced: the new session's resend is stored, once", async () => {
+  const h = new ServerHarness();
+  const wsid = await openWriter(h);
+  h.core.handleDatagram(data(wsid, 1, 'a', 'b'), CLIENT, T0 + 1);
+  const first = nextRequest(h, 'append');
+  h.core.handleStoreResult(first.id, false, new Error('store unreachable'), T0 + 2); // held, to try again
+  drain(h.core);
+  // The same writer signs on again (it gave the server up for lost) and sends its lines again.
+  const [w] = await h.handshake(helloWriter('w', 5), CLIENT, T0 + 3);
+  const again = (w as Welcome).sessionId;
+  h.core.handleTimeout(T0 + 10_000); // the failed append's retry is due
+  await h.settle(T0 + 10_000);
+  const out = await h.deliver(data(again, 1, 'a', 'b'), CLIENT, T0 + 10_001);
+  assert.ok(out.some((p) => p.kind === 'ack' && p.committed === 1), inspect(out));
+  assert.equal(h.core.sessionCount, 1, 'the new session goes on');
+  const log = await h.store.read(1, { maxMessages: 10, maxBytes: 1 << 20, framingBytes: 0, user: '' });
+  assert.deepEqual(log.messages.map((m) => m.text.toString()), ['a', 'b']);
 });

@@ -127,6 +127,29 @@ describe('the sqlite store, as a user runs it', () => {
     await s.stop();
   });
 
+  test('a queue group whose place fell out of the log is told once how many it missed, after a restart too', async () => {
+    const dir = join(root, `d${++dirs}`);
+    let s = await sqliteServer(dir, ['--retain-messages', '100']);
+    const port = String(s.port);
+    try {
+      await run('run-writer', ['-u', 'w', '--port', port], lines(1, 100));
+      await run('run-reader', ['-u', 'm1', '--port', port, '--group', 'jobs', '--from', 'earliest', '--format', 'raw', '--count', '10']);
+      await run('run-writer', ['-u', 'w', '--port', port], lines(101, 300));
+      const r = await run('run-reader', ['-u', 'm2', '--port', port, '--group', 'jobs', '--format', 'raw', '--count', '50']);
+      // The group had taken 10; the oldest kept is 201: messages 11 to 200 were removed before it took them.
+      assert.match(r.stderr, /"missed":190/);
+      assert.equal(r.stdout, lines(201, 250));
+      assert.equal((await s.stop()).code, 0);
+      s = await sqliteServer(dir, ['--port', port, '--retain-messages', '100']);
+      await run('run-writer', ['-u', 'w', '--port', port], lines(301, 500));
+      const after = await run('run-reader', ['-u', 'm1', '--port', port, '--group', 'jobs', '--format', 'raw', '--count', '100']);
+      assert.match(after.stderr, /"missed":150/, 'the group stood at 251; the oldest kept is 401');
+      assert.equal(after.stdout, lines(401, 500));
+    } finally {
+      await s.stop();
+    }
+  });
+
   test('server memory does not grow with the log: 1,000,000 more messages, RSS within 32 MB', async (t) => {
     // Left to itself, V8 lets garbage pile up by tens of MB before collecting, more so when the machine is busy;
     // with the heap capped, RSS follows what is live, and a leak shows as a trend (or as the server running out).

@@ -32,6 +32,10 @@ export class QueueGroup<M> {
   granting = false;
   /** Members whose fetch waits for that read to finish. */
   readonly waiting = new Set<M>();
+  /** Where the store has the group's position (undefined: not saved yet). */
+  saved: number | undefined;
+  /** Messages retention removed before the group took them, not yet told to a member. */
+  private missedCount = 0;
 
   constructor(
     readonly name: string,
@@ -63,6 +67,18 @@ export class QueueGroup<M> {
     } else {
       this.next = Math.max(this.next, end);
     }
+  }
+
+  /** A read found `count` messages of the group's next stretch removed by retention (none: 0 or less). */
+  missed(count: number): void {
+    if (count > 0) this.missedCount += count;
+  }
+
+  /** What was missed since a member was last told: that member tells its user. */
+  takeMissed(): number {
+    const count = this.missedCount;
+    this.missedCount = 0;
+    return count;
   }
 
   /** Leases `span.start` up to `end` (what one read covered) to `member`. */

@@ -65,7 +65,8 @@ const THROTTLE_SIGNAL_MS = 100;
 const APPEND_RETRY_MS = 1_000;
 
 /** Where a queue group's position is saved: '/' is not allowed in names, so it meets no reader's. */
-const groupKey = (group: string): string => `group/${group}`;
+const GROUP_KEY_PREFIX = 'group/';
+const groupKey = (group: string): string => GROUP_KEY_PREFIX + group;
 
 interface SessionCommon {
   id: bigint;
@@ -548,10 +549,10 @@ export class ServerCore {
   }
 
   private joinGroup(r: ReaderSession, name: string, fromKind: FromKind, fromId: number): void {
-    const join = (g: QueueGroup<ReaderSession>): void => {
+    const join = (g: QueueGroup<ReaderSession>, missed = 0): void => {
       r.group = g;
       g.members.add(r);
-      this.open(r, g.next, 0);
+      this.open(r, g.next, missed);
     };
     const known = this.groups.get(name);
     if (known) return join(known);
@@ -560,23 +561,30 @@ export class ServerCore {
       if (this.sessions.get(r.id) !== r) return;
       const start = value as ReaderStart;
       this.logNext = Math.max(this.logNext, start.next);
+      let missed = 0;
       let g = this.groups.get(name);
       if (!g) {
         // A member coming back after a restart names where it stood: better than the end of the log.
         const asked = fromKind === FromKind.Earliest ? start.first : fromKind === FromKind.Id ? fromId : start.next;
-        g = new QueueGroup<ReaderSession>(name, Math.min(Math.max(start.cursor ?? asked, start.first), start.next));
+        const from = start.cursor ?? asked;
+        // Retention removed what the group had not taken: the member that brings the group back says so.
+        missed = from < start.first ? start.first - from : 0;
+        g = new QueueGroup<ReaderSession>(name, Math.min(Math.max(from, start.first), start.next));
+        g.saved = start.cursor;
         this.groups.set(name, g);
         if (start.cursor === undefined) {
           // A new group is saved before its first member is welcomed: a server restarted before its first
           // lease still knows where the group starts (a member coming back knows only where it stood).
           const created = g;
-          return this.request({ op: 'saveCursors', cursors: new Map([[groupKey(name), created.next]]) }, (saved, error) => {
+          const at = g.next;
+          return this.request({ op: 'saveCursors', cursors: new Map([[groupKey(name), at]]) }, (saved, error) => {
             if (!saved) return this.openFailed(r, 'saveCursors', error);
-            if (this.sessions.get(r.id) === r) join(created);
+            created.saved ??= at;
+            if (this.sessions.get(r.id) === r) join(created, missed);
           });
         }
       }
-      join(g);
+      join(g, missed);
     });
   }
 
@@ -891,8 +899,8 @@ export class ServerCore {
     const limits = this.replyLimits(s, f, s.name);
     this.request({ op: 'read', from: f.position, limits }, (ok, value, doneAt) => {
       s.reading = false;
-      if (this.sessions.get(s.id) !== s) return;
       if (!ok) return this.readFailed(s, value);
+      if (this.sessions.get(s.id) !== s) return;
       if (s.fetch !== f) return this.read(s); // a newer fetch arrived meanwhile
       const result = value as ReadResult;
       this.logNext = Math.max(this.logNext, result.next);
@@ -928,7 +936,8 @@ export class ServerCore {
   private replyEmpty(s: ReaderSession): void {
     const f = s.fetch;
     if (!f) return;
-    this.reply(s, f, { messages: [], next: f.position, first: f.position, atEnd: true });
+    const missed = s.group?.takeMissed() ?? 0;
+    this.reply(s, f, { messages: [], next: f.position, first: f.position + missed, atEnd: true });
   }
 
   /** After a commit: parked polls behind the new end read again (reads in flight notice by themselves). */
@@ -986,6 +995,7 @@ export class ServerCore {
         this.logNext = Math.max(this.logNext, result.next);
         const messages = result.messages.filter((m) => m.id < span.end);
         const end = messages.length < result.messages.length ? span.end : Math.min(result.next, span.end);
+        g.missed(Math.min(result.first, end) - span.start);
         if (messages.length === 0) {
           g.skip(span, end);
           this.groupChanged(g);
@@ -994,7 +1004,7 @@ export class ServerCore {
         } else {
           const lease = g.grant(s, span, end, f.fetchId, f.position);
           this.groupChanged(g);
-          this.replyLease(s, f, lease, { messages, next: end, first: result.first, atEnd: !g.hasWork(this.logNext) });
+          this.replyLease(s, f, lease, { messages, next: end, atEnd: !g.hasWork(this.logNext) }, g.takeMissed());
         }
       } else if (!ok) {
         this.readFailed(s, value);
@@ -1011,12 +1021,13 @@ export class ServerCore {
   private readLease(s: ReaderSession, f: Fetch, lease: Lease): void {
     const g = s.group!;
     this.request({ op: 'read', from: lease.start, limits: this.leaseLimits(s, g, f) }, (ok, value) => {
-      if (this.sessions.get(s.id) !== s) return;
       if (!ok) return this.readFailed(s, value);
+      // A member that ended meanwhile has left the group, and holds no lease.
       if (s.fetch !== f || g.lease(s) !== lease) return;
       const result = value as ReadResult;
       const messages = result.messages.filter((m) => m.id < lease.end);
-      this.replyLease(s, f, lease, { messages, next: lease.end, first: result.first, atEnd: !g.hasWork(this.logNext) });
+      // Nothing said of a gap: what retention removed since the lease was given may have reached the member.
+      this.replyLease(s, f, lease, { messages, next: lease.end, atEnd: !g.hasWork(this.logNext) }, 0);
     });
   }
 
@@ -1042,15 +1053,17 @@ export class ServerCore {
     else this.replyEmpty(s);
   }
 
-  private replyLease(s: ReaderSession, f: Fetch, lease: Span, result: ReadResult): void {
+  /** The member is told of `missed` messages retention removed before the group took them. */
+  private replyLease(s: ReaderSession, f: Fetch, lease: Span, result: Omit<ReadResult, 'first'>, missed: number): void {
     const seek = lease.start !== f.position || lease.offset !== f.offset;
-    this.reply(s, { ...f, position: lease.start, offset: lease.offset }, { ...result, first: Math.min(result.first, lease.start) }, seek);
+    this.reply(s, { ...f, position: lease.start, offset: lease.offset }, { ...result, first: lease.start + missed }, seek);
   }
 
   /** The group's position moved: save it (its oldest unfinished id) and let idle members look. */
   private groupChanged(g: QueueGroup<ReaderSession>): void {
     const low = g.lowWater;
-    if (this.dirtyCursors.get(groupKey(g.name)) !== low) {
+    const pending = this.dirtyCursors.get(groupKey(g.name));
+    if (pending === undefined ? g.saved !== low : pending !== low) {
       this.dirtyCursors.set(groupKey(g.name), low);
       this.cursorFlushAt ??= this.now + this.config.cursorFlushMs;
     }
@@ -1065,6 +1078,7 @@ export class ServerCore {
    * it, so that the reader's retransmission is read again rather than taken for a repeat of a fetch in hand.
    * Pull-based recovery: nothing to undo.
    */
+  /** Reported whether or not the session is still there: the store failed all the same. */
   private readFailed(s: ReaderSession, error: unknown): void {
     this.events.push({ type: 'store-error', op: 'read', error });
     s.fetch = undefined;
@@ -1108,6 +1122,10 @@ export class ServerCore {
         this.cursorWaiters.unshift(...waiters);
         this.cursorFlushAt = doneAt + this.config.cursorFlushMs;
         return;
+      }
+      for (const [key, position] of cursors) {
+        const g = key.startsWith(GROUP_KEY_PREFIX) ? this.groups.get(key.slice(GROUP_KEY_PREFIX.length)) : undefined;
+        if (g) g.saved = position;
       }
       // A reader that said goodbye learns its position is saved only once it is.
       for (const w of waiters) {
