@@ -7,7 +7,7 @@ import type { Batch, Packet, Welcome } from '../../src/protocol/packets.js';
 import { BATCH_HEADER_BYTES } from '../../src/protocol/sizes.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
-import { CLIENT, data, drain, helloReader, nextRequest, openWriter, ServerHarness, T0 } from './helpers.js';
+import { CLIENT, data, drain, helloReader, helloWriter, nextRequest, openWriter, OTHER, ServerHarness, T0 } from './helpers.js';
 
 // Queue groups in the server: one lease read at a time per group, and what happens when a member's fetch,
 // its session or the store changes while a read is in flight. Store requests are answered one at a time
@@ -559,4 +559,23 @@ test('a member joining a group on a restarted server is leased the log at its fi
   const after = new ServerHarness({}, store); // knows the log's end only from what the store tells it
   const [m0] = await members(after, 1, T0 + 1);
   assert.deepEqual(texts(batches(await after.deliverRaw(fetch(m0!, 1, 1), m0!.from, T0 + 2), m0!)), jobs(3));
+});
+
+test("a member leaving while the group's place it moved is waiting to be saved hears GOODBYE once the place it leaves at is saved, not an older one", async () => {
+  const { h, m } = await groupWithLog(1, jobs(2));
+  const m0 = m[0]!;
+  const wsid = (await h.handshake(helloWriter('w2', 9, 10n), OTHER, T0)).map((p) => (p as Welcome).sessionId)[0]!;
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m0, 1, 1), m0.from, T0 + 1), m0)), jobs(2));
+  await h.deliver(data(wsid, 1, 'job 3', 'job 4'), OTHER, T0 + 2);
+  // Took 1..2 and is leased 3..4: the group's place (3) waits for the flush.
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m0, 2, 3), m0.from, T0 + 3), m0)), ['job 3', 'job 4']);
+  h.core.handleDatagram(bye(m0, 5, 2), m0.from, T0 + 4); // took 3..4 as well, and leaves
+  // The store answers one request at a time: when GOODBYE goes out, the place saved is where m0 left.
+  let heard = false;
+  for (let r = h.core.pollStoreRequest(); r && !heard; r = h.core.pollStoreRequest()) {
+    h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0 + 5);
+    heard = drain(h.core).some((t) => t.packet.kind === 'goodbye');
+    if (heard) assert.equal(await h.store.cursor('group/jobs'), 5, 'saved before GOODBYE');
+  }
+  assert.ok(heard);
 });
