@@ -579,3 +579,37 @@ test("a member leaving while the group's place it moved is waiting to be saved h
   }
   assert.ok(heard);
 });
+
+/** The store requests waiting, by op and name (for readerStart). */
+function asked(h: ServerHarness): string[] {
+  const ops = [];
+  for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) ops.push(r.req.op === 'readerStart' ? `readerStart ${r.req.name}` : r.req.op);
+  return ops;
+}
+
+test('a group whose last member left with its place saved is forgotten at the next sweep: the next member finds its place in the store', async () => {
+  const { h, m } = await groupWithLog(1, jobs(3));
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m[0]!, 1, 1), m[0]!.from, T0 + 1), m[0]!)), jobs(3));
+  await h.deliver(bye(m[0]!, 4, 1), m[0]!.from, T0 + 2);
+  h.core.handleTimeout(T0 + 2_000);
+  await h.settle(T0 + 2_000);
+  h.core.handleDatagram(encode({ ...helloReader('m1', 30), group: 'jobs', cookie: Buffer.alloc(0) }), HOSTS[1]!, T0 + 2_001);
+  const [retry] = drain(h.core);
+  assert.ok(retry?.packet.kind === 'retry');
+  h.core.handleDatagram(encode({ ...helloReader('m1', 30), group: 'jobs', cookie: retry.packet.cookie }), HOSTS[1]!, T0 + 2_002);
+  const claim = nextRequest(h, 'claimName');
+  h.core.handleStoreResult(claim.id, true, { ok: true }, T0 + 2_002);
+  assert.deepEqual(asked(h), ['readerStart group/jobs']);
+});
+
+test('a group with a lease given back is kept while it has no members: the next member is handed that lease, and only that', async () => {
+  const { h, m } = await groupWithLog(2, jobs(6));
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m[0]!, 1, 1), m[0]!.from, T0 + 1), m[0]!)), jobs(3), 'its share');
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m[1]!, 1, 1), m[1]!.from, T0 + 1), m[1]!)), ['job 4', 'job 5']);
+  await h.deliver(bye(m[1]!, 6, 1), m[1]!.from, T0 + 2); // done with 4..5
+  await h.deliver(bye(m[0]!, 1, 1), m[0]!.from, T0 + 2); // did none of 1..3: they go back
+  h.core.handleTimeout(T0 + 2_000);
+  await h.settle(T0 + 2_000);
+  const [m2] = await members(h, 1, T0 + 2_001, 2);
+  assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m2!, 1, 1, 0, 8), m2!.from, T0 + 2_002), m2!)), jobs(3));
+});

@@ -1,0 +1,147 @@
+import { assert } from '../assert.js';
+import type { Data } from '../../protocol/packets.js';
+import type { NewMessage, ProducerBatch } from '../../store/store.js';
+import { storeFailureReason } from '../../store/store-errors.js';
+import type { LogEnd } from './log-end.js';
+import type { Outbox } from './outbox.js';
+import { TokenBucket } from './rate-limits.js';
+import type { ServerStats } from './server-config.js';
+import type { SessionTable, WriterSession } from './sessions.js';
+
+/** At most one THROTTLE per session per this many ms: it is a signal, not a reply to every datagram. */
+const THROTTLE_SIGNAL_MS = 100;
+/** After the store failed an append, the next try waits this long (what came meanwhile goes with it). */
+export const APPEND_RETRY_MS = 1_000;
+
+export interface AppendHooks {
+  /** Messages were stored: readers waiting for them may read. */
+  stored(): void;
+  /** Another server stored lines of this writer meanwhile: its session is stale, and ends. */
+  superseded(w: WriterSession, now: number): void;
+}
+
+/** Writers' DATA in, group commits to the store (one at a time), ACKs out. */
+export class Appends {
+  private readonly queue = new Set<WriterSession>();
+  private inFlight = false;
+  /** The store failed the last append: the next waits until then. */
+  private retryAt: number | undefined;
+
+  constructor(
+    private readonly out: Outbox,
+    private readonly sessions: SessionTable,
+    private readonly log: LogEnd,
+    private readonly stats: ServerStats,
+    private readonly messagesPerSecond: number,
+    private readonly hooks: AppendHooks,
+  ) {}
+
+  get deadline(): number | undefined {
+    return this.queue.size > 0 ? this.retryAt : undefined;
+  }
+
+  onData(s: WriterSession, d: Data, now: number): void {
+    const ingest = s.ingest!;
+    if (this.messagesPerSecond > 0 && ingest.isNew(d.seq) && !this.withinRate(s, d, now)) return;
+    const verdict = ingest.accept(d.seq, d.entries);
+    if (verdict === 'accepted') {
+      this.queue.add(s);
+      this.start(s.lastSeen);
+    } else if (verdict === 'duplicate' || verdict === 'buffered') {
+      this.sendAck(s);
+    } else {
+      this.stats.malformed++;
+    }
+  }
+
+  /** A writer whose session ended: what it holds is not stored by it (its client sends it again). */
+  forget(w: WriterSession): void {
+    this.queue.delete(w);
+  }
+
+  retryIfDue(now: number): void {
+    if (this.retryAt !== undefined && now >= this.retryAt) this.start(now);
+  }
+
+  /** Charges the datagram's messages to the writer's rate; over it, the datagram is dropped and the writer told. */
+  private withinRate(s: WriterSession, d: Data, now: number): boolean {
+    const rate = this.messagesPerSecond;
+    s.bucket ??= new TokenBucket(rate, now);
+    let lines = 0;
+    for (const e of d.entries) if (!e.more) lines++;
+    if (s.bucket.take(lines, now)) return true;
+    this.stats.throttled++;
+    if (s.throttledAt === undefined || now - s.throttledAt >= THROTTLE_SIGNAL_MS) {
+      s.throttledAt = now;
+      this.out.sendTo(s, { kind: 'throttle', sessionId: s.id, limit: rate, retryAfterMs: s.bucket.waitMs(now) });
+    }
+    return false;
+  }
+
+  private sendAck(s: WriterSession): void {
+    const ingest = s.ingest!;
+    // Deferrable: after a commit, the replies to the readers waiting for these lines go first.
+    this.out.sendTo(s, { kind: 'ack', sessionId: s.id, received: ingest.received, committed: s.committed, sacks: ingest.sacks() }, true);
+  }
+
+  /** Group commit: one append at a time; what arrives meanwhile goes into the next one. */
+  private start(now: number): void {
+    if (this.inFlight || this.queue.size === 0) return;
+    if (this.retryAt !== undefined && now < this.retryAt) return;
+    this.retryAt = undefined;
+    const writers = [...this.queue];
+    this.queue.clear();
+    const ts = Math.floor(now);
+    const batches: ProducerBatch[] = writers.map((w) => {
+      const { lines, lastSeq } = w.ingest!.drain();
+      const messages: NewMessage[] = lines.map((l) =>
+        l.to === undefined ? { ts, from: w.name, text: l.text } : { ts, from: w.name, to: l.to, text: l.text },
+      );
+      return { producerId: w.producerId, afterSeq: w.committed, lastSeq, messages };
+    });
+    this.inFlight = true;
+    this.out.call({ op: 'append', batches }, (ok, firstIds, doneAt) => {
+      this.inFlight = false;
+      if (!ok) return this.failed(writers, batches, firstIds, doneAt);
+      let stored = 0;
+      writers.forEach((w, i) => {
+        const batch = batches[i]!;
+        const firstId = firstIds[i]!;
+        if (firstId === null) {
+          // Another server stored lines of this writer meanwhile (it moved, or this server was cut off):
+          // this session's view is stale. Ended, the writer registers again and learns where it stands.
+          if (this.sessions.isLive(w)) this.hooks.superseded(w, doneAt);
+          return;
+        }
+        stored += batch.messages.length;
+        this.log.advance(firstId + batch.messages.length);
+        if (!this.sessions.isLive(w)) return;
+        w.committed = Math.max(w.committed, batch.lastSeq);
+        assert(w.committed <= w.ingest!.received, `writer ${w.name} stored past what it sent`);
+        this.sendAck(w);
+      });
+      this.stats.messagesStored += stored;
+      this.stats.appends++;
+      if (stored > 0) this.hooks.stored();
+      this.start(doneAt);
+    });
+  }
+
+  /**
+   * The store could not take the lines (disk full, store away): nothing is acknowledged. The lines stay
+   * here, first in line, and go again after a pause; their writers are told why and keep theirs (an
+   * append that was applied after all is recognised then by its writer's sequence number).
+   */
+  private failed(writers: WriterSession[], batches: ProducerBatch[], error: unknown, now: number): void {
+    this.out.storeError('append', error);
+    const reason = storeFailureReason(error);
+    writers.forEach((w, i) => {
+      if (!this.sessions.isLive(w)) return;
+      w.ingest!.giveBack(batches[i]!.messages.map((m) => (m.to === undefined ? { text: m.text } : { to: m.to, text: m.text })));
+      this.queue.add(w);
+      // Once per failed append: appends are tried again only after APPEND_RETRY_MS.
+      this.out.sendTo(w, { kind: 'stalled', sessionId: w.id, retryAfterMs: APPEND_RETRY_MS, reason });
+    });
+    this.retryAt = now + APPEND_RETRY_MS;
+  }
+}

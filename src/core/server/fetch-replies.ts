@@ -1,0 +1,91 @@
+import { ENTRIES_PER_PACKET_MAX, FETCH_DATAGRAMS_MAX } from '../../protocol/constants.js';
+import { TAG_BYTES } from '../../protocol/auth.js';
+import type { Fetch } from '../../protocol/packets.js';
+import { BATCH_HEADER_BYTES, BATCH_MESSAGE_FRAMING_BYTES } from '../../protocol/sizes.js';
+import type { ReadLimits, ReadResult } from '../../store/store.js';
+import type { Outbox } from './outbox.js';
+import { buildReply } from './reply-builder.js';
+import type { ReaderSession } from './sessions.js';
+
+/** Readers whose fetch waits for messages (a long poll), each until its parkedUntil. */
+export class ParkedPolls {
+  readonly readers = new Set<ReaderSession>();
+
+  park(s: ReaderSession): void {
+    s.parkedUntil = s.fetchDeadline;
+    this.readers.add(s);
+  }
+
+  unpark(s: ReaderSession): void {
+    s.parkedUntil = undefined;
+    this.readers.delete(s);
+  }
+
+  has(s: ReaderSession): boolean {
+    return this.readers.has(s);
+  }
+
+  /** Those whose poll has run out by `now`, taken out. */
+  expired(now: number): ReaderSession[] {
+    const out = [...this.readers].filter((s) => now >= s.parkedUntil!);
+    for (const s of out) this.unpark(s);
+    return out;
+  }
+
+  get deadline(): number | undefined {
+    let d: number | undefined;
+    for (const s of this.readers) if (d === undefined || s.parkedUntil! < d) d = s.parkedUntil;
+    return d;
+  }
+}
+
+/** Answers to fetches, for lone readers and group members alike. */
+export class FetchReplies {
+  constructor(
+    private readonly out: Outbox,
+    readonly parked: ParkedPolls,
+  ) {}
+
+  reply(s: ReaderSession, f: Fetch, result: ReadResult, seek = false): void {
+    const parts = buildReply(
+      {
+        sessionId: s.id,
+        fetchId: f.fetchId,
+        position: f.position,
+        offset: f.offset,
+        maxDatagrams: Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX),
+        datagramBytes: s.datagramBytes - (s.keys ? TAG_BYTES : 0),
+      },
+      result,
+    );
+    if (seek && parts[0]) parts[0].seek = true;
+    for (const p of parts) this.out.sendTo(s, p);
+    s.fetch = undefined;
+  }
+
+  /** Nothing for the reader (a poll that ran out); a group member hears what its group missed meanwhile. */
+  replyEmpty(s: ReaderSession): void {
+    const f = s.fetch;
+    if (!f) return;
+    const missed = s.group?.takeMissed() ?? 0;
+    this.reply(s, f, { messages: [], next: f.position, first: f.position + missed, atEnd: true });
+  }
+
+  /** Reported whether or not the session is still there: the store failed all the same. */
+  readFailed(s: ReaderSession, error: unknown): void {
+    this.out.storeError('read', error);
+    s.fetch = undefined;
+    this.parked.unpark(s);
+  }
+
+  /** As much as one reply to `f` carries: reading more is work thrown away, reading less costs round trips. */
+  limits(s: ReaderSession, f: Fetch, user: string): ReadLimits {
+    const maxDatagrams = Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX);
+    return {
+      maxMessages: maxDatagrams * ENTRIES_PER_PACKET_MAX,
+      maxBytes: maxDatagrams * (s.datagramBytes - BATCH_HEADER_BYTES),
+      framingBytes: BATCH_MESSAGE_FRAMING_BYTES,
+      user,
+    };
+  }
+}

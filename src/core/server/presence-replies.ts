@@ -1,0 +1,58 @@
+import { TAG_BYTES } from '../../protocol/auth.js';
+import type { PresenceEntry, Who } from '../../protocol/packets.js';
+import { PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
+import type { ClientRecord } from '../../store/store.js';
+import type { Outbox } from './outbox.js';
+import type { PresenceJournal } from './presence-journal.js';
+import type { Session, SessionTable } from './sessions.js';
+
+/** Answers to WHO: changes since the asker's version when the journal still has them, else the registry page by page. */
+export class PresenceReplies {
+  constructor(
+    private readonly out: Outbox,
+    private readonly sessions: SessionTable,
+    private readonly journal: PresenceJournal,
+  ) {}
+
+  onWho(s: Session, w: Who): void {
+    const budget = s.datagramBytes - (s.keys ? TAG_BYTES : 0) - PRESENCE_HEADER_BYTES;
+    const changes = w.since === 0 ? undefined : this.journal.since(w.since);
+    if (changes) return this.sendChanges(s, w, budget, changes);
+    const version = this.journal.version;
+    this.out.call({ op: 'clients' }, (ok, clients) => {
+      if (!ok || !this.sessions.isLive(s)) return;
+      this.sendPage(s, w, budget, version, clients);
+    });
+  }
+
+  private sendChanges(s: Session, w: Who, budget: number, changes: readonly { version: number; entry: PresenceEntry }[]): void {
+    const entries: PresenceEntry[] = [];
+    let used = 0;
+    let version = w.since;
+    for (const c of changes) {
+      const size = presenceEntryBytes(c.entry);
+      if (used + size > budget && entries.length > 0) break;
+      entries.push(c.entry);
+      used += size;
+      version = c.version;
+    }
+    const more = version !== this.journal.version;
+    const at = more ? version : this.journal.version;
+    this.out.sendTo(s, { kind: 'presence', sessionId: s.id, requestId: w.requestId, version: at, full: false, more, nextOffset: 0, entries });
+  }
+
+  /** One page of the whole registry, in name order, from the offset the asker reached. */
+  private sendPage(s: Session, w: Who, budget: number, version: number, clients: ClientRecord[]): void {
+    const all = clients.sort((a, b) => (a.name === b.name ? a.role.localeCompare(b.role) : a.name < b.name ? -1 : 1));
+    const entries: PresenceEntry[] = [];
+    let used = 0;
+    let i = Math.min(w.offset, all.length);
+    for (; i < all.length; i++) {
+      const size = presenceEntryBytes(all[i]!);
+      if (used + size > budget && entries.length > 0) break;
+      entries.push(all[i]!);
+      used += size;
+    }
+    this.out.sendTo(s, { kind: 'presence', sessionId: s.id, requestId: w.requestId, version, full: true, more: i < all.length, nextOffset: i, entries });
+  }
+}
