@@ -9,8 +9,8 @@ import type {
   Store,
   StoredMessage,
 } from './store.js';
-import { NO_RETENTION, readCost } from './store.js';
-import { SCAN_MAX } from './read-scan.js';
+import { NO_RETENTION } from './store.js';
+import { ReadScan } from './read-scan.js';
 import { latestTs, trimByClock } from './retention.js';
 
 /** A store in memory, for throw-away runs and tests. Everything is lost when the process ends. */
@@ -50,30 +50,10 @@ export class MemoryStore implements Store {
 
   read(from: number, limits: ReadLimits): Promise<ReadResult> {
     const first = this.firstId;
-    const start = Math.max(from, first);
-    const messages: StoredMessage[] = [];
-    let bytes = 0;
-    let next = start;
-    let atEnd = true;
-    for (let id = start, scanned = 0; id < this.nextId; id++, scanned++) {
-      if (messages.length >= limits.maxMessages || scanned >= SCAN_MAX) {
-        atEnd = false;
-        break;
-      }
-      const m = this.log[this.head + id - first]!;
-      next = id + 1;
-      if (m.to !== undefined && m.to !== limits.user) continue;
-      const cost = readCost(m, limits);
-      if (messages.length > 0 && bytes + cost > limits.maxBytes) {
-        next = id;
-        atEnd = false;
-        break;
-      }
-      messages.push(m);
-      bytes += cost;
-    }
-    if (atEnd) next = this.nextId;
-    return Promise.resolve({ messages, next, first, atEnd });
+    const scan = new ReadScan(Math.max(from, first), limits);
+    // The array holds the log from id firstId - head (its first `head` entries are trimmed, not yet cut).
+    scan.take(first - this.head, this.log);
+    return Promise.resolve({ messages: scan.messages, next: scan.atEnd ? this.nextId : scan.next, first, atEnd: scan.atEnd });
   }
 
   bounds(): Promise<LogBounds> {

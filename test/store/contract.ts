@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { SCAN_MAX } from '../../src/store/read-scan.js';
 import type { NewMessage, RetentionLimits, Store } from '../../src/store/store.js';
 
 /**
@@ -120,6 +121,40 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
       assert.deepEqual(r.messages.map((m) => m.text.toString()), ['to-r', 'all']);
       assert.equal(r.next, 5);
       assert.equal(r.atEnd, true);
+      await s.close();
+    });
+
+    test("a read scans at most SCAN_MAX messages: past a long run of others' direct messages it says where to go on", async () => {
+      const s = await fresh();
+      const others = Array.from({ length: SCAN_MAX + 10 }, (_, i) => msg(`x${i}`, { to: 'x' }));
+      await s.append([{ producerId: 1n, lastSeq: 1, messages: [...others, msg('mine')] }]);
+      const r = await s.read(1, all);
+      assert.deepEqual([r.messages.length, r.next, r.atEnd], [0, SCAN_MAX + 1, false]);
+      const rest = await s.read(r.next, all);
+      assert.deepEqual([rest.messages.map((m) => m.text.toString()), rest.next, rest.atEnd], [['mine'], SCAN_MAX + 12, true]);
+      await s.close();
+    });
+
+    test('names claimed across servers, where the store keeps claims (all three methods, or none)', async () => {
+      const s = await fresh();
+      const kept = [s.claimName, s.renewNames, s.releaseName].filter((m) => m !== undefined).length;
+      assert.ok(kept === 0 || kept === 3, `${kept} of the three claim methods`);
+      if (!s.claimName || !s.renewNames || !s.releaseName) return s.close(); // a store one server uses
+      // Holders are 'client|server': the same client may claim its name again from any server.
+      assert.deepEqual(await s.claimName('reader:alice', '10.0.0.1:5000|A', 30_000, false), { ok: true });
+      const refused = await s.claimName('reader:alice', '10.0.0.2:6000|B', 30_000, false);
+      assert.ok(!refused.ok && refused.heldForMs > 29_000 && refused.heldForMs <= 30_000, JSON.stringify(refused));
+      assert.deepEqual(await s.claimName('reader:alice', '10.0.0.1:5000|B', 30_000, false), { ok: true });
+      assert.deepEqual(await s.renewNames([{ key: 'reader:alice', holder: '10.0.0.1:5000|A' }], 30_000), ['reader:alice']);
+      assert.deepEqual(await s.renewNames([{ key: 'reader:alice', holder: '10.0.0.1:5000|B' }], 30_000), []);
+      await s.releaseName('reader:alice', '10.0.0.1:5000|A'); // not A's any more: nothing happens
+      assert.equal((await s.claimName('reader:alice', '10.0.0.3:7000|A', 30_000, false)).ok, false);
+      await s.releaseName('reader:alice', '10.0.0.1:5000|B');
+      assert.deepEqual(await s.claimName('reader:alice', '10.0.0.3:7000|A', 30_000, false), { ok: true });
+      assert.deepEqual(await s.claimName('reader:alice', '10.0.0.4:8000|B', 30_000, true), { ok: true }, 'a proven login takes it');
+      assert.deepEqual(await s.claimName('writer:alice', '10.0.0.5:9000|B', 100, false), { ok: true }, 'roles are separate names');
+      await new Promise((r) => setTimeout(r, 150));
+      assert.deepEqual(await s.claimName('writer:alice', '10.0.0.6:9000|A', 30_000, false), { ok: true }, 'a claim not renewed expires');
       await s.close();
     });
 
