@@ -613,3 +613,16 @@ test('a group with a lease given back is kept while it has no members: the next 
   const [m2] = await members(h, 1, T0 + 2_001, 2);
   assert.deepEqual(texts(batches(await h.deliverRaw(fetch(m2!, 1, 1, 0, 8), m2!.from, T0 + 2_002), m2!)), jobs(3));
 });
+
+test('a lease sent again (its reply lost) tells the member what retention removed of it since: from where the member stands', async () => {
+  const h = new ServerHarness({}, new MemoryStore({ messages: 5, bytes: 0, ageMs: 0 }));
+  const [m0] = await members(h, 1);
+  const wsid = await openWriter(h);
+  await h.deliver(data(wsid, 1, ...jobs(3)), CLIENT, T0);
+  await h.deliverRaw(fetch(m0!, 1, 1), m0!.from, T0 + 1); // leased 1..3; the reply is lost
+  await h.deliver(data(wsid, 2, ...jobs(13).slice(3)), CLIENT, T0 + 2); // the log keeps 9..13
+  const again = batches(await h.deliverRaw(fetch(m0!, 2, 1), m0!.from, T0 + 3), m0!);
+  assert.deepEqual([again[0]!.missed, texts(again)], [3, []]);
+  const next = batches(await h.deliverRaw(fetch(m0!, 3, again.at(-1)!.nextPosition), m0!.from, T0 + 4), m0!);
+  assert.deepEqual([next[0]!.missed, texts(next)], [5, jobs(13).slice(8)], 'then 4..8, removed before the group took them');
+});

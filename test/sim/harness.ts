@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
-import { NO_RETENTION, type Store, type StoredMessage } from '../../src/store/store.js';
+import { NO_RETENTION, type ProducerBatch, type Store, type StoredMessage } from '../../src/store/store.js';
 import { serverInvariants } from '../core/server-invariants.js';
 import { CLEAN, SimNetwork, type Faults } from './network.js';
 import { Prng } from './prng.js';
@@ -78,6 +78,11 @@ export interface SimOptions {
    * each run goes on from where the last one stopped, so across runs every message is printed once.
    */
   onceRuns: boolean;
+  /**
+   * The store keeps only the newest N messages (0: all). Readers that fall behind are told how many they
+   * missed: every id a reader skips must have been told, and no more than that; a group likewise.
+   */
+  retainMessages: number;
 }
 
 export interface SimReport {
@@ -93,6 +98,8 @@ export interface SimReport {
   faultsFired: number;
   /** Names a server gave to a client started again on the same host, the old one not answering. */
   namesReclaimed: number;
+  /** Messages readers were told they missed (removed by retention before they read them). */
+  missed: number;
 }
 
 interface SimWriter {
@@ -130,6 +137,14 @@ interface SimReader {
   crashesAtClose?: number;
   /** A watcher's view of the registry: role:name -> online. */
   view?: Map<string, boolean>;
+  /** Messages the server said this reader missed (retention), and how many of them its skips used. */
+  missedTold: number;
+  missedUsed: number;
+  /**
+   * Where its first session started (what it was told it missed counts from there): from the earliest
+   * message kept, which retention may have moved past 1. A group member: where its group stood.
+   */
+  firstAt?: number;
 }
 
 /** Chooses a scenario from the seed alone. */
@@ -171,6 +186,7 @@ export function scenario(rng: Prng): SimOptions {
     store: 'memory',
     watchers: 0,
     onceRuns: false,
+    retainMessages: 0,
   };
 }
 
@@ -184,7 +200,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   let now = EPOCH;
   const schedule = (at: number, fn: () => void | Promise<void>): void => queue.push(Math.max(at, now), fn);
   const sqliteDir = opts.store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'relay-sim-')) : undefined;
-  const store: Store = sqliteDir ? new SqliteStore({ dataDir: sqliteDir, retention: NO_RETENTION, fsync: false }) : new MemoryStore();
+  const retention = opts.retainMessages > 0 ? { ...NO_RETENTION, messages: opts.retainMessages } : NO_RETENTION;
+  const store: Store = sqliteDir ? new SqliteStore({ dataDir: sqliteDir, retention, fsync: false }) : new MemoryStore(retention);
   const failures: string[] = [];
   const faultEnd = EPOCH + opts.faultsForMs;
   /** A full disk: every append fails until then. */
@@ -263,6 +280,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
           if (req.op === 'append' && now < storeFullUntil) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
           if (fails === 'before') throw new Error('connection to the store lost');
           value = await runStoreRequest(store, req);
+          if (req.op === 'append' && opts.retainMessages > 0) recordAppend(req.batches, value as (number | null)[]);
           if (fails === 'after') throw new Error('connection to the store lost before its answer');
         } catch (e) {
           ok = false;
@@ -343,6 +361,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       delivered: [],
       seen: new Set(),
       printAt: 0,
+      missedTold: 0,
+      missedUsed: 0,
       ...(extra.group !== undefined && { group: extra.group }),
       ...(extra.once && { once: true }),
       ...(extra.watch && { view: new Map<string, boolean>() }),
@@ -411,7 +431,19 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const stored = new Map<number, StoredMessage>();
   const storedBy = new Map<string, number>();
   let scannedTo = 1;
+  /** With retention, the log is known from what each append stored (a scan would miss what was trimmed at once). */
+  const recordAppend = (batches: ProducerBatch[], firstIds: (number | null)[]): void => {
+    batches.forEach((b, i) => {
+      const first = firstIds[i];
+      if (first === null || first === undefined) return;
+      b.messages.forEach((m, k) => {
+        stored.set(first + k, { ...m, id: first + k });
+        storedBy.set(m.from, (storedBy.get(m.from) ?? 0) + 1);
+      });
+    });
+  };
   const scanStore = async (): Promise<void> => {
+    if (opts.retainMessages > 0) return;
     const r = await store.read(scannedTo, { maxMessages: 1e9, maxBytes: 1e12, user: '' });
     for (const m of r.messages) {
       stored.set(m.id, m);
@@ -443,14 +475,16 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const takenBy = new Map<string, string>();
   /** Each printed message is the stored one; a plain reader never skips an id; a group never hands one out twice while no member died. */
   const checkDelivery = (r: SimReader, messages: Message[]): void => {
-    let last = r.delivered[r.delivered.length - 1]?.id ?? 0;
+    let last = r.delivered[r.delivered.length - 1]?.id ?? (r.group === undefined ? (r.firstAt ?? 1) - 1 : 0);
     for (const m of messages) {
       const want = stored.get(m.id);
       if (!want || !m.text.equals(want.text) || m.from !== want.from || m.ts !== want.ts) {
         return fail(`${r.name}: printed id ${m.id}, which the log does not hold as printed`);
       }
       if (r.group === undefined) {
-        if (m.id > last + 1 && !(last === 0 && m.id === 1)) return fail(`${r.name}: skipped from ${last} to ${m.id}`);
+        const gap = m.id - last - 1;
+        if (gap > 0 && gap <= r.missedTold - r.missedUsed) r.missedUsed += gap; // removed by retention, and said so
+        else if (gap > 0) return fail(`${r.name}: skipped from ${last} to ${m.id}, told of ${r.missedTold - r.missedUsed} missed`);
         if (m.id <= last && !r.restarted) return fail(`${r.name}: printed ${m.id} again after ${last}`);
       } else {
         if (m.id <= last && !killed(r.group)) return fail(`${r.name}: ${m.id} after ${last} (out of order in the group)`);
@@ -494,6 +528,10 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       }
       for (let e = core.pollEvent(); e; e = core.pollEvent()) {
         if (e.type === 'messages') print(r, core, e.messages, e.upTo);
+        const missed = e.type === 'missed' ? e.count : e.type === 'registered' ? e.missed : 0;
+        if (missed > 0 && opts.retainMessages === 0) fail(`${r.name}: told of ${missed} missed with nothing removed`);
+        r.missedTold += missed;
+        if (e.type === 'registered' && r.firstAt === undefined) r.firstAt = e.position - e.missed;
         // A member's leave is certain only for its first session, closed by GOODBYE (not 'unknown session').
         if (e.type === 'registered') r.crashesAtSignOn = e.again ? -1 : crashes;
         if (e.type === 'failover' || (e.type === 'closed' && e.sessionLost)) r.crashesAtSignOn = -1;
@@ -668,11 +706,20 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   // ---- run ----
   if (opts.countConsumers) nextConsumer();
   const live = (r: SimReader): boolean => !r.dead;
-  const groupDone = (): boolean => opts.groupMembers === 0 || groupSeen.get('g')!.size >= total;
+  const groupMissed = (group: string): number => readers.reduce((n, r) => n + (r.group === group ? r.missedTold : 0), 0);
+  /** The first id that was the group's business: where it stood when its first member signed on. */
+  const groupFirstAt = (group: string): number => Math.min(...readers.filter((r) => r.group === group).map((r) => r.firstAt ?? Infinity), Infinity);
+  // With retention a reader is done once it has the last line (what it skipped it was told of, as it went).
+  const groupDone = (): boolean => {
+    if (opts.groupMembers === 0) return true;
+    const from = opts.retainMessages > 0 ? groupFirstAt('g') : 1;
+    return from !== Infinity && groupSeen.get('g')!.size + groupMissed('g') >= total - from + 1;
+  };
+  const readerDone = (r: SimReader): boolean => (opts.retainMessages > 0 ? r.seen.has(total) : r.seen.size >= total);
   const finished = (): boolean =>
     faultsFired >= faultsScheduled &&
     writers.every((w) => w.outcome !== undefined) &&
-    readers.every((r) => r.group !== undefined || !live(r) || r.seen.size >= total) &&
+    readers.every((r) => r.group !== undefined || !live(r) || readerDone(r)) &&
     groupDone() &&
     (!opts.countConsumers || queueDrained) &&
     readers.every((r) => !live(r) || viewDiffers(r) === undefined);
@@ -688,7 +735,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     if (ev.at > deadline) {
       const left = [
         ...writers.filter((w) => w.outcome === undefined).map((w) => `${w.name} unfinished`),
-        ...readers.filter((r) => r.group === undefined && !r.dead && r.seen.size < total).map((r) => `${r.name} has ${r.seen.size}`),
+        ...readers.filter((r) => r.group === undefined && !r.dead && !readerDone(r)).map((r) => `${r.name} has ${r.seen.size}`),
         ...(groupDone() ? [] : [`group g has ${groupSeen.get('g')!.size}`]),
         ...readers.filter((r) => live(r) && viewDiffers(r) !== undefined).map((r) => `presence: ${viewDiffers(r)}`),
         ...(opts.countConsumers && !queueDrained
@@ -708,11 +755,13 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   }
 
   // ---- invariants ----
-  const log = (await store.read(1, { maxMessages: 1e9, maxBytes: 1e12, user: '' })).messages;
+  // With retention, the log as it was appended (the store keeps only its newest part).
+  const log = opts.retainMessages > 0 ? [...stored.values()].sort((a, b) => a.id - b.id) : (await store.read(1, { maxMessages: 1e9, maxBytes: 1e12, user: '' })).messages;
   checkLog(log, writers, failures);
   for (const r of readers) if (r.group === undefined && !r.dead) checkReader(r, log, failures);
-  checkGroup('g', readers.filter((r) => r.group === 'g'), log, failures);
-  if (opts.countConsumers) checkGroup('q', consumers, log, failures);
+  const gFrom = opts.retainMessages > 0 ? groupFirstAt('g') : 1;
+  checkGroup('g', readers.filter((r) => r.group === 'g'), log.filter((m) => m.id >= gFrom), failures, groupMissed('g'));
+  if (opts.countConsumers) checkGroup('q', consumers, log, failures, 0);
   if (faultsFired < faultsScheduled) failures.push(`${faultsScheduled - faultsFired} of ${faultsScheduled} scheduled faults never happened`);
   if (sqliteDir) {
     await store.close();
@@ -730,15 +779,16 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     faultsScheduled,
     faultsFired,
     namesReclaimed: namesReclaimed + servers.reduce((n, sv) => n + (sv.down ? 0 : sv.core.stats.namesReclaimed), 0),
+    missed: [...readers, ...consumers].reduce((n, r) => n + r.missedTold, 0),
   };
 }
 
-/** Every message went to some member of the group (none lost, also when one was killed). */
-function checkGroup(name: string, members: SimReader[], log: StoredMessage[], failures: string[]): void {
+/** Every message went to some member of the group (none lost, also when one was killed), but those its members were told retention removed. */
+function checkGroup(name: string, members: SimReader[], log: StoredMessage[], failures: string[], told: number): void {
   if (members.length === 0) return;
   const got = new Set(members.flatMap((r) => r.delivered.map((m) => m.id)));
   const missing = log.filter((m) => !got.has(m.id)).map((m) => m.id);
-  if (missing.length > 0) failures.push(`group ${name}: ${missing.length} messages never handed out (first ${missing[0]})`);
+  if (missing.length > told) failures.push(`group ${name}: ${missing.length} messages never handed out (first ${missing[0]}), ${told} told missed`);
 }
 
 function checkLog(log: StoredMessage[], writers: SimWriter[], failures: string[]): void {
@@ -767,7 +817,12 @@ function checkLog(log: StoredMessage[], writers: SimWriter[], failures: string[]
 function checkReader(r: SimReader, log: StoredMessage[], failures: string[]): void {
   const ids: number[] = [];
   for (const m of r.delivered) if (ids.length === 0 || m.id > ids[ids.length - 1]!) ids.push(m.id);
-  const want = log.map((m) => m.id);
+  // What it skipped it was told of as it went (checkDelivery); it must have been told of nothing more.
+  if (r.missedTold !== r.missedUsed && !r.restarted) failures.push(`${r.name}: told of ${r.missedTold} missed, skipped ${r.missedUsed}`);
+  const skipped = new Set<number>();
+  for (let i = 1; i < ids.length; i++) for (let id = ids[i - 1]! + 1; id < ids[i]!; id++) skipped.add(id);
+  for (let id = r.firstAt ?? 1; id < (ids[0] ?? 1); id++) skipped.add(id);
+  const want = log.map((m) => m.id).filter((id) => id >= (r.firstAt ?? 1) && (r.missedTold === 0 || !skipped.has(id)));
   if (ids.length !== want.length || ids.some((id, i) => id !== want[i])) {
     failures.push(`${r.name}: printed ${ids.length} distinct of ${want.length} in order`);
   }

@@ -60,3 +60,20 @@ test('simulation: a reader run with --once again and again, its server crashing 
     assert.deepEqual(r.failures, [], `seed ${seed}`);
   }
 });
+
+test('simulation: a log that keeps only its newest messages: readers and group members that fall behind are told how many they missed, and skip nothing else', async () => {
+  let missed = 0;
+  for (const seed of seeds(95_001, 95_040)) {
+    const r = await runSimulation(seed, {
+      retainMessages: 20 + (seed % 4) * 30,
+      readerDelays: [0, 700, 3_000],
+      groupMembers: seed % 2 === 0 ? 2 : 0,
+      countConsumers: false,
+      onceRuns: false,
+      ...(seed % 3 === 0 && { store: 'sqlite' as const }),
+    });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+    missed += r.missed;
+  }
+  assert.ok(missed > 0, 'readers fell behind and were told');
+});

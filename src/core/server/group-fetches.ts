@@ -109,8 +109,9 @@ export class GroupFetches {
       // A member that ended meanwhile has left the group, and holds no lease.
       if (s.fetch !== f || g.lease(s) !== lease) return;
       const messages = result.messages.filter((m) => m.id < lease.end);
-      // Nothing said of a gap: what retention removed since the lease was given may have reached the member.
-      this.replyLease(s, f, lease, { messages, next: lease.end, atEnd: !g.hasWork(this.log.next) }, 0);
+      // The lease starts where the member stands in it: what retention removed since, it never had.
+      const missed = Math.max(0, Math.min(result.first, lease.end) - lease.start);
+      this.replyLease(s, f, lease, { messages, next: lease.end, atEnd: !g.hasWork(this.log.next) }, missed);
     });
   }
 
