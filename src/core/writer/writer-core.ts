@@ -11,6 +11,7 @@ import { Role, type RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Ack, Packet } from '../../protocol/packets.js';
 import { DATA_HEADER_BYTES } from '../../protocol/sizes.js';
+import { CongestionWindow } from './congestion.js';
 import { LinePacker } from './line-packer.js';
 
 export interface WriterConfig {
@@ -88,9 +89,7 @@ export class WriterCore {
   private readonly dgrams: Datagram[] = [];
   private seqNext = 1;
   private outstanding = 0;
-  private cwnd: number;
-  private ssthresh: number;
-  private recoverySeq = 0;
+  private readonly congestion: CongestionWindow;
   private readonly rtt = new RttEstimator();
   private rtxAt: number | undefined;
   private readonly hello: HelloTimer;
@@ -123,8 +122,7 @@ export class WriterCore {
     this.hello = new HelloTimer(config.nonce);
     this.auth = new ClientAuth(config.secret, config.mac);
     this.packer = new LinePacker(config.queueBytesHigh);
-    this.cwnd = config.windowInitial;
-    this.ssthresh = config.windowMax;
+    this.congestion = new CongestionWindow(config.windowInitial, config.windowMax);
     this.lastProgressAt = now;
     this.liveness = new Liveness(config.lostAfterMs);
     this.servers = new ServerList(config.servers, now);
@@ -324,7 +322,7 @@ export class WriterCore {
   }
 
   get window(): number {
-    return Math.floor(this.cwnd);
+    return this.congestion.size;
   }
 
   // ---- handshake ----
@@ -428,10 +426,10 @@ export class WriterCore {
     if (this.holdUntil !== undefined) return;
     // Retransmissions first, oldest first.
     for (const d of this.dgrams) {
-      if (this.outstanding >= this.cwnd) return;
+      if (!this.congestion.allows(this.outstanding)) return;
       if (d.state === 'unsent') this.transmit(d, now);
     }
-    while (this.outstanding < this.cwnd && this.dgrams.length < this.config.unconfirmedMax) {
+    while (this.congestion.allows(this.outstanding) && this.dgrams.length < this.config.unconfirmedMax) {
       const d = this.pack();
       if (!d) break;
       // Lines that wait after an idle spell: --timeout counts from now, not from the last confirmation.
@@ -513,7 +511,7 @@ export class WriterCore {
     this.endStallOnceStored();
     if (newlyReceived > 0 || committed > 0) {
       this.progress(now);
-      this.grow(newlyReceived);
+      this.congestion.acked(newlyReceived);
     }
     if (highestSacked > 0) this.fastRetransmit(highestSacked, now);
     // Paused by a THROTTLE, nothing is in flight: the timer starts again with the sending.
@@ -563,18 +561,9 @@ export class WriterCore {
     this.fillWindow(now);
   }
 
-  /** Multiplicative decrease, at most once per window of data. */
   private onLoss(timeout: boolean): void {
     const newest = this.seqNext - 1;
-    if (!timeout && this.recoverySeq >= (this.dgrams[0]?.seq ?? newest)) return;
-    this.recoverySeq = newest;
-    this.ssthresh = Math.max(this.cwnd / 2, 2);
-    this.cwnd = timeout ? Math.max(2, this.cwnd / 4) : this.ssthresh;
-  }
-
-  private grow(acked: number): void {
-    for (let i = 0; i < acked; i++) this.cwnd += this.cwnd < this.ssthresh ? 1 : 1 / this.cwnd;
-    this.cwnd = Math.min(this.cwnd, this.config.windowMax);
+    this.congestion.lost(timeout, this.dgrams[0]?.seq ?? newest, newest);
   }
 
   // ---- progress and the end ----
