@@ -1,3 +1,4 @@
 // The reader core's unit tests, in one process (see protocol.suite.ts).
 import '../core/presence-tracker.test.js';
 import '../core/reader-core.test.js';
+import '../core/reassembly.test.js';

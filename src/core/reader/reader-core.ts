@@ -5,90 +5,15 @@ import { ClientAuth } from '../client-auth.js';
 import { Liveness } from '../liveness.js';
 import { ServerList } from '../server-list.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
-import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { FETCH_DATAGRAMS_MAX, FromKind, MESSAGE_BYTES_MAX, Role, WAIT_MS_MAX, type RefuseCode } from '../../protocol/constants.js';
+import { FETCH_DATAGRAMS_MAX, FromKind, Role, WAIT_MS_MAX } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
-import type { Batch, Packet, PresenceEntry, WireMessage } from '../../protocol/packets.js';
+import type { Batch, Packet } from '../../protocol/packets.js';
 import { PresenceTracker } from './presence-tracker.js';
+import { Reassembly } from './reassembly.js';
+import type { Message, ReaderConfig, ReaderEvent } from './reader-types.js';
 
-export interface ReaderConfig {
-  name: string;
-  /** Servers in order of preference: when one stops answering, the reader moves to the next. */
-  servers: readonly Address[];
-  nonce: number;
-  fromKind: FromKind;
-  fromId: number;
-  /** 0: long poll, print as messages arrive. Otherwise poll on this period and print each poll as one package. */
-  delayMs: number;
-  /** How long the server may hold a long poll open. */
-  holdMs: number;
-  maxDatagrams: number;
-  /** Stop after delivering this many messages (0: never). */
-  count: number;
-  /** Take what is there now, then stop (no waiting for more). */
-  once: boolean;
-  lostAfterMs: number;
-  heartbeatMs: number;
-  /** Authenticated mode: the user's secret, and the MAC to prove it with. */
-  secret?: Buffer;
-  mac?: Mac;
-  /** A queue group to read as a member of. */
-  group?: string;
-  /** 'who': print the registry and stop (reads no messages); 'watch': also report who comes and goes. */
-  presence?: 'who' | 'watch';
-  presencePollMs?: number;
-  /**
-   * Messages count as printed only when the caller says so (`printed`): a position is never confirmed to
-   * the server before what comes before it has left the process (stdout may buffer). Otherwise, when emitted.
-   */
-  awaitPrinted?: boolean;
-  /** Give up when the server has answered nothing for this long while something is owed (0: never). */
-  timeoutMs?: number;
-}
-
-export const READER_DEFAULTS = {
-  fromKind: FromKind.Latest,
-  fromId: 0,
-  delayMs: 0,
-  holdMs: 1_500,
-  maxDatagrams: 32,
-  count: 0,
-  once: false,
-  lostAfterMs: 2_000,
-  heartbeatMs: 5_000,
-};
-
-export interface Message {
-  id: number;
-  ts: number;
-  from: string;
-  to?: string;
-  text: Buffer;
-}
-
-export type ReaderEvent =
-  | { type: 'registered'; again: boolean; position: number; missed: number }
-  | { type: 'refused'; code: RefuseCode; reason: string }
-  | { type: 'messages'; messages: Message[]; /** The position after them: say `printed(upTo)` once they are out. */ upTo: number }
-  | { type: 'missed'; count: number }
-  | { type: 'server-lost' }
-  | { type: 'server-back' }
-  | { type: 'failover'; from: Address; to: Address }
-  | { type: 'open-server' }
-  | { type: 'taken-over' }
-  | { type: 'rate-limited'; reason: string }
-  | { type: 'registry'; entries: PresenceEntry[] }
-  | { type: 'presence'; changes: PresenceEntry[] }
-  /** `unconfirmed`: no answer to BYE: the server may keep what this reader took until the session times out. */
-  /**
-   * unconfirmed: the BYE went unanswered. sessionLost: the server no longer knew the session (it restarted,
-   * or the session expired), so the position this BYE carried may not be kept: a next start may print
-   * some messages again.
-   */
-  | { type: 'closed'; unconfirmed?: boolean; sessionLost?: true }
-  /** --timeout: the server answered nothing for that long. */
-  | { type: 'failed'; registered: boolean };
+export { READER_DEFAULTS, type Message, type ReaderConfig, type ReaderEvent } from './reader-types.js';
 
 type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
 
@@ -114,8 +39,6 @@ interface OpenFetch {
   sought?: boolean;
 }
 
-/** Parts kept that arrived ahead of a missing one, at most. */
-const AHEAD_PARTS_MAX = 128;
 /** A package larger than this is handed on in pieces: memory stays bounded however long the delay. */
 const PACKAGE_MESSAGES_MAX = 10_000;
 const PACKAGE_BYTES_MAX = 4 * 1024 * 1024;
@@ -147,13 +70,11 @@ export class ReaderCore {
   private sessionId = 0n;
   private position = 0;
   private offset = 0;
-  private partial: (Message & { chunks: Buffer[]; bytes: number; total: number }) | undefined;
+  private readonly parts = new Reassembly();
   private fetch: OpenFetch | undefined;
   private fetchSeq = 0;
   /** The fetch whose reply the position was last reached in (0: none): a group member's BYE names it. */
   private tookFetchId = 0;
-  /** Parts received and not yet taken, by where they start. */
-  private readonly ahead = new Map<string, Batch>();
   private heartbeatMs: number;
   /** A reader has one small fetch out at a time, so a short backoff cannot flood the server. */
   private readonly rtt = new RttEstimator(5, 2_000, 200, 2);
@@ -449,8 +370,7 @@ export class ReaderCore {
   private registerAgain(now: number): void {
     this.phase = 'hello';
     this.fetch = undefined;
-    this.ahead.clear();
-    this.partial = undefined;
+    this.parts.reset();
     this.offset = 0;
     this.auth.forget();
     this.hello.renew();
@@ -469,11 +389,10 @@ export class ReaderCore {
     this.heartbeatMs = Math.min(this.config.heartbeatMs, heartbeatMs);
     this.position = position;
     this.offset = 0;
-    this.partial = undefined;
+    this.parts.reset();
     this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
     this.registeredOnce = true;
     this.tookFetchId = 0;
-    this.ahead.clear();
     if (this.goodbyeAgain) {
       this.printedTo = this.emittedTo = this.confirmedTo = position;
       this.phase = 'closing';
@@ -529,8 +448,7 @@ export class ReaderCore {
       this.tookFetchId = b.fetchId;
       this.position = b.position;
       this.offset = b.offset;
-      this.partial = undefined;
-      this.ahead.clear();
+      this.parts.reset();
     }
     if (b.position < this.position || (b.position === this.position && b.offset < this.offset)) return; // taken already
     if (f && b.fetchId === f.id) {
@@ -539,15 +457,10 @@ export class ReaderCore {
       f.lastPartAt = now;
       if (b.lastPart) f.lastPartSeen = true;
     }
-    const key = `${b.position}:${b.offset}`;
-    const next = `${this.position}:${this.offset}`;
-    // The part that fills the gap is always taken: with the store of parts ahead full, it is what empties it.
-    if (this.ahead.has(key) || (this.ahead.size >= AHEAD_PARTS_MAX && key !== next)) return;
-    this.ahead.set(key, b);
+    if (!this.parts.hold(b, this.position, this.offset)) return;
     let last: Batch | undefined;
     let replyTaken = false;
-    for (let part = this.ahead.get(`${this.position}:${this.offset}`); part; part = this.ahead.get(`${this.position}:${this.offset}`)) {
-      this.ahead.delete(`${this.position}:${this.offset}`);
+    for (let part = this.parts.take(this.position, this.offset); part; part = this.parts.take(this.position, this.offset)) {
       if (!this.consume(part)) return this.startClosing(now);
       last = part;
       if (f && part.fetchId === f.id && part.lastPart) replyTaken = true;
@@ -558,10 +471,8 @@ export class ReaderCore {
     // (a reply may be 30,000 lines; held, they would all outlive a young-generation GC).
     // With --delay, the same once a poll is under way (only what comes early waits for the next poll).
     if (!this.config.once && (this.config.delayMs === 0 || this.nextPollAt === undefined)) this.flushPackage();
-    for (const [k, p] of this.ahead) {
-      if (p.position < this.position || (p.position === this.position && p.offset < this.offset)) this.ahead.delete(k);
-    }
-    if (this.ahead.size === 0) {
+    this.parts.dropBefore(this.position, this.offset);
+    if (this.parts.held === 0) {
       if (last.lastPart) this.fetchDone(last.caughtUp, now);
       return;
     }
@@ -575,39 +486,14 @@ export class ReaderCore {
     if (part.missed > 0) this.events.push({ type: 'missed', count: part.missed });
     for (const m of part.messages) {
       if (m.id < this.position) continue;
-      const done = m.fragment ? this.takeFragment(m) : this.deliver(m); // a whole message is a Message already
-      if (done === 'stop') return false;
+      const whole = m.fragment ? this.parts.fragment(m) : m; // a whole message is a Message already
+      if (whole && this.deliver(whole) === 'stop') return false;
     }
     this.position = part.nextPosition;
     this.offset = part.nextOffset;
     // Mid-message only while holding that message's start; otherwise ask for it whole.
-    if (this.offset > 0 && (!this.partial || this.partial.id !== this.position || this.partial.bytes !== this.offset)) {
-      this.partial = undefined;
-      this.offset = 0;
-    }
+    if (this.offset > 0 && !this.parts.continues(this.position, this.offset)) this.offset = 0;
     return true;
-  }
-
-  private takeFragment(m: WireMessage): 'stop' | 'more' {
-    const frag = m.fragment!;
-    if (frag.total > MESSAGE_BYTES_MAX) {
-      this.partial = undefined; // a size no server may hold: reassemble nothing of it
-      return 'more';
-    }
-    if (frag.offset === 0) {
-      this.partial = { ...wireToMessage(m, Buffer.alloc(0)), chunks: [], bytes: 0, total: frag.total };
-    }
-    const p = this.partial;
-    if (!p || p.id !== m.id || p.bytes !== frag.offset || p.total !== frag.total) {
-      this.partial = undefined;
-      return 'more';
-    }
-    p.chunks.push(Buffer.from(m.text));
-    p.bytes += m.text.length;
-    if (p.bytes < p.total) return 'more';
-    this.partial = undefined;
-    const { chunks, bytes, total: _total, ...msg } = p;
-    return this.deliver({ ...msg, text: Buffer.concat(chunks, bytes) });
   }
 
   private deliver(m: Message): 'stop' | 'more' {
@@ -745,9 +631,4 @@ export class ReaderCore {
     this.lastSendAt = now;
     this.liveness.sent(now); // everything a reader sends wants an answer
   }
-}
-
-/** A fragment's message fields, with the text given (its fragment marks left behind). */
-function wireToMessage(m: WireMessage, t: Buffer): Message {
-  return m.to === undefined ? { id: m.id, ts: m.ts, from: m.from, text: t } : { id: m.id, ts: m.ts, from: m.from, to: m.to, text: t };
 }

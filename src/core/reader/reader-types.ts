@@ -1,0 +1,82 @@
+import type { Address } from '../address.js';
+import type { Mac } from '../../protocol/auth.js';
+import { FromKind, type RefuseCode } from '../../protocol/constants.js';
+import type { PresenceEntry } from '../../protocol/packets.js';
+
+export interface ReaderConfig {
+  name: string;
+  /** Servers in order of preference: when one stops answering, the reader moves to the next. */
+  servers: readonly Address[];
+  nonce: number;
+  fromKind: FromKind;
+  fromId: number;
+  /** 0: long poll, print as messages arrive. Otherwise poll on this period and print each poll as one package. */
+  delayMs: number;
+  /** How long the server may hold a long poll open. */
+  holdMs: number;
+  maxDatagrams: number;
+  /** Stop after delivering this many messages (0: never). */
+  count: number;
+  /** Take what is there now, then stop (no waiting for more). */
+  once: boolean;
+  lostAfterMs: number;
+  heartbeatMs: number;
+  /** Authenticated mode: the user's secret, and the MAC to prove it with. */
+  secret?: Buffer;
+  mac?: Mac;
+  /** A queue group to read as a member of. */
+  group?: string;
+  /** 'who': print the registry and stop (reads no messages); 'watch': also report who comes and goes. */
+  presence?: 'who' | 'watch';
+  presencePollMs?: number;
+  /**
+   * Messages count as printed only when the caller says so (`printed`): a position is never confirmed to
+   * the server before what comes before it has left the process (stdout may buffer). Otherwise, when emitted.
+   */
+  awaitPrinted?: boolean;
+  /** Give up when the server has answered nothing for this long while something is owed (0: never). */
+  timeoutMs?: number;
+}
+
+export const READER_DEFAULTS = {
+  fromKind: FromKind.Latest,
+  fromId: 0,
+  delayMs: 0,
+  holdMs: 1_500,
+  maxDatagrams: 32,
+  count: 0,
+  once: false,
+  lostAfterMs: 2_000,
+  heartbeatMs: 5_000,
+};
+
+export interface Message {
+  id: number;
+  ts: number;
+  from: string;
+  to?: string;
+  text: Buffer;
+}
+
+export type ReaderEvent =
+  | { type: 'registered'; again: boolean; position: number; missed: number }
+  | { type: 'refused'; code: RefuseCode; reason: string }
+  | { type: 'messages'; messages: Message[]; /** The position after them: say `printed(upTo)` once they are out. */ upTo: number }
+  | { type: 'missed'; count: number }
+  | { type: 'server-lost' }
+  | { type: 'server-back' }
+  | { type: 'failover'; from: Address; to: Address }
+  | { type: 'open-server' }
+  | { type: 'taken-over' }
+  | { type: 'rate-limited'; reason: string }
+  | { type: 'registry'; entries: PresenceEntry[] }
+  | { type: 'presence'; changes: PresenceEntry[] }
+  /** `unconfirmed`: no answer to BYE: the server may keep what this reader took until the session times out. */
+  /**
+   * unconfirmed: the BYE went unanswered. sessionLost: the server no longer knew the session (it restarted,
+   * or the session expired), so the position this BYE carried may not be kept: a next start may print
+   * some messages again.
+   */
+  | { type: 'closed'; unconfirmed?: boolean; sessionLost?: true }
+  /** --timeout: the server answered nothing for that long. */
+  | { type: 'failed'; registered: boolean };
