@@ -6,38 +6,17 @@ import { Liveness } from '../liveness.js';
 import { ServerList } from '../server-list.js';
 import { ByeTimer, HelloTimer } from '../sign-on.js';
 import { decode, encode } from '../../protocol/codec.js';
-import { FETCH_DATAGRAMS_MAX, FromKind, Role, WAIT_MS_MAX } from '../../protocol/constants.js';
+import { FromKind, Role, WAIT_MS_MAX } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Batch, Packet } from '../../protocol/packets.js';
 import { PresenceTracker } from './presence-tracker.js';
+import { askAgainAt, fetchPacket, openFetch, resent, type OpenFetch } from './open-fetch.js';
 import { Reassembly } from './reassembly.js';
 import type { Message, ReaderConfig, ReaderEvent } from './reader-types.js';
 
 export { READER_DEFAULTS, type Message, type ReaderConfig, type ReaderEvent } from './reader-types.js';
 
 type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
-
-interface OpenFetch {
-  id: number;
-  /**
-   * Where it asks from, fixed when it is first sent: a repeat says the same, or a server that took the
-   * first for a queue group's progress would answer the repeat from there, and send the reader back.
-   */
-  position: number;
-  offset: number;
-  lastSentAt: number;
-  waitMs: number;
-  /** A held poll is sent again after this long; it doubles while nothing comes. */
-  resendMs: number;
-  maxDatagrams: number;
-  sends: number;
-  /** When the latest part of any reply arrived while this fetch was open (0: none yet). */
-  lastPartAt: number;
-  /** The part marked last of this fetch's reply has arrived: any part still missing before it is lost. */
-  lastPartSeen: boolean;
-  /** Its reply said where it starts (a queue group's lease), and the reader went there. */
-  sought?: boolean;
-}
 
 /** A package larger than this is handed on in pieces: memory stays bounded however long the delay. */
 const PACKAGE_MESSAGES_MAX = 10_000;
@@ -51,16 +30,6 @@ const CONFIRM_MESSAGES_MIN = 1_000;
 const BYE_PRINT_WAIT_MS = 2_000;
 
 const BYE_TRIES = 5;
-const PART_GAP_MS_MIN = 20;
-/** Once a reply's last part is here, a missing earlier one is taken as lost after this (reordering is brief). */
-const PART_GAP_AFTER_LAST_MS_MIN = 3;
-/**
- * A long poll is sent again first after this long, then ever less often (to 1 s) while nothing comes:
- * a lost reply costs little while messages flow, and an idle reader sends little.
- */
-const LONG_POLL_RESEND_MS_MIN = 20;
-const LONG_POLL_RESEND_MS_MAX = 1_000;
-
 /**
  * A reader session as a state machine: it pulls from its position; each fetch acknowledges everything
  * before that position, so a lost reply is simply fetched again and nothing is delivered twice.
@@ -408,35 +377,20 @@ export class ReaderCore {
   // ---- fetching ----
 
   private sendFetch(now: number, waitMs: number): void {
-    const resendMs = Math.max(LONG_POLL_RESEND_MS_MIN, this.rtt.rtoMs);
-    const { position, offset } = this;
-    this.fetch = { id: ++this.fetchSeq >>> 0, position, offset, lastSentAt: now, waitMs, resendMs, maxDatagrams: this.config.maxDatagrams, sends: 1, lastPartAt: 0, lastPartSeen: false };
+    this.fetch = openFetch(++this.fetchSeq >>> 0, this.position, this.offset, waitMs, this.config.maxDatagrams, now, this.rtt);
     // A fetch confirms everything before its position: it goes only once what was taken is printed
     // (nextFetch holds it until then), so that a reader killed at any moment never leaves a gap.
-    this.confirmedTo = Math.max(this.confirmedTo, position);
+    this.confirmedTo = Math.max(this.confirmedTo, this.position);
     this.transmitFetch(this.fetch, now);
   }
 
   private resendFetch(f: OpenFetch, now: number): void {
-    f.sends++;
-    f.lastSentAt = now;
-    if (f.waitMs > 0) f.resendMs = Math.min(f.resendMs * 2, LONG_POLL_RESEND_MS_MAX);
+    resent(f, now);
     this.transmitFetch(f, now);
   }
 
   private transmitFetch(f: OpenFetch, now: number): void {
-    this.send(
-      {
-        kind: 'fetch',
-        sessionId: this.sessionId,
-        fetchId: f.id,
-        position: f.position,
-        offset: f.offset,
-        waitMs: f.waitMs,
-        maxDatagrams: Math.max(1, Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX)),
-      },
-      now,
-    );
+    this.send(fetchPacket(f, this.sessionId), now);
   }
 
   private onBatch(b: Batch, now: number): void {
@@ -568,11 +522,8 @@ export class ReaderCore {
     if (!this.config.awaitPrinted) this.printed(upTo, this.now);
   }
 
-  /** When an unanswered fetch, or a reply with parts missing, is asked again. */
   private fetchDeadline(f: OpenFetch): number {
-    if (f.lastPartSeen) return f.lastPartAt + Math.max(PART_GAP_AFTER_LAST_MS_MIN, this.rtt.smoothedMs / 2);
-    if (f.lastPartAt > 0) return f.lastPartAt + Math.max(PART_GAP_MS_MIN, this.rtt.rtoMs);
-    return f.lastSentAt + (f.waitMs > 0 ? f.resendMs : this.rtt.rtoMs);
+    return askAgainAt(f, this.rtt);
   }
 
   // ---- liveness and the end ----
