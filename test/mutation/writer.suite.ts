@@ -2,4 +2,5 @@
 import '../core/congestion.test.js';
 import '../core/line-packer.test.js';
 import '../core/rtt-estimator.test.js';
+import '../core/sent-window.test.js';
 import '../core/writer-core.test.js';

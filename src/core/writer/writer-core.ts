@@ -13,6 +13,7 @@ import type { Ack, Packet } from '../../protocol/packets.js';
 import { DATA_HEADER_BYTES } from '../../protocol/sizes.js';
 import { CongestionWindow } from './congestion.js';
 import { LinePacker } from './line-packer.js';
+import { SentWindow, type Datagram } from './sent-window.js';
 
 export interface WriterConfig {
   name: string;
@@ -64,15 +65,6 @@ export type WriterEvent =
 
 type Phase = 'hello' | 'open' | 'closing' | 'done' | 'failed' | 'refused';
 
-interface Datagram {
-  seq: number;
-  data: Buffer;
-  linesEnded: number;
-  state: 'unsent' | 'sent' | 'received';
-  sentAt: number;
-  sends: number;
-}
-
 const BYE_TRIES = 4;
 
 /**
@@ -86,9 +78,8 @@ export class WriterCore {
   private maxMessageBytes = Number.MAX_SAFE_INTEGER;
   private heartbeatMs = 5_000;
   private readonly packer: LinePacker;
-  private readonly dgrams: Datagram[] = [];
+  private readonly sentWindow = new SentWindow();
   private seqNext = 1;
-  private outstanding = 0;
   private readonly congestion: CongestionWindow;
   private readonly rtt = new RttEstimator();
   private rtxAt: number | undefined;
@@ -229,7 +220,7 @@ export class WriterCore {
         this.heard(now);
         // The server has the lines and cannot store them yet: it keeps them and says when it tries again.
         // With nothing waiting it is a late copy: what it spoke of has been stored since.
-        if (this.dgrams.length === 0) return;
+        if (this.sentWindow.size === 0) return;
         if (this.stallReason === undefined) this.events.push({ type: 'stalled', reason: p.reason });
         this.stallReason = p.reason;
         return;
@@ -262,7 +253,7 @@ export class WriterCore {
       this.holdUntil = undefined;
       this.fillWindow(now);
       // What arrived and is not yet stored is probed for if its acknowledgement is lost.
-      if (this.dgrams.length > 0) this.rtxAt ??= now + this.rtt.rtoMs;
+      if (this.sentWindow.size > 0) this.rtxAt ??= now + this.rtt.rtoMs;
     }
     if (this.rtxAt !== undefined && now >= this.rtxAt) this.onRetransmitTimeout(now);
     if (this.phase === 'open' && now - this.lastSendAt >= this.heartbeatMs) {
@@ -338,7 +329,7 @@ export class WriterCore {
         ...ctx,
         ...(proof && { proof }),
         producerId: this.config.producerId,
-        nextSeq: this.dgrams[0]?.seq ?? this.seqNext,
+        nextSeq: this.sentWindow.oldest?.seq ?? this.seqNext,
       }),
     });
     this.sent(now);
@@ -358,10 +349,9 @@ export class WriterCore {
     this.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes) - this.auth.overhead;
     this.heartbeatMs = heartbeatMs;
     // What the server already holds (it committed before it lost our session) is confirmed.
-    while (this.dgrams.length > 0 && this.dgrams[0]!.seq < expected) this.confirm(this.dgrams.shift()!);
-    if (this.dgrams.length === 0) this.seqNext = Math.max(this.seqNext, expected);
-    for (const d of this.dgrams) d.state = 'unsent';
-    this.outstanding = 0;
+    for (const d of this.sentWindow.confirmBefore(expected)) this.confirm(d);
+    if (this.sentWindow.size === 0) this.seqNext = Math.max(this.seqNext, expected);
+    this.sentWindow.restart();
     this.rtxAt = undefined;
     this.events.push({ type: 'registered', again: this.registeredOnce });
     this.registeredOnce = true;
@@ -373,7 +363,7 @@ export class WriterCore {
 
   /** Said once everything that waited is stored (a disk that frees a little at a time is one stall). */
   private endStallOnceStored(): void {
-    if (this.stallReason === undefined || this.dgrams.length > 0) return;
+    if (this.stallReason === undefined || this.sentWindow.size > 0) return;
     this.stallReason = undefined;
     this.events.push({ type: 'stall-over' });
   }
@@ -408,12 +398,7 @@ export class WriterCore {
       this.throttleReported = true;
       this.events.push({ type: 'throttled', limit });
     }
-    for (const d of this.dgrams) {
-      if (d.state === 'sent') {
-        d.state = 'unsent';
-        this.outstanding--;
-      }
-    }
+    this.sentWindow.allLost();
     this.onLoss(false);
     this.rtxAt = undefined;
     this.holdUntil = now + Math.max(retryAfterMs, 1);
@@ -425,16 +410,16 @@ export class WriterCore {
   private fillWindow(now: number): void {
     if (this.holdUntil !== undefined) return;
     // Retransmissions first, oldest first.
-    for (const d of this.dgrams) {
-      if (!this.congestion.allows(this.outstanding)) return;
+    for (const d of this.sentWindow.datagrams) {
+      if (!this.congestion.allows(this.sentWindow.outstanding)) return;
       if (d.state === 'unsent') this.transmit(d, now);
     }
-    while (this.congestion.allows(this.outstanding) && this.dgrams.length < this.config.unconfirmedMax) {
+    while (this.congestion.allows(this.sentWindow.outstanding) && this.sentWindow.size < this.config.unconfirmedMax) {
       const d = this.pack();
       if (!d) break;
       // Lines that wait after an idle spell: --timeout counts from now, not from the last confirmation.
-      if (this.dgrams.length === 0) this.progress(now);
-      this.dgrams.push(d);
+      if (this.sentWindow.size === 0) this.progress(now);
+      this.sentWindow.push(d);
       this.transmit(d, now);
     }
   }
@@ -454,10 +439,7 @@ export class WriterCore {
       d.data = Buffer.from(d.data);
       d.data.writeBigUInt64BE(this.sessionId, 4);
     }
-    d.state = 'sent';
-    d.sentAt = now;
-    d.sends++;
-    this.outstanding++;
+    this.sentWindow.sent(d, now);
     this.rtxAt ??= now + this.rtt.rtoMs;
     this.transmits.push({ to: this.servers.current, data: this.auth.seal(d.data) });
     this.sent(now);
@@ -482,40 +464,17 @@ export class WriterCore {
   // ---- acknowledgements ----
 
   private onAck(a: Ack, now: number): void {
-    const base = this.dgrams[0]?.seq ?? this.seqNext;
-    let newest: Datagram | undefined;
-    let newlyReceived = 0;
-    const markReceived = (d: Datagram): void => {
-      if (d.state === 'received') return;
-      if (d.state === 'sent') this.outstanding--;
-      d.state = 'received';
-      newlyReceived++;
-      if (d.sends === 1 && (!newest || d.seq > newest.seq)) newest = d;
-    };
-    for (let i = 0; i < this.dgrams.length && this.dgrams[i]!.seq <= a.received; i++) markReceived(this.dgrams[i]!);
-    let highestSacked = 0;
-    for (const r of a.sacks) {
-      for (let seq = Math.max(r.first, base); seq <= r.last && seq - base < this.dgrams.length; seq++) {
-        markReceived(this.dgrams[seq - base]!);
-      }
-      highestSacked = Math.max(highestSacked, r.last);
-    }
-    let committed = 0;
-    while (this.dgrams.length > 0 && this.dgrams[0]!.seq <= a.committed) {
-      const d = this.dgrams.shift()!;
-      if (d.state === 'sent') this.outstanding--;
-      this.confirm(d);
-      committed++;
-    }
-    if (newest) this.rtt.sample(now - newest.sentAt);
+    const acked = this.sentWindow.acknowledge(a, this.seqNext);
+    for (const d of acked.confirmed) this.confirm(d);
+    if (acked.sample) this.rtt.sample(now - acked.sample.sentAt);
     this.endStallOnceStored();
-    if (newlyReceived > 0 || committed > 0) {
+    if (acked.newlyReceived > 0 || acked.confirmed.length > 0) {
       this.progress(now);
-      this.congestion.acked(newlyReceived);
+      this.congestion.acked(acked.newlyReceived);
     }
-    if (highestSacked > 0) this.fastRetransmit(highestSacked, now);
+    if (acked.highestSacked > 0 && this.sentWindow.lostBehind(acked.highestSacked, now, this.rtt.smoothedMs)) this.onLoss(false);
     // Paused by a THROTTLE, nothing is in flight: the timer starts again with the sending.
-    const waitingForServer = this.holdUntil === undefined && (this.outstanding > 0 || this.dgrams.length > 0);
+    const waitingForServer = this.holdUntil === undefined && (this.sentWindow.outstanding > 0 || this.sentWindow.size > 0);
     this.rtxAt = waitingForServer ? now + this.rtt.rtoMs : undefined;
     this.fillWindow(now);
     this.maybeClose(now);
@@ -525,45 +484,26 @@ export class WriterCore {
     this.linesConfirmed += d.linesEnded;
   }
 
-  /** A datagram three or more behind one that arrived, and older than an RTT, is taken as lost. */
-  private fastRetransmit(highestSacked: number, now: number): void {
-    let lost = false;
-    for (const d of this.dgrams) {
-      if (d.seq + 3 > highestSacked) break;
-      if (d.state === 'sent' && now - d.sentAt >= this.rtt.smoothedMs) {
-        d.state = 'unsent';
-        this.outstanding--;
-        lost = true;
-      }
-    }
-    if (lost) this.onLoss(false);
-  }
-
   private onRetransmitTimeout(now: number): void {
     this.rtt.timedOut();
     this.rtxAt = undefined;
     if (this.phase !== 'open') return;
-    if (this.outstanding === 0 && this.dgrams.length > 0) {
+    if (this.sentWindow.outstanding === 0 && this.sentWindow.size > 0) {
       // All arrived, some not yet committed, and the acknowledgement saying so may be lost: probe.
-      const first = this.dgrams[0]!;
+      const first = this.sentWindow.oldest!;
       this.transmits.push({ to: this.servers.current, data: this.auth.seal(first.data) });
       this.sent(now);
       this.rtxAt = now + this.rtt.rtoMs;
       return;
     }
-    for (const d of this.dgrams) {
-      if (d.state === 'sent') {
-        d.state = 'unsent';
-        this.outstanding--;
-      }
-    }
+    this.sentWindow.allLost();
     this.onLoss(true);
     this.fillWindow(now);
   }
 
   private onLoss(timeout: boolean): void {
     const newest = this.seqNext - 1;
-    this.congestion.lost(timeout, this.dgrams[0]?.seq ?? newest, newest);
+    this.congestion.lost(timeout, this.sentWindow.oldest?.seq ?? newest, newest);
   }
 
   // ---- progress and the end ----
@@ -589,12 +529,12 @@ export class WriterCore {
   private waiting(): boolean {
     if (this.phase === 'hello') return true;
     if (this.phase !== 'open') return false;
-    return this.dgrams.length > 0 || this.packer.hasPending;
+    return this.sentWindow.size > 0 || this.packer.hasPending;
   }
 
   private maybeClose(now: number): void {
     if (this.phase !== 'open' || !this.inputEnded) return;
-    if (this.dgrams.length > 0 || this.packer.hasPending) return;
+    if (this.sentWindow.size > 0 || this.packer.hasPending) return;
     this.phase = 'closing';
     this.rtxAt = undefined;
     this.sendBye(now);
