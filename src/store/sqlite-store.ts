@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
@@ -19,39 +19,13 @@ import { PRODUCER_TTL_MS } from './store.js';
 import { trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { LogMark, RecordDamagedError, recordChecksum, structuralDamage } from './sqlite-integrity.js';
+import { LogMark, RecordDamagedError, recordChecksum } from './sqlite-integrity.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
+import { checkOrCreate, damagedMessage, makeDataDir, meta } from './sqlite-schema.js';
 
-const APP = 'udp-relay';
-/** 2: records carry a checksum (version 1 files are upgraded in place; their old records have none). */
-const SCHEMA_VERSION = 2;
 /** Records one query brings at most. */
 const READ_ROWS_MAX = 64;
 export const DATABASE_FILE = 'relay.db';
-
-
-const SCHEMA = `
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE records (
-  first_id INTEGER PRIMARY KEY,
-  last_id INTEGER NOT NULL,
-  ts INTEGER NOT NULL,
-  sender TEXT NOT NULL,
-  count INTEGER NOT NULL,
-  bytes INTEGER NOT NULL,
-  payload BLOB NOT NULL,
-  crc INTEGER
-);
-CREATE TABLE producers (id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, updated INTEGER NOT NULL);
-CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE clients (
-  name TEXT NOT NULL,
-  role TEXT NOT NULL,
-  online INTEGER NOT NULL,
-  last_seen INTEGER NOT NULL,
-  PRIMARY KEY (name, role)
-) WITHOUT ROWID;
-`;
 
 /** A row of the records table, as queries read it. */
 export interface RecordRow {
@@ -113,7 +87,7 @@ export class SqliteStore implements Store {
     try {
       this.mark = new LogMark(opts.dataDir);
       // Every check reads only: a file refused here is left exactly as it was.
-      this.checkOrCreate();
+      checkOrCreate(this.db, this.path, this.mark.nextId, this.opts);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${synchronous}`);
       this.db.prepare(`INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)`).run(new Date().toISOString());
@@ -131,8 +105,8 @@ export class SqliteStore implements Store {
     this.stmt = this.prepare();
     // The last record says where the log ends; the meta row does once retention has emptied the log.
     const lastRecord = this.db.prepare('SELECT last_id FROM records ORDER BY first_id DESC LIMIT 1').get() as { last_id: number } | undefined;
-    this.nextId = Math.max(Number(this.meta('next_id') ?? 1), (lastRecord?.last_id ?? 0) + 1);
-    this.firstId = Number(this.meta('first_id') ?? 1);
+    this.nextId = Math.max(Number(meta(this.db, 'next_id') ?? 1), (lastRecord?.last_id ?? 0) + 1);
+    this.firstId = Number(meta(this.db, 'first_id') ?? 1);
     this.totalBytes = this.bytesBetween(this.firstId, this.nextId);
     this.mark.mark(this.nextId);
     this.db.prepare('DELETE FROM producers WHERE updated < ?').run(Date.now() - PRODUCER_TTL_MS);
@@ -267,57 +241,6 @@ export class SqliteStore implements Store {
       putClient: db.prepare('INSERT OR REPLACE INTO clients (name, role, online, last_seen) VALUES (?, ?, ?, ?)'),
       allClients: db.prepare('SELECT name, role, online, last_seen FROM clients ORDER BY name, role'),
     };
-  }
-
-  private meta(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
-  }
-
-  /**
-   * Refuses a file that is not ours, one that is damaged, and an empty one where the log used to be
-   * longer; creates the schema in a new one. Nothing is written before every check has passed.
-   */
-  private checkOrCreate(): void {
-    const tables = (this.db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name);
-    const held = this.mark.nextId;
-    const emptied = (): boolean => tables.length === 0 || (this.db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n === 0;
-    if (tables.length > 0 && tables.includes('meta') && this.meta('app') === APP) {
-      const damage = structuralDamage(this.db);
-      if (damage !== undefined) {
-        throw new StoreOpenError(damagedMessage(this.path, damage, this.opts.dataDir));
-      }
-    }
-    if (held > 1 && !this.opts.acceptEmptyLog && emptied() && Number(tables.includes('meta') ? (this.meta('next_id') ?? 1) : 1) < held) {
-      throw new StoreOpenError(
-        `${this.path} holds no messages, but this data directory's log had reached id ${held - 1}: refusing to start ` +
-          `a new log over it. Restore the file, or start with --accept-empty-log to begin again`,
-      );
-    }
-    if (tables.length === 0) {
-      this.db.transaction(() => {
-        this.db.exec(SCHEMA);
-        const put = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-        put.run('app', APP);
-        put.run('schema', String(SCHEMA_VERSION));
-        put.run('next_id', '1');
-        put.run('first_id', '1');
-      })();
-      return;
-    }
-    if (!tables.includes('meta') || this.meta('app') !== APP) {
-      throw new StoreOpenError(`${this.path} is not a ${APP} database; refusing to touch it`);
-    }
-    const version = Number(this.meta('schema'));
-    if (version === 1) {
-      this.db.transaction(() => {
-        this.db.exec('ALTER TABLE records ADD COLUMN crc INTEGER');
-        this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema'`).run(String(SCHEMA_VERSION));
-      })();
-      return;
-    }
-    if (version !== SCHEMA_VERSION) {
-      throw new StoreOpenError(`${this.path} has schema version ${version}; this server reads version ${SCHEMA_VERSION}`);
-    }
   }
 
   private appendNow(batches: ProducerBatch[]): (number | null)[] {
@@ -456,30 +379,5 @@ export class SqliteStore implements Store {
       for (let id = Math.max(a, r.first_id); id < Math.min(b, r.last_id + 1); id++) sum += packed[id - r.first_id]!.text.length;
     }
     return sum;
-  }
-}
-
-const damagedMessage = (path: string, damage: string, dataDir: string): string =>
-  `${path} is damaged (${damage.slice(0, 160)}); it was not written to. ` +
-  `Copy what is intact to a new data directory with run-server --data-dir ${dataDir} --recover-to NEW-DIR`;
-
-/**
- * Creates the data directory one level at a time (Node's recursive mkdir spins for ever under /proc),
- * saying in one line why it cannot be.
- */
-function makeDataDir(dataDir: string): void {
-  const missing: string[] = [];
-  for (let d = resolve(dataDir); !existsSync(d); d = dirname(d)) {
-    missing.unshift(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing) {
-    try {
-      mkdirSync(d);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code ?? String(e);
-      const why = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOENT' ? 'not writable' : code;
-      throw new StoreOpenError(`cannot create data directory ${dataDir}: ${dirname(d)} is ${why === 'not writable' ? `not writable (${code})` : `refusing it (${why})`}`);
-    }
   }
 }
