@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
-import { createClient, RESP_TYPES, SimpleError } from '@redis/client';
+import { createClient } from '@redis/client';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
 import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-codec.js';
-import { APPEND, CLAIM, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
+import { fieldsOf, pairsOf, scripts } from './redis-script-runner.js';
+import { describe, parseRedisUrl } from './redis-url.js';
 import { latestTs, trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
@@ -20,13 +20,10 @@ import type {
 import { PRODUCER_TTL_MS } from './store.js';
 
 const SCHEMA_VERSION = '1';
-const DEFAULT_PREFIX = 'relay';
 const READ_RECORDS = 64;
 const CONNECT_TIMEOUT_MS = 5_000;
 
 type Client = ReturnType<typeof createClient>;
-type Reply = unknown;
-const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer };
 
 /** What the redis store says about its connection: lost (with why), and back. */
 export type RedisStatus = { state: 'down'; reason: string } | { state: 'up' };
@@ -37,35 +34,6 @@ export interface RedisOptions {
   retention: RetentionLimits;
   onStatus?: (status: RedisStatus) => void;
 }
-
-/** A Lua script run by its SHA1, sent whole again when Redis has forgotten it (after a restart). */
-class Script {
-  private readonly sha: string;
-
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(client: Client, keys: string[], args: (string | Buffer)[]): Promise<Reply> {
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await client.sendCommand(['EVALSHA', this.sha, ...tail], { typeMapping: BINARY });
-    } catch (e) {
-      if (!(e instanceof SimpleError) || !e.message.startsWith('NOSCRIPT')) throw e;
-      return client.sendCommand(['EVAL', this.source, ...tail], { typeMapping: BINARY });
-    }
-  }
-}
-
-const scripts = {
-  append: new Script(APPEND),
-  read: new Script(READ),
-  trim: new Script(TRIM),
-  init: new Script(INIT),
-  claim: new Script(CLAIM),
-  renew: new Script(RENEW),
-  release: new Script(RELEASE),
-};
 
 /**
  * The log in a Redis Stream, and writers' sequence numbers, readers' positions and the registry in
@@ -420,39 +388,4 @@ export class RedisStore implements Store {
       this.trimming = false;
     }
   }
-}
-
-/** Our `prefix` query parameter comes off; the rest is node-redis's URL. */
-export function parseRedisUrl(spec: string): { url: string; prefix: string } {
-  let u: URL;
-  try {
-    u = new URL(spec);
-  } catch {
-    throw new StoreOpenError(`invalid redis URL '${spec}'`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new StoreOpenError(`invalid redis URL '${spec}': expected redis://host:port[/db]`);
-  const prefix = u.searchParams.get('prefix') ?? DEFAULT_PREFIX;
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(prefix)) throw new StoreOpenError(`invalid prefix '${prefix}' in the redis URL: letters, digits, _ . - (up to 64)`);
-  u.searchParams.delete('prefix');
-  return { url: u.toString(), prefix };
-}
-
-/** The URL without its password, for messages. */
-function describe(url: string): string {
-  const u = new URL(url);
-  u.password = '';
-  u.username = '';
-  return `${u.host}${u.pathname === '/' ? '' : u.pathname}`;
-}
-
-function pairsOf(flat: string[]): [string, string][] {
-  const out: [string, string][] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
-  return out;
-}
-
-function fieldsOf(flat: Buffer[]): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!.toString()] = flat[i + 1]!;
-  return out;
 }
