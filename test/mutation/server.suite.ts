@@ -1,4 +1,5 @@
 // The server core's unit tests, in one process (see protocol.suite.ts).
+import '../core/handshake.test.js';
 import '../core/name-claims.test.js';
 import '../core/presence-journal.test.js';
 import '../core/queue-group.test.js';
