@@ -6,8 +6,9 @@
 // src/, e.g. `stryker run --mutate 'src/protocol/**/*.ts'`), each mutant's result comes from the last
 // report that ran it.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import ts from 'typescript';
 import { compactRun } from './mutation-run.mjs';
 
 const reports = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['reports/mutation/mutation.json'];
@@ -35,6 +36,15 @@ for (const path of reports) {
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 // Files whose code changed after their last run: their figures are of the older code.
 const outdated = [...files].filter(([path, f]) => !existsSync(path) || sha256(path) !== f.sha256).map(([path]) => path);
+// Files the mutation run covers (stryker.config.json's `mutate`: every .ts under these folders) that no run has yet.
+const sourcesUnder = (dir) =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourcesUnder(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));
+// A file of types and re-exports only has nothing to mutate: no run lists it.
+const typesOnly = (path) =>
+  ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest).statements.every(
+    (st) => ts.isImportDeclaration(st) || ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isExportDeclaration(st),
+  );
+const neverRun = ['src/protocol', 'src/core'].flatMap((d) => sourcesUnder(d)).filter((path) => !files.has(path) && !typesOnly(path)).sort();
 
 const norm = (s) => s.replace(/\s+/g, ' ').trim();
 const equivalents = readFileSync(EQUIVALENTS, 'utf8')
@@ -99,6 +109,7 @@ const lines = [
   ...rows.map(([k, f]) => `| ${k === 'all' ? '**all**' : `\`${k}\``} | ${f.detected} | ${f.undetected} | ${f.equivalent} | ${score(f).toFixed(1)}% |`),
   '',
   ...(outdated.length > 0 ? ['Changed since their last run (their figures are of the older code; run them again):', '', ...outdated.map((p) => `- \`${p}\``), ''] : []),
+  ...(neverRun.length > 0 ? ['Not run yet (new files: not in the figures above):', '', ...neverRun.map((p) => `- \`${p}\``), ''] : []),
   ...(stale.length > 0 ? ['Listed as equivalent but not found in this run (the code moved on, or a test kills it now; check the list):', '', ...stale.map((e) => `- \`${e.file}\` ${cell(e.original)} ${e.mutator} ${cell(e.replacement)}`), ''] : []),
   `## Equivalent (${explained.length})`,
   '',
