@@ -12,7 +12,8 @@ import ts from 'typescript';
 import { compactRun } from './mutation-run.mjs';
 
 const reports = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['reports/mutation/mutation.json'];
-const OUT = 'reports/mutation/RESULTS.md';
+// MUTATION_REPORT_OUT: somewhere else (the report's own test).
+const OUT = process.env.MUTATION_REPORT_OUT ?? 'reports/mutation/RESULTS.md';
 const EQUIVALENTS = 'reports/mutation/equivalents.md';
 
 // A later run over the same source (a range of lines, e.g. `--mutate 'src/x.ts:100-300'`) replaces only
