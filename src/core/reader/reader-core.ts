@@ -1,14 +1,10 @@
 import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
-import { ClientAuth } from '../client-auth.js';
-import { Liveness } from '../liveness.js';
-import { ServerList } from '../server-list.js';
-import { ByeTimer, HelloTimer } from '../sign-on.js';
-import { decode, encode } from '../../protocol/codec.js';
+import { ByeTimer } from '../sign-on.js';
 import { FromKind, Role, WAIT_MS_MAX } from '../../protocol/constants.js';
-import { ProtocolError } from '../../protocol/errors.js';
 import type { Batch, Packet } from '../../protocol/packets.js';
+import { SessionLink } from '../client/session-link.js';
 import { PresenceTracker } from './presence-tracker.js';
 import { askAgainAt, fetchPacket, openFetch, resent, type OpenFetch } from './open-fetch.js';
 import { Reassembly } from './reassembly.js';
@@ -36,7 +32,6 @@ const BYE_TRIES = 5;
  */
 export class ReaderCore {
   private phase: Phase = 'hello';
-  private sessionId = 0n;
   private position = 0;
   private offset = 0;
   private readonly parts = new Reassembly();
@@ -62,23 +57,15 @@ export class ReaderCore {
   private heldCaughtUp = true;
   private remaining: number;
   private nextPollAt: number | undefined;
-  private readonly hello: HelloTimer;
-  private readonly auth: ClientAuth;
-  private limitReported = false;
+  private readonly link: SessionLink;
   private readonly presence: PresenceTracker | undefined;
   /** Signed on again only to say goodbye with our position (the server had lost the session). */
   private goodbyeAgain = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
-  private lastSendAt = 0;
-  private readonly liveness: Liveness;
-  /** The datagram being handled is a genuine answer of the server's. */
-  private answered = false;
-  private readonly servers: ServerList;
   private registeredOnce = false;
   private paused = false;
   /** A fetch held back while paused: its wait. */
   private heldFetch: number | undefined;
-  private readonly transmits: Transmit[] = [];
   private readonly events: ReaderEvent[] = [];
 
   constructor(
@@ -86,15 +73,12 @@ export class ReaderCore {
     now: number,
   ) {
     this.heartbeatMs = config.heartbeatMs;
-    this.hello = new HelloTimer(config.nonce);
-    this.auth = new ClientAuth(config.secret, config.mac);
+    this.link = new SessionLink({ ...config, role: Role.Reader }, this.rtt, now);
     if (config.presence) {
       const pollMs = config.presence === 'watch' ? (config.presencePollMs ?? 1_000) : 0;
-      this.presence = new PresenceTracker(pollMs, (w, now) => this.send({ kind: 'who', sessionId: this.sessionId, ...w }, now));
+      this.presence = new PresenceTracker(pollMs, (w, now) => this.link.send({ kind: 'who', sessionId: this.link.sessionId, ...w }, now));
     }
     this.remaining = config.count;
-    this.liveness = new Liveness(config.lostAfterMs);
-    this.servers = new ServerList(config.servers, now);
     this.sendHello(config.fromKind, config.fromId, now);
   }
 
@@ -102,45 +86,40 @@ export class ReaderCore {
 
   handleDatagram(data: Buffer, from: Address, now: number): void {
     this.now = now;
-    this.answered = false;
+    this.link.begin();
     this.onDatagram(data, from, now);
-    if (this.answered && this.liveness.heard(now, this.awaiting())) this.events.push({ type: 'server-back' });
+    if (this.link.end(now, this.awaiting())) this.events.push({ type: 'server-back' });
   }
 
   private onDatagram(data: Buffer, from: Address, now: number): void {
-    if (!this.servers.isCurrent(from)) return;
-    let p: Packet;
-    try {
-      p = decode(data);
-    } catch (e) {
-      if (e instanceof ProtocolError) return;
-      throw e;
-    }
-    if (p.kind === 'welcome' || p.kind === 'retry' || p.kind === 'refuse') {
-      if (this.phase !== 'hello' || p.nonce !== this.hello.nonce) return;
-      const verdict = this.hello.answered(p, data, { role: Role.Reader, name: this.config.name }, now, this.rtt, this.auth);
-      if (verdict === 'ignore') return;
-      this.heard();
-      if (verdict === 'again') return this.helloAgain(now);
-      if (p.kind === 'refuse') {
-        if (verdict === 'later') {
-          if (!this.limitReported) this.events.push({ type: 'rate-limited', reason: p.reason });
-          this.limitReported = true;
-          return;
-        }
-        this.phase = 'refused';
-        this.events.push({ type: 'refused', code: p.code, reason: p.reason });
+    const intake = this.link.intake(data, from, now, this.phase === 'hello');
+    switch (intake.kind) {
+      case 'none':
         return;
+      case 'again':
+        return this.helloAgain(now);
+      case 'limited':
+        this.events.push({ type: 'rate-limited', reason: intake.reason });
+        return;
+      case 'refused':
+        this.phase = 'refused';
+        this.events.push({ type: 'refused', code: intake.code, reason: intake.reason });
+        return;
+      case 'welcome': {
+        const w = intake.welcome;
+        if (intake.open) this.events.push({ type: 'open-server' });
+        return this.onWelcome(w.sessionId, w.resume, w.missed, w.heartbeatMs, now);
       }
-      if (p.kind !== 'welcome') return;
-      if (verdict === 'open') this.events.push({ type: 'open-server' });
-      return this.onWelcome(p.sessionId, p.resume, p.missed, p.heartbeatMs, now);
+      case 'packet':
+        return this.onPacket(intake.packet, now);
     }
-    if (p.kind !== 'unknown-session' && !this.auth.accepts(data)) return;
+  }
+
+  private onPacket(p: Packet, now: number): void {
     switch (p.kind) {
       case 'presence': {
-        if (p.sessionId !== this.sessionId || this.phase !== 'open' || !this.presence) return;
-        this.heard();
+        if (p.sessionId !== this.link.sessionId || this.phase !== 'open' || !this.presence) return;
+        this.link.heard(now);
         const update = this.presence.onPresence(p, now);
         if (!update) return;
         if (update.registry && this.config.presence === 'who') {
@@ -153,29 +132,20 @@ export class ReaderCore {
         return;
       }
       case 'batch':
-        if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
-        this.heard();
+        if (p.sessionId !== this.link.sessionId || this.phase !== 'open') return;
+        this.link.heard(now);
         return this.onBatch(p, now);
-      case 'pong':
-        if (p.sessionId === this.sessionId) this.heard();
-        return;
-      case 'ping':
-        // The server asks whether this client still runs (another client of this host wants the name).
-        if (p.sessionId !== this.sessionId) return;
-        this.heard();
-        this.answer({ kind: 'pong', sessionId: this.sessionId });
-        return;
       case 'unknown-session':
-        if (p.sessionId !== this.sessionId) return;
-        this.heard();
+        if (p.sessionId !== this.link.sessionId) return;
+        this.link.heard(now);
         if (this.phase === 'closing') return this.signOnToSayGoodbye(now);
         if (this.phase !== 'open') return;
         // The server lost us (a restart): register again at our own position.
         return this.registerAgain(now);
       case 'goodbye':
-        if (p.sessionId !== this.sessionId) return;
+        if (p.sessionId !== this.link.sessionId) return;
         if (this.phase === 'closing') this.finish();
-        else if (this.phase === 'open' && this.auth.active) {
+        else if (this.phase === 'open' && this.link.auth.active) {
           // A newer login of this user took the session over (authenticated mode): this one stops.
           this.phase = 'refused';
           this.events.push({ type: 'taken-over' });
@@ -196,13 +166,13 @@ export class ReaderCore {
       this.events.push({ type: 'failed', registered: this.registeredOnce });
       return;
     }
-    if (this.phase !== 'closing' && this.liveness.due(now)) {
-      if (this.servers.canMove) return this.moveOn(now);
-      this.liveness.markReported();
+    if (this.phase !== 'closing' && this.link.liveness.due(now)) {
+      if (this.link.servers.canMove) return this.moveOn(now);
+      this.link.liveness.markReported();
       this.events.push({ type: 'server-lost' });
     }
-    if (this.hello.due(now)) {
-      this.hello.backOff();
+    if (this.link.hello.due(now)) {
+      this.link.hello.backOff();
       this.helloAgain(now);
     }
     if (this.byeHeldUntil !== undefined && now >= this.byeHeldUntil) this.sendBye(now);
@@ -230,8 +200,8 @@ export class ReaderCore {
       }
     } else if (this.nextPollAt !== undefined && now >= this.nextPollAt && this.heldFetch === undefined) {
       this.poll(this.heldCaughtUp, now);
-    } else if (now - this.lastSendAt >= this.heartbeatMs) {
-      this.send({ kind: 'ping', sessionId: this.sessionId }, now);
+    } else if (now - this.link.lastSendAt >= this.heartbeatMs) {
+      this.link.send({ kind: 'ping', sessionId: this.link.sessionId }, now);
     }
   }
 
@@ -249,7 +219,7 @@ export class ReaderCore {
     if (this.phase === 'open' && this.config.group === undefined && this.printedTo - this.confirmedTo >= CONFIRM_MESSAGES_MIN) {
       // A long reply is printed in pieces: say how far, so that a reader killed now repeats little of it.
       this.confirmedTo = this.printedTo;
-      this.send({ kind: 'ping', sessionId: this.sessionId, position: this.printedTo }, now);
+      this.link.send({ kind: 'ping', sessionId: this.link.sessionId, position: this.printedTo }, now);
     }
     if (this.phase === 'closing' && this.byeHeldUntil !== undefined && this.allPrinted) this.sendBye(now);
   }
@@ -268,7 +238,7 @@ export class ReaderCore {
   // ---- outputs ----
 
   pollTransmit(): Transmit | undefined {
-    return this.transmits.shift();
+    return this.link.transmits.shift();
   }
 
   pollEvent(): ReaderEvent | undefined {
@@ -281,14 +251,14 @@ export class ReaderCore {
     const fetchAt = this.phase === 'open' && f ? this.fetchDeadline(f) : undefined;
     const idle = this.phase === 'open' && !f;
     return earliest(
-      this.hello.deadline,
+      this.link.hello.deadline,
       this.bye.deadline,
       this.byeHeldUntil,
       fetchAt,
       idle && this.heldFetch === undefined ? this.nextPollAt : undefined,
-      idle ? this.lastSendAt + this.heartbeatMs : undefined,
+      idle ? this.link.lastSendAt + this.heartbeatMs : undefined,
       this.phase === 'open' ? this.presence?.deadline : undefined,
-      this.phase === 'closing' ? undefined : this.liveness.deadline,
+      this.phase === 'closing' ? undefined : this.link.liveness.deadline,
       this.giveUpAt(),
     );
   }
@@ -305,19 +275,14 @@ export class ReaderCore {
   // ---- handshake ----
 
   private sendHello(fromKind: FromKind, fromId: number, now: number): void {
-    this.hello.sent(now);
-    const ctx = { role: Role.Reader, name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie };
-    const proof = this.auth.proof(ctx);
     const role = this.config.presence === 'who' ? Role.Observer : Role.Reader;
     const group = this.config.group;
-    this.send({ kind: 'hello', ...ctx, role, ...(proof && { proof }), fromKind, fromId, ...(group !== undefined && { group }) }, now);
+    this.link.sendHello({ role, fromKind, fromId, ...(group !== undefined && { group }) }, now);
   }
 
   /** The server in use stopped answering: register with the next one, at our own position. */
   private moveOn(now: number): void {
-    const from = this.servers.moveOn(now);
-    this.liveness.reset(); // the failover is the news: the next server answering is not "back"
-    this.events.push({ type: 'failover', from, to: this.servers.current });
+    this.events.push({ type: 'failover', ...this.link.moveOn(now) });
     this.registerAgain(now);
   }
 
@@ -341,8 +306,7 @@ export class ReaderCore {
     this.fetch = undefined;
     this.parts.reset();
     this.offset = 0;
-    this.auth.forget();
-    this.hello.renew();
+    this.link.renew();
     this.helloAgain(now);
   }
 
@@ -353,7 +317,7 @@ export class ReaderCore {
   }
 
   private onWelcome(sessionId: bigint, position: number, missed: number, heartbeatMs: number, now: number): void {
-    this.sessionId = sessionId;
+    this.link.sessionId = sessionId;
     this.phase = 'open';
     this.heartbeatMs = Math.min(this.config.heartbeatMs, heartbeatMs);
     this.position = position;
@@ -390,7 +354,7 @@ export class ReaderCore {
   }
 
   private transmitFetch(f: OpenFetch, now: number): void {
-    this.send(fetchPacket(f, this.sessionId), now);
+    this.link.send(fetchPacket(f, this.link.sessionId), now);
   }
 
   private onBatch(b: Batch, now: number): void {
@@ -530,13 +494,9 @@ export class ReaderCore {
 
   /** --timeout: when to give up, if the server still owes an answer then. */
   private giveUpAt(): number | undefined {
-    const since = this.liveness.unansweredSince;
+    const since = this.link.liveness.unansweredSince;
     const timeoutMs = this.config.timeoutMs ?? 0;
     return timeoutMs > 0 && since !== undefined ? since + timeoutMs : undefined;
-  }
-
-  private heard(): void {
-    this.answered = true;
   }
 
   /** Something is owed by the server: a welcome, or an answer to the open fetch. */
@@ -561,25 +521,14 @@ export class ReaderCore {
     const group = this.config.group !== undefined;
     // Output that never left (its reader is gone) is not confirmed: it comes again next time.
     const position = this.allPrinted ? this.position : this.printedTo;
-    this.send({ kind: 'bye', sessionId: this.sessionId, position, ...(group && { fetchId: this.tookFetchId }) }, now);
+    this.link.send({ kind: 'bye', sessionId: this.link.sessionId, position, ...(group && { fetchId: this.tookFetchId }) }, now);
   }
 
   private finish(unconfirmed = false, sessionLost = false): void {
     this.flushPackage();
     this.phase = 'closed';
     this.bye.stop();
-    this.hello.stop();
+    this.link.hello.stop();
     this.events.push({ type: 'closed', ...(unconfirmed && { unconfirmed }), ...(sessionLost && { sessionLost }) });
-  }
-
-  /** An answer to the server, which wants none back: no liveness owed, no heartbeat put off. */
-  private answer(p: Packet): void {
-    this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
-  }
-
-  private send(p: Packet, now: number): void {
-    this.transmits.push({ to: this.servers.current, data: p.kind === 'hello' ? encode(p) : this.auth.seal(encode(p)) });
-    this.lastSendAt = now;
-    this.liveness.sent(now); // everything a reader sends wants an answer
   }
 }

@@ -1,16 +1,13 @@
 import type { Address, Transmit } from '../address.js';
 import { earliest } from '../deadline.js';
 import { RttEstimator } from '../rtt-estimator.js';
-import { ClientAuth } from '../client-auth.js';
-import { Liveness } from '../liveness.js';
-import { ServerList } from '../server-list.js';
-import { ByeTimer, HelloTimer } from '../sign-on.js';
+import { ByeTimer } from '../sign-on.js';
 import type { Mac } from '../../protocol/auth.js';
-import { decode, encode } from '../../protocol/codec.js';
+import { encode } from '../../protocol/codec.js';
 import { Role, type RefuseCode } from '../../protocol/constants.js';
-import { ProtocolError } from '../../protocol/errors.js';
 import type { Ack, Packet } from '../../protocol/packets.js';
 import { DATA_HEADER_BYTES } from '../../protocol/sizes.js';
+import { SessionLink } from '../client/session-link.js';
 import { CongestionWindow } from './congestion.js';
 import { LinePacker } from './line-packer.js';
 import { SentWindow, type Datagram } from './sent-window.js';
@@ -83,26 +80,18 @@ export class WriterCore {
   private readonly congestion: CongestionWindow;
   private readonly rtt = new RttEstimator();
   private rtxAt: number | undefined;
-  private readonly hello: HelloTimer;
-  private readonly auth: ClientAuth;
+  private readonly link: SessionLink;
   private holdUntil: number | undefined;
   private throttleReported = false;
-  private limitReported = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
-  private lastSendAt = 0;
   private lastProgressAt: number;
-  private readonly liveness: Liveness;
   /** The server said it cannot store (STALLED), and has not confirmed all that waited since: why. */
   private stallReason: string | undefined;
-  /** The datagram being handled is a genuine answer of the server's. */
-  private answered = false;
-  private readonly servers: ServerList;
   private inputEnded = false;
   private registeredOnce = false;
   private lineCount = 0;
   private linesAccepted = 0;
   private linesConfirmed = 0;
-  private readonly transmits: Transmit[] = [];
   private readonly events: WriterEvent[] = [];
 
   constructor(
@@ -110,13 +99,14 @@ export class WriterCore {
     now: number,
   ) {
     this.datagramBytes = config.datagramBytes;
-    this.hello = new HelloTimer(config.nonce);
-    this.auth = new ClientAuth(config.secret, config.mac);
+    // Heard from with nothing owed: an idle writer is making progress (--timeout counts from then).
+    const heard = (at: number): void => {
+      if (!this.waiting()) this.lastProgressAt = at;
+    };
+    this.link = new SessionLink({ ...config, role: Role.Writer }, this.rtt, now, heard);
     this.packer = new LinePacker(config.queueBytesHigh);
     this.congestion = new CongestionWindow(config.windowInitial, config.windowMax);
     this.lastProgressAt = now;
-    this.liveness = new Liveness(config.lostAfterMs);
-    this.servers = new ServerList(config.servers, now);
     this.sendHello(now);
   }
 
@@ -156,68 +146,59 @@ export class WriterCore {
   }
 
   handleDatagram(data: Buffer, from: Address, now: number): void {
-    this.answered = false;
+    this.link.begin();
     this.onDatagram(data, from, now);
-    if (this.answered && this.liveness.heard(now, this.waiting())) this.events.push({ type: 'server-back' });
+    if (this.link.end(now, this.waiting())) this.events.push({ type: 'server-back' });
   }
 
   private onDatagram(data: Buffer, from: Address, now: number): void {
-    if (!this.servers.isCurrent(from)) return;
-    let p: Packet;
-    try {
-      p = decode(data);
-    } catch (e) {
-      if (e instanceof ProtocolError) return;
-      throw e;
-    }
-    if (p.kind === 'welcome' || p.kind === 'retry' || p.kind === 'refuse') {
-      if (this.phase !== 'hello' || p.nonce !== this.hello.nonce) return;
-      const ctx = { role: Role.Writer, name: this.config.name };
-      const verdict = this.hello.answered(p, data, ctx, now, this.rtt, this.auth);
-      if (verdict === 'ignore') return;
-      this.heard(now);
-      if (verdict === 'again') return this.sendHello(now);
-      if (p.kind === 'refuse') {
-        if (verdict === 'later') return this.limited(p.reason);
-        this.phase = 'refused';
-        this.events.push({ type: 'refused', code: p.code, reason: p.reason });
+    const intake = this.link.intake(data, from, now, this.phase === 'hello');
+    switch (intake.kind) {
+      case 'none':
         return;
+      case 'again':
+        return this.sendHello(now);
+      case 'limited':
+        // The server limits handshakes: the HELLO timer tries again, and the user hears of it once.
+        this.events.push({ type: 'rate-limited', reason: intake.reason });
+        return;
+      case 'refused':
+        this.phase = 'refused';
+        this.events.push({ type: 'refused', code: intake.code, reason: intake.reason });
+        return;
+      case 'welcome': {
+        const w = intake.welcome;
+        if (intake.open) this.events.push({ type: 'open-server' });
+        return this.onWelcome(w.sessionId, w.resume, w.maxMessageBytes, w.maxDatagramBytes, w.heartbeatMs, now);
       }
-      if (p.kind !== 'welcome') return;
-      if (verdict === 'open') this.events.push({ type: 'open-server' });
-      return this.onWelcome(p.sessionId, p.resume, p.maxMessageBytes, p.maxDatagramBytes, p.heartbeatMs, now);
+      case 'packet':
+        return this.onPacket(intake.packet, now);
     }
-    if (p.kind !== 'unknown-session' && !this.auth.accepts(data)) return;
+  }
+
+  private onPacket(p: Packet, now: number): void {
+    const sessionId = this.link.sessionId;
     switch (p.kind) {
       case 'ack':
-        if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
-        this.heard(now);
+        if (p.sessionId !== sessionId || this.phase !== 'open') return;
+        this.link.heard(now);
         return this.onAck(p, now);
-      case 'pong':
-        if (p.sessionId === this.sessionId) this.heard(now);
-        return;
-      case 'ping':
-        // The server asks whether this client still runs (another client of this host wants the name).
-        if (p.sessionId !== this.sessionId) return;
-        this.heard(now);
-        this.answer({ kind: 'pong', sessionId: this.sessionId });
-        return;
       case 'unknown-session':
-        if (p.sessionId !== this.sessionId || (this.phase !== 'open' && this.phase !== 'closing')) return;
-        this.heard(now);
+        if (p.sessionId !== sessionId || (this.phase !== 'open' && this.phase !== 'closing')) return;
+        this.link.heard(now);
         if (this.phase === 'closing') return this.finish('done');
         return this.rehello(now);
       case 'goodbye':
-        if (p.sessionId !== this.sessionId) return;
+        if (p.sessionId !== sessionId) return;
         if (this.phase === 'closing') this.finish('done');
-        else if (this.phase === 'open' && this.auth.active) this.takenOver();
+        else if (this.phase === 'open' && this.link.auth.active) this.takenOver();
         return;
       case 'throttle':
-        if (p.sessionId === this.sessionId && this.phase === 'open') this.onThrottle(p.limit, p.retryAfterMs, now);
+        if (p.sessionId === sessionId && this.phase === 'open') this.onThrottle(p.limit, p.retryAfterMs, now);
         return;
       case 'stalled':
-        if (p.sessionId !== this.sessionId || this.phase !== 'open') return;
-        this.heard(now);
+        if (p.sessionId !== sessionId || this.phase !== 'open') return;
+        this.link.heard(now);
         // The server has the lines and cannot store them yet: it keeps them and says when it tries again.
         // With nothing waiting it is a late copy: what it spoke of has been stored since.
         if (this.sentWindow.size === 0) return;
@@ -236,13 +217,13 @@ export class WriterCore {
       this.events.push({ type: 'failed', unconfirmed: this.unconfirmedLines, ...(this.stallReason !== undefined && { reason: this.stallReason }) });
       return;
     }
-    if (this.liveness.due(now)) {
-      if (this.servers.canMove) return this.moveOn(now);
-      this.liveness.markReported();
+    if (this.link.liveness.due(now)) {
+      if (this.link.servers.canMove) return this.moveOn(now);
+      this.link.liveness.markReported();
       this.events.push({ type: 'server-lost' });
     }
-    if (this.hello.due(now)) {
-      this.hello.backOff();
+    if (this.link.hello.due(now)) {
+      this.link.hello.backOff();
       this.sendHello(now);
     }
     if (this.bye.due(now)) {
@@ -256,15 +237,15 @@ export class WriterCore {
       if (this.sentWindow.size > 0) this.rtxAt ??= now + this.rtt.rtoMs;
     }
     if (this.rtxAt !== undefined && now >= this.rtxAt) this.onRetransmitTimeout(now);
-    if (this.phase === 'open' && now - this.lastSendAt >= this.heartbeatMs) {
-      this.send({ kind: 'ping', sessionId: this.sessionId }, now);
+    if (this.phase === 'open' && now - this.link.lastSendAt >= this.heartbeatMs) {
+      this.link.send({ kind: 'ping', sessionId: this.link.sessionId }, now);
     }
   }
 
   // ---- outputs ----
 
   pollTransmit(): Transmit | undefined {
-    return this.transmits.shift();
+    return this.link.transmits.shift();
   }
 
   pollEvent(): WriterEvent | undefined {
@@ -275,13 +256,13 @@ export class WriterCore {
     if (this.phase === 'done' || this.phase === 'failed' || this.phase === 'refused') return undefined;
     const waiting = this.waiting();
     return earliest(
-      this.hello.deadline,
+      this.link.hello.deadline,
       this.rtxAt,
       this.holdUntil,
       this.bye.deadline,
       waiting ? this.lastProgressAt + this.config.timeoutMs : undefined,
-      this.liveness.deadline,
-      this.phase === 'open' ? this.lastSendAt + this.heartbeatMs : undefined,
+      this.link.liveness.deadline,
+      this.phase === 'open' ? this.link.lastSendAt + this.heartbeatMs : undefined,
     );
   }
 
@@ -319,20 +300,7 @@ export class WriterCore {
   // ---- handshake ----
 
   private sendHello(now: number): void {
-    this.hello.sent(now);
-    const ctx = { role: Role.Writer, name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie };
-    const proof = this.auth.proof(ctx);
-    this.transmits.push({
-      to: this.servers.current,
-      data: encode({
-        kind: 'hello',
-        ...ctx,
-        ...(proof && { proof }),
-        producerId: this.config.producerId,
-        nextSeq: this.sentWindow.oldest?.seq ?? this.seqNext,
-      }),
-    });
-    this.sent(now);
+    this.link.sendHello({ role: Role.Writer, producerId: this.config.producerId, nextSeq: this.sentWindow.oldest?.seq ?? this.seqNext }, now);
   }
 
   private onWelcome(
@@ -343,10 +311,10 @@ export class WriterCore {
     heartbeatMs: number,
     now: number,
   ): void {
-    this.sessionId = sessionId;
+    this.link.sessionId = sessionId;
     this.phase = 'open';
     this.maxMessageBytes = maxMessageBytes;
-    this.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes) - this.auth.overhead;
+    this.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes) - this.link.auth.overhead;
     this.heartbeatMs = heartbeatMs;
     // What the server already holds (it committed before it lost our session) is confirmed.
     for (const d of this.sentWindow.confirmBefore(expected)) this.confirm(d);
@@ -370,19 +338,11 @@ export class WriterCore {
 
   private rehello(now: number): void {
     this.phase = 'hello';
-    this.sessionId = 0n;
+    this.link.sessionId = 0n;
     this.rtxAt = undefined;
     this.holdUntil = undefined;
-    this.auth.forget();
-    this.hello.renew();
+    this.link.renew();
     this.sendHello(now);
-  }
-
-  /** The server limits handshakes: the HELLO timer tries again, and the user hears of it once. */
-  private limited(reason: string): void {
-    if (this.limitReported) return;
-    this.limitReported = true;
-    this.events.push({ type: 'rate-limited', reason });
   }
 
   /** A newer login of this user took the session over (authenticated mode): this one stops. */
@@ -429,36 +389,19 @@ export class WriterCore {
     const packed = this.packer.next(this.datagramBytes - DATA_HEADER_BYTES);
     if (!packed) return undefined;
     const seq = this.seqNext++;
-    const data = encode({ kind: 'data', sessionId: this.sessionId, seq, entries: packed.entries });
+    const data = encode({ kind: 'data', sessionId: this.link.sessionId, seq, entries: packed.entries });
     return { seq, data, linesEnded: packed.linesEnded, state: 'unsent', sentAt: 0, sends: 0 };
   }
 
   private transmit(d: Datagram, now: number): void {
-    if (d.data.readBigUInt64BE(4) !== this.sessionId) {
+    if (d.data.readBigUInt64BE(4) !== this.link.sessionId) {
       // Built for an earlier session: restamp a copy (the old buffer may still be queued for sending).
       d.data = Buffer.from(d.data);
-      d.data.writeBigUInt64BE(this.sessionId, 4);
+      d.data.writeBigUInt64BE(this.link.sessionId, 4);
     }
     this.sentWindow.sent(d, now);
     this.rtxAt ??= now + this.rtt.rtoMs;
-    this.transmits.push({ to: this.servers.current, data: this.auth.seal(d.data) });
-    this.sent(now);
-  }
-
-  /** An answer to the server, which wants none back: no liveness owed, no heartbeat put off. */
-  private answer(p: Packet): void {
-    this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
-  }
-
-  private send(p: Packet, now: number): void {
-    this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
-    this.sent(now);
-  }
-
-  /** Everything a writer sends wants an answer (ACK, PONG, WELCOME, GOODBYE). */
-  private sent(now: number): void {
-    this.lastSendAt = now;
-    this.liveness.sent(now);
+    this.link.sendEncoded(d.data, now);
   }
 
   // ---- acknowledgements ----
@@ -491,8 +434,7 @@ export class WriterCore {
     if (this.sentWindow.outstanding === 0 && this.sentWindow.size > 0) {
       // All arrived, some not yet committed, and the acknowledgement saying so may be lost: probe.
       const first = this.sentWindow.oldest!;
-      this.transmits.push({ to: this.servers.current, data: this.auth.seal(first.data) });
-      this.sent(now);
+      this.link.sendEncoded(first.data, now);
       this.rtxAt = now + this.rtt.rtoMs;
       return;
     }
@@ -508,16 +450,9 @@ export class WriterCore {
 
   // ---- progress and the end ----
 
-  private heard(now: number): void {
-    this.answered = true;
-    if (!this.waiting()) this.lastProgressAt = now;
-  }
-
   /** The server in use stopped answering: register with the next one and resend what is unconfirmed there. */
   private moveOn(now: number): void {
-    const from = this.servers.moveOn(now);
-    this.liveness.reset(); // the failover is the news: the next server answering is not "back"
-    this.events.push({ type: 'failover', from, to: this.servers.current });
+    this.events.push({ type: 'failover', ...this.link.moveOn(now) });
     this.rehello(now);
   }
 
@@ -542,7 +477,7 @@ export class WriterCore {
 
   private sendBye(now: number): void {
     this.bye.sent(now);
-    this.send({ kind: 'bye', sessionId: this.sessionId, position: 0 }, now);
+    this.link.send({ kind: 'bye', sessionId: this.link.sessionId, position: 0 }, now);
   }
 
   private finish(phase: 'done'): void {
