@@ -147,17 +147,8 @@ export async function main(argv: string[]): Promise<number> {
   });
   // After the store has started its workers.
   favourEventLoop(logger);
-  const where = formatAddress(server.address);
-  const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
-  logger.info(
-    { address: server.address.address, port: server.address.port, store: store.kind, users: users?.users.size },
-    (loopback
-      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
-      : `listening on ${where}, store ${store.kind}`) +
-      (users ? `, authenticated mode (${users.users.size} users)` : ''),
-  );
-
-  await new Promise<void>((resolve) => {
+  // Signals are handled before anyone is told the server listens: a SIGTERM sent on that line stops it cleanly.
+  const stopped = new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {
       process.once('SIGINT', () => process.exit(ExitCode.Interrupted));
       logger.info({ signal }, 'stopping: finishing stores in progress');
@@ -169,6 +160,17 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  const where = formatAddress(server.address);
+  const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
+  logger.info(
+    { address: server.address.address, port: server.address.port, store: store.kind, users: users?.users.size },
+    (loopback
+      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
+      : `listening on ${where}, store ${store.kind}`) +
+      (users ? `, authenticated mode (${users.users.size} users)` : ''),
+  );
+
+  await stopped;
   const st = server.core.stats;
   logger.info(
     { ...st, messagesPerAppend: st.appends > 0 ? Math.round(st.messagesStored / st.appends) : 0 },
