@@ -3,9 +3,11 @@ import { TAG_BYTES } from '../../protocol/auth.js';
 import type { Fetch } from '../../protocol/packets.js';
 import { BATCH_HEADER_BYTES, BATCH_MESSAGE_FRAMING_BYTES } from '../../protocol/sizes.js';
 import type { ReadLimits, ReadResult } from '../../store/store.js';
+import type { CursorSaver } from './cursors.js';
+import type { LogEnd } from './log-end.js';
 import type { Outbox } from './outbox.js';
 import { buildReply } from './reply-builder.js';
-import type { ReaderSession } from './sessions.js';
+import type { ReaderSession, SessionTable } from './sessions.js';
 
 /** Readers whose fetch waits for messages (a long poll), each until its parkedUntil. */
 export class ParkedPolls {
@@ -46,7 +48,8 @@ export class FetchReplies {
     readonly parked: ParkedPolls,
   ) {}
 
-  reply(s: ReaderSession, f: Fetch, result: ReadResult, seek = false): void {
+  /** `missed`: what the reader is told it missed, when not what lies between its position and the log's first. */
+  reply(s: ReaderSession, f: Fetch, result: ReadResult, seek = false, missed?: number): void {
     const parts = buildReply(
       {
         sessionId: s.id,
@@ -57,6 +60,7 @@ export class FetchReplies {
         datagramBytes: s.datagramBytes - (s.keys ? TAG_BYTES : 0),
       },
       result,
+      missed,
     );
     if (seek && parts[0]) parts[0].seek = true;
     for (const p of parts) this.out.sendTo(s, p);
@@ -67,8 +71,7 @@ export class FetchReplies {
   replyEmpty(s: ReaderSession): void {
     const f = s.fetch;
     if (!f) return;
-    const missed = s.group?.takeMissed() ?? 0;
-    this.reply(s, f, { messages: [], next: f.position, first: f.position + missed, atEnd: true });
+    this.reply(s, f, { messages: [], next: f.position, first: f.position, atEnd: true }, false, s.group?.takeMissed());
   }
 
   /** Reported whether or not the session is still there: the store failed all the same. */
@@ -87,5 +90,27 @@ export class FetchReplies {
       framingBytes: BATCH_MESSAGE_FRAMING_BYTES,
       user,
     };
+  }
+}
+
+/** What lone readers' and group members' fetches both work with. */
+export interface FetchDeps {
+  out: Outbox;
+  sessions: SessionTable;
+  log: LogEnd;
+  cursors: CursorSaver;
+  replies: FetchReplies;
+}
+
+/** The common ground of the two kinds of fetch handling. */
+export abstract class FetchWork {
+  protected readonly out: Outbox;
+  protected readonly sessions: SessionTable;
+  protected readonly log: LogEnd;
+  protected readonly cursors: CursorSaver;
+  protected readonly replies: FetchReplies;
+
+  constructor(deps: FetchDeps) {
+    ({ out: this.out, sessions: this.sessions, log: this.log, cursors: this.cursors, replies: this.replies } = deps);
   }
 }

@@ -1,20 +1,9 @@
 import type { Fetch } from '../../protocol/packets.js';
-import type { CursorSaver } from './cursors.js';
-import type { FetchReplies } from './fetch-replies.js';
-import type { LogEnd } from './log-end.js';
-import type { Outbox } from './outbox.js';
-import type { ReaderSession, SessionTable } from './sessions.js';
+import { FetchWork } from './fetch-replies.js';
+import type { ReaderSession } from './sessions.js';
 
 /** A lone reader's fetches: from its own position, read from the store, answered or held as a long poll. */
-export class Fetches {
-  constructor(
-    private readonly out: Outbox,
-    private readonly sessions: SessionTable,
-    private readonly log: LogEnd,
-    private readonly cursors: CursorSaver,
-    private readonly replies: FetchReplies,
-  ) {}
-
+export class Fetches extends FetchWork {
   /** A new fetch: it says what the reader has printed (its position moves), and asks from there. */
   onFetch(s: ReaderSession, f: Fetch, now: number): void {
     const position = Math.min(f.position, Math.max(this.log.next, s.position));

@@ -1,25 +1,20 @@
 import { FromKind } from '../../protocol/constants.js';
 import type { Fetch } from '../../protocol/packets.js';
 import type { ReadLimits, ReadResult } from '../../store/store.js';
-import type { CursorSaver } from './cursors.js';
-import type { FetchReplies } from './fetch-replies.js';
-import type { LogEnd } from './log-end.js';
-import type { Outbox } from './outbox.js';
+import { FetchWork, type FetchDeps } from './fetch-replies.js';
 import { LEASE_MESSAGES_MAX, QueueGroup, type Lease, type Span } from './queue-group.js';
-import type { ReaderSession, SessionTable } from './sessions.js';
+import type { ReaderSession } from './sessions.js';
 
 /** Queue groups' fetches: each member is leased a stretch of the log, one lease read per group at a time. */
-export class GroupFetches {
+export class GroupFetches extends FetchWork {
   constructor(
-    private readonly out: Outbox,
-    private readonly sessions: SessionTable,
-    private readonly log: LogEnd,
-    private readonly cursors: CursorSaver,
-    private readonly replies: FetchReplies,
+    deps: FetchDeps,
     /** The latest time an input brought. */
     private readonly clock: () => number,
     readonly groups = new Map<string, QueueGroup<ReaderSession>>(),
-  ) {}
+  ) {
+    super(deps);
+  }
 
   /** A group started from its saved place (or where its first member asks, if none), clamped to the log. */
   create(name: string, start: { first: number; next: number; cursor: number | undefined }, from: number): { group: QueueGroup<ReaderSession>; missed: number } {
@@ -97,7 +92,7 @@ export class GroupFetches {
     } else {
       const lease = g.grant(s, span, end, f.fetchId, f.position);
       this.changed(g);
-      this.replyLease(s, f, lease, { messages, next: end, atEnd: !g.hasWork(this.log.next) }, g.takeMissed());
+      this.replyLease(s, f, lease, { ...result, messages, next: end, atEnd: !g.hasWork(this.log.next) }, g.takeMissed());
     }
   }
 
@@ -111,7 +106,7 @@ export class GroupFetches {
       const messages = result.messages.filter((m) => m.id < lease.end);
       // The lease starts where the member stands in it: what retention removed since, it never had.
       const missed = Math.max(0, Math.min(result.first, lease.end) - lease.start);
-      this.replyLease(s, f, lease, { messages, next: lease.end, atEnd: !g.hasWork(this.log.next) }, missed);
+      this.replyLease(s, f, lease, { ...result, messages, next: lease.end, atEnd: !g.hasWork(this.log.next) }, missed);
     });
   }
 
@@ -127,9 +122,9 @@ export class GroupFetches {
   }
 
   /** The member is told of `missed` messages retention removed before the group took them. */
-  private replyLease(s: ReaderSession, f: Fetch, lease: Span, result: Omit<ReadResult, 'first'>, missed: number): void {
+  private replyLease(s: ReaderSession, f: Fetch, lease: Span, result: ReadResult, missed: number): void {
     const seek = lease.start !== f.position || lease.offset !== f.offset;
-    this.replies.reply(s, { ...f, position: lease.start, offset: lease.offset }, { ...result, first: lease.start + missed }, seek);
+    this.replies.reply(s, { ...f, position: lease.start, offset: lease.offset }, result, seek, missed);
   }
 
   /** The group's position moved: save it (its oldest unfinished id) and let idle members look. */

@@ -4,8 +4,9 @@ import type { ReaderSession, SessionTable } from './sessions.js';
 
 /**
  * What must hold between any two inputs of a server: every index points at live sessions only (an ended
- * session must leave each of them, or it is kept forever and may be found again), and while anything waits to expire, a sweep is due. Returns each broken one,
- * described: the tests and the simulation check them after every step.
+ * session must leave each of them, or it is kept forever and may be found again), and while anything
+ * waits to expire, a sweep is due. Returns each broken one, described: the tests and the simulation check
+ * them after every step.
  */
 export function serverInvariants(
   sessions: SessionTable,

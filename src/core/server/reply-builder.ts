@@ -19,7 +19,12 @@ export interface ReplyRequest {
  * Cuts a read into at most `maxDatagrams` BATCH parts, each within `datagramBytes`.
  * A message too big for one part travels in fragments; the reader asks again from (id, offset).
  */
-export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
+export function buildReply(
+  req: ReplyRequest,
+  read: ReadResult,
+  /** Messages the reader is told it missed (retention); by default those between its position and the log's first. */
+  missed = read.first > req.position ? read.first - req.position : 0,
+): Batch[] {
   const parts: Batch[] = [];
   const budget = req.datagramBytes - BATCH_HEADER_BYTES;
   let messages: WireMessage[] = [];
@@ -29,7 +34,6 @@ export function buildReply(req: ReplyRequest, read: ReadResult): Batch[] {
   let partPosition = req.position;
   let partOffset = req.offset;
   let complete = true;
-  const missed = read.first > req.position ? read.first - req.position : 0;
 
   const close = (): boolean => {
     parts.push({

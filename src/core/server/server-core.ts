@@ -63,8 +63,9 @@ export class ServerCore {
     this.replies = new FetchReplies(this.out, new ParkedPolls());
     const groups = new Map<string, QueueGroup<ReaderSession>>();
     this.cursors = new CursorSaver(this.out, this.sessions, groups, config.cursorFlushMs);
-    this.fetches = new Fetches(this.out, this.sessions, this.log, this.cursors, this.replies);
-    this.groupFetches = new GroupFetches(this.out, this.sessions, this.log, this.cursors, this.replies, () => this.now, groups);
+    const reads = { out: this.out, sessions: this.sessions, log: this.log, cursors: this.cursors, replies: this.replies };
+    this.fetches = new Fetches(reads);
+    this.groupFetches = new GroupFetches(reads, () => this.now, groups);
     this.appends = new Appends(this.out, this.sessions, this.log, this.stats, config.messagesPerSecond, {
       stored: () => this.wakeReaders(),
       superseded: (w, now) => this.endSession(w, 'superseded', now),
@@ -248,7 +249,6 @@ export class ServerCore {
       else this.start.reader(r, h, from, proven);
     }
     this.sessions.add(s);
-    this.sweepAt ??= now + SWEEP_MS;
   }
 
   private open(s: Session, resume: number, missed: number): void {
