@@ -2,6 +2,7 @@ import { hideBin } from 'yargs/helpers';
 import { FromKind } from '../protocol/constants.js';
 import { runReader } from '../io/reader-runtime.js';
 import { resolveServers } from './address-list.js';
+import { readerSayings, takenOverReason } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
@@ -18,8 +19,8 @@ export const EXAMPLES: Example[] = [
   { command: '$0 -u cron --once', does: 'What arrived since the last run, then exit' },
 ];
 
-export async function main(argv: string[]): Promise<number> {
-  const args = clientOptions(
+const parse = (argv: string[]) =>
+  clientOptions(
     baseParser(NAME, argv)
       .usage('$0 --username NAME [options]\n\nPrints the messages of the relay. The server remembers where you stopped.')
       .option('delay', {
@@ -58,6 +59,9 @@ export async function main(argv: string[]): Promise<number> {
       .option('presence', { type: 'boolean', default: false, describe: 'Also print when others come online or go offline' })
       .epilogue(examplesText(NAME, EXAMPLES)),
   ).parseSync();
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parse(argv);
   if (!(args.delay >= 0) || !Number.isFinite(args.delay)) throw usage(`invalid --delay '${args.delay}': expected seconds, 0 or more`);
   if (args.count !== undefined && !(Number.isInteger(args.count) && args.count > 0)) {
     throw usage(`invalid --count '${args.count}': expected a whole number above 0`);
@@ -74,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   favourEventLoop(logger);
   const servers = await resolveServers(args.address, args.port);
+  const sayings = readerSayings(logger, { name: args.username, servers });
   const outcome = await runReader({
     servers,
     name: args.username,
@@ -84,15 +89,16 @@ export async function main(argv: string[]): Promise<number> {
     once: args.once,
     render: renderAs(args.format as Format),
     output: process.stdout,
-    logger,
+    tell: sayings.tell,
     timeoutMs: timeoutS * 1000,
     ...(args.secret !== undefined && { secret: args.secret }),
     ...(args.group !== undefined && { group: args.group }),
     ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
   });
   if (outcome.kind === 'refused') throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+  if (outcome.kind === 'taken-over') throw new UserError(`refused by the server: ${takenOverReason(args.username)}`, ExitCode.Refused);
   if (outcome.kind === 'unreachable') {
-    throw new UserError(`server ${outcome.server} is not responding (no answer within ${timeoutS} s)`, ExitCode.Unreachable);
+    throw new UserError(`server ${sayings.server} is not responding (no answer within ${timeoutS} s)`, ExitCode.Unreachable);
   }
   // Stopped before it could say: "no messages" would tell a cron job that nothing is new.
   if (outcome.interrupted && (args.once || args.who) && outcome.printed === 0) throw new UserError('interrupted before the server answered', ExitCode.Unreachable);

@@ -7,6 +7,7 @@ import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../pr
 import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { DEFAULT_PORT, portInput } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
@@ -22,8 +23,8 @@ export const EXAMPLES: Example[] = [
   { command: '$0 --store memory --port 0', does: 'A throw-away server on any free port (the log says which)' },
 ];
 
-export async function main(argv: string[]): Promise<number> {
-  const args = baseParser(NAME, argv)
+const parse = (argv: string[]) =>
+  baseParser(NAME, argv)
     .usage('$0 [options]\n\nThe relay server: keeps the message log and the registry of clients.')
     .option('port', { alias: 'p', type: 'string', default: String(DEFAULT_PORT), coerce: portInput(true), describe: 'UDP port (0: any free port)' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to bind: 0.0.0.0 or :: serves the network' })
@@ -76,6 +77,64 @@ export async function main(argv: string[]): Promise<number> {
     .epilogue(examplesText(NAME, EXAMPLES))
     .parseSync();
 
+type Args = ReturnType<typeof parse>;
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parse(argv);
+  const { maxMessageBytes, datagramBytes, users } = checkArgs(args);
+  const logger = await createLogger(NAME, args['log-level'] as LogLevel);
+  if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
+  if (users?.exposed) {
+    logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
+  }
+  const store = await openLog(args, logger);
+  const server = await startServer({
+    host: args.host,
+    port: args.port,
+    store,
+    logger,
+    config: {
+      ...SERVER_DEFAULTS,
+      maxMessageBytes,
+      datagramBytes,
+      sessionTimeoutMs: args['session-timeout'] * 1000,
+      sessionsMax: args['max-sessions'],
+      handshakesPerSecond: args['handshake-rate'],
+      messagesPerSecond: args['message-rate'],
+      ...(users && { users: users.users }),
+      randomId,
+      randomKey,
+      mac: hmacSha256,
+    },
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    await store.close();
+    throw bindFailure(err, args);
+  });
+  // After the store has started its workers.
+  favourEventLoop(logger);
+  // Signals are handled before anyone is told the server listens: a SIGTERM sent on that line stops it cleanly.
+  const stopped = untilSignal(server, logger);
+  const where = formatAddress(server.address);
+  const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
+  logger.info(
+    { address: server.address.address, port: server.address.port, store: store.kind, users: users?.users.size },
+    (loopback
+      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
+      : `listening on ${where}, store ${store.kind}`) +
+      (users ? `, authenticated mode (${users.users.size} users)` : ''),
+  );
+
+  await stopped;
+  const st = server.core.stats;
+  logger.info(
+    { ...st, messagesPerAppend: st.appends > 0 ? Math.round(st.messagesStored / st.appends) : 0 },
+    `stopped: ${st.messagesStored} messages stored in ${st.appends} transactions, ${st.malformed} malformed datagrams dropped`,
+  );
+  return ExitCode.Ok;
+}
+
+/** The checks yargs cannot make; the users file read. */
+function checkArgs(args: Args): { maxMessageBytes: number; datagramBytes: number; users: ReturnType<typeof loadUsers> | undefined } {
   if (!isIP(args.host)) throw usage(`invalid --host '${args.host}': expected an IP address such as 127.0.0.1, 0.0.0.0 or ::`);
   for (const k of ['retain-messages', 'retain-bytes', 'retain-seconds'] as const) {
     if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
@@ -100,12 +159,11 @@ export async function main(argv: string[]): Promise<number> {
   if (args.store !== 'sqlite' && args.store !== 'memory' && !/^rediss?:\/\//.test(args.store)) {
     throw usage(`invalid --store '${args.store}': expected sqlite, memory or redis://host:port[/db]`);
   }
-  const logger = await createLogger(NAME, args['log-level'] as LogLevel);
-  if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
-  if (users?.exposed) {
-    logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
-  }
-  const store = await openStore({
+  return { maxMessageBytes, datagramBytes, users };
+}
+
+function openLog(args: Args, logger: Logger): Promise<Store> {
+  return openStore({
     spec: args.store,
     dataDir: args['data-dir'],
     retention: { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 },
@@ -120,35 +178,18 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof StoreOpenError) throw new UserError(err.message, ExitCode.StartFailed);
     throw err;
   });
-  const server = await startServer({
-    host: args.host,
-    port: args.port,
-    store,
-    logger,
-    config: {
-      ...SERVER_DEFAULTS,
-      maxMessageBytes,
-      datagramBytes,
-      sessionTimeoutMs: args['session-timeout'] * 1000,
-      sessionsMax: args['max-sessions'],
-      handshakesPerSecond: args['handshake-rate'],
-      messagesPerSecond: args['message-rate'],
-      ...(users && { users: users.users }),
-      randomId,
-      randomKey,
-      mac: hmacSha256,
-    },
-  }).catch(async (err: NodeJS.ErrnoException) => {
-    await store.close();
-    if (err.code === 'EADDRINUSE') throw new UserError(`port ${args.port} on ${args.host} is already in use`, ExitCode.StartFailed);
-    if (err.code === 'EADDRNOTAVAIL') throw new UserError(`cannot bind ${args.host}: no such local address`, ExitCode.StartFailed);
-    if (err.code === 'EACCES') throw new UserError(`not allowed to bind port ${args.port}`, ExitCode.StartFailed);
-    throw err;
-  });
-  // After the store has started its workers.
-  favourEventLoop(logger);
-  // Signals are handled before anyone is told the server listens: a SIGTERM sent on that line stops it cleanly.
-  const stopped = new Promise<void>((resolve) => {
+}
+
+function bindFailure(err: NodeJS.ErrnoException, args: Args): Error {
+  if (err.code === 'EADDRINUSE') return new UserError(`port ${args.port} on ${args.host} is already in use`, ExitCode.StartFailed);
+  if (err.code === 'EADDRNOTAVAIL') return new UserError(`cannot bind ${args.host}: no such local address`, ExitCode.StartFailed);
+  if (err.code === 'EACCES') return new UserError(`not allowed to bind port ${args.port}`, ExitCode.StartFailed);
+  return err;
+}
+
+/** Resolves once a first SIGINT or SIGTERM has stopped the server; a second SIGINT exits at once. */
+function untilSignal(server: { stop(): Promise<void> }, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {
       process.once('SIGINT', () => process.exit(ExitCode.Interrupted));
       logger.info({ signal }, 'stopping: finishing stores in progress');
@@ -160,23 +201,6 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-  const where = formatAddress(server.address);
-  const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
-  logger.info(
-    { address: server.address.address, port: server.address.port, store: store.kind, users: users?.users.size },
-    (loopback
-      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
-      : `listening on ${where}, store ${store.kind}`) +
-      (users ? `, authenticated mode (${users.users.size} users)` : ''),
-  );
-
-  await stopped;
-  const st = server.core.stats;
-  logger.info(
-    { ...st, messagesPerAppend: st.appends > 0 ? Math.round(st.messagesStored / st.appends) : 0 },
-    `stopped: ${st.messagesStored} messages stored in ${st.appends} transactions, ${st.malformed} malformed datagrams dropped`,
-  );
-  return ExitCode.Ok;
 }
 
 export const run = (): void => runCommand(NAME, () => main(hideBin(process.argv)));

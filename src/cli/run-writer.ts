@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { runWriter } from '../io/writer-runtime.js';
 import { describeServers, resolveServers } from './address-list.js';
+import { takenOverReason, writerSayings } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, sayTo, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
@@ -15,8 +16,8 @@ export const EXAMPLES: Example[] = [
   { command: '$0 -u ci --file report.txt', does: 'A whole file as one message' },
 ];
 
-export async function main(argv: string[]): Promise<number> {
-  const args = clientOptions(
+const parse = (argv: string[]) =>
+  clientOptions(
     baseParser(NAME, argv)
       .usage('$0 --username NAME [options]\n\nSends every line of standard input as one message.')
       .option('to', { type: 'string', describe: 'Send direct messages that only this user reads' })
@@ -31,6 +32,9 @@ export async function main(argv: string[]): Promise<number> {
       })
       .epilogue(examplesText(NAME, EXAMPLES)),
   ).parseSync();
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parse(argv);
   if (args.to !== undefined) checkName(args.to, '--to user');
   if (args.file !== undefined) {
     const st = statSync(args.file, { throwIfNoEntry: false });
@@ -49,9 +53,8 @@ export async function main(argv: string[]): Promise<number> {
     timeoutMs: args.timeout * 1000,
     input: process.stdin,
     ...(args.file !== undefined && { file: args.file }),
-    logger,
+    tell: writerSayings(logger, say, { name: args.username, servers, ...(args.file !== undefined && { file: args.file }) }).tell,
     ...(args.secret !== undefined && { secret: args.secret }),
-    say,
   });
   const where = describeServers(args.address, args.port);
   switch (outcome.kind) {
@@ -64,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.Ok;
     case 'refused':
       throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+    case 'taken-over':
+      throw new UserError(`refused by the server: ${takenOverReason(args.username)}`, ExitCode.Refused);
     case 'input-failed':
       throw new UserError(outcome.reason, ExitCode.Usage);
     case 'failed':

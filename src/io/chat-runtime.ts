@@ -1,23 +1,32 @@
-import { formatAddress, type Address } from '../core/address.js';
-import { READER_DEFAULTS, ReaderCore, type Message } from '../core/reader/reader-core.js';
-import { WRITER_DEFAULTS, WriterCore } from '../core/writer/writer-core.js';
+import type { Socket } from 'node:dgram';
+import type { Address } from '../core/address.js';
+import { READER_DEFAULTS, ReaderCore, type Message, type ReaderEvent } from '../core/reader/reader-core.js';
+import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../core/writer/writer-core.js';
 import { FromKind } from '../protocol/constants.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { now } from './clock.js';
 import { hmacSha256, randomId, randomNonce } from './random.js';
-import { takenOverReason } from './sign-on-events.js';
 import { clientSocket } from './udp-socket.js';
 import { UdpDriver } from './udp-driver.js';
+
+/** Why a chat cannot go on (the command line words it). */
+export type ChatEnd =
+  | { kind: 'refused'; reason: string }
+  | { kind: 'taken-over' }
+  /** The server confirmed nothing for the timeout. */
+  | { kind: 'unconfirmed'; unconfirmed: number }
+  /** Nothing from the server at all within the timeout. */
+  | { kind: 'no-answer' };
 
 export interface ChatEvents {
   message(m: Message): void;
   /** The whole registry: when it first arrives, and in answer to `who()`. */
   registry(entries: PresenceEntry[]): void;
   presence(changes: PresenceEntry[]): void;
-  /** Something the person should know: the server went away or came back, a line was too long. */
-  status(line: string): void;
-  /** The chat cannot go on: refused, or the server confirmed nothing for too long. */
-  ended(reason: string, kind: 'refused' | 'unreachable'): void;
+  /** What else either session has to say: the server went away or came back, a line was too long. */
+  notice(e: WriterEvent | ReaderEvent): void;
+  /** The chat cannot go on after both sessions were registered. */
+  ended(end: ChatEnd): void;
 }
 
 export interface Chat {
@@ -28,12 +37,10 @@ export interface Chat {
   close(): Promise<void>;
 }
 
+/** The chat ended before both sessions were registered. */
 export class ChatEnded extends Error {
-  constructor(
-    message: string,
-    readonly kind: 'refused' | 'unreachable',
-  ) {
-    super(message);
+  constructor(readonly end: ChatEnd) {
+    super(end.kind);
   }
 }
 
@@ -45,167 +52,122 @@ export interface ChatOptions {
   timeoutMs: number;
 }
 
+/** How long `close` waits for both sessions to sign off. */
+const CLOSE_WAIT_MS = 3_000;
+
 /**
  * One person at a terminal: a writer session for what they type and a reader session (with
  * presence) for what arrives, on two sockets. Resolves once both are registered.
  */
 export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<Chat> {
-  const credentials = opts.secret !== undefined ? { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 } : {};
-  const [wsock, rsock] = await Promise.all([clientSocket(opts.servers[0]!), clientSocket(opts.servers[0]!)]);
-  const t0 = now();
-  const writer = new WriterCore(
-    { ...WRITER_DEFAULTS, name: opts.name, servers: opts.servers, producerId: randomId(), nonce: randomNonce(), timeoutMs: opts.timeoutMs, ...credentials },
-    t0,
-  );
-  // A returning name gets what was sent while it was away; a new one starts now.
-  const reader = new ReaderCore(
-    { ...READER_DEFAULTS, name: opts.name, servers: opts.servers, nonce: randomNonce(), fromKind: FromKind.Latest, presence: 'watch', ...credentials },
-    t0,
-  );
-  let registered = 0;
-  let ended = false;
-  let closing: (() => void) | undefined;
+  const sockets = await Promise.all([clientSocket(opts.servers[0]!), clientSocket(opts.servers[0]!)]);
+  return new Promise<Chat>((resolve, reject) => new ChatSessions(opts, events, sockets, resolve, reject));
+}
 
-  return new Promise<Chat>((resolve, reject) => {
-    const end = (reason: string, kind: 'refused' | 'unreachable'): void => {
-      if (ended) return;
-      ended = true;
-      if (registered === 2) return events.ended(reason, kind);
-      // Never registered: the caller hears it from the promise.
-      wdriver.stop();
-      rdriver.stop();
-      wsock.close();
-      rsock.close();
-      reject(new ChatEnded(reason, kind));
-    };
-    const chat: Chat = {
-      send(text, to) {
-        writer.submitLine(Buffer.from(text, 'utf8'), to);
-        writer.flush(now());
-        wdriver.pump();
-      },
-      who() {
-        reader.refreshRegistry(now());
-        rdriver.pump();
-      },
-      close: () =>
-        new Promise<void>((done) => {
-          let stopped = false;
-          // Once: both sessions signed off, or the wait ran out (a socket closed twice throws).
-          const stop = (): void => {
-            if (stopped) return;
-            stopped = true;
-            clearTimeout(timer);
-            wdriver.stop();
-            rdriver.stop();
-            wsock.close();
-            rsock.close();
-            done();
-          };
-          const timer = setTimeout(stop, 3_000);
-          timer.unref();
-          if (ended) return stop();
-          let left = 2;
-          closing = () => {
-            if (--left === 0) stop();
-          };
-          writer.endInput(now());
-          reader.close(now());
-          wdriver.pump();
-          rdriver.pump();
-        }),
-    };
-    // Both sessions watch the server; the person hears of a loss, a return or a move once.
-    let lost = false;
-    let movedTo = '';
-    const link = (e: { type: 'server-lost' } | { type: 'server-back' } | { type: 'failover'; from: Address; to: Address }): void => {
-      if (e.type === 'server-lost' && !lost) events.status('the server is not responding; your messages wait');
-      else if (e.type === 'server-back' && lost) events.status('the server is back');
-      else if (e.type === 'failover' && movedTo !== formatAddress(e.to)) {
-        movedTo = formatAddress(e.to);
-        events.status(`the server ${formatAddress(e.from)} is not responding; moving to ${movedTo}`);
-      }
-      lost = e.type === 'server-lost';
-    };
-    const onRegistered = (): void => {
-      if (++registered === 2) resolve(chat);
-    };
-    const wdriver = new UdpDriver(wsock, writer, () => {
-      for (let e = writer.pollEvent(); e; e = writer.pollEvent()) {
-        switch (e.type) {
-          case 'registered':
-            if (!e.again) onRegistered();
-            break;
-          case 'refused':
-            return end(e.reason, 'refused');
-          case 'taken-over':
-            return end(takenOverReason(opts.name), 'refused');
-          case 'failed':
-            return end(`the server is not responding; ${e.unconfirmed} message(s) not confirmed`, 'unreachable');
-          case 'server-lost':
-          case 'server-back':
-          case 'failover':
-            link(e);
-            break;
-          case 'oversize':
-            events.status(`that line is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`);
-            break;
-          case 'done':
-            closing?.();
-            break;
-          case 'stalled':
-            events.status(`the server cannot store (${e.reason}); your messages wait`);
-            break;
-          case 'stall-over':
-            events.status('the server is storing again');
-            break;
-          case 'rate-limited':
-          case 'throttled':
-          case 'open-server':
-            break;
-        }
-      }
-    });
-    const rdriver = new UdpDriver(rsock, reader, () => {
-      for (let e = reader.pollEvent(); e; e = reader.pollEvent()) {
-        switch (e.type) {
-          case 'registered':
-            if (!e.again) onRegistered();
-            break;
-          case 'messages':
-            for (const m of e.messages) events.message(m);
-            break;
-          case 'registry':
-            events.registry(e.entries);
-            break;
-          case 'presence':
-            events.presence(e.changes);
-            break;
-          case 'missed':
-            events.status(`${e.count} messages were removed before you could read them`);
-            break;
-          case 'refused':
-            return end(e.reason, 'refused');
-          case 'taken-over':
-            return end(takenOverReason(opts.name), 'refused');
-          case 'closed':
-            closing?.();
-            break;
-          case 'server-lost':
-          case 'server-back':
-          case 'failover':
-            link(e);
-            break;
-          default:
-            break;
-        }
-      }
-    });
-    // Nothing from the server at all within the timeout: say so and stop.
+class ChatSessions implements Chat {
+  private readonly writer: WriterCore;
+  private readonly reader: ReaderCore;
+  private readonly wdriver: UdpDriver;
+  private readonly rdriver: UdpDriver;
+  private registered = 0;
+  private ended = false;
+  private closing: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(
+    opts: ChatOptions,
+    private readonly events: ChatEvents,
+    private readonly sockets: Socket[],
+    private readonly resolve: (chat: Chat) => void,
+    private readonly reject: (err: ChatEnded) => void,
+  ) {
+    const credentials = opts.secret !== undefined ? { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 } : {};
+    const t0 = now();
+    const session = { name: opts.name, servers: opts.servers, nonce: randomNonce(), ...credentials };
+    this.writer = new WriterCore({ ...WRITER_DEFAULTS, ...session, producerId: randomId(), timeoutMs: opts.timeoutMs }, t0);
+    // A returning name gets what was sent while it was away; a new one starts now.
+    this.reader = new ReaderCore({ ...READER_DEFAULTS, ...session, nonce: randomNonce(), fromKind: FromKind.Latest, presence: 'watch' }, t0);
+    this.wdriver = new UdpDriver(sockets[0]!, this.writer, () => this.writerEvents());
+    this.rdriver = new UdpDriver(sockets[1]!, this.reader, () => this.readerEvents());
     setTimeout(() => {
-      if (registered < 2) end(`${opts.servers.map(formatAddress).join(', ')}: no answer`, 'unreachable');
+      if (this.registered < 2) this.end({ kind: 'no-answer' });
     }, opts.timeoutMs).unref();
-    wdriver.pump();
-    rdriver.pump();
-  });
+    this.wdriver.pump();
+    this.rdriver.pump();
+  }
+
+  send(text: string, to?: string): void {
+    this.writer.submitLine(Buffer.from(text, 'utf8'), to);
+    this.writer.flush(now());
+    this.wdriver.pump();
+  }
+
+  who(): void {
+    this.reader.refreshRegistry(now());
+    this.rdriver.pump();
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((done) => {
+      // Once: both sessions signed off, or the wait ran out (a socket closed twice throws).
+      const timer = setTimeout(() => this.stop(done), CLOSE_WAIT_MS).unref();
+      if (this.ended) return this.stop(done, timer);
+      let left = 2;
+      this.closing = () => {
+        if (--left === 0) this.stop(done, timer);
+      };
+      this.writer.endInput(now());
+      this.reader.close(now());
+      this.wdriver.pump();
+      this.rdriver.pump();
+    });
+  }
+
+  private stop(done?: () => void, timer?: NodeJS.Timeout): void {
+    if (timer) clearTimeout(timer);
+    if (!this.stopped) {
+      this.stopped = true;
+      this.wdriver.stop();
+      this.rdriver.stop();
+      for (const s of this.sockets) s.close();
+    }
+    done?.();
+  }
+
+  private end(end: ChatEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.registered === 2) return this.events.ended(end);
+    // Never registered: the caller hears it from the promise.
+    this.stop();
+    this.reject(new ChatEnded(end));
+  }
+
+  private onRegistered(again: boolean): void {
+    if (!again && ++this.registered === 2) this.resolve(this);
+  }
+
+  private writerEvents(): void {
+    for (let e = this.writer.pollEvent(); e; e = this.writer.pollEvent()) {
+      if (e.type === 'registered') this.onRegistered(e.again);
+      else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason });
+      else if (e.type === 'taken-over') return this.end({ kind: 'taken-over' });
+      else if (e.type === 'failed') return this.end({ kind: 'unconfirmed', unconfirmed: e.unconfirmed });
+      else if (e.type === 'done') this.closing?.();
+      else this.events.notice(e);
+    }
+  }
+
+  private readerEvents(): void {
+    for (let e = this.reader.pollEvent(); e; e = this.reader.pollEvent()) {
+      if (e.type === 'registered') this.onRegistered(e.again);
+      else if (e.type === 'messages') for (const m of e.messages) this.events.message(m);
+      else if (e.type === 'registry') this.events.registry(e.entries);
+      else if (e.type === 'presence') this.events.presence(e.changes);
+      else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason });
+      else if (e.type === 'taken-over') return this.end({ kind: 'taken-over' });
+      else if (e.type === 'closed') this.closing?.();
+      else this.events.notice(e);
+    }
+  }
 }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { formatAddress, type Address } from '../core/address.js';
-import { ServerCore, type ServerConfig } from '../core/server/server-core.js';
+import { ServerCore, type ServerConfig, type ServerEvent } from '../core/server/server-core.js';
 import type { Store } from '../store/store.js';
 import { runStoreRequest, type StoreRequest } from '../store/store-request.js';
 import { now } from './clock.js';
@@ -32,52 +32,10 @@ export async function startServer(opts: {
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
 
-  const run = ({ id, req }: PendingRequest): void => {
-    runStoreRequest(store, req).then(
-      (value) => {
-        core.handleStoreResult(id, true, value, now());
-        driver.pump();
-      },
-      (error: unknown) => {
-        core.handleStoreResult(id, false, error, now());
-        driver.pump();
-      },
-    );
-  };
-  // Store requests run once per turn of the event loop, after the datagrams that arrived together,
-  // so that a burst of datagrams becomes one group commit rather than one transaction each. Reads of
-  // what is committed gain nothing from waiting, and a reader waits for them: they run at once.
-  const pending: PendingRequest[] = [];
-  let scheduled = false;
-  const runPending = (): void => {
-    scheduled = false;
-    for (const r of pending.splice(0)) run(r);
-  };
+  const requests = new StoreRequests(store, core, () => driver.pump());
   const afterInput = (): void => {
-    for (let r = core.pollStoreRequest(); r; r = core.pollStoreRequest()) {
-      if (r.req.op === 'read') run(r);
-      else pending.push(r);
-    }
-    if (pending.length > 0 && !scheduled) {
-      scheduled = true;
-      setImmediate(runPending);
-    }
-    for (let e = core.pollEvent(); e; e = core.pollEvent()) {
-      switch (e.type) {
-        case 'session-opened':
-          logger.info({ role: e.role, user: e.name, from: formatAddress(e.addr) }, `${e.role} ${e.name} registered`);
-          break;
-        case 'session-closed':
-          logger.info({ role: e.role, user: e.name, reason: e.reason }, `${e.role} ${e.name} left (${e.reason})`);
-          break;
-        case 'refused':
-          logger.warn({ user: e.name, from: formatAddress(e.addr) }, `refused ${e.name}: ${e.reason}`);
-          break;
-        case 'store-error':
-          storeErrors.report(e.op, e.error);
-          break;
-      }
-    }
+    requests.take();
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) logEvent(logger, storeErrors, e);
     if (idle && core.pendingStoreWork === 0) idle();
   };
   const driver = new UdpDriver(socket, core, afterInput);
@@ -107,4 +65,61 @@ export async function startServer(opts: {
       await store.close();
     },
   };
+}
+
+/**
+ * Runs the core's store requests and hands back their results. Writes run once per turn of the event
+ * loop, after the datagrams that arrived together, so that a burst of datagrams becomes one group
+ * commit rather than one transaction each. Reads of what is committed gain nothing from waiting, and a
+ * reader waits for them: they run at once.
+ */
+class StoreRequests {
+  private readonly pending: PendingRequest[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly core: ServerCore,
+    private readonly pump: () => void,
+  ) {}
+
+  take(): void {
+    for (let r = this.core.pollStoreRequest(); r; r = this.core.pollStoreRequest()) {
+      if (r.req.op === 'read') this.run(r);
+      else this.pending.push(r);
+    }
+    if (this.pending.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        for (const r of this.pending.splice(0)) this.run(r);
+      });
+    }
+  }
+
+  private run({ id, req }: PendingRequest): void {
+    runStoreRequest(this.store, req).then(
+      (value) => {
+        this.core.handleStoreResult(id, true, value, now());
+        this.pump();
+      },
+      (error: unknown) => {
+        this.core.handleStoreResult(id, false, error, now());
+        this.pump();
+      },
+    );
+  }
+}
+
+function logEvent(logger: Logger, storeErrors: StoreErrorDigest, e: ServerEvent): void {
+  switch (e.type) {
+    case 'session-opened':
+      return logger.info({ role: e.role, user: e.name, from: formatAddress(e.addr) }, `${e.role} ${e.name} registered`);
+    case 'session-closed':
+      return logger.info({ role: e.role, user: e.name, reason: e.reason }, `${e.role} ${e.name} left (${e.reason})`);
+    case 'refused':
+      return logger.warn({ user: e.name, from: formatAddress(e.addr) }, `refused ${e.name}: ${e.reason}`);
+    case 'store-error':
+      return storeErrors.report(e.op, e.error);
+  }
 }

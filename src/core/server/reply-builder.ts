@@ -3,6 +3,8 @@ import { BATCH_HEADER_BYTES, batchMessageOverheadBytes } from '../../protocol/si
 import type { Batch, WireMessage } from '../../protocol/packets.js';
 import type { ReadResult } from '../../store/store.js';
 
+type StoredMessage = ReadResult['messages'][number];
+
 /** Smallest useful fragment: below this, a big message starts in the next part instead. */
 const FRAGMENT_BYTES_MIN = 64;
 
@@ -25,101 +27,123 @@ export function buildReply(
   /** Messages the reader is told it missed (retention); by default those between its position and the log's first. */
   missed = read.first > req.position ? read.first - req.position : 0,
 ): Batch[] {
-  const parts: Batch[] = [];
-  const budget = req.datagramBytes - BATCH_HEADER_BYTES;
-  let messages: WireMessage[] = [];
-  let used = 0;
-  let nextPosition = req.position;
-  let nextOffset = req.offset;
-  let partPosition = req.position;
-  let partOffset = req.offset;
+  const reply = new ReplyParts(req, missed);
   let complete = true;
+  for (const m of read.messages) {
+    if (!reply.add(m)) {
+      complete = false;
+      break;
+    }
+  }
+  return reply.finish(read, complete);
+}
 
-  const close = (): boolean => {
-    parts.push({
-      kind: 'batch',
-      sessionId: req.sessionId,
-      fetchId: req.fetchId,
-      part: parts.length,
-      lastPart: false,
-      caughtUp: false,
-      position: partPosition,
-      offset: partOffset,
-      nextPosition,
-      nextOffset,
-      missed: parts.length === 0 ? missed : 0,
-      messages,
-    });
-    partPosition = nextPosition;
-    partOffset = nextOffset;
-    messages = [];
-    used = 0;
-    return parts.length < req.maxDatagrams;
-  };
+/** The parts of one reply as they fill. */
+class ReplyParts {
+  private readonly parts: Batch[] = [];
+  private readonly budget: number;
+  private messages: WireMessage[] = [];
+  private used = 0;
+  private nextPosition: number;
+  private nextOffset: number;
+  private partPosition: number;
+  private partOffset: number;
+  private lastFrom = '';
+  private fromBytes = 0;
 
-  let lastFrom = '';
-  let fromBytes = 0;
-  outer: for (const m of read.messages) {
+  constructor(
+    private readonly req: ReplyRequest,
+    private readonly missed: number,
+  ) {
+    this.budget = req.datagramBytes - BATCH_HEADER_BYTES;
+    this.nextPosition = this.partPosition = req.position;
+    this.nextOffset = this.partOffset = req.offset;
+  }
+
+  /** Adds a stored message (the rest of it, where the reader stopped inside it); false once the reply is full. */
+  add(m: StoredMessage): boolean {
+    const req = this.req;
     let offset = m.id === req.position ? req.offset : 0;
     if (offset > m.text.length) offset = 0;
-    if (m.from !== lastFrom) {
-      lastFrom = m.from;
-      fromBytes = Buffer.byteLength(m.from);
+    if (m.from !== this.lastFrom) {
+      this.lastFrom = m.from;
+      this.fromBytes = Buffer.byteLength(m.from);
     }
     const hasTo = m.to !== undefined;
-    const nameBytes = fromBytes + (hasTo ? Buffer.byteLength(m.to!) : 0);
+    const nameBytes = this.fromBytes + (hasTo ? Buffer.byteLength(m.to!) : 0);
     for (;;) {
       const rest = m.text.length - offset;
-      const prev = messages[messages.length - 1];
-      if (messages.length >= ENTRIES_PER_PACKET_MAX) {
-        if (!close()) {
-          complete = false;
-          break outer;
-        }
+      const prev = this.messages[this.messages.length - 1];
+      if (this.messages.length >= ENTRIES_PER_PACKET_MAX) {
+        if (!this.close()) return false;
         continue;
       }
       if (offset === 0) {
         const overhead = batchMessageOverheadBytes(m, prev, nameBytes, hasTo, undefined, rest);
-        if (used + overhead + rest <= budget) {
-          messages.push(m); // a stored message is a wire message already
-          used += overhead + rest;
-          nextPosition = m.id + 1;
-          nextOffset = 0;
-          break;
+        if (this.used + overhead + rest <= this.budget) {
+          this.messages.push(m); // a stored message is a wire message already
+          this.used += overhead + rest;
+          this.nextPosition = m.id + 1;
+          this.nextOffset = 0;
+          return true;
         }
       }
       // The chunk's length is at most `rest`, so its varint is at most as long.
       const overhead = batchMessageOverheadBytes(m, prev, nameBytes, hasTo, { total: m.text.length, offset }, rest);
-      const room = budget - used - overhead;
-      if (room < FRAGMENT_BYTES_MIN && messages.length > 0) {
-        if (!close()) {
-          complete = false;
-          break outer;
-        }
+      const room = this.budget - this.used - overhead;
+      if (room < FRAGMENT_BYTES_MIN && this.messages.length > 0) {
+        if (!this.close()) return false;
         continue;
       }
       const chunk = Math.min(rest, Math.max(room, 1));
-      messages.push({ ...wire(m), fragment: { total: m.text.length, offset }, text: m.text.subarray(offset, offset + chunk) });
-      used += overhead + chunk;
+      this.messages.push({ ...wire(m), fragment: { total: m.text.length, offset }, text: m.text.subarray(offset, offset + chunk) });
+      this.used += overhead + chunk;
       offset += chunk;
       if (offset >= m.text.length) {
-        nextPosition = m.id + 1;
-        nextOffset = 0;
-        break;
+        this.nextPosition = m.id + 1;
+        this.nextOffset = 0;
+        return true;
       }
       // The fragment filled the part: the next turn closes it and goes on in a new one.
-      nextPosition = m.id;
-      nextOffset = offset;
+      this.nextPosition = m.id;
+      this.nextOffset = offset;
     }
   }
-  if (complete) {
-    if (read.next > nextPosition && nextOffset === 0) nextPosition = read.next;
-    close();
+
+  /** Closes the part being filled; false when no more parts fit. */
+  private close(): boolean {
+    const parts = this.parts;
+    parts.push({
+      kind: 'batch',
+      sessionId: this.req.sessionId,
+      fetchId: this.req.fetchId,
+      part: parts.length,
+      lastPart: false,
+      caughtUp: false,
+      position: this.partPosition,
+      offset: this.partOffset,
+      nextPosition: this.nextPosition,
+      nextOffset: this.nextOffset,
+      missed: parts.length === 0 ? this.missed : 0,
+      messages: this.messages,
+    });
+    this.partPosition = this.nextPosition;
+    this.partOffset = this.nextOffset;
+    this.messages = [];
+    this.used = 0;
+    return parts.length < this.req.maxDatagrams;
   }
-  const last = parts[parts.length - 1]!;
-  last.lastPart = true;
-  last.caughtUp = complete && read.atEnd;
-  return parts;
+
+  finish(read: ReadResult, complete: boolean): Batch[] {
+    if (complete) {
+      if (read.next > this.nextPosition && this.nextOffset === 0) this.nextPosition = read.next;
+      this.close();
+    }
+    const last = this.parts[this.parts.length - 1]!;
+    last.lastPart = true;
+    last.caughtUp = complete && read.atEnd;
+    return this.parts;
+  }
 }
 
 function wire(m: { id: number; ts: number; from: string; to?: string; text: Buffer }): WireMessage {

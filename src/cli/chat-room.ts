@@ -1,0 +1,117 @@
+import type { Message } from '../core/reader/reader-core.js';
+import type { ChatEnd, ChatEvents } from '../io/chat-runtime.js';
+import type { PresenceEntry } from '../protocol/packets.js';
+import { chatSayings, takenOverReason } from './client-sayings.js';
+import { ExitCode, UserError } from './exit-codes.js';
+import { formatMessage, formatRegistry, localTime } from './format.js';
+
+/** The chat's failure, worded: `registered` tells whether it ended a chat that had started. */
+export function chatFailure(end: ChatEnd, name: string, servers: string, registered: boolean): UserError {
+  const refused = (reason: string): UserError => new UserError(registered ? reason : `refused by the server: ${reason}`, ExitCode.Refused);
+  switch (end.kind) {
+    case 'refused':
+      return refused(end.reason);
+    case 'taken-over':
+      return refused(takenOverReason(name));
+    case 'unconfirmed':
+      return new UserError(`the server is not responding; ${end.unconfirmed} message(s) not confirmed`, ExitCode.Unreachable);
+    case 'no-answer':
+      return new UserError(`${servers}: no answer`, ExitCode.Unreachable);
+  }
+}
+
+/**
+ * What the chat shows of the room: messages, who comes and goes, the registry when asked. Lines that
+ * arrive before the screen exists wait for it.
+ */
+export class ChatRoom implements ChatEvents {
+  private readonly online = new Map<string, Set<string>>();
+  /** Every name the registry has shown: a direct message to another is kept, and the sender told so. */
+  private readonly seen: Set<string>;
+  private seeded = false;
+  private whoAsked = false;
+  /** Input ended with a /who unanswered (a piped `/who`): its answer is printed before leaving. */
+  private whoAnswered: (() => void) | undefined;
+  private pending: string[] | undefined = [];
+  private print: (line: string) => void = (line) => this.pending?.push(line);
+  failure: UserError | undefined;
+  readonly notice = chatSayings((line) => this.show(`-- ${line}`));
+
+  constructor(
+    private readonly me: string,
+    private readonly servers: string,
+    /** Closes the screen: the chat is over. */
+    private readonly closeScreen: () => void,
+  ) {
+    this.seen = new Set([me]);
+  }
+
+  /** From now on lines go to `print`; those that waited go first. */
+  showOn(print: (line: string) => void): void {
+    this.print = print;
+    for (const l of this.pending?.splice(0) ?? []) print(l);
+    this.pending = undefined;
+  }
+
+  show(line: string): void {
+    this.print(line);
+  }
+
+  hasSeen(name: string): boolean {
+    return this.seen.has(name);
+  }
+
+  askedWho(): void {
+    this.whoAsked = true;
+  }
+
+  /** Resolves once a /who asked is answered (or after `waitMs`), at once when none is. */
+  whoAnswer(waitMs: number): Promise<void> {
+    return new Promise((done) => {
+      if (!this.whoAsked || this.failure) return done();
+      this.whoAnswered = done;
+      setTimeout(done, waitMs).unref();
+    });
+  }
+
+  message(m: Message): void {
+    // What I typed is on the screen already.
+    if (m.from === this.me && m.to === undefined) return;
+    this.show(formatMessage(m, 'text').toString().replace(/\n$/, ''));
+  }
+
+  registry(entries: PresenceEntry[]): void {
+    for (const e of entries) this.seen.add(e.name);
+    if (!this.seeded) {
+      this.seeded = true;
+      for (const e of entries) if (e.online) this.online.set(e.name, (this.online.get(e.name) ?? new Set<string>()).add(e.role));
+    }
+    if (!this.whoAsked) return;
+    this.whoAsked = false;
+    for (const l of formatRegistry(entries, 'text').split('\n').filter(Boolean)) this.show(l);
+    this.whoAnswered?.();
+  }
+
+  presence(changes: PresenceEntry[]): void {
+    for (const e of changes) {
+      this.seen.add(e.name);
+      const roles = this.online.get(e.name) ?? new Set<string>();
+      const was = roles.size > 0;
+      if (e.online) roles.add(e.role);
+      else roles.delete(e.role);
+      this.online.set(e.name, roles);
+      if (was !== roles.size > 0) this.show(`${localTime(e.lastSeen)} * ${e.name} is ${roles.size > 0 ? 'online' : 'offline'}`);
+    }
+  }
+
+  ended(end: ChatEnd): void {
+    this.failure = chatFailure(end, this.me, this.servers, true);
+    this.whoAnswered?.();
+    this.closeScreen();
+  }
+
+  /** /quit */
+  quit(): void {
+    this.closeScreen();
+  }
+}
