@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addressKey, formatAddress, isLoopback } from '../../src/core/address.js';
-import { earliest } from '../../src/core/deadline.js';
 import { ServerList } from '../../src/core/server-list.js';
 
 test('addresses: a key per address and port; IPv6 written in brackets', () => {
@@ -16,15 +15,6 @@ test('loopback: 127/8, ::1, and 127/8 mapped into IPv6; nothing else', () => {
   for (const a of ['10.0.0.1', '0.0.0.0', '::2', '::', '::ffff:10.0.0.1', '192.168.1.127', 'fe80::1']) {
     assert.equal(isLoopback({ address: a, port: 1 }), false, a);
   }
-});
-
-test('earliest: the smallest deadline set, or none', () => {
-  assert.equal(earliest(), undefined);
-  assert.equal(earliest(undefined, undefined), undefined);
-  assert.equal(earliest(5, undefined, 3, 9), 3);
-  assert.equal(earliest(undefined, 7), 7);
-  assert.equal(earliest(3, 5), 3);
-  assert.equal(earliest(0, 5), 0);
 });
 
 test('server list: the current server, moving round the list, telling servers apart by port', () => {

@@ -570,7 +570,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   // ---- timers as data: one pending timeout per core ----
   const armed = new Map<object, number>();
   let spinning = false;
-  const arm = (core: { nextDeadline(): number | undefined; handleTimeout(now: number): void }): void => {
+  const arm = (core: { nextDeadline(): number | undefined; handleTimeout(now: number): void; armedTimers?(): Record<string, number> }): void => {
     const d = core.nextDeadline();
     if (d === undefined || armed.get(core) === d) return;
     armed.set(core, d);
@@ -582,7 +582,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
       // A deadline handled and still due would fire again at once, forever: a process spinning on its timer.
       const again = core.nextDeadline();
       if (again !== undefined && again <= now) {
-        failures.push(`at ${(now - EPOCH).toFixed(1)} ms: a core's next deadline is not after the timeout it just handled (it would spin)`);
+        const due = Object.entries(core.armedTimers?.() ?? {}).filter(([, at]) => at <= now);
+        failures.push(`at ${(now - EPOCH).toFixed(1)} ms: a core's next deadline is not after the timeout it just handled (it would spin): ${due.map(([name]) => name).join(', ')}`);
         spinning = true;
       }
     });

@@ -1,27 +1,21 @@
 import type { Address, Transmit } from '../address.js';
-import { earliest } from '../deadline.js';
+import { TimerTable, type Timer } from '../timers.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ByeTimer } from '../sign-on.js';
-import { FromKind, Role, WAIT_MS_MAX } from '../../protocol/constants.js';
-import type { Batch, Packet } from '../../protocol/packets.js';
+import { FromKind, Role } from '../../protocol/constants.js';
+import type { Packet } from '../../protocol/packets.js';
 import { SessionLink } from '../client/session-link.js';
+import { Delivery } from './delivery.js';
+import { FetchSchedule } from './fetch-schedule.js';
+import { fetchPacket } from './open-fetch.js';
 import { PresenceTracker } from './presence-tracker.js';
-import { askAgainAt, fetchPacket, openFetch, resent, type OpenFetch } from './open-fetch.js';
-import { Reassembly } from './reassembly.js';
-import type { Message, ReaderConfig, ReaderEvent } from './reader-types.js';
+import { ReplyIntake } from './reply-intake.js';
+import type { ReaderConfig, ReaderEvent } from './reader-types.js';
 
 export { READER_DEFAULTS, type Message, type ReaderConfig, type ReaderEvent } from './reader-types.js';
 
 type Phase = 'hello' | 'open' | 'closing' | 'closed' | 'refused';
 
-/** A package larger than this is handed on in pieces: memory stays bounded however long the delay. */
-const PACKAGE_MESSAGES_MAX = 10_000;
-const PACKAGE_BYTES_MAX = 4 * 1024 * 1024;
-/**
- * While a reply is printed, the position is confirmed (PING with a position) once this many messages
- * are printed: a reader killed mid-reply prints again about this many at most, not the whole reply.
- */
-const CONFIRM_MESSAGES_MIN = 1_000;
 /** Closing waits this long at most for the last messages to be printed before its BYE says where it stands. */
 const BYE_PRINT_WAIT_MS = 2_000;
 
@@ -32,41 +26,24 @@ const BYE_TRIES = 5;
  */
 export class ReaderCore {
   private phase: Phase = 'hello';
-  private position = 0;
-  private offset = 0;
-  private readonly parts = new Reassembly();
-  private fetch: OpenFetch | undefined;
-  private fetchSeq = 0;
-  /** The fetch whose reply the position was last reached in (0: none): a group member's BYE names it. */
-  private tookFetchId = 0;
+  private readonly fetches: FetchSchedule;
+  private readonly delivery: Delivery;
+  private readonly intake: ReplyIntake;
   private heartbeatMs: number;
   /** A reader has one small fetch out at a time, so a short backoff cannot flood the server. */
   private readonly rtt = new RttEstimator(5, 2_000, 200, 2);
-  private pkg: Message[] = [];
-  private pkgBytes = 0;
   /** The latest time an input brought. */
   private now = 0;
-  /** The position after the last message handed on (event 'messages'), and after the last one printed. */
-  private emittedTo = 0;
-  private printedTo = 0;
-  /** The last position the server was told (FETCH, PING). */
-  private confirmedTo = 0;
   /** Closing, with messages still being printed: BYE waits for them, until then at most. */
   private byeHeldUntil: number | undefined;
-  /** --delay: whether the reply held for the next poll reached the end of the log. */
-  private heldCaughtUp = true;
-  private remaining: number;
-  private nextPollAt: number | undefined;
   private readonly link: SessionLink;
   private readonly presence: PresenceTracker | undefined;
   /** Signed on again only to say goodbye with our position (the server had lost the session). */
   private goodbyeAgain = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
   private registeredOnce = false;
-  private paused = false;
-  /** A fetch held back while paused: its wait. */
-  private heldFetch: number | undefined;
   private readonly events: ReaderEvent[] = [];
+  private readonly timers: TimerTable;
 
   constructor(
     private readonly config: ReaderConfig,
@@ -78,7 +55,19 @@ export class ReaderCore {
       const pollMs = config.presence === 'watch' ? (config.presencePollMs ?? 1_000) : 0;
       this.presence = new PresenceTracker(pollMs, (w, now) => this.link.send({ kind: 'who', sessionId: this.link.sessionId, ...w }, now));
     }
-    this.remaining = config.count;
+    this.delivery = new Delivery(config.count, (e) => this.events.push(e), (upTo) => {
+      if (!config.awaitPrinted) this.printed(upTo, this.now);
+    });
+    this.fetches = new FetchSchedule(config, this.rtt, {
+      isOpen: () => this.phase === 'open',
+      standsAt: () => this.intake,
+      delivery: this.delivery,
+      flush: () => this.delivery.flush(),
+      send: (f, now) => this.link.send(fetchPacket(f, this.link.sessionId), now),
+      caughtUpOnce: (now) => this.startClosing(now),
+    });
+    this.intake = new ReplyIntake(this.fetches, this.delivery, (e) => this.events.push(e));
+    this.timers = new TimerTable([...this.sessionTimers(), ...this.fetches.timers, this.heartbeat()]);
     this.sendHello(config.fromKind, config.fromId, now);
   }
 
@@ -134,7 +123,8 @@ export class ReaderCore {
       case 'batch':
         if (p.sessionId !== this.link.sessionId || this.phase !== 'open') return;
         this.link.heard(now);
-        return this.onBatch(p, now);
+        if (this.intake.take(p, now) === 'stop') this.startClosing(now);
+        return;
       case 'unknown-session':
         if (p.sessionId !== this.link.sessionId) return;
         this.link.heard(now);
@@ -158,73 +148,76 @@ export class ReaderCore {
 
   handleTimeout(now: number): void {
     this.now = now;
-    if (this.phase === 'closed' || this.phase === 'refused') return;
-    const giveUpAt = this.giveUpAt();
-    if (giveUpAt !== undefined && now >= giveUpAt) {
-      this.phase = 'refused';
-      this.flushPackage();
-      this.events.push({ type: 'failed', registered: this.registeredOnce });
-      return;
+    if (!this.closed) this.timers.fireDue(now);
+  }
+
+  /** Giving up, the server's liveness, HELLO and BYE resent, presence: in this order. */
+  private sessionTimers(): Timer[] {
+    const open = (): boolean => this.phase === 'open';
+    return [
+      { name: 'give-up', at: () => this.giveUpAt(), fire: () => this.giveUp() },
+      { name: 'server-lost', at: () => (this.phase === 'closing' ? undefined : this.link.liveness.deadline), fire: (now) => this.serverLost(now) },
+      { name: 'hello', at: () => this.link.hello.deadline, fire: (now) => this.helloAgain(now, true) },
+      { name: 'bye-held', at: () => this.byeHeldUntil, fire: (now) => this.sendBye(now) },
+      { name: 'bye', at: () => this.bye.deadline, fire: (now) => this.byeAgain(now) },
+      { name: 'presence', at: () => (open() ? this.presence?.deadline : undefined), fire: (now) => this.presenceTimeout(now) },
+    ];
+  }
+
+  /** A PING when nothing else has gone for a heartbeat (a fetch out is one). */
+  private heartbeat(): Timer {
+    return {
+      name: 'heartbeat',
+      at: () => (this.phase === 'open' && !this.fetches.current && this.config.presence !== 'who' ? this.link.lastSendAt + this.heartbeatMs : undefined),
+      fire: (now) => this.link.send({ kind: 'ping', sessionId: this.link.sessionId }, now),
+    };
+  }
+
+  private giveUp(): 'stop' {
+    this.phase = 'refused';
+    this.flushPackage();
+    this.events.push({ type: 'failed', registered: this.registeredOnce });
+    return 'stop';
+  }
+
+  private serverLost(now: number): 'stop' | void {
+    if (this.link.servers.canMove) {
+      this.moveOn(now);
+      return 'stop';
     }
-    if (this.phase !== 'closing' && this.link.liveness.due(now)) {
-      if (this.link.servers.canMove) return this.moveOn(now);
-      this.link.liveness.markReported();
-      this.events.push({ type: 'server-lost' });
-    }
-    if (this.link.hello.due(now)) {
-      this.link.hello.backOff();
-      this.helloAgain(now);
-    }
-    if (this.byeHeldUntil !== undefined && now >= this.byeHeldUntil) this.sendBye(now);
-    if (this.bye.due(now)) {
-      if (this.bye.exhausted) return this.finish(true);
-      this.sendBye(now);
-    }
-    if (this.phase !== 'open') return;
-    this.presence?.handleTimeout(now);
-    const gone = (this.presence?.takeSettled(now) ?? []).filter((e) => e.name !== this.config.name);
+    this.link.liveness.markReported();
+    this.events.push({ type: 'server-lost' });
+  }
+
+  /** The BYE went unanswered: again, or, after the last try, closed without the server's word. */
+  private byeAgain(now: number): 'stop' | void {
+    if (!this.bye.exhausted) return this.sendBye(now);
+    this.finish(true);
+    return 'stop';
+  }
+
+  private presenceTimeout(now: number): void {
+    this.presence!.handleTimeout(now);
+    const gone = this.presence!.takeSettled(now).filter((e) => e.name !== this.config.name);
     if (gone.length > 0) this.events.push({ type: 'presence', changes: gone });
-    if (this.config.presence === 'who') return;
-    const f = this.fetch;
-    if (f) {
-      if (now < this.fetchDeadline(f)) return;
-      if (f.lastPartAt > 0) {
-        // Some parts came, one before them did not: ask again from the gap. The whole reply comes again
-        // (bandwidth is cheap, round trips are not); parts held fill the holes of the new one.
-        this.nextFetch(now, 0);
-      } else {
-        // No answer yet: the same fetch again (the server ignores it while it holds the first,
-        // and answers it again if its reply was lost). Only an unanswered immediate fetch is a loss signal.
-        if (f.waitMs === 0) this.rtt.timedOut();
-        this.resendFetch(f, now);
-      }
-    } else if (this.nextPollAt !== undefined && now >= this.nextPollAt && this.heldFetch === undefined) {
-      this.poll(this.heldCaughtUp, now);
-    } else if (now - this.link.lastSendAt >= this.heartbeatMs) {
-      this.link.send({ kind: 'ping', sessionId: this.link.sessionId }, now);
-    }
   }
 
   /** Holds back the next fetch while the consumer cannot keep up (stdout is full). */
   setPaused(paused: boolean, now: number): void {
-    this.paused = paused;
-    this.releaseFetch(now);
+    this.fetches.setPaused(paused, now);
   }
 
   /** With `awaitPrinted`: the messages before `upTo` have left the process. */
   printed(upTo: number, now: number): void {
     this.now = now;
-    this.printedTo = Math.max(this.printedTo, upTo);
-    this.releaseFetch(now); // its position confirms what is printed
-    if (this.phase === 'open' && this.config.group === undefined && this.printedTo - this.confirmedTo >= CONFIRM_MESSAGES_MIN) {
-      // A long reply is printed in pieces: say how far, so that a reader killed now repeats little of it.
-      this.confirmedTo = this.printedTo;
-      this.link.send({ kind: 'ping', sessionId: this.link.sessionId, position: this.printedTo }, now);
-    }
-    if (this.phase === 'closing' && this.byeHeldUntil !== undefined && this.allPrinted) this.sendBye(now);
+    this.delivery.printed(upTo);
+    this.fetches.release(now); // its position confirms what is printed
+    // A long reply is printed in pieces: say how far, so that a reader killed now repeats little of it.
+    const confirm = this.phase === 'open' && this.config.group === undefined ? this.delivery.confirmDue() : undefined;
+    if (confirm !== undefined) this.link.send({ kind: 'ping', sessionId: this.link.sessionId, position: confirm }, now);
+    if (this.phase === 'closing' && this.byeHeldUntil !== undefined && this.delivery.allPrinted) this.sendBye(now);
   }
 
-  /** Stop: tell the server our position, then report 'closed'. */
   /**
    * Stop: tell the server our position, then report 'closed'. `outputGone`: what was not printed yet
    * never will be (a closed pipe), so the BYE goes at once with the position of what was.
@@ -246,21 +239,12 @@ export class ReaderCore {
   }
 
   nextDeadline(): number | undefined {
-    if (this.phase === 'closed' || this.phase === 'refused') return undefined;
-    const f = this.fetch;
-    const fetchAt = this.phase === 'open' && f ? this.fetchDeadline(f) : undefined;
-    const idle = this.phase === 'open' && !f;
-    return earliest(
-      this.link.hello.deadline,
-      this.bye.deadline,
-      this.byeHeldUntil,
-      fetchAt,
-      idle && this.heldFetch === undefined ? this.nextPollAt : undefined,
-      idle ? this.link.lastSendAt + this.heartbeatMs : undefined,
-      this.phase === 'open' ? this.presence?.deadline : undefined,
-      this.phase === 'closing' ? undefined : this.link.liveness.deadline,
-      this.giveUpAt(),
-    );
+    return this.closed ? undefined : this.timers.next();
+  }
+
+  /** The armed timers by name (tests). */
+  armedTimers(): Record<string, number> {
+    return this.closed ? {} : this.timers.armed();
   }
 
   /** Asks for the registry as it is now (presence 'watch'): it comes as a 'registry' event. */
@@ -286,7 +270,6 @@ export class ReaderCore {
     this.registerAgain(now);
   }
 
-  /** A new session, on this server or the next: from where this reader stands once it has registered. */
   /**
    * The server no longer knew the session we were closing (it restarted): the position our BYE carried
    * was not saved. A plain reader signs on again at that position and says goodbye again, so that its next
@@ -296,23 +279,23 @@ export class ReaderCore {
   private signOnToSayGoodbye(now: number): void {
     if (this.config.group !== undefined || this.config.presence === 'who' || this.goodbyeAgain) return this.finish(false, true);
     this.goodbyeAgain = true;
-    this.position = this.allPrinted ? this.position : this.printedTo;
+    this.intake.position = this.delivery.standing(this.intake.position);
     this.bye.stop();
     this.registerAgain(now);
   }
 
   private registerAgain(now: number): void {
     this.phase = 'hello';
-    this.fetch = undefined;
-    this.parts.reset();
-    this.offset = 0;
+    this.fetches.current = undefined;
+    this.intake.drop();
     this.link.renew();
     this.helloAgain(now);
   }
 
-  /** HELLO again: from where the user asked the first time, from our own position after that. */
-  private helloAgain(now: number): void {
-    if (this.registeredOnce) this.sendHello(FromKind.Id, this.position, now);
+  /** HELLO again (`backOff`: its timer ran out): from where the user asked the first time, from our own position after that. */
+  private helloAgain(now: number, backOff = false): void {
+    if (backOff) this.link.hello.backOff();
+    if (this.registeredOnce) this.sendHello(FromKind.Id, this.intake.position, now);
     else this.sendHello(this.config.fromKind, this.config.fromId, now);
   }
 
@@ -320,174 +303,23 @@ export class ReaderCore {
     this.link.sessionId = sessionId;
     this.phase = 'open';
     this.heartbeatMs = Math.min(this.config.heartbeatMs, heartbeatMs);
-    this.position = position;
-    this.offset = 0;
-    this.parts.reset();
+    this.intake.startAt(position);
     this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
     this.registeredOnce = true;
-    this.tookFetchId = 0;
     if (this.goodbyeAgain) {
-      this.printedTo = this.emittedTo = this.confirmedTo = position;
+      this.delivery.startAt(position);
       this.phase = 'closing';
       return this.sendBye(now);
     }
     // Signed on again: the others' clients need up to two heartbeats to notice and sign on again too.
     this.presence?.start(now, 2 * this.heartbeatMs + 1_000);
     if (this.config.presence === 'who') return;
-    this.printedTo = this.emittedTo = this.confirmedTo = position;
-    this.nextFetch(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
-  }
-
-  // ---- fetching ----
-
-  private sendFetch(now: number, waitMs: number): void {
-    this.fetch = openFetch(++this.fetchSeq >>> 0, this.position, this.offset, waitMs, this.config.maxDatagrams, now, this.rtt);
-    // A fetch confirms everything before its position: it goes only once what was taken is printed
-    // (nextFetch holds it until then), so that a reader killed at any moment never leaves a gap.
-    this.confirmedTo = Math.max(this.confirmedTo, this.position);
-    this.transmitFetch(this.fetch, now);
-  }
-
-  private resendFetch(f: OpenFetch, now: number): void {
-    resent(f, now);
-    this.transmitFetch(f, now);
-  }
-
-  private transmitFetch(f: OpenFetch, now: number): void {
-    this.link.send(fetchPacket(f, this.link.sessionId), now);
-  }
-
-  private onBatch(b: Batch, now: number): void {
-    const f = this.fetch;
-    if (b.seek && f && b.fetchId === f.id && !f.sought) {
-      // A queue group's lease starts where the server says: go there (once per fetch: a repeat of this
-      // part must not take the reader back over what it has taken since).
-      f.sought = true;
-      this.tookFetchId = b.fetchId;
-      this.position = b.position;
-      this.offset = b.offset;
-      this.parts.reset();
-    }
-    if (b.position < this.position || (b.position === this.position && b.offset < this.offset)) return; // taken already
-    if (f && b.fetchId === f.id) {
-      // Each fetch has a fresh id, so even a refetch's reply is an unambiguous RTT sample (as in QUIC).
-      if (f.lastPartAt === 0 && f.sends === 1 && f.waitMs === 0) this.rtt.sample(now - f.lastSentAt);
-      f.lastPartAt = now;
-      if (b.lastPart) f.lastPartSeen = true;
-    }
-    if (!this.parts.hold(b, this.position, this.offset)) return;
-    let last: Batch | undefined;
-    let replyTaken = false;
-    for (let part = this.parts.take(this.position, this.offset); part; part = this.parts.take(this.position, this.offset)) {
-      if (!this.consume(part)) return this.startClosing(now);
-      last = part;
-      if (f && part.fetchId === f.id && part.lastPart) replyTaken = true;
-      if (part.nextPosition === part.position && part.nextOffset === part.offset) break; // an empty part moves nothing
-    }
-    if (!last) return;
-    // With --delay 0 messages are printed as they arrive: part by part, not once the whole reply is in
-    // (a reply may be 30,000 lines; held, they would all outlive a young-generation GC).
-    // With --delay, the same once a poll is under way (only what comes early waits for the next poll).
-    if (!this.config.once && (this.config.delayMs === 0 || this.nextPollAt === undefined)) this.flushPackage();
-    this.parts.dropBefore(this.position, this.offset);
-    if (this.parts.held === 0) {
-      if (last.lastPart) this.fetchDone(last.caughtUp, now);
-      return;
-    }
-    // This fetch's reply is all taken, yet parts wait beyond a gap: ask for the gap at once.
-    if (replyTaken) this.nextFetch(now, 0);
-  }
-
-  /** Takes one part's messages in order. Returns false once the count is reached. */
-  private consume(part: Batch): boolean {
-    this.tookFetchId = part.fetchId;
-    if (part.missed > 0) this.events.push({ type: 'missed', count: part.missed });
-    for (const m of part.messages) {
-      if (m.id < this.position) continue;
-      const whole = m.fragment ? this.parts.fragment(m) : m; // a whole message is a Message already
-      if (whole && this.deliver(whole) === 'stop') return false;
-    }
-    this.position = part.nextPosition;
-    this.offset = part.nextOffset;
-    // Mid-message only while holding that message's start; otherwise ask for it whole.
-    if (this.offset > 0 && !this.parts.continues(this.position, this.offset)) this.offset = 0;
-    return true;
-  }
-
-  private deliver(m: Message): 'stop' | 'more' {
-    this.pkg.push(m);
-    this.pkgBytes += m.text.length;
-    if (this.pkg.length >= PACKAGE_MESSAGES_MAX || this.pkgBytes >= PACKAGE_BYTES_MAX) this.flushPackage();
-    this.position = m.id + 1;
-    this.offset = 0;
-    if (this.config.count > 0 && --this.remaining === 0) {
-      this.flushPackage();
-      return 'stop';
-    }
-    return 'more';
-  }
-
-  private fetchDone(caughtUp: boolean, now: number): void {
-    this.fetch = undefined;
-    if (this.config.once) {
-      if (!caughtUp) return this.nextFetch(now, 0);
-      return this.startClosing(now);
-    }
-    if (this.config.delayMs === 0) {
-      this.flushPackage();
-      this.nextFetch(now, caughtUp ? this.config.holdMs : 0);
-      return;
-    }
-    // --delay: the next fetch went out at the last poll and is held by the server until this one; what
-    // it brought early waits here for the poll. Its position confirmed what was printed, at once.
-    if (this.nextPollAt !== undefined && now < this.nextPollAt) {
-      this.heldCaughtUp = caughtUp;
-      return;
-    }
-    this.poll(caughtUp, now);
-  }
-
-  /** A poll of --delay: print the package; fetch the rest, or, caught up, wait for the next poll. */
-  private poll(caughtUp: boolean, now: number): void {
-    this.nextPollAt = undefined;
-    if (!caughtUp) return this.nextFetch(now, 0);
-    this.flushPackage();
-    this.nextPollAt = now + this.config.delayMs;
-    this.nextFetch(now, Math.min(this.config.delayMs, WAIT_MS_MAX));
-  }
-
-  /** The next fetch, unless the output is full or still has messages to print: then once it has not. */
-  private nextFetch(now: number, waitMs: number): void {
-    this.fetch = undefined;
-    this.heldFetch = waitMs;
-    this.releaseFetch(now);
-  }
-
-  private releaseFetch(now: number): void {
-    if (this.heldFetch === undefined || this.paused || this.phase !== 'open') return;
-    this.flushPackage(); // which releases the fetch itself when printing is not awaited
-    if (this.heldFetch === undefined || !this.allPrinted) return;
-    const waitMs = this.heldFetch;
-    this.heldFetch = undefined;
-    this.sendFetch(now, waitMs);
-  }
-
-  private get allPrinted(): boolean {
-    return this.printedTo >= this.emittedTo;
+    this.delivery.startAt(position);
+    this.fetches.next(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
   }
 
   private flushPackage(): void {
-    if (this.pkg.length === 0) return;
-    const upTo = this.pkg[this.pkg.length - 1]!.id + 1;
-    this.emittedTo = upTo;
-    this.events.push({ type: 'messages', messages: this.pkg, upTo });
-    this.pkg = [];
-    this.pkgBytes = 0;
-    if (!this.config.awaitPrinted) this.printed(upTo, this.now);
-  }
-
-  private fetchDeadline(f: OpenFetch): number {
-    return askAgainAt(f, this.rtt);
+    this.delivery.flush();
   }
 
   // ---- liveness and the end ----
@@ -501,17 +333,15 @@ export class ReaderCore {
 
   /** Something is owed by the server: a welcome, or an answer to the open fetch. */
   private awaiting(): boolean {
-    return this.phase === 'hello' || (this.phase === 'open' && this.fetch !== undefined);
+    return this.phase === 'hello' || (this.phase === 'open' && this.fetches.current !== undefined);
   }
 
   private startClosing(now: number): void {
     this.phase = 'closing';
     this.flushPackage();
-    this.fetch = undefined;
-    this.heldFetch = undefined;
-    this.nextPollAt = undefined;
+    this.fetches.stop();
     // The final position is saved by the server: it waits (a little) for the last messages to be printed.
-    if (this.allPrinted) this.sendBye(now);
+    if (this.delivery.allPrinted) this.sendBye(now);
     else this.byeHeldUntil = now + BYE_PRINT_WAIT_MS;
   }
 
@@ -520,8 +350,8 @@ export class ReaderCore {
     this.bye.sent(now);
     const group = this.config.group !== undefined;
     // Output that never left (its reader is gone) is not confirmed: it comes again next time.
-    const position = this.allPrinted ? this.position : this.printedTo;
-    this.link.send({ kind: 'bye', sessionId: this.link.sessionId, position, ...(group && { fetchId: this.tookFetchId }) }, now);
+    const position = this.delivery.standing(this.intake.position);
+    this.link.send({ kind: 'bye', sessionId: this.link.sessionId, position, ...(group && { fetchId: this.intake.tookFetchId }) }, now);
   }
 
   private finish(unconfirmed = false, sessionLost = false): void {

@@ -59,8 +59,9 @@ export class Appends {
     this.queue.delete(w);
   }
 
-  retryIfDue(now: number): void {
-    if (this.retryAt !== undefined && now >= this.retryAt) this.start(now);
+  /** The retry timer fired: the queue goes to the store again. */
+  retry(now: number): void {
+    this.start(now);
   }
 
   /** Charges the datagram's messages to the writer's rate; over it, the datagram is dropped and the writer told. */

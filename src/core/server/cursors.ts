@@ -55,10 +55,6 @@ export class CursorSaver {
     this.flush();
   }
 
-  flushIfDue(now: number): void {
-    if (this.flushAt !== undefined && now >= this.flushAt) this.flush();
-  }
-
   flush(): void {
     if (this.inFlight || this.dirty.size === 0) {
       // Nothing to save, or a save in flight, which saves what is dirty by then as it finishes: no timer

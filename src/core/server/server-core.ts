@@ -1,5 +1,5 @@
 import { addressKey, isLoopback, type Address, type Transmit } from '../address.js';
-import { earliest } from '../deadline.js';
+import { TimerTable } from '../timers.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { RefuseCode, Role } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -53,6 +53,13 @@ export class ServerCore {
   private sweepAt: number | undefined;
   /** The latest time an input brought. */
   private now = 0;
+  private readonly timers = new TimerTable([
+    { name: 'sweep', at: () => this.sweepAt, fire: (now) => this.sweep(now) },
+    { name: 'long-polls', at: () => this.replies.parked.deadline, fire: (now) => this.replies.parked.expired(now).forEach((s) => this.replies.replyEmpty(s)) },
+    { name: 'cursors', at: () => this.cursors.deadline, fire: () => this.cursors.flush() },
+    { name: 'append-retry', at: () => this.appends.deadline, fire: (now) => this.appends.retry(now) },
+    { name: 'name-claims', at: () => this.claims.deadline, fire: (now) => this.renewClaims(now) },
+  ]);
 
   constructor(private readonly config: ServerConfig) {
     this.out = new Outbox(config.mac, this.stats);
@@ -108,11 +115,7 @@ export class ServerCore {
 
   handleTimeout(now: number): void {
     this.now = now;
-    if (this.sweepAt !== undefined && now >= this.sweepAt) this.sweep(now);
-    for (const s of this.replies.parked.expired(now)) this.replies.replyEmpty(s);
-    this.cursors.flushIfDue(now);
-    this.appends.retryIfDue(now);
-    this.renewClaims(now);
+    this.timers.fireDue(now);
   }
 
   handleStoreResult(id: number, ok: boolean, value: unknown, now: number): void {
@@ -150,7 +153,7 @@ export class ServerCore {
   }
 
   nextDeadline(): number | undefined {
-    return earliest(this.sweepAt, this.replies.parked.deadline, this.cursors.deadline, this.claims.deadline, this.appends.deadline);
+    return this.timers.next();
   }
 
   get pendingStoreWork(): number {

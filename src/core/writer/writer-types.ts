@@ -1,0 +1,51 @@
+import type { Address } from '../address.js';
+import type { Mac } from '../../protocol/auth.js';
+import type { RefuseCode } from '../../protocol/constants.js';
+
+export interface WriterConfig {
+  name: string;
+  /** Servers in order of preference: when one stops answering, the writer moves to the next. */
+  servers: readonly Address[];
+  producerId: bigint;
+  nonce: number;
+  /** Give up when the server has confirmed nothing for this long while lines wait. */
+  timeoutMs: number;
+  datagramBytes: number;
+  windowInitial: number;
+  windowMax: number;
+  /** Datagrams kept for confirmation at most (the window bounds those in flight). */
+  unconfirmedMax: number;
+  /** Input is refused (the caller pauses its source) past this many queued bytes. */
+  queueBytesHigh: number;
+  lostAfterMs: number;
+  /** Authenticated mode: the user's secret, and the MAC to prove it with. */
+  secret?: Buffer;
+  mac?: Mac;
+}
+
+export const WRITER_DEFAULTS = {
+  timeoutMs: 30_000,
+  /** The server says how large its datagrams may be (larger on loopback): this only caps it. */
+  datagramBytes: 65_507,
+  windowInitial: 32,
+  windowMax: 512,
+  unconfirmedMax: 2048,
+  queueBytesHigh: 256 * 1024,
+  lostAfterMs: 2_000,
+};
+
+export type WriterEvent =
+  | { type: 'registered'; again: boolean }
+  | { type: 'refused'; code: RefuseCode; reason: string }
+  | { type: 'oversize'; line: number; bytes: number; limit: number }
+  | { type: 'server-lost' }
+  | { type: 'server-back' }
+  | { type: 'failover'; from: Address; to: Address }
+  | { type: 'open-server' }
+  | { type: 'throttled'; limit: number }
+  | { type: 'taken-over' }
+  | { type: 'rate-limited'; reason: string }
+  | { type: 'stalled'; reason: string }
+  | { type: 'stall-over' }
+  | { type: 'done' }
+  | { type: 'failed'; unconfirmed: number; /** Why the server could not store them, when it said. */ reason?: string };
