@@ -961,7 +961,7 @@ test('a reader that does not watch presence ignores a request for the registry',
   assert.deepEqual(drain(r), []);
 });
 
-test('--who sends only its WHO (again every 300 ms) until the registry is in: no PING however short the heartbeat', () => {
+test('--who sends only its WHO (again every 300 ms) until the registry is in: no PING however short the heartbeat, and no deadline armed that nothing fires', () => {
   const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'who', heartbeatMs: 100 }, T0);
   drain(r);
   welcome(r, T0);
@@ -969,6 +969,8 @@ test('--who sends only its WHO (again every 300 ms) until the registry is in: no
   for (let now = T0; now <= T0 + 1_000; now += 50) {
     r.handleTimeout(now);
     kinds.push(...drain(r).map((t) => t.packet.kind));
+    // A deadline still due after its timeout would wake the process again at once, forever.
+    assert.ok(r.nextDeadline()! > now, `at +${now - T0}: ${inspect(r.armedTimers())}`);
   }
   assert.deepEqual(kinds, ['who', 'who', 'who', 'who']);
 });
