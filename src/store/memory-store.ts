@@ -11,7 +11,7 @@ import type {
 } from './store.js';
 import { NO_RETENTION } from './store.js';
 import { ReadScan } from './read-scan.js';
-import { latestTs, trimByClock } from './retention.js';
+import { latestTs, RetentionCut, trimByClock } from './retention.js';
 
 /** A store in memory, for throw-away runs and tests. Everything is lost when the process ends. */
 export class MemoryStore implements Store {
@@ -94,19 +94,15 @@ export class MemoryStore implements Store {
   }
 
   private trim(now: number): void {
-    const { messages, bytes, ageMs } = this.retention;
-    const size = (): number => this.nextId - this.firstId;
-    while (size() > 0) {
+    const cut = new RetentionCut(this.retention, { first: this.firstId, next: this.nextId, bytes: this.textBytes }, now);
+    while (cut.first < this.nextId) {
       const oldest = this.log[this.head]!;
-      const over =
-        (messages > 0 && size() > messages) ||
-        (bytes > 0 && this.textBytes > bytes) ||
-        (ageMs > 0 && now - oldest.ts > ageMs);
-      if (!over) break;
-      this.textBytes -= oldest.text.length;
+      if (!cut.drops(oldest.ts)) break;
+      cut.droppedTo(cut.first + 1, oldest.text.length);
       this.head++;
-      this.firstId++;
     }
+    this.firstId = cut.first;
+    this.textBytes = cut.bytes;
     if (this.head > 4096 && this.head * 2 > this.log.length) {
       this.log = this.log.slice(this.head);
       this.head = 0;

@@ -4,7 +4,7 @@ import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-ca
 import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-codec.js';
 import { fieldsOf, pairsOf, scripts } from './redis-script-runner.js';
 import { describe, parseRedisUrl } from './redis-url.js';
-import { latestTs, trimByClock } from './retention.js';
+import { latestTs, RetentionCut, trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
   ClaimResult,
@@ -344,9 +344,10 @@ export class RedisStore implements Store {
     return { first, next, records: records.filter((r) => r.last >= Math.max(id, first)) };
   }
 
+  /** Whether a trim may take something: the count limit is passed, or a byte or age limit may be. */
   private overRetention(first: number, next: number, bytes: number): boolean {
-    const { messages, bytes: maxBytes, ageMs } = this.opts.retention;
-    return (messages > 0 && next - first > messages) || (maxBytes > 0 && bytes > maxBytes) || ageMs > 0;
+    const cut = new RetentionCut(this.opts.retention, { first, next, bytes }, 0);
+    return cut.countFloor > first || cut.mayTakeMore;
   }
 
   /** Retention: works out the new first id from the oldest records, then moves it if no other server did meanwhile. */
@@ -357,12 +358,8 @@ export class RedisStore implements Store {
       const [firstS, nextS, bytesS] = (await this.client.sendCommand(['HMGET', this.keys.meta, 'first', 'next', 'bytes'])) as string[];
       const start = Number(firstS);
       const next = Number(nextS);
-      let total = Number(bytesS);
-      const { messages, bytes, ageMs } = this.opts.retention;
-      let first = start;
-      if (messages > 0 && next - first > messages) first = next - messages;
-      let removed = 0;
-      // Bytes of what a cut to `first` removes, and what byte or age limits remove beyond it: from the oldest records.
+      const cut = new RetentionCut(this.opts.retention, { first: start, next, bytes: Number(bytesS) }, now);
+      // From the oldest records: what the cut takes, and the bytes of text that go with it.
       let cursor = start;
       scan: while (cursor < next) {
         const { records } = await this.fetchRecords(cursor);
@@ -370,16 +367,14 @@ export class RedisStore implements Store {
         for (const r of records) {
           for (let i = Math.max(0, cursor - r.first); i < r.messages.length; i++) {
             const m = r.messages[i]!;
-            const id = r.first + i;
-            const dropped = id < first || (bytes > 0 && total > bytes) || (ageMs > 0 && now - m.ts > ageMs);
-            if (!dropped) break scan;
-            removed += m.text.length;
-            total -= m.text.length;
-            first = Math.max(first, id + 1);
+            if (!cut.drops(m.ts)) break scan;
+            cut.droppedTo(r.first + i + 1, m.text.length);
           }
           cursor = r.last + 1;
         }
       }
+      const first = cut.first;
+      const removed = Number(bytesS) - cut.bytes;
       if (first > start) {
         await scripts.trim.run(this.client, [this.keys.meta, this.keys.log], [String(start), String(first), String(removed)]);
         this.learn(first, next);

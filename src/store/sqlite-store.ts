@@ -16,7 +16,7 @@ import type {
   StoredMessage,
 } from './store.js';
 import { PRODUCER_TTL_MS } from './store.js';
-import { trimByClock } from './retention.js';
+import { RetentionCut, trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { LogMark, RecordDamagedError, recordChecksum } from './sqlite-integrity.js';
@@ -320,39 +320,31 @@ export class SqliteStore implements Store {
 
   /** Applies retention: moves the first id forward, message by message, and deletes records wholly below it. Says whether it did. */
   private trim(now: number): boolean {
-    const { messages, bytes, ageMs } = this.opts.retention;
-    let first = this.firstId;
-    let total = this.totalBytes;
-    const dropTo = (id: number): void => {
-      if (id <= first) return;
-      total -= this.bytesBetween(first, id);
-      first = id;
-    };
-    if (messages > 0) dropTo(this.nextId - messages);
-    const overBytes = (): boolean => bytes > 0 && total > bytes;
-    if (overBytes() || ageMs > 0) {
-      scan: while (first < this.nextId) {
-        const rows = this.stmt.readRecords.all({ from: first, limit: READ_ROWS_MAX }) as RecordRow[];
-        if (rows.length === 0) break;
-        for (const r of rows) {
-          if (ageMs > 0 && now - r.ts > ageMs) {
-            dropTo(r.last_id + 1);
-            continue;
-          }
-          if (!overBytes()) break scan;
-          const packed = this.unpackOrNone(r);
-          if (!packed) {
-            dropTo(r.last_id + 1); // damaged: goes whole
-            continue;
-          }
-          for (let i = Math.max(0, first - r.first_id); i < packed.length && overBytes(); i++) {
-            total -= packed[i]!.text.length;
-            first = r.first_id + i + 1;
-          }
-          if (!overBytes()) break scan;
+    const cut = new RetentionCut(this.opts.retention, { first: this.firstId, next: this.nextId, bytes: this.totalBytes }, now);
+    cut.droppedTo(cut.countFloor, this.bytesBetween(cut.first, cut.countFloor));
+    scan: while (cut.mayTakeMore && cut.first < this.nextId) {
+      const rows = this.stmt.readRecords.all({ from: cut.first, limit: READ_ROWS_MAX }) as RecordRow[];
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        // A record's messages share its time: too old, they go together (unread).
+        if (cut.agedOut(r.ts)) {
+          cut.droppedTo(r.last_id + 1, this.bytesBetween(cut.first, r.last_id + 1));
+          continue;
+        }
+        if (!cut.drops(r.ts)) break scan;
+        const packed = this.unpackOrNone(r);
+        if (!packed) {
+          cut.droppedTo(r.last_id + 1, this.bytesBetween(cut.first, r.last_id + 1)); // damaged: goes whole
+          continue;
+        }
+        for (let i = Math.max(0, cut.first - r.first_id); i < packed.length; i++) {
+          if (!cut.drops(r.ts)) break scan;
+          cut.droppedTo(r.first_id + i + 1, packed[i]!.text.length);
         }
       }
     }
+    const first = cut.first;
+    const total = cut.bytes;
     if (first === this.firstId) return false;
     this.stmt.deleteBelow.run(first);
     this.cache.dropBelow(first);
