@@ -1,14 +1,7 @@
 import type { Socket } from 'node:dgram';
-import type { Address, Transmit } from '../core/address.js';
+import type { Transmit } from '../core/address.js';
+import type { SansIoCore } from '../core/sans-io.js';
 import { now } from './clock.js';
-
-/** What every sans-IO core offers the edge. */
-export interface SansIoCore {
-  handleDatagram(data: Buffer, from: Address, now: number): void;
-  handleTimeout(now: number): void;
-  pollTransmit(): Transmit | undefined;
-  nextDeadline(): number | undefined;
-}
 
 /**
  * Owns one socket and one timer for a core: feeds it datagrams and timeouts, sends what it emits.

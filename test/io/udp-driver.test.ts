@@ -3,7 +3,8 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:dgram';
 import { test } from 'node:test';
 import type { Transmit } from '../../src/core/address.js';
-import { UdpDriver, type SansIoCore } from '../../src/io/udp-driver.js';
+import type { SansIoCore } from '../../src/core/sans-io.js';
+import { UdpDriver } from '../../src/io/udp-driver.js';
 
 const to = { address: '127.0.0.1', port: 9 };
 

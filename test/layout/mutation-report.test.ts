@@ -22,10 +22,10 @@ test('the report takes each file from its latest run, names files changed since,
       return path;
     };
     const first = run('1.json', {
-      'src/core/deadline.ts': { sha256: sha('src/core/deadline.ts'), mutants: [mutant(1, 'Survived'), mutant(2, 'Survived')] },
+      'src/core/timers.ts': { sha256: sha('src/core/timers.ts'), mutants: [mutant(1, 'Survived'), mutant(2, 'Survived')] },
       'src/core/liveness.ts': { sha256: 'not the code as it is', mutants: [mutant(1, 'Killed')] },
     });
-    const later = run('2.json', { 'src/core/deadline.ts': { sha256: sha('src/core/deadline.ts'), mutants: [mutant(2, 'Killed')] } });
+    const later = run('2.json', { 'src/core/timers.ts': { sha256: sha('src/core/timers.ts'), mutants: [mutant(2, 'Killed')] } });
     const out = join(dir, 'RESULTS.md');
     execFileSync(process.execPath, ['scripts/mutation-report.mjs', first, later], { cwd: ROOT, env: { ...process.env, MUTATION_REPORT_OUT: out }, stdio: 'pipe' });
     const report = readFileSync(out, 'utf8');
@@ -34,7 +34,7 @@ test('the report takes each file from its latest run, names files changed since,
     const notRun = /Not run yet[^\n]*\n\n([^]*?)\n\n/.exec(report)?.[1] ?? '';
     assert.match(notRun, /- `src\/core\/server\/server-core\.ts`/);
     assert.match(notRun, /- `src\/protocol\/codec\.ts`/);
-    assert.doesNotMatch(notRun, /deadline\.ts|liveness\.ts/, 'covered by a run');
+    assert.doesNotMatch(notRun, /timers\.ts|liveness\.ts/, 'covered by a run');
     assert.doesNotMatch(notRun, /packets\.ts/, 'types only: nothing to mutate');
   } finally {
     rmSync(dir, { recursive: true, force: true });

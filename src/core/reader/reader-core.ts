@@ -1,4 +1,5 @@
 import type { Address, Transmit } from '../address.js';
+import type { SansIoCore } from '../sans-io.js';
 import { TimerTable, type Timer } from '../timers.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ByeTimer } from '../sign-on.js';
@@ -24,7 +25,7 @@ const BYE_TRIES = 5;
  * A reader session as a state machine: it pulls from its position; each fetch acknowledges everything
  * before that position, so a lost reply is simply fetched again and nothing is delivered twice.
  */
-export class ReaderCore {
+export class ReaderCore implements SansIoCore {
   private phase: Phase = 'hello';
   private readonly fetches: FetchSchedule;
   private readonly delivery: Delivery;

@@ -1,4 +1,5 @@
 import { addressKey, isLoopback, type Address, type Transmit } from '../address.js';
+import type { SansIoCore } from '../sans-io.js';
 import { TimerTable } from '../timers.js';
 import { decode, encode } from '../../protocol/codec.js';
 import { RefuseCode, Role } from '../../protocol/constants.js';
@@ -34,7 +35,7 @@ const SWEEP_MS = 1_000;
  * and events out. It reads no clock and touches no socket. Each job is a module of its own; this one
  * dispatches, and opens and ends sessions.
  */
-export class ServerCore {
+export class ServerCore implements SansIoCore {
   readonly stats: ServerStats = newServerStats();
   private readonly out: Outbox;
   private readonly sessions = new SessionTable();

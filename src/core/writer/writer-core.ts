@@ -1,4 +1,5 @@
 import type { Address, Transmit } from '../address.js';
+import type { SansIoCore } from '../sans-io.js';
 import { TimerTable, type Timer } from '../timers.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ByeTimer } from '../sign-on.js';
@@ -19,7 +20,7 @@ const BYE_TRIES = 4;
  * A writer session as a state machine: lines in, DATA datagrams out, ACKs in.
  * Keeps every datagram until the server says it is in the log; resends what is not acknowledged.
  */
-export class WriterCore {
+export class WriterCore implements SansIoCore {
   private phase: Phase = 'hello';
   private sessionId = 0n;
   private maxMessageBytes = Number.MAX_SAFE_INTEGER;
