@@ -52,8 +52,9 @@ test('the package holds LICENSE, README and what the commands and the library ne
       queue.push(found);
     }
   }
-  // Declarations travel with their code.
-  const used = (f: string): boolean => reached.has(f) || (f.endsWith('.d.ts') && reached.has(f.replace(/\.d\.ts$/, '.js')));
+  // Declarations travel with their code; a module of types alone compiles to an empty one beside them.
+  const typesOnly = (f: string): boolean => f.endsWith('.js') && readFileSync(join(ROOT, f), 'utf8').trim() === 'export {};' && reached.has(f.replace(/\.js$/, '.d.ts'));
+  const used = (f: string): boolean => reached.has(f) || (f.endsWith('.d.ts') && reached.has(f.replace(/\.d\.ts$/, '.js'))) || typesOnly(f);
   const code = [...files].filter((f) => /\.(m?js|d\.ts)$/.test(f));
   assert.deepEqual(code.filter((f) => !used(f)), [], 'packed code that no command, library entry or install step uses');
 });
