@@ -1,0 +1,172 @@
+import { addressKey } from '../../src/core/address.js';
+import type { Message, ReaderCore, ReaderEvent } from '../../src/core/reader/reader-core.js';
+import { PacketKind } from '../../src/protocol/constants.js';
+import { checkHealthy, type DeliveryChecker } from './checkers.js';
+import type { FaultPlan } from './faults.js';
+import type { SimReader, SimWorld, SimWriter } from './world.js';
+
+/**
+ * The clients as their users drive them: writers fed in bursts (and paused once), readers printing (at once
+ * or through a slow output), `--count` consumers one after the other until the queue is drained, `--once`
+ * runs started again until the log is printed; and every event they report, checked as it comes.
+ */
+export class ClientDriver {
+  /** Ids taken by each group's members. */
+  readonly groupSeen = new Map<string, Set<number>>([
+    ['g', new Set()],
+    ['q', new Set()],
+  ]);
+  queueDrained = false;
+
+  constructor(
+    private readonly world: SimWorld,
+    private readonly delivery: DeliveryChecker,
+    private readonly faults: FaultPlan,
+  ) {}
+
+  /** Lines arrive in bursts, as fast as each writer accepts them; once, mid-input, its source goes quiet. */
+  feedWriters(): void {
+    const { world } = this;
+    const { rng, opts } = world;
+    const paused = new Set<SimWriter>();
+    for (const w of world.writers) {
+      const feed = (): void => {
+        if (w.core.finished) return;
+        const burst = rng.int(1, 200);
+        for (let i = 0; i < burst && w.submitted < w.lines.length && w.core.acceptingInput; i++) w.core.submitLine(w.lines[w.submitted++]!);
+        w.core.flush(world.now);
+        if (w.submitted >= w.lines.length) return w.core.endInput(world.now);
+        const pause = w.submitted >= pauseAt && !paused.has(w) ? (paused.add(w), opts.writerPauseMs) : 0;
+        world.schedule(world.now + pause + rng.next() * 20, feed);
+      };
+      const pauseAt = rng.int(1, w.lines.length);
+      world.schedule(world.now + rng.next() * 50, feed);
+    }
+  }
+
+  consumedQ(): number {
+    return this.groupSeen.get('q')!.size;
+  }
+
+  /** Messages of the queue not taken yet: neither handed to a consumer nor told missed (retention took them). */
+  leftInQ(): number {
+    const consumers = this.world.consumers;
+    const from = this.world.opts.retainMessages > 0 ? Math.min(...consumers.map((c) => c.firstAt ?? Infinity), Infinity) : 1;
+    if (from === Infinity) return this.world.total;
+    return this.world.total - (from - 1) - this.consumedQ() - this.missedQ();
+  }
+
+  /** What the queue's consumers were told retention removed before they could take it. */
+  missedQ(): number {
+    return this.world.consumers.reduce((n, c) => n + c.missedTold, 0);
+  }
+
+  /** The next `--group q` consumer: `--count` a few, or, once all is taken, a last `--once` that must find nothing. */
+  nextConsumer(): void {
+    const { world } = this;
+    const left = this.leftInQ();
+    const once = world.consumers.length > 0 && left <= 0;
+    // Each takes a few, never more than are left (or it would wait for ever, as it should).
+    const count = Math.min(world.rng.int(1, 5), left);
+    world.consumers.push(world.newReader(`c${world.consumers.length + 1}`, once ? { group: 'q', once: true } : { group: 'q', count }, 0));
+  }
+
+  /** The queue is all taken while a consumer still waits for its count: its user stops it (Ctrl-C). */
+  stopWaitingConsumer(): void {
+    const { world } = this;
+    const c = world.consumers[world.consumers.length - 1];
+    if (!c || c.once || c.closed || c.dead || c.stopping || this.leftInQ() > 0) return;
+    c.stopping = true;
+    c.core.close(world.now);
+  }
+
+  /** Sends what the clients put out, and takes their events. */
+  pump(): void {
+    for (const w of this.world.writers) this.pumpWriter(w);
+    for (const r of this.world.allReaders) if (!r.dead) this.pumpReader(r);
+  }
+
+  private pumpWriter(w: SimWriter): void {
+    const { world } = this;
+    for (let t = w.core.pollTransmit(); t; t = w.core.pollTransmit()) world.net.send(world.now, w.addr, t.to, t.data);
+    for (let e = w.core.pollEvent(); e; e = w.core.pollEvent()) {
+      if (e.type === 'done' || e.type === 'failed' || e.type === 'refused') w.outcome = e.type;
+      if (e.type === 'oversize') world.failures.push(`${w.name}: line ${e.line} refused as oversize`);
+      checkHealthy(world, w.name, e);
+    }
+  }
+
+  private pumpReader(r: SimReader): void {
+    const { world } = this;
+    const core = r.core;
+    for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
+      // The worst moment for a --once run: its server crashes as the run's goodbye is on its way.
+      if (r.once && r.group === undefined && (t.data[3]! & 0x7f) === PacketKind.Bye && world.faulty && world.rng.chance(0.3)) {
+        const sv = world.servers.find((x) => addressKey(x.addr) === addressKey(t.to));
+        if (sv && !sv.down) this.faults.crash(sv, world.now, world.now + world.rng.int(10, 300));
+      }
+      world.net.send(world.now, r.addr, t.to, t.data);
+    }
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) this.readerEvent(r, core, e);
+  }
+
+  private readerEvent(r: SimReader, core: ReaderCore, e: ReaderEvent): void {
+    const { world } = this;
+    if (e.type === 'messages') this.print(r, core, e.messages, e.upTo);
+    const missed = e.type === 'missed' ? e.count : e.type === 'registered' ? e.missed : 0;
+    if (missed > 0 && world.opts.retainMessages === 0) world.fail(`${r.name}: told of ${missed} missed with nothing removed`);
+    r.missedTold += missed;
+    if (e.type === 'registered' && r.firstAt === undefined) r.firstAt = e.position - e.missed;
+    // A member's leave is certain only for its first session, closed by GOODBYE (not 'unknown session').
+    if (e.type === 'registered') r.crashesAtSignOn = e.again ? -1 : world.crashes;
+    if (e.type === 'failover' || (e.type === 'closed' && e.sessionLost)) r.crashesAtSignOn = -1;
+    if (e.type === 'registry' && r.view) r.view = new Map(e.entries.map((x) => [`${x.role}:${x.name}`, x.online]));
+    if (e.type === 'presence' && r.view) for (const x of e.changes) r.view.set(`${x.role}:${x.name}`, x.online);
+    // Registered again: the server had lost its session (expired while cut off), and what it held with it.
+    // So did a member that moved to another server (a group is coordinated by its server: docs/SCALING.md).
+    if (((e.type === 'registered' && e.again) || e.type === 'failover') && r.group !== undefined) world.lostMember.add(r.group);
+    if (e.type === 'refused') world.failures.push(`${r.name} refused: ${e.reason}`);
+    checkHealthy(world, r.name, e);
+    if (e.type === 'closed' && !r.closed) this.readerClosed(r, e);
+  }
+
+  private readerClosed(r: SimReader, e: Extract<ReaderEvent, { type: 'closed' }>): void {
+    const { world } = this;
+    r.closed = true;
+    r.crashesAtClose = world.crashes;
+    // No answer to its BYE: to the server it is a member that died (what it held comes back later).
+    if (e.unconfirmed) r.dead = true;
+    if (r.group === undefined && r.once && !r.dead && r.seen.size < world.total) {
+      // The next run, a little later, from the same host. A run whose goodbye was not confirmed may
+      // not have had its place kept: the next one may print some of it again.
+      if (e.unconfirmed || e.sessionLost) r.restarted = true;
+      world.schedule(world.now + world.rng.int(1, 300), () => {
+        const next = world.newReader(r.name, { once: true }, 0, r.addr.address);
+        Object.assign(r, { addr: next.addr, core: next.core, closed: false });
+      });
+    }
+    const c = world.consumers[world.consumers.length - 1];
+    if (c === r && r.once) {
+      if (r.delivered.length > 0 && !world.killed('q')) world.fail(`${r.name}: the drained queue handed out ${r.delivered.map((m) => m.id).join(',')} again`);
+      this.queueDrained = true;
+    } else if (c === r) this.nextConsumer();
+  }
+
+  /** Hands messages on as printed: at once, or (slow output) a little later; a killed reader prints nothing more. */
+  private print(r: SimReader, core: ReaderCore, messages: Message[], upTo: number): void {
+    const { world } = this;
+    const done = (): void => {
+      if (r.dead || r.core !== core) return;
+      this.delivery.check(r, messages);
+      r.delivered.push(...messages);
+      for (const m of messages) {
+        r.seen.add(m.id);
+        if (r.group !== undefined) this.groupSeen.get(r.group)!.add(m.id);
+      }
+      if (world.opts.slowOutput) core.printed(upTo, world.now);
+    };
+    if (!world.opts.slowOutput) return done();
+    r.printAt = Math.max(r.printAt, world.now) + world.rng.next() * 3;
+    world.schedule(r.printAt, done);
+  }
+}

@@ -1,0 +1,265 @@
+import { createHmac } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addressKey, type Address } from '../../src/core/address.js';
+import { ReaderCore, READER_DEFAULTS, type Message } from '../../src/core/reader/reader-core.js';
+import { SERVER_DEFAULTS, ServerCore } from '../../src/core/server/server-core.js';
+import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
+import { FromKind } from '../../src/protocol/constants.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { NO_RETENTION, type Store } from '../../src/store/store.js';
+import { EventQueue } from './event-queue.js';
+import { CLEAN, SimNetwork } from './network.js';
+import type { Prng } from './prng.js';
+import type { SimOptions } from './scenario.js';
+
+export const EPOCH = 1_800_000_000_000;
+const serverAddress = (i: number): Address => ({ address: `10.0.0.${i + 1}`, port: 12345 + i });
+const hmac = (key: Buffer, data: Buffer): Buffer => createHmac('sha256', key).update(data).digest();
+
+export interface SimServer {
+  addr: Address;
+  core: ServerCore;
+  /** Bumped at each crash: results of store requests made before it are not delivered. */
+  epoch: number;
+  down: boolean;
+  storeResultAt: number;
+}
+
+export interface SimWriter {
+  name: string;
+  addr: Address;
+  core: WriterCore;
+  lines: Buffer[];
+  submitted: number;
+  outcome?: 'done' | 'failed' | 'refused';
+}
+
+export interface SimReader {
+  name: string;
+  addr: Address;
+  core: ReaderCore;
+  /** Messages printed (by every incarnation of this name, in order). */
+  delivered: Message[];
+  /** Their ids. */
+  seen: Set<number>;
+  /** Slow output prints in order: when the last piece handed on comes out. */
+  printAt: number;
+  group?: string;
+  /** Killed: its core is gone, and what it had not printed with it. */
+  dead?: boolean;
+  /** Restarted after a kill: it may print again what it had printed, from where the server kept it. */
+  restarted?: boolean;
+  /** A --count consumer: done once closed. */
+  closed?: boolean;
+  /** A --once consumer: the last one, which must find the drained queue empty. */
+  once?: boolean;
+  /** Told to stop (Ctrl-C). */
+  stopping?: boolean;
+  /** How many server crashes had happened when it last signed on, and when it closed. */
+  crashesAtSignOn?: number;
+  crashesAtClose?: number;
+  /** A watcher's view of the registry: role:name -> online. */
+  view?: Map<string, boolean>;
+  /** Messages the server said this reader missed (retention), and how many of them its skips used. */
+  missedTold: number;
+  missedUsed: number;
+  /**
+   * Where its first session started (what it was told it missed counts from there): from the earliest
+   * message kept, which retention may have moved past 1. A group member: where its group stood.
+   */
+  firstAt?: number;
+}
+
+export interface ReaderKind {
+  group?: string;
+  count?: number;
+  once?: boolean;
+  fromKind?: FromKind;
+  watch?: boolean;
+}
+
+/**
+ * The simulated world: a virtual clock and its event queue, the network, the store, and the servers,
+ * writers and readers on them, with what has happened to them (crashes, expired and lost members).
+ */
+export class SimWorld {
+  now = EPOCH;
+  readonly queue = new EventQueue();
+  readonly failures: string[] = [];
+  readonly faultEnd: number;
+  readonly sqliteDir: string | undefined;
+  readonly store: Store;
+  readonly net: SimNetwork;
+  /** Who is at each address: a datagram delivered there goes to its core. */
+  readonly nodes = new Map<string, (data: Buffer, from: Address) => void>();
+  readonly users = new Map<string, Buffer>();
+  readonly servers: SimServer[];
+  readonly writers: SimWriter[] = [];
+  readonly readers: SimReader[] = [];
+  /** `--group q --count K` consumers, one after the other. */
+  readonly consumers: SimReader[] = [];
+  /** A full disk: every append fails until then. */
+  storeFullUntil = 0;
+  /** Server crashes so far; whether there was one. */
+  crashes = 0;
+  serverCrashed = false;
+  /** Names whose session a server let go of (silent for the session timeout). */
+  readonly expiredNames = new Set<string>();
+  /** Groups that lost a member's session (expired while cut off, or moved to another server). */
+  readonly lostMember = new Set<string>();
+  /** The one pending timeout of each core (timers as data): its deadline. */
+  readonly armed = new Map<object, number>();
+  private readerPort = 50000;
+
+  constructor(
+    readonly rng: Prng,
+    readonly opts: SimOptions,
+  ) {
+    this.faultEnd = EPOCH + opts.faultsForMs;
+    this.sqliteDir = opts.store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'relay-sim-')) : undefined;
+    const retention = opts.retainMessages > 0 ? { ...NO_RETENTION, messages: opts.retainMessages } : NO_RETENTION;
+    this.store = this.sqliteDir ? new SqliteStore({ dataDir: this.sqliteDir, retention, fsync: false }) : new MemoryStore(retention);
+    this.servers = Array.from({ length: opts.servers }, (_, i) => ({ addr: serverAddress(i), core: this.newServerCore(), epoch: 0, down: false, storeResultAt: this.now }));
+    this.net = new SimNetwork(rng, (at, fn) => this.schedule(at, fn), (to, from, data) => this.nodes.get(addressKey(to))?.(data, from));
+    for (const sv of this.servers) {
+      this.nodes.set(addressKey(sv.addr), (data, from) => {
+        if (!sv.down) sv.core.handleDatagram(data, from, this.now);
+      });
+    }
+  }
+
+  schedule(at: number, fn: () => void | Promise<void>): void {
+    this.queue.push(Math.max(at, this.now), fn);
+  }
+
+  /** A broken property, with the virtual time it broke at (the first 20 are kept). */
+  fail(what: string): void {
+    if (this.failures.length < 20) this.failures.push(`at ${(this.now - EPOCH).toFixed(1)} ms: ${what}`);
+  }
+
+  get faulty(): boolean {
+    return this.now < this.faultEnd;
+  }
+
+  /** Every reader, the queue's consumers included. */
+  get allReaders(): SimReader[] {
+    return [...this.readers, ...this.consumers];
+  }
+
+  get total(): number {
+    return this.writers.reduce((n, w) => n + w.lines.length, 0);
+  }
+
+  credentials(name: string): { secret?: Buffer; mac?: typeof hmac } {
+    if (!this.opts.authenticated) return {};
+    this.users.set(name, Buffer.from(`secret of ${name}`));
+    return { secret: this.users.get(name)!, mac: hmac };
+  }
+
+  newServerCore(): ServerCore {
+    const { opts, rng } = this;
+    return new ServerCore({
+      ...SERVER_DEFAULTS,
+      datagramBytes: opts.datagramBytes,
+      sessionTimeoutMs: opts.sessionTimeoutMs,
+      randomId: () => rng.u64(),
+      randomKey: () => Buffer.from(rng.u64().toString(16).padStart(16, '0'), 'hex'),
+      mac: hmac,
+      ...(opts.authenticated && { users: this.users }),
+    });
+  }
+
+  /** Every server, starting from the i-th: each client has them all, each in its own order. */
+  serverList(i: number): Address[] {
+    return this.servers.map((_, k) => this.servers[(i + k) % this.servers.length]!.addr);
+  }
+
+  /** The i-th writer, with its lines made up. */
+  addWriter(i: number): SimWriter {
+    const { opts, rng } = this;
+    const addr = { address: `10.0.1.${i + 1}`, port: 40000 + i };
+    const name = `w${i + 1}`;
+    const lines: Buffer[] = [];
+    for (let n = 1; n <= opts.linesPerWriter; n++) {
+      const long = rng.chance(opts.longLineChance);
+      const body = long ? 'x'.repeat(rng.int(600, 6000)) : rng.chance(0.05) ? '' : 'y'.repeat(rng.int(0, 40));
+      lines.push(Buffer.from(`${name}:${n}:${body}`));
+    }
+    const core = new WriterCore(
+      {
+        ...WRITER_DEFAULTS,
+        name,
+        servers: this.serverList(i),
+        producerId: rng.u64(),
+        nonce: i + 1,
+        timeoutMs: 1e12,
+        datagramBytes: opts.datagramBytes,
+        ...this.credentials(name),
+      },
+      this.now,
+    );
+    const w: SimWriter = { name, addr, core, lines, submitted: 0 };
+    this.writers.push(w);
+    this.nodes.set(addressKey(addr), (data, from) => core.handleDatagram(data, from, this.now));
+    return w;
+  }
+
+  /** A reader on its own address (a new port each time), reached through `nodes` while it lives. */
+  newReader(name: string, kind: ReaderKind, serverIndex: number, host = `10.0.2.${(this.readerPort % 200) + 1}`): SimReader {
+    const { opts, rng } = this;
+    const addr = { address: host, port: this.readerPort++ };
+    const core = new ReaderCore(
+      {
+        ...READER_DEFAULTS,
+        name,
+        servers: this.serverList(serverIndex),
+        nonce: this.readerPort,
+        fromKind: kind.fromKind ?? FromKind.Earliest,
+        delayMs: rng.pick(opts.readerDelays),
+        awaitPrinted: opts.slowOutput,
+        ...(kind.group !== undefined && { group: kind.group }),
+        ...(kind.count !== undefined && { count: kind.count }),
+        ...(kind.once && { once: true }),
+        ...(kind.watch && { presence: 'watch' as const }),
+        ...this.credentials(name),
+      },
+      this.now,
+    );
+    const r: SimReader = {
+      name,
+      addr,
+      core,
+      delivered: [],
+      seen: new Set(),
+      printAt: 0,
+      missedTold: 0,
+      missedUsed: 0,
+      ...(kind.group !== undefined && { group: kind.group }),
+      ...(kind.once && { once: true }),
+      ...(kind.watch && { view: new Map<string, boolean>() }),
+    };
+    this.nodes.set(addressKey(addr), (data, from) => {
+      if (r.core === core && !r.dead) core.handleDatagram(data, from, this.now);
+    });
+    return r;
+  }
+
+  /** A member of the group died (killed, expired, or cut off from its server): its messages go round again. */
+  memberDied(group: string): boolean {
+    return this.lostMember.has(group) || this.allReaders.some((r) => r.group === group && (r.dead || this.expiredNames.has(r.name)));
+  }
+
+  /** A member died, or a server did (a group resumes from its saved low water: at least once). */
+  killed(group: string): boolean {
+    return this.serverCrashed || this.memberDied(group);
+  }
+
+  /** On a clean network with live servers and a store that works, nobody may be told a server is lost. */
+  get healthy(): boolean {
+    const o = this.opts;
+    return o.faults === CLEAN && o.restarts === 0 && o.partitions === 0 && o.outages === 0 && o.storeStalls === 0 && o.storeErrors === 0 && o.storeFullMs === 0;
+  }
+}
