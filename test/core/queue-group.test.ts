@@ -146,7 +146,7 @@ test('a fetch from a member with no lease has nothing to acknowledge; one from b
   g.grant('a', g.nextSpan(200)!, 129, 1, 65);
   assert.equal(g.advance('a', 10, 5, 2), 'unchanged', 'before the lease, whatever the offset');
   assert.equal(g.advance('a', 130, 0, 3), 'unchanged', 'past its end');
-  assert.deepEqual(g.lease('a'), { start: 65, offset: 0, end: 129, fetchId: 3, firstFetchId: 1, from: 65 });
+  assert.deepEqual(g.lease('a'), { start: 65, offset: 0, end: 129, fetchId: 3, firstFetchId: 1, from: 65, toldBefore: 0 });
 });
 
 test('an older client (no fetch id) that leaves where it was leased from gives the whole lease back; one that moved on, the rest', () => {
@@ -167,4 +167,36 @@ test('what retention removed before the group took it is told once; a read that 
   g.missed(2);
   assert.equal(g.takeMissed(), 7);
   assert.equal(g.takeMissed(), 0);
+});
+
+test('what a member is told it missed is told again to the same fetch (its reply was lost), never to a later one; a member that leaves without having taken it hands it back', () => {
+  const g = new QueueGroup<string>('jobs', 1);
+  g.missed(5);
+  assert.equal(g.tellMissed('a', 1), 5);
+  assert.equal(g.tellMissed('a', 1), 5, 'fetch 1 again: its reply was lost');
+  g.missed(2);
+  assert.equal(g.tellMissed('a', 1), 7, 'and what was missed since');
+  assert.equal(g.tellMissed('a', 2), 0, 'a later fetch: the reply that told it was taken');
+  g.missed(3);
+  assert.equal(g.tellMissed('b', 9), 3);
+  g.leave('b', 40, 0, 8); // its goodbye names a fetch before the one told: it never had that reply
+  assert.equal(g.tellMissed('a', 3), 3, 'the next member is told');
+  g.missed(4);
+  assert.equal(g.tellMissed('c', 5), 4);
+  g.leave('c', 40, 0, 5); // it took that reply
+  assert.equal(g.tellMissed('a', 4), 0);
+  g.missed(6);
+  assert.equal(g.tellMissed('d', 2), 6);
+  g.leave('d', 40, 0); // gone without a word: told again, rather twice than never
+  assert.equal(g.tellMissed('a', 5), 6);
+});
+
+test('a lease keeps what its first part told of the group missed before it, until the member has taken that part', () => {
+  const g = new QueueGroup<string>('jobs', 10);
+  const lease = g.grant('a', g.nextSpan(100)!, 40, 1, 10, 9);
+  assert.equal(lease.toldBefore, 9);
+  assert.equal(g.advance('a', 10, 0, 2), 'unchanged', 'asking from where it stood: it took nothing');
+  assert.equal(g.lease('a')!.toldBefore, 9);
+  assert.equal(g.advance('a', 20, 0, 3), 'partial');
+  assert.equal(g.lease('a')!.toldBefore, 0, 'it took the first part, and what it told');
 });

@@ -208,9 +208,17 @@ describe('reply builder', () => {
     assert.deepEqual(tparts[1]!.messages[0]!.fragment, { total: 3_000, offset: 0 });
   });
 
-  test('a reader inside a message that is gone, with nothing after it, stays where it is (never carries its offset to another message)', () => {
+  test('a reader inside a message that retention removed goes on from the first message kept, at its start (never carrying its offset to another message)', () => {
+    // Left where it stood, it would ask from there again and again, told each time of the same missed messages.
     const parts = buildReply({ ...request(1200, 50), offset: 7 }, { messages: [], next: 53, first: 53, atEnd: true });
-    assert.deepEqual([parts[0]!.nextPosition, parts[0]!.nextOffset], [50, 7]);
+    assert.deepEqual([parts[0]!.position, parts[0]!.offset, parts[0]!.nextPosition, parts[0]!.nextOffset, parts[0]!.missed], [50, 7, 53, 0, 3]);
+    const more = storedLog([{ gap: 1, tsStep: 0, from: 'w', text: Buffer.from('kept') }]);
+    const after = buildReply({ ...request(1200, 50), offset: 7 }, { messages: more, next: more[0]!.id + 1, first: more[0]!.id, atEnd: true });
+    assert.deepEqual(after[0]!.messages.map((m) => [m.id, m.text.toString(), m.fragment]), [[more[0]!.id, 'kept', undefined]]);
+    assert.deepEqual([after[0]!.nextPosition, after[0]!.nextOffset], [more[0]!.id + 1, 0]);
+    // A queue group's lease read whose kept part starts past the lease: the member goes to the lease's end.
+    const lease = buildReply({ ...request(1200, 50), offset: 7 }, { messages: [], next: 60, first: 70, atEnd: false }, 10);
+    assert.deepEqual([lease[0]!.nextPosition, lease[0]!.nextOffset, lease[0]!.missed], [60, 0, 10]);
     const none = buildReply(request(1200, 50), { messages: [], next: 53, first: 53, atEnd: true });
     assert.deepEqual([none[0]!.nextPosition, none[0]!.nextOffset, none[0]!.caughtUp], [53, 0, true]);
   });

@@ -77,3 +77,19 @@ test('simulation: a log that keeps only its newest messages: readers and group m
   }
   assert.ok(missed > 0, 'readers fell behind and were told');
 });
+
+test('simulation: a work queue on a log that keeps only its newest messages: --count consumers one after the other and long lines; each consumer is told once what retention took, and the queue drains', async () => {
+  let missed = 0;
+  for (const seed of seeds(95_101, 95_130)) {
+    const r = await runSimulation(seed, {
+      retainMessages: 20 + (seed % 4) * 30,
+      countConsumers: true,
+      groupMembers: seed % 2 === 0 ? 2 : 0,
+      longLineChance: 0.05,
+      ...(seed % 3 === 0 && { store: 'sqlite' as const }),
+    });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+    missed += r.missed;
+  }
+  assert.ok(missed > 0, 'consumers fell behind and were told');
+});

@@ -71,7 +71,7 @@ export class FetchReplies {
   replyEmpty(s: ReaderSession): void {
     const f = s.fetch;
     if (!f) return;
-    this.reply(s, f, { messages: [], next: f.position, first: f.position, atEnd: true }, false, s.group?.takeMissed());
+    this.reply(s, f, { messages: [], next: f.position, first: f.position, atEnd: true }, false, s.group?.tellMissed(s, f.fetchId));
   }
 
   /** Reported whether or not the session is still there: the store failed all the same. */

@@ -83,16 +83,19 @@ export class GroupFetches extends FetchWork {
     this.log.advance(result.next);
     const messages = result.messages.filter((m) => m.id < span.end);
     const end = messages.length < result.messages.length ? span.end : Math.min(result.next, span.end);
-    g.missed(Math.min(result.first, end) - span.start);
+    // Retention removed the start of the span: the member that takes it is told, or the next one.
+    const gone = Math.max(0, Math.min(result.first, end) - span.start);
     if (messages.length === 0) {
+      g.missed(gone);
       g.skip(span, end);
       this.changed(g);
       if (g.hasWork(this.log.next) && end > span.start) this.grantLease(s);
       else this.idleMember(s);
     } else {
-      const lease = g.grant(s, span, end, f.fetchId, f.position);
+      const before = g.tellMissed(s, f.fetchId);
+      const lease = g.grant(s, span, end, f.fetchId, f.position, before);
       this.changed(g);
-      this.replyLease(s, f, lease, { ...result, messages, next: end, atEnd: !g.hasWork(this.log.next) }, g.takeMissed());
+      this.replyLease(s, f, lease, { ...result, messages, next: end, atEnd: !g.hasWork(this.log.next) }, before + gone);
     }
   }
 
@@ -104,8 +107,9 @@ export class GroupFetches extends FetchWork {
       // A member that ended meanwhile has left the group, and holds no lease.
       if (s.fetch !== f || g.lease(s) !== lease) return;
       const messages = result.messages.filter((m) => m.id < lease.end);
-      // The lease starts where the member stands in it: what retention removed since, it never had.
-      const missed = Math.max(0, Math.min(result.first, lease.end) - lease.start);
+      // The lease starts where the member stands in it: what retention removed from there, it never had;
+      // and while it has taken nothing of the lease, what the group missed before it is told again.
+      const missed = lease.toldBefore + Math.max(0, Math.min(result.first, lease.end) - lease.start);
       this.replyLease(s, f, lease, { ...result, messages, next: lease.end, atEnd: !g.hasWork(this.log.next) }, missed);
     });
   }

@@ -13,6 +13,11 @@ export interface Lease extends Span {
   firstFetchId: number;
   /** Where the member stood when it was given the lease. */
   from: number;
+  /**
+   * What the group missed before this lease (retention), told with its first part: told again while the
+   * member has taken nothing of the lease (that reply was lost).
+   */
+  toldBefore: number;
 }
 
 /** Most messages in one lease: small enough that members share a backlog, big enough to keep them busy. */
@@ -36,6 +41,8 @@ export class QueueGroup<M> {
   saved: number | undefined;
   /** Messages retention removed before the group took them, not yet told to a member. */
   private missedCount = 0;
+  /** What a member was last told it missed, by the fetch whose reply told it: told again if it asks again. */
+  private readonly told = new Map<M, { fetchId: number; count: number }>();
 
   constructor(
     readonly name: string,
@@ -81,9 +88,21 @@ export class QueueGroup<M> {
     return count;
   }
 
+  /**
+   * What a reply to `member`'s fetch `fetchId` tells it missed: what the group missed since a member was
+   * last told, and what a reply to this same fetch told before (that reply was lost: the member asks again).
+   */
+  tellMissed(member: M, fetchId: number): number {
+    const before = this.told.get(member);
+    const count = (before?.fetchId === fetchId ? before.count : 0) + this.takeMissed();
+    if (count > 0) this.told.set(member, { fetchId, count });
+    else this.told.delete(member);
+    return count;
+  }
+
   /** Leases `span.start` up to `end` (what one read covered) to `member`. */
-  grant(member: M, span: Span, end: number, fetchId: number, from: number): Lease {
-    const lease: Lease = { start: span.start, offset: span.offset, end, fetchId, firstFetchId: fetchId, from };
+  grant(member: M, span: Span, end: number, fetchId: number, from: number, toldBefore = 0): Lease {
+    const lease: Lease = { start: span.start, offset: span.offset, end, fetchId, firstFetchId: fetchId, from, toldBefore };
     this.skip(span, end);
     this.leases.set(member, lease);
     return lease;
@@ -110,7 +129,8 @@ export class QueueGroup<M> {
       this.leases.delete(member);
       return 'done';
     }
-    Object.assign(l, { start: position, offset, fetchId, from: position });
+    // It took the lease's first part, and with it what that part told.
+    Object.assign(l, { start: position, offset, fetchId, from: position, toldBefore: 0 });
     return 'partial';
   }
 
@@ -125,6 +145,10 @@ export class QueueGroup<M> {
   leave(member: M, position: number, offset: number, fetchId?: number): void {
     this.members.delete(member);
     this.waiting.delete(member);
+    // Told, but the reply may not have reached it: the next member tells it (rather twice than never).
+    const told = this.told.get(member);
+    this.told.delete(member);
+    if (told && (fetchId === undefined || fetchId < told.fetchId)) this.missedCount += told.count;
     const l = this.leases.get(member);
     if (!l) return;
     this.leases.delete(member);

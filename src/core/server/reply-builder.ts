@@ -27,7 +27,7 @@ export function buildReply(
   /** Messages the reader is told it missed (retention); by default those between its position and the log's first. */
   missed = read.first > req.position ? read.first - req.position : 0,
 ): Batch[] {
-  const reply = new ReplyParts(req, missed);
+  const reply = new ReplyParts(req, read, missed);
   let complete = true;
   for (const m of read.messages) {
     if (!reply.add(m)) {
@@ -53,11 +53,19 @@ class ReplyParts {
 
   constructor(
     private readonly req: ReplyRequest,
+    read: ReadResult,
     private readonly missed: number,
   ) {
     this.budget = req.datagramBytes - BATCH_HEADER_BYTES;
     this.nextPosition = this.partPosition = req.position;
     this.nextOffset = this.partOffset = req.offset;
+    // The message the reader stood in (part way through its fragments) is gone: retention removed it. The
+    // reader goes on from what is kept, at the start of a message; left where it stood, it would ask again
+    // and again, and be told each time of what it missed.
+    if (read.first > req.position) {
+      this.nextPosition = Math.min(read.first, read.next);
+      this.nextOffset = 0;
+    }
   }
 
   /** Adds a stored message (the rest of it, where the reader stopped inside it); false once the reply is full. */
