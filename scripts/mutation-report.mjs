@@ -34,9 +34,11 @@ for (const path of reports) {
     files.set(file, { ...data, mutants: [...merged.values()] });
   }
 }
+// A file removed since its runs (its code moved elsewhere) has nothing left to report.
+for (const path of [...files.keys()]) if (!existsSync(path)) files.delete(path);
 const sha256 = (path) => createHash('sha256').update(readFileSync(path)).digest('hex');
 // Files whose code changed after their last run: their figures are of the older code.
-const outdated = [...files].filter(([path, f]) => !existsSync(path) || sha256(path) !== f.sha256).map(([path]) => path);
+const outdated = [...files].filter(([path, f]) => sha256(path) !== f.sha256).map(([path]) => path);
 // Files the mutation run covers (stryker.config.json's `mutate`: every .ts under these folders) that no run has yet.
 const sourcesUnder = (dir) =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sourcesUnder(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));

@@ -891,3 +891,21 @@ test('stalled, then the server lost the session after storing everything: the ne
   w.handleDatagram(encode({ kind: 'stalled', sessionId: 77n, retryAfterMs: 500, reason: 'disk full' }), SERVER, T0 + 5);
   assert.deepEqual(events(w), [{ type: 'stalled', reason: 'disk full' }]);
 });
+
+test('signing on again (the server lost the session) while throttled and with datagrams in flight: only HELLOs go until welcomed, and the RTO is not backed off meanwhile', () => {
+  const w = newWriter({ windowInitial: 4 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 8);
+  drain(w);
+  w.handleDatagram(encode({ kind: 'throttle', sessionId: 77n, limit: 10, retryAfterMs: 300 }), SERVER, T0 + 1);
+  const rto = w.rtoMs;
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 2);
+  const kinds: string[] = [];
+  for (let now = T0 + 3; now < T0 + 3_000; now += 10) {
+    w.handleTimeout(now);
+    kinds.push(...drain(w).map((t) => t.packet.kind));
+  }
+  assert.ok(kinds.length > 0 && kinds.every((k) => k === 'hello'), kinds.join(','));
+  assert.equal(w.rtoMs, rto, 'no retransmission timer ran while signing on');
+});

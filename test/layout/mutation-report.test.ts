@@ -24,6 +24,7 @@ test('the report takes each file from its latest run, names files changed since,
     const first = run('1.json', {
       'src/core/timers.ts': { sha256: sha('src/core/timers.ts'), mutants: [mutant(1, 'Survived'), mutant(2, 'Survived')] },
       'src/core/liveness.ts': { sha256: 'not the code as it is', mutants: [mutant(1, 'Killed')] },
+      'src/core/gone.ts': { sha256: 'a file since removed', mutants: [mutant(1, 'Survived')] },
     });
     const later = run('2.json', { 'src/core/timers.ts': { sha256: sha('src/core/timers.ts'), mutants: [mutant(2, 'Killed')] } });
     const out = join(dir, 'RESULTS.md');
@@ -35,6 +36,7 @@ test('the report takes each file from its latest run, names files changed since,
     assert.match(notRun, /- `src\/core\/server\/server-core\.ts`/);
     assert.match(notRun, /- `src\/protocol\/codec\.ts`/);
     assert.doesNotMatch(notRun, /timers\.ts|liveness\.ts/, 'covered by a run');
+    assert.doesNotMatch(report, /gone\.ts/, 'a file removed since its run is left out');
     assert.doesNotMatch(notRun, /packets\.ts/, 'types only: nothing to mutate');
   } finally {
     rmSync(dir, { recursive: true, force: true });

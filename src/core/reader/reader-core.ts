@@ -287,8 +287,8 @@ export class ReaderCore implements SansIoCore {
 
   private registerAgain(now: number): void {
     this.phase = 'hello';
+    // What the intake holds is reset when the new session is welcomed (until then no reply is taken).
     this.fetches.current = undefined;
-    this.intake.drop();
     this.link.renew();
     this.helloAgain(now);
   }

@@ -30,12 +30,6 @@ export class ReplyIntake {
     this.tookFetchId = 0;
   }
 
-  /** The session is gone: what was held goes, and the next one asks for the message it stood in whole. */
-  drop(): void {
-    this.parts.reset();
-    this.offset = 0;
-  }
-
   /** One part of a reply. 'stop': --count is reached. */
   take(b: Batch, now: number): 'stop' | 'more' {
     const f = this.fetches.current;

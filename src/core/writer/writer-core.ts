@@ -22,7 +22,6 @@ const BYE_TRIES = 4;
  */
 export class WriterCore implements SansIoCore {
   private phase: Phase = 'hello';
-  private sessionId = 0n;
   private maxMessageBytes = Number.MAX_SAFE_INTEGER;
   private heartbeatMs = 5_000;
   private readonly packer: LinePacker;
