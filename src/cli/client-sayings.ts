@@ -18,6 +18,17 @@ class ServerName {
   constructor(first: Address) {
     this.name = formatAddress(first);
   }
+  /** A client's sayings: its `tell`, and the server it talks to now. */
+  sayings<T extends (...args: never[]) => void>(tell: T): { readonly server: string; tell: T } {
+    const server = (): string => this.name;
+    return {
+      get server() {
+        return server();
+      },
+      tell,
+    };
+  }
+
   /** Says the shared sign-on events; true when `e` was one of them. */
   signOn(logger: Logger, e: WriterEvent | ReaderEvent): boolean {
     const server = this.name;
@@ -69,12 +80,7 @@ export function writerSayings(logger: Logger, say: (line: string) => void, opts:
         return;
     }
   };
-  return {
-    get server() {
-      return at.name;
-    },
-    tell,
-  };
+  return at.sayings(tell);
 }
 
 export interface ReaderSayings {
@@ -110,12 +116,7 @@ export function readerSayings(logger: Logger, opts: { name: string; servers: Add
         return;
     }
   };
-  return {
-    get server() {
-      return at.name;
-    },
-    tell,
-  };
+  return at.sayings(tell);
 }
 
 /**

@@ -155,8 +155,15 @@ export class SessionLink {
     this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
   }
 
-  /** The server in use stopped answering: the next one. The failover is the news: it answering is not "back". */
-  moveOn(now: number): { from: Address; to: Address } {
+  /**
+   * The server owed an answer for too long: the next server, if there is one (the failover is the news: it
+   * answering is not "back"); if not, the loss is noted, to be said once (undefined).
+   */
+  serverSilent(now: number): { from: Address; to: Address } | undefined {
+    if (!this.servers.canMove) {
+      this.liveness.markReported();
+      return undefined;
+    }
     const from = this.servers.moveOn(now);
     this.liveness.reset();
     return { from, to: this.servers.current };

@@ -181,13 +181,13 @@ export class ReaderCore implements SansIoCore {
     return 'stop';
   }
 
+  /** The server stopped answering: register with the next one, at our own position; or, with no other, say so. */
   private serverLost(now: number): 'stop' | void {
-    if (this.link.servers.canMove) {
-      this.moveOn(now);
-      return 'stop';
-    }
-    this.link.liveness.markReported();
-    this.events.push({ type: 'server-lost' });
+    const moved = this.link.serverSilent(now);
+    if (!moved) return void this.events.push({ type: 'server-lost' });
+    this.events.push({ type: 'failover', ...moved });
+    this.registerAgain(now);
+    return 'stop';
   }
 
   /** The BYE went unanswered: again, or, after the last try, closed without the server's word. */
@@ -263,12 +263,6 @@ export class ReaderCore implements SansIoCore {
     const role = this.config.presence === 'who' ? Role.Observer : Role.Reader;
     const group = this.config.group;
     this.link.sendHello({ role, fromKind, fromId, ...(group !== undefined && { group }) }, now);
-  }
-
-  /** The server in use stopped answering: register with the next one, at our own position. */
-  private moveOn(now: number): void {
-    this.events.push({ type: 'failover', ...this.link.moveOn(now) });
-    this.registerAgain(now);
   }
 
   /**

@@ -196,13 +196,13 @@ export class WriterCore implements SansIoCore {
     return 'stop';
   }
 
+  /** The server stopped answering: register with the next one and resend what is unconfirmed there; or, with no other, say so. */
   private serverLost(now: number): 'stop' | void {
-    if (this.link.servers.canMove) {
-      this.moveOn(now);
-      return 'stop';
-    }
-    this.link.liveness.markReported();
-    this.events.push({ type: 'server-lost' });
+    const moved = this.link.serverSilent(now);
+    if (!moved) return void this.events.push({ type: 'server-lost' });
+    this.events.push({ type: 'failover', ...moved });
+    this.rehello(now);
+    return 'stop';
   }
 
   /** The BYE went unanswered: again, or, after the last try, done without the server's word. */
@@ -325,12 +325,6 @@ export class WriterCore implements SansIoCore {
   }
 
   // ---- progress and the end ----
-
-  /** The server in use stopped answering: register with the next one and resend what is unconfirmed there. */
-  private moveOn(now: number): void {
-    this.events.push({ type: 'failover', ...this.link.moveOn(now) });
-    this.rehello(now);
-  }
 
   private progress(now: number): void {
     this.lastProgressAt = now;
