@@ -1,6 +1,7 @@
 import type {
   ClientRecord,
   LogBounds,
+  LogSize,
   NewMessage,
   ProducerBatch,
   ReadLimits,
@@ -60,6 +61,10 @@ export class MemoryStore implements Store {
     return Promise.resolve({ first: this.firstId, next: this.nextId });
   }
 
+  size(): Promise<LogSize> {
+    return Promise.resolve({ first: this.firstId, next: this.nextId, bytes: this.textBytes });
+  }
+
   cursor(name: string): Promise<number | undefined> {
     return Promise.resolve(this.cursors.get(name));
   }
@@ -76,6 +81,17 @@ export class MemoryStore implements Store {
 
   clients(): Promise<ClientRecord[]> {
     return Promise.resolve([...this.clientRecords.values()].map((c) => ({ ...c })));
+  }
+
+  forgetClients(seenBefore: number): Promise<number> {
+    let forgotten = 0;
+    for (const [key, c] of this.clientRecords) {
+      if (c.online || c.lastSeen >= seenBefore) continue;
+      this.clientRecords.delete(key);
+      if (c.role === 'reader') this.cursors.delete(c.name);
+      forgotten++;
+    }
+    return Promise.resolve(forgotten);
   }
 
   close(): Promise<void> {

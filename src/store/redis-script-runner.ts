@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RESP_TYPES, SimpleError, type createClient } from '@redis/client';
-import { APPEND, CLAIM, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
+import { APPEND, CLAIM, FORGET, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
 
 type Client = ReturnType<typeof createClient>;
 const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -32,6 +32,7 @@ export const scripts = {
   claim: new Script(CLAIM),
   renew: new Script(RENEW),
   release: new Script(RELEASE),
+  forget: new Script(FORGET),
 };
 
 /** A flat reply of field, value, field, value… as pairs. */

@@ -131,6 +131,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `;
 
+/** KEYS: clients, cursors. ARGV: seen before (ms). Forgets clients offline since before then; returns how many. */
+export const FORGET = `
+local all = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #all, 2 do
+  local online, seen = string.match(all[i + 1], '^(%d):(%d+)$')
+  if online == '0' and tonumber(seen) < tonumber(ARGV[1]) then
+    redis.call('HDEL', KEYS[1], all[i])
+    local role, name = string.match(all[i], '^([^:]*):(.*)$')
+    if role == 'reader' then redis.call('HDEL', KEYS[2], name) end
+    n = n + 1
+  end
+end
+return n
+`;
+
 /** KEYS: meta. Creates the relay's keys in an empty redis; says what is there otherwise. */
 export const INIT = `
 local meta = KEYS[1]

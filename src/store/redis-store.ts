@@ -10,6 +10,7 @@ import type {
   ClaimResult,
   ClientRecord,
   LogBounds,
+  LogSize,
   ProducerBatch,
   ReadLimits,
   ReadResult,
@@ -220,6 +221,12 @@ export class RedisStore implements Store {
     return { first: this.first, next: this.next };
   }
 
+  async size(): Promise<LogSize> {
+    const [first, next, bytes] = (await this.client.sendCommand(['HMGET', this.keys.meta, 'first', 'next', 'bytes'])) as (string | null)[];
+    this.learn(Number(first ?? 1), Number(next ?? 1));
+    return { first: this.first, next: this.next, bytes: Number(bytes ?? 0) };
+  }
+
   async cursor(name: string): Promise<number | undefined> {
     const v = await this.client.sendCommand(['HGET', this.keys.cursors, name]);
     return v === null ? undefined : Number(v);
@@ -244,6 +251,10 @@ export class RedisStore implements Store {
       const [online, lastSeen] = value.split(':');
       return { name: key.slice(colon + 1), role: key.slice(0, colon) as 'writer' | 'reader', online: online === '1', lastSeen: Number(lastSeen) };
     });
+  }
+
+  async forgetClients(seenBefore: number): Promise<number> {
+    return (await scripts.forget.run(this.client, [this.keys.clients, this.keys.cursors], [String(seenBefore)])) as number;
   }
 
   async claimName(key: string, holder: string, ttlMs: number, force: boolean): Promise<ClaimResult> {

@@ -7,6 +7,7 @@ import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-c
 import type {
   ClientRecord,
   LogBounds,
+  LogSize,
   NewMessage,
   ProducerBatch,
   ReadLimits,
@@ -178,6 +179,10 @@ export class SqliteStore implements Store {
     return Promise.resolve({ first: this.firstId, next: this.nextId });
   }
 
+  size(): Promise<LogSize> {
+    return Promise.resolve({ first: this.firstId, next: this.nextId, bytes: this.totalBytes });
+  }
+
   cursor(name: string): Promise<number | undefined> {
     const row = this.stmt.getCursor.get(name) as { position: number } | undefined;
     return Promise.resolve(row?.position);
@@ -200,6 +205,15 @@ export class SqliteStore implements Store {
   clients(): Promise<ClientRecord[]> {
     const rows = this.stmt.allClients.all() as { name: string; role: 'writer' | 'reader'; online: number; last_seen: number }[];
     return Promise.resolve(rows.map((r) => ({ name: r.name, role: r.role, online: r.online === 1, lastSeen: r.last_seen })));
+  }
+
+  forgetClients(seenBefore: number): Promise<number> {
+    const forgotten = this.db.transaction(() => {
+      this.stmt.forgetCursors.run(seenBefore);
+      return this.stmt.forgetClients.run(seenBefore).changes;
+    })();
+    if (forgotten > 0) this.checkpointer.committed();
+    return Promise.resolve(forgotten);
   }
 
   async close(): Promise<void> {
@@ -240,6 +254,8 @@ export class SqliteStore implements Store {
       putCursor: db.prepare('INSERT OR REPLACE INTO cursors (name, position) VALUES (?, ?)'),
       putClient: db.prepare('INSERT OR REPLACE INTO clients (name, role, online, last_seen) VALUES (?, ?, ?, ?)'),
       allClients: db.prepare('SELECT name, role, online, last_seen FROM clients ORDER BY name, role'),
+      forgetCursors: db.prepare("DELETE FROM cursors WHERE name IN (SELECT name FROM clients WHERE role = 'reader' AND online = 0 AND last_seen < ?)"),
+      forgetClients: db.prepare('DELETE FROM clients WHERE online = 0 AND last_seen < ?'),
     };
   }
 

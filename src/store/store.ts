@@ -59,6 +59,11 @@ export interface LogBounds {
   next: number;
 }
 
+/** The log's extent: its bounds and the bytes of text it keeps. */
+export interface LogSize extends LogBounds {
+  bytes: number;
+}
+
 export interface ClientRecord {
   name: string;
   role: 'writer' | 'reader';
@@ -81,10 +86,16 @@ export interface Store {
   append(batches: ProducerBatch[]): Promise<(number | null)[]>;
   read(from: number, limits: ReadLimits): Promise<ReadResult>;
   bounds(): Promise<LogBounds>;
+  size(): Promise<LogSize>;
   cursor(name: string): Promise<number | undefined>;
   saveCursors(cursors: ReadonlyMap<string, number>): Promise<void>;
   saveClient(client: ClientRecord): Promise<void>;
   clients(): Promise<ClientRecord[]>;
+  /**
+   * Forgets the clients offline since before `seenBefore` (ms): their records and, for readers, their
+   * positions. Returns how many records went.
+   */
+  forgetClients(seenBefore: number): Promise<number>;
   /**
    * A store shared by several servers tells each when another appends: `listener` gets the log's new end.
    * Stores only one server uses have nothing to tell, and leave it out.

@@ -176,6 +176,39 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
       await s.close();
     });
 
+    test('forgets clients offline since before a time, with their reader positions', async () => {
+      const s = await fresh();
+      try {
+        await s.saveClient({ name: 'gone', role: 'reader', online: false, lastSeen: 100 });
+        await s.saveClient({ name: 'gone', role: 'writer', online: false, lastSeen: 150 });
+        await s.saveClient({ name: 'recent', role: 'reader', online: false, lastSeen: 1_000 });
+        await s.saveClient({ name: 'online', role: 'reader', online: true, lastSeen: 50 });
+        await s.saveClient({ name: 'w:x', role: 'writer', online: false, lastSeen: 10 });
+        await s.saveCursors(new Map([['gone', 4], ['recent', 5], ['online', 6], ['group/g', 7]]));
+        assert.equal(await s.forgetClients(1_000), 3, 'both records of gone, and the writer w:x');
+        const left = (await s.clients()).map((c) => `${c.role}:${c.name}`).sort();
+        assert.deepEqual(left, ['reader:online', 'reader:recent'], 'one seen at the time stays; one online stays whatever its age');
+        assert.equal(await s.cursor('gone'), undefined, 'a forgotten reader starts as a new one');
+        assert.equal(await s.cursor('recent'), 5);
+        assert.equal(await s.cursor('online'), 6);
+        assert.equal(await s.cursor('group/g'), 7, "a group's position is not a client's");
+        assert.equal(await s.forgetClients(1_000), 0);
+      } finally {
+        await s.close();
+      }
+    });
+
+    test("its size: the log's bounds and the bytes of text it keeps, retention included", async () => {
+      const s = await fresh({ messages: 2, bytes: 0, ageMs: 0 });
+      try {
+        assert.deepEqual(await s.size(), { first: 1, next: 1, bytes: 0 });
+        await s.append([{ producerId: 1n, lastSeq: 1, messages: ['a', 'bb', 'ccc'].map((t) => msg(t)) }]);
+        assert.deepEqual(await s.size(), { first: 2, next: 4, bytes: 5 });
+      } finally {
+        await s.close();
+      }
+    });
+
     test('retention by count keeps the newest N; a read from below starts at the oldest kept', async () => {
       const s = await fresh({ messages: 3, bytes: 0, ageMs: 0 });
       for (let i = 1; i <= 5; i++) await s.append([{ producerId: 1n, lastSeq: i, messages: [msg(String(i))] }]);
