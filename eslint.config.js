@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 const impure = ['node:dgram', 'node:net', 'node:fs', 'node:fs/promises', 'node:dns', 'node:dns/promises', 'node:child_process', 'node:perf_hooks', 'node:crypto', 'node:timers'];
 const impureImports = impure.map((name) => ({ name, message: 'I/O belongs in src/io' }));
 
-// Imports run one way: protocol <- core <- io <- cli. The store's contract (its types, the requests a core
+// Imports run one way: protocol <- core <- io <- monitor <- cli. The store's contract (its types, the requests a core
 // makes, how failures are classed) is shared; the store drivers are opened by io and cli only.
 const folders = (names) => `^(\\.\\./)+(${names.join('|')})/`;
 const layers = {
@@ -14,7 +14,11 @@ const layers = {
     { regex: '^(\\.\\./)+store/(?!(store|store-request|store-errors)\\.js$)', message: 'a core sees the store contract only, never a driver' },
   ],
   'src/store/**/*.ts': [{ regex: folders(['core', 'io', 'cli']), message: 'a store knows nothing of the relay above it' }],
-  'src/io/**/*.ts': [{ regex: folders(['cli']), message: 'io is driven by cli: pass what it needs in (e.g. a render function)' }],
+  'src/io/**/*.ts': [{ regex: folders(['cli', 'monitor']), message: 'io is driven by cli: pass what it needs in (e.g. a render function)' }],
+  'src/monitor/**/*.ts': [
+    { regex: folders(['cli']), message: 'monitoring watches a running server; cli starts it' },
+    { regex: '^(\\.\\./)+store/(?!(store|store-errors)\\.js$)', message: 'monitoring sees the store contract only, never a driver' },
+  ],
 };
 const sansIo = new Set(['src/protocol/**/*.ts', 'src/core/**/*.ts']);
 const importRules = Object.entries(layers).map(([files, patterns]) => ({

@@ -3,7 +3,7 @@ import type { ChatEnd, ChatEvents } from '../io/chat-runtime.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { chatSayings, takenOverReason } from './client-sayings.js';
 import { ExitCode, UserError } from './exit-codes.js';
-import { formatMessage, formatRegistry, localTime } from './format.js';
+import { formatMessage, formatPeople, localTime } from './format.js';
 
 /** The chat's failure, worded: `registered` tells whether it ended a chat that had started. */
 export function chatFailure(end: ChatEnd, name: string, servers: string, registered: boolean): UserError {
@@ -88,7 +88,7 @@ export class ChatRoom implements ChatEvents {
     }
     if (!this.whoAsked) return;
     this.whoAsked = false;
-    for (const l of formatRegistry(entries, 'text').split('\n').filter(Boolean)) this.show(l);
+    for (const l of formatPeople(entries).split('\n').filter(Boolean)) this.show(l);
     this.whoAnswered?.();
   }
 

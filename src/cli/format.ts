@@ -79,6 +79,21 @@ export function formatRegistry(entries: PresenceEntry[], format: Format): string
     .join('');
 }
 
+/**
+ * The chat's /who: one row per person, whatever sessions they have (a chat is a writer and a reader):
+ * online if any of them is, last seen at the latest.
+ */
+export function formatPeople(entries: PresenceEntry[]): string {
+  const people = new Map<string, { online: boolean; lastSeen: number }>();
+  for (const e of entries) {
+    const p = people.get(e.name);
+    people.set(e.name, { online: e.online || (p?.online ?? false), lastSeen: Math.max(e.lastSeen, p?.lastSeen ?? 0) });
+  }
+  const rows = [...people].sort(([a, x], [b, y]) => (x.online !== y.online ? (x.online ? -1 : 1) : a.localeCompare(b)));
+  const width = Math.max(4, ...rows.map(([name]) => name.length));
+  return rows.map(([name, p]) => `${name.padEnd(width)}  ${p.online ? 'online ' : 'offline'}  last seen ${localTime(p.lastSeen)}\n`).join('');
+}
+
 /** `--presence`: who came online or went offline, as it happens. */
 export function formatPresence(changes: PresenceEntry[], format: Format): string {
   return changes

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import { hideBin } from 'yargs/helpers';
 import type { Logger } from 'pino';
 import { formatAddress } from '../core/address.js';
@@ -8,7 +9,9 @@ import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
-import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
+import { Monitor } from '../monitor/monitor.js';
+import { startHttpMonitor, type HttpMonitor } from '../monitor/http-monitor.js';
+import { baseParser, examplesText, favourEventLoop, runCommand, usage, VERSION, type Example } from './command.js';
 import { DEFAULT_PORT, portInput } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
@@ -21,6 +24,7 @@ export const EXAMPLES: Example[] = [
   { command: '$0 --host 0.0.0.0 --retain-messages 1000000', does: 'Serve the network, keep the newest million messages' },
   { command: '$0 --host 0.0.0.0 --users users.json', does: 'Authenticated mode: only the users in users.json' },
   { command: '$0 --store memory --port 0', does: 'A throw-away server on any free port (the log says which)' },
+  { command: '$0 --http 9100', does: 'Also serve metrics, health and a live status page at http://127.0.0.1:9100/' },
 ];
 
 const parse = (argv: string[]) =>
@@ -74,6 +78,16 @@ const parse = (argv: string[]) =>
       default: SERVER_DEFAULTS.messagesPerSecond,
       describe: 'Messages one writer may send per second (0: no limit)',
     })
+    .option('http', {
+      type: 'string',
+      describe: 'Serve /metrics (Prometheus), /healthz, /readyz, /status and a live status page on [HOST:]PORT (loopback unless a host is given)',
+    })
+    .option('stats-interval', { type: 'number', default: 0, describe: 'Log one line of the main figures every N seconds (0: never)' })
+    .option('forget-after', {
+      type: 'number',
+      default: 30,
+      describe: 'Days after which a client not seen is forgotten, with its reader position (0: never)',
+    })
     .epilogue(examplesText(NAME, EXAMPLES))
     .parseSync();
 
@@ -81,13 +95,22 @@ type Args = ReturnType<typeof parse>;
 
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
-  const { maxMessageBytes, datagramBytes, users } = checkArgs(args);
+  const { maxMessageBytes, datagramBytes, users, http: httpAt } = checkArgs(args);
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
   if (users?.exposed) {
     logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
   }
-  const store = await openLog(args, logger);
+  const dataDir = args.store === 'sqlite' ? resolve(args['data-dir']) : undefined;
+  const monitor = new Monitor({ version: VERSION, storeKind: storeKindOf(args.store), dataDir, logger, statsIntervalS: args['stats-interval'] });
+  // Served before the store opens: /healthz answers and /readyz says why not yet, however long that takes.
+  const http = httpAt && (await serveHttp(httpAt, monitor));
+  if (http) logger.info({ http: `http://${hostPort(httpAt!.host, http.port)}/` }, `status page on http://${hostPort(httpAt!.host, http.port)}/`);
+  const store = await openLog(args, logger, monitor).catch(async (err: unknown) => {
+    await http?.close();
+    throw err;
+  });
+  monitor.storeOpened(store);
   const server = await startServer({
     host: args.host,
     port: args.port,
@@ -105,26 +128,44 @@ export async function main(argv: string[]): Promise<number> {
       randomId,
       randomKey,
       mac: hmacSha256,
+      observe: monitor.observe,
     },
+    forgetAfterMs: args['forget-after'] * 86_400_000,
+    watch: monitor.watch,
   }).catch(async (err: NodeJS.ErrnoException) => {
     await store.close();
+    await http?.close();
     throw bindFailure(err, args);
   });
+  monitor.started(server);
   // After the store has started its workers.
   favourEventLoop(logger);
   // Signals are handled before anyone is told the server listens: a SIGTERM sent on that line stops it cleanly.
-  const stopped = untilSignal(server, logger);
+  const stopped = untilSignal(server, logger, () => {
+    monitor.readiness.draining = true;
+  });
   const where = formatAddress(server.address);
   const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
   logger.info(
-    { address: server.address.address, port: server.address.port, store: store.kind, users: users?.users.size },
+    {
+      address: server.address.address,
+      port: server.address.port,
+      store: store.kind,
+      dataDir,
+      users: users?.users.size,
+      ...(http && { http: `http://${hostPort(httpAt!.host, http.port)}/` }),
+    },
     (loopback
       ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
       : `listening on ${where}, store ${store.kind}`) +
-      (users ? `, authenticated mode (${users.users.size} users)` : ''),
+      (dataDir ? ` in ${dataDir}` : '') +
+      (users ? `, authenticated mode (${users.users.size} users)` : '') +
+      (http ? `; status page http://${hostPort(httpAt!.host, http.port)}/` : ''),
   );
 
   await stopped;
+  monitor.stop();
+  await http?.close();
   const st = server.core.stats;
   logger.info(
     { ...st, messagesPerAppend: st.appends > 0 ? Math.round(st.messagesStored / st.appends) : 0 },
@@ -133,8 +174,15 @@ export async function main(argv: string[]): Promise<number> {
   return ExitCode.Ok;
 }
 
+type HttpAddress = { host: string; port: number };
+
 /** The checks yargs cannot make; the users file read. */
-function checkArgs(args: Args): { maxMessageBytes: number; datagramBytes: number; users: ReturnType<typeof loadUsers> | undefined } {
+function checkArgs(args: Args): {
+  maxMessageBytes: number;
+  datagramBytes: number;
+  users: ReturnType<typeof loadUsers> | undefined;
+  http: HttpAddress | undefined;
+} {
   if (!isIP(args.host)) throw usage(`invalid --host '${args.host}': expected an IP address such as 127.0.0.1, 0.0.0.0 or ::`);
   for (const k of ['retain-messages', 'retain-bytes', 'retain-seconds'] as const) {
     if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
@@ -159,10 +207,37 @@ function checkArgs(args: Args): { maxMessageBytes: number; datagramBytes: number
   if (args.store !== 'sqlite' && args.store !== 'memory' && !/^rediss?:\/\//.test(args.store)) {
     throw usage(`invalid --store '${args.store}': expected sqlite, memory or redis://host:port[/db]`);
   }
-  return { maxMessageBytes, datagramBytes, users };
+  if (!(args['stats-interval'] >= 0)) throw usage(`invalid --stats-interval '${args['stats-interval']}': expected seconds, 0 or more`);
+  if (!(args['forget-after'] >= 0)) throw usage(`invalid --forget-after '${args['forget-after']}': expected days, 0 or more`);
+  const http = args.http === undefined ? undefined : httpAddress(args.http);
+  return { maxMessageBytes, datagramBytes, users, http };
 }
 
-function openLog(args: Args, logger: Logger): Promise<Store> {
+/** --http [HOST:]PORT: loopback unless a host is given; an IPv6 host in brackets. */
+function httpAddress(value: string): HttpAddress {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(value);
+  const host = m?.[1]?.replace(/^\[(.*)\]$/, '$1') ?? '127.0.0.1';
+  const port = Number(m?.[2]);
+  if (!m || !isIP(host) || port > 65535) {
+    throw usage(`invalid --http '${value}': expected [HOST:]PORT, such as 9100, 0.0.0.0:9100 or [::1]:9100`);
+  }
+  return { host, port };
+}
+
+const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
+async function serveHttp(at: HttpAddress, monitor: Monitor): Promise<HttpMonitor> {
+  return startHttpMonitor(at.host, at.port, monitor).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE') throw new UserError(`--http: port ${at.port} on ${at.host} is already in use`, ExitCode.StartFailed);
+    if (err.code === 'EADDRNOTAVAIL') throw new UserError(`--http: cannot bind ${at.host}: no such local address`, ExitCode.StartFailed);
+    if (err.code === 'EACCES') throw new UserError(`--http: not allowed to bind port ${at.port}`, ExitCode.StartFailed);
+    throw err;
+  });
+}
+
+const storeKindOf = (spec: string): string => (spec.startsWith('redis') ? 'redis' : spec);
+
+function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<Store> {
   return openStore({
     spec: args.store,
     dataDir: args['data-dir'],
@@ -171,6 +246,8 @@ function openLog(args: Args, logger: Logger): Promise<Store> {
     acceptEmptyLog: args['accept-empty-log'],
     onDamage: (e) => logger.error({ firstId: e.firstId, lastId: e.lastId }, `${e.message}: skipped; readers are told they missed them (run-server --recover-to copies what is intact)`),
     onStatus: (s) => {
+      monitor.readiness.storeReachable = s.state !== 'down';
+      if (s.state === 'down') monitor.error(`lost the connection to redis (${s.reason})`);
       if (s.state === 'down') logger.error({ reason: s.reason }, `lost the connection to redis (${s.reason}): nothing is acknowledged until it is back`);
       else logger.info('connected to redis again: carrying on');
     },
@@ -188,9 +265,10 @@ function bindFailure(err: NodeJS.ErrnoException, args: Args): Error {
 }
 
 /** Resolves once a first SIGINT or SIGTERM has stopped the server; a second SIGINT exits at once. */
-function untilSignal(server: { stop(): Promise<void> }, logger: Logger): Promise<void> {
+function untilSignal(server: { stop(): Promise<void> }, logger: Logger, draining: () => void): Promise<void> {
   return new Promise<void>((resolve) => {
     const onSignal = (signal: string): void => {
+      draining();
       process.once('SIGINT', () => process.exit(ExitCode.Interrupted));
       logger.info({ signal }, 'stopping: finishing stores in progress');
       server.stop().then(resolve, (err: unknown) => {

@@ -7,6 +7,7 @@ import { baseParser, examplesText, favourEventLoop, runCommand, sayTo, usage, ty
 import { checkName, clientOptions } from './client-options.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
+import { ProgressLine, type LineCounts } from './progress-line.js';
 
 const NAME = 'run-writer';
 
@@ -42,9 +43,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
 
-  const logger = await createLogger(NAME, args['log-level'] as LogLevel);
+  // A long write on a terminal shows how it goes; piped stderr, or a person typing, never sees it.
+  let progress: ProgressLine | undefined;
+  const showProgress = process.stderr.isTTY && !process.stdin.isTTY && args.file === undefined;
+  const logger = await createLogger(NAME, args['log-level'] as LogLevel, () => progress?.clear());
   favourEventLoop(logger);
-  const say = sayTo(NAME);
+  const sayLine = sayTo(NAME);
+  const say = (line: string): void => {
+    progress?.clear();
+    sayLine(line);
+  };
   const servers = await resolveServers(args.address, args.port);
   const outcome = await runWriter({
     servers,
@@ -55,7 +63,13 @@ export async function main(argv: string[]): Promise<number> {
     ...(args.file !== undefined && { file: args.file }),
     tell: writerSayings(logger, say, { name: args.username, servers, ...(args.file !== undefined && { file: args.file }) }).tell,
     ...(args.secret !== undefined && { secret: args.secret }),
-  });
+    ...(showProgress && {
+      watch: (counts: () => LineCounts) => {
+        progress = new ProgressLine(process.stderr, counts);
+        progress.start();
+      },
+    }),
+  }).finally(() => progress?.stop());
   const where = describeServers(args.address, args.port);
   switch (outcome.kind) {
     case 'done':

@@ -19,23 +19,36 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** What a monitor is told as the server runs. */
+export interface ServerWatch {
+  event(e: ServerEvent): void;
+  /** A commit: how long the store took, and the messages it stored. */
+  commit(ms: number, messages: number): void;
+}
+
 export async function startServer(opts: {
   host: string;
   port: number;
   store: Store;
   config: ServerConfig;
   logger: Logger;
+  /** Clients offline this long are forgotten (0: never). */
+  forgetAfterMs?: number;
+  watch?: ServerWatch;
 }): Promise<RunningServer> {
-  const { store, logger } = opts;
+  const { store, logger, watch } = opts;
   const storeErrors = new StoreErrorDigest(logger, now);
   const socket: Socket = await bindSocket(opts.host, opts.port);
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
 
-  const requests = new StoreRequests(store, core, () => driver.pump());
+  const requests = new StoreRequests(store, core, () => driver.pump(), watch);
   const afterInput = (): void => {
     requests.take();
-    for (let e = core.pollEvent(); e; e = core.pollEvent()) logEvent(logger, storeErrors, e);
+    for (let e = core.pollEvent(); e; e = core.pollEvent()) {
+      logEvent(logger, storeErrors, e);
+      watch?.event(e);
+    }
     if (idle && core.pendingStoreWork === 0) idle();
   };
   const driver = new UdpDriver(socket, core, afterInput);
@@ -47,11 +60,13 @@ export async function startServer(opts: {
   });
   const bound = socket.address();
   const address = { address: bound.address, port: bound.port };
+  const forgetting = forgetOldClients(store, logger, opts.forgetAfterMs ?? 0);
 
   return {
     address,
     core,
     async stop() {
+      clearInterval(forgetting);
       core.shutdown(now());
       driver.pump();
       if (core.pendingStoreWork > 0) {
@@ -81,6 +96,7 @@ class StoreRequests {
     private readonly store: Store,
     private readonly core: ServerCore,
     private readonly pump: () => void,
+    private readonly watch?: ServerWatch,
   ) {}
 
   take(): void {
@@ -98,8 +114,10 @@ class StoreRequests {
   }
 
   private run({ id, req }: PendingRequest): void {
+    const started = now();
     runStoreRequest(this.store, req).then(
       (value) => {
+        if (req.op === 'append' && this.watch) this.watch.commit(now() - started, messagesIn(req.batches));
         this.core.handleStoreResult(id, true, value, now());
         this.pump();
       },
@@ -109,6 +127,33 @@ class StoreRequests {
       },
     );
   }
+}
+
+const messagesIn = (batches: readonly { messages: readonly unknown[] }[]): number => batches.reduce((n, b) => n + b.messages.length, 0);
+
+/** How often clients offline for longer than the limit are looked for. */
+const FORGET_EVERY_MS = 3_600_000;
+
+/** Forgets clients offline for `afterMs`, now and then every hour; a store that fails is tried again then. */
+function forgetOldClients(store: Store, logger: Logger, afterMs: number): NodeJS.Timeout | undefined {
+  if (afterMs <= 0) return undefined;
+  const forget = (): void => {
+    store.forgetClients(Date.now() - afterMs).then(
+      (n) => {
+        if (n > 0) logger.info({ forgotten: n }, `forgot ${n} clients not seen for ${duration(afterMs)}`);
+      },
+      (err: unknown) => logger.debug({ err }, 'forgetting old clients failed; tried again later'),
+    );
+  };
+  forget();
+  return setInterval(forget, FORGET_EVERY_MS).unref();
+}
+
+/** A span of time as a person says it: 30 days, 5 h, 10 min, 2 s. */
+function duration(ms: number): string {
+  const units: [number, string][] = [[86_400_000, ' days'], [3_600_000, ' h'], [60_000, ' min'], [1000, ' s']];
+  const [size, unit] = units.find(([u]) => ms >= u) ?? units.at(-1)!;
+  return `${Math.round(ms / size)}${unit}`;
 }
 
 function logEvent(logger: Logger, storeErrors: StoreErrorDigest, e: ServerEvent): void {

@@ -29,6 +29,8 @@ export interface WriterOptions {
   tell: (e: WriterEvent, unconfirmedLines: number) => void;
   /** Authenticated mode: the user's secret. */
   secret?: string;
+  /** Handed, once the run starts, a way to read how many lines were sent and confirmed (a progress line). */
+  watch?: (counts: () => { sent: number; confirmed: number }) => void;
 }
 
 /** Runs a writer until its input is confirmed, it is refused, or it times out. */
@@ -70,6 +72,7 @@ class WriterRun {
   }
 
   start(): void {
+    this.opts.watch?.(() => ({ sent: this.core.confirmedLines + this.core.unconfirmedLines, confirmed: this.core.confirmedLines }));
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
     this.driver.pump();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { escapeControls, formatMessage, formatPackage } from '../../src/cli/format.js';
+import { escapeControls, formatMessage, formatPackage, formatPeople, localTime } from '../../src/cli/format.js';
 
 const m = { id: 7, ts: Date.UTC(2026, 10, 21, 12, 0, 1), from: 'alice', text: Buffer.from('hi') };
 
@@ -26,4 +26,20 @@ test('text: no escape sequence or control character reaches the terminal', () =>
 
 test('a package is one buffer of all its lines', () => {
   assert.equal(formatPackage([m, { ...m, id: 8 }], 'raw').toString(), 'hi\nhi\n');
+});
+
+test("the chat's /who shows one row per person: online if any of their sessions is, last seen at the latest", () => {
+  const at = (m: number) => Date.UTC(2026, 0, 1, 12, m);
+  const out = formatPeople([
+    { name: 'bob', role: 'writer', online: false, lastSeen: at(5) },
+    { name: 'bob', role: 'reader', online: true, lastSeen: at(3) },
+    { name: 'al', role: 'writer', online: false, lastSeen: at(1) },
+    { name: 'al', role: 'reader', online: false, lastSeen: at(2) },
+    { name: 'carol', role: 'reader', online: true, lastSeen: at(4) },
+  ]);
+  assert.equal(
+    out,
+    [`bob    online   last seen ${localTime(at(5))}`, `carol  online   last seen ${localTime(at(4))}`, `al     offline  last seen ${localTime(at(2))}`, '']
+      .join('\n'),
+  );
 });

@@ -32,7 +32,7 @@ test('a name held by a live session is refused at once to another host; the hold
   const [r] = await h.handshake(helloReader('alice', 3), OTHER_HOST, T0 + 1);
   assert.equal(r!.kind === 'refuse' && r!.code, RefuseCode.NameTaken);
   assert.equal(out.length, 1, 'the holder is not asked');
-  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.snapshot().sessions.total, 1);
 });
 
 /** A HELLO with a good cookie from `from`, sent at each of `times`: what the server sends, to anyone, each time. */
@@ -53,7 +53,7 @@ test("from the holder's own host, the holder is asked first: one that answers ke
   await h.deliver(encode({ kind: 'pong', sessionId: id }), CLIENT, T0 + 101);
   const [later] = await helloAt(h, helloWriter('w', 5, 10n), OTHER, [T0 + 1_500]);
   assert.equal(later![0]!.packet.kind === 'refuse' && later![0]!.packet.code, RefuseCode.NameTaken);
-  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.snapshot().sessions.total, 1);
   assert.equal(h.core.stats.namesReclaimed, 0);
 });
 
@@ -64,7 +64,7 @@ test("from the holder's own host, a holder that does not answer within 1 s is go
   assert.deepEqual(asked!.map((t) => t.packet.kind), ['ping']);
   assert.deepEqual(early!.map((t) => [t.to, t.packet.kind]), [[CLIENT, 'ping']], 'still in time to answer: asked again');
   assert.deepEqual(late!.map((t) => [t.to, t.packet.kind]), [[OTHER, 'welcome']]);
-  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.snapshot().sessions.total, 1);
   assert.equal(h.core.stats.namesReclaimed, 1);
   const [gone] = await h.deliver(data(id, 1, 'from the old process'), CLIENT, T0 + 1_200);
   assert.equal(gone!.kind, 'unknown-session');
@@ -194,7 +194,7 @@ test('a session that falls silent expires and is marked offline', async () => {
   const h = new ServerHarness({ sessionTimeoutMs: 3000 });
   await openWriter(h, 'gone');
   let now = T0;
-  while (h.core.sessionCount > 0 && now < T0 + 10_000) {
+  while (h.core.snapshot().sessions.total > 0 && now < T0 + 10_000) {
     now = h.core.nextDeadline()!;
     h.core.handleTimeout(now);
   }
@@ -211,7 +211,7 @@ test('a hello from an address not yet proven gets a cookie, no session, and no m
   const out = drain(h.core);
   assert.deepEqual(out.map((t) => t.packet.kind), ['retry']);
   assert.ok(out[0]!.data.length <= hello.length);
-  assert.equal(h.core.sessionCount, 0);
+  assert.equal(h.core.snapshot().sessions.total, 0);
   assert.deepEqual(await h.store.clients(), []);
 });
 
@@ -378,7 +378,7 @@ test('what the server tells its operator: counters, and events for sessions open
   assert.ok(s.datagramsOut >= 8, `${s.datagramsOut} out`);
   // The writer falls silent; the observer too.
   let now = T0 + 3;
-  while (h.core.sessionCount > 0 && now < T0 + 10_000) {
+  while (h.core.snapshot().sessions.total > 0 && now < T0 + 10_000) {
     now = h.core.nextDeadline()!;
     h.core.handleTimeout(now);
   }
@@ -499,7 +499,7 @@ test('two servers on one store: a name held on one is refused on the other to an
     await a.settle(now);
   }
   assert.deepEqual(a.core.pollEvent(), { type: 'session-closed', role: 'writer', name: 'alice', reason: 'replaced' });
-  assert.equal(a.core.sessionCount, 0);
+  assert.equal(a.core.snapshot().sessions.total, 0);
   // Gone from b too (it exits): the claim is given back, and another host may have the name at once.
   const bye = await b.deliver(encode({ kind: 'bye', sessionId: (moved as Welcome).sessionId, position: 0 }), CLIENT, now);
   assert.deepEqual(bye.map((p) => p.kind), ['goodbye']);

@@ -20,7 +20,7 @@ test('a HELLO repeated after its WELCOME was lost gets the same WELCOME, and no 
   const again = await h.deliverRaw(hello, CLIENT, T0 + 300);
   assert.equal(first.length, 1);
   assert.deepEqual(again.map((t) => t.data), first.map((t) => t.data));
-  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.snapshot().sessions.total, 1);
   assert.equal(h.core.stats.sessionsOpened, 1);
 });
 
@@ -40,7 +40,7 @@ test('shutdown ends every session and saves the positions not yet flushed; the s
     { type: 'session-closed', role: 'writer', name: 'w', reason: 'bye' },
     { type: 'session-closed', role: 'reader', name: 'r', reason: 'bye' },
   ]);
-  assert.equal(h.core.sessionCount, 0);
+  assert.equal(h.core.snapshot().sessions.total, 0);
   await h.settle(T0 + 3);
   assert.equal(h.core.pendingStoreWork, 0);
   assert.equal(await h.store.cursor('r'), 4);
@@ -110,7 +110,7 @@ test('a timeout handled leaves no deadline at or before it (a process would spin
     assert.ok(next === undefined || next > now, `after the timeout at +${now - T0} ms, the next is at +${next! - T0} ms`);
   }
   assert.ok(now - T0 > 30_000, 'ran until the sessions expired');
-  assert.equal(h.core.sessionCount, 0);
+  assert.equal(h.core.snapshot().sessions.total, 0);
   assert.equal(h.core.nextDeadline(), undefined, 'nothing left to wait for');
 });
 
@@ -147,7 +147,7 @@ test('a client started again on the same address (a new nonce) gets a new sessio
   const [again] = await h.handshake(helloWriter('w', 7, 10n), CLIENT, T0 + 1);
   assert.equal(again?.kind, 'welcome');
   assert.notEqual((again as Welcome).sessionId, first);
-  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.snapshot().sessions.total, 1);
 });
 
 test('a writer process signing on under a new name ends its old session', async () => {
@@ -157,7 +157,7 @@ test('a writer process signing on under a new name ends its old session', async 
   const [w] = await h.handshake(helloWriter('b'), OTHER, T0 + 1); // the same producer id
   assert.equal(w?.kind, 'welcome');
   assert.deepEqual(h.core.pollEvent(), { type: 'session-closed', role: 'writer', name: 'a', reason: 'replaced' });
-  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.snapshot().sessions.total, 1);
 });
 
 test('a session is ready only once its WELCOME goes: what it sends before is not taken', async () => {
@@ -481,7 +481,7 @@ test('a writer whose lines another server stored meanwhile (it moved and this se
   // Its old datagram reaches a late: a's view of the writer is stale.
   assert.deepEqual(await a.deliver(data(onA, 2, 'two'), CLIENT, T0 + 12), [], 'not acknowledged by a');
   assert.deepEqual(a.core.pollEvent(), { type: 'session-closed', role: 'writer', name: 'w', reason: 'superseded' });
-  assert.equal(a.core.sessionCount, 0);
+  assert.equal(a.core.snapshot().sessions.total, 0);
   assert.deepEqual((await store.read(1, { maxMessages: 10, maxBytes: 1_000, user: 'x' })).messages.map((m) => m.text.toString()), ['one', 'two']);
 });
 

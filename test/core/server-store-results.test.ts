@@ -98,7 +98,7 @@ test('a store answer that comes after its session ended (silent past the timeout
     h.core.handleStoreResult(pending.id, true, answer, T0 + 31_002);
     assert.deepEqual(drain(h.core).map((t) => t.packet.kind), [], `${what}: no WELCOME`);
     assert.deepEqual(requests(h), [], `${what}: nothing more asked`);
-    assert.equal(h.core.sessionCount, 0);
+    assert.equal(h.core.snapshot().sessions.total, 0);
   }
 });
 
@@ -139,7 +139,7 @@ test('a renewal the store fails is reported; a proven session whose claim went e
   const { id, req } = nextRequest(h, 'renewNames');
   h.core.handleStoreResult(id, true, req.claims.map((c) => c.key), T0 + 20_000);
   assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye'], 'told, in its own keys, that another login has it');
-  assert.equal(h.core.sessionCount, 0);
+  assert.equal(h.core.snapshot().sessions.total, 0);
 });
 
 test('a name is held while its holder was heard within the session timeout, to the millisecond; after that, it is free before any sweep', async () => {
@@ -183,7 +183,7 @@ test('a silent session expires whatever else the server holds at its sweeps (a r
       h.core.handleTimeout(t);
       await h.settle(t);
     }
-    assert.equal(h.core.sessionCount, 0, what);
+    assert.equal(h.core.snapshot().sessions.total, 0, what);
   }
 });
 
@@ -295,7 +295,7 @@ test('a renewal that says a claim is lost, answered after its session ended, end
   assert.deepEqual((await h.deliver(encode({ kind: 'bye', sessionId, position: 0 }), CLIENT, T0 + 10_001)).map((p) => p.kind), ['goodbye']);
   h.core.handleStoreResult(renewal.id, true, renewal.req.claims.map((c) => c.key), T0 + 10_002);
   assert.deepEqual(drain(h.core), []);
-  assert.equal(h.core.sessionCount, 0);
+  assert.equal(h.core.snapshot().sessions.total, 0);
 });
 
 test('a client started again from the same address replaces its session without ever showing offline', async () => {
@@ -323,7 +323,7 @@ test("a failed sign-on of a session already replaced lets go of nothing: the nam
   for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
     h.core.handleStoreResult(r.id, true, await runStoreRequest(store, r.req), T0 + 1);
   }
-  assert.equal(h.core.sessionCount, 1);
+  assert.equal(h.core.snapshot().sessions.total, 1);
   h.core.handleStoreResult(start.id, false, new Error('store unreachable'), T0 + 2);
   assert.deepEqual(requests(h).filter((op) => op === 'releaseName'), []);
   const [taken] = await new ServerHarness({}, store).handshake(helloReader('r', 4), OTHER, T0 + 3);
@@ -344,7 +344,7 @@ test("lines a session held for a failed append are not stored by it once it is r
   await h.settle(T0 + 10_000);
   const out = await h.deliver(data(again, 1, 'a', 'b'), CLIENT, T0 + 10_001);
   assert.ok(out.some((p) => p.kind === 'ack' && p.committed === 1), inspect(out));
-  assert.equal(h.core.sessionCount, 1, 'the new session goes on');
+  assert.equal(h.core.snapshot().sessions.total, 1, 'the new session goes on');
   const log = await h.store.read(1, { maxMessages: 10, maxBytes: 1 << 20, framingBytes: 0, user: '' });
   assert.deepEqual(log.messages.map((m) => m.text.toString()), ['a', 'b']);
 });

@@ -10,5 +10,6 @@ import '../core/server-core.test.js';
 import '../core/server-gates.test.js';
 import '../core/server-groups.test.js';
 import '../core/server-sessions.test.js';
+import '../core/server-snapshot.test.js';
 import '../core/server-store-results.test.js';
 import '../core/writer-ingest.test.js';

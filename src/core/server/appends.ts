@@ -118,6 +118,7 @@ export class Appends {
         this.log.advance(firstId + batch.messages.length);
         if (!this.sessions.isLive(w)) return;
         w.committed = Math.max(w.committed, batch.lastSeq);
+        w.stored += batch.messages.length;
         assert(w.committed <= w.ingest!.received, () => `writer ${w.name} stored past what it sent`);
         this.sendAck(w);
       });

@@ -46,6 +46,8 @@ export class FetchReplies {
   constructor(
     private readonly out: Outbox,
     readonly parked: ParkedPolls,
+    /** Told the messages of each reply (monitoring). */
+    private readonly onReply?: (messages: number) => void,
   ) {}
 
   /** `missed`: what the reader is told it missed, when not what lies between its position and the log's first. */
@@ -63,6 +65,7 @@ export class FetchReplies {
       missed,
     );
     if (seek && parts[0]) parts[0].seek = true;
+    this.onReply?.(result.messages.length);
     for (const p of parts) this.out.sendTo(s, p);
     s.fetch = undefined;
   }

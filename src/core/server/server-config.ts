@@ -23,6 +23,8 @@ export interface ServerConfig {
   handshakesPerSecond: number;
   /** Messages one writer session may send per second; 0: no limit. */
   messagesPerSecond: number;
+  /** Monitoring: told what each fetch reply carries. */
+  observe?: { fetchReply(messages: number): void };
 }
 
 export const SERVER_DEFAULTS: Omit<ServerConfig, 'randomId' | 'randomKey' | 'mac'> = {

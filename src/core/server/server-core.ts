@@ -22,6 +22,7 @@ import { PresenceReplies } from './presence-replies.js';
 import type { QueueGroup } from './queue-group.js';
 import { newServerStats, type CloseReason, type ServerConfig, type ServerEvent, type ServerStats } from './server-config.js';
 import { SessionGate } from './session-gate.js';
+import { serverSnapshot, type ServerSnapshot } from './server-snapshot.js';
 import { SessionStart } from './session-start.js';
 import { SessionTable, type ReaderSession, type Session, type SessionCommon } from './sessions.js';
 
@@ -68,7 +69,7 @@ export class ServerCore implements SansIoCore {
     this.handshake = new Handshake(config);
     this.presence = new PresenceJournal(Number(config.randomId() & 0xffff_ffffn));
     this.claims = new NameClaims(config.randomId().toString(36), config.sessionTimeoutMs);
-    this.replies = new FetchReplies(this.out, new ParkedPolls());
+    this.replies = new FetchReplies(this.out, new ParkedPolls(), config.observe?.fetchReply);
     const groups = new Map<string, QueueGroup<ReaderSession>>();
     this.cursors = new CursorSaver(this.out, this.sessions, groups, config.cursorFlushMs);
     const reads = { out: this.out, sessions: this.sessions, log: this.log, cursors: this.cursors, replies: this.replies };
@@ -161,8 +162,8 @@ export class ServerCore implements SansIoCore {
     return this.out.pendingStoreWork;
   }
 
-  get sessionCount(): number {
-    return this.sessions.size;
+  snapshot(): ServerSnapshot {
+    return serverSnapshot(this.sessions, this.groupFetches.groups, this.log.next);
   }
 
   /** What must hold between any two inputs, each broken one described (see invariants.ts). */
@@ -243,7 +244,7 @@ export class ServerCore implements SansIoCore {
     if (h.role === Role.Writer) {
       const old = this.sessions.byProducer.get(h.producerId);
       if (old) this.endSession(old, 'replaced', now);
-      s = { ...common, role: Role.Writer, producerId: h.producerId, committed: 0 };
+      s = { ...common, role: Role.Writer, producerId: h.producerId, committed: 0, stored: 0 };
       this.start.writer(s, h, from, proven);
     } else {
       const r: ReaderSession = { ...common, role: Role.Reader, position: 0, fetchDeadline: 0, reading: false };

@@ -32,6 +32,8 @@ export interface WriterSession extends SessionCommon {
   producerId: bigint;
   ingest?: WriterIngest;
   committed: number;
+  /** Messages stored from this session. */
+  stored: number;
   bucket?: TokenBucket;
   throttledAt?: number;
 }

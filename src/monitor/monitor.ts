@@ -1,0 +1,123 @@
+import type { Logger } from 'pino';
+import type { ServerEvent } from '../core/server/server-core.js';
+import type { RunningServer, ServerWatch } from '../io/server-runtime.js';
+import type { Store } from '../store/store.js';
+import { storeFailureReason } from '../store/store-errors.js';
+import { RateHistory } from './rate-history.js';
+import { Readiness } from './readiness.js';
+import { RelayMetrics } from './relay-metrics.js';
+import { ServerView } from './server-view.js';
+import { statusDocument, type RecentError, type StatusDocument } from './status-document.js';
+import { formatAddress } from '../core/address.js';
+
+/** Errors kept for /status and the page. */
+const RECENT_ERRORS = 20;
+
+export interface MonitorOptions {
+  version: string;
+  storeKind: string;
+  dataDir: string | undefined;
+  logger: Logger;
+  /** Seconds between two log lines of figures (0: none). */
+  statsIntervalS: number;
+}
+
+/**
+ * Everything an operator sees of a running server: metrics, readiness, the status document, rates, and
+ * the figures logged every --stats-interval. It samples the server once a second while it watches.
+ */
+export class Monitor {
+  readonly readiness = new Readiness();
+  readonly view = new ServerView(Date.now);
+  readonly metrics = new RelayMetrics(this.view, this.readiness);
+  private readonly rates = new RateHistory();
+  private readonly errors: RecentError[] = [];
+  private readonly startedAt = Date.now();
+  private server: RunningServer | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly opts: MonitorOptions) {}
+
+  /** What the server runtime tells the monitor as it runs. */
+  readonly watch: ServerWatch = {
+    event: (e: ServerEvent) => {
+      if (e.type === 'store-error') this.error(`store error during ${e.op}: ${storeFailureReason(e.error)}`);
+      else if (e.type === 'refused') this.error(`refused ${e.name} from ${formatAddress(e.addr)}: ${e.reason}`);
+    },
+    commit: (ms, messages) => this.metrics.commit(ms, messages),
+  };
+
+  /** The config hook a server core reports its replies through. */
+  readonly observe = { fetchReply: (messages: number): void => this.metrics.fetchReply(messages) };
+
+  storeOpened(store: Store): void {
+    this.view.store = store;
+    this.readiness.storeOpen = true;
+  }
+
+  started(server: RunningServer): void {
+    this.server = server;
+    this.view.core = server.core;
+    this.sample();
+    this.timers.push(setInterval(() => this.sample(), 1000).unref());
+    const every = this.opts.statsIntervalS;
+    if (every > 0) this.timers.push(setInterval(() => void this.logFigures(every), every * 1000).unref());
+  }
+
+  /** Something that went wrong, for /status and the page (the log has said it already). */
+  error(text: string): void {
+    this.errors.push({ at: new Date().toISOString(), text });
+    if (this.errors.length > RECENT_ERRORS) this.errors.shift();
+  }
+
+  async status(): Promise<StatusDocument> {
+    return statusDocument({
+      version: this.opts.version,
+      startedAt: this.startedAt,
+      now: Date.now(),
+      address: this.server && formatAddress(this.server.address),
+      dataDir: this.opts.dataDir,
+      storeKind: this.opts.storeKind,
+      readiness: this.readiness,
+      stats: this.view.core?.stats,
+      snapshot: this.view.snapshot(),
+      size: await this.view.logSize(this.readiness.storeUp),
+      rates: this.rates,
+      errors: this.errors,
+    });
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  private sample(): void {
+    const core = this.view.core;
+    const snap = this.view.snapshot();
+    if (core && snap) this.rates.sample(Date.now(), core.stats, snap);
+  }
+
+  /** One line of the main figures (mosquitto's $SYS in spirit, for those without Prometheus). */
+  private async logFigures(seconds: number): Promise<void> {
+    const s = await this.status();
+    const lagging = s.readers[0];
+    const lineRate = Math.round(this.rates.linesPerSecond(seconds));
+    this.opts.logger.info(
+      {
+        stats: {
+          linesPerSecond: lineRate,
+          writers: s.sessions.writers,
+          readers: s.sessions.readers,
+          stored: s.counters?.messagesStored ?? 0,
+          log: s.log,
+          maxLag: lagging?.lag ?? 0,
+          ready: s.store.ready,
+        },
+      },
+      `${lineRate} lines/s over the last ${seconds} s, ${s.sessions.writers} writers, ${s.sessions.readers} readers` +
+        (lagging ? `, furthest behind ${lagging.name} by ${lagging.lag}` : '') +
+        (s.log ? `, log ${s.log.messages} messages (${s.log.bytes} bytes)` : '') +
+        (s.store.ready ? '' : `, not ready: ${s.store.reason}`),
+    );
+  }
+}

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startRedis, type RedisServer } from '../store/redis-server.js';
+import { get, metric, scrape, startWatchedServer } from './monitoring.js';
+import { lines, run, sleep, start, startReader, waitFor } from './processes.js';
+
+/** Polls `probe` until it returns something, or fails after `ms`. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('run-server --http: metrics, health and status', () => {
+  test('/metrics while 10,000 lines flow: counters climb with the flow, a stopped reader\'s lag grows with it and goes back to 0', async () => {
+    const s = await startWatchedServer();
+    try {
+      const port = String(s.port);
+      const reader = await startReader(['-u', 'behind', '--port', port, '--format', 'raw']);
+      reader.proc.kill('SIGSTOP');
+      const writer = start('run-writer', ['-u', 'shipper', '--port', port]);
+      const seen: { stored: number; lag: number | undefined; writers: number | undefined }[] = [];
+      for (let chunk = 0; chunk < 10; chunk++) {
+        writer.proc.stdin!.write(lines(chunk * 1000 + 1, chunk * 1000 + 1000));
+        await sleep(150);
+        const m = await scrape(s.http);
+        seen.push({
+          stored: metric(m, 'relay_messages_stored_total')!,
+          lag: metric(m, 'relay_reader_lag_messages', { reader: 'behind' }),
+          writers: metric(m, 'relay_sessions', { role: 'writer' }),
+        });
+      }
+      writer.proc.stdin!.end();
+      assert.equal((await writer.done).code, 0);
+      const stored = seen.map((x) => x.stored);
+      assert.deepEqual([...stored].sort((a, b) => a - b), stored, `the stored counter never goes back: ${stored}`);
+      assert.ok(new Set(stored.filter((n) => n > 0 && n < 10_000)).size >= 3, `it moves with the flow: ${stored}`);
+      assert.ok(seen.every((x) => x.writers === 1), 'one writer online throughout');
+      for (const x of seen) assert.equal(x.lag, x.stored, 'the stopped reader is behind by all that was stored');
+
+      // The writer exits as it says goodbye: the server may take a moment more to end its session.
+      const full = await until('the writer to be gone', async () => {
+        const m = await scrape(s.http);
+        return metric(m, 'relay_sessions', { role: 'writer' }) === 0 ? m : undefined;
+      });
+      assert.equal(metric(full, 'relay_messages_stored_total'), 10_000);
+      assert.equal(metric(full, 'relay_log_messages', { bound: 'next' }), 10_001);
+      assert.equal(metric(full, 'relay_commit_messages_sum'), 10_000, 'the commits carried every line');
+      assert.ok(metric(full, 'relay_commits_total')! >= 1);
+      assert.ok(metric(full, 'relay_datagrams_received_total')! > 10);
+      assert.equal(metric(full, 'relay_log_bytes'), 38_894, 'the digits of 1 to 10,000');
+      assert.equal(metric(full, 'relay_ready'), 1);
+      assert.ok(metric(full, 'process_cpu_user_seconds_total')! > 0, 'the process metrics are there');
+      assert.ok(metric(full, 'nodejs_eventloop_lag_seconds') !== undefined, 'and the event loop lag');
+
+      reader.proc.kill('SIGCONT');
+      await until('the reader to print everything', async () => (reader.stdout().split('\n').length > 10_000 ? true : undefined));
+      const caught = await until('the lag to go back to 0', async () => {
+        const m = await scrape(s.http);
+        return metric(m, 'relay_reader_lag_messages', { reader: 'behind' }) === 0 ? m : undefined;
+      });
+      assert.ok(metric(caught, 'relay_fetch_reply_messages_sum')! >= 10_000, 'the replies carried the lines');
+      reader.proc.kill('SIGTERM');
+      await reader.done;
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('/healthz, /readyz, /status and the page answer; other paths and methods do not', async () => {
+    const s = await startWatchedServer(['--stats-interval', '1']);
+    try {
+      await run('run-writer', ['-u', 'w1', '--port', String(s.port)], lines(1, 5));
+      assert.deepEqual(await get(s.http, '/healthz'), { status: 200, type: 'application/json; charset=utf-8', body: '{\n "status": "ok"\n}\n' });
+      assert.equal((await get(s.http, '/readyz')).status, 200);
+      const status = JSON.parse((await get(s.http, '/status')).body) as Record<string, unknown>;
+      assert.equal(status.server, 'udp-relay');
+      assert.equal(status.address, `127.0.0.1:${s.port}`);
+      assert.deepEqual(status.log, { first: 1, next: 6, messages: 5, bytes: 5 });
+      assert.deepEqual(status.store, { kind: 'memory', up: true, ready: true, reason: null });
+      assert.equal((status.counters as Record<string, number>).messagesStored, 5);
+      const page = await get(s.http, '/');
+      assert.equal(page.status, 200);
+      assert.match(page.type, /^text\/html/);
+      assert.match(page.body, /<script src="status.js"><\/script>/);
+      assert.equal((await get(s.http, '/status.js')).status, 200);
+      assert.equal((await get(s.http, '/nothing')).status, 404);
+      assert.equal((await get(s.http, '/metrics', 'POST')).status, 405);
+      await waitFor(s, /lines\/s over the last 1 s, 0 writers, 0 readers, log 5 messages \(5 bytes\)/);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a wrong --http is one line and exit 2; a port in use is one line and exit 7', async () => {
+    const bad = await run('run-server', ['--port', '0', '--store', 'memory', '--http', 'localhost:x']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^run-server: invalid --http 'localhost:x': expected \[HOST:\]PORT/);
+    const s = await startWatchedServer();
+    try {
+      const taken = await run('run-server', ['--port', '0', '--store', 'memory', '--http', String(s.http)]);
+      assert.equal(taken.code, 7);
+      assert.equal(taken.stderr, `run-server: --http: port ${s.http} on 127.0.0.1 is already in use\n`);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('clients not seen for --forget-after are dropped from the registry, with their positions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-forget-'));
+    try {
+      const args = ['--store', 'sqlite', '--data-dir', join(dir, 'data'), '--forget-after', String(2 / 86_400)];
+      const first = await startWatchedServer(args);
+      try {
+        const p = ['--port', String(first.port)];
+        await run('run-writer', ['-u', 'once', ...p], lines(1, 3));
+        const r = await run('run-reader', ['-u', 'oldreader', ...p, '--from', 'earliest', '--count', '3', '--format', 'raw']);
+        assert.equal(r.stdout, lines(1, 3));
+        const who = await run('run-reader', ['-u', 'looker', ...p, '--who', '--format', 'json']);
+        assert.match(who.stdout, /"name":"oldreader"/);
+      } finally {
+        await first.stop();
+      }
+      await sleep(2_500);
+      const again = await startWatchedServer(args);
+      try {
+        await waitFor(again, /forgot 2 clients not seen for 2 s/);
+        const p = ['--port', String(again.port)];
+        const who = await run('run-reader', ['-u', 'looker2', ...p, '--who', '--format', 'json']);
+        assert.doesNotMatch(who.stdout, /oldreader|"once"/, 'forgotten: not in --who');
+        const r = await run('run-reader', ['-u', 'oldreader', ...p, '--once', '--format', 'raw', '--log-level', 'info']);
+        assert.match(r.stderr, /next id 4/, 'its position went too: it starts as a new reader, at the end');
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('run-server --http on redis: /readyz follows the store', () => {
+  let redis: RedisServer;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await redis.stop();
+  });
+  const readyz = async (port: number) => {
+    const a = await get(port, '/readyz');
+    const { reason } = JSON.parse(a.body) as { status: string; reason?: string };
+    return { status: a.status, ...(reason !== undefined && { reason }) };
+  };
+
+  test('503 while the store is not open, 200 once it is; 503 while redis is away, 200 when it is back; 503 while draining', async () => {
+    redis.pause();
+    const s = start('run-server', ['--port', '0', '--http', '0', '--store', redis.url('monitor')]);
+    try {
+      const http = Number(await until('the status page address', async () => /"http":"http:\/\/127\.0\.0\.1:(\d+)\/"/.exec(s.stderr())?.[1]));
+      assert.deepEqual(await readyz(http), { status: 503, reason: 'the store is not open yet' });
+      assert.equal((await get(http, '/healthz')).status, 200, 'alive all the same');
+      redis.resume();
+      await until('ready', async () => ((await readyz(http)).status === 200 ? true : undefined));
+      const port = Number(/"port":(\d+)/.exec(s.stderr())![1]);
+
+      await redis.kill();
+      assert.deepEqual(await until('not ready', async () => ((await readyz(http)).status === 503 ? readyz(http) : undefined)), {
+        status: 503,
+        reason: 'the store cannot be reached',
+      });
+      const started = Date.now();
+      assert.equal(metric(await scrape(http), 'relay_store_up'), 0);
+      assert.match((await get(http, '/status')).body, /lost the connection to redis/);
+      assert.ok(Date.now() - started < 2_000, 'a store away does not hold up a scrape');
+      await redis.restart();
+      await until('ready again', async () => ((await readyz(http)).status === 200 ? true : undefined));
+      assert.equal(metric(await scrape(http), 'relay_store_up'), 1);
+
+      // A line on its way into a frozen redis: stopping waits for it, and says it is not ready meanwhile.
+      redis.pause();
+      const w = start('run-writer', ['-u', 'late', '--port', String(port), '--timeout', '5']);
+      w.proc.stdin!.end('one line\n');
+      await sleep(500);
+      s.proc.kill('SIGTERM');
+      await until('draining', async () => ((await readyz(http)).status === 503 ? true : undefined));
+      assert.deepEqual(await readyz(http), { status: 503, reason: 'stopping' });
+      redis.resume();
+      assert.equal((await s.done).code, 0);
+      w.proc.kill('SIGKILL');
+      await w.done;
+    } finally {
+      redis.resume();
+      s.proc.kill('SIGKILL');
+      await s.done;
+    }
+  });
+});
