@@ -53,9 +53,10 @@ export interface ThroughputResult {
 }
 
 /** `seq 1 N` through writer → server → reader, timed from the writer's start to the reader's last line. */
-export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults): Promise<ThroughputResult> {
-  const server = await startBenchServer(storeArgs);
+export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults, scrapeEveryMs?: number): Promise<ThroughputResult> {
+  const server = await startBenchServer(scrapeEveryMs ? [...storeArgs, '--http', '0'] : storeArgs);
   const port = server.port;
+  const scraper = scrapeEveryMs ? scrapeMetrics(server, scrapeEveryMs) : undefined;
   try {
     const proxy = faults ? new LossyProxy(port, faults, n) : undefined;
     const clientPort = proxy ? await proxy.start() : port;
@@ -82,10 +83,35 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
     const seconds = (performance.now() - started) / 1000;
     await proxy?.stop();
     if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
+    const scrapes = await scraper?.stop();
+    if (scraper && !scrapes) throw new Error('/metrics was never scraped');
     return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex') };
   } finally {
+    await scraper?.stop();
     await server.stop();
   }
+}
+
+/** Scrapes a server's /metrics every `ms`, as Prometheus would, until stopped; says how many scrapes answered. */
+function scrapeMetrics(server: BenchServer, ms: number): { stop(): Promise<number> } {
+  const port = Number(/"http":"http:\/\/127\.0\.0\.1:(\d+)\/"/.exec(server.log())?.[1]);
+  let answered = 0;
+  let last: Promise<void> = Promise.resolve();
+  const scrape = async (): Promise<void> => {
+    const r = await fetch(`http://127.0.0.1:${port}/metrics`);
+    if (r.ok && (await r.text()).includes('relay_messages_stored_total')) answered++;
+  };
+  scrape().catch(() => undefined);
+  const timer = setInterval(() => {
+    last = scrape().catch(() => undefined);
+  }, ms);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await last;
+      return answered;
+    },
+  };
 }
 
 export const median = (xs: number[]): number => {

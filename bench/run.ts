@@ -20,7 +20,7 @@ import { median, relayThroughput } from './relay.js';
 import { appendRate } from './store-append.js';
 import { startRedis, type RedisServer } from '../test/store/redis-server.js';
 
-const SECTIONS = ['throughput', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy'] as const;
+const SECTIONS = ['throughput', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -134,6 +134,30 @@ if (only.has('throughput')) {
     row('bare dgram relay, one line per datagram', 'dgram1');
     row('bare dgram relay, ~1,200-byte datagrams', 'dgramPacked');
   }
+}
+
+if (only.has('metrics')) {
+  // What an operator's Prometheus costs: the same run with /metrics scraped every second, and without.
+  const n = quick ? 300_000 : 1_000_000;
+  const plain: number[] = [];
+  const scraped: number[] = [];
+  for (let i = 0; i < Math.max(repeats, 5); i++) {
+    for (const [into, every] of [[plain, undefined], [scraped, 1000]] as const) {
+      const res = await relayThroughput(n, ['--store', 'sqlite'], undefined, every);
+      if (!res.outputMatches) throw new Error('udp-relay: output differs from input');
+      into.push(res.linesPerSecond);
+      progress(`N=${n} udp-relay sqlite${every ? ', /metrics every second' : ''}: ${int(res.linesPerSecond)} lines/s`);
+    }
+  }
+  say();
+  say(`## Monitoring: throughput with \`--http\` and \`/metrics\` scraped every second (N = ${int(n)}, sqlite store)`);
+  say();
+  say('| run | lines/s | without ÷ with scraping |');
+  say('|---|---|---|');
+  say(`| no \`--http\` | ${spread(plain)} | — |`);
+  say(`| \`--http 0\`, \`/metrics\` every second | ${spread(scraped)} | ${ratio(plain, scraped)} |`);
+  say();
+  say('Scraping must cost at most 2% (a ratio of 1.02 or less).');
 }
 
 if (only.has('latency')) {

@@ -20,13 +20,14 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # Waits (up to 10 s) until a file holds a pattern: a client's log saying it is registered, say.
 until_in() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return; sleep 0.1; done; echo "gave up waiting for '$2' in $1" >&2; return 1; }
 
-step "Start a server on a free loopback port"
-run-server --port 0 --data-dir "$work/data" ${DEMO_STORE:+--store "$DEMO_STORE"} 2>"$work/server.log" &
+step "Start a server on a free loopback port, with its status page on another"
+run-server --port 0 --http 0 --data-dir "$work/data" ${DEMO_STORE:+--store "$DEMO_STORE"} 2>"$work/server.log" &
 server=$!
 for _ in $(seq 50); do grep -q '"port"' "$work/server.log" 2>/dev/null && break; sleep 0.1; done
 port=$(grep -o '"port":[0-9]*' "$work/server.log" | head -1 | cut -d: -f2)
+status_page=$(grep -o '"http":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4)
 export RELAY_PORT=$port
-echo "server on 127.0.0.1:$port"
+echo "server on 127.0.0.1:$port; status page $status_page (open it in a browser: it follows the demo live)"
 
 step "A reader (ops) waits for messages"
 run-reader --username ops --count 6 --log-level info 2>"$work/ops.log" &
@@ -74,6 +75,9 @@ for w in w1 w2 w3; do printf '%s took: ' "$w"; (grep -o '"text":"[^"]*"' "$work/
 step "run-chat, fed from a pipe (on a terminal it is interactive: /to, /who, /quit)"
 printf 'hello from the chat\n/to bob a direct one\n' | run-chat --username carol
 run-reader --username bob --once --log-level warn
+
+step "What the server counted, from its Prometheus metrics ($status_page""metrics)"
+node -e "fetch(process.argv[1] + 'metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => /^relay_(messages_stored_total|commits_total|sessions_opened_total|log_messages\\{bound=\"next)/.test(l)).join('\\n')))" "$status_page"
 
 step "A writer whose server is gone says so and exits non-zero"
 printf 'hello?\n' | run-writer --username lost --port 9 --timeout 1 --log-level warn || echo "(exit code $?)"

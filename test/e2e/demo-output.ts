@@ -21,6 +21,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
   const out = await runToEnd('bash', ['demo/demo.sh'], env);
   // What each part shows (section by section, in the order the demo runs them).
   for (const shown of [
+    /server on 127\.0\.0\.1:\d+; status page http:\/\/127\.0\.0\.1:\d+\//,
     /GET \/missing 404/,
     /"from":"db1","text":"load 0.42"/,
     /bob, the build is green/,
@@ -29,6 +30,8 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     /ci +writer +offline/,
     /w1 took: job/,
     /carol \(direct to bob\): a direct one/,
+    /^relay_messages_stored_total 2\d$/m,
+    /^relay_log_messages\{bound="next"\} 2\d$/m,
     /run-writer: server 127\.0\.0\.1:9 is not responding/,
     /three\n[^]*server A killed[^]*four\nfive\nsix\n/,
   ]) {
