@@ -11,6 +11,7 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   // run-server
   'host', 'store', 'data-dir', 'fsync', 'accept-empty-log', 'recover-to', 'retain-messages', 'retain-bytes', 'retain-seconds',
   'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'handshake-rate', 'message-rate',
+  'http', 'stats-interval', 'forget-after',
   // the clients
   'username', 'address', 'secret', 'timeout', 'to', 'file', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence',
   // all

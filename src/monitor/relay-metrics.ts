@@ -16,6 +16,7 @@ const COUNTERS: [string, string, keyof ServerStats][] = [
   ['relay_sessions_refused_total', 'Registrations refused', 'refused'],
   ['relay_handshake_retries_total', 'Registrations answered with an address cookie first', 'retries'],
   ['relay_names_reclaimed_total', 'Names given to a newcomer because their holder did not answer', 'namesReclaimed'],
+  ['relay_retransmissions_total', 'Datagrams of a writer the server had already: sent again', 'retransmissions'],
   ['relay_throttled_total', 'Datagrams dropped because their writer was over its message rate', 'throttled'],
 ];
 

@@ -64,3 +64,14 @@ test('a snapshot names at most ten readers: the ten furthest behind', async () =
     ['r00:12', 'r01:11', 'r02:10', 'r03:9', 'r04:8', 'r05:7', 'r06:6', 'r07:5', 'r08:4', 'r09:3'],
   );
 });
+
+test('a DATA datagram the server already has counts as a retransmission, and is acknowledged again', async () => {
+  const h = new ServerHarness();
+  const w = await openWriter(h);
+  await h.deliver(data(w, 1, 'a'), CLIENT, T0);
+  assert.equal(h.core.stats.retransmissions, 0);
+  const again = await h.deliver(data(w, 1, 'a'), CLIENT, T0 + 5);
+  assert.equal(h.core.stats.retransmissions, 1);
+  assert.equal(h.core.stats.messagesStored, 1, 'stored once');
+  assert.deepEqual(again.map((p) => p.kind), ['ack']);
+});

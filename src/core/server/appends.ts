@@ -48,6 +48,7 @@ export class Appends {
       this.queue.add(s);
       this.start(s.lastSeen);
     } else if (verdict === 'duplicate' || verdict === 'buffered') {
+      if (verdict === 'duplicate') this.stats.retransmissions++;
       this.sendAck(s);
     } else {
       this.stats.malformed++;

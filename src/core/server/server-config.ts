@@ -58,6 +58,8 @@ export interface ServerStats {
   forged: number;
   /** DATA dropped because its writer was over its message rate. */
   throttled: number;
+  /** DATA the server had already (held or stored): a writer sent it again. */
+  retransmissions: number;
 }
 
 export const newServerStats = (): ServerStats => ({
@@ -73,6 +75,7 @@ export const newServerStats = (): ServerStats => ({
   retries: 0,
   forged: 0,
   throttled: 0,
+  retransmissions: 0,
 });
 
 export type CloseReason = 'bye' | 'expired' | 'replaced' | 'taken-over' | 'superseded';
