@@ -131,10 +131,13 @@ class StoreRequests {
 
 const messagesIn = (batches: readonly { messages: readonly unknown[] }[]): number => batches.reduce((n, b) => n + b.messages.length, 0);
 
-/** How often clients offline for longer than the limit are looked for. */
+/** How often clients offline for longer than the limit are looked for, at most. */
 const FORGET_EVERY_MS = 3_600_000;
 
-/** Forgets clients offline for `afterMs`, now and then every hour; a store that fails is tried again then. */
+/**
+ * Forgets clients offline for `afterMs`: now, then every hour (or every tenth of `afterMs`, if that is
+ * shorter); a store that fails is tried again then.
+ */
 function forgetOldClients(store: Store, logger: Logger, afterMs: number): NodeJS.Timeout | undefined {
   if (afterMs <= 0) return undefined;
   const forget = (): void => {
@@ -146,7 +149,7 @@ function forgetOldClients(store: Store, logger: Logger, afterMs: number): NodeJS
     );
   };
   forget();
-  return setInterval(forget, FORGET_EVERY_MS).unref();
+  return setInterval(forget, Math.max(1000, Math.min(FORGET_EVERY_MS, afterMs / 10))).unref();
 }
 
 /** A span of time as a person says it: 30 days, 5 h, 10 min, 2 s. */

@@ -81,7 +81,8 @@ describe('run-server --http: metrics, health and status', () => {
     const s = await startWatchedServer(['--stats-interval', '1']);
     try {
       await run('run-writer', ['-u', 'w1', '--port', String(s.port)], lines(1, 5));
-      assert.deepEqual(await get(s.http, '/healthz'), { status: 200, type: 'application/json; charset=utf-8', body: '{\n "status": "ok"\n}\n' });
+      const health = await get(s.http, '/healthz');
+      assert.deepEqual([health.status, health.type, health.body], [200, 'application/json; charset=utf-8', '{\n "status": "ok"\n}\n']);
       assert.equal((await get(s.http, '/readyz')).status, 200);
       const status = JSON.parse((await get(s.http, '/status')).body) as Record<string, unknown>;
       assert.equal(status.server, 'udp-relay');
@@ -93,6 +94,8 @@ describe('run-server --http: metrics, health and status', () => {
       assert.equal(page.status, 200);
       assert.match(page.type, /^text\/html/);
       assert.match(page.body, /<script src="status.js"><\/script>/);
+      assert.match(String(page.headers['content-security-policy']), /default-src 'none'; script-src 'self';/, 'no inline script runs on the page');
+      assert.equal(page.headers['x-content-type-options'], 'nosniff');
       assert.equal((await get(s.http, '/status.js')).status, 200);
       assert.equal((await get(s.http, '/nothing')).status, 404);
       assert.equal((await get(s.http, '/metrics', 'POST')).status, 405);
@@ -116,7 +119,7 @@ describe('run-server --http: metrics, health and status', () => {
     }
   });
 
-  test('clients not seen for --forget-after are dropped from the registry, with their positions', async () => {
+  test('clients not seen for --forget-after are dropped from the registry, with their positions: as the server runs, and at start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-forget-'));
     try {
       const args = ['--store', 'sqlite', '--data-dir', join(dir, 'data'), '--forget-after', String(2 / 86_400)];
@@ -126,20 +129,26 @@ describe('run-server --http: metrics, health and status', () => {
         await run('run-writer', ['-u', 'once', ...p], lines(1, 3));
         const r = await run('run-reader', ['-u', 'oldreader', ...p, '--from', 'earliest', '--count', '3', '--format', 'raw']);
         assert.equal(r.stdout, lines(1, 3));
-        const who = await run('run-reader', ['-u', 'looker', ...p, '--who', '--format', 'json']);
-        assert.match(who.stdout, /"name":"oldreader"/);
+        assert.match((await run('run-reader', ['-u', 'looker', ...p, '--who', '--format', 'json'])).stdout, /"name":"oldreader"/);
+        // Online for longer than the limit is not "not seen": a reader waiting all along stays.
+        const waiting = await startReader(['-u', 'patient', ...p]);
+        await waitFor(first, /forgot 2 clients not seen for 2 s/, 10_000);
+        const who = await run('run-reader', ['-u', 'looker2', ...p, '--who', '--format', 'json']);
+        assert.doesNotMatch(who.stdout, /oldreader|"once"/, 'forgotten: not in --who');
+        assert.match(who.stdout, /"name":"patient"/);
+        const back = await run('run-reader', ['-u', 'oldreader', ...p, '--once', '--format', 'raw', '--log-level', 'info']);
+        assert.match(back.stderr, /next id 4/, 'its position went too: it starts as a new reader, at the end');
+        waiting.proc.kill('SIGTERM');
+        await waiting.done;
       } finally {
         await first.stop();
       }
       await sleep(2_500);
       const again = await startWatchedServer(args);
       try {
-        await waitFor(again, /forgot 2 clients not seen for 2 s/);
-        const p = ['--port', String(again.port)];
-        const who = await run('run-reader', ['-u', 'looker2', ...p, '--who', '--format', 'json']);
-        assert.doesNotMatch(who.stdout, /oldreader|"once"/, 'forgotten: not in --who');
-        const r = await run('run-reader', ['-u', 'oldreader', ...p, '--once', '--format', 'raw', '--log-level', 'info']);
-        assert.match(r.stderr, /next id 4/, 'its position went too: it starts as a new reader, at the end');
+        await waitFor(again, /forgot \d clients not seen for 2 s/);
+        const who = await run('run-reader', ['-u', 'looker3', '--port', String(again.port), '--who', '--format', 'json']);
+        assert.doesNotMatch(who.stdout, /oldreader|patient/, 'gone since the last run: forgotten at start');
       } finally {
         await again.stop();
       }

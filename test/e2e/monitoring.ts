@@ -17,6 +17,7 @@ export interface Answer {
   status: number;
   type: string;
   body: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 /** One request to the monitoring port. */
@@ -25,7 +26,7 @@ export function get(port: number, path: string, method = 'GET'): Promise<Answer>
     const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body, headers: res.headers }));
     });
     req.on('error', reject);
     req.end();
