@@ -4,19 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisServer } from '../store/redis-server.js';
-import { get, metric, scrape, startWatchedServer } from './monitoring.js';
+import { get, metric, scrape, startWatchedServer, until } from './monitoring.js';
 import { lines, run, sleep, start, startReader, waitFor, type Running } from './processes.js';
 
-/** Polls `probe` until it returns something, or fails after `ms`. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 describe('run-server --http: metrics, health and status', () => {
   test('/metrics while 10,000 lines flow: counters climb with the flow, a stopped reader\'s lag grows with it and goes back to 0', async () => {

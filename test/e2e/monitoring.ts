@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { startServer, type Server } from './processes.js';
+import { sleep, startServer, type Server } from './processes.js';
 
 /** A server with --http on a free port, and where its status page is. */
 export interface WatchedServer extends Server {
@@ -50,4 +50,15 @@ export async function scrape(port: number): Promise<string> {
   const a = await get(port, '/metrics');
   if (a.status !== 200) throw new Error(`/metrics answered ${a.status}`);
   return a.body;
+}
+
+/** Polls `probe` until it returns something, or fails after `ms`. */
+export async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
 }

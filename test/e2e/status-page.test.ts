@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { decode, encode } from '../../src/protocol/codec.js';
 import { Role } from '../../src/protocol/constants.js';
-import { startWatchedServer, type WatchedServer } from './monitoring.js';
+import { startWatchedServer, until, type WatchedServer } from './monitoring.js';
 import { lines, sleep, start, startReader, type Running } from './processes.js';
 import { ensureCommand } from './system-tools.js';
 
@@ -37,15 +37,6 @@ async function helloAs(port: number, name: string): Promise<string> {
 const cellsOf = (page: Page, table: string): Promise<string[][]> =>
   page.$$eval(`#${table} tbody tr`, (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent ?? '')));
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('the status page in a browser', () => {
   let context: BrowserContext;
