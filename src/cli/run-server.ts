@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { hideBin } from 'yargs/helpers';
 import type { Logger } from 'pino';
-import { formatAddress } from '../core/address.js';
+import { formatAddress, type Address } from '../core/address.js';
 import { SERVER_DEFAULTS } from '../core/server/server-core.js';
 import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../protocol/constants.js';
 import { hmacSha256, randomId, randomKey } from '../io/random.js';
@@ -105,7 +105,8 @@ export async function main(argv: string[]): Promise<number> {
   const monitor = new Monitor({ version: VERSION, storeKind: storeKindOf(args.store), dataDir, logger, statsIntervalS: args['stats-interval'] });
   // Served before the store opens: /healthz answers and /readyz says why not yet, however long that takes.
   const http = httpAt && (await serveHttp(httpAt, monitor));
-  if (http) logger.info({ http: `http://${hostPort(httpAt!.host, http.port)}/` }, `status page on http://${hostPort(httpAt!.host, http.port)}/`);
+  const statusPage = http && `http://${hostPort(httpAt!.host, http.port)}/`;
+  if (statusPage) logger.info({ http: statusPage }, `status page on ${statusPage}`);
   const store = await openLog(args, logger, monitor).catch(async (err: unknown) => {
     await http?.close();
     throw err;
@@ -144,24 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   const stopped = untilSignal(server, logger, () => {
     monitor.readiness.draining = true;
   });
-  const where = formatAddress(server.address);
-  const loopback = args.host === '127.0.0.1' || args.host === '::1' || args.host.startsWith('127.');
-  logger.info(
-    {
-      address: server.address.address,
-      port: server.address.port,
-      store: store.kind,
-      dataDir,
-      users: users?.users.size,
-      ...(http && { http: `http://${hostPort(httpAt!.host, http.port)}/` }),
-    },
-    (loopback
-      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${store.kind}`
-      : `listening on ${where}, store ${store.kind}`) +
-      (dataDir ? ` in ${dataDir}` : '') +
-      (users ? `, authenticated mode (${users.users.size} users)` : '') +
-      (http ? `; status page http://${hostPort(httpAt!.host, http.port)}/` : ''),
-  );
+  sayListening(logger, { address: server.address, host: args.host, store: store.kind, dataDir, users: users?.users.size, statusPage });
 
   await stopped;
   monitor.stop();
@@ -175,6 +159,31 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 type HttpAddress = { host: string; port: number };
+
+/** The start-up line: where it listens, the store (and its directory), the mode, the status page. */
+function sayListening(
+  logger: Logger,
+  at: { address: Address; host: string; store: string; dataDir?: string | undefined; users?: number | undefined; statusPage?: string | undefined },
+): void {
+  const where = formatAddress(at.address);
+  const loopback = at.host === '127.0.0.1' || at.host === '::1' || at.host.startsWith('127.');
+  logger.info(
+    {
+      address: at.address.address,
+      port: at.address.port,
+      store: at.store,
+      dataDir: at.dataDir,
+      users: at.users,
+      ...(at.statusPage && { http: at.statusPage }),
+    },
+    (loopback
+      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${at.store}`
+      : `listening on ${where}, store ${at.store}`) +
+      (at.dataDir ? ` in ${at.dataDir}` : '') +
+      (at.users !== undefined ? `, authenticated mode (${at.users} users)` : '') +
+      (at.statusPage ? `; status page ${at.statusPage}` : ''),
+  );
+}
 
 /** The checks yargs cannot make; the users file read. */
 function checkArgs(args: Args): {

@@ -135,6 +135,29 @@ test('an unanswered long poll is answered empty at its deadline', async () => {
   assert.equal(b!.kind === 'batch' && b!.messages.length, 0);
 });
 
+test('of several long polls, each is answered empty at its own deadline: the soonest first, the others held', async () => {
+  const h = new ServerHarness({ cursorFlushMs: 60_000 });
+  const waits = [5_000, 1_000, 3_000];
+  const readers: { sid: bigint; from: { address: string; port: number } }[] = [];
+  for (const [i, waitMs] of waits.entries()) {
+    const from = { address: '127.0.0.1', port: 41_000 + i };
+    const [w] = await h.handshake(helloReader(`r${i}`, 20 + i), from, T0);
+    const sid = (w as Welcome).sessionId;
+    readers.push({ sid, from });
+    await h.deliver(encode({ kind: 'fetch', sessionId: sid, fetchId: 1, position: 1, offset: 0, waitMs, maxDatagrams: 4 }), from, T0);
+  }
+  const answered = async (at: number): Promise<string[]> => {
+    assert.ok(h.core.nextDeadline()! <= at, 'a wake-up no later than the poll due');
+    h.core.handleTimeout(at - 1);
+    assert.deepEqual(drain(h.core), [], 'not yet');
+    h.core.handleTimeout(at);
+    return drain(h.core).map((t) => `${t.to.port}:${t.packet.kind}`);
+  };
+  assert.deepEqual(await answered(T0 + 1_000), ['41001:batch'], 'only the poll that is due');
+  assert.deepEqual(await answered(T0 + 3_000), ['41002:batch']);
+  assert.deepEqual(await answered(T0 + 5_000), ['41000:batch']);
+});
+
 test("a reader's position is kept: a returning name resumes, a new one starts at the latest", async () => {
   const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 0 });
   await h.deliver(encode({ kind: 'bye', sessionId: rsid, position: 3 }), OTHER, T0);

@@ -75,3 +75,26 @@ test('a DATA datagram the server already has counts as a retransmission, and is 
   assert.equal(h.core.stats.messagesStored, 1, 'stored once');
   assert.deepEqual(again.map((p) => p.kind), ['ack']);
 });
+
+test('a snapshot breaks ties by name, ranks groups by lag, and counts no session before it opens', async () => {
+  const h = new ServerHarness();
+  const w = await openWriter(h, 'ww');
+  await h.deliver(data(w, 1, 'a', 'b', 'c'), CLIENT, T0);
+  const [x] = await h.handshake(helloWriter('aa', 3, 10n), OTHER, T0);
+  await h.deliver(data((x as Welcome).sessionId, 1, 'd', 'e', 'f'), OTHER, T0);
+  for (const [i, name] of ['mo', 'zed', 'amy', 'kim', 'bo'].entries()) await reader(h, name, host(20 + i));
+  const fast = await reader(h, 'fastgroup', host(31), 'fast');
+  await reader(h, 'slowgroup', host(30), 'slow');
+  await h.deliver(fetchFrom(fast, 1, 1), host(31), T0 + 1);
+  await h.deliver(fetchFrom(fast, 2, 7), host(31), T0 + 2);
+  // A writer signing on: its session waits for the store before WELCOME.
+  const [retry] = await h.deliver(encode({ ...helloWriter('pending', 4, 11n), cookie: Buffer.alloc(0) }), host(40), T0);
+  assert.ok(retry?.kind === 'retry');
+  h.core.handleDatagram(encode({ ...helloWriter('pending', 4, 11n), cookie: retry.cookie }), host(40), T0);
+  const snap = h.core.snapshot();
+  assert.deepEqual(snap.writers.map((w) => w.name), ['aa', 'ww'], 'equal counts: by name');
+  assert.deepEqual(snap.readers.filter((r) => !r.group).map((r) => r.name), ['amy', 'bo', 'kim', 'mo', 'zed'], 'equal lags: by name');
+  assert.deepEqual(snap.groups.map((g) => `${g.name}:${g.lag}`), ['slow:6', 'fast:0']);
+  assert.equal(snap.sessions.writers, 2, 'the writer still signing on is not counted');
+  assert.equal(snap.sessions.total, 10, 'though it is held');
+});

@@ -6,6 +6,7 @@ import { ClientDriver } from './clients.js';
 import { FaultPlan } from './faults.js';
 import { Prng } from './prng.js';
 import { scenario, type SimOptions } from './scenario.js';
+import { RegistrySweep } from './registry-sweep.js';
 import { pumpServer } from './servers.js';
 import { EPOCH, SimWorld, type SimReader } from './world.js';
 
@@ -40,6 +41,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const presence = new PresenceChecker(world);
   const faults = new FaultPlan(world);
   const clients = new ClientDriver(world, new DeliveryChecker(world, log), faults);
+  const sweep = new RegistrySweep(world);
+  await sweep.plant();
 
   for (let i = 0; i < opts.writers; i++) world.addWriter(i);
   for (let i = 0; i < opts.readers; i++) world.readers.push(world.newReader(`r${i + 1}`, {}, i + 1));
@@ -56,6 +59,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     clients.pump();
     for (const sv of world.servers) await pumpServer(world, sv, log);
     await log.scan();
+    await sweep.sweep();
     await presence.refresh();
     clients.pump();
     checkConfirmed(world, log);
@@ -89,6 +93,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     await ev.fn();
     await afterEvent();
   }
+  await sweep.check(world.failures);
   return settle(world, log, clients, progress, faults, seed, events);
 }
 

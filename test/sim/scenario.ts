@@ -64,6 +64,11 @@ export interface SimOptions {
    * missed: every id a reader skips must have been told, and no more than that; a group likewise.
    */
   retainMessages: number;
+  /**
+   * The registry is swept as the server sweeps it (--forget-after) while the run goes on: clients long
+   * gone are forgotten with their positions, and no client of the run ever is.
+   */
+  forgetting: boolean;
 }
 
 /** Chooses a scenario from the seed alone. */
@@ -106,5 +111,6 @@ export function scenario(rng: Prng): SimOptions {
     watchers: 0,
     onceRuns: false,
     retainMessages: 0,
+    forgetting: false,
   };
 }

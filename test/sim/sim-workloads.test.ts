@@ -93,3 +93,18 @@ test('simulation: a work queue on a log that keeps only its newest messages: --c
   }
   assert.ok(missed > 0, 'consumers fell behind and were told');
 });
+
+test('simulation: the registry swept as the run goes (--forget-after): clients long gone are forgotten with their positions; readers killed and restarted, --once runs, queue groups and watchers lose nothing', async () => {
+  for (const seed of seeds(96_101, 96_116)) {
+    const r = await runSimulation(seed, {
+      forgetting: true,
+      readerCrash: seed % 2 === 0,
+      onceRuns: seed % 2 === 1,
+      groupMembers: seed % 3 === 0 ? 2 : 0,
+      watchers: seed % 4 === 0 ? 1 : 0,
+      restarts: seed % 3,
+      ...(seed % 4 === 1 && { store: 'sqlite' as const }),
+    });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});

@@ -76,7 +76,8 @@ export function serverSnapshot(
   };
 }
 
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** By name: the names of one list are never equal (one session per name and role, one group per name). */
+const cmp = (a: string, b: string): number => (a < b ? -1 : 1);
 
 function firstOf<T>(all: T[], order: (a: T, b: T) => number, n: number): T[] {
   return all.sort(order).slice(0, n);
