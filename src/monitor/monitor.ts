@@ -35,6 +35,8 @@ export class Monitor {
   private readonly startedAt = Date.now();
   private server: RunningServer | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The stored counter at the last --stats-interval line. */
+  private lastFigures: { at: number; stored: number } | undefined;
 
   constructor(private readonly opts: MonitorOptions) {}
 
@@ -101,7 +103,12 @@ export class Monitor {
   private async logFigures(seconds: number): Promise<void> {
     const s = await this.status();
     const lagging = s.readers[0];
-    const lineRate = Math.round(this.rates.linesPerSecond(seconds));
+    // From the counter itself, not the rate history: an interval may be longer than the history kept.
+    const stored = s.counters?.messagesStored ?? 0;
+    const at = Date.now();
+    const since = this.lastFigures ?? { at: this.startedAt, stored: 0 };
+    this.lastFigures = { at, stored };
+    const lineRate = at > since.at ? Math.round(((stored - since.stored) * 1000) / (at - since.at)) : 0;
     this.opts.logger.info(
       {
         stats: {
