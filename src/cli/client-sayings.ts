@@ -43,6 +43,16 @@ class ServerName {
   }
 }
 
+/**
+ * A server that stops answering a client it served is a warning. One that never answered is the error
+ * the client ends with, if it does not answer in time: until then it is said only on a terminal (at
+ * info), so that a script's stderr holds the one line of that error.
+ */
+function lost(logger: Logger, registered: boolean, server: string, line: string): void {
+  if (registered) logger.warn({ server }, line);
+  else logger.info({ server }, line);
+}
+
 export interface WriterSayings {
   /** The server in use now (after any failover). */
   readonly server: string;
@@ -52,11 +62,13 @@ export interface WriterSayings {
 /** A writer's sentences: progress to the log, a line not sent to `say` (the user's stderr line). */
 export function writerSayings(logger: Logger, say: (line: string) => void, opts: { name: string; servers: Address[]; file?: string }): WriterSayings {
   const at = new ServerName(opts.servers[0]!);
+  let registered = false;
   const tell = (e: WriterEvent, unconfirmedLines: number): void => {
     const server = at.name;
     if (at.signOn(logger, e)) return;
     switch (e.type) {
       case 'registered':
+        registered = true;
         if (!e.again) logger.info({ server, user: opts.name }, `registered as ${opts.name} with ${server}`);
         else logger.info({ server }, `registered again with ${server}; resending unconfirmed lines`);
         return;
@@ -67,7 +79,7 @@ export function writerSayings(logger: Logger, say: (line: string) => void, opts:
             : `line ${e.line} is ${e.bytes} bytes, over the limit of ${e.limit}; not sent`,
         );
       case 'server-lost':
-        return logger.warn({ server }, `server ${server} is not responding; keeping unconfirmed lines`);
+        return lost(logger, registered, server, `server ${server} is not responding; keeping unconfirmed lines`);
       case 'server-back':
         return logger.info({ server }, `server ${server} is responding again`);
       case 'throttled':
@@ -91,11 +103,13 @@ export interface ReaderSayings {
 /** A reader's sentences, all to the log: its output carries the messages alone. */
 export function readerSayings(logger: Logger, opts: { name: string; servers: Address[] }): ReaderSayings {
   const at = new ServerName(opts.servers[0]!);
+  let registered = false;
   const tell = (e: ReaderEvent): void => {
     const server = at.name;
     if (at.signOn(logger, e)) return;
     switch (e.type) {
       case 'registered':
+        registered = true;
         if (e.again) logger.info({ server }, `registered again with ${server}; resuming at id ${e.position}`);
         else logger.info({ server, user: opts.name, position: e.position }, `registered as ${opts.name} with ${server}; next id ${e.position}`);
         if (e.missed > 0) logger.warn({ missed: e.missed }, missed(e.missed));
@@ -103,7 +117,7 @@ export function readerSayings(logger: Logger, opts: { name: string; servers: Add
       case 'missed':
         return logger.warn({ missed: e.count }, missed(e.count));
       case 'server-lost':
-        return logger.warn({ server }, `server ${server} is not responding; waiting`);
+        return lost(logger, registered, server, `server ${server} is not responding; waiting`);
       case 'server-back':
         return logger.info({ server }, `server ${server} is back`);
       case 'closed':
