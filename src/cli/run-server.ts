@@ -102,7 +102,14 @@ export async function main(argv: string[]): Promise<number> {
     logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
   }
   const dataDir = args.store === 'sqlite' ? resolve(args['data-dir']) : undefined;
-  const monitor = new Monitor({ version: VERSION, storeKind: storeKindOf(args.store), dataDir, logger, statsIntervalS: args['stats-interval'] });
+  const monitor = new Monitor({
+    version: VERSION,
+    storeKind: storeKindOf(args.store),
+    dataDir,
+    logger,
+    statsIntervalS: args['stats-interval'],
+    http: httpAt !== undefined,
+  });
   // Served before the store opens: /healthz answers and /readyz says why not yet, however long that takes.
   const http = httpAt && (await serveHttp(httpAt, monitor));
   const statusPage = http && `http://${hostPort(httpAt!.host, http.port)}/`;
@@ -129,10 +136,10 @@ export async function main(argv: string[]): Promise<number> {
       randomId,
       randomKey,
       mac: hmacSha256,
-      observe: monitor.observe,
+      ...(httpAt && { observe: monitor.observe }),
     },
     forgetAfterMs: args['forget-after'] * 86_400_000,
-    watch: monitor.watch,
+    ...(httpAt && { watch: monitor.watch }),
   }).catch(async (err: NodeJS.ErrnoException) => {
     await store.close();
     await http?.close();

@@ -46,8 +46,10 @@ async function route(req: IncomingMessage, res: ServerResponse, monitor: Monitor
   }
   const path = new URL(req.url ?? '/', 'http://relay').pathname;
   switch (path) {
-    case '/metrics':
-      return send(res, 200, monitor.metrics.registry.contentType, await monitor.metrics.registry.metrics());
+    case '/metrics': {
+      const registry = monitor.metrics!.registry;
+      return send(res, 200, registry.contentType, await registry.metrics());
+    }
     case '/healthz':
       return sendJson(res, 200, { status: 'ok' });
     case '/readyz': {

@@ -20,6 +20,8 @@ export interface MonitorOptions {
   logger: Logger;
   /** Seconds between two log lines of figures (0: none). */
   statsIntervalS: number;
+  /** Served over HTTP (--http): metrics are collected. */
+  http: boolean;
 }
 
 /**
@@ -29,7 +31,8 @@ export interface MonitorOptions {
 export class Monitor {
   readonly readiness = new Readiness();
   readonly view = new ServerView(Date.now);
-  readonly metrics = new RelayMetrics(this.view, this.readiness);
+  /** Only with --http: the collectors (the process's among them) cost nothing when nobody scrapes. */
+  readonly metrics: RelayMetrics | undefined;
   private readonly rates = new RateHistory();
   private readonly errors: RecentError[] = [];
   private readonly startedAt = Date.now();
@@ -38,7 +41,9 @@ export class Monitor {
   /** The stored counter at the last --stats-interval line. */
   private lastFigures: { at: number; stored: number } | undefined;
 
-  constructor(private readonly opts: MonitorOptions) {}
+  constructor(private readonly opts: MonitorOptions) {
+    this.metrics = opts.http ? new RelayMetrics(this.view, this.readiness) : undefined;
+  }
 
   /** What the server runtime tells the monitor as it runs. */
   readonly watch: ServerWatch = {
@@ -46,11 +51,11 @@ export class Monitor {
       if (e.type === 'store-error') this.error(`store error during ${e.op}: ${storeFailureReason(e.error)}`);
       else if (e.type === 'refused') this.error(`refused ${e.name} from ${formatAddress(e.addr)}: ${e.reason}`);
     },
-    commit: (ms, messages) => this.metrics.commit(ms, messages),
+    commit: (ms, messages) => this.metrics?.commit(ms, messages),
   };
 
   /** The config hook a server core reports its replies through. */
-  readonly observe = { fetchReply: (messages: number): void => this.metrics.fetchReply(messages) };
+  readonly observe = { fetchReply: (messages: number): void => this.metrics?.fetchReply(messages) };
 
   storeOpened(store: Store): void {
     this.view.store = store;
@@ -60,9 +65,10 @@ export class Monitor {
   started(server: RunningServer): void {
     this.server = server;
     this.view.core = server.core;
+    const every = this.opts.statsIntervalS;
+    if (!this.opts.http && every <= 0) return;
     this.sample();
     this.timers.push(setInterval(() => this.sample(), 1000).unref());
-    const every = this.opts.statsIntervalS;
     if (every > 0) this.timers.push(setInterval(() => void this.logFigures(every), every * 1000).unref());
   }
 
