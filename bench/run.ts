@@ -6,7 +6,7 @@
  * Prints a Markdown report and writes it to bench/RESULTS.md.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, cpus, platform, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { dgramCeiling } from './dgram-ceiling.js';
@@ -18,6 +18,7 @@ import { logGrowth, type GrowthPoint } from './log-growth.js';
 import { mosquittoLatency, mosquittoThroughput, startBroker, type Broker } from './mosquitto.js';
 import { median, relayThroughput } from './relay.js';
 import { appendRate } from './store-append.js';
+import { mergeResults } from './results-file.js';
 import { startRedis, type RedisServer } from '../test/store/redis-server.js';
 
 const SECTIONS = ['throughput', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics'] as const;
@@ -325,12 +326,21 @@ if (only.has('lossy')) {
 }
 
 const stealShare = cpuSteal(stealAtStart);
-if (stealShare !== undefined) {
+const steal = stealShare === undefined ? undefined : `${(stealShare * 100).toFixed(1)}%`;
+if (steal !== undefined && !opts.only) {
   say();
-  say(`CPU steal during the run (time the host ran something else on these virtual cores): ${(stealShare * 100).toFixed(1)}% of all CPU time; where it is high, figures are noisy, ratios less so.`);
+  say(`CPU steal during the run (time the host ran something else on these virtual cores): ${steal} of all CPU time; where it is high, figures are noisy, ratios less so.`);
 }
 
 await broker?.stop();
 await redis?.stop();
-writeFileSync(new URL('./RESULTS.md', import.meta.url), `${out.join('\n')}\n`);
+const file = new URL('./RESULTS.md', import.meta.url);
+const report = `${out.join('\n')}\n`;
+if (opts.only && existsSync(file)) {
+  // Some sections only: they replace their own in the file, the others stay as they were measured.
+  const note = `Measured on its own (\`--only ${opts.only}\`, ${repeats} runs), ${new Date().toISOString().slice(0, 10)}${steal === undefined ? '' : `, CPU steal ${steal}`}.`;
+  writeFileSync(file, mergeResults(readFileSync(file, 'utf8'), report, note));
+} else {
+  writeFileSync(file, report);
+}
 console.error('\nwritten to bench/RESULTS.md');
