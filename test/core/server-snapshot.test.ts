@@ -70,6 +70,8 @@ test('a DATA datagram the server already has counts as a retransmission, and is 
   const w = await openWriter(h);
   await h.deliver(data(w, 1, 'a'), CLIENT, T0);
   assert.equal(h.core.stats.retransmissions, 0);
+  await h.deliver(data(w, 3, 'c'), CLIENT, T0 + 3);
+  assert.equal(h.core.stats.retransmissions, 0, 'one ahead of a gap is held, not a retransmission');
   const again = await h.deliver(data(w, 1, 'a'), CLIENT, T0 + 5);
   assert.equal(h.core.stats.retransmissions, 1);
   assert.equal(h.core.stats.messagesStored, 1, 'stored once');
