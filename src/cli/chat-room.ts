@@ -20,12 +20,23 @@ export function chatFailure(end: ChatEnd, name: string, servers: string, registe
   }
 }
 
+/** Messages held at most while a backlog comes in (then shown as they come). */
+const WAITING_MAX = 1_000;
+/** Names a one-line summary of who is online lists at most. */
+const SUMMARY_NAMES = 8;
+
+/** "alice, bob and 3 more". */
+const summary = (names: string[]): string =>
+  names.length <= SUMMARY_NAMES ? names.join(', ') : `${names.slice(0, SUMMARY_NAMES).join(', ')} and ${names.length - SUMMARY_NAMES} more`;
+
 /**
  * What the chat shows of the room: messages, who comes and goes, the registry when asked. Lines that
  * arrive before the screen exists wait for it.
  */
 export class ChatRoom implements ChatEvents {
-  private readonly online = new Map<string, Set<string>>();
+  private online = new Map<string, Set<string>>();
+  /** Messages that waited for this person, held until all have come, then counted and shown. */
+  private waiting: string[] | undefined = [];
   /** Every name the registry has shown: a direct message to another is kept, and the sender told so. */
   private readonly seen: Set<string>;
   private seeded = false;
@@ -61,6 +72,10 @@ export class ChatRoom implements ChatEvents {
     return this.seen.has(name);
   }
 
+  isOnline(name: string): boolean {
+    return (this.online.get(name)?.size ?? 0) > 0;
+  }
+
   askedWho(): void {
     this.whoAsked = true;
   }
@@ -77,7 +92,35 @@ export class ChatRoom implements ChatEvents {
   message(m: Message): void {
     // What I typed is on the screen already.
     if (m.from === this.me && m.to === undefined) return;
-    this.show(formatMessage(m, 'text').toString().replace(/\n$/, ''));
+    const line = formatMessage(m, 'text').toString().replace(/\n$/, '');
+    if (!this.waiting) return this.show(line);
+    this.waiting.push(line);
+    // A backlog too long to hold is shown as it comes.
+    if (this.waiting.length < WAITING_MAX) return;
+    this.showWaiting(`more than ${WAITING_MAX.toLocaleString('en')} messages waited for you`);
+    this.waiting = undefined;
+  }
+
+  caughtUp(): void {
+    const n = this.waiting?.length ?? 0;
+    if (n > 0) this.showWaiting(`you have ${n} message${n === 1 ? '' : 's'}`);
+    this.waiting = undefined;
+  }
+
+  /** /away: the sessions close; what comes meanwhile waits on the server. */
+  away(): void {
+    this.seeded = false;
+    this.online = new Map();
+  }
+
+  /** /back: new sessions; what waited is counted and shown once it has all come. */
+  back(): void {
+    this.waiting = [];
+  }
+
+  private showWaiting(heading: string): void {
+    this.show(`-- ${heading}`);
+    for (const l of this.waiting!.splice(0)) this.show(l);
   }
 
   registry(entries: PresenceEntry[]): void {
@@ -85,6 +128,8 @@ export class ChatRoom implements ChatEvents {
     if (!this.seeded) {
       this.seeded = true;
       for (const e of entries) if (e.online) this.online.set(e.name, (this.online.get(e.name) ?? new Set<string>()).add(e.role));
+      const others = this.others();
+      this.show(others.length > 0 ? `-- online now: ${summary(others)}` : '-- nobody else is online now');
     }
     if (!this.whoAsked) return;
     this.whoAsked = false;
@@ -100,8 +145,15 @@ export class ChatRoom implements ChatEvents {
       if (e.online) roles.add(e.role);
       else roles.delete(e.role);
       this.online.set(e.name, roles);
-      if (was !== roles.size > 0) this.show(`${localTime(e.lastSeen)} * ${e.name} is ${roles.size > 0 ? 'online' : 'offline'}`);
+      if (was === roles.size > 0) continue;
+      const others = this.others();
+      this.show(`${localTime(e.lastSeen)} * ${e.name} is ${roles.size > 0 ? 'online' : 'offline'} (${others.length > 0 ? `online: ${summary(others)}` : 'nobody else online'})`);
     }
+  }
+
+  /** Who else is online now, by name. */
+  private others(): string[] {
+    return [...this.online].filter(([name, roles]) => name !== this.me && roles.size > 0).map(([name]) => name).sort();
   }
 
   ended(end: ChatEnd): void {

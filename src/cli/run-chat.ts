@@ -16,6 +16,8 @@ const HELP = [
   'type a line and press Enter to send it to everyone',
   '/to NAME text   a direct message, only NAME reads it (kept for NAME while away)',
   '/who            who is registered, online or not, and when last seen',
+  '/away           go offline without leaving; what comes meanwhile waits for you',
+  '/back           come back: you are told how many messages waited, and shown them',
   '/quit           leave (Ctrl-D and Ctrl-C too)',
   '//text          send a line that starts with /',
 ];
@@ -44,19 +46,26 @@ export async function main(argv: string[]): Promise<number> {
   const { where } = describeServers(args.address, args.port);
   const view: { screen?: ChatScreen } = {};
   const room = new ChatRoom(me, servers.map(formatAddress).join(', '), () => view.screen?.close());
-  const chat: Chat = await startChat(
-    { servers, name: me, timeoutMs: args.timeout * 1000, ...(args.secret !== undefined && { secret: args.secret }) },
+  const options = { servers, name: me, timeoutMs: args.timeout * 1000, ...(args.secret !== undefined && { secret: args.secret }) };
+  const failure = (err: unknown): unknown => (err instanceof ChatEnded ? chatFailure(err.end, me, servers.map(formatAddress).join(', '), false) : err);
+  const presence = new Presence(
+    await startChat(options, room).catch((err: unknown) => {
+      throw failure(err);
+    }),
     room,
-  ).catch((err: unknown) => {
-    throw err instanceof ChatEnded ? chatFailure(err.end, me, servers.map(formatAddress).join(', '), false) : err;
-  });
+    () => startChat(options, room),
+    (err) => (failure(err) as Error).message,
+  );
 
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((r) => (finish = r));
-  view.screen = new ChatScreen(process.stdin, process.stdout, `${me}> `, (line) => onLine(line, chat, room), () => {
+  view.screen = new ChatScreen(process.stdin, process.stdout, `${me}> `, (line) => onLine(line, presence, room), () => {
     void room
       .whoAnswer(Math.min(args.timeout * 1000, 5_000))
-      .then(() => chat.close())
+      .then(() => {
+        room.caughtUp(); // what came and was held is shown before leaving
+        return presence.leave();
+      })
       .then(() => finish(ExitCode.Ok), () => finish(ExitCode.Ok));
   });
   const screen = view.screen;
@@ -69,10 +78,66 @@ export async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+/** The chat's sessions, and /away and /back: closed while away, opened again on return. */
+class Presence {
+  /** Undefined while away (or on the way there or back). */
+  chat: Chat | undefined;
+  private state: 'here' | 'away' | 'moving' = 'here';
+
+  constructor(
+    chat: Chat,
+    private readonly room: ChatRoom,
+    private readonly open: () => Promise<Chat>,
+    private readonly why: (err: unknown) => string,
+  ) {
+    this.chat = chat;
+  }
+
+  away(): void {
+    if (this.state !== 'here') return this.room.show(this.state === 'away' ? '-- you are away already; /back to return' : '-- one moment');
+    const chat = this.chat!;
+    this.chat = undefined;
+    this.state = 'moving';
+    this.room.away();
+    void chat.close().then(() => {
+      this.state = 'away';
+      this.room.show('-- you are away: nothing is sent or received until /back; messages for you wait on the server');
+    });
+  }
+
+  back(): void {
+    if (this.state !== 'away') return this.room.show(this.state === 'here' ? '-- you are here already' : '-- one moment');
+    this.state = 'moving';
+    this.room.back();
+    this.open().then(
+      (chat) => {
+        this.chat = chat;
+        this.state = 'here';
+        this.room.show('-- you are back');
+      },
+      (err: unknown) => {
+        this.state = 'away';
+        this.room.show(`-- could not come back: ${this.why(err)}; /back to try again`);
+      },
+    );
+  }
+
+  /** Leaving: the sessions sign off, if there are any. */
+  leave(): Promise<void> {
+    return this.chat?.close() ?? Promise.resolve();
+  }
+}
+
 /** One line typed: a message, or a command. */
-function onLine(raw: string, chat: Chat, room: ChatRoom): void {
+function onLine(raw: string, presence: Presence, room: ChatRoom): void {
   const line = raw.replace(/\r$/, '');
   if (line.trim() === '') return;
+  if (line === '/away') return presence.away();
+  if (line === '/back') return presence.back();
+  if (line === '/quit' || line === '/exit') return room.quit();
+  if (line === '/help') return HELP.forEach((l) => room.show(`-- ${l}`));
+  const chat = presence.chat;
+  if (!chat) return room.show('-- you are away: /back first (what you type is not sent meanwhile)');
   if (line.startsWith('//')) return chat.send(line.slice(1));
   if (!line.startsWith('/')) return chat.send(line);
   const [cmd, ...rest] = line.split(' ');
@@ -83,17 +148,12 @@ function onLine(raw: string, chat: Chat, room: ChatRoom): void {
       if (!isValidName(to)) return room.show(`-- invalid name '${escapeControls(to)}': ${NAME_RULE}`);
       chat.send(words.join(' '), to);
       if (!room.hasSeen(to)) room.show(`-- ${to} has never been seen here; the message is kept for ${to} anyway`);
+      else if (!room.isOnline(to)) room.show(`-- ${to} is offline; the message is kept for ${to}`);
       return;
     }
     case '/who':
       room.askedWho();
       return chat.who();
-    case '/quit':
-    case '/exit':
-      return room.quit();
-    case '/help':
-      for (const l of HELP) room.show(`-- ${l}`);
-      return;
     default:
       return room.show(`-- unknown command ${escapeControls(cmd ?? '')}; /help lists them`);
   }

@@ -23,6 +23,8 @@ export interface ChatEvents {
   /** The whole registry: when it first arrives, and in answer to `who()`. */
   registry(entries: PresenceEntry[]): void;
   presence(changes: PresenceEntry[]): void;
+  /** Since the sessions opened, what waited for this person has all come (once per opening). */
+  caughtUp(): void;
   /** What else either session has to say: the server went away or came back, a line was too long. */
   notice(e: WriterEvent | ReaderEvent): void;
   /** The chat cannot go on after both sessions were registered. */
@@ -164,6 +166,7 @@ class ChatSessions implements Chat {
       else if (e.type === 'messages') for (const m of e.messages) this.events.message(m);
       else if (e.type === 'registry') this.events.registry(e.entries);
       else if (e.type === 'presence') this.events.presence(e.changes);
+      else if (e.type === 'caught-up') this.events.caughtUp();
       else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason });
       else if (e.type === 'taken-over') return this.end({ kind: 'taken-over' });
       else if (e.type === 'closed') this.closing?.();

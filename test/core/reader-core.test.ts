@@ -466,7 +466,7 @@ test('messages the log no longer kept are reported as missed, at sign-on and in 
   r.handleDatagram(batch(f.fetchId, 0, [msg(15)], { position: 10, missed: 5 }), SERVER, T0 + 1);
   const ev = allEvents(r);
   assert.deepEqual(ev[0], { type: 'missed', count: 5 });
-  assert.deepEqual(ev.slice(1).map((e) => e.type === 'messages' && e.messages.map((m) => m.id)), [[15]]);
+  assert.deepEqual(ev.slice(1).map((e) => (e.type === 'messages' ? e.messages.map((m) => m.id) : e.type)), [[15], 'caught-up']);
 });
 
 test('a fragment that does not continue the message being put together (another message, offset or size) drops it; the message is asked for whole', () => {
@@ -994,4 +994,21 @@ test('with --delay, a poll that came while the output was full is over: once it 
   assert.equal(f.position, 3);
   r.handleDatagram(batch(f.fetchId, 0, [msg(3)]), SERVER, T0 + 5_600);
   assert.deepEqual(delivered(r), [3], 'the poll is past: printed at once');
+});
+
+test('says once, after registering, when a reply reached the end of the log: what waited for it has come', () => {
+  const r = newReader({ delayMs: 0 });
+  drain(r);
+  welcome(r, T0, 1);
+  const kinds = () => allEvents(r).map((e) => e.type);
+  assert.deepEqual(kinds(), ['registered']);
+  let f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(1), msg(2)], { caughtUp: false }), SERVER, T0 + 1);
+  assert.deepEqual(kinds(), ['messages'], 'not at the end yet');
+  f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(3)]), SERVER, T0 + 2);
+  assert.deepEqual(kinds(), ['messages', 'caught-up']);
+  f = lastFetch(r);
+  r.handleDatagram(batch(f.fetchId, 0, [msg(4)]), SERVER, T0 + 3);
+  assert.deepEqual(kinds(), ['messages'], 'once');
 });

@@ -127,6 +127,42 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
     assert.deepEqual(exitOf('alice'), { code: 0, stderr: '' }, 'still exit 0 past the 3 s wait');
   });
 
+  test('who is online on joining, kept up to date; /away and /back: a direct message is kept, and on return what waited is counted, then shown', async () => {
+    const own = await startServer();
+    const chat = (name: string): void =>
+      void tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '20', `${process.execPath} ${CHAT} -u ${name} -p ${own.port}`);
+    try {
+      chat('hana');
+      await shows('hana', /-- nobody else is online now/);
+      chat('gil');
+      await shows('gil', /-- online now: hana$/m);
+      await shows('hana', /\* gil is online \(online: gil\)$/m);
+
+      type('gil', '/away', 'Enter');
+      await shows('gil', /-- you are away: nothing is sent or received until \/back/);
+      await shows('hana', /\* gil is offline \(nobody else online\)$/m);
+      type('gil', 'typed while away', 'Enter');
+      await shows('gil', /-- you are away: \/back first/);
+      type('hana', '/to gil kept for you', 'Enter');
+      await shows('hana', /-- gil is offline; the message is kept for gil/);
+      type('hana', 'to everyone meanwhile', 'Enter');
+      await sleep(500);
+
+      type('gil', '/back', 'Enter');
+      await shows('gil', /-- you are back/);
+      await shows('gil', /-- online now: hana\n(.*\n)*-- you have 2 messages\n.* hana \(direct to gil\): kept for you\n.* hana: to everyone meanwhile\n/);
+      await until('hana to see gil back', () => (screen('hana').match(/\* gil is online/g) ?? []).length === 2);
+      assert.doesNotMatch(screen('hana'), /typed while away/, 'nothing typed while away was sent');
+      type('gil', '/back', 'Enter');
+      await shows('gil', /-- you are here already/);
+      type('gil', '/quit', 'Enter');
+      type('hana', '/quit', 'Enter');
+      await until('both to leave', () => !alive('gil') && !alive('hana'));
+    } finally {
+      await own.stop();
+    }
+  });
+
   test('pauses longer than the liveness timeout say nothing; a server that dies while the chat is idle is reported within ~7 s, once, and its return once', async () => {
     const own = await startServer();
     const ownPort = String(own.port);

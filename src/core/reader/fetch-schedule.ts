@@ -19,6 +19,8 @@ export interface FetchHost {
   send(f: OpenFetch, now: number): void;
   /** --once, and the log's end is reached. */
   caughtUpOnce(now: number): void;
+  /** A reply reached the end of the log (every time one does). */
+  caughtUp(): void;
 }
 
 /**
@@ -102,6 +104,7 @@ export class FetchSchedule {
   /** The reply is all taken; `caughtUp`: it reached the end of the log. */
   replied(caughtUp: boolean, now: number): void {
     this.current = undefined;
+    if (caughtUp) this.host.caughtUp();
     if (this.config.once) {
       if (!caughtUp) return this.next(now, 0);
       return this.host.caughtUpOnce(now);

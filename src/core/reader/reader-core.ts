@@ -43,6 +43,8 @@ export class ReaderCore implements SansIoCore {
   private goodbyeAgain = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
   private registeredOnce = false;
+  /** Told 'caught-up' since the last registration. */
+  private caughtUpSince = false;
   private readonly events: ReaderEvent[] = [];
   private readonly timers: TimerTable;
 
@@ -66,6 +68,11 @@ export class ReaderCore implements SansIoCore {
       flush: () => this.delivery.flush(),
       send: (f, now) => this.link.send(fetchPacket(f, this.link.sessionId), now),
       caughtUpOnce: (now) => this.startClosing(now),
+      caughtUp: () => {
+        if (this.caughtUpSince) return;
+        this.caughtUpSince = true;
+        this.events.push({ type: 'caught-up' });
+      },
     });
     this.intake = new ReplyIntake(this.fetches, this.delivery, (e) => this.events.push(e));
     this.timers = new TimerTable([...this.sessionTimers(), ...this.fetches.timers, this.heartbeat()]);
@@ -300,6 +307,7 @@ export class ReaderCore implements SansIoCore {
     this.heartbeatMs = Math.min(this.config.heartbeatMs, heartbeatMs);
     this.intake.startAt(position);
     this.events.push({ type: 'registered', again: this.registeredOnce, position, missed });
+    this.caughtUpSince = false;
     this.registeredOnce = true;
     if (this.goodbyeAgain) {
       this.delivery.startAt(position);

@@ -63,6 +63,8 @@ export type ReaderEvent =
   | { type: 'refused'; code: RefuseCode; reason: string }
   | { type: 'messages'; messages: Message[]; /** The position after them: say `printed(upTo)` once they are out. */ upTo: number }
   | { type: 'missed'; count: number }
+  /** Since registering, a reply reached the end of the log: what waited for this reader has come (once per registration). */
+  | { type: 'caught-up' }
   | { type: 'server-lost' }
   | { type: 'server-back' }
   | { type: 'failover'; from: Address; to: Address }

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ChatRoom } from '../../src/cli/chat-room.js';
+
+// What the chat shows of the room, without a terminal: the table on joining, who is online as people
+// come and go, and what waited for the person, counted, when they come (back).
+
+const T = Date.UTC(2026, 0, 1, 12, 0);
+const entry = (name: string, online = true) => ({ name, role: 'reader' as const, online, lastSeen: T });
+const text = (from: string, t: string, to?: string) => ({ id: 1, ts: T, from, ...(to !== undefined && { to }), text: Buffer.from(t) });
+
+function room(me = 'me'): { room: ChatRoom; lines: string[] } {
+  const lines: string[] = [];
+  const r = new ChatRoom(me, '127.0.0.1:12345', () => {});
+  r.showOn((l) => lines.push(l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, '')));
+  return { room: r, lines };
+}
+
+test('on joining: who else is online, once; then each coming and going with who is online then', () => {
+  const { room: r, lines } = room();
+  r.registry([entry('me'), entry('bob'), entry('al'), entry('gone', false)]);
+  r.registry([entry('me'), entry('bob')]);
+  assert.deepEqual(lines, ['-- online now: al, bob'], 'once: later registries are answers to /who');
+  r.presence([entry('cy')]);
+  r.presence([entry('bob', false), entry('al', false)]);
+  r.presence([entry('cy', false)]);
+  assert.deepEqual(lines.slice(1), [
+    '* cy is online (online: al, bob, cy)',
+    '* bob is offline (online: al, cy)',
+    '* al is offline (online: cy)',
+    '* cy is offline (nobody else online)',
+  ]);
+  assert.equal(r.isOnline('cy'), false);
+});
+
+test('alone on joining; a long list names eight, then how many more', () => {
+  const { room: r, lines } = room();
+  r.registry([entry('me')]);
+  r.presence('abcdefghij'.split('').map((c) => entry(c)));
+  assert.equal(lines[0], '-- nobody else is online now');
+  assert.equal(lines.at(-1), '* j is online (online: a, b, c, d, e, f, g, h and 2 more)');
+});
+
+test('what waited is held until all has come, then counted and shown; my own broadcasts are not counted', () => {
+  const { room: r, lines } = room();
+  r.message(text('bob', 'one'));
+  r.message(text('me', 'mine, on screen already'));
+  r.message(text('bob', 'two', 'me'));
+  assert.deepEqual(lines, [], 'held');
+  r.caughtUp();
+  assert.deepEqual(lines, ['-- you have 2 messages', 'bob: one', 'bob (direct to me): two']);
+  r.message(text('bob', 'three'));
+  r.caughtUp();
+  assert.equal(lines.at(-1), 'bob: three', 'after that, shown as they come');
+  assert.equal(lines.join('\n').match(/-- you have/g)?.length, 1);
+});
+
+test('/away, then /back: the table again, and what waited counted (one message: singular; none: nothing said)', () => {
+  const { room: r, lines } = room();
+  r.registry([entry('me'), entry('bob')]);
+  r.caughtUp();
+  r.away();
+  r.back();
+  r.registry([entry('me')]);
+  r.message(text('bob', 'while away', 'me'));
+  r.caughtUp();
+  assert.deepEqual(lines, ['-- online now: bob', '-- nobody else is online now', '-- you have 1 message', 'bob (direct to me): while away']);
+  r.away();
+  r.back();
+  r.caughtUp();
+  assert.equal(lines.length, 4, 'nothing waited: nothing said');
+});
+
+test('a backlog too long to hold is said so, and shown as it comes', () => {
+  const { room: r, lines } = room();
+  for (let i = 0; i < 1_500; i++) r.message(text('bob', `m${i}`));
+  assert.equal(lines[0], '-- more than 1,000 messages waited for you');
+  assert.equal(lines[1_000], 'bob: m999');
+  assert.equal(lines.length, 1_501, 'the thousand held, then the rest as they come');
+  r.caughtUp();
+  assert.equal(lines.length, 1_501, 'and nothing more said');
+});
