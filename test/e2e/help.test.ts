@@ -21,8 +21,10 @@ const COMMANDS: [string, Example[]][] = [
 ];
 
 /** `--help` as it shows in a terminal of `columns` columns (tmux; lines the terminal wrapped are joined). */
+let terminals = 0;
 function helpOnTerminal(command: string, columns: number): string {
-  const socket = `relay-help-${process.pid}`;
+  // A tmux server of its own each time: one just killed may still be going away when the next starts.
+  const socket = `relay-help-${process.pid}-${++terminals}`;
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
   tmux('new-session', '-d', '-s', 'help', '-x', String(columns), '-y', '200', `${process.execPath} ${ROOT}bin/${command}.js --help; sleep 30`);
   try {
