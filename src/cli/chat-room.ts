@@ -34,7 +34,7 @@ const summary = (names: string[]): string =>
  * arrive before the screen exists wait for it.
  */
 export class ChatRoom implements ChatEvents {
-  private online = new Map<string, Set<string>>();
+  private readonly online = new Map<string, Set<string>>();
   /** Messages that waited for this person, held until all have come, then counted and shown. */
   private waiting: string[] | undefined = [];
   /** Every name the registry has shown: a direct message to another is kept, and the sender told so. */
@@ -110,7 +110,7 @@ export class ChatRoom implements ChatEvents {
   /** /away: the sessions close; what comes meanwhile waits on the server. */
   away(): void {
     this.seeded = false;
-    this.online = new Map();
+    this.online.clear();
   }
 
   /** /back: new sessions; what waited is counted and shown once it has all come. */

@@ -102,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
   }
   const dataDir = args.store === 'sqlite' ? resolve(args['data-dir']) : undefined;
-  const monitor = new Monitor({
+  const monitor = await Monitor.create({
     version: VERSION,
     storeKind: storeKindOf(args.store),
     dataDir,
@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   // Served before the store opens: /healthz answers and /readyz says why not yet, however long that takes.
   const http = httpAt && (await serveHttp(httpAt, monitor));
-  const statusPage = http && `http://${hostPort(httpAt!.host, http.port)}/`;
+  const statusPage = http && `http://${formatAddress({ address: httpAt!.host, port: http.port })}/`;
   if (statusPage) logger.info({ http: statusPage }, `status page on ${statusPage}`);
   const store = await openLog(args, logger, monitor).catch(async (err: unknown) => {
     await http?.close();
@@ -239,8 +239,6 @@ function httpAddress(value: string): HttpAddress {
   }
   return { host, port };
 }
-
-const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
 
 async function serveHttp(at: HttpAddress, monitor: Monitor): Promise<HttpMonitor> {
   return startHttpMonitor(at.host, at.port, monitor).catch((err: NodeJS.ErrnoException) => {

@@ -114,10 +114,10 @@ class StoreRequests {
   }
 
   private run({ id, req }: PendingRequest): void {
-    const started = now();
+    const commit = req.op === 'append' && this.watch ? { started: now(), messages: messagesIn(req.batches) } : undefined;
     runStoreRequest(this.store, req).then(
       (value) => {
-        if (req.op === 'append' && this.watch) this.watch.commit(now() - started, messagesIn(req.batches));
+        if (commit) this.watch!.commit(now() - commit.started, commit.messages);
         this.core.handleStoreResult(id, true, value, now());
         this.pump();
       },

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
+import { formatAddress } from '../core/address.js';
 import type { ServerEvent } from '../core/server/server-core.js';
 import type { RunningServer, ServerWatch } from '../io/server-runtime.js';
 import type { Store } from '../store/store.js';
 import { storeFailureReason } from '../store/store-errors.js';
 import { RateHistory } from './rate-history.js';
 import { Readiness } from './readiness.js';
-import { RelayMetrics } from './relay-metrics.js';
+import type { RelayMetrics } from './relay-metrics.js';
 import { ServerView } from './server-view.js';
 import { statusDocument, type RecentError, type StatusDocument } from './status-document.js';
-import { formatAddress } from '../core/address.js';
 
 /** Errors kept for /status and the page. */
 const RECENT_ERRORS = 20;
@@ -41,8 +41,16 @@ export class Monitor {
   /** The stored counter at the last --stats-interval line. */
   private lastFigures: { at: number; stored: number } | undefined;
 
-  constructor(private readonly opts: MonitorOptions) {
-    this.metrics = opts.http ? new RelayMetrics(this.view, this.readiness) : undefined;
+  /** The metrics (and prom-client) are loaded only with --http: a server without it starts that much sooner. */
+  static async create(opts: MonitorOptions): Promise<Monitor> {
+    return new Monitor(opts, opts.http ? (await import('./relay-metrics.js')).RelayMetrics : undefined);
+  }
+
+  private constructor(
+    private readonly opts: MonitorOptions,
+    Metrics: typeof RelayMetrics | undefined,
+  ) {
+    this.metrics = Metrics && new Metrics(this.view, this.readiness);
   }
 
   /** What the server runtime tells the monitor as it runs. */
