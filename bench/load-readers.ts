@@ -1,5 +1,5 @@
 /**
- * Many reader sessions in one process, through the project's own client code (ReaderCore + UdpDriver).
+ * Many reader sessions in one process, through the project's own client code (ReaderCore + PacketDriver).
  * `load-readers PORT COUNT DELAY_MS EXPECTED`: registers COUNT readers (each on its own socket), says
  * "registered", then counts what each receives; says "done" with the counts when every reader has
  * EXPECTED messages (EXPECTED 0: stays idle until SIGTERM).
@@ -7,8 +7,8 @@
 import { READER_DEFAULTS, ReaderCore } from '../src/core/reader/reader-core.js';
 import { now } from '../src/io/clock.js';
 import { randomNonce } from '../src/io/random.js';
-import { clientSocket } from '../src/io/udp-socket.js';
-import { UdpDriver } from '../src/io/udp-driver.js';
+import { openClientTransport } from '../src/io/client-transport.js';
+import { PacketDriver } from '../src/io/packet-driver.js';
 import { FromKind } from '../src/protocol/constants.js';
 
 const [port, count, delayMs, expected] = process.argv.slice(2).map(Number) as [number, number, number, number];
@@ -16,15 +16,15 @@ const server = { address: '127.0.0.1', port };
 const received = new Array<number>(count).fill(0);
 let registered = 0;
 let complete = 0;
-const drivers: UdpDriver[] = [];
+const drivers: PacketDriver[] = [];
 
 for (let i = 0; i < count; i++) {
-  const socket = await clientSocket(server);
+  const transport = await openClientTransport([server]);
   const core = new ReaderCore(
     { ...READER_DEFAULTS, name: `load${i}`, servers: [server], nonce: randomNonce(), fromKind: FromKind.Latest, delayMs },
     now(),
   );
-  const driver = new UdpDriver(socket, core, () => {
+  const driver = new PacketDriver(transport, core, () => {
     for (let e = core.pollEvent(); e; e = core.pollEvent()) {
       if (e.type === 'registered' && !e.again && ++registered === count) process.stdout.write('registered\n');
       if (e.type === 'messages') {

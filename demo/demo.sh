@@ -72,9 +72,9 @@ for _ in $(seq 100); do [ "$(cat "$work"/w?.jobs | wc -l)" -ge 9 ] && break; sle
 kill -INT "${workers[@]}"; wait "${workers[@]}" || true
 for w in w1 w2 w3; do printf '%s took: ' "$w"; (grep -o '"text":"[^"]*"' "$work/$w.jobs" | cut -d'"' -f4 | paste -sd, -) || echo; done
 
-step "run-chat, fed from a pipe (on a terminal it is interactive: /to, /who, /quit)"
-printf 'hello from the chat\n/to bob a direct one\n' | run-chat --username carol
-run-reader --username bob --once --log-level warn
+step "run-chat over TCP, fed from a pipe (on a terminal it is interactive: /to, /who, /away, /quit); bob reads over TCP too"
+printf 'hello from the chat\n/to bob a direct one\n' | run-chat --username carol --transport tcp
+run-reader --username bob --once --log-level warn --address "tcp://127.0.0.1:$port"
 
 step "What the server counted, from its Prometheus metrics ($status_page""metrics)"
 node -e "fetch(process.argv[1] + 'metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => /^relay_(messages_stored_total|commits_total|sessions_opened_total|log_messages\\{bound=\"next)/.test(l)).join('\\n')))" "$status_page"

@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { isValidName, NAME_RULE } from '../protocol/names.js';
+import { TRANSPORTS } from './address-list.js';
 import { usage } from './command.js';
 
 export const DEFAULT_PORT = 12345;
@@ -14,9 +15,15 @@ export function clientOptions<T>(parser: Argv<T>) {
       alias: 'a',
       type: 'string',
       default: '127.0.0.1',
-      describe: 'Server host, or several as host[:port],host[:port]: when one stops answering, the next is used',
+      describe: 'Server host, or several as host[:port],host[:port]: when one stops answering, the next is used; tcp://host[:port] is reached over TCP',
     })
-    .option('port', { alias: 'p', type: 'string', default: String(DEFAULT_PORT), coerce: portInput(false), describe: 'Server UDP port (for hosts given without one)' })
+    .option('transport', {
+      type: 'string',
+      choices: TRANSPORTS,
+      default: 'udp',
+      describe: 'How to reach the servers: udp, or tcp where UDP is dropped or blocked (per server: tcp://host:port)',
+    })
+    .option('port', { alias: 'p', type: 'string', default: String(DEFAULT_PORT), coerce: portInput(false), describe: 'Server port (for hosts given without one)' })
     .option('secret', {
       type: 'string',
       describe: 'Your secret, for a server in authenticated mode (prefer RELAY_SECRET: the command line is visible to others)',

@@ -11,11 +11,11 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   // run-server
   'host', 'store', 'data-dir', 'fsync', 'accept-empty-log', 'recover-to', 'retain-messages', 'retain-bytes', 'retain-seconds',
   'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'handshake-rate', 'message-rate',
-  'http', 'stats-interval', 'forget-after',
+  'http', 'stats-interval', 'forget-after', 'tcp-max-connections', 'tcp-max-per-host', 'tcp-idle-timeout',
   // the clients
   'username', 'address', 'secret', 'timeout', 'to', 'file', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence',
   // all
-  'port', 'log-level',
+  'port', 'log-level', 'transport',
 ]); // prettier-ignore
 
 /** `$XDG_CONFIG_HOME/udp-relay/config.json`, or `~/.config/udp-relay/config.json`. */

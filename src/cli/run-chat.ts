@@ -4,7 +4,7 @@ import { ChatEnded, startChat, type Chat } from '../io/chat-runtime.js';
 import { isValidName, NAME_RULE } from '../protocol/names.js';
 import { ChatRoom, chatFailure } from './chat-room.js';
 import { ChatScreen } from './chat-screen.js';
-import { describeServers, resolveServers } from './address-list.js';
+import { describeServers, resolveServers, type Transport } from './address-list.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, type Example } from './command.js';
 import { clientOptions } from './client-options.js';
 import { ExitCode } from './exit-codes.js';
@@ -41,9 +41,9 @@ const parse = (argv: string[]) =>
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
   favourEventLoop();
-  const servers = await resolveServers(args.address, args.port);
+  const servers = await resolveServers(args.address, args.port, args.transport as Transport);
   const me = args.username;
-  const { where } = describeServers(args.address, args.port);
+  const { where } = describeServers(args.address, args.port, args.transport as Transport);
   const view: { screen?: ChatScreen } = {};
   const room = new ChatRoom(me, servers.map(formatAddress).join(', '), () => view.screen?.close());
   const options = { servers, name: me, timeoutMs: args.timeout * 1000, ...(args.secret !== undefined && { secret: args.secret }) };

@@ -1,7 +1,7 @@
 import { hideBin } from 'yargs/helpers';
 import { FromKind } from '../protocol/constants.js';
 import { runReader } from '../io/reader-runtime.js';
-import { resolveServers } from './address-list.js';
+import { resolveServers, type Transport } from './address-list.js';
 import { readerSayings, takenOverReason } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   favourEventLoop(logger);
-  const servers = await resolveServers(args.address, args.port);
+  const servers = await resolveServers(args.address, args.port, args.transport as Transport);
   const sayings = readerSayings(logger, { name: args.username, servers });
   const outcome = await runReader({
     servers,

@@ -7,6 +7,7 @@ import { SERVER_DEFAULTS } from '../core/server/server-core.js';
 import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../protocol/constants.js';
 import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
+import { TCP_DEFAULTS, type TcpLimits } from '../io/tcp-listener.js';
 import { openStore, StoreOpenError } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { Monitor } from '../monitor/monitor.js';
@@ -30,7 +31,11 @@ export const EXAMPLES: Example[] = [
 const parse = (argv: string[]) =>
   baseParser(NAME, argv)
     .usage('$0 [options]\n\nThe relay server: keeps the message log and the registry of clients.')
-    .option('port', { alias: 'p', type: 'string', default: String(DEFAULT_PORT), coerce: portInput(true), describe: 'UDP port (0: any free port)' })
+    .option('port', { alias: 'p', type: 'string', default: String(DEFAULT_PORT), coerce: portInput(true), describe: 'Port, for UDP and TCP alike (0: any free port)' })
+    .option('transport', { type: 'string', default: 'udp,tcp', describe: 'What to serve on the port: udp, tcp, or udp,tcp' })
+    .option('tcp-max-connections', { type: 'number', default: TCP_DEFAULTS.connectionsMax, describe: 'Most TCP connections at once' })
+    .option('tcp-max-per-host', { type: 'number', default: TCP_DEFAULTS.connectionsPerHostMax, describe: 'Most TCP connections from one host at once' })
+    .option('tcp-idle-timeout', { type: 'number', default: TCP_DEFAULTS.idleMs / 1000, describe: 'Seconds after which a TCP connection that sends nothing is closed' })
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to bind: 0.0.0.0 or :: serves the network' })
     .option('store', {
       type: 'string',
@@ -95,7 +100,7 @@ type Args = ReturnType<typeof parse>;
 
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
-  const { maxMessageBytes, datagramBytes, users, http: httpAt } = checkArgs(args);
+  const { maxMessageBytes, datagramBytes, users, http: httpAt, transports } = checkArgs(args);
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
   if (users?.exposed) {
@@ -122,6 +127,8 @@ export async function main(argv: string[]): Promise<number> {
   const server = await startServer({
     host: args.host,
     port: args.port,
+    udp: transports.udp,
+    ...(transports.tcp && { tcp: transports.tcp }),
     store,
     logger,
     config: {
@@ -152,7 +159,8 @@ export async function main(argv: string[]): Promise<number> {
   const stopped = untilSignal(server, logger, () => {
     monitor.readiness.draining = true;
   });
-  sayListening(logger, { address: server.address, host: args.host, store: store.kind, dataDir, users: users?.users.size, statusPage });
+  const served = transports.udp && transports.tcp ? 'UDP and TCP' : transports.tcp ? 'TCP only' : 'UDP only';
+  sayListening(logger, { address: server.address, served, host: args.host, store: store.kind, dataDir, users: users?.users.size, statusPage });
 
   await stopped;
   monitor.stop();
@@ -170,7 +178,7 @@ type HttpAddress = { host: string; port: number };
 /** The start-up line: where it listens, the store (and its directory), the mode, the status page. */
 function sayListening(
   logger: Logger,
-  at: { address: Address; host: string; store: string; dataDir?: string | undefined; users?: number | undefined; statusPage?: string | undefined },
+  at: { address: Address; served: string; host: string; store: string; dataDir?: string | undefined; users?: number | undefined; statusPage?: string | undefined },
 ): void {
   const where = formatAddress(at.address);
   const loopback = at.host === '127.0.0.1' || at.host === '::1' || at.host.startsWith('127.');
@@ -178,14 +186,15 @@ function sayListening(
     {
       address: at.address.address,
       port: at.address.port,
+      transport: at.served,
       store: at.store,
       dataDir: at.dataDir,
       users: at.users,
       ...(at.statusPage && { http: at.statusPage }),
     },
     (loopback
-      ? `listening on ${where} (loopback only: --host 0.0.0.0 serves the network), store ${at.store}`
-      : `listening on ${where}, store ${at.store}`) +
+      ? `listening on ${where} (${at.served}; loopback only: --host 0.0.0.0 serves the network), store ${at.store}`
+      : `listening on ${where} (${at.served}), store ${at.store}`) +
       (at.dataDir ? ` in ${at.dataDir}` : '') +
       (at.users !== undefined ? `, authenticated mode (${at.users} users)` : '') +
       (at.statusPage ? `; status page ${at.statusPage}` : ''),
@@ -198,6 +207,7 @@ function checkArgs(args: Args): {
   datagramBytes: number;
   users: ReturnType<typeof loadUsers> | undefined;
   http: HttpAddress | undefined;
+  transports: { udp: boolean; tcp: TcpLimits | undefined };
 } {
   if (!isIP(args.host)) throw usage(`invalid --host '${args.host}': expected an IP address such as 127.0.0.1, 0.0.0.0 or ::`);
   for (const k of ['retain-messages', 'retain-bytes', 'retain-seconds'] as const) {
@@ -226,7 +236,26 @@ function checkArgs(args: Args): {
   if (!(args['stats-interval'] >= 0)) throw usage(`invalid --stats-interval '${args['stats-interval']}': expected seconds, 0 or more`);
   if (!(args['forget-after'] >= 0)) throw usage(`invalid --forget-after '${args['forget-after']}': expected days, 0 or more`);
   const http = args.http === undefined ? undefined : httpAddress(args.http);
-  return { maxMessageBytes, datagramBytes, users, http };
+  return { maxMessageBytes, datagramBytes, users, http, transports: servedTransports(args) };
+}
+
+/** --transport udp|tcp|udp,tcp, and the TCP limits when TCP is served. */
+function servedTransports(args: Args): { udp: boolean; tcp: TcpLimits | undefined } {
+  const names = args.transport.split(',').map((t) => t.trim().toLowerCase());
+  if (names.length === 0 || names.some((t) => t !== 'udp' && t !== 'tcp')) throw usage(`invalid --transport '${args.transport}': expected udp, tcp or udp,tcp`);
+  for (const k of ['tcp-max-connections', 'tcp-max-per-host'] as const) {
+    if (!Number.isInteger(args[k]) || args[k] < 1) throw usage(`invalid --${k} '${args[k]}': expected a whole number above 0`);
+  }
+  if (!(args['tcp-idle-timeout'] >= 1)) throw usage(`invalid --tcp-idle-timeout '${args['tcp-idle-timeout']}': expected 1 second or more`);
+  const tcp = names.includes('tcp')
+    ? {
+        ...TCP_DEFAULTS,
+        connectionsMax: args['tcp-max-connections'],
+        connectionsPerHostMax: args['tcp-max-per-host'],
+        idleMs: args['tcp-idle-timeout'] * 1000,
+      }
+    : undefined;
+  return { udp: names.includes('udp'), tcp };
 }
 
 /** --http [HOST:]PORT: loopback unless a host is given; an IPv6 host in brackets. */
@@ -272,7 +301,11 @@ function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<Store> {
 }
 
 function bindFailure(err: NodeJS.ErrnoException, args: Args): Error {
-  if (err.code === 'EADDRINUSE') return new UserError(`port ${args.port} on ${args.host} is already in use`, ExitCode.StartFailed);
+  if (err.code === 'EADDRINUSE') {
+    const both = args.transport.includes('udp') && args.transport.includes('tcp');
+    const hint = both ? ' (for UDP or TCP; --transport serves one alone)' : '';
+    return new UserError(`port ${args.port} on ${args.host} is already in use${hint}`, ExitCode.StartFailed);
+  }
   if (err.code === 'EADDRNOTAVAIL') return new UserError(`cannot bind ${args.host}: no such local address`, ExitCode.StartFailed);
   if (err.code === 'EACCES') return new UserError(`not allowed to bind port ${args.port}`, ExitCode.StartFailed);
   return err;

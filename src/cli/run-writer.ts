@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { runWriter } from '../io/writer-runtime.js';
-import { describeServers, resolveServers } from './address-list.js';
+import { describeServers, resolveServers, type Transport } from './address-list.js';
 import { takenOverReason, writerSayings } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, sayTo, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     progress?.clear();
     sayLine(line);
   };
-  const servers = await resolveServers(args.address, args.port);
+  const servers = await resolveServers(args.address, args.port, args.transport as Transport);
   const outcome = await runWriter({
     servers,
     name: args.username,
@@ -70,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     }),
   }).finally(() => progress?.stop());
-  const where = describeServers(args.address, args.port);
+  const where = describeServers(args.address, args.port, args.transport as Transport);
   switch (outcome.kind) {
     case 'done':
       logger.debug({ confirmed: outcome.confirmed }, 'all lines confirmed');

@@ -11,3 +11,15 @@ export interface SansIoCore {
   pollTransmit(): Transmit | undefined;
   nextDeadline(): number | undefined;
 }
+
+/**
+ * Where a driver sends what a core emits and hears what arrives: UDP datagrams, frames on TCP streams,
+ * or both. The cores see only packets and addresses; implementations live on the io side. Like a
+ * datagram, a packet sent may be lost (a full buffer, a dropped connection): the cores retransmit.
+ */
+export interface PacketTransport {
+  send(t: Transmit): void;
+  /** Every packet that arrives from now on, with who sent it. */
+  listen(onPacket: (data: Buffer, from: Address) => void): void;
+  close(): Promise<void>;
+}

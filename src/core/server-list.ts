@@ -28,11 +28,12 @@ export class ServerList {
   }
 
   /**
-   * A datagram from the server in use. The port is what tells servers apart here (an answer may come
-   * from another of the server's addresses); what a former server still sends is refused by session id.
+   * A datagram from the server in use. The port and transport are what tell servers apart here (an answer
+   * may come from another of the server's addresses); what a former server still sends is refused by
+   * session id.
    */
   isCurrent(from: Address): boolean {
-    return from.port === this.current.port;
+    return from.port === this.current.port && from.transport === this.current.transport;
   }
 
   /** Moves to the next server; returns the one left. */

@@ -1,4 +1,3 @@
-import type { Socket } from 'node:dgram';
 import type { Address } from '../core/address.js';
 import { READER_DEFAULTS, ReaderCore, type Message, type ReaderEvent } from '../core/reader/reader-core.js';
 import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../core/writer/writer-core.js';
@@ -6,8 +5,9 @@ import { FromKind } from '../protocol/constants.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { now } from './clock.js';
 import { hmacSha256, randomId, randomNonce } from './random.js';
-import { clientSocket } from './udp-socket.js';
-import { UdpDriver } from './udp-driver.js';
+import type { PacketTransport } from '../core/sans-io.js';
+import { openClientTransport } from './client-transport.js';
+import { PacketDriver } from './packet-driver.js';
 
 /** Why a chat cannot go on (the command line words it). */
 export type ChatEnd =
@@ -59,18 +59,18 @@ const CLOSE_WAIT_MS = 3_000;
 
 /**
  * One person at a terminal: a writer session for what they type and a reader session (with
- * presence) for what arrives, on two sockets. Resolves once both are registered.
+ * presence) for what arrives, each on its own transport. Resolves once both are registered.
  */
 export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<Chat> {
-  const sockets = await Promise.all([clientSocket(opts.servers[0]!), clientSocket(opts.servers[0]!)]);
-  return new Promise<Chat>((resolve, reject) => new ChatSessions(opts, events, sockets, resolve, reject));
+  const transports = await Promise.all([openClientTransport(opts.servers), openClientTransport(opts.servers)]);
+  return new Promise<Chat>((resolve, reject) => new ChatSessions(opts, events, transports, resolve, reject));
 }
 
 class ChatSessions implements Chat {
   private readonly writer: WriterCore;
   private readonly reader: ReaderCore;
-  private readonly wdriver: UdpDriver;
-  private readonly rdriver: UdpDriver;
+  private readonly wdriver: PacketDriver;
+  private readonly rdriver: PacketDriver;
   private registered = 0;
   private ended = false;
   private closing: (() => void) | undefined;
@@ -79,7 +79,7 @@ class ChatSessions implements Chat {
   constructor(
     opts: ChatOptions,
     private readonly events: ChatEvents,
-    private readonly sockets: Socket[],
+    private readonly transports: PacketTransport[],
     private readonly resolve: (chat: Chat) => void,
     private readonly reject: (err: ChatEnded) => void,
   ) {
@@ -89,8 +89,8 @@ class ChatSessions implements Chat {
     this.writer = new WriterCore({ ...WRITER_DEFAULTS, ...session, producerId: randomId(), timeoutMs: opts.timeoutMs }, t0);
     // A returning name gets what was sent while it was away; a new one starts now.
     this.reader = new ReaderCore({ ...READER_DEFAULTS, ...session, nonce: randomNonce(), fromKind: FromKind.Latest, presence: 'watch' }, t0);
-    this.wdriver = new UdpDriver(sockets[0]!, this.writer, () => this.writerEvents());
-    this.rdriver = new UdpDriver(sockets[1]!, this.reader, () => this.readerEvents());
+    this.wdriver = new PacketDriver(transports[0]!, this.writer, () => this.writerEvents());
+    this.rdriver = new PacketDriver(transports[1]!, this.reader, () => this.readerEvents());
     setTimeout(() => {
       if (this.registered < 2) this.end({ kind: 'no-answer' });
     }, opts.timeoutMs).unref();
@@ -111,7 +111,7 @@ class ChatSessions implements Chat {
 
   close(): Promise<void> {
     return new Promise<void>((done) => {
-      // Once: both sessions signed off, or the wait ran out (a socket closed twice throws).
+      // Once: both sessions signed off, or the wait ran out.
       const timer = setTimeout(() => this.stop(done), CLOSE_WAIT_MS).unref();
       if (this.ended) return this.stop(done, timer);
       let left = 2;
@@ -131,7 +131,8 @@ class ChatSessions implements Chat {
       this.stopped = true;
       this.wdriver.stop();
       this.rdriver.stop();
-      for (const s of this.sockets) s.close();
+      void Promise.all(this.transports.map((t) => t.close())).then(() => done?.());
+      return;
     }
     done?.();
   }

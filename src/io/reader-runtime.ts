@@ -1,4 +1,3 @@
-import type { Socket } from 'node:dgram';
 import type { Writable } from 'node:stream';
 import type { Address } from '../core/address.js';
 import { READER_DEFAULTS, ReaderCore, type Message, type ReaderEvent } from '../core/reader/reader-core.js';
@@ -6,8 +5,9 @@ import type { FromKind } from '../protocol/constants.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { now } from './clock.js';
 import { hmacSha256, randomNonce } from './random.js';
-import { clientSocket } from './udp-socket.js';
-import { UdpDriver } from './udp-driver.js';
+import type { PacketTransport } from '../core/sans-io.js';
+import { openClientTransport } from './client-transport.js';
+import { PacketDriver } from './packet-driver.js';
 
 export type ReaderOutcome =
   | { kind: 'done'; printed: number; interrupted: boolean }
@@ -45,14 +45,14 @@ export interface ReaderOptions {
 
 /** Runs a reader until --count is reached, it is interrupted, or its output is closed. */
 export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
-  const socket = await clientSocket(opts.servers[0]!);
-  return new Promise<ReaderOutcome>((resolve) => new ReaderRun(opts, socket, resolve).start());
+  const transport = await openClientTransport(opts.servers);
+  return new Promise<ReaderOutcome>((resolve) => new ReaderRun(opts, transport, resolve).start());
 }
 
 /** One run of a reader: the core's events acted on, its output written in order, signals heeded. */
 class ReaderRun {
   private readonly core: ReaderCore;
-  private readonly driver: UdpDriver;
+  private readonly driver: PacketDriver;
   private printed = 0;
   private interrupted = false;
   private outcome: ReaderOutcome | undefined;
@@ -66,7 +66,7 @@ class ReaderRun {
 
   constructor(
     private readonly opts: ReaderOptions,
-    private readonly socket: Socket,
+    private readonly transport: PacketTransport,
     private readonly resolve: (outcome: ReaderOutcome) => void,
   ) {
     this.core = new ReaderCore(
@@ -88,7 +88,7 @@ class ReaderRun {
       },
       now(),
     );
-    this.driver = new UdpDriver(socket, this.core, () => this.afterInput());
+    this.driver = new PacketDriver(transport, this.core, () => this.afterInput());
   }
 
   start(): void {
@@ -103,10 +103,10 @@ class ReaderRun {
     if (this.outcome) return;
     this.outcome = outcome;
     this.driver.stop();
-    this.socket.close();
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
-    this.resolve(outcome);
+    // The last packets (a BYE) leave before the outcome is acted on (the process may exit on it).
+    void this.transport.close().then(() => this.resolve(outcome));
   }
 
   private afterInput(): void {

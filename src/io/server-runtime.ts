@@ -1,12 +1,12 @@
-import type { Socket } from 'node:dgram';
 import type { Logger } from 'pino';
-import { formatAddress, type Address } from '../core/address.js';
+import { formatEndpoint, type Address } from '../core/address.js';
 import { ServerCore, type ServerConfig, type ServerEvent } from '../core/server/server-core.js';
 import type { Store } from '../store/store.js';
 import { runStoreRequest, type StoreRequest } from '../store/store-request.js';
 import { now } from './clock.js';
-import { bindSocket } from './udp-socket.js';
-import { UdpDriver } from './udp-driver.js';
+import { PacketDriver } from './packet-driver.js';
+import { openServerTransport } from './server-transport.js';
+import type { TcpCounts, TcpLimits } from './tcp-listener.js';
 import { StoreErrorDigest } from './error-digest.js';
 
 /** A store request as the core hands it out: its id comes back with the result. */
@@ -15,6 +15,8 @@ type PendingRequest = { id: number; req: StoreRequest };
 export interface RunningServer {
   readonly address: Address;
   readonly core: ServerCore;
+  /** TCP connections now, refused, and packets dropped to peers that do not read (TCP served). */
+  readonly tcp: TcpCounts | undefined;
   /** Stops taking datagrams, finishes what the store is doing, saves positions, closes. */
   stop(): Promise<void>;
 }
@@ -29,6 +31,10 @@ export interface ServerWatch {
 export async function startServer(opts: {
   host: string;
   port: number;
+  /** Serve UDP (default yes). */
+  udp?: boolean;
+  /** Serve TCP on the same port number, within these limits. */
+  tcp?: TcpLimits;
   store: Store;
   config: ServerConfig;
   logger: Logger;
@@ -38,7 +44,14 @@ export async function startServer(opts: {
 }): Promise<RunningServer> {
   const { store, logger, watch } = opts;
   const storeErrors = new StoreErrorDigest(logger, now);
-  const socket: Socket = await bindSocket(opts.host, opts.port);
+  const served = await openServerTransport({
+    host: opts.host,
+    port: opts.port,
+    udp: opts.udp ?? true,
+    tcp: opts.tcp,
+    onSendError: (err) => logger.debug({ err }, 'send failed'),
+    onTcpRefused: (host, why) => logger.debug({ from: host }, `TCP connection from ${host} refused: at most ${why}`),
+  });
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
 
@@ -51,20 +64,19 @@ export async function startServer(opts: {
     }
     if (idle && core.pendingStoreWork === 0) idle();
   };
-  const driver = new UdpDriver(socket, core, afterInput);
-  driver.onSendError = (err) => logger.debug({ err }, 'send failed');
+  const driver = new PacketDriver(served.transport, core, afterInput);
   // Another server sharing the store appended: readers waiting here may have something to read.
   await store.watch?.((next) => {
     core.handleLogAdvanced(next, now());
     driver.pump();
   });
-  const bound = socket.address();
-  const address = { address: bound.address, port: bound.port };
+  const { address } = served;
   const forgetting = forgetOldClients(store, logger, opts.forgetAfterMs ?? 0);
 
   return {
     address,
     core,
+    tcp: served.tcp?.counts,
     async stop() {
       clearInterval(forgetting);
       core.shutdown(now());
@@ -76,7 +88,7 @@ export async function startServer(opts: {
         driver.pump(); // last acknowledgements and goodbyes
       }
       driver.stop();
-      await new Promise<void>((resolve) => socket.close(() => resolve()));
+      await served.transport.close();
       await store.close();
     },
   };
@@ -162,11 +174,11 @@ function duration(ms: number): string {
 function logEvent(logger: Logger, storeErrors: StoreErrorDigest, e: ServerEvent): void {
   switch (e.type) {
     case 'session-opened':
-      return logger.info({ role: e.role, user: e.name, from: formatAddress(e.addr) }, `${e.role} ${e.name} registered`);
+      return logger.info({ role: e.role, user: e.name, from: formatEndpoint(e.addr) }, `${e.role} ${e.name} registered`);
     case 'session-closed':
       return logger.info({ role: e.role, user: e.name, reason: e.reason }, `${e.role} ${e.name} left (${e.reason})`);
     case 'refused':
-      return logger.warn({ user: e.name, from: formatAddress(e.addr) }, `refused ${e.name}: ${e.reason}`);
+      return logger.warn({ user: e.name, from: formatEndpoint(e.addr) }, `refused ${e.name}: ${e.reason}`);
     case 'store-error':
       return storeErrors.report(e.op, e.error);
   }

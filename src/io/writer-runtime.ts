@@ -1,4 +1,3 @@
-import type { Socket } from 'node:dgram';
 import { readFile, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Address } from '../core/address.js';
@@ -6,8 +5,9 @@ import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../core/writer/wr
 import { now } from './clock.js';
 import { LineSplitter } from './line-splitter.js';
 import { hmacSha256, randomId, randomNonce } from './random.js';
-import { clientSocket } from './udp-socket.js';
-import { UdpDriver } from './udp-driver.js';
+import type { PacketTransport } from '../core/sans-io.js';
+import { openClientTransport } from './client-transport.js';
+import { PacketDriver } from './packet-driver.js';
 
 export type WriterOutcome =
   | { kind: 'done'; confirmed: number; rejected: number }
@@ -35,14 +35,14 @@ export interface WriterOptions {
 
 /** Runs a writer until its input is confirmed, it is refused, or it times out. */
 export async function runWriter(opts: WriterOptions): Promise<WriterOutcome> {
-  const socket = await clientSocket(opts.servers[0]!);
-  return new Promise<WriterOutcome>((resolve) => new WriterRun(opts, socket, resolve).start());
+  const transport = await openClientTransport(opts.servers);
+  return new Promise<WriterOutcome>((resolve) => new WriterRun(opts, transport, resolve).start());
 }
 
 /** One run of a writer: the input fed to the core, the core's events acted on, signals heeded. */
 class WriterRun {
   private readonly core: WriterCore;
-  private readonly driver: UdpDriver;
+  private readonly driver: PacketDriver;
   private registered = false;
   private reading = false;
   private rejected = 0;
@@ -53,7 +53,7 @@ class WriterRun {
 
   constructor(
     private readonly opts: WriterOptions,
-    private readonly socket: Socket,
+    private readonly transport: PacketTransport,
     private readonly resolve: (outcome: WriterOutcome) => void,
   ) {
     this.core = new WriterCore(
@@ -68,7 +68,7 @@ class WriterRun {
       },
       now(),
     );
-    this.driver = new UdpDriver(socket, this.core, () => this.afterInput());
+    this.driver = new PacketDriver(transport, this.core, () => this.afterInput());
   }
 
   start(): void {
@@ -82,10 +82,10 @@ class WriterRun {
     this.driver.stop();
     this.opts.input.off('data', this.onData);
     this.opts.input.pause();
-    this.socket.close();
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
-    this.resolve(outcome);
+    // The last packets (a BYE) leave before the outcome is acted on (the process may exit on it).
+    void this.transport.close().then(() => this.resolve(outcome));
   }
 
   private afterInput(): void {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { formatAddress } from '../core/address.js';
+import { formatAddress, formatEndpoint } from '../core/address.js';
 import type { ServerEvent } from '../core/server/server-core.js';
 import type { RunningServer, ServerWatch } from '../io/server-runtime.js';
 import type { Store } from '../store/store.js';
@@ -57,7 +57,7 @@ export class Monitor {
   readonly watch: ServerWatch = {
     event: (e: ServerEvent) => {
       if (e.type === 'store-error') this.error(`store error during ${e.op}: ${storeFailureReason(e.error)}`);
-      else if (e.type === 'refused') this.error(`refused ${e.name} from ${formatAddress(e.addr)}: ${e.reason}`);
+      else if (e.type === 'refused') this.error(`refused ${e.name} from ${formatEndpoint(e.addr)}: ${e.reason}`);
     },
     commit: (ms, messages) => this.metrics?.commit(ms, messages),
   };
@@ -73,6 +73,7 @@ export class Monitor {
   started(server: RunningServer): void {
     this.server = server;
     this.view.core = server.core;
+    this.view.tcp = server.tcp;
     const every = this.opts.statsIntervalS;
     if (!this.opts.http && every <= 0) return;
     this.sample();

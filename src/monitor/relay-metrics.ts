@@ -40,6 +40,7 @@ export class RelayMetrics {
     counters(view, registers);
     sizeGauges(view, readiness, registers);
     lagGauges(view, registers);
+    tcpMetrics(view, registers);
     this.commitSeconds = new Histogram({ name: 'relay_commit_seconds', help: 'How long a commit took in the store', buckets: COMMIT_SECONDS, registers });
     this.commitMessages = new Histogram({ name: 'relay_commit_messages', help: 'Messages per commit', buckets: COUNT_BUCKETS, registers });
     this.replyMessages = new Histogram({ name: 'relay_fetch_reply_messages', help: 'Messages per reply to a fetch', buckets: [0, ...COUNT_BUCKETS], registers });
@@ -60,19 +61,36 @@ type Registers = Registry[];
 
 /** The server's counters, read at each scrape. */
 function counters(view: ServerView, registers: Registers): void {
-    for (const [name, help, key] of COUNTERS) {
-      let told = 0;
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = view.core?.stats[key] ?? told;
-          if (value > told) this.inc(value - told);
-          told = value;
-        },
-      });
-    }
+    for (const [name, help, key] of COUNTERS) counterOf(name, help, () => view.core?.stats[key], registers);
+}
+
+/** A counter read from a figure that only grows. */
+function counterOf(name: string, help: string, read: () => number | undefined, registers: Registers): void {
+  let told = 0;
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const value = read() ?? told;
+      if (value > told) this.inc(value - told);
+      told = value;
+    },
+  });
+}
+
+/** The TCP side, when the server serves TCP. */
+function tcpMetrics(view: ServerView, registers: Registers): void {
+  new Gauge({
+    name: 'relay_tcp_connections',
+    help: 'TCP connections open',
+    registers,
+    collect() {
+      this.set(view.tcp?.connections ?? 0);
+    },
+  });
+  counterOf('relay_tcp_connections_refused_total', 'TCP connections refused: over --tcp-max-connections or --tcp-max-per-host', () => view.tcp?.refused, registers);
+  counterOf('relay_tcp_packets_dropped_total', 'Packets not sent over TCP: the peer did not read them fast enough, or its connection was gone', () => view.tcp?.dropped, registers);
 }
 
 /** Sessions by role, the log's extent, and whether the store is up and the server ready. */

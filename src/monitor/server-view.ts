@@ -1,6 +1,7 @@
 import type { ServerCore } from '../core/server/server-core.js';
 import type { ServerSnapshot } from '../core/server/server-snapshot.js';
 import type { LogSize, Store } from '../store/store.js';
+import type { TcpCounts } from '../io/tcp-listener.js';
 
 /** How long a snapshot or the log's size serves: one scrape or page update asks for them several times. */
 const FRESH_MS = 25;
@@ -14,6 +15,7 @@ const SIZE_WAIT_MS = 500;
 export class ServerView {
   core: ServerCore | undefined;
   store: Store | undefined;
+  tcp: TcpCounts | undefined;
   private snap: { at: number; value: ServerSnapshot } | undefined;
   private size: { at: number; value: Promise<LogSize | undefined> } | undefined;
 

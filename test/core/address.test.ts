@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addressKey, formatAddress, isLoopback } from '../../src/core/address.js';
+import { addressKey, formatAddress, formatEndpoint, isLoopback, takesLargePackets } from '../../src/core/address.js';
 import { ServerList } from '../../src/core/server-list.js';
 
 test('addresses: a key per address and port; IPv6 written in brackets', () => {
@@ -39,4 +39,24 @@ test('server list: the current server, moving round the list, telling servers ap
   list.moveOn(30);
   assert.deepEqual(list.moveOn(40), { address: '127.0.0.1', port: 3 });
   assert.equal(list.current.port, 1, 'round the list');
+});
+
+test('addresses over TCP: keyed by link apart from UDP on the same port; a client reconnecting keeps its key', () => {
+  const udp = { address: '10.0.0.1', port: 7 };
+  const tcp = { address: '10.0.0.1', port: 7, transport: 'tcp' as const };
+  assert.notEqual(addressKey(udp), addressKey(tcp));
+  const first = { address: '10.0.0.1', port: 50_001, transport: 'tcp' as const, link: 'ab12' };
+  const again = { ...first, port: 50_002 };
+  assert.equal(addressKey(first), addressKey(again));
+  assert.notEqual(addressKey(first), addressKey({ ...first, address: '10.0.0.2' }));
+  assert.notEqual(addressKey(first), addressKey({ ...first, link: 'ab13' }));
+  assert.equal(formatEndpoint(tcp), 'tcp://10.0.0.1:7');
+  assert.equal(formatEndpoint(udp), '10.0.0.1:7');
+  assert.equal(takesLargePackets({ address: '10.0.0.1', port: 7 }), false);
+  assert.equal(takesLargePackets(tcp), true);
+  const list = new ServerList([udp, tcp], 0);
+  assert.equal(list.isCurrent(udp), true);
+  assert.equal(list.isCurrent(tcp), false);
+  list.moveOn(1);
+  assert.equal(list.isCurrent(tcp), true);
 });

@@ -29,6 +29,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     /exit code 6: nothing new/,
     /ci +writer +offline/,
     /w1 took: job/,
+    /run-chat over TCP/,
     /carol \(direct to bob\): a direct one/,
     /^relay_messages_stored_total 2\d$/m,
     /^relay_log_messages\{bound="next"\} 2\d$/m,

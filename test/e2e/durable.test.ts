@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { jsonLines, lines, rssKb, run, start, startServer, sleep, waitFor, type Server } from './processes.js';
+import { jsonLines, lines, onceOverUdp, overTransport, rssKb, run, start, startServer, sleep, waitFor, type Server } from './processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-durable-'));
 let dirs = 0;
@@ -19,8 +19,8 @@ const crash = async (s: Server): Promise<void> => {
 };
 
 
-describe('the sqlite store, as a user runs it', () => {
-  test('sqlite is the default store, in ./relay-data', async () => {
+describe(`the sqlite store, as a user runs it${overTransport()}`, () => {
+  onceOverUdp('sqlite is the default store, in ./relay-data', async () => {
     const cwd = join(root, `cwd${++dirs}`);
     mkdirSync(cwd);
     const s = start('run-server', ['--port', '0'], {}, cwd);
@@ -104,7 +104,7 @@ describe('the sqlite store, as a user runs it', () => {
     }
   });
 
-  test('with --retain-messages 1000, after 5,000 lines a reader from earliest gets 4,001 to 5,000', async () => {
+  onceOverUdp('with --retain-messages 1000, after 5,000 lines a reader from earliest gets 4,001 to 5,000', async () => {
     const s = await sqliteServer(join(root, `d${++dirs}`), ['--retain-messages', '1000']);
     const port = String(s.port);
     await run('run-writer', ['-u', 'w', '--port', port], lines(1, 5000));
@@ -114,7 +114,7 @@ describe('the sqlite store, as a user runs it', () => {
     await s.stop();
   });
 
-  test('a reader whose position fell out of the log is told how many it missed', async () => {
+  onceOverUdp('a reader whose position fell out of the log is told how many it missed', async () => {
     const s = await sqliteServer(join(root, `d${++dirs}`), ['--retain-messages', '100']);
     const port = String(s.port);
     await run('run-writer', ['-u', 'w', '--port', port], lines(1, 100));
@@ -127,7 +127,7 @@ describe('the sqlite store, as a user runs it', () => {
     await s.stop();
   });
 
-  test('a queue group whose place fell out of the log is told once how many it missed, after a restart too', async () => {
+  onceOverUdp('a queue group whose place fell out of the log is told once how many it missed, after a restart too', async () => {
     const dir = join(root, `d${++dirs}`);
     let s = await sqliteServer(dir, ['--retain-messages', '100']);
     const port = String(s.port);
@@ -150,7 +150,7 @@ describe('the sqlite store, as a user runs it', () => {
     }
   });
 
-  test('server memory does not grow with the log: 1,000,000 more messages, RSS within 32 MB', async (t) => {
+  onceOverUdp('server memory does not grow with the log: 1,000,000 more messages, RSS within 32 MB', async (t) => {
     // Left to itself, V8 lets garbage pile up by tens of MB before collecting, more so when the machine is busy;
     // with the heap capped, RSS follows what is live, and a leak shows as a trend (or as the server running out).
     // So: warm up with 200,000, then sample after every 100,000 up to 1,200,000 and compare the medians of the
@@ -176,7 +176,7 @@ describe('the sqlite store, as a user runs it', () => {
     assert.ok(late - early < 32, `RSS median ${Math.round(early)} MB early, ${Math.round(late)} MB late`);
   });
 
-  test('a bad data directory, or a database that is not ours, is one clear line at start', async () => {
+  onceOverUdp('a bad data directory, or a database that is not ours, is one clear line at start', async () => {
     const file = join(root, 'not-a-dir');
     writeFileSync(file, 'x');
     const r = await run('run-server', ['--port', '0', '--data-dir', join(file, 'data')]);

@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { after, before } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const bin = (name: string): string => `${ROOT}bin/${name}.js`;
@@ -25,6 +25,26 @@ export interface Running {
   done: Promise<Finished>;
 }
 
+let transport: 'udp' | 'tcp' = 'udp';
+
+/** Runs every client started in this test file over `t` (servers serve both): one suite, both transports. */
+export function useTransport(t: 'udp' | 'tcp'): void {
+  transport = t;
+}
+
+export const clientTransport = (): 'udp' | 'tcp' => transport;
+
+/**
+ * A test of the store or of the server alone, not of how clients reach it: registered in the run over
+ * UDP only, where a suite runs over both transports.
+ */
+export function onceOverUdp(name: string, fn: (t: TestContext) => Promise<void>): void {
+  if (transport === 'udp') test(name, fn);
+}
+
+/** Said in a suite's title when its clients go over TCP. */
+export const overTransport = (): string => (transport === 'tcp' ? ' (over TCP)' : '');
+
 // The user's own config file is not the tests' business: the commands look for one in an empty place.
 const NO_CONFIG = { XDG_CONFIG_HOME: `${ROOT}test/e2e/no-config-here` };
 
@@ -37,7 +57,8 @@ export function start(
 ): Running {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RELAY_')));
   const started = performance.now();
-  const proc = spawn(process.execPath, [bin(name), ...args], {
+  const via = name !== 'run-server' && transport === 'tcp' ? ['--transport', 'tcp'] : [];
+  const proc = spawn(process.execPath, [bin(name), ...args, ...via], {
     env: { ...clean, ...NO_CONFIG, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(cwd !== undefined && { cwd }),

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { jsonLines, lines, run, start, startReader, startServer, sleep, type Server } from './processes.js';
+import { jsonLines, lines, run, start, startReader, startServer, sleep, type Server, overTransport } from './processes.js';
 
-describe('the relay as a user runs it (memory store)', () => {
+describe(`the relay as a user runs it (memory store)${overTransport()}`, () => {
   let server: Server;
   let p: string[];
   before(async () => {

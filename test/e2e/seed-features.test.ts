@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { jsonLines, lines, run, sleep, start, startReader, startServer, waitFor, type Running, type Server } from './processes.js';
+import { jsonLines, lines, run, sleep, start, startReader, startServer, waitFor, type Running, type Server, overTransport } from './processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-seed-'));
 
-describe('one-shot receive and files as messages (as in the queue seed)', () => {
+describe(`one-shot receive and files as messages (as in the queue seed)${overTransport()}`, () => {
   let server: Server;
   let p: string[];
   before(async () => {
@@ -53,7 +53,7 @@ describe('one-shot receive and files as messages (as in the queue seed)', () => 
   });
 });
 
-describe('presence and queue groups (as in the chat and queue seeds)', () => {
+describe(`presence and queue groups (as in the chat and queue seeds)${overTransport()}`, () => {
   let server: Server;
   let p: string[];
   before(async () => {

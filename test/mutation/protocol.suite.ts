@@ -4,3 +4,4 @@
 import '../protocol/auth.test.js';
 import '../protocol/codec.test.js';
 import '../protocol/codec-limits.test.js';
+import '../protocol/stream-framing.test.js';

@@ -1,4 +1,4 @@
-import { addressKey, isLoopback, type Address, type Transmit } from '../address.js';
+import { addressKey, takesLargePackets, type Address, type Transmit } from '../address.js';
 import type { SansIoCore } from '../sans-io.js';
 import { TimerTable } from '../timers.js';
 import { decode, encode } from '../../protocol/codec.js';
@@ -237,7 +237,7 @@ export class ServerCore implements SansIoCore {
       helloNonce: h.nonce,
       keys: admission.keys,
       ...(h.role === Role.Observer && { observer: true }),
-      datagramBytes: isLoopback(from) ? Math.max(this.config.datagramBytes, this.config.loopbackDatagramBytes) : this.config.datagramBytes,
+      datagramBytes: takesLargePackets(from) ? Math.max(this.config.datagramBytes, this.config.loopbackDatagramBytes) : this.config.datagramBytes,
     };
     const proven = admission.keys !== undefined;
     let s: Session;

@@ -1,13 +1,12 @@
-import type { Socket } from 'node:dgram';
 import type { Transmit } from '../core/address.js';
-import type { SansIoCore } from '../core/sans-io.js';
+import type { PacketTransport, SansIoCore } from '../core/sans-io.js';
 import { now } from './clock.js';
 
 /**
- * Owns one socket and one timer for a core: feeds it datagrams and timeouts, sends what it emits.
+ * Drives one core over a transport with one timer: feeds it packets and timeouts, sends what it emits.
  * `afterInput` runs after every input, to take the core's other outputs (events, store requests).
  */
-export class UdpDriver {
+export class PacketDriver {
   private timer: NodeJS.Timeout | undefined;
   private armedAt: number | undefined;
   private stopped = false;
@@ -15,13 +14,13 @@ export class UdpDriver {
   private deferredScheduled = false;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly transport: PacketTransport,
     private readonly core: SansIoCore,
     private readonly afterInput: () => void,
   ) {
-    socket.on('message', (data, rinfo) => {
+    transport.listen((data, from) => {
       if (this.stopped) return;
-      this.core.handleDatagram(data, { address: rinfo.address, port: rinfo.port }, now());
+      this.core.handleDatagram(data, from, now());
       this.pump();
     });
   }
@@ -32,9 +31,9 @@ export class UdpDriver {
     this.afterInput();
     for (let t = this.core.pollTransmit(); t; t = this.core.pollTransmit()) {
       if (t.deferrable) this.deferred.push(t);
-      else this.send(t);
+      else this.transport.send(t);
     }
-    // Deferrable datagrams go at the end of this turn of the event loop, once the store results that are
+    // Deferrable packets go at the end of this turn of the event loop, once the store results that are
     // due now (a reader's read, started with them) have been answered: a send costs tens of µs.
     if (this.deferred.length > 0 && !this.deferredScheduled) {
       this.deferredScheduled = true;
@@ -42,8 +41,6 @@ export class UdpDriver {
     }
     this.arm();
   }
-
-  onSendError: ((err: Error) => void) | undefined;
 
   /** Sends what waits, then takes nothing more. */
   stop(): void {
@@ -53,17 +50,10 @@ export class UdpDriver {
     this.timer = undefined;
   }
 
-  private send(t: Transmit): void {
-    this.socket.send(t.data, t.to.port, t.to.address, (err) => {
-      // A send can fail (no route, buffer full): UDP may lose datagrams anyway, and the core retransmits.
-      if (err) this.onSendError?.(err);
-    });
-  }
-
   private sendDeferred(): void {
     this.deferredScheduled = false;
     if (this.stopped) return;
-    for (const t of this.deferred.splice(0)) this.send(t);
+    for (const t of this.deferred.splice(0)) this.transport.send(t);
   }
 
   private arm(): void {

@@ -1,19 +1,23 @@
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:dgram';
 import { test } from 'node:test';
-import type { Transmit } from '../../src/core/address.js';
-import type { SansIoCore } from '../../src/core/sans-io.js';
-import { UdpDriver } from '../../src/io/udp-driver.js';
+import type { Address, Transmit } from '../../src/core/address.js';
+import type { PacketTransport, SansIoCore } from '../../src/core/sans-io.js';
+import { PacketDriver } from '../../src/io/packet-driver.js';
 
 const to = { address: '127.0.0.1', port: 9 };
 
-/** A socket that records what is sent, in order. */
-class FakeSocket extends EventEmitter {
+/** A transport that records what is sent, in order. */
+class FakeTransport extends EventEmitter implements PacketTransport {
   sent: string[] = [];
-  send(data: Buffer, _port: number, _address: string, cb?: (err: Error | null) => void): void {
-    this.sent.push(data.toString());
-    cb?.(null);
+  send(t: Transmit): void {
+    this.sent.push(t.data.toString());
+  }
+  listen(onPacket: (data: Buffer, from: Address) => void): void {
+    this.on('message', onPacket);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
@@ -37,9 +41,9 @@ class AckThenReadCore implements SansIoCore {
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 test('a deferrable datagram goes after the replies whose store results come back in the same turn', async () => {
-  const socket = new FakeSocket();
+  const socket = new FakeTransport();
   const core = new AckThenReadCore();
-  const driver: UdpDriver = new UdpDriver(socket as unknown as Socket, core, () => {
+  const driver: PacketDriver = new PacketDriver(socket, core, () => {
     if (!core.readDue) return;
     core.readDue = false;
     // A store read, as the server runtime runs it: its result comes back as a promise.
@@ -50,7 +54,7 @@ test('a deferrable datagram goes after the replies whose store results come back
         driver.pump();
       });
   });
-  socket.emit('message', Buffer.from('data'), { address: to.address, port: to.port });
+  socket.emit('message', Buffer.from('data'), to);
   assert.deepEqual(socket.sent, [], 'nothing goes before the read is back');
   await turn();
   await turn();
@@ -58,12 +62,12 @@ test('a deferrable datagram goes after the replies whose store results come back
 });
 
 test('stopping sends what was deferred first', () => {
-  const socket = new FakeSocket();
+  const socket = new FakeTransport();
   const core = new AckThenReadCore();
-  const driver = new UdpDriver(socket as unknown as Socket, core, () => undefined);
-  socket.emit('message', Buffer.from('data'), { address: to.address, port: to.port });
+  const driver = new PacketDriver(socket, core, () => undefined);
+  socket.emit('message', Buffer.from('data'), to);
   driver.stop();
   assert.deepEqual(socket.sent, ['ack']);
-  socket.emit('message', Buffer.from('data'), { address: to.address, port: to.port });
+  socket.emit('message', Buffer.from('data'), to);
   assert.deepEqual(socket.sent, ['ack'], 'a stopped driver takes nothing more');
 });
