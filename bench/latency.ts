@@ -7,10 +7,10 @@ import { bin, startBenchServer, waitForLine } from './relay.js';
  * Lines 1 ms apart, each carrying its send time, through writer → server → reader --delay 0.
  * The first `warmup` lines are sent the same way but not counted.
  */
-export async function relayLatency(count: number, warmup: number, storeArgs: string[] = ['--store', 'sqlite']): Promise<number[]> {
+export async function relayLatency(count: number, warmup: number, storeArgs: string[] = ['--store', 'sqlite'], clientArgs: string[] = []): Promise<number[]> {
   const server = await startBenchServer(storeArgs);
   try {
-    const common = ['--port', String(server.port), '--log-level', 'info'];
+    const common = ['--port', String(server.port), '--log-level', 'info', ...clientArgs];
     const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'lat-r', '--format', 'raw', '--delay', '0', '--count', String(count + warmup), ...common], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

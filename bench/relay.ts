@@ -53,14 +53,14 @@ export interface ThroughputResult {
 }
 
 /** `seq 1 N` through writer → server → reader, timed from the writer's start to the reader's last line. */
-export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults, scrapeEveryMs?: number): Promise<ThroughputResult> {
+export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults, scrapeEveryMs?: number, clientArgs: string[] = []): Promise<ThroughputResult> {
   const server = await startBenchServer(scrapeEveryMs ? [...storeArgs, '--http', '0'] : storeArgs);
   const port = server.port;
   const scraper = scrapeEveryMs ? scrapeMetrics(server, scrapeEveryMs) : undefined;
   try {
     const proxy = faults ? new LossyProxy(port, faults, n) : undefined;
     const clientPort = proxy ? await proxy.start() : port;
-    const common = ['--port', String(clientPort), '--log-level', 'warn'];
+    const common = ['--port', String(clientPort), '--log-level', 'warn', ...clientArgs];
     const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common, '--log-level', 'info'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

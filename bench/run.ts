@@ -102,7 +102,7 @@ if (only.has('throughput')) {
   say(`Redis store: one server on a local Redis ${/v=(\S+)/.exec(version('redis-server', ['--version']))?.[1] ?? '(version unknown)'}, append-only file with \`appendfsync everysec\`.`);
   say('Bare dgram: a Node process forwarding every datagram to a sink, no reliability, no store (what is lost is not counted).');
   for (const n of sizes) {
-    const r: Record<string, number[]> = { sqlite: [], memory: [], redis: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
+    const r: Record<string, number[]> = { sqlite: [], tcp: [], memory: [], redis: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
     for (let i = 0; i < repeats; i++) {
       for (const store of ['sqlite', 'memory', 'redis']) {
         const res = await relayThroughput(n, store === 'redis' ? await redisStore() : ['--store', store]);
@@ -110,6 +110,10 @@ if (only.has('throughput')) {
         r[store]!.push(res.linesPerSecond);
         progress(`N=${n} udp-relay ${store}: ${int(res.linesPerSecond)} lines/s`);
       }
+      const overTcp = await relayThroughput(n, ['--store', 'sqlite'], undefined, undefined, ['--transport', 'tcp']);
+      if (!overTcp.outputMatches) throw new Error('udp-relay over TCP: output differs from input');
+      r['tcp']!.push(overTcp.linesPerSecond);
+      progress(`N=${n} udp-relay sqlite over TCP: ${int(overTcp.linesPerSecond)} lines/s`);
       for (const qos of [0, 1] as const) {
         const res = await mosquittoThroughput(broker!.port, n, qos);
         if (!res.outputMatches) throw new Error(`mosquitto QoS ${qos}: output differs from input`);
@@ -128,6 +132,7 @@ if (only.has('throughput')) {
     say('|---|---|---|');
     const row = (name: string, key: string): void => say(`| ${name} | ${spread(r[key]!)} | ${key === 'sqlite' ? '—' : ratio(r['sqlite']!, r[key]!)} |`);
     row('udp-relay, sqlite store', 'sqlite');
+    row('udp-relay, sqlite store, clients over TCP (`--transport tcp`)', 'tcp');
     row('udp-relay, memory store', 'memory');
     row('udp-relay, redis store', 'redis');
     row('mosquitto QoS 0 (at most once)', 'q0');
@@ -172,6 +177,7 @@ if (only.has('latency')) {
   const p: Record<string, { p50: number[]; p99: number[]; max: number[] }> = {};
   const contenders: [string, (warmup: number) => Promise<number[]>][] = [
     ['udp-relay, sqlite store, `--delay 0`', (w) => relayLatency(count, w)],
+    ['udp-relay, sqlite store, `--delay 0`, clients over TCP', (w) => relayLatency(count, w, ['--store', 'sqlite'], ['--transport', 'tcp'])],
     ['mosquitto QoS 0', async (w) => mosquittoLatency((await mqtt()).port, count, w, 0)],
     ['mosquitto QoS 1', async (w) => mosquittoLatency((await mqtt()).port, count, w, 1)],
     ['bare Node `dgram`, three processes, no reliability (a floor)', (w) => dgramLatency(count, w, 20_000 + Math.floor(Math.random() * 10_000) * 3)],
@@ -203,6 +209,12 @@ if (only.has('latency')) {
   for (const [key, e] of Object.entries(p)) {
     const [name, warmup] = key.split('|');
     say(`| ${name} | ${int(Number(warmup))} | ${spread(e.p50, ms)} | ${spread(e.p99, ms)} | ${spread(e.max, ms)} |`);
+  }
+  say();
+  for (const w of warmups) {
+    const udp = p[`${contenders[0]![0]}|${w}`]!;
+    const tcp = p[`${contenders[1]![0]}|${w}`]!;
+    say(`Clients over TCP ÷ over UDP, ${int(w)} lines first: p50 ${ratio(tcp.p50, udp.p50)}, p99 ${ratio(tcp.p99, udp.p99)}.`);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Message } from '../core/reader/reader-core.js';
-import type { ChatEnd, ChatEvents } from '../io/chat-runtime.js';
+import type { ChatEnd, ChatEvents, Tracked } from '../io/chat-runtime.js';
 import type { PresenceEntry } from '../protocol/packets.js';
+import { ChatReceipts } from './chat-receipts.js';
 import { chatSayings, takenOverReason } from './client-sayings.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { formatMessage, formatPeople, localTime } from './format.js';
@@ -37,8 +38,6 @@ export class ChatRoom implements ChatEvents {
   private readonly online = new Map<string, Set<string>>();
   /** Messages that waited for this person, held until all have come, then counted and shown. */
   private waiting: string[] | undefined = [];
-  /** Every name the registry has shown: a direct message to another is kept, and the sender told so. */
-  private readonly seen: Set<string>;
   private seeded = false;
   private whoAsked = false;
   /** Input ended with a /who unanswered (a piped `/who`): its answer is printed before leaving. */
@@ -47,6 +46,7 @@ export class ChatRoom implements ChatEvents {
   private print: (line: string) => void = (line) => this.pending?.push(line);
   failure: UserError | undefined;
   readonly notice = chatSayings((line) => this.show(`-- ${line}`));
+  readonly receipts: ChatReceipts;
 
   constructor(
     private readonly me: string,
@@ -54,7 +54,18 @@ export class ChatRoom implements ChatEvents {
     /** Closes the screen: the chat is over. */
     private readonly closeScreen: () => void,
   ) {
-    this.seen = new Set([me]);
+    this.receipts = new ChatReceipts((line) => this.show(line), (name, requestId) => this.track(name, requestId));
+  }
+
+  /** Where the receipts' questions go (the chat, while there is one). */
+  track: (name: string, requestId: number) => void = () => {};
+
+  tracked(answer: Tracked): void {
+    this.receipts.tracked(answer);
+  }
+
+  confirmed(total: number): void {
+    this.receipts.confirmed(total);
   }
 
   /** From now on lines go to `print`; those that waited go first. */
@@ -66,14 +77,6 @@ export class ChatRoom implements ChatEvents {
 
   show(line: string): void {
     this.print(line);
-  }
-
-  hasSeen(name: string): boolean {
-    return this.seen.has(name);
-  }
-
-  isOnline(name: string): boolean {
-    return (this.online.get(name)?.size ?? 0) > 0;
   }
 
   askedWho(): void {
@@ -124,7 +127,6 @@ export class ChatRoom implements ChatEvents {
   }
 
   registry(entries: PresenceEntry[]): void {
-    for (const e of entries) this.seen.add(e.name);
     if (!this.seeded) {
       this.seeded = true;
       for (const e of entries) if (e.online) this.online.set(e.name, (this.online.get(e.name) ?? new Set<string>()).add(e.role));
@@ -139,7 +141,6 @@ export class ChatRoom implements ChatEvents {
 
   presence(changes: PresenceEntry[]): void {
     for (const e of changes) {
-      this.seen.add(e.name);
       const roles = this.online.get(e.name) ?? new Set<string>();
       const was = roles.size > 0;
       if (e.online) roles.add(e.role);

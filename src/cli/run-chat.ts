@@ -11,10 +11,11 @@ import { ExitCode } from './exit-codes.js';
 import { escapeControls } from './format.js';
 
 const NAME = 'run-chat';
+const RECEIPTS_POLL_MS = 1_000;
 
 const HELP = [
   'type a line and press Enter to send it to everyone',
-  '/to NAME text   a direct message, only NAME reads it (kept for NAME while away)',
+  '/to NAME text   a direct message, only NAME reads it (kept for NAME while away); you are told when it is delivered',
   '/who            who is registered, online or not, and when last seen',
   '/away           go offline without leaving; what comes meanwhile waits for you',
   '/back           come back: you are told how many messages waited, and shown them',
@@ -69,9 +70,13 @@ export async function main(argv: string[]): Promise<number> {
       .then(() => finish(ExitCode.Ok), () => finish(ExitCode.Ok));
   });
   const screen = view.screen;
+  room.track = (name, requestId) => presence.chat?.track(name, requestId);
+  // Receipts still owed are asked for again each second.
+  const receipts = setInterval(() => room.receipts.poll(), RECEIPTS_POLL_MS).unref();
   screen.print(`-- connected to ${where} as ${me}; /help lists the commands`);
   room.showOn((line) => screen.print(line));
   const code = await finished;
+  clearInterval(receipts);
   // /quit leaves the terminal open (unlike Ctrl-D): let go of it, or it would keep the process alive.
   process.stdin.destroy();
   if (room.failure) throw room.failure;
@@ -109,6 +114,7 @@ class Presence {
     if (this.state !== 'away') return this.room.show(this.state === 'here' ? '-- you are here already' : '-- one moment');
     this.state = 'moving';
     this.room.back();
+    this.room.receipts.restart();
     this.open().then(
       (chat) => {
         this.chat = chat;
@@ -138,18 +144,19 @@ function onLine(raw: string, presence: Presence, room: ChatRoom): void {
   if (line === '/help') return HELP.forEach((l) => room.show(`-- ${l}`));
   const chat = presence.chat;
   if (!chat) return room.show('-- you are away: /back first (what you type is not sent meanwhile)');
-  if (line.startsWith('//')) return chat.send(line.slice(1));
-  if (!line.startsWith('/')) return chat.send(line);
+  const send = (text: string, to?: string): void => {
+    room.receipts.sent(to);
+    chat.send(text, to);
+  };
+  if (line.startsWith('//')) return send(line.slice(1));
+  if (!line.startsWith('/')) return send(line);
   const [cmd, ...rest] = line.split(' ');
   switch (cmd) {
     case '/to': {
       const [to, ...words] = rest;
       if (!to || words.length === 0) return room.show('-- usage: /to NAME text');
       if (!isValidName(to)) return room.show(`-- invalid name '${escapeControls(to)}': ${NAME_RULE}`);
-      chat.send(words.join(' '), to);
-      if (!room.hasSeen(to)) room.show(`-- ${to} has never been seen here; the message is kept for ${to} anyway`);
-      else if (!room.isOnline(to)) room.show(`-- ${to} is offline; the message is kept for ${to}`);
-      return;
+      return send(words.join(' '), to);
     }
     case '/who':
       room.askedWho();

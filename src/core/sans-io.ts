@@ -8,6 +8,11 @@ import type { Address, Transmit } from './address.js';
 export interface SansIoCore {
   handleDatagram(data: Buffer, from: Address, now: number): void;
   handleTimeout(now: number): void;
+  /**
+   * The path to the server dropped what was in flight on it (a TCP connection that worked was reset): what
+   * waits for an answer goes again now, rather than when its timer runs out. Clients only.
+   */
+  handlePathReset?(now: number): void;
   pollTransmit(): Transmit | undefined;
   nextDeadline(): number | undefined;
 }
@@ -19,7 +24,10 @@ export interface SansIoCore {
  */
 export interface PacketTransport {
   send(t: Transmit): void;
-  /** Every packet that arrives from now on, with who sent it. */
-  listen(onPacket: (data: Buffer, from: Address) => void): void;
+  /**
+   * Every packet that arrives from now on, with who sent it; and, on a stream transport, each time a
+   * connection that had carried answers from `peer` dropped.
+   */
+  listen(onPacket: (data: Buffer, from: Address) => void, onPathReset?: (peer: Address) => void): void;
   close(): Promise<void>;
 }

@@ -9,6 +9,9 @@ import type { PacketTransport } from '../core/sans-io.js';
 import { openClientTransport } from './client-transport.js';
 import { PacketDriver } from './packet-driver.js';
 
+/** The server's answer to `track`. */
+export type Tracked = Extract<ReaderEvent, { type: 'tracked' }>;
+
 /** Why a chat cannot go on (the command line words it). */
 export type ChatEnd =
   | { kind: 'refused'; reason: string }
@@ -23,6 +26,10 @@ export interface ChatEvents {
   /** The whole registry: when it first arrives, and in answer to `who()`. */
   registry(entries: PresenceEntry[]): void;
   presence(changes: PresenceEntry[]): void;
+  /** Where a name's reader is, in answer to `track`. */
+  tracked(answer: Tracked): void;
+  /** The writer session has had `total` lines confirmed stored (since this chat opened). */
+  confirmed(total: number): void;
   /** Since the sessions opened, what waited for this person has all come (once per opening). */
   caughtUp(): void;
   /** What else either session has to say: the server went away or came back, a line was too long. */
@@ -35,6 +42,8 @@ export interface Chat {
   send(text: string, to?: string): void;
   /** Asks for the registry as it is now: it comes to `events.registry`. */
   who(): void;
+  /** Asks where a name's reader is: it comes to `events.tracked`, with `requestId`. */
+  track(name: string, requestId: number): void;
   /** Signs off both sessions (what was sent is confirmed first, for a while). */
   close(): Promise<void>;
 }
@@ -75,6 +84,7 @@ class ChatSessions implements Chat {
   private ended = false;
   private closing: (() => void) | undefined;
   private stopped = false;
+  private confirmedTold = 0;
 
   constructor(
     opts: ChatOptions,
@@ -106,6 +116,11 @@ class ChatSessions implements Chat {
 
   who(): void {
     this.reader.refreshRegistry(now());
+    this.rdriver.pump();
+  }
+
+  track(name: string, requestId: number): void {
+    this.reader.track(name, requestId, now());
     this.rdriver.pump();
   }
 
@@ -159,6 +174,10 @@ class ChatSessions implements Chat {
       else if (e.type === 'done') this.closing?.();
       else this.events.notice(e);
     }
+    if (this.writer.confirmedLines > this.confirmedTold) {
+      this.confirmedTold = this.writer.confirmedLines;
+      this.events.confirmed(this.confirmedTold);
+    }
   }
 
   private readerEvents(): void {
@@ -168,6 +187,7 @@ class ChatSessions implements Chat {
       else if (e.type === 'registry') this.events.registry(e.entries);
       else if (e.type === 'presence') this.events.presence(e.changes);
       else if (e.type === 'caught-up') this.events.caughtUp();
+      else if (e.type === 'tracked') this.events.tracked(e);
       else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason });
       else if (e.type === 'taken-over') return this.end({ kind: 'taken-over' });
       else if (e.type === 'closed') this.closing?.();

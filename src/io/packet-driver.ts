@@ -18,11 +18,18 @@ export class PacketDriver {
     private readonly core: SansIoCore,
     private readonly afterInput: () => void,
   ) {
-    transport.listen((data, from) => {
-      if (this.stopped) return;
-      this.core.handleDatagram(data, from, now());
-      this.pump();
-    });
+    transport.listen(
+      (data, from) => {
+        if (this.stopped) return;
+        this.core.handleDatagram(data, from, now());
+        this.pump();
+      },
+      () => {
+        if (this.stopped || !this.core.handlePathReset) return;
+        this.core.handlePathReset(now());
+        this.pump();
+      },
+    );
   }
 
   /** Sends what the core has queued, hands on its other outputs, and re-arms the timer. */

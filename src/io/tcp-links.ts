@@ -16,6 +16,8 @@ interface Connection {
   socket: Socket;
   out: StreamWriter;
   established: boolean;
+  /** An answer came on it: the path worked, so its dropping is news (a path that never answers is left to timers). */
+  answered: boolean;
 }
 
 /**
@@ -28,12 +30,14 @@ export class TcpLinks implements PacketTransport {
   private readonly connections = new Map<string, Connection>();
   private readonly retry = new Map<string, { at: number; ms: number }>();
   private onPacket: (data: Buffer, from: Address) => void = () => {};
+  private onPathReset: (peer: Address) => void = () => {};
   private closed = false;
   /** Connections made, the first included. */
   connects = 0;
 
-  listen(onPacket: (data: Buffer, from: Address) => void): void {
+  listen(onPacket: (data: Buffer, from: Address) => void, onPathReset?: (peer: Address) => void): void {
     this.onPacket = onPacket;
+    if (onPathReset) this.onPathReset = onPathReset;
   }
 
   send(t: Transmit): void {
@@ -57,12 +61,15 @@ export class TcpLinks implements PacketTransport {
     const wait = this.retry.get(key);
     if (this.closed || (wait && now() < wait.at)) return undefined;
     const socket = connect({ host: server.address, port: server.port, noDelay: true });
-    const c: Connection = { socket, out: new StreamWriter(socket, PENDING_BYTES_MAX), established: false };
+    const c: Connection = { socket, out: new StreamWriter(socket, PENDING_BYTES_MAX), established: false, answered: false };
     this.connections.set(key, c);
     this.connects++;
     // Written at once: the socket holds it (and the frames after it) until it is connected.
     socket.write(encodePreamble(this.linkId));
-    const decoder = new FrameDecoder((packet) => this.onPacket(packet, server));
+    const decoder = new FrameDecoder((packet) => {
+      c.answered = true;
+      this.onPacket(packet, server);
+    });
     socket.on('connect', () => {
       c.established = true;
       this.retry.delete(key);
@@ -78,6 +85,7 @@ export class TcpLinks implements PacketTransport {
     socket.on('error', () => {}); // 'close' follows; the core finds out from silence, as over UDP
     socket.on('close', () => {
       if (this.connections.get(key) === c) this.connections.delete(key);
+      if (c.answered && !this.closed) this.onPathReset(server);
       if (!c.established) {
         const ms = Math.min(RECONNECT_MS_MAX, (wait?.ms ?? RECONNECT_MS_MIN / 2) * 2);
         this.retry.set(key, { at: now() + ms, ms });

@@ -17,9 +17,9 @@ export class TransportMux implements PacketTransport {
     via.send(t);
   }
 
-  listen(onPacket: (data: Buffer, from: Address) => void): void {
+  listen(onPacket: (data: Buffer, from: Address) => void, onPathReset?: (peer: Address) => void): void {
     this.udp?.listen(onPacket);
-    this.tcp?.listen(onPacket);
+    this.tcp?.listen(onPacket, onPathReset);
   }
 
   async close(): Promise<void> {

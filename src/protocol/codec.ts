@@ -18,6 +18,7 @@ import {
   PacketKind,
   PresenceFlag,
   REASON_BYTES_MAX,
+  ReaderState,
   RefuseCode,
   Role,
   SACK_RANGES_MAX,
@@ -37,6 +38,7 @@ import type {
   Presence,
   PresenceEntry,
   Refuse,
+  Tracked,
   WireMessage,
   Welcome,
 } from './packets.js';
@@ -53,7 +55,8 @@ const packetKinds = new Set<number>(Object.values(PacketKind));
 /**
  * Decodes one datagram. Returns a valid packet or throws ProtocolError; never anything else.
  */
-export function decode(buf: Buffer): Packet {
+/** The header checked: the packet's kind, and a reader of its fields (an authentication tag left out). */
+function openPacket(buf: Buffer): { kind: number; r: BytesReader } {
   if (buf.length > DATAGRAM_BYTES_MAX) throw new ProtocolError('too-large', `${buf.length} bytes`);
   if (buf.length < HEADER_BYTES) throw new ProtocolError('truncated', 'shorter than the header');
   if (buf[0] !== MAGIC_0 || buf[1] !== MAGIC_1) throw new ProtocolError('bad-magic', 'not a relay datagram');
@@ -66,7 +69,11 @@ export function decode(buf: Buffer): Packet {
     throw new ProtocolError('bad-kind', `kind ${kind} is never tagged`);
   }
   if (tagged && buf.length < HEADER_BYTES + TAG_BYTES) throw new ProtocolError('truncated', 'shorter than its tag');
-  const r = new BytesReader(tagged ? buf.subarray(0, buf.length - TAG_BYTES) : buf, HEADER_BYTES);
+  return { kind, r: new BytesReader(tagged ? buf.subarray(0, buf.length - TAG_BYTES) : buf, HEADER_BYTES) };
+}
+
+export function decode(buf: Buffer): Packet {
+  const { kind, r } = openPacket(buf);
   let packet: Packet;
   switch (kind) {
     case PacketKind.Hello:
@@ -105,6 +112,12 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.Presence:
       packet = decodePresence(r);
       break;
+    case PacketKind.Track:
+      packet = { kind: 'track', sessionId: r.u64(), requestId: r.u32(), name: r.str8(NAME_BYTES_MAX) };
+      break;
+    case PacketKind.Tracked:
+      packet = decodeTracked(r);
+      break;
     case PacketKind.Ping: {
       const ping: Ping = { kind: 'ping', sessionId: r.u64() };
       if (r.remaining > 0) ping.position = r.u64n(); // a reader confirming what it printed (20 bytes)
@@ -132,6 +145,15 @@ export function decode(buf: Buffer): Packet {
   }
   r.end();
   return packet;
+}
+
+function decodeTracked(r: BytesReader): Tracked {
+  const sessionId = r.u64();
+  const requestId = r.u32();
+  const name = r.str8(NAME_BYTES_MAX);
+  const state = r.u8();
+  if (state !== ReaderState.Unknown && state !== ReaderState.Offline && state !== ReaderState.Online) fail(`reader state ${state}`);
+  return { kind: 'tracked', sessionId, requestId, name, state: state as ReaderState, position: r.u64n(), logNext: r.u64n() };
 }
 
 function decodeHello(r: BytesReader): Hello {

@@ -18,6 +18,8 @@ export const PacketKind = {
   Batch: 0x21,
   Who: 0x22,
   Presence: 0x23,
+  Track: 0x24,
+  Tracked: 0x25,
   Ping: 0x30,
   Pong: 0x31,
   Bye: 0x32,
@@ -36,6 +38,10 @@ export const roleName = (role: Role): 'writer' | 'reader' | 'observer' =>
 /** Where a reader starts when the server holds no position for its name (kind 0, 1), or always (kind 2). */
 export const FromKind = { Latest: 0, Earliest: 1, Id: 2 } as const;
 export type FromKind = (typeof FromKind)[keyof typeof FromKind];
+
+/** What a server knows of a name's reader, in TRACKED. */
+export const ReaderState = { Unknown: 0, Offline: 1, Online: 2 } as const;
+export type ReaderState = (typeof ReaderState)[keyof typeof ReaderState];
 
 export const RefuseCode = {
   BadName: 1,

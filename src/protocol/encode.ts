@@ -13,7 +13,7 @@ import {
   REASON_BYTES_MAX,
   Role,
 } from './constants.js';
-import type { Batch, Data, Packet, Presence, WireMessage } from './packets.js';
+import type { Batch, Data, Packet, Presence, Track, Tracked, WireMessage } from './packets.js';
 
 const header = (w: BytesWriter, kind: number): BytesWriter =>
   w.u8(MAGIC_0).u8(MAGIC_1).u8(PROTOCOL_VERSION).u8(kind);
@@ -44,11 +44,7 @@ export function encode(p: Packet): Buffer {
         .u64n(p.missed)
         .finish();
     case 'refuse':
-      return header(new BytesWriter(64), PacketKind.Refuse)
-        .u32(p.nonce)
-        .u8(p.code)
-        .str8(truncateUtf8(p.reason, REASON_BYTES_MAX))
-        .finish();
+      return header(new BytesWriter(64), PacketKind.Refuse).u32(p.nonce).u8(p.code).str8(truncateUtf8(p.reason, REASON_BYTES_MAX)).finish();
     case 'data':
       return encodeData(p);
     case 'ack': {
@@ -83,6 +79,9 @@ export function encode(p: Packet): Buffer {
       return header(new BytesWriter(24), PacketKind.Who).u64(p.sessionId).u32(p.requestId).u32(p.since).u32(p.offset).finish();
     case 'presence':
       return encodePresence(p);
+    case 'track':
+    case 'tracked':
+      return encodeTracking(p);
     case 'ping':
       if (p.position === undefined) return header(new BytesWriter(12), PacketKind.Ping).u64(p.sessionId).finish();
       return header(new BytesWriter(20), PacketKind.Ping).u64(p.sessionId).u64n(p.position).finish();
@@ -160,4 +159,14 @@ function truncateUtf8(s: string, maxBytes: number): string {
   const b = Buffer.from(s, 'utf8');
   if (b.length <= maxBytes) return s;
   return b.subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+}
+
+/** TRACK (where is a name's reader?) and its answer, TRACKED. */
+function encodeTracking(p: Track | Tracked): Buffer {
+  const w = header(new BytesWriter(34 + Buffer.byteLength(p.name)), p.kind === 'track' ? PacketKind.Track : PacketKind.Tracked)
+    .u64(p.sessionId)
+    .u32(p.requestId)
+    .str8(p.name);
+  if (p.kind === 'tracked') w.u8(p.state).u64n(p.position).u64n(p.logNext);
+  return w.finish();
 }

@@ -1,4 +1,4 @@
-import type { FromKind, RefuseCode, Role } from './constants.js';
+import type { FromKind, ReaderState, RefuseCode, Role } from './constants.js';
 
 /** Typed packets: the codec turns bytes into these and back. Field meanings: docs/PROTOCOL.md. */
 
@@ -183,6 +183,27 @@ export interface Presence {
   entries: PresenceEntry[];
 }
 
+/** Asks what the server knows of a name's reader: whether it is online, and how far it has read. */
+export interface Track {
+  kind: 'track';
+  sessionId: bigint;
+  requestId: number;
+  name: string;
+}
+
+export interface Tracked {
+  kind: 'tracked';
+  sessionId: bigint;
+  requestId: number;
+  name: string;
+  /** Unknown: no reader of that name has registered (or it was forgotten). */
+  state: ReaderState;
+  /** The reader's position: every message before this id has reached it (0 when unknown). */
+  position: number;
+  /** The log's next id as the server answers: every message it had stored by then is below it. */
+  logNext: number;
+}
+
 export interface Ping {
   kind: 'ping';
   sessionId: bigint;
@@ -234,6 +255,8 @@ export type Packet =
   | Batch
   | Who
   | Presence
+  | Track
+  | Tracked
   | Ping
   | Pong
   | Bye

@@ -6,6 +6,7 @@ export type StoreRequest =
   | { op: 'append'; batches: ProducerBatch[] }
   | { op: 'read'; from: number; limits: ReadLimits }
   | { op: 'readerStart'; name: string }
+  | { op: 'cursor'; name: string }
   | { op: 'saveCursors'; cursors: Map<string, number> }
   | { op: 'saveClient'; client: ClientRecord }
   | { op: 'clients' }
@@ -22,6 +23,7 @@ export interface StoreResults {
   append: (number | null)[];
   read: ReadResult;
   readerStart: ReaderStart;
+  cursor: number | undefined;
   saveCursors: void;
   saveClient: void;
   clients: ClientRecord[];
@@ -42,6 +44,8 @@ export async function runStoreRequest(store: Store, req: StoreRequest): Promise<
       const [cursor, bounds] = await Promise.all([store.cursor(req.name), store.bounds()]);
       return { cursor, ...bounds } satisfies ReaderStart;
     }
+    case 'cursor':
+      return store.cursor(req.name);
     case 'saveCursors':
       return store.saveCursors(req.cursors);
     case 'saveClient':

@@ -1012,3 +1012,41 @@ test('says once, after registering, when a reply reached the end of the log: wha
   r.handleDatagram(batch(f.fetchId, 0, [msg(4)]), SERVER, T0 + 3);
   assert.deepEqual(kinds(), ['messages'], 'once');
 });
+
+test('track: asks where a name\'s reader is, once open; the answer is an event; answers of another session are ignored', () => {
+  const r = newReader();
+  r.track('bob', 1, T0);
+  assert.deepEqual(drain(r).map((t) => t.packet.kind), ['hello'], 'nothing is asked before the session is open');
+  welcome(r, T0);
+  drain(r);
+  allEvents(r);
+  r.track('bob', 1, T0 + 1);
+  r.track('carol', 2, T0 + 2);
+  const asked = drain(r).map((t) => t.packet);
+  assert.deepEqual(asked, [
+    { kind: 'track', sessionId: 9n, requestId: 1, name: 'bob' },
+    { kind: 'track', sessionId: 9n, requestId: 2, name: 'carol' },
+  ]);
+  r.handleDatagram(encode({ kind: 'tracked', sessionId: 8n, requestId: 1, name: 'bob', state: 2, position: 7, logNext: 9 }), SERVER, T0 + 3);
+  assert.deepEqual(allEvents(r), []);
+  r.handleDatagram(encode({ kind: 'tracked', sessionId: 9n, requestId: 1, name: 'bob', state: 2, position: 7, logNext: 9 }), SERVER, T0 + 3);
+  assert.deepEqual(allEvents(r), [{ type: 'tracked', requestId: 1, name: 'bob', state: 2, position: 7, logNext: 9 }]);
+});
+
+test('a path reset (a TCP connection dropped) asks again at once: the same fetch, or from the gap when parts came', () => {
+  const r = newReader();
+  drain(r);
+  r.handlePathReset(T0);
+  assert.deepEqual(drain(r).map((t) => t.packet.kind), [], 'before the session: nothing (the HELLO has its own timer)');
+  welcome(r, T0, 5);
+  const f = lastFetch(r);
+  r.handlePathReset(T0 + 1);
+  const again = lastFetch(r);
+  assert.deepEqual(again, f, 'the same fetch, again, at once');
+  // Part 1 of two came, then the connection dropped: asked again from after what came.
+  r.handleDatagram(batch(f.fetchId, 1, [msg(5)], { lastPart: false, nextPosition: 6 }), SERVER, T0 + 2);
+  r.handlePathReset(T0 + 3);
+  const fromGap = lastFetch(r);
+  assert.notEqual(fromGap.fetchId, f.fetchId);
+  assert.equal(fromGap.position, 6);
+});

@@ -909,3 +909,23 @@ test('signing on again (the server lost the session) while throttled and with da
   assert.ok(kinds.length > 0 && kinds.every((k) => k === 'hello'), kinds.join(','));
   assert.equal(w.rtoMs, rto, 'no retransmission timer ran while signing on');
 });
+
+test('a path reset (a TCP connection dropped) sends what is in flight again at once, without backing off', () => {
+  const w = newWriter({ windowInitial: 4 });
+  drain(w);
+  w.handlePathReset(T0);
+  assert.deepEqual(drain(w), [], 'before the session: nothing (the HELLO has its own timer)');
+  welcome(w, T0);
+  datagramEach(w, 3);
+  assert.equal(drain(w).length, 3);
+  ack(w, 1, 1, T0 + 1);
+  drain(w);
+  const timeout = w.nextDeadline()!;
+  w.handlePathReset(T0 + 2);
+  const again = drain(w).map((t) => (t.packet as Data).seq);
+  assert.deepEqual(again, [2, 3], 'the unacknowledged ones, now');
+  assert.ok(w.nextDeadline()! <= timeout + 2, 'no backoff: a reset is not a slow server');
+  ack(w, 3, 3, T0 + 3);
+  w.handlePathReset(T0 + 4);
+  assert.deepEqual(drain(w), [], 'nothing in flight: nothing to send');
+});

@@ -87,6 +87,7 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
     type('bob', 'half-typed te');
     type('alice', '/to bob just for you', 'Enter');
     await shows('bob', /alice \(direct to bob\): just for you/);
+    await shows('alice', /-- delivered to bob$/m);
     const lines = screen('bob').trimEnd().split('\n');
     assert.equal(lines[lines.length - 1], 'bob> half-typed te');
     type('bob', 'xt', 'Enter');
@@ -95,7 +96,7 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
     type('alice', '/to bad!name hi', 'Enter');
     await shows('alice', /-- invalid name 'bad!name': /);
     type('alice', '/to nosuchuser are you there?', 'Enter');
-    await shows('alice', /-- nosuchuser has never been seen here; the message is kept for nosuchuser anyway/);
+    await shows('alice', /-- stored; nobody called nosuchuser has read here yet: it is kept for nosuchuser/);
 
     type('alice', '/who', 'Enter');
     await shows('alice', /^bob\s+online\s+last seen/m);
@@ -117,8 +118,10 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
     // Bob is away: what alice sends him waits, and is shown with its time when he is back.
     type('alice', '/to bob while you were away', 'Enter');
     await sleep(1_100);
+    await shows('alice', /-- stored; bob is offline: it is kept for bob until bob is back/);
     open('bob');
     await shows('bob', /(\d\d:\d\d:\d\d) alice \(direct to bob\): while you were away/);
+    await shows('alice', /kept for bob until bob is back\n(.*\n)*-- delivered to bob$/m);
     await shows('alice', /\* bob is online/);
     type('bob', '/quit', 'Enter');
     type('alice', '/quit', 'Enter');
@@ -144,13 +147,17 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
       type('gil', 'typed while away', 'Enter');
       await shows('gil', /-- you are away: \/back first/);
       type('hana', '/to gil kept for you', 'Enter');
-      await shows('hana', /-- gil is offline; the message is kept for gil/);
+      await shows('hana', /-- stored; gil is offline: it is kept for gil until gil is back/);
       type('hana', 'to everyone meanwhile', 'Enter');
+      await shows('hana', /-- stored$/m);
       await sleep(500);
 
       type('gil', '/back', 'Enter');
       await shows('gil', /-- you are back/);
       await shows('gil', /-- online now: hana\n(.*\n)*-- you have 2 messages\n.* hana \(direct to gil\): kept for you\n.* hana: to everyone meanwhile\n/);
+      // The server has seen gil's reader pass the message: hana is told, once.
+      await shows('hana', /-- delivered to gil$/m);
+      assert.match(screen('hana'), /kept for gil until gil is back\n(.*\n)*-- delivered to gil\n/);
       await until('hana to see gil back', () => (screen('hana').match(/\* gil is online/g) ?? []).length === 2);
       assert.doesNotMatch(screen('hana'), /typed while away/, 'nothing typed while away was sent');
       type('gil', '/back', 'Enter');

@@ -12,4 +12,5 @@ import '../core/server-groups.test.js';
 import '../core/server-sessions.test.js';
 import '../core/server-snapshot.test.js';
 import '../core/server-store-results.test.js';
+import '../core/server-tracking.test.js';
 import '../core/writer-ingest.test.js';

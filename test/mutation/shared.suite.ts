@@ -6,6 +6,7 @@ import '../core/liveness.test.js';
 import '../core/sign-on.test.js';
 import '../core/timers.test.js';
 import '../cli/address-list.test.js';
+import '../cli/chat-receipts.test.js';
 import '../cli/chat-room.test.js';
 import '../cli/format.test.js';
 import '../io/line-splitter.test.js';

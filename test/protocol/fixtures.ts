@@ -119,6 +119,16 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
     hex: '55520113' + '0000000000000004' + '000003e8' + '09' + Buffer.from('disk full').toString('hex'),
   },
   {
+    name: 'track',
+    packet: { kind: 'track', sessionId: 4n, requestId: 3, name: 'bob' },
+    hex: '55520124' + '0000000000000004' + '00000003' + '03' + Buffer.from('bob').toString('hex'),
+  },
+  {
+    name: 'tracked (an online reader at position 42 of a log at 50)',
+    packet: { kind: 'tracked', sessionId: 4n, requestId: 3, name: 'bob', state: 2, position: 42, logNext: 50 },
+    hex: '55520125' + '0000000000000004' + '00000003' + '03' + Buffer.from('bob').toString('hex') + '02' + '000000000000002a' + '0000000000000032',
+  },
+  {
     name: 'who',
     packet: { kind: 'who', sessionId: 4n, requestId: 1, since: 2, offset: 0 },
     hex: '55520122' + '0000000000000004' + '00000001' + '00000002' + '00000000',

@@ -110,9 +110,13 @@ export class ClientDriver {
     for (let e = core.pollEvent(); e; e = core.pollEvent()) this.readerEvent(r, core, e);
   }
 
+  /** Told each answer a watcher gets to TRACK. */
+  onTracked: (watcher: SimReader, e: Extract<ReaderEvent, { type: 'tracked' }>) => void = () => {};
+
   private readerEvent(r: SimReader, core: ReaderCore, e: ReaderEvent): void {
     const { world } = this;
     if (e.type === 'messages') this.print(r, core, e.messages, e.upTo);
+    if (e.type === 'tracked') this.onTracked(r, e);
     const missed = e.type === 'missed' ? e.count : e.type === 'registered' ? e.missed : 0;
     if (missed > 0 && world.opts.retainMessages === 0) world.fail(`${r.name}: told of ${missed} missed with nothing removed`);
     r.missedTold += missed;

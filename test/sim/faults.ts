@@ -43,6 +43,18 @@ export class FaultPlan {
       this.schedule(at, () => (world.storeFullUntil = at + opts.storeFullMs));
     }
     for (let i = 0; i < opts.partitions; i++) this.partition();
+    for (let i = 0; i < opts.pathResets; i++) this.pathReset(during());
+  }
+
+  /** A client's TCP connection drops: what was in flight is lost, and the client is told. */
+  private pathReset(at: number): void {
+    const world = this.world;
+    this.schedule(at, () => {
+      const clients = [...world.writers, ...world.allReaders.filter((r) => !r.dead && !r.closed)];
+      const c = world.rng.pick(clients);
+      world.net.cut(c.addr);
+      c.core.handlePathReset(world.now);
+    });
   }
 
   /** A crash: the process and everything in its memory is gone; a new one starts later on the same store. */

@@ -6,6 +6,7 @@ import { ClientDriver } from './clients.js';
 import { FaultPlan } from './faults.js';
 import { Prng } from './prng.js';
 import { scenario, type SimOptions } from './scenario.js';
+import { ReceiptsCheck } from './receipts-check.js';
 import { RegistrySweep } from './registry-sweep.js';
 import { pumpServer } from './servers.js';
 import { EPOCH, SimWorld, type SimReader } from './world.js';
@@ -27,6 +28,8 @@ export interface SimReport {
   namesReclaimed: number;
   /** Messages readers were told they missed (removed by retention before they read them). */
   missed: number;
+  /** Answers to TRACK that watchers got, each checked sound. */
+  tracked: number;
 }
 
 /** Events at most in one run: more is a livelock. */
@@ -43,6 +46,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const clients = new ClientDriver(world, new DeliveryChecker(world, log), faults);
   const sweep = new RegistrySweep(world);
   await sweep.plant();
+  const receipts = new ReceiptsCheck(world, log);
+  clients.onTracked = (w, e) => receipts.check(w, e);
 
   for (let i = 0; i < opts.writers; i++) world.addWriter(i);
   for (let i = 0; i < opts.readers; i++) world.readers.push(world.newReader(`r${i + 1}`, {}, i + 1));
@@ -56,6 +61,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
 
   const timers = new SimTimers(world);
   const afterEvent = async (): Promise<void> => {
+    receipts.ask();
     clients.pump();
     for (const sv of world.servers) await pumpServer(world, sv, log);
     await log.scan();
@@ -94,11 +100,11 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     await afterEvent();
   }
   await sweep.check(world.failures);
-  return settle(world, log, clients, progress, faults, seed, events);
+  return { ...(await settle(world, log, clients, progress, faults, seed, events)), tracked: receipts.answered };
 }
 
 /** The checks once the run has settled, and its report. */
-async function settle(world: SimWorld, known: KnownLog, clients: ClientDriver, progress: Progress, faults: FaultPlan, seed: number, events: number): Promise<SimReport> {
+async function settle(world: SimWorld, known: KnownLog, clients: ClientDriver, progress: Progress, faults: FaultPlan, seed: number, events: number): Promise<Omit<SimReport, 'tracked'>> {
   const { opts, failures, readers } = world;
   const log = await known.all();
   checkLog(log, world.writers, failures);

@@ -20,6 +20,8 @@ export class SimNetwork {
   partitioned = new Set<string>();
   sent = 0;
   dropped = 0;
+  /** Per address, how many times its connection dropped: what was on the way before is lost. */
+  private readonly cuts = new Map<string, number>();
 
   constructor(
     private readonly rng: Prng,
@@ -34,6 +36,7 @@ export class SimNetwork {
       this.dropped++;
       return;
     }
+    const cutsAt = this.cutsOf(from) + this.cutsOf(to);
     const copies = this.rng.chance(f.duplicate) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       let delay = f.delayMs + this.rng.next() * f.jitterMs;
@@ -41,8 +44,18 @@ export class SimNetwork {
       const copy = Buffer.from(data);
       this.schedule(now + delay, () => {
         if (this.partitioned.has(addressKey(from)) || this.partitioned.has(addressKey(to))) return;
+        if (this.cutsOf(from) + this.cutsOf(to) !== cutsAt) return void this.dropped++;
         this.deliver(to, from, copy);
       });
     }
+  }
+
+  /** `a`'s connection drops (a TCP reset): everything on the way to or from it is lost. */
+  cut(a: Address): void {
+    this.cuts.set(addressKey(a), this.cutsOf(a) + 1);
+  }
+
+  private cutsOf(a: Address): number {
+    return this.cuts.get(addressKey(a)) ?? 0;
   }
 }

@@ -46,6 +46,11 @@ export interface SimOptions {
   writerPauseMs: number;
   /** While the faults last, the store refuses every append for this long (a full disk), once. */
   storeFullMs: number;
+  /**
+   * While the faults last, this many times a client's TCP connection drops: what was in flight to and
+   * from it is lost, and the client is told (handlePathReset), as the TCP transport tells it.
+   */
+  pathResets: number;
   /** The store: in memory, or a SQLite file in a temporary directory (the server's default store). */
   store: 'memory' | 'sqlite';
   /**
@@ -108,6 +113,7 @@ export function scenario(rng: Prng): SimOptions {
     writerPauseMs: rng.pick([0, 0, 3_000, 8_000]),
     storeFullMs: rng.chance(0.15) ? rng.int(500, 5_000) : 0,
     store: 'memory',
+    pathResets: 0,
     watchers: 0,
     onceRuns: false,
     retainMessages: 0,

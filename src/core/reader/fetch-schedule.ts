@@ -142,6 +142,17 @@ export class FetchSchedule {
   }
 
   /** The open fetch's reply is late. */
+  /** The path dropped what was in flight (a TCP connection reset): the fetch out goes again now. */
+  pathReset(now: number): void {
+    const f = this.current;
+    if (!f || !this.host.isOpen()) return;
+    if (f.lastPartAt > 0) return this.next(now, 0);
+    // Not `resent`: nothing says the server is slow, so a long poll's next wait is not lengthened.
+    f.sends++;
+    f.lastSentAt = now;
+    this.host.send(f, now);
+  }
+
   private late(now: number): void {
     const f = this.current!;
     if (f.lastPartAt > 0) {

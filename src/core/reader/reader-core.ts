@@ -133,6 +133,11 @@ export class ReaderCore implements SansIoCore {
         this.link.heard(now);
         if (this.intake.take(p, now) === 'stop') this.startClosing(now);
         return;
+      case 'tracked':
+        if (p.sessionId !== this.link.sessionId || this.phase !== 'open') return;
+        this.link.heard(now);
+        this.events.push({ type: 'tracked', requestId: p.requestId, name: p.name, state: p.state, position: p.position, logNext: p.logNext });
+        return;
       case 'unknown-session':
         if (p.sessionId !== this.link.sessionId) return;
         this.link.heard(now);
@@ -152,6 +157,11 @@ export class ReaderCore implements SansIoCore {
       default:
         return;
     }
+  }
+
+  handlePathReset(now: number): void {
+    this.now = now;
+    if (!this.closed) this.fetches.pathReset(now);
   }
 
   handleTimeout(now: number): void {
@@ -258,6 +268,14 @@ export class ReaderCore implements SansIoCore {
   /** Asks for the registry as it is now (presence 'watch'): it comes as a 'registry' event. */
   refreshRegistry(now: number): void {
     if (this.phase === 'open') this.presence?.refresh(now);
+  }
+
+  /**
+   * Asks where a name's reader is: a 'tracked' event with the same `requestId` answers (one lost is not
+   * asked again here: the caller asks again, with its own ids).
+   */
+  track(name: string, requestId: number, now: number): void {
+    if (this.phase === 'open') this.link.send({ kind: 'track', sessionId: this.link.sessionId, requestId, name }, now);
   }
 
   get closed(): boolean {

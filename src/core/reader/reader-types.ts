@@ -1,6 +1,6 @@
 import type { Address } from '../address.js';
 import type { Mac } from '../../protocol/auth.js';
-import { FromKind, type RefuseCode } from '../../protocol/constants.js';
+import { FromKind, type ReaderState, type RefuseCode } from '../../protocol/constants.js';
 import type { PresenceEntry } from '../../protocol/packets.js';
 
 export interface ReaderConfig {
@@ -73,6 +73,8 @@ export type ReaderEvent =
   | { type: 'rate-limited'; reason: string }
   | { type: 'registry'; entries: PresenceEntry[] }
   | { type: 'presence'; changes: PresenceEntry[] }
+  /** Where a name's reader is, as the server knows it (see `track`). */
+  | { type: 'tracked'; requestId: number; name: string; state: ReaderState; position: number; logNext: number }
   /** `unconfirmed`: no answer to BYE: the server may keep what this reader took until the session times out. */
   /**
    * unconfirmed: the BYE went unanswered. sessionLost: the server no longer knew the session (it restarted,

@@ -27,6 +27,11 @@ export class CursorSaver {
     return this.flushAt;
   }
 
+  /** A reader's position that waits to be saved, if any. */
+  unsaved(name: string): number | undefined {
+    return this.dirty.get(name);
+  }
+
   /** A reader's position moved: saved at the next flush. */
   mark(s: ReaderSession): void {
     this.dirty.set(s.name, s.position);

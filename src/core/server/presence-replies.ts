@@ -1,18 +1,43 @@
 import { TAG_BYTES } from '../../protocol/auth.js';
-import type { PresenceEntry, Who } from '../../protocol/packets.js';
+import { ReaderState, Role } from '../../protocol/constants.js';
+import type { PresenceEntry, Track, Who } from '../../protocol/packets.js';
 import { PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
 import type { ClientRecord } from '../../store/store.js';
+import type { CursorSaver } from './cursors.js';
+import type { LogEnd } from './log-end.js';
 import type { Outbox } from './outbox.js';
 import type { PresenceJournal } from './presence-journal.js';
 import type { Session, SessionTable } from './sessions.js';
 
-/** Answers to WHO: changes since the asker's version when the journal still has them, else the registry page by page. */
+/**
+ * Answers to WHO (changes since the asker's version when the journal still has them, else the registry
+ * page by page), and to TRACK (where a name's reader is: what the chat's receipts are made of).
+ */
 export class PresenceReplies {
   constructor(
     private readonly out: Outbox,
     private readonly sessions: SessionTable,
     private readonly journal: PresenceJournal,
+    private readonly cursors: CursorSaver,
+    private readonly log: LogEnd,
   ) {}
+
+  /**
+   * A name's reader: online here with its position; else its saved position (one waiting to be saved
+   * first), offline; or unknown when no reader of that name has a position.
+   */
+  onTrack(s: Session, t: Track): void {
+    const answer = (state: ReaderState, position: number): void =>
+      this.out.sendTo(s, { kind: 'tracked', sessionId: s.id, requestId: t.requestId, name: t.name, state, position, logNext: this.log.next });
+    const live = this.sessions.byName.get(`${Role.Reader}:${t.name}`);
+    if (live?.role === Role.Reader) return answer(ReaderState.Online, live.position);
+    const unsaved = this.cursors.unsaved(t.name);
+    if (unsaved !== undefined) return answer(ReaderState.Offline, unsaved);
+    this.out.call({ op: 'cursor', name: t.name }, (ok, position) => {
+      if (!ok || !this.sessions.isLive(s)) return;
+      answer(position === undefined ? ReaderState.Unknown : ReaderState.Offline, position ?? 0);
+    });
+  }
 
   onWho(s: Session, w: Who): void {
     const budget = s.datagramBytes - (s.keys ? TAG_BYTES : 0) - PRESENCE_HEADER_BYTES;

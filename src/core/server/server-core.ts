@@ -79,7 +79,7 @@ export class ServerCore implements SansIoCore {
       stored: () => this.wakeReaders(),
       superseded: (w, now) => this.endSession(w, 'superseded', now),
     });
-    this.presenceReplies = new PresenceReplies(this.out, this.sessions, this.presence);
+    this.presenceReplies = new PresenceReplies(this.out, this.sessions, this.presence, this.cursors, this.log);
     this.start = new SessionStart(config, this.out, this.sessions, this.claims, this.log, this.cursors, this.groupFetches, {
       open: (s, resume, missed) => this.open(s, resume, missed),
       openFailed: (s, op, error) => this.openFailed(s, op, error),
@@ -190,8 +190,9 @@ export class ServerCore implements SansIoCore {
         s.answeredAt = now;
         return;
       case 'who':
-        this.presenceReplies.onWho(s, packet);
-        return;
+        return this.presenceReplies.onWho(s, packet);
+      case 'track':
+        return this.presenceReplies.onTrack(s, packet);
       case 'bye':
         this.onBye(s, packet.position, packet.fetchId, now);
         return;
@@ -386,8 +387,7 @@ export class ServerCore implements SansIoCore {
   /** After a commit: parked polls behind the new end read again (reads in flight notice by themselves). */
   private wakeReaders(): void {
     for (const s of [...this.replies.parked.readers]) {
-      if (!s.fetch) continue;
-      if (s.group ? s.group.hasWork(this.log.next) : s.fetch.position < this.log.next) {
+      if (s.fetch && (s.group ? s.group.hasWork(this.log.next) : s.fetch.position < this.log.next)) {
         this.replies.parked.unpark(s);
         if (s.group) this.groupFetches.grantLease(s);
         else this.fetches.read(s);
@@ -397,4 +397,4 @@ export class ServerCore implements SansIoCore {
 }
 
 /** The kinds a client sends within a session. */
-const CLIENT_KINDS = new Set<Packet['kind']>(['data', 'fetch', 'ping', 'pong', 'who', 'bye']);
+const CLIENT_KINDS = new Set<Packet['kind']>(['data', 'fetch', 'ping', 'pong', 'who', 'track', 'bye']);

@@ -119,6 +119,14 @@ export class DataFlow {
     this.host.progress(now);
   }
 
+  /** The path dropped what was in flight (a TCP connection reset): it goes again now, as a loss, not a timeout. */
+  pathReset(now: number): void {
+    if (!this.host.isOpen() || this.sent.outstanding === 0) return;
+    this.sent.allLost();
+    this.onLoss(false);
+    this.fill(now);
+  }
+
   private holdOver(now: number): void {
     this.holdUntil = undefined;
     this.fill(now);

@@ -167,6 +167,10 @@ export class WriterCore implements SansIoCore {
     }
   }
 
+  handlePathReset(now: number): void {
+    if (!this.finished) this.flow.pathReset(now);
+  }
+
   handleTimeout(now: number): void {
     if (!this.finished) this.timers.fireDue(now);
   }
