@@ -32,8 +32,6 @@ export class TcpLinks implements PacketTransport {
   private onPacket: (data: Buffer, from: Address) => void = () => {};
   private onPathReset: (peer: Address) => void = () => {};
   private closed = false;
-  /** Connections made, the first included. */
-  connects = 0;
 
   listen(onPacket: (data: Buffer, from: Address) => void, onPathReset?: (peer: Address) => void): void {
     this.onPacket = onPacket;
@@ -63,7 +61,6 @@ export class TcpLinks implements PacketTransport {
     const socket = connect({ host: server.address, port: server.port, noDelay: true });
     const c: Connection = { socket, out: new StreamWriter(socket, PENDING_BYTES_MAX), established: false, answered: false };
     this.connections.set(key, c);
-    this.connects++;
     // Written at once: the socket holds it (and the frames after it) until it is connected.
     socket.write(encodePreamble(this.linkId));
     const decoder = new FrameDecoder((packet) => {
