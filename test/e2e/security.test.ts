@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { jsonLines, lines, run, start, startReader, startServer, waitFor, type Server } from './processes.js';
+import { jsonLines, lines, run, start, startReader, startServer, waitFor, type Server, onceOverUdp, overTransport } from './processes.js';
 
 const oneLine = (stderr: string): string => {
   const ls = stderr.split('\n').filter(Boolean);
@@ -11,7 +11,7 @@ const oneLine = (stderr: string): string => {
   return ls[0]!;
 };
 
-describe('authenticated mode (--users)', () => {
+describe(`authenticated mode (--users)${overTransport()}`, () => {
   let dir: string;
   let server: Server;
   let p: string[];
@@ -96,7 +96,7 @@ describe('authenticated mode (--users)', () => {
   });
 });
 
-describe('limits', () => {
+describe(`limits${overTransport()}`, () => {
   let server: Server;
   let p: string[];
   before(async () => {
@@ -122,7 +122,7 @@ describe('limits', () => {
     assert.ok(writers.some((w) => /too many handshakes from 127\.0\.0\.1 \(limit 2 per second\); trying again/.test(w.stderr)));
   });
 
-  test('a --users file that is missing or malformed stops the server in one line, exit 2', async () => {
+  onceOverUdp('a --users file that is missing or malformed stops the server in one line, exit 2', async () => {
     const missing = await run('run-server', ['--port', '0', '--store', 'memory', '--users', '/nonexistent/users.json']);
     assert.equal(missing.code, 2);
     assert.match(oneLine(missing.stderr), /cannot read --users '\/nonexistent\/users.json': ENOENT/);
