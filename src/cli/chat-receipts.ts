@@ -27,6 +27,7 @@ export class ChatReceipts {
   private confirmedSoFar = 0;
   private readonly followed: Followed[] = [];
   private requests = 0;
+  private onSettled: (() => void) | undefined;
 
   constructor(
     private readonly show: (line: string) => void,
@@ -50,6 +51,7 @@ export class ChatReceipts {
       if (this.followed.length > FOLLOWED_MAX) this.followed.shift();
       this.askAbout(to);
     }
+    this.checkSettled();
   }
 
   /** New sessions (after /back): their confirmations count from 0; what the old one did not confirm is gone. */
@@ -71,6 +73,23 @@ export class ChatReceipts {
         this.show(`-- ${STATE_SAYS[a.state](a.name)}`);
       }
     }
+    this.checkSettled();
+  }
+
+  /**
+   * Resolves once every line sent is said stored and every direct one said where it is (or after
+   * `waitMs`): a chat fed from a pipe says what became of its lines before it leaves.
+   */
+  settled(waitMs: number): Promise<void> {
+    return new Promise((done) => {
+      this.onSettled = done;
+      setTimeout(done, waitMs).unref();
+      this.checkSettled();
+    });
+  }
+
+  private checkSettled(): void {
+    if (this.onSettled && this.unconfirmed.length === 0 && this.followed.every((f) => f.told !== undefined)) this.onSettled();
   }
 
   /** Asks again where the recipients of what is not delivered yet are. */
@@ -91,5 +110,5 @@ export class ChatReceipts {
 const STATE_SAYS: Record<ReaderState, (name: string) => string> = {
   [ReaderState.Online]: (name) => `stored; ${name} is online`,
   [ReaderState.Offline]: (name) => `stored; ${name} is offline: it is kept for ${name} until ${name} is back`,
-  [ReaderState.Unknown]: (name) => `stored; nobody called ${name} has read here yet: it is kept for ${name}`,
+  [ReaderState.Unknown]: (name) => `stored; nobody called ${name} has read here: their first reader starts after it`,
 };

@@ -61,8 +61,8 @@ export async function main(argv: string[]): Promise<number> {
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((r) => (finish = r));
   view.screen = new ChatScreen(process.stdin, process.stdout, `${me}> `, (line) => onLine(line, presence, room), () => {
-    void room
-      .whoAnswer(Math.min(args.timeout * 1000, 5_000))
+    const waitMs = Math.min(args.timeout * 1000, 5_000);
+    void Promise.all([room.whoAnswer(waitMs), room.receipts.settled(waitMs)])
       .then(() => {
         room.caughtUp(); // what came and was held is shown before leaving
         return presence.leave();

@@ -82,7 +82,7 @@ test('receipts: an online recipient who leaves before reading is said so; a name
   assert.deepEqual(lines, [
     '-- stored; al is online',
     '-- stored; al is offline: it is kept for al until al is back',
-    '-- stored; nobody called zed has read here yet: it is kept for zed',
+    '-- stored; nobody called zed has read here: their first reader starts after it',
   ]);
 });
 
@@ -95,4 +95,28 @@ test('receipts: at most 1,000 direct messages are followed; the oldest are let g
   r.poll();
   assert.equal(asked.length, 1_000);
   assert.ok(!asked.some(([n]) => n === 'p1'), 'the oldest is no longer followed');
+});
+
+test('receipts: settled once every line is said stored and every direct one where it is; or when the wait runs out', async () => {
+  const { r } = receipts();
+  await r.settled(1_000); // nothing sent: at once
+  r.sent();
+  r.sent('bob');
+  let settled = false;
+  const waiting = r.settled(5_000).then(() => (settled = true));
+  r.confirmed(1);
+  await new Promise((d) => setImmediate(d));
+  assert.equal(settled, false, 'the direct one is not confirmed yet');
+  r.confirmed(2);
+  await new Promise((d) => setImmediate(d));
+  assert.equal(settled, false, 'confirmed, but not yet said where bob is');
+  r.tracked(answer(1, 'bob', ReaderState.Offline, 1, 3));
+  await waiting;
+  const { r: slow } = receipts();
+  slow.sent();
+  const t0 = Date.now();
+  const alive = setTimeout(() => {}, 2_000); // the wait's own timer does not hold the process open
+  await slow.settled(50);
+  clearTimeout(alive);
+  assert.ok(Date.now() - t0 < 1_000, 'given up after the wait');
 });

@@ -30,6 +30,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     /ci +writer +offline/,
     /w1 took: job/,
     /run-chat over TCP/,
+    /-- stored; bob is offline: it is kept for bob until bob is back/,
     /carol \(direct to bob\): a direct one/,
     /^relay_messages_stored_total 2\d$/m,
     /^relay_log_messages\{bound="next"\} 2\d$/m,
