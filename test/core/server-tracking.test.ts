@@ -44,3 +44,20 @@ test('TRACK: where a name\'s reader is, online with its live position, offline w
     { kind: 'unknown-session', sessionId: 777n },
   ]);
 });
+
+test('TRACK: a position not saved yet (its reader gone before the flush) is answered from memory, not from the older one stored', async () => {
+  const { h, rsid } = await threeLinesAndReader({ cursorFlushMs: 600_000, sessionTimeoutMs: 3_000 });
+  const [asker] = await h.handshake(helloReader('alice', 5), FAR, T0);
+  const sessionId = (asker as { sessionId: bigint }).sessionId;
+  await h.deliver(encode({ kind: 'fetch', sessionId: rsid, fetchId: 1, position: 3, offset: 0, waitMs: 0, maxDatagrams: 4 }), OTHER, T0 + 1);
+  // r goes silent and expires; alice keeps her session alive meanwhile.
+  for (let t = T0 + 1_000; t <= T0 + 6_000; t += 1_000) {
+    await h.deliver(encode({ kind: 'ping', sessionId }), FAR, t);
+    h.core.handleTimeout(t);
+    await h.settle(t);
+  }
+  const stored = await h.store.cursor('r');
+  const [answer] = await h.deliver(encode({ kind: 'track', sessionId, requestId: 1, name: 'r' }), FAR, T0 + 6_001);
+  assert.deepEqual(answer, { kind: 'tracked', sessionId, requestId: 1, name: 'r', state: ReaderState.Offline, position: 3, logNext: 4 });
+  assert.notEqual(stored, 3, 'the store did not have it yet: the answer came from what waits to be saved');
+});

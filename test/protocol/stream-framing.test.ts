@@ -19,7 +19,7 @@ test('stream framing: the preamble and a frame, byte by byte', () => {
   assert.equal(encodeFrame(Buffer.from('hi')).toString('hex'), '00026869');
   assert.equal(encodeFrame(Buffer.alloc(FRAME_BYTES_MAX)).readUInt16BE(0), 0xffff);
   assert.throws(() => encodeFrame(Buffer.alloc(0)), RangeError);
-  assert.throws(() => encodeFrame(Buffer.alloc(FRAME_BYTES_MAX + 1)), RangeError);
+  assert.throws(() => encodeFrame(Buffer.alloc(FRAME_BYTES_MAX + 1)), /a frame holds 1 to 65535 bytes, not 65536/);
   assert.throws(() => encodePreamble(Buffer.alloc(8)), RangeError);
 });
 
@@ -57,6 +57,10 @@ test('stream framing: an empty or oversize frame, or a bad preamble, breaks the 
   assert.throws(() => d.push(Buffer.from([0, 101])), new FramingError('a frame of 101 bytes (at most 100)'));
   assert.throws(() => new FrameDecoder(() => {}).push(Buffer.from([0, 0])), new FramingError('an empty frame'));
   const withPreamble = new FrameDecoder(() => {}, { preamble: () => {} });
+  const links: Buffer[] = [];
+  const exact = new FrameDecoder(() => {}, { preamble: (id) => links.push(id) });
+  exact.push(encodePreamble(link));
+  assert.deepEqual(links, [link], 'a preamble that arrives alone is taken at once');
   withPreamble.push(Buffer.from('GET / HTTP/1.1\r\n'));
   assert.equal(withPreamble.heldBytes, 16, 'short of a preamble: held');
   assert.throws(() => withPreamble.push(Buffer.from('Host: example\r\n')), new FramingError('not a relay stream'));

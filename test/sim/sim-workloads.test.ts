@@ -47,14 +47,12 @@ test('simulation: the store refuses appends for seconds (a full disk): writers w
 });
 
 test('simulation: readers that watch who is online (as the chat does) end up showing everyone as they are, and every answer on where a reader is (the chat\'s receipts) is sound, through loss, restarts, partitions and killed readers', async () => {
-  let tracked = 0;
   for (const seed of seeds(85_001, 85_040)) {
     const variant = seed % 3 === 0 ? { authenticated: true, partitions: 2 } : seed % 3 === 1 ? { restarts: 2, readerCrash: true } : { groupMembers: 2, memberCrash: true };
     const r = await runSimulation(seed, { watchers: 2, ...variant });
     assert.deepEqual(r.failures, [], `seed ${seed}`);
-    tracked += r.tracked;
+    assert.ok(r.tracked > 0, `seed ${seed}: no answer on where a reader is was checked`);
   }
-  assert.ok(tracked > 100, `${tracked} answers checked`);
 });
 
 test('simulation: a reader run with --once again and again, its server crashing as a run says goodbye: across runs every message is printed once', async () => {
