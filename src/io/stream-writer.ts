@@ -1,4 +1,17 @@
 import type { Socket } from 'node:net';
+import { FramingError, type FrameDecoder } from '../protocol/stream-framing.js';
+
+/** Feeds what a stream brings to its decoder; a peer that breaks the framing is cut off, unanswered. */
+export function readFrames(socket: Socket, decoder: FrameDecoder): void {
+  socket.on('data', (chunk: Buffer) => {
+    try {
+      decoder.push(chunk);
+    } catch (err) {
+      if (!(err instanceof FramingError)) throw err;
+      socket.destroy();
+    }
+  });
+}
 
 /**
  * Writes frames to one stream, bounded: what waits unsent never passes `pendingBytesMax` (a frame that

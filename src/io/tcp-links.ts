@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { addressKey, type Address, type Transmit } from '../core/address.js';
 import type { PacketTransport } from '../core/sans-io.js';
-import { encodeFrame, encodePreamble, FrameDecoder, FramingError, LINK_ID_BYTES } from '../protocol/stream-framing.js';
+import { encodeFrame, encodePreamble, FrameDecoder, LINK_ID_BYTES } from '../protocol/stream-framing.js';
 import { now } from './clock.js';
-import { StreamWriter } from './stream-writer.js';
+import { readFrames, StreamWriter } from './stream-writer.js';
 
 /** What may wait unsent to a server; past it, packets are dropped (the core sends them again). */
 const PENDING_BYTES_MAX = 4 * 1024 * 1024;
@@ -71,14 +71,7 @@ export class TcpLinks implements PacketTransport {
       c.established = true;
       this.retry.delete(key);
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk);
-      } catch (err) {
-        if (!(err instanceof FramingError)) throw err;
-        socket.destroy();
-      }
-    });
+    readFrames(socket, decoder);
     socket.on('error', () => {}); // 'close' follows; the core finds out from silence, as over UDP
     socket.on('close', () => {
       if (this.connections.get(key) === c) this.connections.delete(key);

@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { addressKey, type Address, type Transmit } from '../core/address.js';
 import type { PacketTransport } from '../core/sans-io.js';
-import { encodeFrame, FrameDecoder, FramingError } from '../protocol/stream-framing.js';
-import { StreamWriter } from './stream-writer.js';
+import { encodeFrame, FrameDecoder } from '../protocol/stream-framing.js';
+import { readFrames, StreamWriter } from './stream-writer.js';
 
 export interface TcpLimits {
   connectionsMax: number;
@@ -115,14 +115,7 @@ export class TcpListener implements PacketTransport {
         this.links.set(key, { socket, out: new StreamWriter(socket, this.limits.pendingBytesMax) });
       },
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk);
-      } catch (err) {
-        if (!(err instanceof FramingError)) throw err;
-        socket.destroy(); // not our protocol, or a peer that breaks it: nothing to answer
-      }
-    });
+    readFrames(socket, decoder);
     socket.on('error', () => {}); // 'close' follows, and a peer's reset is nothing to report
     socket.on('close', () => {
       this.sockets.delete(socket);
