@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { hideBin } from 'yargs/helpers';
 import { runWriter } from '../io/writer-runtime.js';
+import { patternProblem } from '../io/follow/file-patterns.js';
 import { describeServers, resolveServers, type Transport } from './address-list.js';
 import { takenOverReason, writerSayings } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, sayTo, usage, type Example } from './command.js';
@@ -15,6 +16,7 @@ export const EXAMPLES: Example[] = [
   { command: 'tail -f app.log | $0 --username web1', does: 'Relay a log as it grows' },
   { command: "echo 'deploy done' | $0 -u ci --to ops", does: 'A direct message to ops' },
   { command: '$0 -u ci --file report.txt', does: 'A whole file as one message' },
+  { command: "$0 -u web1 --follow /var/log/app.log", does: 'Ship a log file, each line once across restarts and rotation' },
 ];
 
 const parse = (argv: string[]) =>
@@ -25,6 +27,17 @@ const parse = (argv: string[]) =>
       .option('file', {
         type: 'string',
         describe: 'Send this file as one message, newlines included (instead of one message per stdin line)',
+      })
+      .option('follow', {
+        type: 'string',
+        array: true,
+        describe:
+          "Follow these files as tail -F does (paths, or patterns with * and ? in the file name: quote them), resuming where this --username left off: every line once, across restarts and rotation",
+      })
+      .option('from-start', {
+        type: 'boolean',
+        default: false,
+        describe: "With --follow, the first time: read files that exist from their start (default: their end)",
       })
       .option('timeout', {
         type: 'number',
@@ -41,11 +54,22 @@ export async function main(argv: string[]): Promise<number> {
     const st = statSync(args.file, { throwIfNoEntry: false });
     if (!st?.isFile()) throw usage(`cannot read --file '${args.file}': ${st ? 'not a regular file' : 'no such file'}`);
   }
+  const follow = args.follow?.map(String);
+  if (follow !== undefined) {
+    if (follow.length === 0) throw usage('--follow needs at least one file');
+    if (args.file !== undefined) throw usage('--follow and --file cannot be used together');
+    for (const p of follow) {
+      const problem = patternProblem(p);
+      if (problem) throw usage(problem);
+    }
+  } else if (args['from-start']) {
+    throw usage('--from-start goes with --follow');
+  }
   if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
 
   // A long write on a terminal shows how it goes; piped stderr, or a person typing, never sees it.
   let progress: ProgressLine | undefined;
-  const showProgress = process.stderr.isTTY && !process.stdin.isTTY && args.file === undefined;
+  const showProgress = process.stderr.isTTY && !process.stdin.isTTY && args.file === undefined && follow === undefined;
   const logger = await createLogger(NAME, args['log-level'] as LogLevel, () => progress?.clear());
   favourEventLoop(logger);
   const sayLine = sayTo(NAME);
@@ -61,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
     timeoutMs: args.timeout * 1000,
     input: process.stdin,
     ...(args.file !== undefined && { file: args.file }),
+    ...(follow !== undefined && { follow: { patterns: follow, fromStart: args['from-start'] } }),
+    warn: (message: string) => logger.warn(message),
     tell: writerSayings(logger, say, { name: args.username, servers, ...(args.file !== undefined && { file: args.file }) }).tell,
     ...(args.secret !== undefined && { secret: args.secret }),
     ...(showProgress && {

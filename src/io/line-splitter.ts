@@ -7,6 +7,13 @@ export class LineSplitter {
   private parts: Buffer[] = [];
   private partBytes = 0;
   private oversize = false;
+  /** Input bytes before the current chunk. */
+  private base = 0;
+  /**
+   * Input bytes up to the end of the line being handed on (its newline included): where the input goes
+   * on after it, for a caller that keeps its place (a followed file).
+   */
+  lineEnd = 0;
 
   constructor(
     private readonly maxBytes: number,
@@ -20,6 +27,7 @@ export class LineSplitter {
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
       if (nl === -1) break;
+      this.lineEnd = this.base + nl + 1;
       if (this.parts.length === 0 && !this.oversize) this.wholeLine(chunk, start, nl);
       else {
         this.take(chunk.subarray(start, nl));
@@ -28,9 +36,11 @@ export class LineSplitter {
       start = nl + 1;
     }
     if (start < chunk.length) this.take(chunk.subarray(start));
+    this.base += chunk.length;
   }
 
   end(): void {
+    this.lineEnd = this.base;
     if (this.partBytes > 0 || this.parts.length > 0) this.endLine();
   }
 

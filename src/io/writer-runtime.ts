@@ -7,6 +7,8 @@ import { LineSplitter } from './line-splitter.js';
 import { hmacSha256, randomId, randomNonce } from './random.js';
 import type { PacketTransport } from '../core/sans-io.js';
 import { openClientTransport } from './client-transport.js';
+import { FileFollower } from './follow/file-follower.js';
+import { resumingProducerId } from './follow/file-mark.js';
 import { PacketDriver } from './packet-driver.js';
 
 export type WriterOutcome =
@@ -25,6 +27,10 @@ export interface WriterOptions {
   input: Readable;
   /** Send this file, newlines and all, as one message instead of reading lines from `input`. */
   file?: string;
+  /** Follow these files (paths or patterns) instead of reading `input`, resuming where this name left off. */
+  follow?: { patterns: string[]; fromStart: boolean };
+  /** What the user should hear of that is not a session event (a followed file truncated…). */
+  warn?: (message: string) => void;
   /** Every event of the session, for the user to hear of (the command line words them). */
   tell: (e: WriterEvent, unconfirmedLines: number) => void;
   /** Authenticated mode: the user's secret. */
@@ -50,6 +56,7 @@ class WriterRun {
   /** stdin is paused because the core's queue is full; resumed as soon as it has room again. */
   private backpressured = false;
   private splitter: LineSplitter | undefined;
+  private follower: FileFollower | undefined;
 
   constructor(
     private readonly opts: WriterOptions,
@@ -61,7 +68,8 @@ class WriterRun {
         ...WRITER_DEFAULTS,
         name: opts.name,
         servers: opts.servers,
-        producerId: randomId(),
+        producerId: opts.follow ? resumingProducerId(opts.name) : randomId(),
+        recall: opts.follow !== undefined,
         nonce: randomNonce(),
         timeoutMs: opts.timeoutMs,
         ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 }),
@@ -80,6 +88,7 @@ class WriterRun {
 
   private finish(outcome: WriterOutcome): void {
     this.driver.stop();
+    void this.follower?.stop();
     this.opts.input.off('data', this.onData);
     this.opts.input.pause();
     process.off('SIGINT', this.onSignal);
@@ -95,6 +104,7 @@ class WriterRun {
       const outcome = this.outcomeOf(e);
       if (outcome) return this.finish(outcome);
     }
+    if (this.follower?.waitingForRoom && core.acceptingInput && !this.stopping) this.follower.kick();
     if (this.backpressured && core.acceptingInput && !this.stopping) {
       this.backpressured = false;
       this.opts.input.resume();
@@ -106,7 +116,10 @@ class WriterRun {
     switch (e.type) {
       case 'registered':
         this.registered = true;
-        this.startReading();
+        if (!this.opts.follow) this.startReading();
+        return undefined;
+      case 'recalled':
+        this.startFollowing(e.marks, e.known);
         return undefined;
       case 'oversize':
         this.rejected++;
@@ -170,12 +183,41 @@ class WriterRun {
     input.resume();
   }
 
+  private startFollowing(marks: Parameters<FileFollower['start']>[0], known: boolean): void {
+    if (this.follower || this.stopping) return;
+    const core = this.core;
+    const to = this.opts.to;
+    this.follower = new FileFollower({
+      patterns: this.opts.follow!.patterns,
+      fromStart: this.opts.follow!.fromStart,
+      maxLineBytes: core.messageLimit,
+      warn: (message) => this.opts.warn?.(message),
+      sink: {
+        line: (bytes, start, end) => core.submitSlice(bytes, start, end, to),
+        oversize: (bytes) => core.rejectLine(bytes),
+        mark: (m) => core.mark(m),
+        get accepting() {
+          return core.acceptingInput;
+        },
+        flushed: () => {
+          core.flush(now());
+          this.driver.pump();
+        },
+      },
+    });
+    void this.follower.start(marks, known);
+  }
+
   private readonly onSignal = (): void => {
     if (this.stopping) {
       return this.finish({ kind: 'failed', unconfirmed: this.core.unconfirmedLines, registered: this.registered, rejected: this.rejected, interrupted: true });
     }
     // First Ctrl-C: stop reading, deliver what was read. A second one gives up.
     this.stopping = true;
+    if (this.follower) {
+      void this.follower.stop().then(() => this.onEnd());
+      return;
+    }
     this.opts.input.off('data', this.onData);
     this.opts.input.pause();
     this.onEnd();

@@ -25,6 +25,7 @@ import {
   WAIT_MS_MAX,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
+import { decodeMarkEntry, decodeMarks } from './marks-codec.js';
 import type {
   Ack,
   Batch,
@@ -99,6 +100,12 @@ export function decode(buf: Buffer): Packet {
       break;
     case PacketKind.Stalled:
       packet = { kind: 'stalled', sessionId: r.u64(), retryAfterMs: r.u32(), reason: r.str8(REASON_BYTES_MAX) };
+      break;
+    case PacketKind.Recall:
+      packet = { kind: 'recall', sessionId: r.u64(), requestId: r.u32(), from: r.u16() };
+      break;
+    case PacketKind.Marks:
+      packet = decodeMarks(r);
       break;
     case PacketKind.Fetch:
       packet = decodeFetch(r);
@@ -229,6 +236,10 @@ function decodeData(r: BytesReader): Data {
   const entries: DataEntry[] = [];
   for (let i = 0; i < count; i++) {
     const flags = r.u8();
+    if (flags === EntryFlag.Mark) {
+      entries.push(decodeMarkEntry(r));
+      continue;
+    }
     if (flags & ~(EntryFlag.More | EntryFlag.Continued | EntryFlag.To)) fail(`entry flags ${flags}`);
     const entry: DataEntry = {
       more: (flags & EntryFlag.More) !== 0,

@@ -14,6 +14,8 @@ export const PacketKind = {
   Ack: 0x11,
   Throttle: 0x12,
   Stalled: 0x13,
+  Recall: 0x14,
+  Marks: 0x15,
   Fetch: 0x20,
   Batch: 0x21,
   Who: 0x22,
@@ -56,7 +58,8 @@ export const RefuseCode = {
 export type RefuseCode = (typeof RefuseCode)[keyof typeof RefuseCode];
 
 /** DATA entry flags. */
-export const EntryFlag = { More: 0x01, Continued: 0x02, To: 0x04 } as const;
+/** Mark: not a line but a writer's place in its input, stored with the lines before it (docs/PROTOCOL.md, DATA). */
+export const EntryFlag = { More: 0x01, Continued: 0x02, To: 0x04, Mark: 0x08 } as const;
 /** BATCH message flags. */
 export const MessageFlag = { To: 0x01, Fragment: 0x02 } as const;
 /** BATCH part flags. */
@@ -76,6 +79,9 @@ export const NAME_BYTES_MAX = 32;
 export const REASON_BYTES_MAX = 200;
 export const ENTRIES_PER_PACKET_MAX = 4096;
 export const SACK_RANGES_MAX = 16;
+/** A mark's key and value (DATA). */
+export const MARK_KEY_BYTES_MAX = 32;
+export const MARK_VALUE_BYTES_MAX = 64;
 export const FETCH_DATAGRAMS_MAX = 64;
 /** A HELLO is padded to at least this size, so that the server's RETRY is never larger than what it answers. */
 export const HELLO_BYTES_MIN = 64;

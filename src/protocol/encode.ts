@@ -1,5 +1,6 @@
 import { BytesWriter } from './bytes-writer.js';
 import { BATCH_HEADER_BYTES, DATA_HEADER_BYTES, dataEntryBytes } from './sizes.js';
+import { MARKS_HEADER_BYTES, encodeMarks, markEntryBytes, marksItemBytes, writeMarkEntry } from './marks-codec.js';
 import {
   BatchFlag,
   EntryFlag,
@@ -64,6 +65,10 @@ export function encode(p: Packet): Buffer {
         .u32(p.retryAfterMs)
         .str8(truncateUtf8(p.reason, REASON_BYTES_MAX))
         .finish();
+    case 'recall':
+      return header(new BytesWriter(18), PacketKind.Recall).u64(p.sessionId).u32(p.requestId).u16(p.from).finish();
+    case 'marks':
+      return encodeMarks(header(new BytesWriter(MARKS_HEADER_BYTES + p.marks.reduce((n, m) => n + marksItemBytes(m), 0)), PacketKind.Marks), p);
     case 'fetch':
       return header(new BytesWriter(40), PacketKind.Fetch)
         .u64(p.sessionId)
@@ -100,9 +105,13 @@ export function encode(p: Packet): Buffer {
 function encodeData(p: Data): Buffer {
   // Sized exactly: a full datagram would otherwise be copied as its buffer doubles from a guess.
   let size = DATA_HEADER_BYTES;
-  for (const e of p.entries) size += dataEntryBytes(e.text.length, e.to);
+  for (const e of p.entries) size += e.mark ? markEntryBytes(e.mark.length, e.text.length) : dataEntryBytes(e.text.length, e.to);
   const w = header(new BytesWriter(size), PacketKind.Data).u64(p.sessionId).u32(p.seq).u16(p.entries.length);
   for (const e of p.entries) {
+    if (e.mark) {
+      writeMarkEntry(w, { ...e, mark: e.mark });
+      continue;
+    }
     const flags =
       (e.more ? EntryFlag.More : 0) | (e.continued ? EntryFlag.Continued : 0) | (e.to !== undefined ? EntryFlag.To : 0);
     w.u8(flags);

@@ -65,6 +65,8 @@ export interface DataEntry {
   /** This entry continues the line begun in an earlier entry. */
   continued: boolean;
   to?: string;
+  /** Set on a mark entry (not a line): the mark's key; `text` is its value. */
+  mark?: Buffer;
   text: Buffer;
 }
 
@@ -237,6 +239,30 @@ export interface Goodbye {
   sessionId: bigint;
 }
 
+/** A writer's place in its input (a file and how far it was read), stored with the lines before it. */
+export interface WriterMark {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** A writer asks for the marks its name has in the store, from the `from`-th on. */
+export interface Recall {
+  kind: 'recall';
+  sessionId: bigint;
+  requestId: number;
+  from: number;
+}
+
+/** The server's answer: marks `from` to `from + marks.length - 1` of `total`. */
+export interface Marks {
+  kind: 'marks';
+  sessionId: bigint;
+  requestId: number;
+  total: number;
+  from: number;
+  marks: WriterMark[];
+}
+
 export interface UnknownSession {
   kind: 'unknown-session';
   sessionId: bigint;
@@ -251,6 +277,8 @@ export type Packet =
   | Ack
   | Throttle
   | Stalled
+  | Recall
+  | Marks
   | Fetch
   | Batch
   | Who

@@ -4,6 +4,7 @@ import type {
   LogSize,
   NewMessage,
   ProducerBatch,
+  ProducerMark,
   ReadLimits,
   ReadResult,
   RetentionLimits,
@@ -11,6 +12,7 @@ import type {
   StoredMessage,
 } from './store.js';
 import { NO_RETENTION } from './store.js';
+import { mergeMarks, sortedMarks, type MarkTable } from './producer-marks.js';
 import { ReadScan } from './read-scan.js';
 import { latestTs, RetentionCut, trimByClock } from './retention.js';
 
@@ -23,6 +25,7 @@ export class MemoryStore implements Store {
   private nextId = 1;
   private textBytes = 0;
   private readonly producers = new Map<bigint, number>();
+  private readonly marks = new Map<bigint, MarkTable>();
   private readonly cursors = new Map<string, number>();
   private readonly clientRecords = new Map<string, ClientRecord>();
 
@@ -36,6 +39,10 @@ export class MemoryStore implements Store {
     return Promise.resolve(this.producers.get(producerId));
   }
 
+  producerMarks(producerId: bigint): Promise<ProducerMark[]> {
+    return Promise.resolve(sortedMarks(this.marks.get(producerId)?.values() ?? []));
+  }
+
   append(batches: ProducerBatch[]): Promise<(number | null)[]> {
     const firstIds = batches.map((b) => {
       const prev = this.producers.get(b.producerId) ?? 0;
@@ -43,6 +50,11 @@ export class MemoryStore implements Store {
       const first = this.nextId;
       for (const m of b.messages) this.push(m);
       this.producers.set(b.producerId, Math.max(prev, b.lastSeq));
+      if (b.marks) {
+        const table = this.marks.get(b.producerId) ?? new Map<string, ProducerMark>();
+        mergeMarks(table, b.marks);
+        this.marks.set(b.producerId, table);
+      }
       return first;
     });
     this.trim(latestTs(batches));

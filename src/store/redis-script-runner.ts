@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RESP_TYPES, SimpleError, type createClient } from '@redis/client';
-import { APPEND, CLAIM, FORGET, INIT, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
+import { APPEND, CLAIM, FORGET, INIT, MARKS, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
 
 type Client = ReturnType<typeof createClient>;
 const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -33,6 +33,7 @@ export const scripts = {
   renew: new Script(RENEW),
   release: new Script(RELEASE),
   forget: new Script(FORGET),
+  marks: new Script(MARKS),
 };
 
 /** A flat reply of field, value, field, value… as pairs. */

@@ -10,6 +10,7 @@
  *                       ts, f (sender), b (text bytes), p (the packed messages: record-codec)
  *   P:producers  hash   writer id -> the last sequence number stored
  *   P:producers:seen zset writer id -> when it last appended (old ones are forgotten)
+ *   P:marks:<writer id> hash  mark key (hex) -> value: the writer's marks (its place in its input)
  *   P:cursors    hash   reader or group -> position
  *   P:clients    hash   role:name -> online(0|1):last seen
  *   P:name:role:name string the claim on a name: clientAddress|serverToken, expiring (core/server/name-claims.ts)
@@ -17,9 +18,11 @@
  */
 
 /**
- * KEYS: meta, log, producers, seen, channel. ARGV: now, producer TTL ms, batch count, then per batch:
- * producer id, afterSeq ('' for none), lastSeq, record count, then per record: n, ts, sender, bytes,
- * payload. Returns per batch its first id or -1 (refused by afterSeq), then next, first, bytes.
+ * KEYS: meta, log, producers, seen, channel, then each batch's marks key. ARGV: now, producer TTL ms,
+ * batch count, the marks keys' prefix, most marks per writer, then per batch: producer id, afterSeq ('' for
+ * none), lastSeq, record count, mark count, then per record: n, ts, sender, bytes, payload, then per mark:
+ * key, value ('' removes it). Returns per batch its first id or -1 (refused by afterSeq), then next, first,
+ * bytes.
  */
 export const APPEND = `
 local meta, log, producers, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -30,14 +33,15 @@ local now = tonumber(ARGV[1])
 local nextId = tonumber(redis.call('HGET', meta, 'next'))
 local bytes = tonumber(redis.call('HGET', meta, 'bytes'))
 local out = {}
-local i = 4
+local marksMax = tonumber(ARGV[5])
+local i = 6
 for b = 1, tonumber(ARGV[3]) do
-  local pid, after, last, records = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-  i = i + 4
+  local pid, after, last, records, marks = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+  i = i + 5
   local stored = tonumber(redis.call('HGET', producers, pid) or '0')
   if after ~= '' and stored > tonumber(after) then
     out[b] = -1
-    i = i + 5 * records
+    i = i + 5 * records + 2 * marks
   else
     out[b] = nextId
     for r = 1, records do
@@ -45,6 +49,15 @@ for b = 1, tonumber(ARGV[3]) do
       nextId = nextId + tonumber(ARGV[i])
       bytes = bytes + tonumber(ARGV[i + 3])
       i = i + 5
+    end
+    local mk = KEYS[5 + b]
+    for m = 1, marks do
+      if ARGV[i + 1] == '' then
+        redis.call('HDEL', mk, ARGV[i])
+      elseif redis.call('HEXISTS', mk, ARGV[i]) == 1 or redis.call('HLEN', mk) < marksMax then
+        redis.call('HSET', mk, ARGV[i], ARGV[i + 1])
+      end
+      i = i + 2
     end
     if last > stored then redis.call('HSET', producers, pid, last) end
     redis.call('ZADD', seen, now, pid)
@@ -56,6 +69,8 @@ local old = redis.call('ZRANGEBYSCORE', seen, '-inf', now - tonumber(ARGV[2]), '
 for _, pid in ipairs(old) do
   redis.call('HDEL', producers, pid)
   redis.call('ZREM', seen, pid)
+  -- Its marks key shares the hash tag (one slot on a cluster).
+  redis.call('DEL', ARGV[4] .. pid)
 end
 redis.call('PUBLISH', KEYS[5], string.format('%d', nextId))
 table.insert(out, nextId)
@@ -146,6 +161,9 @@ for i = 1, #all, 2 do
 end
 return n
 `;
+
+/** KEYS: a writer's marks. Returns them flat: key, value, key, value… */
+export const MARKS = `return redis.call('HGETALL', KEYS[1])`;
 
 /** KEYS: meta. Creates the relay's keys in an empty redis; says what is there otherwise. */
 export const INIT = `

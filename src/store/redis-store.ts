@@ -1,7 +1,9 @@
 import { createClient } from '@redis/client';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
-import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-codec.js';
+import { unpackRecord } from './record-codec.js';
+import { appendCall } from './redis-append.js';
+import { sortedMarks } from './producer-marks.js';
 import { fieldsOf, pairsOf, scripts } from './redis-script-runner.js';
 import { describe, parseRedisUrl } from './redis-url.js';
 import { latestTs, RetentionCut, trimByClock } from './retention.js';
@@ -12,13 +14,12 @@ import type {
   LogBounds,
   LogSize,
   ProducerBatch,
+  ProducerMark,
   ReadLimits,
   ReadResult,
   RetentionLimits,
   Store,
-  StoredMessage,
 } from './store.js';
-import { PRODUCER_TTL_MS } from './store.js';
 
 const SCHEMA_VERSION = '1';
 const READ_RECORDS = 64;
@@ -44,7 +45,7 @@ export interface RedisOptions {
  */
 export class RedisStore implements Store {
   readonly kind = 'redis';
-  private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string; name: string };
+  private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string; name: string; marks: string };
   private readonly cache = new RecordCache(RECORD_CACHE_LIMITS);
   private subscriber: Client | undefined;
   private readonly listeners: ((next: number) => void)[] = [];
@@ -71,6 +72,7 @@ export class RedisStore implements Store {
       clients: `${p}:clients`,
       channel: `${p}:appended`,
       name: `${p}:name:`,
+      marks: `${p}:marks:`,
     };
   }
 
@@ -145,28 +147,17 @@ export class RedisStore implements Store {
     return v === null ? undefined : Number(v);
   }
 
+  async producerMarks(producerId: bigint): Promise<ProducerMark[]> {
+    const flat = (await scripts.marks.run(this.client, [this.keys.marks + producerId.toString()], [])) as Buffer[];
+    const marks: ProducerMark[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) marks.push({ key: Buffer.from(flat[i]!.toString(), 'hex'), value: flat[i + 1]! });
+    return sortedMarks(marks);
+  }
+
   async append(batches: ProducerBatch[]): Promise<(number | null)[]> {
-    const args: (string | Buffer)[] = [String(Date.now()), String(PRODUCER_TTL_MS), String(batches.length)];
-    /** Per batch, its records' messages, decoded as a read would give them (ids set once stored). */
-    const pending: StoredMessage[][][] = [];
-    for (const b of batches) {
-      const records: StoredMessage[][] = [];
-      const recordArgs: (string | Buffer)[] = [];
-      for (let start = 0; start < b.messages.length; ) {
-        const end = recordEnd(b.messages, start);
-        const slice = b.messages.slice(start, end);
-        const ts = Math.floor(slice[0]!.ts);
-        const from = slice[0]!.from;
-        const bytes = slice.reduce((n, m) => n + m.text.length, 0);
-        recordArgs.push(String(slice.length), String(ts), from, String(bytes), packMessages(slice));
-        records.push(slice.map((m) => storedMessage(0, ts, from, m)));
-        start = end;
-      }
-      args.push(b.producerId.toString(), b.afterSeq === undefined ? '' : String(b.afterSeq), String(b.lastSeq), String(records.length), ...recordArgs);
-      pending.push(records);
-    }
     const k = this.keys;
-    const reply = (await scripts.append.run(this.client, [k.meta, k.log, k.producers, k.seen, k.channel], args)) as number[];
+    const { keys, args, pending } = appendCall(batches, { fixed: [k.meta, k.log, k.producers, k.seen, k.channel], marksPrefix: k.marks });
+    const reply = (await scripts.append.run(this.client, keys, args)) as number[];
     const firstIds = reply.slice(0, batches.length).map((id) => (id < 0 ? null : id));
     const [next, first, bytes] = reply.slice(batches.length) as [number, number, number];
     // Stored: keep the records decoded for readers that follow the log, as a read would.

@@ -97,6 +97,9 @@ function copy(src: Database.Database, dst: Database.Database): SalvageReport {
     for (const r of tryGet(() => src.prepare('SELECT id, last_seq, updated FROM producers').all() as { id: bigint; last_seq: number; updated: number }[]) ?? []) {
       dst.prepare('INSERT OR REPLACE INTO producers (id, last_seq, updated) VALUES (?, ?, ?)').run(r.id, r.last_seq, r.updated);
     }
+    for (const m of tryGet(() => src.prepare('SELECT producer, key, value FROM producer_marks').all() as { producer: bigint; key: Buffer; value: Buffer }[]) ?? []) {
+      dst.prepare('INSERT OR REPLACE INTO producer_marks (producer, key, value) VALUES (?, ?, ?)').run(m.producer, m.key, m.value);
+    }
     for (const c of tryGet(() => src.prepare('SELECT name, position FROM cursors').all() as { name: string; position: number }[]) ?? []) {
       dst.prepare('INSERT OR REPLACE INTO cursors (name, position) VALUES (?, ?)').run(c.name, c.position);
       report.positions++;

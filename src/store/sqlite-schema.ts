@@ -6,8 +6,15 @@ import { structuralDamage } from './sqlite-integrity.js';
 
 /** The schema of the SQLite store's file, and the checks a file passes before the server uses it. */
 const APP = 'udp-relay';
-/** 2: records carry a checksum (version 1 files are upgraded in place; their old records have none). */
-const SCHEMA_VERSION = 2;
+/**
+ * 2: records carry a checksum (version 1 files are upgraded in place; their old records have none).
+ * 3: writers' marks (older files gain the table in place).
+ */
+const SCHEMA_VERSION = 3;
+
+const MARKS_TABLE = `CREATE TABLE producer_marks (
+  producer INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (producer, key)
+) WITHOUT ROWID;`;
 
 const SCHEMA = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -22,6 +29,7 @@ CREATE TABLE records (
   crc INTEGER
 );
 CREATE TABLE producers (id INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, updated INTEGER NOT NULL);
+${MARKS_TABLE}
 CREATE TABLE cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE clients (
   name TEXT NOT NULL,
@@ -71,9 +79,10 @@ export function checkOrCreate(db: Database.Database, path: string, held: number,
     throw new StoreOpenError(`${path} is not a ${APP} database; refusing to touch it`);
   }
   const version = Number(meta(db, 'schema'));
-  if (version === 1) {
+  if (version === 1 || version === 2) {
     db.transaction(() => {
-      db.exec('ALTER TABLE records ADD COLUMN crc INTEGER');
+      if (version === 1) db.exec('ALTER TABLE records ADD COLUMN crc INTEGER');
+      db.exec(MARKS_TABLE);
       db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema'`).run(String(SCHEMA_VERSION));
     })();
     return;

@@ -10,6 +10,7 @@ import type {
   LogSize,
   NewMessage,
   ProducerBatch,
+  ProducerMark,
   ReadLimits,
   ReadResult,
   RetentionLimits,
@@ -17,6 +18,7 @@ import type {
   StoredMessage,
 } from './store.js';
 import { PRODUCER_TTL_MS } from './store.js';
+import { SqliteMarks } from './sqlite-marks.js';
 import { RetentionCut, trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
 import { DataDirLock } from './data-dir-lock.js';
@@ -66,6 +68,7 @@ export class SqliteStore implements Store {
   private readonly cache = new RecordCache(RECORD_CACHE_LIMITS);
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
+  private readonly marks: SqliteMarks;
   private readonly appendTx: (batches: ProducerBatch[]) => (number | null)[];
   private readonly trimTx: (now: number) => boolean;
   private readonly lock: DataDirLock;
@@ -111,6 +114,8 @@ export class SqliteStore implements Store {
     this.totalBytes = this.bytesBetween(this.firstId, this.nextId);
     this.mark.mark(this.nextId);
     this.db.prepare('DELETE FROM producers WHERE updated < ?').run(Date.now() - PRODUCER_TTL_MS);
+    this.marks = new SqliteMarks(this.db);
+    this.marks.forgetOrphans();
     // Whoever was online when the server last stopped must register again to be online now.
     this.db.prepare('UPDATE clients SET online = 0 WHERE online = 1').run();
     this.appendTx = this.db.transaction((batches: ProducerBatch[]) => this.appendNow(batches));
@@ -123,6 +128,10 @@ export class SqliteStore implements Store {
   producerSeq(producerId: bigint): Promise<number | undefined> {
     const row = this.stmt.getProducer.get(BigInt.asIntN(64, producerId)) as { last_seq: number } | undefined;
     return Promise.resolve(row?.last_seq);
+  }
+
+  producerMarks(producerId: bigint): Promise<ProducerMark[]> {
+    return Promise.resolve(this.marks.get(BigInt.asIntN(64, producerId)));
   }
 
   append(batches: ProducerBatch[]): Promise<(number | null)[]> {
@@ -280,6 +289,7 @@ export class SqliteStore implements Store {
         start = end;
       }
       this.stmt.putProducer.run(producerId, b.lastSeq, Date.now());
+      if (b.marks) this.marks.put(producerId, b.marks);
     }
     // next_id is not written here: the new last record says it, and a commit writes one page fewer.
     this.trim(latestTs);

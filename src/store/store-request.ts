@@ -1,8 +1,9 @@
-import type { ClaimResult, ClientRecord, LogBounds, ProducerBatch, ReadLimits, ReadResult, Store } from './store.js';
+import type { ClaimResult, ClientRecord, LogBounds, ProducerBatch, ProducerMark, ReadLimits, ReadResult, Store } from './store.js';
 
 /** What a sans-IO core asks of the store; the I/O edge runs it and hands back the result. */
 export type StoreRequest =
   | { op: 'producerSeq'; producerId: bigint }
+  | { op: 'producerMarks'; producerId: bigint }
   | { op: 'append'; batches: ProducerBatch[] }
   | { op: 'read'; from: number; limits: ReadLimits }
   | { op: 'readerStart'; name: string }
@@ -20,6 +21,7 @@ export interface ReaderStart extends LogBounds {
 
 export interface StoreResults {
   producerSeq: number | undefined;
+  producerMarks: ProducerMark[];
   append: (number | null)[];
   read: ReadResult;
   readerStart: ReaderStart;
@@ -36,6 +38,8 @@ export async function runStoreRequest(store: Store, req: StoreRequest): Promise<
   switch (req.op) {
     case 'producerSeq':
       return store.producerSeq(req.producerId);
+    case 'producerMarks':
+      return store.producerMarks(req.producerId);
     case 'append':
       return store.append(req.batches);
     case 'read':

@@ -26,7 +26,21 @@ export interface ProducerBatch {
   afterSeq?: number;
   lastSeq: number;
   messages: NewMessage[];
+  /**
+   * The writer's marks (its place in its input) as of lastSeq, stored with it: a key's value replaces the
+   * stored one, an empty value removes it. A new key past MARKS_PER_WRITER_MAX stored is not kept.
+   */
+  marks?: readonly ProducerMark[];
 }
+
+/** An opaque key and value a writer keeps in the store with its sequence number (docs/PROTOCOL.md, DATA). */
+export interface ProducerMark {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** Marks one writer keeps at most, and their sizes (as the protocol bounds them). */
+export const MARKS_PER_WRITER_MAX = 256;
 
 export interface ReadLimits {
   maxMessages: number;
@@ -78,6 +92,8 @@ export interface Store {
   readonly kind: string;
   /** Last sequence number committed for a writer, if the store has seen it. */
   producerSeq(producerId: bigint): Promise<number | undefined>;
+  /** A writer's marks, by key (bytewise ascending). */
+  producerMarks(producerId: bigint): Promise<ProducerMark[]>;
   /**
    * Appends each batch's messages and records its producer's lastSeq, all at once (one transaction).
    * Returns the id of the first message of each batch (the next id when a batch is empty), or null for

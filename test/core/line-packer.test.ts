@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LinePacker } from '../../src/core/writer/line-packer.js';
+import { LinePacker, type PackedEntries } from '../../src/core/writer/line-packer.js';
+import { ENTRIES_PER_PACKET_MAX } from '../../src/protocol/constants.js';
+import { markEntryBytes } from '../../src/protocol/marks-codec.js';
+import type { DataEntry, WriterMark } from '../../src/protocol/packets.js';
 import { varintBytes } from '../../src/protocol/bytes-writer.js';
 import { dataEntryBytes } from '../../src/protocol/sizes.js';
 
@@ -119,4 +122,63 @@ test('sent lines leave the queue: its arrays stay near the size of what is pendi
   while (big.hasPending) big.next(1_200);
   const slots = (big as unknown as { bytesOf: unknown[] }).bytesOf.length;
   assert.ok(slots <= 1_100, `${slots} slots kept after draining 5,000 lines`);
+});
+
+test('a mark goes at the end of the datagram that ends the line before it, the latest per key; its bytes count', () => {
+  const p = new LinePacker(1 << 20);
+  const mark = (key: string, value: string): WriterMark => ({ key: Buffer.from(key), value: Buffer.from(value) });
+  const shown = (e: PackedEntries | undefined): string[] =>
+    e?.entries.map((x) => (x.mark ? `${x.mark.toString()}=${x.text.toString()}` : x.text.toString())) ?? [];
+  push(p, 'aaaa');
+  p.mark(mark('f', '1'));
+  push(p, 'bbbb');
+  p.mark(mark('f', '2'));
+  push(p, 'cccc');
+  p.mark(mark('g', '1'));
+  const budget = 2 * dataEntryBytes(4) + markEntryBytes(1, 1);
+  const first = p.next(budget)!;
+  assert.deepEqual(shown(first), ['aaaa', 'bbbb', 'f=2'], 'the later mark of f replaces the earlier one');
+  assert.equal(first.linesEnded, 2);
+  assert.deepEqual(shown(p.next(budget)), ['cccc', 'g=1']);
+  // A mark with nothing queued before it stands alone.
+  p.mark(mark('f', '3'));
+  assert.equal(p.hasPending, true);
+  assert.deepEqual(shown(p.next(budget)), ['f=3']);
+  assert.equal(p.next(budget), undefined);
+  // A line that fits but for its mark waits for the next datagram.
+  push(p, 'dddd');
+  push(p, 'eeee');
+  p.mark(mark('f', '4'));
+  assert.deepEqual(shown(p.next(2 * dataEntryBytes(4))), ['dddd']);
+  assert.deepEqual(shown(p.next(2 * dataEntryBytes(4))), ['eeee', 'f=4']);
+});
+
+test("a long line's mark rides on its last fragment, never beside a fragment to be continued", () => {
+  const p = new LinePacker(1 << 20);
+  const long = 'L'.repeat(500);
+  push(p, long);
+  p.mark({ key: Buffer.from('f'), value: Buffer.from('end') });
+  const parts: DataEntry[][] = [];
+  while (p.hasPending) parts.push(p.next(200)!.entries);
+  for (const entries of parts.slice(0, -1)) assert.ok(entries.every((e) => !e.mark && e.more), 'fragments to be continued carry no mark');
+  const lastPart = parts.at(-1)!;
+  assert.equal(lastPart.length, 2);
+  assert.equal(lastPart[0]!.more, false);
+  assert.equal(lastPart[1]!.mark!.toString(), 'f');
+  assert.equal(parts.flat().filter((e) => !e.mark).map((e) => e.text.toString()).join(''), long);
+  // Exactly the size that fits without its mark: the last fragment is still left a byte.
+  const q = new LinePacker(1 << 20);
+  push(q, 'M'.repeat(100));
+  q.mark({ key: Buffer.from('f'), value: Buffer.from('x') });
+  const firstPart = q.next(dataEntryBytes(100))!.entries;
+  assert.deepEqual(firstPart.map((e) => [e.more, e.text.length]), [[true, 99]]);
+  assert.deepEqual(q.next(dataEntryBytes(100))!.entries.map((e) => e.text.length), [1, 1]);
+});
+
+test(`a datagram holds at most ${ENTRIES_PER_PACKET_MAX} entries, however short its lines`, () => {
+  const p = new LinePacker(1 << 20);
+  for (let i = 0; i < ENTRIES_PER_PACKET_MAX + 10; i++) push(p, '');
+  const first = p.next(65_000)!;
+  assert.equal(first.entries.length, ENTRIES_PER_PACKET_MAX);
+  assert.equal(p.next(65_000)!.entries.length, 10);
 });

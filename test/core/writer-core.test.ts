@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../../src/core/writer/writer-core.js';
 import { encode } from '../../src/protocol/codec.js';
-import type { Data, HelloWriter } from '../../src/protocol/packets.js';
+import type { Data, HelloWriter, WriterMark } from '../../src/protocol/packets.js';
 import { drain, SERVER, T0 } from './helpers.js';
 
 const newWriter = (over: Partial<typeof WRITER_DEFAULTS> = {}) =>
@@ -928,4 +928,37 @@ test('a path reset (a TCP connection dropped) sends what is in flight again at o
   ack(w, 3, 3, T0 + 3);
   w.handlePathReset(T0 + 4);
   assert.deepEqual(drain(w), [], 'nothing in flight: nothing to send');
+});
+
+test('a resuming writer asks for its marks page by page once registered, sends nothing before, and numbers on from the server', () => {
+  const w = new WriterCore({ ...WRITER_DEFAULTS, name: 'w', servers: [SERVER], producerId: 5n, nonce: 1, recall: true }, T0);
+  drain(w);
+  welcome(w, T0, 41);
+  assert.deepEqual(events(w), [{ type: 'registered', again: false }]);
+  let sent = drain(w);
+  assert.deepEqual(sent.map((s) => s.packet), [{ kind: 'recall', sessionId: 77n, requestId: 1, from: 0 }]);
+  // Unanswered: asked again as it was.
+  w.handleTimeout(w.nextDeadline()!);
+  assert.deepEqual(drain(w).map((s) => s.packet), [{ kind: 'recall', sessionId: 77n, requestId: 1, from: 0 }]);
+  const mark = (k: string): WriterMark => ({ key: Buffer.from(k), value: Buffer.from([1]) });
+  const marks = (requestId: number, from: number, list: WriterMark[]) =>
+    w.handleDatagram(encode({ kind: 'marks', sessionId: 77n, requestId, total: 3, from, marks: list }), SERVER, T0 + 400);
+  marks(1, 1, [mark('b')]);
+  assert.deepEqual(drain(w), [], 'not the page asked for');
+  marks(1, 0, [mark('a'), mark('b')]);
+  sent = drain(w);
+  assert.deepEqual(sent.map((s) => s.packet), [{ kind: 'recall', sessionId: 77n, requestId: 2, from: 2 }]);
+  marks(1, 0, [mark('a'), mark('b')]);
+  assert.deepEqual(events(w), [], 'an answer to the earlier question');
+  marks(2, 2, [mark('c')]);
+  const e = events(w);
+  assert.equal(e.length, 1);
+  assert.deepEqual(e[0], { type: 'recalled', marks: [mark('a'), mark('b'), mark('c')], known: true });
+  assert.equal(w.nextDeadline(), T0 + 400 + 5_000, 'no question out: only the heartbeat is due, from the last RECALL');
+  w.submitLine(Buffer.from('x'));
+  w.mark(mark('a'));
+  w.flush(T0 + 500);
+  const data = drain(w)[0]!.packet as Data;
+  assert.equal(data.seq, 41, 'the server had stored up to 40 under this producer');
+  assert.deepEqual(data.entries.map((x) => x.mark?.toString() ?? x.text.toString()), ['x', 'a']);
 });

@@ -82,7 +82,7 @@ test('a datagram in which a line\'s first fragment does not stand alone, or a fr
     assert.equal(ingest.bufferedCount, 0);
     assert.equal(ingest.accept(1, entries), 'violation', 'in order');
     assert.equal(ingest.received, 0, 'nothing of it processed');
-    assert.deepEqual(ingest.drain(), { lines: [], lastSeq: 0 });
+    assert.deepEqual(ingest.drain(), { lines: [], lastSeq: 0, marks: [] });
   }
   // What the writer sends: the end of a long line followed by whole lines, and a fragment alone.
   const ingest = new WriterIngest(1, 64, 1 << 20);
@@ -96,8 +96,38 @@ test('a line started while another is still open drops the open one: the new lin
   const ingest = new WriterIngest(1, 64, 1 << 20);
   ingest.accept(1, [first(10)]);
   ingest.accept(2, [line('x')]);
-  assert.deepEqual(ingest.drain(), { lines: [{ text: Buffer.from('x') }], lastSeq: 2 });
+  assert.deepEqual(ingest.drain(), { lines: [{ text: Buffer.from('x') }], lastSeq: 2, marks: [] });
   assert.equal(ingest.violations, 1);
+});
+
+test("a writer's marks go to the store with the lines before them, the latest per key; one inside a line is refused", () => {
+  const mark = (key: string, value: string): DataEntry => ({ more: false, continued: false, mark: Buffer.from(key), text: Buffer.from(value) });
+  const shown = (d: ReturnType<WriterIngest['drain']>): string[] => d.marks.map((m) => `${m.key.toString()}=${m.value.toString()}`);
+  const ingest = new WriterIngest(1, 64, 1 << 20);
+  assert.equal(ingest.accept(2, [line('b'), mark('f', '2'), mark('g', '1')]), 'buffered');
+  assert.equal(ingest.accept(1, [line('a'), mark('f', '1')]), 'accepted');
+  let d = ingest.drain();
+  assert.deepEqual(d.lines.map((l) => l.text.toString()), ['a', 'b']);
+  assert.equal(d.lastSeq, 2);
+  assert.deepEqual(shown(d), ['f=2', 'g=1']);
+  assert.deepEqual(ingest.drain().marks, [], 'handed over once');
+  // The store failed: they go back, and a later mark of the same key wins over them.
+  ingest.accept(3, [line('c'), mark('g', '3')]);
+  ingest.giveBack(d.lines, d.marks);
+  d = ingest.drain();
+  assert.deepEqual(d.lines.map((l) => l.text.toString()), ['a', 'b', 'c']);
+  assert.deepEqual(shown(d), ['f=2', 'g=3']);
+  // A mark never shares a datagram with a fragment to be continued, nor comes inside an open line.
+  assert.equal(ingest.accept(4, [mark('f', '9'), first(5)]), 'violation');
+  assert.equal(ingest.accept(4, [first(5)]), 'accepted');
+  assert.equal(ingest.accept(5, [mark('f', '9'), last(5)]), 'accepted');
+  assert.equal(ingest.violations, 1, 'the mark inside the line');
+  assert.deepEqual(ingest.drain().marks, []);
+  assert.equal(ingest.accept(6, [first(5)]), 'accepted');
+  assert.equal(ingest.accept(7, [last(5), mark('f', '10')]), 'accepted');
+  d = ingest.drain();
+  assert.deepEqual(shown(d), ['f=10']);
+  assert.equal(d.lastSeq, 7);
 });
 
 test('only a sequence number neither processed nor waiting is new', () => {

@@ -9,6 +9,7 @@ import '../core/server-auth.test.js';
 import '../core/server-core.test.js';
 import '../core/server-gates.test.js';
 import '../core/server-groups.test.js';
+import '../core/server-marks.test.js';
 import '../core/server-sessions.test.js';
 import '../core/server-snapshot.test.js';
 import '../core/server-store-results.test.js';

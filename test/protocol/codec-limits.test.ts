@@ -8,9 +8,12 @@ import { varintBytes } from '../../src/protocol/bytes-writer.js';
 import {
   DATAGRAM_BYTES_MAX,
   ENTRIES_PER_PACKET_MAX,
+  EntryFlag,
   FETCH_DATAGRAMS_MAX,
   FromKind,
   HELLO_BYTES_MIN,
+  MARK_KEY_BYTES_MAX,
+  MARK_VALUE_BYTES_MAX,
   MESSAGE_BYTES_DEFAULT,
   MESSAGE_BYTES_MAX,
   NAME_BYTES_MAX,
@@ -21,7 +24,8 @@ import {
   WAIT_MS_MAX,
 } from '../../src/protocol/constants.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
-import type { Ack, Batch, Data, Hello, Packet, Presence, WireMessage } from '../../src/protocol/packets.js';
+import type { Ack, Batch, Data, Hello, Marks, Packet, Presence, WireMessage } from '../../src/protocol/packets.js';
+import { markEntryBytes } from '../../src/protocol/marks-codec.js';
 import {
   BATCH_HEADER_BYTES,
   batchMessageOverheadBytes,
@@ -382,5 +386,39 @@ describe('the limits the documents state are the code\u2019s', () => {
     assert.ok(doc('docs/SECURITY.md').includes(`a reader reassembles at most ${MESSAGE_BYTES_MAX / 2 ** 20} MiB`));
     assert.ok(doc('docs/SECURITY.md').includes(`| message size | ${MESSAGE_BYTES_DEFAULT / 2 ** 20} MiB |`));
     assert.ok(doc('docs/PROTOCOL.md').includes(`number of entries, 1–${ENTRIES_PER_PACKET_MAX}`));
+  });
+});
+
+describe('marks', () => {
+  const dataWithMark = (keyBytes: number, valueBytes: number): Buffer =>
+    encode({ kind: 'data', sessionId: 1n, seq: 1, entries: [{ more: false, continued: false, mark: Buffer.alloc(keyBytes, 1), text: Buffer.alloc(valueBytes, 2) }] });
+  const marks = (total: number, from: number, n: number, valueBytes = 1): Buffer =>
+    encode({ kind: 'marks', sessionId: 1n, requestId: 1, total, from, marks: Array.from({ length: n }, () => ({ key: Buffer.from('k'), value: Buffer.alloc(valueBytes) })) });
+
+  test(`a mark's key is 1-${MARK_KEY_BYTES_MAX} bytes and its value at most ${MARK_VALUE_BYTES_MAX}, in DATA and in MARKS`, () => {
+    const d = decode(dataWithMark(MARK_KEY_BYTES_MAX, MARK_VALUE_BYTES_MAX)) as Data;
+    assert.equal(d.entries[0]!.mark!.length, MARK_KEY_BYTES_MAX);
+    assert.equal(d.entries[0]!.text.length, MARK_VALUE_BYTES_MAX);
+    assert.equal(d.entries[0]!.more, false);
+    assert.equal(d.entries[0]!.continued, false);
+    assert.equal(encode(d).length, DATA_HEADER_BYTES + markEntryBytes(MARK_KEY_BYTES_MAX, MARK_VALUE_BYTES_MAX));
+    rejects(dataWithMark(0, 1), 'bad-field', /mark key of 0/);
+    rejects(dataWithMark(MARK_KEY_BYTES_MAX + 1, 1), 'bad-field', /mark key of 33/);
+    rejects(dataWithMark(1, MARK_VALUE_BYTES_MAX + 1), 'bad-field', /mark value of 65/);
+    assert.equal((decode(marks(1, 0, 1, MARK_VALUE_BYTES_MAX)) as Marks).marks[0]!.value.length, MARK_VALUE_BYTES_MAX);
+    rejects(marks(1, 0, 1, MARK_VALUE_BYTES_MAX + 1), 'bad-field', /mark value of 65/);
+  });
+
+  test('a mark entry has the MARK flag alone; MARKS never go past their total', () => {
+    const buf = dataWithMark(1, 1);
+    const flagsAt = DATA_HEADER_BYTES;
+    for (const extra of [EntryFlag.More, EntryFlag.Continued, EntryFlag.To]) {
+      const bad = Buffer.from(buf);
+      bad[flagsAt] = EntryFlag.Mark | extra;
+      rejects(bad, 'bad-field', /entry flags/);
+    }
+    assert.equal((decode(marks(3, 1, 2)) as Marks).marks.length, 2);
+    assert.equal((decode(marks(0, 0, 0)) as Marks).total, 0);
+    rejects(marks(3, 2, 2), 'bad-field', /marks 2\+2 of 3/);
   });
 });

@@ -80,6 +80,29 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
     hex: '55520110' + '0000000000000001' + '00000006' + '0001' + '01' + '02' + '6162',
   },
   {
+    name: 'data: a line, then a mark (key "f", value 0x0102)',
+    packet: {
+      kind: 'data',
+      sessionId: 1n,
+      seq: 7,
+      entries: [
+        { more: false, continued: false, text: Buffer.from('hi') },
+        { more: false, continued: false, mark: Buffer.from('f'), text: Buffer.from([1, 2]) },
+      ],
+    },
+    hex: '55520110' + '0000000000000001' + '00000007' + '0002' + '00' + '02' + '6869' + '08' + '01' + '66' + '02' + '0102',
+  },
+  {
+    name: 'recall (marks from the third on)',
+    packet: { kind: 'recall', sessionId: 1n, requestId: 5, from: 2 },
+    hex: '55520114' + '0000000000000001' + '00000005' + '0002',
+  },
+  {
+    name: 'marks (the third of three)',
+    packet: { kind: 'marks', sessionId: 1n, requestId: 5, total: 3, from: 2, marks: [{ key: Buffer.from('f'), value: Buffer.from([9]) }] },
+    hex: '55520115' + '0000000000000001' + '00000005' + '0003' + '0002' + '01' + '01' + '66' + '01' + '09',
+  },
+  {
     name: 'ack with a selective range',
     packet: { kind: 'ack', sessionId: 2n, received: 10, committed: 9, sacks: [{ first: 12, last: 13 }] },
     hex: '55520111' + '0000000000000002' + '0000000a' + '00000009' + '01' + '0000000c' + '0000000d',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SCAN_MAX } from '../../src/store/read-scan.js';
-import type { NewMessage, RetentionLimits, Store } from '../../src/store/store.js';
+import { MARKS_PER_WRITER_MAX, type NewMessage, type ProducerMark, type RetentionLimits, type Store } from '../../src/store/store.js';
 
 /**
  * What every store must do. A new store passes this suite unchanged:
@@ -73,6 +73,36 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
       const big = 2n ** 64n - 1n;
       await s.append([{ producerId: big, lastSeq: 1, messages: [] }]);
       assert.equal(await s.producerSeq(big), 1);
+      await s.close();
+    });
+
+    test("keeps each writer's marks with its sequence number: replaced per key, removed by an empty value, bounded", async () => {
+      const s = await fresh();
+      const mark = (key: string, value: string): ProducerMark => ({ key: Buffer.from(key), value: Buffer.from(value, 'latin1') });
+      const shown = async (id: bigint): Promise<string[]> => (await s.producerMarks(id)).map((m) => `${m.key.toString()}=${m.value.toString('hex')}`);
+      assert.deepEqual(await s.producerMarks(5n), []);
+      await s.append([{ producerId: 5n, lastSeq: 1, messages: [msg('x')], marks: [mark('b', '\x00\xff'), mark('a', '1')] }]);
+      assert.deepEqual(await shown(5n), ['a=31', 'b=00ff']);
+      await s.append([
+        { producerId: 5n, lastSeq: 2, messages: [], marks: [mark('a', '22'), mark('b', '')] },
+        { producerId: 6n, lastSeq: 1, messages: [], marks: [mark('a', 'other writer')] },
+      ]);
+      assert.deepEqual(await shown(5n), ['a=3232']);
+      // Refused by its afterSeq: its marks are not kept either.
+      assert.deepEqual(await s.append([{ producerId: 5n, afterSeq: 0, lastSeq: 3, messages: [], marks: [mark('a', 'stale')] }]), [null]);
+      assert.deepEqual(await shown(5n), ['a=3232']);
+      // At most MARKS_PER_WRITER_MAX keys: a new one past it is not kept; known keys still change.
+      const many = Array.from({ length: MARKS_PER_WRITER_MAX + 3 }, (_, i) => mark(`k${String(i).padStart(3, '0')}`, 'v'));
+      await s.append([{ producerId: 7n, lastSeq: 1, messages: [], marks: many }]);
+      const kept = await s.producerMarks(7n);
+      assert.equal(kept.length, MARKS_PER_WRITER_MAX);
+      assert.equal(kept.at(-1)!.key.toString(), `k${MARKS_PER_WRITER_MAX - 1}`);
+      await s.append([{ producerId: 7n, lastSeq: 2, messages: [], marks: [mark('k000', ''), mark('zz', 'new'), mark('k001', 'w')] }]);
+      const after = await s.producerMarks(7n);
+      assert.equal(after.length, MARKS_PER_WRITER_MAX);
+      assert.equal(after[0]!.key.toString(), 'k001');
+      assert.equal(after[0]!.value.toString(), 'w');
+      assert.equal(after.at(-1)!.key.toString(), 'zz');
       await s.close();
     });
 

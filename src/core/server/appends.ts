@@ -1,5 +1,7 @@
 import { assert } from '../assert.js';
-import type { Data } from '../../protocol/packets.js';
+import { TAG_BYTES } from '../../protocol/auth.js';
+import { MARKS_HEADER_BYTES, marksItemBytes } from '../../protocol/marks-codec.js';
+import type { Data, Recall, WriterMark } from '../../protocol/packets.js';
 import type { NewMessage, ProducerBatch } from '../../store/store.js';
 import { storeFailureReason } from '../../store/store-errors.js';
 import type { LogEnd } from './log-end.js';
@@ -20,7 +22,7 @@ export interface AppendHooks {
   superseded(w: WriterSession, now: number): void;
 }
 
-/** Writers' DATA in, group commits to the store (one at a time), ACKs out. */
+/** Writers' DATA in, group commits to the store (one at a time), ACKs out; their marks back on RECALL. */
 export class Appends {
   private readonly queue = new Set<WriterSession>();
   private inFlight = false;
@@ -55,6 +57,23 @@ export class Appends {
     }
   }
 
+  /** A writer resuming asks for its marks: one datagram's worth from `from`, read from the store. */
+  onRecall(s: WriterSession, r: Recall): void {
+    this.out.call({ op: 'producerMarks', producerId: s.producerId }, (ok, marks) => {
+      if (!ok || !this.sessions.isLive(s)) return;
+      const budget = s.datagramBytes - (s.keys ? TAG_BYTES : 0) - MARKS_HEADER_BYTES;
+      const from = Math.min(r.from, marks.length);
+      const page: WriterMark[] = [];
+      let used = 0;
+      for (let i = from; i < marks.length && page.length < 255; i++) {
+        used += marksItemBytes(marks[i]!);
+        if (used > budget) break;
+        page.push(marks[i]!);
+      }
+      this.out.sendTo(s, { kind: 'marks', sessionId: s.id, requestId: r.requestId, total: marks.length, from, marks: page });
+    });
+  }
+
   /** A writer whose session ended: what it holds is not stored by it (its client sends it again). */
   forget(w: WriterSession): void {
     this.queue.delete(w);
@@ -70,7 +89,7 @@ export class Appends {
     const rate = this.messagesPerSecond;
     s.bucket ??= new TokenBucket(rate, now);
     let lines = 0;
-    for (const e of d.entries) if (!e.more) lines++;
+    for (const e of d.entries) if (!e.more && !e.mark) lines++;
     if (s.bucket.take(lines, now)) return true;
     this.stats.throttled++;
     if (s.throttledAt === undefined || now - s.throttledAt >= THROTTLE_SIGNAL_MS) {
@@ -95,11 +114,11 @@ export class Appends {
     this.queue.clear();
     const ts = Math.floor(now);
     const batches: ProducerBatch[] = writers.map((w) => {
-      const { lines, lastSeq } = w.ingest!.drain();
+      const { lines, lastSeq, marks } = w.ingest!.drain();
       const messages: NewMessage[] = lines.map((l) =>
         l.to === undefined ? { ts, from: w.name, text: l.text } : { ts, from: w.name, to: l.to, text: l.text },
       );
-      return { producerId: w.producerId, afterSeq: w.committed, lastSeq, messages };
+      return { producerId: w.producerId, afterSeq: w.committed, lastSeq, messages, ...(marks.length > 0 && { marks }) };
     });
     this.inFlight = true;
     this.out.call({ op: 'append', batches }, (ok, firstIds, doneAt) => {
@@ -141,7 +160,11 @@ export class Appends {
     const reason = storeFailureReason(error);
     writers.forEach((w, i) => {
       if (!this.sessions.isLive(w)) return;
-      w.ingest!.giveBack(batches[i]!.messages.map((m) => (m.to === undefined ? { text: m.text } : { to: m.to, text: m.text })));
+      const batch = batches[i]!;
+      w.ingest!.giveBack(
+        batch.messages.map((m) => (m.to === undefined ? { text: m.text } : { to: m.to, text: m.text })),
+        batch.marks ?? [],
+      );
       this.queue.add(w);
       // Once per failed append: appends are tried again only after APPEND_RETRY_MS.
       this.out.sendTo(w, { kind: 'stalled', sessionId: w.id, retryAfterMs: APPEND_RETRY_MS, reason });

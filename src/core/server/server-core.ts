@@ -176,11 +176,11 @@ export class ServerCore implements SansIoCore {
   private dispatch(s: Session, packet: Packet, now: number): void {
     switch (packet.kind) {
       case 'data':
-        if (s.role === Role.Writer) this.appends.onData(s, packet, now);
-        return;
+        return s.role === Role.Writer ? this.appends.onData(s, packet, now) : undefined;
+      case 'recall':
+        return s.role === Role.Writer ? this.appends.onRecall(s, packet) : undefined;
       case 'fetch':
-        if (s.role === Role.Reader) this.onFetch(s, packet, now);
-        return;
+        return s.role === Role.Reader ? this.onFetch(s, packet, now) : undefined;
       case 'ping':
         if (packet.position !== undefined && s.role === Role.Reader) this.fetches.confirmed(s, packet.position);
         this.out.sendTo(s, { kind: 'pong', sessionId: s.id });
@@ -397,4 +397,4 @@ export class ServerCore implements SansIoCore {
 }
 
 /** The kinds a client sends within a session. */
-const CLIENT_KINDS = new Set<Packet['kind']>(['data', 'fetch', 'ping', 'pong', 'who', 'track', 'bye']);
+const CLIENT_KINDS = new Set<Packet['kind']>(['data', 'recall', 'fetch', 'ping', 'pong', 'who', 'track', 'bye']);

@@ -1,4 +1,4 @@
-import type { DataEntry, SackRange } from '../../protocol/packets.js';
+import type { DataEntry, SackRange, WriterMark } from '../../protocol/packets.js';
 import { SACK_RANGES_MAX } from '../../protocol/constants.js';
 
 export interface CompletedLine {
@@ -22,6 +22,8 @@ export class WriterIngest {
   private completed: CompletedLine[] = [];
   private readonly early = new Map<number, DataEntry[]>();
   private partial: { chunks: Buffer[]; bytes: number; to?: string } | undefined;
+  /** The writer's marks in the processed datagrams not yet handed to the store, the latest per key. */
+  private marks = new Map<string, WriterMark>();
   violations = 0;
 
   constructor(
@@ -61,15 +63,20 @@ export class WriterIngest {
   }
 
   /** Takes the lines completed so far and the sequence number they are committed up to. */
-  drain(): { lines: CompletedLine[]; lastSeq: number } {
+  drain(): { lines: CompletedLine[]; lastSeq: number; marks: WriterMark[] } {
     const lines = this.completed;
+    const marks = [...this.marks.values()];
     this.completed = [];
-    return { lines, lastSeq: this.clean };
+    this.marks.clear();
+    return { lines, lastSeq: this.clean, marks };
   }
 
-  /** The store failed to take what `drain` gave: it goes first into the next drain. */
-  giveBack(lines: CompletedLine[]): void {
+  /** The store failed to take what `drain` gave: it goes first into the next drain (a later mark of a key wins). */
+  giveBack(lines: CompletedLine[], marks: readonly WriterMark[]): void {
     this.completed = lines.concat(this.completed);
+    const later = this.marks;
+    this.marks = new Map(marks.map((m) => [m.key.toString('hex'), m]));
+    for (const [k, m] of later) this.marks.set(k, m);
   }
 
   sacks(): SackRange[] {
@@ -87,6 +94,12 @@ export class WriterIngest {
 
   private process(seq: number, entries: DataEntry[]): void {
     for (const e of entries) {
+      if (e.mark) {
+        // A mark stands between lines: one inside a line is the writer's error, and is not kept.
+        if (this.partial) this.violations++;
+        else this.marks.set(e.mark.toString('hex'), { key: e.mark, value: e.text });
+        continue;
+      }
       if (!e.continued) {
         if (this.partial) this.dropPartial();
         if (e.more) this.partial = { chunks: [e.text], bytes: e.text.length, ...(e.to !== undefined && { to: e.to }) };
@@ -119,10 +132,18 @@ export class WriterIngest {
   }
 }
 
-/** A line's first fragment must stand alone in its datagram: then no commit point ever falls inside a line. */
+/**
+ * A line's first fragment must stand alone in its datagram: then no commit point ever falls inside a line.
+ * A datagram with a mark ends no fragment early (its marks are committed with it).
+ */
 function isWellFormed(entries: DataEntry[]): boolean {
+  let marks = false;
+  let more = false;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
+    if (e.mark) marks = true;
+    if (e.more) more = true;
+    if (marks && more) return false;
     if (e.more && !e.continued && entries.length !== 1) return false;
     if (e.more && i !== entries.length - 1) return false;
   }

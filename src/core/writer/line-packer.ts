@@ -1,5 +1,7 @@
 import { varintBytes } from '../../protocol/bytes-writer.js';
-import type { DataEntry } from '../../protocol/packets.js';
+import { ENTRIES_PER_PACKET_MAX } from '../../protocol/constants.js';
+import { markEntryBytes } from '../../protocol/marks-codec.js';
+import type { DataEntry, WriterMark } from '../../protocol/packets.js';
 import { dataEntryBytes } from '../../protocol/sizes.js';
 
 /** Smallest useful fragment of a line too big for a datagram. */
@@ -7,6 +9,8 @@ const FRAGMENT_BYTES_MIN = 64;
 /** Lines queued at most, whatever their size. */
 const QUEUE_LINES_MAX = 65_536;
 const EMPTY = Buffer.alloc(0);
+/** The end of a slot that holds no line, only a mark. */
+const MARK_ONLY = -1;
 
 export interface PackedEntries {
   entries: DataEntry[];
@@ -17,7 +21,8 @@ export interface PackedEntries {
 /**
  * The writer's queue of lines not yet sent, and how they are cut into datagrams: as many whole lines as
  * fit, or one fragment of a line too big for a datagram. A line's first fragment is alone in its datagram
- * (docs/PROTOCOL.md, DATA), so a commit point never falls inside a line.
+ * (docs/PROTOCOL.md, DATA), so a commit point never falls inside a line. A mark queued after a line goes
+ * at the end of the datagram that ends that line (the latest per key), so it is stored with it.
  */
 export class LinePacker {
   // The queue, one slot per line in each array: line i is bytes[i] from starts[i] to ends[i]. Lines are
@@ -27,6 +32,8 @@ export class LinePacker {
   private starts: number[] = [];
   private ends: number[] = [];
   private tos: (string | undefined)[] = [];
+  /** The mark that follows each slot's line (most lines have none, or the caller marks only the last of a run). */
+  private marks: (WriterMark | undefined)[] = [];
   private head = 0;
   /** Bytes of the head line already packed (it is being sent in fragments). */
   private headOffset = 0;
@@ -40,7 +47,22 @@ export class LinePacker {
     this.starts.push(start);
     this.ends.push(end);
     this.tos.push(to);
+    this.marks.push(undefined);
     this.bytes += end - start;
+  }
+
+  /** A mark that follows the last line queued (or stands alone, if every queued line is packed already). */
+  mark(m: WriterMark): void {
+    const last = this.bytesOf.length - 1;
+    if (last >= this.head) {
+      this.marks[last] = m;
+      return;
+    }
+    this.bytesOf.push(EMPTY);
+    this.starts.push(0);
+    this.ends.push(MARK_ONLY);
+    this.tos.push(undefined);
+    this.marks.push(m);
   }
 
   get hasPending(): boolean {
@@ -56,40 +78,62 @@ export class LinePacker {
   next(budget: number): PackedEntries | undefined {
     if (!this.hasPending) return undefined;
     const entries: DataEntry[] = [];
+    const marks = new Map<string, WriterMark>();
     let used = 0;
+    let marksBytes = 0;
     let linesEnded = 0;
-    while (this.hasPending) {
+    while (this.hasPending && entries.length + marks.size < ENTRIES_PER_PACKET_MAX) {
       const h = this.head;
       const bytes = this.bytesOf[h]!;
       const start = this.starts[h]! + this.headOffset;
       const end = this.ends[h]!;
-      const to = this.headOffset === 0 ? this.tos[h] : undefined;
-      const whole = dataEntryBytes(end - start, to);
-      if (used + whole <= budget) {
-        entries.push(entry(bytes.subarray(start, end), false, this.headOffset > 0, to));
-        used += whole;
-        linesEnded++;
+      const mark = this.marks[h];
+      // What the datagram's marks cost with this slot's mark in place of an earlier one of its key.
+      let withMark = marksBytes;
+      if (mark) {
+        const key = mark.key.toString('hex');
+        const before = marks.get(key);
+        withMark += markEntryBytes(mark.key.length, mark.value.length) - (before ? markEntryBytes(before.key.length, before.value.length) : 0);
+      }
+      if (end === MARK_ONLY) {
+        if (used + withMark > budget) break;
+        marks.set(mark!.key.toString('hex'), mark!);
+        marksBytes = withMark;
         this.advance();
         continue;
       }
-      if (entries.length > 0) break; // the line starts (or goes on in) a datagram of its own
+      const to = this.headOffset === 0 ? this.tos[h] : undefined;
+      const whole = dataEntryBytes(end - start, to);
+      if (used + whole + withMark <= budget) {
+        entries.push(entry(bytes.subarray(start, end), false, this.headOffset > 0, to));
+        used += whole;
+        linesEnded++;
+        if (mark) marks.set(mark.key.toString('hex'), mark);
+        marksBytes = withMark;
+        this.advance();
+        continue;
+      }
+      if (entries.length > 0 || marks.size > 0) break; // the line starts (or goes on in) a datagram of its own
       const room = budget - dataEntryBytes(0, to) - varintBytes(budget) + 1;
-      const chunk = Math.max(FRAGMENT_BYTES_MIN, room);
+      // The rest would fit but for its mark: it leaves a byte for the last fragment, which carries the mark.
+      const chunk = Math.min(Math.max(FRAGMENT_BYTES_MIN, room), end - start - 1);
       entries.push(entry(bytes.subarray(start, start + chunk), true, this.headOffset > 0, to));
       this.headOffset += chunk;
       break;
     }
+    for (const m of marks.values()) entries.push({ more: false, continued: false, mark: m.key, text: m.value });
     return { entries, linesEnded };
   }
 
   private advance(): void {
     const h = this.head;
-    this.bytes -= this.ends[h]! - this.starts[h]!;
+    if (this.ends[h]! !== MARK_ONLY) this.bytes -= this.ends[h]! - this.starts[h]!;
     this.bytesOf[h] = EMPTY; // lets the input's chunk go once its lines are sent
+    this.marks[h] = undefined;
     this.headOffset = 0;
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.bytesOf.length) {
-      for (const a of [this.bytesOf, this.starts, this.ends, this.tos]) a.splice(0, this.head);
+      for (const a of [this.bytesOf, this.starts, this.ends, this.tos, this.marks]) a.splice(0, this.head);
       this.head = 0;
     }
   }

@@ -4,10 +4,11 @@ import { TimerTable, type Timer } from '../timers.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ByeTimer } from '../sign-on.js';
 import { Role } from '../../protocol/constants.js';
-import type { Packet } from '../../protocol/packets.js';
+import type { Packet, WriterMark } from '../../protocol/packets.js';
 import { SessionLink } from '../client/session-link.js';
 import { DataFlow } from './data-flow.js';
 import { LinePacker } from './line-packer.js';
+import { MarkRecall } from './mark-recall.js';
 import type { WriterConfig, WriterEvent } from './writer-types.js';
 
 export { WRITER_DEFAULTS, type WriterConfig, type WriterEvent } from './writer-types.js';
@@ -35,6 +36,9 @@ export class WriterCore implements SansIoCore {
   private stallReason: string | undefined;
   private inputEnded = false;
   private registeredOnce = false;
+  private readonly recall = new MarkRecall();
+  /** The store knew this writer when it first registered (for 'recalled'). */
+  private known = false;
   private lineCount = 0;
   private linesAccepted = 0;
   private readonly events: WriterEvent[] = [];
@@ -80,6 +84,11 @@ export class WriterCore implements SansIoCore {
     }
     this.packer.push(bytes, start, end, to);
     this.linesAccepted++;
+  }
+
+  /** The writer's place in its input after the lines submitted so far: stored with them. */
+  mark(m: WriterMark): void {
+    this.packer.mark(m);
   }
 
   /** A line the caller did not keep because it was over the limit while being read. */
@@ -153,6 +162,14 @@ export class WriterCore implements SansIoCore {
       case 'throttle':
         if (p.sessionId === sessionId && this.phase === 'open') this.onThrottle(p.limit, p.retryAfterMs, now);
         return;
+      case 'marks': {
+        if (p.sessionId !== sessionId || this.phase !== 'open') return;
+        this.link.heard(now);
+        const answer = this.recall.answered(p, now);
+        if (answer && 'next' in answer) this.link.send(answer.next, now);
+        else if (answer) this.events.push({ type: 'recalled', marks: answer.done, known: this.known });
+        return;
+      }
       case 'stalled':
         if (p.sessionId !== sessionId || this.phase !== 'open') return;
         this.link.heard(now);
@@ -182,6 +199,7 @@ export class WriterCore implements SansIoCore {
       { name: 'server-lost', at: () => this.link.liveness.deadline, fire: (now) => this.serverLost(now) },
       { name: 'hello', at: () => this.link.hello.deadline, fire: (now) => this.sendHello(now, true) },
       { name: 'bye', at: () => this.bye.deadline, fire: (now) => this.byeAgain(now) },
+      { name: 'recall', at: () => (this.phase === 'open' ? this.recall.deadline : undefined), fire: (now) => this.link.send(this.recall.again(this.link.sessionId, now), now) },
     ];
   }
 
@@ -290,6 +308,13 @@ export class WriterCore implements SansIoCore {
     // What the server already holds (it committed before it lost our session) is confirmed.
     this.flow.restart(expected);
     this.events.push({ type: 'registered', again: this.registeredOnce });
+    if (this.config.recall && !this.registeredOnce) {
+      this.known = expected > 1;
+      this.link.send(this.recall.begin(sessionId, now), now);
+    } else if (this.recall.deadline !== undefined) {
+      // Registered again (another server, or this one restarted) before all the marks came: ask there.
+      this.link.send(this.recall.begin(sessionId, now), now);
+    }
     this.registeredOnce = true;
     // A server that lost the session may have stored what was stalled before it did.
     this.endStallOnceStored();

@@ -1,6 +1,7 @@
 import type { Address } from '../address.js';
 import type { Mac } from '../../protocol/auth.js';
 import type { RefuseCode } from '../../protocol/constants.js';
+import type { WriterMark } from '../../protocol/packets.js';
 
 export interface WriterConfig {
   name: string;
@@ -18,6 +19,11 @@ export interface WriterConfig {
   /** Input is refused (the caller pauses its source) past this many queued bytes. */
   queueBytesHigh: number;
   lostAfterMs: number;
+  /**
+   * A writer that resumes where its name left off (`--follow`): once registered the first time it asks for
+   * its marks (event 'recalled') and sends nothing before. Its producerId is its name's (followProducerId).
+   */
+  recall?: boolean;
   /** Authenticated mode: the user's secret, and the MAC to prove it with. */
   secret?: Buffer;
   mac?: Mac;
@@ -36,6 +42,8 @@ export const WRITER_DEFAULTS = {
 
 export type WriterEvent =
   | { type: 'registered'; again: boolean }
+  /** The marks the store holds for this writer; `known`: the store knew the writer (it has sent before). */
+  | { type: 'recalled'; marks: WriterMark[]; known: boolean }
   | { type: 'refused'; code: RefuseCode; reason: string }
   | { type: 'oversize'; line: number; bytes: number; limit: number }
   | { type: 'server-lost' }

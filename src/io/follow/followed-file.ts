@@ -1,0 +1,127 @@
+import type { FileHandle } from 'node:fs/promises';
+import type { WriterMark } from '../../protocol/packets.js';
+import { LineSplitter } from '../line-splitter.js';
+import { encodeMark, fingerprint, FINGERPRINT_BYTES, type FileId, type FilePlace } from './file-mark.js';
+
+/** Bytes read from a file at a time. */
+const CHUNK_BYTES = 64 * 1024;
+
+/** Where a followed file's lines go: the writer's queue, each line followed by the file's new place. */
+export interface LineSink {
+  line(bytes: Buffer, start: number, end: number): void;
+  /** A line over the limit: not sent, reported, and skipped. */
+  oversize(bytes: number): void;
+  mark(m: WriterMark): void;
+  /** The queue has room for more. */
+  readonly accepting: boolean;
+  /** A chunk's lines are queued: send them. */
+  flushed(): void;
+}
+
+/**
+ * One file being followed, through its own descriptor: a file renamed or deleted is read to its end all
+ * the same. Lines are read from `place.offset`; after each, the file's place goes to the queue with it.
+ */
+export class FollowedFile {
+  private splitter: LineSplitter;
+  /** Where the splitter's input starts in the file (the last complete line's end, when it was made). */
+  private base: number;
+  /** Bytes read so far: the next read starts here. */
+  private readAt: number;
+  /** At a followed path (false: renamed away or deleted, read to its end and then let go). */
+  attached = true;
+  /** When a read last found nothing new (for letting go of a detached file). */
+  idleSince: number | undefined;
+
+  constructor(
+    readonly id: FileId,
+    public path: string,
+    private readonly handle: FileHandle,
+    private place: FilePlace,
+    private readonly maxLineBytes: number,
+    private readonly sink: LineSink,
+  ) {
+    this.base = place.offset;
+    this.readAt = place.offset;
+    this.splitter = this.newSplitter();
+  }
+
+  get offset(): number {
+    return this.place.offset;
+  }
+
+  /** The file's mark as of now: sent when following starts, so that a restart knows the file. */
+  get mark(): WriterMark {
+    return encodeMark(this.id, this.place);
+  }
+
+  /** Reads while the queue has room; true when the file's end was reached. */
+  async read(now: number): Promise<boolean> {
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    while (this.sink.accepting) {
+      const { bytesRead } = await this.handle.read(buf, 0, CHUNK_BYTES, this.readAt);
+      if (bytesRead === 0) {
+        this.idleSince ??= now;
+        return true;
+      }
+      this.idleSince = undefined;
+      const chunk = Buffer.from(buf.subarray(0, bytesRead));
+      this.readAt += bytesRead;
+      if (this.place.fpBytes < FINGERPRINT_BYTES && this.readAt > this.place.fpBytes) await this.refreshFingerprint();
+      this.splitter.push(chunk);
+      this.sink.flushed();
+    }
+    return false;
+  }
+
+  /** Whether the file at its place is still the one marked: not shorter than what was read, the same first bytes. */
+  async unchanged(size: number): Promise<boolean> {
+    if (size < this.place.offset) return false;
+    if (this.place.fpBytes === 0) return true;
+    return fingerprint(await this.head(this.place.fpBytes)).equals(this.place.fp);
+  }
+
+  /** The file was truncated (or replaced in place): it is read again from its start. */
+  restart(): void {
+    this.place = { offset: 0, fpBytes: 0, fp: Buffer.alloc(8) };
+    this.base = 0;
+    this.readAt = 0;
+    this.splitter = this.newSplitter();
+    this.sink.mark(this.mark);
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+
+  private newSplitter(): LineSplitter {
+    return new LineSplitter(
+      this.maxLineBytes,
+      (bytes, start, end) => {
+        this.sink.line(bytes, start, end);
+        this.advance();
+      },
+      (bytes) => {
+        this.sink.oversize(bytes);
+        this.advance();
+      },
+    );
+  }
+
+  /** After a line: the file's place moves past it, and goes to the queue behind it. */
+  private advance(): void {
+    this.place = { ...this.place, offset: this.base + this.splitter.lineEnd };
+    this.sink.mark(this.mark);
+  }
+
+  private async refreshFingerprint(): Promise<void> {
+    const n = Math.min(FINGERPRINT_BYTES, this.readAt);
+    this.place = { ...this.place, fpBytes: n, fp: fingerprint(await this.head(n)) };
+  }
+
+  private async head(n: number): Promise<Buffer> {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await this.handle.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  }
+}
