@@ -50,10 +50,6 @@ const parse = (argv: string[]) =>
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
   if (args.to !== undefined) checkName(args.to, '--to user');
-  if (args.file !== undefined) {
-    const st = statSync(args.file, { throwIfNoEntry: false });
-    if (!st?.isFile()) throw usage(`cannot read --file '${args.file}': ${st ? 'not a regular file' : 'no such file'}`);
-  }
   const follow = args.follow?.map(String);
   if (follow !== undefined) {
     if (follow.length === 0) throw usage('--follow needs at least one file');
@@ -64,6 +60,10 @@ export async function main(argv: string[]): Promise<number> {
     }
   } else if (args['from-start']) {
     throw usage('--from-start goes with --follow');
+  }
+  if (args.file !== undefined) {
+    const st = statSync(args.file, { throwIfNoEntry: false });
+    if (!st?.isFile()) throw usage(`cannot read --file '${args.file}': ${st ? 'not a regular file' : 'no such file'}`);
   }
   if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
 

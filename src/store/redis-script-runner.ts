@@ -13,6 +13,11 @@ class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /** Puts the script in Redis's cache, so that EVALSHA finds it. */
+  async load(client: Client): Promise<void> {
+    await client.sendCommand(['SCRIPT', 'LOAD', this.source]);
+  }
+
   async run(client: Client, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
     try {
@@ -35,6 +40,16 @@ export const scripts = {
   forget: new Script(FORGET),
   marks: new Script(MARKS),
 };
+
+/**
+ * Loads every script before the store is used. Without it, a script's first EVALSHA fails (NOSCRIPT) and
+ * is sent again as EVAL: calls made after it, already on the wire, run first, and the store's calls would
+ * not apply in the order they were made (a name released and claimed again in one turn would be claimed
+ * before it is released). After Redis restarts empty of scripts the fallback still runs, once per script.
+ */
+export async function loadScripts(client: Client): Promise<void> {
+  await Promise.all(Object.values(scripts).map((s) => s.load(client)));
+}
 
 /** A flat reply of field, value, field, value… as pairs. */
 export function pairsOf(flat: string[]): [string, string][] {

@@ -4,7 +4,7 @@ import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-ca
 import { unpackRecord } from './record-codec.js';
 import { appendCall } from './redis-append.js';
 import { sortedMarks } from './producer-marks.js';
-import { fieldsOf, pairsOf, scripts } from './redis-script-runner.js';
+import { fieldsOf, loadScripts, pairsOf, scripts } from './redis-script-runner.js';
 import { describe, parseRedisUrl } from './redis-url.js';
 import { latestTs, RetentionCut, trimByClock } from './retention.js';
 import { StoreOpenError } from './store-errors.js';
@@ -119,6 +119,7 @@ export class RedisStore implements Store {
   }
 
   private async init(where: string): Promise<void> {
+    await loadScripts(this.client);
     const [app, schema] = (await scripts.init.run(this.client, [this.keys.meta], [SCHEMA_VERSION])) as Buffer[];
     if (app!.toString() !== 'udp-relay') {
       throw new StoreOpenError(`${this.keys.meta} at ${where} belongs to something else; refusing to touch it`);

@@ -151,6 +151,19 @@ describe('several servers on one redis', () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 
+  test('a client killed with kill -9 and started again on the same host gets its name back at once, as on a store of its own', async () => {
+    const s = await startServer(['--store', redis.url(`e2e${++logs}`)]);
+    const first = start('run-writer', ['-u', 'again', '--port', String(s.port), '--log-level', 'info']);
+    first.proc.stdin!.write('one\n');
+    await waitFor(first, /registered as again/);
+    first.proc.kill('SIGKILL');
+    await first.done;
+    const second = await run('run-writer', ['-u', 'again', '--port', String(s.port), '--timeout', '5'], 'two\n');
+    assert.equal(second.code, 0, second.stderr);
+    assert.ok(second.ms < 4_000, `took ${Math.round(second.ms)} ms`);
+    await s.stop();
+  });
+
   test('a redis that cannot be reached at start is one line, exit 7', async () => {
     const r = await run('run-server', ['--port', '0', '--store', 'redis://127.0.0.1:1']);
     assert.equal(r.code, 7);

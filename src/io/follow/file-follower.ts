@@ -111,7 +111,8 @@ export class FileFollower {
       f.path = path;
       f.attached = true;
       if (!(await f.unchanged(Number(st.size)))) {
-        this.opts.warn(`${path} was truncated or replaced: reading it again from its start`);
+        const copy = await this.openCopy(dirname(path), f.at);
+        this.opts.warn(`${path} was truncated or replaced: reading it again from its start${copy ? ` (the rest of what it held first, from its copy ${copy})` : ''}`);
         f.restart();
       }
     }
@@ -141,6 +142,28 @@ export class FileFollower {
     this.resume.clear();
   }
 
+  /**
+   * Copy-and-truncate rotation: a copy of a followed file, next to it, holds what had not been read when the
+   * file was truncated. Found by its first bytes (the newest such copy, at least as long as what was read):
+   * it is read from there, and let go. Returns its path.
+   */
+  private async openCopy(dir: string, place: FilePlace): Promise<string | undefined> {
+    if (place.fpBytes === 0) return undefined;
+    let best: { path: string; id: FileId; size: number; mtime: bigint } | undefined;
+    for (const name of await listDir(dir, DIR_ENTRIES_MAX)) {
+      const path = join(dir, name);
+      const st = await stat(path, { bigint: true }).catch(() => undefined);
+      if (!st?.isFile() || Number(st.size) < place.offset || this.files.has(idKey({ dev: st.dev, ino: st.ino }))) continue;
+      if (best && st.mtimeNs <= best.mtime) continue;
+      if (!fingerprint(await readHead(path, place.fpBytes)).equals(place.fp)) continue;
+      best = { path, id: { dev: st.dev, ino: st.ino }, size: Number(st.size), mtime: st.mtimeNs };
+    }
+    if (!best) return undefined;
+    this.resume.set(idKey(best.id), { id: best.id, place });
+    await this.open(best.path, best.id, best.size, false);
+    return best.path;
+  }
+
   private async open(path: string, id: FileId, size: number, attached: boolean): Promise<void> {
     if (this.files.size >= FOLLOWED_FILES_MAX) {
       return this.warnOnce(`max:${path}`, `following at most ${FOLLOWED_FILES_MAX} files: ${path} is not followed`);
@@ -159,7 +182,8 @@ export class FileFollower {
     if (marked && size >= marked.place.offset && fingerprint(head.subarray(0, marked.place.fpBytes)).equals(marked.place.fp)) {
       offset = marked.place.offset;
     } else if (marked) {
-      this.opts.warn(`${path} is not as it was when last followed (truncated or replaced): reading it from its start`);
+      const copy = await this.openCopy(dirname(path), marked.place);
+      this.opts.warn(`${path} is not as it was when last followed (truncated or replaced): reading it from its start${copy ? ` (the rest of what it held first, from its copy ${copy})` : ''}`);
     } else if (this.firstScan && !this.known && !this.opts.fromStart) {
       offset = size; // the first run starts at the end of what exists, as tail -F does
     }
@@ -190,5 +214,16 @@ export class FileFollower {
     if (this.warned.has(key)) return;
     this.warned.add(key);
     this.opts.warn(message);
+  }
+}
+
+async function readHead(path: string, n: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await handle.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }

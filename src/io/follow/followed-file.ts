@@ -50,6 +50,11 @@ export class FollowedFile {
     return this.place.offset;
   }
 
+  /** How far its lines were sent, and the fingerprint of its start. */
+  get at(): FilePlace {
+    return this.place;
+  }
+
   /** The file's mark as of now: sent when following starts, so that a restart knows the file. */
   get mark(): WriterMark {
     return encodeMark(this.id, this.place);
