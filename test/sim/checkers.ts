@@ -46,7 +46,10 @@ export class KnownLog {
 export function checkConfirmed(world: SimWorld, log: KnownLog): void {
   for (const w of world.writers) {
     const have = log.storedBy.get(w.name) ?? 0;
-    if (w.core.confirmedLines > have) world.fail(`${w.name}: ${w.core.confirmedLines} lines confirmed, ${have} in the store (acknowledged before stored)`);
+    if (w.base + w.core.confirmedLines > have) world.fail(`${w.name}: ${w.base + w.core.confirmedLines} lines confirmed, ${have} in the store (acknowledged before stored)`);
+    // A resumed run's mark says how far its lines were stored: exactly as far as the store holds them.
+    if (w.resumedAt !== undefined && w.resumedAt !== have) world.fail(`${w.name}: resumed at line ${w.resumedAt}, the store holds ${have} of its lines`);
+    delete w.resumedAt;
   }
 }
 

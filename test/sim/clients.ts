@@ -1,9 +1,18 @@
 import { addressKey } from '../../src/core/address.js';
 import type { Message, ReaderCore, ReaderEvent } from '../../src/core/reader/reader-core.js';
 import { PacketKind } from '../../src/protocol/constants.js';
+import type { WriterMark } from '../../src/protocol/packets.js';
 import { checkHealthy, type DeliveryChecker } from './checkers.js';
 import type { FaultPlan } from './faults.js';
 import type { SimReader, SimWorld, SimWriter } from './world.js';
+
+/** A resuming writer's one mark: how many of its lines are behind it. */
+const LINE_MARK = Buffer.from('lines');
+const lineMark = (n: number): WriterMark => {
+  const value = Buffer.alloc(4);
+  value.writeUInt32BE(n);
+  return { key: LINE_MARK, value };
+};
 
 /**
  * The clients as their users drive them: writers fed in bursts (and paused once), readers printing (at once
@@ -24,24 +33,44 @@ export class ClientDriver {
     private readonly faults: FaultPlan,
   ) {}
 
-  /** Lines arrive in bursts, as fast as each writer accepts them; once, mid-input, its source goes quiet. */
+  private readonly paused = new Set<SimWriter>();
+  private readonly pauseAt = new Map<SimWriter, number>();
+
+  /**
+   * Lines arrive in bursts, as fast as each writer accepts them; once, mid-input, its source goes quiet.
+   * A resuming writer is killed now and then while the faults last, and started again a little later.
+   */
   feedWriters(): void {
     const { world } = this;
     const { rng, opts } = world;
-    const paused = new Set<SimWriter>();
     for (const w of world.writers) {
-      const feed = (): void => {
-        if (w.core.finished) return;
-        const burst = rng.int(1, 200);
-        for (let i = 0; i < burst && w.submitted < w.lines.length && w.core.acceptingInput; i++) w.core.submitLine(w.lines[w.submitted++]!);
-        w.core.flush(world.now);
-        if (w.submitted >= w.lines.length) return w.core.endInput(world.now);
-        const pause = w.submitted >= pauseAt && !paused.has(w) ? (paused.add(w), opts.writerPauseMs) : 0;
-        world.schedule(world.now + pause + rng.next() * 20, feed);
-      };
-      const pauseAt = rng.int(1, w.lines.length);
-      world.schedule(world.now + rng.next() * 50, feed);
+      this.pauseAt.set(w, rng.int(1, w.lines.length));
+      if (w.ready) world.schedule(world.now + rng.next() * 50, () => this.feed(w, w.run));
+      for (let k = 0; k < opts.writerCrashes; k++) world.schedule(world.now + rng.next() * opts.faultsForMs, () => this.killWriter(w));
     }
+  }
+
+  private feed(w: SimWriter, run: number): void {
+    const { world } = this;
+    const { rng, opts } = world;
+    if (w.core.finished || w.run !== run) return;
+    const burst = rng.int(1, 200);
+    for (let i = 0; i < burst && w.submitted < w.lines.length && w.core.acceptingInput; i++) {
+      w.core.submitLine(w.lines[w.submitted++]!);
+      if (w.resuming) w.core.mark(lineMark(w.submitted));
+    }
+    w.core.flush(world.now);
+    if (w.submitted >= w.lines.length) return w.core.endInput(world.now);
+    const pause = w.submitted >= this.pauseAt.get(w)! && !this.paused.has(w) ? (this.paused.add(w), opts.writerPauseMs) : 0;
+    world.schedule(world.now + pause + rng.next() * 20, () => this.feed(w, run));
+  }
+
+  private killWriter(w: SimWriter): void {
+    const { world } = this;
+    if (w.outcome !== undefined) return;
+    world.armed.delete(w.core);
+    world.restartWriter(w);
+    world.writerKills++;
   }
 
   consumedQ(): number {
@@ -91,6 +120,15 @@ export class ClientDriver {
     for (let t = w.core.pollTransmit(); t; t = w.core.pollTransmit()) world.net.send(world.now, w.addr, t.to, t.data);
     for (let e = w.core.pollEvent(); e; e = w.core.pollEvent()) {
       if (e.type === 'done' || e.type === 'failed' || e.type === 'refused') w.outcome = e.type;
+      if (e.type === 'registered' && !w.resuming && !w.ready) w.ready = true;
+      if (e.type === 'recalled') {
+        const mark = e.marks.find((m) => m.key.equals(LINE_MARK));
+        w.base = w.submitted = mark ? mark.value.readUInt32BE(0) : 0;
+        w.resumedAt = w.base;
+        w.ready = true;
+        const run = w.run;
+        world.schedule(world.now, () => this.feed(w, run));
+      }
       if (e.type === 'oversize') world.failures.push(`${w.name}: line ${e.line} refused as oversize`);
       checkHealthy(world, w.name, e);
     }

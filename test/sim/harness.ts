@@ -30,6 +30,8 @@ export interface SimReport {
   missed: number;
   /** Answers to TRACK that watchers got, each checked sound. */
   tracked: number;
+  /** Resuming writers killed and started again. */
+  writerKills: number;
 }
 
 /** Events at most in one run: more is a livelock. */
@@ -100,11 +102,11 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     await afterEvent();
   }
   await sweep.check(world.failures);
-  return { ...(await settle(world, log, clients, progress, faults, seed, events)), tracked: receipts.answered };
+  return { ...(await settle(world, log, clients, progress, faults, seed, events)), tracked: receipts.answered, writerKills: world.writerKills };
 }
 
 /** The checks once the run has settled, and its report. */
-async function settle(world: SimWorld, known: KnownLog, clients: ClientDriver, progress: Progress, faults: FaultPlan, seed: number, events: number): Promise<Omit<SimReport, 'tracked'>> {
+async function settle(world: SimWorld, known: KnownLog, clients: ClientDriver, progress: Progress, faults: FaultPlan, seed: number, events: number): Promise<Omit<SimReport, 'tracked' | 'writerKills'>> {
   const { opts, failures, readers } = world;
   const log = await known.all();
   checkLog(log, world.writers, failures);

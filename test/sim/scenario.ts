@@ -74,6 +74,12 @@ export interface SimOptions {
    * gone are forgotten with their positions, and no client of the run ever is.
    */
   forgetting: boolean;
+  /**
+   * Writers keep their place in the store (as run-writer --follow does): each is killed this many times
+   * while the faults last (what it had unconfirmed lost with it) and started again; every run resumes from
+   * the mark stored with its lines, and across runs every line is stored once, in order.
+   */
+  writerCrashes: number;
 }
 
 /** Chooses a scenario from the seed alone. */
@@ -118,5 +124,6 @@ export function scenario(rng: Prng): SimOptions {
     onceRuns: false,
     retainMessages: 0,
     forgetting: false,
+    writerCrashes: 0,
   };
 }

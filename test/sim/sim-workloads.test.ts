@@ -117,3 +117,19 @@ test('simulation: TCP connections of writers, readers, group members and watcher
     assert.ok(r.faultsFired >= 3, `seed ${seed}: ${r.faultsFired} faults fired`);
   }
 });
+
+test('simulation: writers that keep their place in the store (run-writer --follow) killed again and again and started again: each run resumes from its stored mark, and every line is stored once, in order', async () => {
+  let kills = 0;
+  for (const seed of seeds(99_001, 99_040)) {
+    const r = await runSimulation(seed, {
+      writerCrashes: 1 + (seed % 4),
+      readerCrash: seed % 3 === 0,
+      groupMembers: seed % 4 === 0 ? 2 : 0,
+      ...(seed % 2 === 1 && { store: 'sqlite' as const }),
+      ...(seed % 5 === 0 && { restarts: 2 }),
+    });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+    kills += r.writerKills;
+  }
+  assert.ok(kills > 0, 'writers were killed');
+});

@@ -30,11 +30,22 @@ export interface SimServer {
 
 export interface SimWriter {
   name: string;
+  index: number;
   addr: Address;
   core: WriterCore;
   lines: Buffer[];
   submitted: number;
   outcome?: 'done' | 'failed' | 'refused';
+  /** A writer that keeps its place in the store (`--follow`): killed now and then, it resumes from its mark. */
+  resuming: boolean;
+  /** Lines before this run of it: where it resumed. */
+  base: number;
+  /** Its runs so far (a feed from an earlier run stops). */
+  run: number;
+  /** May be fed: registered (and, resuming, told its mark). */
+  ready: boolean;
+  /** Resumed at this line and not yet checked against the log. */
+  resumedAt?: number;
 }
 
 export interface SimReader {
@@ -103,6 +114,8 @@ export class SimWorld {
   readonly consumers: SimReader[] = [];
   /** A full disk: every append fails until then. */
   storeFullUntil = 0;
+  /** Resuming writers killed so far. */
+  writerKills = 0;
   /** Server crashes so far; whether there was one. */
   crashes = 0;
   serverCrashed = false;
@@ -188,23 +201,47 @@ export class SimWorld {
       const body = long ? 'x'.repeat(rng.int(600, 6000)) : rng.chance(0.05) ? '' : 'y'.repeat(rng.int(0, 40));
       lines.push(Buffer.from(`${name}:${n}:${body}`));
     }
-    const core = new WriterCore(
+    const resuming = opts.writerCrashes > 0;
+    const w: SimWriter = { name, index: i, addr, core: this.writerCore(name, i, resuming, rng.u64(), i + 1), lines, submitted: 0, resuming, base: 0, run: 1, ready: !resuming };
+    this.writers.push(w);
+    this.route(w);
+    return w;
+  }
+
+  /** A resuming writer killed (kill -9: its core and what it had unconfirmed gone) and started again on its host. */
+  restartWriter(w: SimWriter): void {
+    w.addr = { address: w.addr.address, port: w.addr.port + 1000 };
+    w.core = this.writerCore(w.name, w.index, true, 0n, 100 * w.run + w.index + 1);
+    w.run++;
+    w.ready = false;
+    w.submitted = 0;
+    this.route(w);
+  }
+
+  private writerCore(name: string, i: number, resuming: boolean, producerId: bigint, nonce: number): WriterCore {
+    const { opts } = this;
+    return new WriterCore(
       {
         ...WRITER_DEFAULTS,
         name,
         servers: this.serverList(i),
-        producerId: rng.u64(),
-        nonce: i + 1,
+        // A resuming writer's id is its name's, the same in every run (as run-writer --follow makes it).
+        producerId: resuming ? BigInt(1_000_003 * (i + 1)) : producerId,
+        ...(resuming && { recall: true }),
+        nonce,
         timeoutMs: 1e12,
         datagramBytes: opts.datagramBytes,
         ...this.credentials(name),
       },
       this.now,
     );
-    const w: SimWriter = { name, addr, core, lines, submitted: 0 };
-    this.writers.push(w);
-    this.nodes.set(addressKey(addr), (data, from) => core.handleDatagram(data, from, this.now));
-    return w;
+  }
+
+  private route(w: SimWriter): void {
+    const core = w.core;
+    this.nodes.set(addressKey(w.addr), (data, from) => {
+      if (w.core === core) core.handleDatagram(data, from, this.now);
+    });
   }
 
   /** A reader on its own address (a new port each time), reached through `nodes` while it lives. */
