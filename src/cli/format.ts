@@ -35,11 +35,13 @@ export function formatMessage(m: Message, format: Format): Buffer | string {
         ts: new Date(m.ts).toISOString(),
         from: m.from,
         ...(m.to !== undefined && { to: m.to }),
+        ...(m.file !== undefined && { file: m.file }),
         // Lossless: text that is not UTF-8 travels as base64, so any log can be archived and replayed byte for byte.
         ...(isUtf8(m.text) ? { text: m.text.toString('utf8') } : { textBase64: m.text.toString('base64') }),
       })}\n`;
     case 'text': {
-      const who = m.to === undefined ? m.from : `${m.from} (direct to ${m.to})`;
+      const sender = m.file === undefined ? m.from : `${m.from} [${escapeControls(m.file)}]`;
+      const who = m.to === undefined ? sender : `${sender} (direct to ${m.to})`;
       return `${localTime(m.ts)} ${who}: ${escapeControls(m.text.toString('utf8'))}\n`;
     }
   }

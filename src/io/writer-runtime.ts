@@ -193,7 +193,7 @@ class WriterRun {
       maxLineBytes: core.messageLimit,
       warn: (message) => this.opts.warn?.(message),
       sink: {
-        line: (bytes, start, end) => core.submitSlice(bytes, start, end, to),
+        line: (bytes, start, end, file) => core.submitSlice(bytes, start, end, to, file),
         oversize: (bytes) => core.rejectLine(bytes),
         mark: (m) => core.mark(m),
         get accepting() {

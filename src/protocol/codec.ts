@@ -6,6 +6,7 @@ import {
   DATAGRAM_BYTES_MAX,
   ENTRIES_PER_PACKET_MAX,
   EntryFlag,
+  FILE_BYTES_MAX,
   FETCH_DATAGRAMS_MAX,
   FromKind,
   HEADER_BYTES,
@@ -240,7 +241,7 @@ function decodeData(r: BytesReader): Data {
       entries.push(decodeMarkEntry(r));
       continue;
     }
-    if (flags & ~(EntryFlag.More | EntryFlag.Continued | EntryFlag.To)) fail(`entry flags ${flags}`);
+    if (flags & ~(EntryFlag.More | EntryFlag.Continued | EntryFlag.To | EntryFlag.File)) fail(`entry flags ${flags}`);
     const entry: DataEntry = {
       more: (flags & EntryFlag.More) !== 0,
       continued: (flags & EntryFlag.Continued) !== 0,
@@ -250,10 +251,19 @@ function decodeData(r: BytesReader): Data {
       if (entry.continued) fail('recipient on a continuation');
       entry.to = r.str8(NAME_BYTES_MAX);
     }
+    if (flags & EntryFlag.File) entry.file = decodeFile(r, entry.continued);
     entry.text = r.bytes(r.varint());
     entries.push(entry);
   }
   return { kind: 'data', sessionId, seq, entries };
+}
+
+/** A file's name: 1-255 bytes of UTF-8, on a line's first entry only. */
+function decodeFile(r: BytesReader, continued: boolean): string {
+  if (continued) fail('file on a continuation');
+  const file = r.str8(FILE_BYTES_MAX);
+  if (file.length === 0) fail('empty file name');
+  return file;
 }
 
 function decodeAck(r: BytesReader): Ack {
@@ -313,15 +323,17 @@ function decodeBatch(r: BytesReader): Batch {
     if (ts < 0 || id > Number.MAX_SAFE_INTEGER) fail('message id or time out of range');
     if (i > 0 && messages[i - 1]!.id === id && !messages[i - 1]!.fragment) fail('repeated message id');
     const mflags = r.u8();
-    if (mflags & ~(MessageFlag.To | MessageFlag.Fragment)) fail(`message flags ${mflags}`);
+    if (mflags & ~(MessageFlag.To | MessageFlag.Fragment | MessageFlag.File)) fail(`message flags ${mflags}`);
     const from = r.str8(NAME_BYTES_MAX);
     const to = mflags & MessageFlag.To ? r.str8(NAME_BYTES_MAX) : undefined;
+    const file = mflags & MessageFlag.File ? decodeFile(r, false) : undefined;
     const fragment = mflags & MessageFlag.Fragment ? { total: r.varint(), offset: r.varint() } : undefined;
     const text = r.bytes(r.varint());
     // Built whole, in one of few shapes: a batch may hold thousands, and most are plain.
     let m: WireMessage;
     if (fragment === undefined) m = to === undefined ? { id, ts, from, text } : { id, ts, from, to, text };
     else m = to === undefined ? { id, ts, from, fragment, text } : { id, ts, from, to, fragment, text };
+    if (file !== undefined) m.file = file;
     if (m.fragment && m.fragment.offset + m.text.length > m.fragment.total) fail('fragment beyond its message');
     messages.push(m);
   }

@@ -59,9 +59,9 @@ export type RefuseCode = (typeof RefuseCode)[keyof typeof RefuseCode];
 
 /** DATA entry flags. */
 /** Mark: not a line but a writer's place in its input, stored with the lines before it (docs/PROTOCOL.md, DATA). */
-export const EntryFlag = { More: 0x01, Continued: 0x02, To: 0x04, Mark: 0x08 } as const;
+export const EntryFlag = { More: 0x01, Continued: 0x02, To: 0x04, Mark: 0x08, File: 0x10 } as const;
 /** BATCH message flags. */
-export const MessageFlag = { To: 0x01, Fragment: 0x02 } as const;
+export const MessageFlag = { To: 0x01, Fragment: 0x02, File: 0x04 } as const;
 /** BATCH part flags. */
 /** Seek: this reply starts elsewhere than the reader's position (a queue group's lease): go there. */
 export const BatchFlag = { LastPart: 0x01, CaughtUp: 0x02, Seek: 0x04 } as const;
@@ -81,6 +81,8 @@ export const ENTRIES_PER_PACKET_MAX = 4096;
 export const SACK_RANGES_MAX = 16;
 /** A mark's key and value (DATA). */
 export const MARK_KEY_BYTES_MAX = 32;
+/** The file a line was read from (`run-writer --follow`), as a DATA entry and a BATCH message name it. */
+export const FILE_BYTES_MAX = 255;
 export const MARK_VALUE_BYTES_MAX = 64;
 export const FETCH_DATAGRAMS_MAX = 64;
 /** A HELLO is padded to at least this size, so that the server's RETRY is never larger than what it answers. */

@@ -105,7 +105,7 @@ export function encode(p: Packet): Buffer {
 function encodeData(p: Data): Buffer {
   // Sized exactly: a full datagram would otherwise be copied as its buffer doubles from a guess.
   let size = DATA_HEADER_BYTES;
-  for (const e of p.entries) size += e.mark ? markEntryBytes(e.mark.length, e.text.length) : dataEntryBytes(e.text.length, e.to);
+  for (const e of p.entries) size += e.mark ? markEntryBytes(e.mark.length, e.text.length) : dataEntryBytes(e.text.length, e.to, e.file);
   const w = header(new BytesWriter(size), PacketKind.Data).u64(p.sessionId).u32(p.seq).u16(p.entries.length);
   for (const e of p.entries) {
     if (e.mark) {
@@ -113,9 +113,13 @@ function encodeData(p: Data): Buffer {
       continue;
     }
     const flags =
-      (e.more ? EntryFlag.More : 0) | (e.continued ? EntryFlag.Continued : 0) | (e.to !== undefined ? EntryFlag.To : 0);
+      (e.more ? EntryFlag.More : 0) |
+      (e.continued ? EntryFlag.Continued : 0) |
+      (e.to !== undefined ? EntryFlag.To : 0) |
+      (e.file !== undefined ? EntryFlag.File : 0);
     w.u8(flags);
     if (e.to !== undefined) w.str8(e.to);
+    if (e.file !== undefined) w.str8(e.file);
     w.varint(e.text.length).bytes(e.text);
   }
   return w.finish();
@@ -126,7 +130,7 @@ function encodeBatch(p: Batch): Buffer {
   // Sized for the usual message (small differences of id and time): seldom grown, never far too big.
   let size = BATCH_HEADER_BYTES;
   // Stryker disable next-line ArithmeticOperator: a guess of the capacity; the writer grows when it is short.
-  for (const m of p.messages) size += m.text.length + m.from.length + (m.to?.length ?? 0) + 8;
+  for (const m of p.messages) size += m.text.length + m.from.length + (m.to?.length ?? 0) + (m.file?.length ?? 0) + 8;
   const w = header(new BytesWriter(size), PacketKind.Batch)
     .u64(p.sessionId)
     .u32(p.fetchId)
@@ -142,8 +146,9 @@ function encodeBatch(p: Batch): Buffer {
   for (const m of p.messages) {
     if (prev) w.varint(m.id - prev.id).svarint(m.ts - prev.ts);
     else w.varint(m.id).varint(m.ts);
-    w.u8((m.to !== undefined ? MessageFlag.To : 0) | (m.fragment ? MessageFlag.Fragment : 0)).str8(m.from);
+    w.u8((m.to !== undefined ? MessageFlag.To : 0) | (m.fragment ? MessageFlag.Fragment : 0) | (m.file !== undefined ? MessageFlag.File : 0)).str8(m.from);
     if (m.to !== undefined) w.str8(m.to);
+    if (m.file !== undefined) w.str8(m.file);
     if (m.fragment) w.varint(m.fragment.total).varint(m.fragment.offset);
     w.varint(m.text.length).bytes(m.text);
     prev = m;

@@ -65,6 +65,8 @@ export interface DataEntry {
   /** This entry continues the line begun in an earlier entry. */
   continued: boolean;
   to?: string;
+  /** The file the line was read from (a line's first entry only). */
+  file?: string;
   /** Set on a mark entry (not a line): the mark's key; `text` is its value. */
   mark?: Buffer;
   text: Buffer;
@@ -129,6 +131,8 @@ export interface WireMessage {
   ts: number;
   from: string;
   to?: string;
+  /** The file its line was read from (`run-writer --follow`). */
+  file?: string;
   /** Set when the message is larger than one part: total size and where this chunk starts. */
   fragment?: { total: number; offset: number };
   text: Buffer;

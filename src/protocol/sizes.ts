@@ -5,8 +5,8 @@ import { HEADER_BYTES } from './constants.js';
 
 export const DATA_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 2;
 
-export const dataEntryBytes = (textBytes: number, to?: string): number =>
-  1 + (to === undefined ? 0 : 1 + Buffer.byteLength(to)) + varintBytes(textBytes) + textBytes;
+export const dataEntryBytes = (textBytes: number, to?: string, file?: string): number =>
+  1 + (to === undefined ? 0 : 1 + Buffer.byteLength(to)) + (file === undefined ? 0 : 1 + Buffer.byteLength(file)) + varintBytes(textBytes) + textBytes;
 
 /** Header plus the widest `missed` varint. */
 export const BATCH_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 1 + 1 + 8 + 4 + 8 + 4 + 8 + 2;
@@ -16,7 +16,7 @@ export const svarintBytes = (v: number): number => varintBytes(v >= 0 ? v * 2 : 
 /**
  * Exact bytes of one message in a BATCH, excluding its text: the id and ts (absolute for a part's first
  * message, else differences to `prev`), flags, from, to, fragment fields and the text's length.
- * `nameBytes` covers from and to.
+ * `nameBytes` covers from and to, and a file's name with its length byte.
  */
 export function batchMessageOverheadBytes(
   m: { id: number; ts: number },

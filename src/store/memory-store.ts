@@ -116,6 +116,7 @@ export class MemoryStore implements Store {
       m.to === undefined
         ? { id: this.nextId, ts: m.ts, from: m.from, text: m.text }
         : { id: this.nextId, ts: m.ts, from: m.from, to: m.to, text: m.text };
+    if (m.file !== undefined) stored.file = m.file;
     this.log.push(stored);
     this.nextId++;
     this.textBytes += m.text.length;

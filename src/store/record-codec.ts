@@ -2,6 +2,8 @@
  * Messages stored together are one record (as Kafka stores record batches): they share a time and a
  * sender, and their texts and recipients are packed into one blob.
  * Blob: per message, varint recipient length (0: none) + recipient UTF-8 + varint text length + text.
+ * Lines read from a file (`run-writer --follow`) share it too: the record's sender field is then the
+ * sender, a NUL (never in a name) and the file's name.
  */
 import type { NewMessage, StoredMessage } from './store.js';
 
@@ -11,8 +13,12 @@ const RECORD_BYTES_MAX = 64 * 1024;
 
 export interface PackedMessage {
   to?: string;
+  file?: string;
   text: Buffer;
 }
+
+/** A record's sender field: the sender, and the file its lines were read from, if any. */
+export const senderField = (m: { from: string; file?: string }): string => (m.file === undefined ? m.from : `${m.from}\0${m.file}`);
 
 const varintLength = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5);
 
@@ -52,8 +58,11 @@ export function packMessages(messages: readonly PackedMessage[]): Buffer {
  * one step, since a reader far behind the head decodes every record it reads.
  * The blob is ours (written by packMessages); a bad one is corruption.
  */
-export function unpackRecord(blob: Buffer, count: number, first: number, ts: number, from: string): StoredMessage[] {
+export function unpackRecord(blob: Buffer, count: number, first: number, ts: number, sender: string): StoredMessage[] {
   const out: StoredMessage[] = new Array<StoredMessage>(count);
+  const nul = sender.indexOf('\0');
+  const from = nul === -1 ? sender : sender.slice(0, nul);
+  const file = nul === -1 ? undefined : sender.slice(nul + 1);
   let at = 0;
   const varint = (): number => {
     let v = 0;
@@ -77,19 +86,21 @@ export function unpackRecord(blob: Buffer, count: number, first: number, ts: num
     if (at + len > blob.length) throw new Error('corrupt record: text beyond the blob');
     const text = blob.subarray(at, at + len);
     at += len;
-    out[i] = to === undefined ? { id: first + i, ts, from, text } : { id: first + i, ts, from, to, text };
+    const m: StoredMessage = to === undefined ? { id: first + i, ts, from, text } : { id: first + i, ts, from, to, text };
+    if (file !== undefined) m.file = file;
+    out[i] = m;
   }
   return out;
 }
 
-/** Where the record starting at `start` ends: same time and sender, within the size bounds. */
+/** Where the record starting at `start` ends: same time, sender and file, within the size bounds. */
 export function recordEnd(messages: readonly NewMessage[], start: number): number {
-  const { ts, from } = messages[start]!;
+  const { ts, from, file } = messages[start]!;
   let bytes = 0;
   let end = start;
   while (end < messages.length && end - start < RECORD_MESSAGES_MAX) {
     const m = messages[end]!;
-    if (m.ts !== ts || m.from !== from) break;
+    if (m.ts !== ts || m.from !== from || m.file !== file) break;
     if (end > start && bytes + m.text.length > RECORD_BYTES_MAX) break;
     bytes += m.text.length;
     end++;
@@ -97,6 +108,9 @@ export function recordEnd(messages: readonly NewMessage[], start: number): numbe
   return end;
 }
 
-/** A message of a record as stored: its id, the record's time and sender, its own recipient and text. */
-export const storedMessage = (id: number, ts: number, from: string, m: PackedMessage): StoredMessage =>
-  m.to === undefined ? { id, ts, from, text: m.text } : { id, ts, from, to: m.to, text: m.text };
+/** A message of a record as stored: its id, the record's time, sender and file, its own recipient and text. */
+export function storedMessage(id: number, ts: number, from: string, m: PackedMessage): StoredMessage {
+  const s: StoredMessage = m.to === undefined ? { id, ts, from, text: m.text } : { id, ts, from, to: m.to, text: m.text };
+  if (m.file !== undefined) s.file = m.file;
+  return s;
+}

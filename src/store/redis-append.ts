@@ -1,4 +1,4 @@
-import { packMessages, recordEnd, storedMessage } from './record-codec.js';
+import { packMessages, recordEnd, senderField, storedMessage } from './record-codec.js';
 import { MARKS_PER_WRITER_MAX, PRODUCER_TTL_MS, type ProducerBatch, type StoredMessage } from './store.js';
 
 /** An append as the redis APPEND script takes it (redis-scripts.ts), and the messages it stores. */
@@ -21,7 +21,7 @@ export function appendCall(batches: ProducerBatch[], keys: { fixed: string[]; ma
       const ts = Math.floor(slice[0]!.ts);
       const from = slice[0]!.from;
       const bytes = slice.reduce((n, m) => n + m.text.length, 0);
-      recordArgs.push(String(slice.length), String(ts), from, String(bytes), packMessages(slice));
+      recordArgs.push(String(slice.length), String(ts), senderField(slice[0]!), String(bytes), packMessages(slice));
       records.push(slice.map((m) => storedMessage(0, ts, from, m)));
       start = end;
     }

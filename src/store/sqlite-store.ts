@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
-import { packMessages, recordEnd, storedMessage, unpackRecord } from './record-codec.js';
+import { packMessages, recordEnd, senderField, storedMessage, unpackRecord } from './record-codec.js';
 import type {
   ClientRecord,
   LogBounds,
@@ -302,13 +302,12 @@ export class SqliteStore implements Store {
     const last = first + messages.length - 1;
     const bytes = messages.reduce((n, m) => n + m.text.length, 0);
     const ts = Math.floor(messages[0]!.ts);
-    const from = messages[0]!.from;
-    const crc = recordChecksum(first, last, ts, from, messages.length, payload);
-    this.stmt.insertRecord.run(first, last, ts, from, messages.length, bytes, payload, crc);
+    const sender = senderField(messages[0]!);
+    this.stmt.insertRecord.run(first, last, ts, sender, messages.length, bytes, payload, recordChecksum(first, last, ts, sender, messages.length, payload));
     this.nextId = last + 1;
     this.totalBytes += bytes;
     // Readers that follow the log will ask for it at once: keep it decoded, as a read would.
-    this.cache.put(first, messages.map((m, i) => storedMessage(first + i, ts, from, m)));
+    this.cache.put(first, messages.map((m, i) => storedMessage(first + i, ts, m.from, m)));
   }
 
   /** A record's messages, decoded once its checksum holds (RecordDamagedError otherwise). */

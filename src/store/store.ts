@@ -8,6 +8,8 @@ export interface NewMessage {
   ts: number;
   from: string;
   to?: string;
+  /** The file its line was read from (`run-writer --follow`). */
+  file?: string;
   text: Buffer;
 }
 
@@ -53,8 +55,10 @@ export interface ReadLimits {
 }
 
 /** What a message counts against `maxBytes`. */
-export const readCost = (m: { text: Buffer; from: string; to?: string }, limits: ReadLimits): number =>
-  limits.framingBytes === undefined ? m.text.length : m.text.length + limits.framingBytes + m.from.length + (m.to?.length ?? 0);
+export const readCost = (m: { text: Buffer; from: string; to?: string; file?: string }, limits: ReadLimits): number =>
+  limits.framingBytes === undefined
+    ? m.text.length
+    : m.text.length + limits.framingBytes + m.from.length + (m.to?.length ?? 0) + (m.file === undefined ? 0 : 1 + m.file.length);
 
 export interface ReadResult {
   messages: StoredMessage[];

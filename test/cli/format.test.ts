@@ -10,6 +10,15 @@ test('json: id, ISO time, sender, text; to only for direct messages', () => {
   assert.equal(dm.to, 'bob');
 });
 
+test('a line read from a file says which: json "file", text after the sender (escaped), raw the text alone', () => {
+  const f = { ...m, file: '/var/log/app\x1b.log' };
+  assert.equal(JSON.parse(formatMessage(f, 'json') as string).file, '/var/log/app\x1b.log');
+  assert.equal(JSON.parse(formatMessage(m, 'json') as string).file, undefined);
+  assert.match(formatMessage(f, 'text') as string, / alice \[\/var\/log\/app\\x1b\.log\]: hi\n$/);
+  assert.match(formatMessage({ ...f, to: 'bob' }, 'text') as string, / alice \[\/var\/log\/app\\x1b\.log\] \(direct to bob\): hi\n$/);
+  assert.equal((formatMessage(f, 'raw') as Buffer).toString(), 'hi\n');
+});
+
 test('raw: the bytes alone, untouched', () => {
   const bin = Buffer.from([0x1b, 0x5b, 0x32, 0x4a, 0xff]);
   assert.ok((formatMessage({ ...m, text: bin }, 'raw') as Buffer).equals(Buffer.concat([bin, Buffer.from('\n')])));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { startRedis, type RedisServer } from '../store/redis-server.js';
-import { run, sleep, start, startServer, waitFor, type Running, type Server } from './processes.js';
+import { jsonLines, run, sleep, start, startServer, waitFor, type Running, type Server } from './processes.js';
 
 // `run-writer --follow`: a log file shipped exactly once while the shipper is killed, the file rotated and
 // the server crashed, as a user would run it.
@@ -88,6 +88,15 @@ describe('run-writer --follow', () => {
     const done = await w.done;
     assert.equal(done.code, 0, done.stderr);
     exactlyOnceInOrder(await readAll(s.port), 500, [[1, 300], [301, 500]]);
+    // Each line says which file it was read from: the rest of the rotated file under its new name.
+    const json = await run('run-reader', ['-u', 'files', '--port', String(s.port), '--from', 'earliest', '--format', 'json', '--once']);
+    const fileOf = new Map(jsonLines(json.stdout).map((m) => [Number(/\d+$/.exec(m['text'] as string)![0]), m['file']]));
+    assert.equal(fileOf.get(1), log);
+    assert.equal(fileOf.get(150), log);
+    assert.equal(fileOf.get(250), `${log}.1`);
+    assert.equal(fileOf.get(450), log);
+    const text = await run('run-reader', ['-u', 'text', '--port', String(s.port), '--from', 'earliest', '--count', '1']);
+    assert.match(text.stdout, new RegExp(` web1 \\[${log.replace(/[/.]/g, '\\$&')}\\]: line 1\n$`));
   });
 
   test('bad uses are one line and exit 2', async () => {

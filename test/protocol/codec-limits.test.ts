@@ -10,6 +10,7 @@ import {
   ENTRIES_PER_PACKET_MAX,
   EntryFlag,
   FETCH_DATAGRAMS_MAX,
+  FILE_BYTES_MAX,
   FromKind,
   HELLO_BYTES_MIN,
   MARK_KEY_BYTES_MAX,
@@ -293,13 +294,25 @@ describe('batch', () => {
     roundTrips(batch([msg(1, 'abcd', { fragment: { total: 6, offset: 2 } })]));
     rejects(encode(batch([msg(1, 'abcde', { fragment: { total: 6, offset: 2 } })])), 'bad-field', /beyond its message/);
   });
-  test('message flags: to and fragment; nothing else', () => {
-    roundTrips(batch([msg(1, 'x', { to: 'bob' }), msg(2, 'y', { to: 'bob', fragment: { total: 1, offset: 0 } })]));
+  test('message flags: to, fragment and file; nothing else', () => {
+    roundTrips(batch([msg(1, 'x', { to: 'bob' }), msg(2, 'y', { to: 'bob', fragment: { total: 1, offset: 0 } }), msg(3, 'z', { file: 'app.log' })]));
     const b = Buffer.from(encode(batch([msg(1, 'x')])));
     // The header with a one-byte missed count, then the id and the time.
     const flagsAt = BATCH_HEADER_BYTES - varintBytes(Number.MAX_SAFE_INTEGER) + 1 + varintBytes(1) + varintBytes(1001);
-    b[flagsAt] = 0x04;
-    rejects(b, 'bad-field', /message flags 4/);
+    b[flagsAt] = 0x08;
+    rejects(b, 'bad-field', /message flags 8/);
+  });
+
+  test(`a file's name is 1-${FILE_BYTES_MAX} bytes, on a line's first entry and on a message`, () => {
+    const long = 'f'.repeat(FILE_BYTES_MAX);
+    roundTrips(batch([msg(1, 'x', { file: long })]));
+    const line = (file: string, continued = false): Buffer =>
+      encode({ kind: 'data', sessionId: 1n, seq: 1, entries: [{ more: false, continued, file, text: Buffer.from('x') }] });
+    assert.equal((decode(line(long)) as Data).entries[0]!.file, long);
+    assert.equal(encode(decode(line(long))).length, DATA_HEADER_BYTES + dataEntryBytes(1, undefined, long));
+    rejects(line(''), 'bad-field', /empty file name/);
+    rejects(line('x', true), 'bad-field', /file on a continuation/);
+    rejects(encode(batch([msg(1, 'x', { file: '' })])), 'bad-field', /empty file name/);
   });
   test('the header budget holds the widest missed count; each message costs what the budget says', () => {
     const empty = encode(batch([], { missed: Number.MAX_SAFE_INTEGER }));
@@ -307,6 +320,7 @@ describe('batch', () => {
     const cases: WireMessage[][] = [
       [msg(1, 'a')],
       [msg(200, 'hello', { to: 'bob' }), msg(201, '', { ts: 1000 })],
+      [msg(250, 'from a file', { to: 'bob', file: '/var/log/app.log' }), msg(251, 'again', { file: 'é.log' })],
       [msg(300, 'x', { fragment: { total: 300, offset: 0 } }), msg(300, 'y'.repeat(299), { fragment: { total: 300, offset: 1 }, ts: 900 })],
       [msg(2 ** 40, 'z'.repeat(200), { ts: 2 ** 41 }), msg(2 ** 40 + 5000, 'q', { ts: 2 ** 41 - 70_000, from: 'someone' })],
     ];
@@ -314,7 +328,7 @@ describe('batch', () => {
       const b = batch(messages, { missed: Number.MAX_SAFE_INTEGER });
       let expected = BATCH_HEADER_BYTES;
       messages.forEach((m, i) => {
-        const nameBytes = Buffer.byteLength(m.from) + Buffer.byteLength(m.to ?? '');
+        const nameBytes = Buffer.byteLength(m.from) + Buffer.byteLength(m.to ?? '') + (m.file === undefined ? 0 : 1 + Buffer.byteLength(m.file));
         expected += batchMessageOverheadBytes(m, messages[i - 1], nameBytes, m.to !== undefined, m.fragment, m.text.length) + m.text.length;
       });
       assert.equal(encode(b).length, expected);

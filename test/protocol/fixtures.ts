@@ -93,6 +93,11 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
     hex: '55520110' + '0000000000000001' + '00000007' + '0002' + '00' + '02' + '6869' + '08' + '01' + '66' + '02' + '0102',
   },
   {
+    name: 'data: a direct line read from a file',
+    packet: { kind: 'data', sessionId: 1n, seq: 8, entries: [{ more: false, continued: false, to: 'b', file: 'f.log', text: Buffer.from('x') }] },
+    hex: '55520110' + '0000000000000001' + '00000008' + '0001' + '14' + '01' + '62' + '05' + Buffer.from('f.log').toString('hex') + '01' + '78',
+  },
+  {
     name: 'recall (marks from the third on)',
     packet: { kind: 'recall', sessionId: 1n, requestId: 5, from: 2 },
     hex: '55520114' + '0000000000000001' + '00000005' + '0002',
@@ -135,6 +140,26 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       '55520121' + '0000000000000003' + '00000001' + '00' + '03' + '0000000000000001' + '00000000' + '0000000000000003' + '00000000' + '00' + '0002' +
       '01' + 'e807' + '00' + '0161' + '01' + '78' +
       '01' + '01' + '01' + '0161' + '0162' + '00',
+  },
+  {
+    name: 'batch: a line read from a file',
+    packet: {
+      kind: 'batch',
+      sessionId: 3n,
+      fetchId: 2,
+      part: 0,
+      lastPart: true,
+      caughtUp: false,
+      position: 5,
+      offset: 0,
+      nextPosition: 6,
+      nextOffset: 0,
+      missed: 0,
+      messages: [{ id: 5, ts: 1000, from: 'a', file: 'f.log', text: Buffer.from('x') }],
+    },
+    hex:
+      '55520121' + '0000000000000003' + '00000002' + '00' + '01' + '0000000000000005' + '00000000' + '0000000000000006' + '00000000' + '00' + '0001' +
+      '05' + 'e807' + '04' + '0161' + '05' + Buffer.from('f.log').toString('hex') + '01' + '78',
   },
   {
     name: 'stalled',

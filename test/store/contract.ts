@@ -76,6 +76,16 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
       await s.close();
     });
 
+    test('keeps the file a line was read from, message by message, however they are grouped', async () => {
+      const s = await fresh();
+      await s.append([
+        { producerId: 1n, lastSeq: 1, messages: [msg('a', { file: 'one.log' }), msg('b', { file: 'one.log' }), msg('c'), msg('d', { file: 'two.log', to: 'r' }), msg('e', { file: 'one.log' })] },
+      ]);
+      const got = (await s.read(1, all)).messages.map((m) => `${m.text.toString()}:${m.file ?? '-'}:${m.to ?? '-'}:${m.from}`);
+      assert.deepEqual(got, ['a:one.log:-:w', 'b:one.log:-:w', 'c:-:-:w', 'd:two.log:r:w', 'e:one.log:-:w']);
+      await s.close();
+    });
+
     test("keeps each writer's marks with its sequence number: replaced per key, removed by an empty value, bounded", async () => {
       const s = await fresh();
       const mark = (key: string, value: string): ProducerMark => ({ key: Buffer.from(key), value: Buffer.from(value, 'latin1') });

@@ -55,6 +55,8 @@ export interface Message {
   ts: number;
   from: string;
   to?: string;
+  /** The file its line was read from (`run-writer --follow`). */
+  file?: string;
   text: Buffer;
 }
 

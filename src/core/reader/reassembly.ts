@@ -84,5 +84,7 @@ export class Reassembly {
 
 /** A fragment's message fields, with the text given (its fragment marks left behind). */
 function wireToMessage(m: WireMessage, t: Buffer): Message {
-  return m.to === undefined ? { id: m.id, ts: m.ts, from: m.from, text: t } : { id: m.id, ts: m.ts, from: m.from, to: m.to, text: t };
+  const out: Message = m.to === undefined ? { id: m.id, ts: m.ts, from: m.from, text: t } : { id: m.id, ts: m.ts, from: m.from, to: m.to, text: t };
+  if (m.file !== undefined) out.file = m.file;
+  return out;
 }

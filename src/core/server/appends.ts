@@ -115,9 +115,11 @@ export class Appends {
     const ts = Math.floor(now);
     const batches: ProducerBatch[] = writers.map((w) => {
       const { lines, lastSeq, marks } = w.ingest!.drain();
-      const messages: NewMessage[] = lines.map((l) =>
-        l.to === undefined ? { ts, from: w.name, text: l.text } : { ts, from: w.name, to: l.to, text: l.text },
-      );
+      const messages: NewMessage[] = lines.map((l) => {
+        const m: NewMessage = l.to === undefined ? { ts, from: w.name, text: l.text } : { ts, from: w.name, to: l.to, text: l.text };
+        if (l.file !== undefined) m.file = l.file;
+        return m;
+      });
       return { producerId: w.producerId, afterSeq: w.committed, lastSeq, messages, ...(marks.length > 0 && { marks }) };
     });
     this.inFlight = true;
@@ -162,7 +164,7 @@ export class Appends {
       if (!this.sessions.isLive(w)) return;
       const batch = batches[i]!;
       w.ingest!.giveBack(
-        batch.messages.map((m) => (m.to === undefined ? { text: m.text } : { to: m.to, text: m.text })),
+        batch.messages.map((m) => ({ text: m.text, ...(m.to !== undefined && { to: m.to }), ...(m.file !== undefined && { file: m.file }) })),
         batch.marks ?? [],
       );
       this.queue.add(w);

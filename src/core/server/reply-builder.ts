@@ -78,7 +78,7 @@ class ReplyParts {
       this.fromBytes = Buffer.byteLength(m.from);
     }
     const hasTo = m.to !== undefined;
-    const nameBytes = this.fromBytes + (hasTo ? Buffer.byteLength(m.to!) : 0);
+    const nameBytes = this.fromBytes + (hasTo ? Buffer.byteLength(m.to!) : 0) + (m.file === undefined ? 0 : 1 + Buffer.byteLength(m.file));
     for (;;) {
       const rest = m.text.length - offset;
       const prev = this.messages[this.messages.length - 1];

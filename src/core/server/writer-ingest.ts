@@ -3,6 +3,7 @@ import { SACK_RANGES_MAX } from '../../protocol/constants.js';
 
 export interface CompletedLine {
   to?: string;
+  file?: string;
   text: Buffer;
 }
 
@@ -21,7 +22,7 @@ export class WriterIngest {
   /** Lines completed by processed datagrams and not yet handed to the store. */
   private completed: CompletedLine[] = [];
   private readonly early = new Map<number, DataEntry[]>();
-  private partial: { chunks: Buffer[]; bytes: number; to?: string } | undefined;
+  private partial: { chunks: Buffer[]; bytes: number; to?: string; file?: string } | undefined;
   /** The writer's marks in the processed datagrams not yet handed to the store, the latest per key. */
   private marks = new Map<string, WriterMark>();
   violations = 0;
@@ -102,8 +103,8 @@ export class WriterIngest {
       }
       if (!e.continued) {
         if (this.partial) this.dropPartial();
-        if (e.more) this.partial = { chunks: [e.text], bytes: e.text.length, ...(e.to !== undefined && { to: e.to }) };
-        else this.completed.push(e.to === undefined ? { text: e.text } : { to: e.to, text: e.text });
+        if (e.more) this.partial = { chunks: [e.text], bytes: e.text.length, ...(e.to !== undefined && { to: e.to }), ...(e.file !== undefined && { file: e.file }) };
+        else this.completed.push(line(e.text, e.to, e.file));
         continue;
       }
       const p = this.partial;
@@ -118,7 +119,7 @@ export class WriterIngest {
         continue;
       }
       if (!e.more) {
-        this.completed.push({ ...(p.to !== undefined && { to: p.to }), text: Buffer.concat(p.chunks, p.bytes) });
+        this.completed.push(line(Buffer.concat(p.chunks, p.bytes), p.to, p.file));
         this.partial = undefined;
       }
     }
@@ -148,4 +149,10 @@ function isWellFormed(entries: DataEntry[]): boolean {
     if (e.more && i !== entries.length - 1) return false;
   }
   return true;
+}
+
+function line(text: Buffer, to: string | undefined, file: string | undefined): CompletedLine {
+  const l: CompletedLine = to === undefined ? { text } : { to, text };
+  if (file !== undefined) l.file = file;
+  return l;
 }

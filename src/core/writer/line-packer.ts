@@ -32,6 +32,7 @@ export class LinePacker {
   private starts: number[] = [];
   private ends: number[] = [];
   private tos: (string | undefined)[] = [];
+  private files: (string | undefined)[] = [];
   /** The mark that follows each slot's line (most lines have none, or the caller marks only the last of a run). */
   private marks: (WriterMark | undefined)[] = [];
   private head = 0;
@@ -42,11 +43,12 @@ export class LinePacker {
   constructor(private readonly queueBytesHigh: number) {}
 
   /** Queues the line `bytes[start, end)`; the caller leaves those bytes as they are. */
-  push(bytes: Buffer, start: number, end: number, to?: string): void {
+  push(bytes: Buffer, start: number, end: number, to?: string, file?: string): void {
     this.bytesOf.push(bytes);
     this.starts.push(start);
     this.ends.push(end);
     this.tos.push(to);
+    this.files.push(file);
     this.marks.push(undefined);
     this.bytes += end - start;
   }
@@ -62,6 +64,7 @@ export class LinePacker {
     this.starts.push(0);
     this.ends.push(MARK_ONLY);
     this.tos.push(undefined);
+    this.files.push(undefined);
     this.marks.push(m);
   }
 
@@ -103,9 +106,10 @@ export class LinePacker {
         continue;
       }
       const to = this.headOffset === 0 ? this.tos[h] : undefined;
-      const whole = dataEntryBytes(end - start, to);
+      const file = this.headOffset === 0 ? this.files[h] : undefined;
+      const whole = dataEntryBytes(end - start, to, file);
       if (used + whole + withMark <= budget) {
-        entries.push(entry(bytes.subarray(start, end), false, this.headOffset > 0, to));
+        entries.push(entry(bytes.subarray(start, end), false, this.headOffset > 0, to, file));
         used += whole;
         linesEnded++;
         if (mark) marks.set(mark.key.toString('hex'), mark);
@@ -114,10 +118,10 @@ export class LinePacker {
         continue;
       }
       if (entries.length > 0 || marks.size > 0) break; // the line starts (or goes on in) a datagram of its own
-      const room = budget - dataEntryBytes(0, to) - varintBytes(budget) + 1;
+      const room = budget - dataEntryBytes(0, to, file) - varintBytes(budget) + 1;
       // The rest would fit but for its mark: it leaves a byte for the last fragment, which carries the mark.
       const chunk = Math.min(Math.max(FRAGMENT_BYTES_MIN, room), end - start - 1);
-      entries.push(entry(bytes.subarray(start, start + chunk), true, this.headOffset > 0, to));
+      entries.push(entry(bytes.subarray(start, start + chunk), true, this.headOffset > 0, to, file));
       this.headOffset += chunk;
       break;
     }
@@ -133,12 +137,14 @@ export class LinePacker {
     this.headOffset = 0;
     this.head++;
     if (this.head > 1024 && this.head * 2 > this.bytesOf.length) {
-      for (const a of [this.bytesOf, this.starts, this.ends, this.tos, this.marks]) a.splice(0, this.head);
+      for (const a of [this.bytesOf, this.starts, this.ends, this.tos, this.files, this.marks]) a.splice(0, this.head);
       this.head = 0;
     }
   }
 }
 
-function entry(text: Buffer, more: boolean, continued: boolean, to: string | undefined): DataEntry {
-  return to === undefined ? { text, more, continued } : { text, more, continued, to };
+function entry(text: Buffer, more: boolean, continued: boolean, to: string | undefined, file: string | undefined): DataEntry {
+  const e: DataEntry = to === undefined ? { text, more, continued } : { text, more, continued, to };
+  if (file !== undefined) e.file = file;
+  return e;
 }

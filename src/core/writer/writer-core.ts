@@ -76,13 +76,13 @@ export class WriterCore implements SansIoCore {
   }
 
   /** One line of input, `bytes[start, end)`, left as it is until sent: lines cut from a chunk of input, uncopied. */
-  submitSlice(bytes: Buffer, start: number, end: number, to?: string): void {
+  submitSlice(bytes: Buffer, start: number, end: number, to?: string, file?: string): void {
     this.lineCount++;
     if (end - start > this.maxMessageBytes) {
       this.events.push({ type: 'oversize', line: this.lineCount, bytes: end - start, limit: this.maxMessageBytes });
       return;
     }
-    this.packer.push(bytes, start, end, to);
+    this.packer.push(bytes, start, end, to, file);
     this.linesAccepted++;
   }
 

@@ -1,4 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { FILE_BYTES_MAX } from '../../protocol/constants.js';
 import type { WriterMark } from '../../protocol/packets.js';
 import { LineSplitter } from '../line-splitter.js';
 import { encodeMark, fingerprint, FINGERPRINT_BYTES, type FileId, type FilePlace } from './file-mark.js';
@@ -8,7 +10,8 @@ const CHUNK_BYTES = 64 * 1024;
 
 /** Where a followed file's lines go: the writer's queue, each line followed by the file's new place. */
 export interface LineSink {
-  line(bytes: Buffer, start: number, end: number): void;
+  /** A line, with the name of the file it was read from. */
+  line(bytes: Buffer, start: number, end: number, file: string): void;
   /** A line over the limit: not sent, reported, and skipped. */
   oversize(bytes: number): void;
   mark(m: WriterMark): void;
@@ -28,6 +31,8 @@ export class FollowedFile {
   private base: number;
   /** Bytes read so far: the next read starts here. */
   private readAt: number;
+  /** The name its lines carry: the path it was followed at (its file name, if the path is too long for the wire). */
+  private label: string;
   /** At a followed path (false: renamed away or deleted, read to its end and then let go). */
   attached = true;
   /** When a read last found nothing new (for letting go of a detached file). */
@@ -35,15 +40,26 @@ export class FollowedFile {
 
   constructor(
     readonly id: FileId,
-    public path: string,
+    private where: string,
     private readonly handle: FileHandle,
     private place: FilePlace,
     private readonly maxLineBytes: number,
     private readonly sink: LineSink,
   ) {
+    this.label = wireName(where);
     this.base = place.offset;
     this.readAt = place.offset;
     this.splitter = this.newSplitter();
+  }
+
+  get path(): string {
+    return this.where;
+  }
+
+  /** Found at another followed path (renamed within the patterns): its lines say so from now on. */
+  set path(path: string) {
+    this.where = path;
+    this.label = wireName(path);
   }
 
   get offset(): number {
@@ -103,7 +119,7 @@ export class FollowedFile {
     return new LineSplitter(
       this.maxLineBytes,
       (bytes, start, end) => {
-        this.sink.line(bytes, start, end);
+        this.sink.line(bytes, start, end, this.label);
         this.advance();
       },
       (bytes) => {
@@ -129,4 +145,9 @@ export class FollowedFile {
     const { bytesRead } = await this.handle.read(buf, 0, n, 0);
     return buf.subarray(0, bytesRead);
   }
+}
+
+/** A file's name as lines carry it: the path, or its last part if the path is over FILE_BYTES_MAX bytes. */
+function wireName(path: string): string {
+  return Buffer.byteLength(path) <= FILE_BYTES_MAX ? path : basename(path);
 }
