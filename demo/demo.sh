@@ -79,6 +79,25 @@ run-reader --username bob --once --log-level warn --address "tcp://127.0.0.1:$po
 step "What the server counted, from its Prometheus metrics ($status_page""metrics)"
 node -e "fetch(process.argv[1] + 'metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => /^relay_(messages_stored_total|commits_total|sessions_opened_total|log_messages\\{bound=\"next)/.test(l)).join('\\n')))" "$status_page"
 
+step "Ship a log file exactly once (run-writer --follow): the shipper is killed, the log rotated meanwhile"
+printf 'boot\n' >"$work/app.log"
+run-reader --username archive --count 5 --log-level info 2>"$work/archive.log" >"$work/archive.out" &
+archive=$!
+until_in "$work/archive.log" 'registered as'
+run-writer --username shipper --follow "$work/app.log" --from-start --log-level info 2>"$work/shipper.log" &
+shipper=$!
+until_in "$work/shipper.log" 'registered as'
+printf 'request 1\nrequest 2\n' >>"$work/app.log"
+sleep 1
+kill -9 "$shipper"; wait "$shipper" 2>/dev/null || true
+echo "(shipper killed with kill -9; while it is down, one more line, the log renamed to app.log.1, a new app.log)"
+printf 'request 3\n' >>"$work/app.log"; mv "$work/app.log" "$work/app.log.1"; printf 'request 4\n' >"$work/app.log"
+run-writer --username shipper --follow "$work/app.log" --log-level warn &
+shipper=$!
+wait "$archive"
+kill -TERM "$shipper"; wait "$shipper"
+sed "s|$work/||" "$work/archive.out"
+
 step "A writer whose server is gone says so and exits non-zero"
 printf 'hello?\n' | run-writer --username lost --port 9 --timeout 1 --log-level warn || echo "(exit code $?)"
 

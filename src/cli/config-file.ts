@@ -13,7 +13,7 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'handshake-rate', 'message-rate',
   'http', 'stats-interval', 'forget-after', 'tcp-max-connections', 'tcp-max-per-host', 'tcp-idle-timeout',
   // the clients
-  'username', 'address', 'secret', 'timeout', 'to', 'file', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence',
+  'username', 'address', 'secret', 'timeout', 'to', 'file', 'follow', 'from-start', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence',
   // all
   'port', 'log-level', 'transport',
 ]); // prettier-ignore

@@ -50,17 +50,7 @@ const parse = (argv: string[]) =>
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
   if (args.to !== undefined) checkName(args.to, '--to user');
-  const follow = args.follow?.map(String);
-  if (follow !== undefined) {
-    if (follow.length === 0) throw usage('--follow needs at least one file');
-    if (args.file !== undefined) throw usage('--follow and --file cannot be used together');
-    for (const p of follow) {
-      const problem = patternProblem(p);
-      if (problem) throw usage(problem);
-    }
-  } else if (args['from-start']) {
-    throw usage('--from-start goes with --follow');
-  }
+  const follow = followed(args.follow, args.file, args['from-start']);
   if (args.file !== undefined) {
     const st = statSync(args.file, { throwIfNoEntry: false });
     if (!st?.isFile()) throw usage(`cannot read --file '${args.file}': ${st ? 'not a regular file' : 'no such file'}`);
@@ -131,6 +121,21 @@ export async function main(argv: string[]): Promise<number> {
         ExitCode.Unreachable,
       );
   }
+}
+
+/** `--follow`'s files, checked; undefined without it. */
+function followed(follow: (string | number)[] | undefined, file: string | undefined, fromStart: boolean): string[] | undefined {
+  if (follow === undefined) {
+    if (fromStart) throw usage('--from-start goes with --follow');
+    return undefined;
+  }
+  if (follow.length === 0) throw usage('--follow needs at least one file');
+  if (file !== undefined) throw usage('--follow and --file cannot be used together');
+  for (const p of follow.map(String)) {
+    const problem = patternProblem(p);
+    if (problem) throw usage(problem);
+  }
+  return follow.map(String);
 }
 
 export const run = (): void => runCommand(NAME, () => main(hideBin(process.argv)));

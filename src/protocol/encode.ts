@@ -14,7 +14,7 @@ import {
   REASON_BYTES_MAX,
   Role,
 } from './constants.js';
-import type { Batch, Data, Packet, Presence, Track, Tracked, WireMessage } from './packets.js';
+import type { Batch, Data, Marks, Packet, Presence, Recall, Track, Tracked, WireMessage } from './packets.js';
 
 const header = (w: BytesWriter, kind: number): BytesWriter =>
   w.u8(MAGIC_0).u8(MAGIC_1).u8(PROTOCOL_VERSION).u8(kind);
@@ -66,9 +66,8 @@ export function encode(p: Packet): Buffer {
         .str8(truncateUtf8(p.reason, REASON_BYTES_MAX))
         .finish();
     case 'recall':
-      return header(new BytesWriter(18), PacketKind.Recall).u64(p.sessionId).u32(p.requestId).u16(p.from).finish();
     case 'marks':
-      return encodeMarks(header(new BytesWriter(MARKS_HEADER_BYTES + p.marks.reduce((n, m) => n + marksItemBytes(m), 0)), PacketKind.Marks), p);
+      return encodeRecallOrMarks(p);
     case 'fetch':
       return header(new BytesWriter(40), PacketKind.Fetch)
         .u64(p.sessionId)
@@ -123,6 +122,11 @@ function encodeData(p: Data): Buffer {
     w.varint(e.text.length).bytes(e.text);
   }
   return w.finish();
+}
+
+function encodeRecallOrMarks(p: Recall | Marks): Buffer {
+  if (p.kind === 'recall') return header(new BytesWriter(18), PacketKind.Recall).u64(p.sessionId).u32(p.requestId).u16(p.from).finish();
+  return encodeMarks(header(new BytesWriter(MARKS_HEADER_BYTES + p.marks.reduce((n, m) => n + marksItemBytes(m), 0)), PacketKind.Marks), p);
 }
 
 function encodeBatch(p: Batch): Buffer {

@@ -182,3 +182,28 @@ test(`a datagram holds at most ${ENTRIES_PER_PACKET_MAX} entries, however short 
   assert.equal(first.entries.length, ENTRIES_PER_PACKET_MAX);
   assert.equal(p.next(65_000)!.entries.length, 10);
 });
+
+test("a mark of another key after a line does not take the place of the line's own mark: both reach the datagram", () => {
+  const p = new LinePacker(1 << 20);
+  const mark = (key: string, value: string): WriterMark => ({ key: Buffer.from(key), value: Buffer.from(value) });
+  push(p, 'aaaa');
+  p.mark(mark('f', '1'));
+  p.mark(mark('g', 'opened'));
+  p.mark(mark('g', 'again'));
+  push(p, 'bbbb');
+  p.mark(mark('f', '2'));
+  const e = p.next(1000)!;
+  assert.deepEqual(
+    e.entries.map((x) => (x.mark ? `${x.mark.toString()}=${x.text.toString()}` : x.text.toString())),
+    ['aaaa', 'bbbb', 'f=2', 'g=again'],
+  );
+  assert.equal(e.linesEnded, 2);
+  // Cut after the first line: its own mark goes with it, and the other key's with the next datagram.
+  const q = new LinePacker(1 << 20);
+  push(q, 'aaaa');
+  q.mark(mark('f', '1'));
+  q.mark(mark('g', 'x'));
+  push(q, 'bbbb');
+  const first = q.next(dataEntryBytes(4) + markEntryBytes(1, 1))!;
+  assert.deepEqual(first.entries.map((x) => x.mark?.toString() ?? x.text.toString()), ['aaaa', 'f']);
+});

@@ -34,6 +34,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     /carol \(direct to bob\): a direct one/,
     /^relay_messages_stored_total 2\d$/m,
     /^relay_log_messages\{bound="next"\} 2\d$/m,
+    /shipper \[app\.log\]: boot\n.*shipper \[app\.log\]: request 1\n.*shipper \[app\.log\]: request 2\n.*shipper \[app\.log\.1\]: request 3\n.*shipper \[app\.log\]: request 4\n/,
     /run-writer: server 127\.0\.0\.1:9 is not responding/,
     /three\n[^]*server A killed[^]*four\nfive\nsix\n/,
   ]) {

@@ -8,6 +8,7 @@ import type { SimReader, SimWorld, SimWriter } from './world.js';
 
 /** A resuming writer's one mark: how many of its lines are behind it. */
 const LINE_MARK = Buffer.from('lines');
+const OTHER_MARK = Buffer.from('other');
 const lineMark = (n: number): WriterMark => {
   const value = Buffer.alloc(4);
   value.writeUInt32BE(n);
@@ -59,6 +60,9 @@ export class ClientDriver {
       w.core.submitLine(w.lines[w.submitted++]!);
       if (w.resuming) w.core.mark(lineMark(w.submitted));
     }
+    // Another mark now and then, as a follower marks a file it opens or lets go: it must not take the
+    // place of the last line's own mark.
+    if (w.resuming && rng.chance(0.3)) w.core.mark({ key: OTHER_MARK, value: Buffer.from([rng.int(0, 255)]) });
     w.core.flush(world.now);
     if (w.submitted >= w.lines.length) return w.core.endInput(world.now);
     const pause = w.submitted >= this.pauseAt.get(w)! && !this.paused.has(w) ? (this.paused.add(w), opts.writerPauseMs) : 0;

@@ -53,10 +53,15 @@ export class LinePacker {
     this.bytes += end - start;
   }
 
-  /** A mark that follows the last line queued (or stands alone, if every queued line is packed already). */
+  /**
+   * A mark that follows the last line queued: it replaces that line's mark of the same key, and stands alone
+   * after it when the line has a mark of another key (each key's latest must reach the store) or every
+   * queued line is packed already.
+   */
   mark(m: WriterMark): void {
     const last = this.bytesOf.length - 1;
-    if (last >= this.head) {
+    const had = this.marks[last];
+    if (last >= this.head && (had === undefined || had.key.equals(m.key))) {
       this.marks[last] = m;
       return;
     }
