@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { FileFollower, FOLLOWED_FILES_MAX } from '../../src/io/follow/file-follower.js';
+import { decodeMark, encodeMark, forgetMark } from '../../src/io/follow/file-mark.js';
+import { expandPatterns, patternProblem } from '../../src/io/follow/file-patterns.js';
+import type { WriterMark } from '../../src/protocol/packets.js';
+
+// The follower on real files: what it hands on (lines with their file, and marks) as files grow, are
+// rotated, truncated, appear later, and as a run resumes from marks.
+
+const root = mkdtempSync(join(tmpdir(), 'relay-follower-'));
+let dirs = 0;
+after(() => rmSync(root, { recursive: true, force: true }));
+const newDir = (): string => {
+  const d = join(root, `d${++dirs}`);
+  mkdirSync(d);
+  return d;
+};
+
+interface Seen {
+  lines: string[];
+  marks: WriterMark[];
+  warnings: string[];
+}
+
+function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: number; maxLineBytes?: number } = {}): { f: FileFollower; seen: Seen } {
+  const seen: Seen = { lines: [], marks: [], warnings: [] };
+  const f = new FileFollower({
+    patterns,
+    fromStart: opts.fromStart ?? false,
+    maxLineBytes: opts.maxLineBytes ?? 1 << 20,
+    pollMs: 20,
+    lingerMs: opts.lingerMs ?? 100,
+    warn: (m) => seen.warnings.push(m),
+    sink: {
+      line: (bytes, start, end, file) => seen.lines.push(`${file.split('/').pop()}:${bytes.toString('utf8', start, end)}`),
+      oversize: (bytes) => seen.lines.push(`oversize ${bytes}`),
+      mark: (m) => seen.marks.push(m),
+      accepting: true,
+      flushed: () => undefined,
+    },
+  });
+  return { f, seen };
+}
+
+const until = async (what: () => boolean, ms = 3_000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!what()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+/** The latest place each file's marks say, by device:inode (removed ones gone). */
+const places = (marks: WriterMark[]): Map<string, number> => {
+  const out = new Map<string, number>();
+  for (const m of marks) {
+    const key = m.key.toString('hex');
+    if (m.value.length === 0) out.delete(key);
+    else out.set(key, decodeMark(m)!.place.offset);
+  }
+  return out;
+};
+
+test('a first run starts at the end of existing files (or their start, told so); files that appear later from their start', async () => {
+  const d = newDir();
+  writeFileSync(join(d, 'a.log'), 'old 1\nold 2\n');
+  const { f, seen } = follower([join(d, '*.log')]);
+  await f.start([], false);
+  appendFileSync(join(d, 'a.log'), 'new 1\n');
+  writeFileSync(join(d, 'b.log'), 'b 1\n');
+  writeFileSync(join(d, 'c.txt'), 'not matched\n');
+  await until(() => seen.lines.length >= 2);
+  await f.stop();
+  assert.deepEqual(seen.lines.sort(), ['a.log:new 1', 'b.log:b 1']);
+
+  const { f: g, seen: all } = follower([join(d, 'a.log')], { fromStart: true });
+  await g.start([], false);
+  await until(() => all.lines.length >= 3);
+  await g.stop();
+  assert.deepEqual(all.lines, ['a.log:old 1', 'a.log:old 2', 'a.log:new 1']);
+});
+
+test('a run resumes from its marks; a line not yet ended waits for its newline; a marked file that is gone is given up, with one warning', async () => {
+  const d = newDir();
+  const a = join(d, 'a.log');
+  writeFileSync(a, 'one\ntwo\nthr');
+  const first = follower([a], { fromStart: true });
+  await first.f.start([], false);
+  await until(() => first.seen.lines.length >= 2);
+  await first.f.stop();
+  assert.deepEqual(first.seen.lines, ['a.log:one', 'a.log:two']);
+  const mark = first.seen.marks.at(-1)!;
+  assert.equal(decodeMark(mark)!.place.offset, 8, 'after "two\\n": the unended line is not passed');
+  appendFileSync(a, 'ee\nfour\n');
+  const gone = forgetMark({ dev: 1n, ino: 999_999_999n });
+  const goneMark = encodeMark({ dev: 1n, ino: 999_999_999n }, { offset: 5, fpBytes: 0, fp: Buffer.alloc(8) });
+  assert.deepEqual(gone.key, goneMark.key);
+  const second = follower([a]);
+  await second.f.start([mark, goneMark], true);
+  await until(() => second.seen.lines.length >= 2);
+  await second.f.stop();
+  assert.deepEqual(second.seen.lines, ['a.log:three', 'a.log:four']);
+  assert.equal(second.seen.warnings.filter((w) => /is gone/.test(w)).length, 1);
+  assert.ok(second.seen.marks.some((m) => m.key.equals(gone.key) && m.value.length === 0), 'its mark is removed');
+});
+
+test('renamed away: read to its end, the new file from its start, the old one let go after a quiet spell (its mark removed)', async () => {
+  const d = newDir();
+  const a = join(d, 'app.log');
+  writeFileSync(a, '');
+  const { f, seen } = follower([a]);
+  await f.start([], false);
+  appendFileSync(a, '1\n2\n');
+  await until(() => seen.lines.length >= 2);
+  appendFileSync(a, '3\n');
+  renameSync(a, `${a}.1`);
+  appendFileSync(`${a}.1`, '4\n');
+  writeFileSync(a, '5\n');
+  await until(() => seen.lines.length >= 5);
+  assert.deepEqual(seen.lines, ['app.log:1', 'app.log:2', 'app.log:3', 'app.log:4', 'app.log:5']);
+  await until(() => f.followed.length === 1);
+  await f.stop();
+  assert.equal(places(seen.marks).size, 1, 'only the file at the path is still marked');
+});
+
+test('copied and truncated: the rest comes from the copy next to it, then the file again from its start, with one warning', async () => {
+  const d = newDir();
+  const a = join(d, 'app.log');
+  writeFileSync(a, '');
+  const { f, seen } = follower([a], { lingerMs: 50 });
+  await f.start([], false);
+  appendFileSync(a, 'line 01 of the first file, long enough for a fingerprint of 64 bytes\n');
+  await until(() => seen.lines.length >= 1);
+  await f.stop(); // paused, so that lines arrive while nobody reads: then rotated
+  appendFileSync(a, 'line 02\n');
+  const mark = seen.marks.at(-1)!;
+  copyFileSync(a, `${a}.1`);
+  truncateSync(a, 0);
+  appendFileSync(a, 'line 03, in the new file\n');
+  const next = follower([a], { lingerMs: 50 });
+  await next.f.start([mark], true);
+  await until(() => next.seen.lines.length >= 2);
+  await next.f.stop();
+  assert.deepEqual(next.seen.lines, ['app.log.1:line 02', 'app.log:line 03, in the new file']);
+  assert.equal(next.seen.warnings.length, 1);
+  assert.match(next.seen.warnings[0]!, /not as it was .* from its copy .*app\.log\.1/);
+});
+
+test('a file deleted and made again is a new file: the old one is read to its end; a line over the limit is reported and skipped', async () => {
+  const d = newDir();
+  const a = join(d, 'app.log');
+  writeFileSync(a, '');
+  const { f, seen } = follower([a], { maxLineBytes: 10 });
+  await f.start([], false);
+  appendFileSync(a, 'short\n' + 'x'.repeat(50) + '\nafter\n');
+  await until(() => seen.lines.length >= 3);
+  unlinkSync(a);
+  writeFileSync(a, 'again\n');
+  await until(() => seen.lines.length >= 4);
+  await f.stop();
+  assert.deepEqual(seen.lines, ['app.log:short', 'oversize 50', 'app.log:after', 'app.log:again']);
+});
+
+test(`at most ${FOLLOWED_FILES_MAX} files at once: the others are reported once and left`, async () => {
+  const d = newDir();
+  for (let i = 0; i < FOLLOWED_FILES_MAX + 2; i++) writeFileSync(join(d, `f${String(i).padStart(3, '0')}.log`), `${i}\n`);
+  const { f, seen } = follower([join(d, '*.log')], { fromStart: true });
+  await f.start([], false);
+  await until(() => seen.lines.length >= FOLLOWED_FILES_MAX);
+  await new Promise((r) => setTimeout(r, 100));
+  await f.stop();
+  assert.equal(seen.lines.length, FOLLOWED_FILES_MAX);
+  assert.equal(seen.warnings.length, 2, seen.warnings.join('\n'));
+});
+
+test('patterns: * and ? in the file name only, matches sorted, each file once', async () => {
+  const d = newDir();
+  for (const n of ['b.log', 'a.log', 'a.txt', 'ab.log']) writeFileSync(join(d, n), '');
+  assert.deepEqual(await expandPatterns([join(d, '?.log'), join(d, '*.log'), join(d, 'missing.log')], 100), [
+    join(d, 'a.log'),
+    join(d, 'b.log'),
+    join(d, 'ab.log'),
+    join(d, 'missing.log'),
+  ]);
+  assert.match(patternProblem('logs-*/app.log')!, /file name only/);
+  assert.equal(patternProblem('logs/app-*.log'), undefined);
+});
