@@ -41,6 +41,19 @@ test('--max-message-bytes: a line at the limit goes, one byte over does not (exi
   }
 });
 
+test('20,000 empty lines: each is a message, though a datagram holds at most 4,096 of them', async () => {
+  const server = await startServer();
+  const p = ['--port', String(server.port)];
+  try {
+    const w = await run('run-writer', ['-u', 'w', ...p, '--timeout', '5'], '\n'.repeat(20_000));
+    assert.equal(w.code, 0, w.stderr);
+    const r = await run('run-reader', ['-u', 'r', ...p, '--from', 'earliest', '--once', '--format', 'raw']);
+    assert.equal(r.stdout, '\n'.repeat(20_000));
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--message-rate: a writer over it is slowed, nothing lost; 0 is no limit', async () => {
   // 3,000 lines of 100 bytes: several datagrams even on loopback (a datagram may overdraw the allowance once).
   const text = Array.from({ length: 3_000 }, (_, i) => `${String(i + 1).padStart(5, '0')} ${'x'.repeat(94)}\n`).join('');
