@@ -1,5 +1,4 @@
 // The simulation, thinned by SIM_SCALE and SIM_SEEDS in `npm run mutate`: every workload, a few seeds each.
 import '../sim/sim.test.js';
-import '../sim/sim-later-seeds.test.js';
 import '../sim/sim-workloads.test.js';
 import '../sim/sim-faults.test.js';
