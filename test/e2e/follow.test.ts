@@ -48,14 +48,15 @@ async function readAll(port: number): Promise<number[]> {
   return r.stdout.split('\n').filter(Boolean).map((l) => Number(/^line (\d+)$/.exec(l)![1]));
 }
 
-/** Every number of 1..n exactly once; and within each file's range, in order. */
-function exactlyOnceInOrder(got: number[], n: number, files: [number, number][]): void {
+/** Every number of 1..n exactly once; and within each file's range, in order. On failure, what each writer run said. */
+function exactlyOnceInOrder(got: number[], n: number, files: [number, number][], writers: Running[] = []): void {
+  const said = writers.map((w, i) => `run ${i + 1}: ${w.stderr().split('\n').filter((l) => /"level":[45]0|registered/.test(l)).join(' ')}`).join('\n');
   const seen = new Uint8Array(n + 1);
   const doubled = got.filter((x) => seen[x]!++ > 0);
-  assert.deepEqual(doubled.slice(0, 10), [], `${doubled.length} lines doubled`);
+  assert.deepEqual(doubled.slice(0, 10), [], `${doubled.length} lines doubled\n${said}`);
   const missing: number[] = [];
   for (let i = 1; i <= n; i++) if (!seen[i]) missing.push(i);
-  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} lines missing`);
+  assert.deepEqual(missing.slice(0, 10), [], `${missing.length} lines missing\n${said}`);
   assert.equal(got.length, n);
   for (const [a, b] of files) {
     const mine = got.filter((x) => x >= a && x <= b);
@@ -96,6 +97,25 @@ describe('run-writer --follow', () => {
     assert.equal(fileOf.get(450), log);
     const text = await run('run-reader', ['-u', 'text', '--port', String(s.port), '--from', 'earliest', '--count', '1']);
     assert.match(text.stdout, new RegExp(` web1 \\[${log.replace(/[/.]/g, '\\$&')}\\]: line 1\n$`));
+  });
+
+  test('a second --follow writer with a name in use is refused, exit 4; the first goes on', async (t: TestContext) => {
+    const dir = join(root, `d${++dirs}`);
+    mkdirSync(dir);
+    const s = await startServer();
+    t.after(() => s.stop());
+    const log = join(dir, 'app.log');
+    writeFileSync(log, '');
+    const first = await follower(s.port, 'web1', log);
+    t.after(() => first.proc.kill('SIGKILL'));
+    const second = await run('run-writer', ['-u', 'web1', '--port', String(s.port), '--follow', log]);
+    assert.equal(second.code, 4, second.stderr);
+    assert.match(second.stderr, /^run-writer: refused by the server: the name web1 is in use by a live writer/);
+    appendFileSync(log, numbered(1, 10));
+    await untilStored(s.port, 10, 10_000);
+    first.proc.kill('SIGTERM');
+    assert.equal((await first.done).code, 0);
+    exactlyOnceInOrder(await readAll(s.port), 10, [[1, 10]]);
   });
 
   test('bad uses are one line and exit 2', async () => {
@@ -185,7 +205,7 @@ describe('run-writer --follow', () => {
     const done = await w.done;
     assert.equal(done.code, 0, done.stderr);
     assert.equal(writers.length, 6, 'started once and after each of the five kills');
-    exactlyOnceInOrder(await readAll(port), N, files);
+    exactlyOnceInOrder(await readAll(port), N, files, writers);
     t.diagnostic(`appended in ${Math.round(appended - began)} ms, caught up ${Math.round(performance.now() - appended)} ms later`);
     const said = writers.map((x) => x.stderr()).join('');
     // Said by the run that saw the truncation, or, killed around it, by the next one as it started.

@@ -24,10 +24,12 @@ interface Seen {
   lines: string[];
   marks: WriterMark[];
   warnings: string[];
+  /** Marks queued since the last flush: what would wait unsent. */
+  unflushed: number;
 }
 
 function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: number; maxLineBytes?: number } = {}): { f: FileFollower; seen: Seen } {
-  const seen: Seen = { lines: [], marks: [], warnings: [] };
+  const seen: Seen = { lines: [], marks: [], warnings: [], unflushed: 0 };
   const f = new FileFollower({
     patterns,
     fromStart: opts.fromStart ?? false,
@@ -38,9 +40,12 @@ function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: nu
     sink: {
       line: (bytes, start, end, file) => seen.lines.push(`${file.split('/').pop()}:${bytes.toString('utf8', start, end)}`),
       oversize: (bytes) => seen.lines.push(`oversize ${bytes}`),
-      mark: (m) => seen.marks.push(m),
+      mark: (m) => {
+        seen.marks.push(m);
+        seen.unflushed++;
+      },
       accepting: true,
-      flushed: () => undefined,
+      flushed: () => (seen.unflushed = 0),
     },
   });
   return { f, seen };
@@ -123,8 +128,11 @@ test('renamed away: read to its end, the new file from its start, the old one le
   await until(() => seen.lines.length >= 5);
   assert.deepEqual(seen.lines, ['app.log:1', 'app.log:2', 'app.log:3', 'app.log:4', 'app.log:5']);
   await until(() => f.followed.length === 1);
+  await new Promise((r) => setTimeout(r, 60));
   await f.stop();
   assert.equal(places(seen.marks).size, 1, 'only the file at the path is still marked');
+  // The mark that lets it go is sent at once, not left waiting for a line to carry it.
+  assert.equal(seen.unflushed, 0);
 });
 
 test('copied and truncated: the rest comes from the copy next to it, then the file again from its start, with one warning', async () => {
@@ -188,4 +196,21 @@ test('patterns: * and ? in the file name only, matches sorted, each file once', 
   ]);
   assert.match(patternProblem('logs-*/app.log')!, /file name only/);
   assert.equal(patternProblem('logs/app-*.log'), undefined);
+});
+
+test('a file let go and found again under a followed name goes on where it was, not from its start', async () => {
+  const d = newDir();
+  const a = join(d, 'app.log');
+  writeFileSync(a, 'one\n');
+  const { f, seen } = follower([a], { fromStart: true, lingerMs: 30 });
+  await f.start([], false);
+  await until(() => seen.lines.length >= 1);
+  renameSync(a, `${a}.away`);
+  await until(() => f.followed.length === 0);
+  renameSync(`${a}.away`, a);
+  appendFileSync(a, 'two\n');
+  await until(() => seen.lines.length >= 2);
+  await new Promise((r) => setTimeout(r, 100));
+  await f.stop();
+  assert.deepEqual(seen.lines, ['app.log:one', 'app.log:two']);
 });

@@ -40,6 +40,8 @@ export class FileFollower {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly warned = new Set<string>();
+  /** Files let go (renamed away or deleted, then quiet), with their places: one seen again goes on from there. */
+  private readonly released = new Map<string, { id: FileId; place: FilePlace }>();
   /** The last read stopped because the queue was full: kick when it has room. */
   waitingForRoom = false;
 
@@ -90,6 +92,8 @@ export class FileFollower {
       } catch (e) {
         this.warnOnce(`read:${(e as Error).message}`, `cannot follow: ${(e as Error).message}`);
       }
+      // Marks queued without a line read after them (a file opened, let go, read anew) go out now too.
+      this.opts.sink.flushed();
     } while (this.again && !this.stopped);
   }
 
@@ -173,8 +177,10 @@ export class FileFollower {
     });
     if (!handle) return;
     const key = idKey(id);
-    const marked = this.resume.get(key);
+    // A file let go and found again (back under a followed name) is not new: it goes on where it was.
+    const marked = this.resume.get(key) ?? this.released.get(key);
     this.resume.delete(key);
+    this.released.delete(key);
     const headBytes = Math.min(FINGERPRINT_BYTES, size);
     const head = Buffer.alloc(headBytes);
     await handle.read(head, 0, headBytes, 0);
@@ -204,6 +210,8 @@ export class FileFollower {
       const atEnd = await f.read(now);
       if (atEnd && !f.attached && now - f.idleSince! >= (this.opts.lingerMs ?? LINGER_MS)) {
         this.files.delete(idKey(f.id));
+        this.released.set(idKey(f.id), { id: f.id, place: f.at });
+        if (this.released.size > FOLLOWED_FILES_MAX) this.released.delete(this.released.keys().next().value!);
         await f.close();
         this.opts.sink.mark(forgetMark(f.id));
       }
