@@ -17,5 +17,8 @@ for (const f of FIRST) if (!all.includes(f)) throw new Error(`${f} is not a test
 const files = [...FIRST, ...all.filter((f) => !FIRST.includes(f))];
 
 const stream = run({ files, concurrency: 2, timeout: 120_000 });
-stream.on('test:fail', () => (process.exitCode = 1));
+// A failing test marked todo (a known open problem) is reported as such, and does not fail the run.
+stream.on('test:fail', (e) => {
+  if (e.todo === undefined) process.exitCode = 1;
+});
 stream.compose(tap).pipe(process.stdout);
