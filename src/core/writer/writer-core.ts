@@ -308,13 +308,11 @@ export class WriterCore implements SansIoCore {
     // What the server already holds (it committed before it lost our session) is confirmed.
     this.flow.restart(expected);
     this.events.push({ type: 'registered', again: this.registeredOnce });
-    if (this.config.recall && !this.registeredOnce) {
-      this.known = expected > 1;
-      this.link.send(this.recall.begin(sessionId, now), now);
-    } else if (this.recall.deadline !== undefined) {
-      // Registered again (another server, or this one restarted) before all the marks came: ask there.
-      this.link.send(this.recall.begin(sessionId, now), now);
-    }
+    const firstRecall = this.config.recall === true && !this.registeredOnce;
+    if (firstRecall) this.known = expected > 1;
+    // Asked at the first registration, and again at a later one (another server, or this one restarted)
+    // made before all the marks came.
+    if (firstRecall || this.recall.deadline !== undefined) this.link.send(this.recall.begin(sessionId, now), now);
     this.registeredOnce = true;
     // A server that lost the session may have stored what was stalled before it did.
     this.endStallOnceStored();

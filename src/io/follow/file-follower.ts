@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { WriterMark } from '../../protocol/packets.js';
 import { decodeMark, fingerprint, FINGERPRINT_BYTES, forgetMark, idKey, type FileId, type FilePlace } from './file-mark.js';
 import { expandPatterns, listDir } from './file-patterns.js';
-import { FollowedFile, type LineSink } from './followed-file.js';
+import { FollowedFile, readStart, type LineSink } from './followed-file.js';
 
 /** Files followed at once (each holds a descriptor). */
 export const FOLLOWED_FILES_MAX = 64;
@@ -181,9 +181,8 @@ export class FileFollower {
     const marked = this.resume.get(key) ?? this.released.get(key);
     this.resume.delete(key);
     this.released.delete(key);
-    const headBytes = Math.min(FINGERPRINT_BYTES, size);
-    const head = Buffer.alloc(headBytes);
-    await handle.read(head, 0, headBytes, 0);
+    const head = await readStart(handle, Math.min(FINGERPRINT_BYTES, size));
+    const headBytes = head.length;
     let offset = 0;
     if (marked && size >= marked.place.offset && fingerprint(head.subarray(0, marked.place.fpBytes)).equals(marked.place.fp)) {
       offset = marked.place.offset;
@@ -228,9 +227,7 @@ export class FileFollower {
 async function readHead(path: string, n: number): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await handle.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
+    return await readStart(handle, n);
   } finally {
     await handle.close();
   }

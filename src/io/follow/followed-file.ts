@@ -140,11 +140,16 @@ export class FollowedFile {
     this.place = { ...this.place, fpBytes: n, fp: fingerprint(await this.head(n)) };
   }
 
-  private async head(n: number): Promise<Buffer> {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await this.handle.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
+  private head(n: number): Promise<Buffer> {
+    return readStart(this.handle, n);
   }
+}
+
+/** A file's first `n` bytes (fewer if it is shorter). */
+export async function readStart(handle: FileHandle, n: number): Promise<Buffer> {
+  const buf = Buffer.alloc(n);
+  const { bytesRead } = await handle.read(buf, 0, n, 0);
+  return buf.subarray(0, bytesRead);
 }
 
 /** A file's name as lines carry it: the path, or its last part if the path is over FILE_BYTES_MAX bytes. */
