@@ -77,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(args.file !== undefined && { file: args.file }),
     ...(follow !== undefined && { follow: { patterns: follow, fromStart: args['from-start'] } }),
     warn: (message: string) => logger.warn(message),
+    trace: (message: string) => logger.debug(message),
     tell: writerSayings(logger, say, { name: args.username, servers, ...(args.file !== undefined && { file: args.file }) }).tell,
     ...(args.secret !== undefined && { secret: args.secret }),
     ...(showProgress && {

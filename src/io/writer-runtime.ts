@@ -31,6 +31,8 @@ export interface WriterOptions {
   follow?: { patterns: string[]; fromStart: boolean };
   /** What the user should hear of that is not a session event (a followed file truncated…). */
   warn?: (message: string) => void;
+  /** Details for `--log-level debug` (what a follower opens and lets go). */
+  trace?: (message: string) => void;
   /** Every event of the session, for the user to hear of (the command line words them). */
   tell: (e: WriterEvent, unconfirmedLines: number) => void;
   /** Authenticated mode: the user's secret. */
@@ -192,10 +194,12 @@ class WriterRun {
       fromStart: this.opts.follow!.fromStart,
       maxLineBytes: core.messageLimit,
       warn: (message) => this.opts.warn?.(message),
+      trace: (message) => this.opts.trace?.(message),
       sink: {
         line: (bytes, start, end, file) => core.submitSlice(bytes, start, end, to, file),
         oversize: (bytes) => core.rejectLine(bytes),
         mark: (m) => core.mark(m),
+        markAhead: (m) => core.markAhead(m),
         get accepting() {
           return core.acceptingInput;
         },

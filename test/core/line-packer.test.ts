@@ -12,6 +12,9 @@ const push = (p: LinePacker, text: string, to?: string): void => {
   p.push(b, 2, b.length - 2, to);
 };
 const texts = (e: { entries: { text: Buffer }[] } | undefined): string[] => e?.entries.map((x) => x.text.toString()) ?? [];
+const mark = (key: string, value: string): WriterMark => ({ key: Buffer.from(key), value: Buffer.from(value) });
+/** A datagram's entries as `text`, marks as `key=value`. */
+const shown = (e: PackedEntries | undefined): string[] => e?.entries.map((x) => (x.mark ? `${x.mark.toString()}=${x.text.toString()}` : x.text.toString())) ?? [];
 
 test('whole lines, as many as fit the budget exactly; the next datagram takes the rest', () => {
   const p = new LinePacker(1 << 20);
@@ -126,9 +129,6 @@ test('sent lines leave the queue: its arrays stay near the size of what is pendi
 
 test('a mark goes at the end of the datagram that ends the line before it, the latest per key; its bytes count', () => {
   const p = new LinePacker(1 << 20);
-  const mark = (key: string, value: string): WriterMark => ({ key: Buffer.from(key), value: Buffer.from(value) });
-  const shown = (e: PackedEntries | undefined): string[] =>
-    e?.entries.map((x) => (x.mark ? `${x.mark.toString()}=${x.text.toString()}` : x.text.toString())) ?? [];
   push(p, 'aaaa');
   p.mark(mark('f', '1'));
   push(p, 'bbbb');
@@ -185,7 +185,6 @@ test(`a datagram holds at most ${ENTRIES_PER_PACKET_MAX} entries, however short 
 
 test("a mark of another key after a line does not take the place of the line's own mark: both reach the datagram", () => {
   const p = new LinePacker(1 << 20);
-  const mark = (key: string, value: string): WriterMark => ({ key: Buffer.from(key), value: Buffer.from(value) });
   push(p, 'aaaa');
   p.mark(mark('f', '1'));
   p.mark(mark('g', 'opened'));
@@ -193,10 +192,7 @@ test("a mark of another key after a line does not take the place of the line's o
   push(p, 'bbbb');
   p.mark(mark('f', '2'));
   const e = p.next(1000)!;
-  assert.deepEqual(
-    e.entries.map((x) => (x.mark ? `${x.mark.toString()}=${x.text.toString()}` : x.text.toString())),
-    ['aaaa', 'bbbb', 'f=2', 'g=again'],
-  );
+  assert.deepEqual(shown(e), ['aaaa', 'bbbb', 'f=2', 'g=again']);
   assert.equal(e.linesEnded, 2);
   // Cut after the first line: its own mark goes with it, and the other key's with the next datagram.
   const q = new LinePacker(1 << 20);
@@ -206,4 +202,34 @@ test("a mark of another key after a line does not take the place of the line's o
   push(q, 'bbbb');
   const first = q.next(dataEntryBytes(4) + markEntryBytes(1, 1))!;
   assert.deepEqual(first.entries.map((x) => x.mark?.toString() ?? x.text.toString()), ['aaaa', 'f']);
+});
+
+test('a mark sent ahead goes in the next datagram that starts a line, before the queued lines; a later mark of its key wins', () => {
+  const p = new LinePacker(1 << 20);
+  push(p, 'aaaa');
+  p.mark(mark('f', '1'));
+  push(p, 'bbbb');
+  p.mark(mark('f', '2'));
+  p.markAhead(mark('g', 'opened'));
+  // Room for one line and the marks: the ahead mark does not wait for bbbb.
+  const budget = dataEntryBytes(4) + 2 * markEntryBytes(1, 6);
+  assert.deepEqual(shown(p.next(budget)), ['aaaa', 'g=opened', 'f=1']);
+  assert.deepEqual(shown(p.next(budget)), ['bbbb', 'f=2']);
+  // Alone, it is a datagram of its own; later marks of its key after lines replace it in their datagram.
+  p.markAhead(mark('h', '0'));
+  assert.equal(p.hasPending, true);
+  assert.deepEqual(shown(p.next(budget)), ['h=0']);
+  p.markAhead(mark('h', '0'));
+  push(p, 'cccc');
+  p.mark(mark('h', '1'));
+  assert.deepEqual(shown(p.next(budget)), ['cccc', 'h=1']);
+  assert.equal(p.next(budget), undefined);
+  // Never beside a fragment to be continued: it waits for the datagram after the line's end.
+  push(p, 'L'.repeat(300));
+  p.mark(mark('f', '3'));
+  assert.equal(p.next(200)!.entries.length, 1);
+  p.markAhead(mark('k', '0'));
+  const rest = shown(p.next(200));
+  assert.ok(rest.includes('f=3') && !rest.includes('k=0'), rest.join(','));
+  assert.deepEqual(shown(p.next(200)), ['k=0']);
 });

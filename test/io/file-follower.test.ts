@@ -44,6 +44,10 @@ function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: nu
         seen.marks.push(m);
         seen.unflushed++;
       },
+      markAhead: (m) => {
+        seen.marks.push(m);
+        seen.unflushed++;
+      },
       accepting: true,
       flushed: () => (seen.unflushed = 0),
     },
@@ -213,4 +217,26 @@ test('a file let go and found again under a followed name goes on where it was, 
   await new Promise((r) => setTimeout(r, 100));
   await f.stop();
   assert.deepEqual(seen.lines, ['app.log:one', 'app.log:two']);
+});
+
+test('a followed file copied and then deleted while the writer was down: the rest comes from its copy, with one warning', async () => {
+  const d = newDir();
+  const a = join(d, 'app.log');
+  writeFileSync(a, 'line 01 of the first file, long enough for a fingerprint of 64 bytes\n');
+  const first = follower([a], { fromStart: true });
+  await first.f.start([], false);
+  await until(() => first.seen.lines.length >= 1);
+  await first.f.stop();
+  const mark = first.seen.marks.at(-1)!;
+  appendFileSync(a, 'line 02\n');
+  copyFileSync(a, `${a}.old`);
+  unlinkSync(a);
+  const next = follower([a]);
+  await next.f.start([mark], true);
+  await until(() => next.seen.lines.length >= 1);
+  await new Promise((r) => setTimeout(r, 60));
+  await next.f.stop();
+  assert.deepEqual(next.seen.lines, ['app.log.old:line 02']);
+  assert.equal(next.seen.warnings.length, 1, next.seen.warnings.join('\n'));
+  assert.match(next.seen.warnings[0]!, /is gone: the rest of what it held is read from its copy .*app\.log\.old/);
 });

@@ -9,6 +9,8 @@ import type { SimReader, SimWorld, SimWriter } from './world.js';
 /** A resuming writer's one mark: how many of its lines are behind it. */
 const LINE_MARK = Buffer.from('lines');
 const OTHER_MARK = Buffer.from('other');
+/** Sent ahead of the queue by each run as it starts, as a follower's mark of a file it opens: the run's number. */
+const RUN_MARK = Buffer.from('run');
 const lineMark = (n: number): WriterMark => {
   const value = Buffer.alloc(4);
   value.writeUInt32BE(n);
@@ -127,10 +129,20 @@ export class ClientDriver {
       if (e.type === 'registered' && !w.resuming && !w.ready) w.ready = true;
       if (e.type === 'recalled') {
         const mark = e.marks.find((m) => m.key.equals(LINE_MARK));
-        w.base = w.submitted = mark ? mark.value.readUInt32BE(0) : 0;
+        const stored = mark ? mark.value.readUInt32BE(0) : 0;
+        // The mark sent ahead went in the run's first datagram: a run that stored a line stored it too.
+        const ran = e.marks.find((m) => m.key.equals(RUN_MARK))?.value.readUInt32BE(0);
+        if (w.recalledRun !== undefined && stored > w.base && ran !== w.recalledRun) {
+          world.fail(`${w.name}: run ${w.recalledRun} stored lines, but the mark it sent ahead of them is not stored (${ran})`);
+        }
+        const run = w.run;
+        w.recalledRun = run;
+        const ahead = Buffer.alloc(4);
+        ahead.writeUInt32BE(run);
+        w.core.markAhead({ key: RUN_MARK, value: ahead });
+        w.base = w.submitted = stored;
         w.resumedAt = w.base;
         w.ready = true;
-        const run = w.run;
         world.schedule(world.now, () => this.feed(w, run));
       }
       if (e.type === 'oversize') world.failures.push(`${w.name}: line ${e.line} refused as oversize`);

@@ -40,6 +40,8 @@ export interface SimWriter {
   resuming: boolean;
   /** Lines before this run of it: where it resumed. */
   base: number;
+  /** The run that last got its marks (and sent its mark ahead of its lines, as a follower does for a file it opens). */
+  recalledRun?: number;
   /** Its runs so far (a feed from an earlier run stops). */
   run: number;
   /** May be fed: registered (and, resuming, told its mark). */

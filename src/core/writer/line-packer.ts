@@ -35,6 +35,8 @@ export class LinePacker {
   private files: (string | undefined)[] = [];
   /** The mark that follows each slot's line (most lines have none, or the caller marks only the last of a run). */
   private marks: (WriterMark | undefined)[] = [];
+  /** Marks that go in the next datagram, before the queued lines (see `markAhead`). */
+  private ahead: WriterMark[] = [];
   private head = 0;
   /** Bytes of the head line already packed (it is being sent in fragments). */
   private headOffset = 0;
@@ -73,8 +75,17 @@ export class LinePacker {
     this.marks.push(m);
   }
 
+  /**
+   * A mark that does not depend on the lines queued (the place of an input none of whose lines is queued: a
+   * file just opened): it goes in the next datagram that starts a line, ahead of the queue, so that the store
+   * learns of that input at once, not after a backlog.
+   */
+  markAhead(m: WriterMark): void {
+    this.ahead.push(m);
+  }
+
   get hasPending(): boolean {
-    return this.head < this.bytesOf.length;
+    return this.head < this.bytesOf.length || this.ahead.length > 0;
   }
 
   /** True while more lines may be pushed without the queue growing past its bounds. */
@@ -86,27 +97,27 @@ export class LinePacker {
   next(budget: number): PackedEntries | undefined {
     if (!this.hasPending) return undefined;
     const entries: DataEntry[] = [];
-    const marks = new Map<string, WriterMark>();
+    const marks = new DatagramMarks();
     let used = 0;
-    let marksBytes = 0;
     let linesEnded = 0;
-    while (this.hasPending && entries.length + marks.size < ENTRIES_PER_PACKET_MAX) {
+    // Not inside a line: a mark there would be stored before the line's end.
+    while (this.headOffset === 0 && this.ahead.length > 0) {
+      const m = this.ahead[0]!;
+      if (marks.bytesWith(m) > budget || marks.size + (marks.has(m) ? 0 : 1) > ENTRIES_PER_PACKET_MAX) break;
+      marks.put(m);
+      this.ahead.shift();
+    }
+    while (this.head < this.bytesOf.length && entries.length + marks.size < ENTRIES_PER_PACKET_MAX) {
       const h = this.head;
       const bytes = this.bytesOf[h]!;
       const start = this.starts[h]! + this.headOffset;
       const end = this.ends[h]!;
       const mark = this.marks[h];
       // What the datagram's marks cost with this slot's mark in place of an earlier one of its key.
-      let withMark = marksBytes;
-      if (mark) {
-        const key = mark.key.toString('hex');
-        const before = marks.get(key);
-        withMark += markEntryBytes(mark.key.length, mark.value.length) - (before ? markEntryBytes(before.key.length, before.value.length) : 0);
-      }
+      const withMark = mark ? marks.bytesWith(mark) : marks.bytes;
       if (end === MARK_ONLY) {
         if (used + withMark > budget) break;
-        marks.set(mark!.key.toString('hex'), mark!);
-        marksBytes = withMark;
+        marks.put(mark!);
         this.advance();
         continue;
       }
@@ -117,8 +128,7 @@ export class LinePacker {
         entries.push(entry(bytes.subarray(start, end), false, this.headOffset > 0, to, file));
         used += whole;
         linesEnded++;
-        if (mark) marks.set(mark.key.toString('hex'), mark);
-        marksBytes = withMark;
+        if (mark) marks.put(mark);
         this.advance();
         continue;
       }
@@ -130,7 +140,7 @@ export class LinePacker {
       this.headOffset += chunk;
       break;
     }
-    for (const m of marks.values()) entries.push({ more: false, continued: false, mark: m.key, text: m.value });
+    for (const m of marks.list) entries.push({ more: false, continued: false, mark: m.key, text: m.value });
     return { entries, linesEnded };
   }
 
@@ -145,6 +155,39 @@ export class LinePacker {
       for (const a of [this.bytesOf, this.starts, this.ends, this.tos, this.files, this.marks]) a.splice(0, this.head);
       this.head = 0;
     }
+  }
+}
+
+/** The marks of one datagram: the latest per key (a datagram holds few keys: looked up one by one). */
+class DatagramMarks {
+  readonly list: WriterMark[] = [];
+  /** What their entries cost. */
+  bytes = 0;
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  has(m: WriterMark): boolean {
+    return this.indexOf(m) >= 0;
+  }
+
+  /** What their entries would cost with `m` in place of the one of its key. */
+  bytesWith(m: WriterMark): number {
+    const i = this.indexOf(m);
+    const before = i >= 0 ? this.list[i]! : undefined;
+    return this.bytes + markEntryBytes(m.key.length, m.value.length) - (before ? markEntryBytes(before.key.length, before.value.length) : 0);
+  }
+
+  put(m: WriterMark): void {
+    this.bytes = this.bytesWith(m);
+    const i = this.indexOf(m);
+    if (i >= 0) this.list[i] = m;
+    else this.list.push(m);
+  }
+
+  private indexOf(m: WriterMark): number {
+    return this.list.findIndex((x) => x.key === m.key || x.key.equals(m.key));
   }
 }
 

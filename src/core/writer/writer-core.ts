@@ -91,6 +91,11 @@ export class WriterCore implements SansIoCore {
     this.packer.mark(m);
   }
 
+  /** A place that needs none of the queued lines stored (a file just opened): stored ahead of them. */
+  markAhead(m: WriterMark): void {
+    this.packer.markAhead(m);
+  }
+
   /** A line the caller did not keep because it was over the limit while being read. */
   rejectLine(bytes: number): void {
     this.lineCount++;

@@ -20,6 +20,8 @@ export interface FollowOptions {
   maxLineBytes: number;
   sink: LineSink;
   warn: (message: string) => void;
+  /** What the follower does, for `--log-level debug`: files opened and where, files let go. */
+  trace?: (message: string) => void;
   pollMs?: number;
   lingerMs?: number;
 }
@@ -31,6 +33,8 @@ export interface FollowOptions {
  */
 export class FileFollower {
   private readonly files = new Map<string, FollowedFile>();
+  /** The directories of the followed paths: where rotated files and copies are looked for. */
+  private readonly dirs: string[];
   /** Marks from the store not yet matched to a file (the first scan uses them). */
   private resume = new Map<string, { id: FileId; place: FilePlace }>();
   private known = false;
@@ -45,7 +49,9 @@ export class FileFollower {
   /** The last read stopped because the queue was full: kick when it has room. */
   waitingForRoom = false;
 
-  constructor(private readonly opts: FollowOptions) {}
+  constructor(private readonly opts: FollowOptions) {
+    this.dirs = [...new Set(opts.patterns.map((p) => dirname(p)))];
+  }
 
   /** Starts from the store's marks; `known`: the store knew this writer name (it has run before). */
   async start(marks: readonly WriterMark[], known: boolean): Promise<void> {
@@ -53,6 +59,7 @@ export class FileFollower {
       const d = decodeMark(m);
       if (d) this.resume.set(idKey(d.id), d);
     }
+    this.opts.trace?.(`${known ? 'resuming' : 'first run'}: ${this.resume.size} files marked`);
     this.known = known;
     this.timer = setInterval(() => this.kick(), this.opts.pollMs ?? POLL_MS);
     this.kick();
@@ -67,6 +74,12 @@ export class FileFollower {
       return;
     }
     this.busy = this.poll().finally(() => (this.busy = undefined));
+  }
+
+  /** Looks and reads now, and waits until that is done (tests step a follower this way). */
+  async settle(): Promise<void> {
+    this.kick();
+    while (this.busy) await this.busy;
   }
 
   /** Stops reading; the lines already queued are the caller's. */
@@ -115,7 +128,7 @@ export class FileFollower {
       f.path = path;
       f.attached = true;
       if (!(await f.unchanged(Number(st.size)))) {
-        const copy = await this.openCopy(dirname(path), f.at);
+        const copy = await this.openCopy([dirname(path)], f.at, false);
         this.opts.warn(`${path} was truncated or replaced: reading it again from its start${copy ? ` (the rest of what it held first, from its copy ${copy})` : ''}`);
         f.restart();
       }
@@ -131,7 +144,7 @@ export class FileFollower {
    */
   private async findMoved(): Promise<void> {
     if (this.resume.size > 0) {
-      for (const dir of new Set(this.opts.patterns.map((p) => dirname(p)))) {
+      for (const dir of this.dirs) {
         for (const name of await listDir(dir, DIR_ENTRIES_MAX)) {
           const path = join(dir, name);
           const st = await stat(path, { bigint: true }).catch(() => undefined);
@@ -139,11 +152,15 @@ export class FileFollower {
         }
       }
     }
-    for (const { id } of this.resume.values()) {
-      this.opts.warn(`a file followed before (device ${id.dev}, inode ${id.ino}) is gone: what it held unsent, if anything, is lost`);
-      this.opts.sink.mark(forgetMark(id));
-    }
+    const lost = [...this.resume.values()];
     this.resume.clear();
+    for (const { id, place } of lost) {
+      this.opts.sink.mark(forgetMark(id));
+      // Gone, but copied first (copy-and-truncate, then the file removed): its unsent rest is in the copy.
+      const copy = await this.openCopy(this.dirs, place, true);
+      if (copy) this.opts.warn(`a file followed before (device ${id.dev}, inode ${id.ino}) is gone: the rest of what it held is read from its copy ${copy}`);
+      else this.opts.warn(`a file followed before (device ${id.dev}, inode ${id.ino}) is gone: what it held unsent, if anything, is lost`);
+    }
   }
 
   /**
@@ -151,11 +168,10 @@ export class FileFollower {
    * file was truncated. Found by its first bytes (the newest such copy, at least as long as what was read):
    * it is read from there, and let go. Returns its path.
    */
-  private async openCopy(dir: string, place: FilePlace): Promise<string | undefined> {
+  private async openCopy(dirs: string[], place: FilePlace, settled: boolean): Promise<string | undefined> {
     if (place.fpBytes === 0) return undefined;
     let best: { path: string; id: FileId; size: number; mtime: bigint } | undefined;
-    for (const name of await listDir(dir, DIR_ENTRIES_MAX)) {
-      const path = join(dir, name);
+    for (const path of (await Promise.all(dirs.map(async (dir) => (await listDir(dir, DIR_ENTRIES_MAX)).map((name) => join(dir, name))))).flat()) {
       const st = await stat(path, { bigint: true }).catch(() => undefined);
       if (!st?.isFile() || Number(st.size) < place.offset || this.files.has(idKey({ dev: st.dev, ino: st.ino }))) continue;
       if (best && st.mtimeNs <= best.mtime) continue;
@@ -163,12 +179,16 @@ export class FileFollower {
       best = { path, id: { dev: st.dev, ino: st.ino }, size: Number(st.size), mtime: st.mtimeNs };
     }
     if (!best) return undefined;
-    this.resume.set(idKey(best.id), { id: best.id, place });
-    await this.open(best.path, best.id, best.size, false);
+    await this.open(best.path, best.id, best.size, false, { place, settled });
     return best.path;
   }
 
-  private async open(path: string, id: FileId, size: number, attached: boolean): Promise<void> {
+  /**
+   * Follows a file from its place: the one `given`, or the store's, or the one it had when let go earlier in
+   * this run; a new file from its start (or, on a first run, its end). `settled`: the place needs nothing this
+   * run queued to be stored, so its mark may go ahead of the queue.
+   */
+  private async open(path: string, id: FileId, size: number, attached: boolean, given?: { place: FilePlace; settled: boolean }): Promise<void> {
     if (this.files.size >= FOLLOWED_FILES_MAX) {
       return this.warnOnce(`max:${path}`, `following at most ${FOLLOWED_FILES_MAX} files: ${path} is not followed`);
     }
@@ -177,42 +197,50 @@ export class FileFollower {
     });
     if (!handle) return;
     const key = idKey(id);
+    const fromStore = this.resume.get(key);
     // A file let go and found again (back under a followed name) is not new: it goes on where it was.
-    const marked = this.resume.get(key) ?? this.released.get(key);
+    const fromRun = this.released.get(key);
     this.resume.delete(key);
     this.released.delete(key);
+    const marked = given ?? (fromStore ? { place: fromStore.place, settled: true } : fromRun && { place: fromRun.place, settled: false });
     const head = await readStart(handle, Math.min(FINGERPRINT_BYTES, size));
-    const headBytes = head.length;
     let offset = 0;
     if (marked && size >= marked.place.offset && fingerprint(head.subarray(0, marked.place.fpBytes)).equals(marked.place.fp)) {
       offset = marked.place.offset;
     } else if (marked) {
-      const copy = await this.openCopy(dirname(path), marked.place);
+      const copy = await this.openCopy([dirname(path)], marked.place, marked.settled);
       this.opts.warn(`${path} is not as it was when last followed (truncated or replaced): reading it from its start${copy ? ` (the rest of what it held first, from its copy ${copy})` : ''}`);
     } else if (this.firstScan && !this.known && !this.opts.fromStart) {
       offset = size; // the first run starts at the end of what exists, as tail -F does
     }
-    const place = { offset, fpBytes: headBytes, fp: fingerprint(head) };
-    const f = new FollowedFile(id, path, handle, place, this.opts.maxLineBytes, this.opts.sink);
+    const place = { offset, fpBytes: head.length, fp: fingerprint(head) };
+    this.opts.trace?.(`following ${path} (inode ${id.ino}, ${size} bytes) from ${offset}${marked ? `; marked at ${marked.place.offset} (${marked.place.fpBytes} bytes known)` : ''}`);
+    const f = new FollowedFile(id, path, handle, place, this.opts.maxLineBytes, this.opts.sink, marked?.settled ?? true);
     f.attached = attached;
     this.files.set(key, f);
-    this.opts.sink.mark(f.mark);
+    f.announce();
   }
 
   /** Files renamed away or deleted first (they are older), then the others; as far as the queue has room. */
   private async readAll(): Promise<void> {
     const now = Date.now();
     const files = [...this.files.values()].sort((a, b) => Number(a.attached) - Number(b.attached));
+    this.waitingForRoom = false;
     for (const f of files) {
-      this.waitingForRoom = !this.opts.sink.accepting;
-      if (this.waitingForRoom || this.stopped) return;
+      if (this.stopped) return;
       const atEnd = await f.read(now);
-      if (atEnd && !f.attached && now - f.idleSince! >= (this.opts.lingerMs ?? LINGER_MS)) {
+      // Stopped for want of room in the queue: read on as soon as it has some, not at the next poll.
+      if (!atEnd) {
+        this.waitingForRoom = true;
+        return;
+      }
+      if (!f.attached && now - f.idleSince! >= (this.opts.lingerMs ?? LINGER_MS)) {
         this.files.delete(idKey(f.id));
         this.released.set(idKey(f.id), { id: f.id, place: f.at });
         if (this.released.size > FOLLOWED_FILES_MAX) this.released.delete(this.released.keys().next().value!);
         await f.close();
         this.opts.sink.mark(forgetMark(f.id));
+        this.opts.trace?.(`let go of ${f.path} (inode ${f.id.ino}) at ${f.offset}`);
       }
     }
   }

@@ -30,20 +30,26 @@ export const idKey = (id: FileId): string => `${id.dev}:${id.ino}`;
 export const fingerprint = (start: Buffer): Buffer => createHash('sha256').update(start).digest().subarray(0, 8);
 
 export function encodeMark(id: FileId, place: FilePlace): WriterMark {
+  return { key: encodeKey(id), value: encodeValue(place) };
+}
+
+export function encodeKey(id: FileId): Buffer {
   const key = Buffer.alloc(KEY_BYTES);
   key.writeBigUInt64BE(BigInt.asUintN(64, id.dev), 0);
   key.writeBigUInt64BE(BigInt.asUintN(64, id.ino), 8);
-  return { key, value: encodeValue(place) };
+  return key;
 }
 
 /** A mark that removes the file's entry: it is no longer followed. */
 export function forgetMark(id: FileId): WriterMark {
-  return { key: encodeMark(id, { offset: 0, fpBytes: 0, fp: Buffer.alloc(8) }).key, value: Buffer.alloc(0) };
+  return { key: encodeKey(id), value: Buffer.alloc(0) };
 }
 
+/** Made for every line read (from the shared pool: most are dropped for a later one before being sent). */
 export function encodeValue(place: FilePlace): Buffer {
-  const value = Buffer.alloc(VALUE_BYTES);
-  value.writeBigUInt64BE(BigInt(place.offset), 0);
+  const value = Buffer.allocUnsafe(VALUE_BYTES);
+  value.writeUIntBE(Math.floor(place.offset / 2 ** 32), 0, 4);
+  value.writeUInt32BE(place.offset % 2 ** 32, 4);
   value[8] = place.fpBytes;
   place.fp.copy(value, 9, 0, 8);
   return value;

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { FILE_BYTES_MAX } from '../../protocol/constants.js';
 import type { WriterMark } from '../../protocol/packets.js';
 import { LineSplitter } from '../line-splitter.js';
-import { encodeMark, fingerprint, FINGERPRINT_BYTES, type FileId, type FilePlace } from './file-mark.js';
+import { encodeKey, encodeValue, fingerprint, FINGERPRINT_BYTES, type FileId, type FilePlace } from './file-mark.js';
 
 /** Bytes read from a file at a time. */
 const CHUNK_BYTES = 64 * 1024;
@@ -15,6 +15,8 @@ export interface LineSink {
   /** A line over the limit: not sent, reported, and skipped. */
   oversize(bytes: number): void;
   mark(m: WriterMark): void;
+  /** A mark that needs none of the queued lines stored: it reaches the store ahead of them. */
+  markAhead(m: WriterMark): void;
   /** The queue has room for more. */
   readonly accepting: boolean;
   /** A chunk's lines are queued: send them. */
@@ -37,6 +39,12 @@ export class FollowedFile {
   attached = true;
   /** When a read last found nothing new (for letting go of a detached file). */
   idleSince: number | undefined;
+  /**
+   * Its place needs nothing queued by this run to be stored (it came from the store, or nothing of the file
+   * was sent before), and no line of it is queued yet: its marks may reach the store ahead of the queue.
+   */
+  private settled: boolean;
+  private readonly key: Buffer;
 
   constructor(
     readonly id: FileId,
@@ -45,7 +53,10 @@ export class FollowedFile {
     private place: FilePlace,
     private readonly maxLineBytes: number,
     private readonly sink: LineSink,
+    settled: boolean,
   ) {
+    this.settled = settled;
+    this.key = encodeKey(id);
     this.label = wireName(where);
     this.base = place.offset;
     this.readAt = place.offset;
@@ -68,12 +79,18 @@ export class FollowedFile {
 
   /** How far its lines were sent, and the fingerprint of its start. */
   get at(): FilePlace {
-    return this.place;
+    return { ...this.place };
   }
 
-  /** The file's mark as of now: sent when following starts, so that a restart knows the file. */
+  /** The file's mark as of now. */
   get mark(): WriterMark {
-    return encodeMark(this.id, this.place);
+    return { key: this.key, value: encodeValue(this.place) };
+  }
+
+  /** Sends its mark as following starts, so that a restart knows the file (and its first bytes) even behind a backlog. */
+  announce(): void {
+    if (this.settled) this.sink.markAhead(this.mark);
+    else this.sink.mark(this.mark);
   }
 
   /** Reads while the queue has room; true when the file's end was reached. */
@@ -88,7 +105,11 @@ export class FollowedFile {
       this.idleSince = undefined;
       const chunk = Buffer.from(buf.subarray(0, bytesRead));
       this.readAt += bytesRead;
-      if (this.place.fpBytes < FINGERPRINT_BYTES && this.readAt > this.place.fpBytes) await this.refreshFingerprint();
+      if (this.place.fpBytes < FINGERPRINT_BYTES && this.readAt > this.place.fpBytes) {
+        await this.refreshFingerprint();
+        // A file opened empty (or nearly): its first bytes tell it from its copy after a copy-and-truncate.
+        if (this.settled) this.sink.markAhead(this.mark);
+      }
       this.splitter.push(chunk);
       this.sink.flushed();
     }
@@ -104,6 +125,7 @@ export class FollowedFile {
 
   /** The file was truncated (or replaced in place): it is read again from its start. */
   restart(): void {
+    this.settled = false; // what was read before is queued: this place goes after it
     this.place = { offset: 0, fpBytes: 0, fp: Buffer.alloc(8) };
     this.base = 0;
     this.readAt = 0;
@@ -131,7 +153,8 @@ export class FollowedFile {
 
   /** After a line: the file's place moves past it, and goes to the queue behind it. */
   private advance(): void {
-    this.place = { ...this.place, offset: this.base + this.splitter.lineEnd };
+    this.settled = false;
+    this.place.offset = this.base + this.splitter.lineEnd;
     this.sink.mark(this.mark);
   }
 
