@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LossyProxy, type ProxyFaults } from '../test/e2e/lossy-proxy.js';
 
@@ -53,7 +53,8 @@ export interface ThroughputResult {
 }
 
 /** `seq 1 N` through writer → server → reader, timed from the writer's start to the reader's last line. */
-export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults, scrapeEveryMs?: number, clientArgs: string[] = []): Promise<ThroughputResult> {
+/** `follow`: the lines are written to a file first, and the writer ships it with `--follow --from-start`. */
+export async function relayThroughput(n: number, storeArgs: string[], faults?: ProxyFaults, scrapeEveryMs?: number, clientArgs: string[] = [], follow = false): Promise<ThroughputResult> {
   const server = await startBenchServer(scrapeEveryMs ? [...storeArgs, '--http', '0'] : storeArgs);
   const port = server.port;
   const scraper = scrapeEveryMs ? scrapeMetrics(server, scrapeEveryMs) : undefined;
@@ -68,19 +69,33 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
     reader.stdout.on('data', (d: Buffer) => hash.update(d));
     // Lines written before the reader is registered would be before its starting point.
     await waitForLine(reader.stderr, /registered as/);
-    const started = performance.now();
-    const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common], { stdio: ['pipe', 'ignore', 'inherit'] });
     const expected = createHash('sha256');
     const chunk = 10_000;
+    const input: string[] = [];
     for (let i = 1; i <= n; i += chunk) {
       let s = '';
       for (let j = i; j < Math.min(i + chunk, n + 1); j++) s += `${j}\n`;
       expected.update(s);
-      if (!writer.stdin.write(s)) await once(writer.stdin, 'drain');
+      input.push(s);
     }
-    writer.stdin.end();
-    const [[wcode], [rcode]] = await Promise.all([once(writer, 'exit'), once(reader, 'exit')]);
-    const seconds = (performance.now() - started) / 1000;
+    const file = follow ? join(mkdtempSync(join(tmpdir(), 'bench-follow-')), 'app.log') : undefined;
+    if (file) writeFileSync(file, input.join(''));
+    const started = performance.now();
+    const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common, ...(file ? ['--follow', file, '--from-start'] : [])], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
+    if (!file) {
+      for (const s of input) if (!writer.stdin.write(s)) await once(writer.stdin, 'drain');
+      writer.stdin.end();
+    }
+    const writerExit = once(writer, 'exit');
+    const [rcode] = await once(reader, 'exit');
+    const read = performance.now();
+    // A follower follows on: once the reader has every line, it is told to stop (and exits 0).
+    if (file) writer.kill('SIGTERM');
+    const [wcode] = await writerExit;
+    if (file) rmSync(dirname(file), { recursive: true, force: true });
+    const seconds = ((file ? read : performance.now()) - started) / 1000;
     await proxy?.stop();
     if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
     const scrapes = await scraper?.stop();

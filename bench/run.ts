@@ -102,7 +102,7 @@ if (only.has('throughput')) {
   say(`Redis store: one server on a local Redis ${/v=(\S+)/.exec(version('redis-server', ['--version']))?.[1] ?? '(version unknown)'}, append-only file with \`appendfsync everysec\`.`);
   say('Bare dgram: a Node process forwarding every datagram to a sink, no reliability, no store (what is lost is not counted).');
   for (const n of sizes) {
-    const r: Record<string, number[]> = { sqlite: [], tcp: [], memory: [], redis: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
+    const r: Record<string, number[]> = { sqlite: [], follow: [], tcp: [], memory: [], redis: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
     for (let i = 0; i < repeats; i++) {
       for (const store of ['sqlite', 'memory', 'redis']) {
         const res = await relayThroughput(n, store === 'redis' ? await redisStore() : ['--store', store]);
@@ -110,6 +110,10 @@ if (only.has('throughput')) {
         r[store]!.push(res.linesPerSecond);
         progress(`N=${n} udp-relay ${store}: ${int(res.linesPerSecond)} lines/s`);
       }
+      const followed = await relayThroughput(n, ['--store', 'sqlite'], undefined, undefined, [], true);
+      if (!followed.outputMatches) throw new Error('udp-relay --follow: output differs from input');
+      r['follow']!.push(followed.linesPerSecond);
+      progress(`N=${n} udp-relay sqlite, run-writer --follow: ${int(followed.linesPerSecond)} lines/s`);
       const overTcp = await relayThroughput(n, ['--store', 'sqlite'], undefined, undefined, ['--transport', 'tcp']);
       if (!overTcp.outputMatches) throw new Error('udp-relay over TCP: output differs from input');
       r['tcp']!.push(overTcp.linesPerSecond);
@@ -132,6 +136,7 @@ if (only.has('throughput')) {
     say('|---|---|---|');
     const row = (name: string, key: string): void => say(`| ${name} | ${spread(r[key]!)} | ${key === 'sqlite' ? '—' : ratio(r['sqlite']!, r[key]!)} |`);
     row('udp-relay, sqlite store', 'sqlite');
+    row('udp-relay, sqlite store, the lines shipped from a file (`run-writer --follow`, the file written first)', 'follow');
     row('udp-relay, sqlite store, clients over TCP (`--transport tcp`)', 'tcp');
     row('udp-relay, memory store', 'memory');
     row('udp-relay, redis store', 'redis');
