@@ -54,6 +54,12 @@ export function baseParser(name: string, argv: string[]): Argv {
         if (!argv.some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`) || a === `--${key}` || a.startsWith(`--${key}=`))) delete args[key];
       }
     }, true)
+    // A number option given a word is NaN to yargs: the checks that follow name the word as it was given.
+    .middleware((args) => {
+      for (const [key, value] of Object.entries(args)) {
+        if (typeof value === 'number' && Number.isNaN(value)) args[key] = givenText(argv, key) ?? 'not a number';
+      }
+    }, true)
     .fail((msg: string | undefined, err: Error | undefined) => {
       if (err instanceof UserError) throw err;
       // yargs checks required options before unknown ones: `--usrname x` would say the username is missing.
@@ -62,6 +68,17 @@ export function baseParser(name: string, argv: string[]): Argv {
       const text = (msg ?? err?.message ?? 'bad arguments').replace(/\s*\n\s*/g, ' ');
       throw new UserError(`${text} (see ${name} --help)`, ExitCode.Usage);
     });
+}
+
+/** What was given for option `key` (camelCase or dashed): on the command line, or in its RELAY_* variable. */
+function givenText(argv: string[], key: string): string | undefined {
+  const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  for (let i = argv.length - 1; i >= 0; i--) {
+    const a = argv[i]!;
+    if (a.startsWith(`--${flag}=`)) return a.slice(flag.length + 3);
+    if (a === `--${flag}` && i + 1 < argv.length) return argv[i + 1];
+  }
+  return process.env[`RELAY_${flag.replace(/-/g, '_').toUpperCase()}`];
 }
 
 /** Every name an option of this parser answers to: as declared, its aliases, and their camelCase forms. */

@@ -5,7 +5,7 @@ import { isValidName, NAME_RULE } from '../protocol/names.js';
 import { ChatRoom, chatFailure } from './chat-room.js';
 import { ChatScreen } from './chat-screen.js';
 import { describeServers, resolveServers, type Transport } from './address-list.js';
-import { baseParser, examplesText, favourEventLoop, runCommand, type Example } from './command.js';
+import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { clientOptions } from './client-options.js';
 import { ExitCode } from './exit-codes.js';
 import { escapeControls } from './format.js';
@@ -41,6 +41,7 @@ const parse = (argv: string[]) =>
 
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
+  if (!(args.timeout > 0)) throw usage(`invalid --timeout '${args.timeout}': expected seconds above 0`);
   favourEventLoop();
   const servers = await resolveServers(args.address, args.port, args.transport as Transport);
   const me = args.username;

@@ -97,6 +97,34 @@ test('option checks name what was typed: a bad port, an unknown store, a zero si
   }
 });
 
+test('every number option given a word is a usage error naming the word (exit 2, one line), whichever command', async () => {
+  const checked: string[] = [];
+  for (const [cmd, needs] of [
+    ['run-server', ['--port', '0', '--store', 'memory']],
+    ['run-writer', ['-u', 'w', '--port', '9']],
+    ['run-reader', ['-u', 'r', '--port', '9']],
+    ['run-chat', ['-u', 'c', '--port', '9']],
+  ] as const) {
+    // The number options, from the command's own help (an option's entry may wrap onto the next lines).
+    const help = (await run(cmd, ['--help'])).stdout;
+    const entries = help.split(/\n(?=\s{2}(?:-\w, )?\s*--)/);
+    const numbers = entries.filter((e) => e.includes('[number]')).map((e) => /--([\w-]+)/.exec(e)![1]!);
+    assert.ok(numbers.length > 0, `${cmd} has number options`);
+    for (const option of numbers) {
+      const r = await run(cmd, [...needs, `--${option}`, 'soon']);
+      assert.equal(r.code, 2, `${cmd} --${option} soon: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^${cmd}: invalid --${option} 'soon'`));
+      checked.push(`${cmd} --${option}`);
+    }
+  }
+  assert.ok(checked.length >= 18, checked.join(', '));
+  // Also from the environment.
+  const env = await run('run-reader', ['-u', 'r', '--port', '9'], '', { RELAY_DELAY: 'later' });
+  assert.equal(env.code, 2);
+  assert.match(env.stderr, /^run-reader: invalid --delay 'later'/);
+});
+
 test('readers give up on a dead server: --once and --who after 5 s by default, --timeout N otherwise; interrupted is never "no messages"', async () => {
   const port = String(await deadPort());
   for (const args of [['--once'], ['--who'], ['--timeout', '1']]) {

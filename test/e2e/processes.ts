@@ -50,7 +50,7 @@ const NO_CONFIG = { XDG_CONFIG_HOME: `${ROOT}test/e2e/no-config-here` };
 
 /** Runs one of the commands as a user would, with RELAY_* variables cleared and no config file, unless given. */
 export function start(
-  name: 'run-server' | 'run-writer' | 'run-reader',
+  name: 'run-server' | 'run-writer' | 'run-reader' | 'run-chat',
   args: string[],
   env: Record<string, string> = {},
   cwd?: string,
@@ -83,7 +83,7 @@ export function start(
 }
 
 /** Runs a command to the end with `input` on stdin. */
-export async function run(name: 'run-writer' | 'run-reader' | 'run-server', args: string[], input = '', env: Record<string, string> = {}): Promise<Finished> {
+export async function run(name: 'run-writer' | 'run-reader' | 'run-server' | 'run-chat', args: string[], input = '', env: Record<string, string> = {}): Promise<Finished> {
   const r = start(name, args, env);
   r.proc.stdin!.end(input);
   return r.done;
