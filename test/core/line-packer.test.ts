@@ -233,3 +233,54 @@ test('a mark sent ahead goes in the next datagram that starts a line, before the
   assert.ok(rest.includes('f=3') && !rest.includes('k=0'), rest.join(','));
   assert.deepEqual(shown(p.next(200)), ['k=0']);
 });
+
+test('marks sent ahead fill datagrams by bytes and by entries, as far as each holds', () => {
+  const p = new LinePacker(1 << 20);
+  for (let i = 0; i < 10; i++) p.markAhead(mark(`k${i}`, 'v'.repeat(10)));
+  // Room for three marks exactly: 3, 3, 3, 1.
+  const budget = 3 * markEntryBytes(2, 10);
+  const sizes: number[] = [];
+  for (let e = p.next(budget); e; e = p.next(budget)) sizes.push(e.entries.length);
+  assert.deepEqual(sizes, [3, 3, 3, 1]);
+  const q = new LinePacker(1 << 20);
+  for (let i = 0; i < ENTRIES_PER_PACKET_MAX + 3; i++) q.markAhead(mark(`k${i}`, ''));
+  assert.equal(q.next(1 << 20)!.entries.length, ENTRIES_PER_PACKET_MAX);
+  assert.equal(q.next(1 << 20)!.entries.length, 3);
+  // Lines and their marks of distinct keys count together against the entries a datagram holds.
+  const r = new LinePacker(1 << 20);
+  for (let i = 0; i < ENTRIES_PER_PACKET_MAX; i++) {
+    push(r, '');
+    r.mark(mark(`k${i}`, ''));
+  }
+  const first = r.next(1 << 20)!;
+  assert.equal(first.entries.length, ENTRIES_PER_PACKET_MAX);
+  assert.equal(first.linesEnded, ENTRIES_PER_PACKET_MAX / 2);
+});
+
+test('a mark alone in its slot is sent when it fits exactly; mark entries are neither MORE nor CONTINUED; sent marks free their room', () => {
+  const p = new LinePacker(10);
+  p.mark(mark('f', '1'));
+  const e = p.next(markEntryBytes(1, 1))!;
+  assert.deepEqual(shown(e), ['f=1']);
+  assert.deepEqual([e.entries[0]!.more, e.entries[0]!.continued], [false, false]);
+  // A queue of 10 bytes: twenty marks alone, sent, leave it accepting lines.
+  for (let i = 0; i < 20; i++) p.mark(mark(`k${i}`, '1'));
+  while (p.hasPending) p.next(1000);
+  assert.equal(p.acceptingInput, true);
+});
+
+test('a line from a file names it on its first entry only; a mark sent ahead never shares a datagram with a first fragment', () => {
+  const p = new LinePacker(1 << 20);
+  const b = Buffer.from('L'.repeat(300));
+  p.push(b, 0, b.length, undefined, 'app.log');
+  const parts: DataEntry[][] = [];
+  while (p.hasPending) parts.push(p.next(200)!.entries);
+  assert.ok(parts.length > 1);
+  assert.equal(parts[0]![0]!.file, 'app.log');
+  for (const part of parts.slice(1)) assert.ok(part.every((x) => !('file' in x)), 'continued fragments carry no file');
+  const q = new LinePacker(1 << 20);
+  q.markAhead(mark('g', '0'));
+  q.push(b, 0, b.length);
+  assert.deepEqual(shown(q.next(200)), ['g=0']);
+  assert.equal(q.next(200)!.entries[0]!.more, true);
+});

@@ -103,7 +103,7 @@ export class LinePacker {
     // Not inside a line: a mark there would be stored before the line's end.
     while (this.headOffset === 0 && this.ahead.length > 0) {
       const m = this.ahead[0]!;
-      if (marks.bytesWith(m) > budget || marks.size + (marks.has(m) ? 0 : 1) > ENTRIES_PER_PACKET_MAX) break;
+      if (marks.size >= ENTRIES_PER_PACKET_MAX || marks.bytesWith(m) > budget) break;
       marks.put(m);
       this.ahead.shift();
     }
@@ -168,14 +168,9 @@ class DatagramMarks {
     return this.list.length;
   }
 
-  has(m: WriterMark): boolean {
-    return this.indexOf(m) >= 0;
-  }
-
   /** What their entries would cost with `m` in place of the one of its key. */
   bytesWith(m: WriterMark): number {
-    const i = this.indexOf(m);
-    const before = i >= 0 ? this.list[i]! : undefined;
+    const before = this.list[this.indexOf(m)];
     return this.bytes + markEntryBytes(m.key.length, m.value.length) - (before ? markEntryBytes(before.key.length, before.value.length) : 0);
   }
 
