@@ -82,6 +82,8 @@ describe('run-writer --follow', () => {
     writeFileSync(log, numbered(301, 400));
     w = await follower(s.port, 'web1', log);
     t.after(() => w.proc.kill('SIGKILL'));
+    // At --log-level debug it says where it resumes each file: the rotated one where the server had it.
+    assert.match(w.stderr(), /following .*app\.log\.1 \(inode \d+, \d+ bytes\) from (\d+); marked at \1 \(64 bytes known\)/);
     appendFileSync(log, numbered(401, 500));
     await untilStored(s.port, 500, 10_000);
     w.proc.kill('SIGTERM');

@@ -24,12 +24,14 @@ interface Seen {
   lines: string[];
   marks: WriterMark[];
   warnings: string[];
+  /** What it says at --log-level debug. */
+  traces: string[];
   /** Marks queued since the last flush: what would wait unsent. */
   unflushed: number;
 }
 
 function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: number; maxLineBytes?: number } = {}): { f: FileFollower; seen: Seen } {
-  const seen: Seen = { lines: [], marks: [], warnings: [], unflushed: 0 };
+  const seen: Seen = { lines: [], marks: [], warnings: [], traces: [], unflushed: 0 };
   const f = new FileFollower({
     patterns,
     fromStart: opts.fromStart ?? false,
@@ -37,6 +39,7 @@ function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: nu
     pollMs: 20,
     lingerMs: opts.lingerMs ?? 100,
     warn: (m) => seen.warnings.push(m),
+    trace: (m) => seen.traces.push(m),
     sink: {
       line: (bytes, start, end, file) => seen.lines.push(`${file.split('/').pop()}:${bytes.toString('utf8', start, end)}`),
       oversize: (bytes) => seen.lines.push(`oversize ${bytes}`),
@@ -135,6 +138,8 @@ test('renamed away: read to its end, the new file from its start, the old one le
   await new Promise((r) => setTimeout(r, 60));
   await f.stop();
   assert.equal(places(seen.marks).size, 1, 'only the file at the path is still marked');
+  assert.ok(seen.traces.some((t) => /^let go of .*app\.log \(inode \d+\) at 8$/.test(t)), seen.traces.join('\n'));
+  assert.ok(seen.traces.some((t) => /^following .*app\.log \(inode \d+, 2 bytes\) from 0$/.test(t)), seen.traces.join('\n'));
   // The mark that lets it go is sent at once, not left waiting for a line to carry it.
   assert.equal(seen.unflushed, 0);
 });
