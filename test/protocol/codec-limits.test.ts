@@ -26,7 +26,7 @@ import {
 } from '../../src/protocol/constants.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import type { Ack, Batch, Data, Hello, Marks, Packet, Presence, WireMessage } from '../../src/protocol/packets.js';
-import { markEntryBytes } from '../../src/protocol/marks-codec.js';
+import { MARKS_HEADER_BYTES, markEntryBytes, marksItemBytes } from '../../src/protocol/marks-codec.js';
 import {
   BATCH_HEADER_BYTES,
   batchMessageOverheadBytes,
@@ -434,5 +434,12 @@ describe('marks', () => {
     assert.equal((decode(marks(3, 1, 2)) as Marks).marks.length, 2);
     assert.equal((decode(marks(0, 0, 0)) as Marks).total, 0);
     rejects(marks(3, 2, 2), 'bad-field', /marks 2\+2 of 3/);
+  });
+
+  test('a MARKS packet is its header and its marks, byte for byte (what the server pages answers by)', () => {
+    for (const [n, valueBytes] of [[0, 0], [1, 17], [5, MARK_VALUE_BYTES_MAX]] as const) {
+      const p: Marks = { kind: 'marks', sessionId: 1n, requestId: 1, total: n, from: 0, marks: Array.from({ length: n }, (_, i) => ({ key: Buffer.from(`key${i}`), value: Buffer.alloc(valueBytes) })) };
+      assert.equal(encode(p).length, MARKS_HEADER_BYTES + p.marks.reduce((sum, m) => sum + marksItemBytes(m), 0));
+    }
   });
 });

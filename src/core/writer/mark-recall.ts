@@ -29,11 +29,6 @@ export class MarkRecall {
     return this.ask(sessionId, now);
   }
 
-  /** Stops asking (the session ended). */
-  stop(): void {
-    this.sentAt = undefined;
-  }
-
   /** An answer: the next question, all the marks, or nothing (not an answer to the question out). */
   answered(p: Marks, now: number): { next: Recall } | { done: WriterMark[] } | undefined {
     if (this.sentAt === undefined || p.requestId !== this.requestId || p.from !== this.marks.length) return undefined;
