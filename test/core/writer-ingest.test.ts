@@ -147,3 +147,25 @@ test('selective acknowledgements name the early datagrams in ranges, the lowest 
   assert.equal(ranges.length, 16);
   assert.deepEqual(ranges.at(-1), { first: 36, last: 36 });
 });
+
+test("a line's file goes with it to the store, whole or reassembled from its first fragment", () => {
+  const ingest = new WriterIngest(1, 64, 1 << 20);
+  ingest.accept(1, [{ ...line('whole'), file: 'a.log' }, line('from stdin')]);
+  ingest.accept(2, [{ ...first(5), file: 'b.log' }]);
+  ingest.accept(3, [last(5)]);
+  assert.deepEqual(ingest.drain().lines, [
+    { text: Buffer.from('whole'), file: 'a.log' },
+    { text: Buffer.from('from stdin') },
+    { text: Buffer.from('aaaaaccccc'), file: 'b.log' },
+  ]);
+});
+
+test('a datagram with a mark and a fragment to be continued is refused, wherever the mark stands', () => {
+  const mark: DataEntry = { more: false, continued: false, mark: Buffer.from('f'), text: Buffer.from('1') };
+  for (const entries of [[mark, middle(5)], [last(5), mark, first(5)]]) {
+    const ingest = new WriterIngest(1, 64, 1 << 20);
+    ingest.accept(1, [first(5)]);
+    assert.equal(ingest.accept(2, entries), 'violation');
+    assert.deepEqual(ingest.drain().marks, []);
+  }
+});
