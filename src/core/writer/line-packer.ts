@@ -182,7 +182,12 @@ class DatagramMarks {
   }
 
   private indexOf(m: WriterMark): number {
-    return this.list.findIndex((x) => x.key === m.key || x.key.equals(m.key));
+    // Called for every line: a plain loop, no closure.
+    for (let i = 0; i < this.list.length; i++) {
+      const key = this.list[i]!.key;
+      if (key === m.key || key.equals(m.key)) return i;
+    }
+    return -1;
   }
 }
 

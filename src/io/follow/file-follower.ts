@@ -128,7 +128,7 @@ export class FileFollower {
       f.path = path;
       f.attached = true;
       if (!(await f.unchanged(Number(st.size)))) {
-        const copy = await this.openCopy([dirname(path)], f.at, false);
+        const copy = await this.openCopy(await filesIn([dirname(path)]), f.at, false);
         this.opts.warn(`${path} was truncated or replaced: reading it again from its start${copy ? ` (the rest of what it held first, from its copy ${copy})` : ''}`);
         f.restart();
       }
@@ -143,40 +143,31 @@ export class FileFollower {
    * for by device and inode next to the followed files, and read to their end. Those not found are given up.
    */
   private async findMoved(): Promise<void> {
-    if (this.resume.size > 0) {
-      for (const dir of this.dirs) {
-        for (const name of await listDir(dir, DIR_ENTRIES_MAX)) {
-          const path = join(dir, name);
-          const st = await stat(path, { bigint: true }).catch(() => undefined);
-          if (st?.isFile() && this.resume.has(idKey({ dev: st.dev, ino: st.ino }))) await this.open(path, { dev: st.dev, ino: st.ino }, Number(st.size), false);
-        }
-      }
-    }
+    // Listed once: for the files moved, and for the copies of those gone.
+    const entries = this.resume.size > 0 ? await filesIn(this.dirs) : [];
+    for (const e of entries) if (this.resume.has(idKey(e.id))) await this.open(e.path, e.id, e.size, false);
     const lost = [...this.resume.values()];
     this.resume.clear();
     for (const { id, place } of lost) {
       this.opts.sink.mark(forgetMark(id));
       // Gone, but copied first (copy-and-truncate, then the file removed): its unsent rest is in the copy.
-      const copy = await this.openCopy(this.dirs, place, true);
+      const copy = await this.openCopy(entries, place, true);
       if (copy) this.opts.warn(`a file followed before (device ${id.dev}, inode ${id.ino}) is gone: the rest of what it held is read from its copy ${copy}`);
       else this.opts.warn(`a file followed before (device ${id.dev}, inode ${id.ino}) is gone: what it held unsent, if anything, is lost`);
     }
   }
 
   /**
-   * Copy-and-truncate rotation: a copy of a followed file, next to it, holds what had not been read when the
-   * file was truncated. Found by its first bytes (the newest such copy, at least as long as what was read):
-   * it is read from there, and let go. Returns its path.
+   * Copy-and-truncate rotation: a copy of a followed file, among `entries` (the files next to it), holds what
+   * had not been read when the file was truncated. Found by its first bytes (the newest such copy, at least as
+   * long as what was read): it is read from there, and let go. Returns its path.
    */
-  private async openCopy(dirs: string[], place: FilePlace, settled: boolean): Promise<string | undefined> {
+  private async openCopy(entries: readonly DirEntry[], place: FilePlace, settled: boolean): Promise<string | undefined> {
     if (place.fpBytes === 0) return undefined;
-    let best: { path: string; id: FileId; size: number; mtime: bigint } | undefined;
-    for (const path of (await Promise.all(dirs.map(async (dir) => (await listDir(dir, DIR_ENTRIES_MAX)).map((name) => join(dir, name))))).flat()) {
-      const st = await stat(path, { bigint: true }).catch(() => undefined);
-      if (!st?.isFile() || Number(st.size) < place.offset || this.files.has(idKey({ dev: st.dev, ino: st.ino }))) continue;
-      if (best && st.mtimeNs <= best.mtime) continue;
-      if (!fingerprint(await readHead(path, place.fpBytes)).equals(place.fp)) continue;
-      best = { path, id: { dev: st.dev, ino: st.ino }, size: Number(st.size), mtime: st.mtimeNs };
+    let best: DirEntry | undefined;
+    for (const e of entries) {
+      if (e.size < place.offset || this.files.has(idKey(e.id)) || (best && e.mtime <= best.mtime)) continue;
+      if (fingerprint(await readHead(e.path, place.fpBytes)).equals(place.fp)) best = e;
     }
     if (!best) return undefined;
     await this.open(best.path, best.id, best.size, false, { place, settled });
@@ -208,7 +199,7 @@ export class FileFollower {
     if (marked && size >= marked.place.offset && fingerprint(head.subarray(0, marked.place.fpBytes)).equals(marked.place.fp)) {
       offset = marked.place.offset;
     } else if (marked) {
-      const copy = await this.openCopy([dirname(path)], marked.place, marked.settled);
+      const copy = await this.openCopy(await filesIn([dirname(path)]), marked.place, marked.settled);
       this.opts.warn(`${path} is not as it was when last followed (truncated or replaced): reading it from its start${copy ? ` (the rest of what it held first, from its copy ${copy})` : ''}`);
     } else if (this.firstScan && !this.known && !this.opts.fromStart) {
       offset = size; // the first run starts at the end of what exists, as tail -F does
@@ -250,6 +241,26 @@ export class FileFollower {
     this.warned.add(key);
     this.opts.warn(message);
   }
+}
+
+interface DirEntry {
+  path: string;
+  id: FileId;
+  size: number;
+  mtime: bigint;
+}
+
+/** The regular files in these directories (at most DIR_ENTRIES_MAX looked at in each). */
+async function filesIn(dirs: readonly string[]): Promise<DirEntry[]> {
+  const out: DirEntry[] = [];
+  for (const dir of dirs) {
+    for (const name of await listDir(dir, DIR_ENTRIES_MAX)) {
+      const path = join(dir, name);
+      const st = await stat(path, { bigint: true }).catch(() => undefined);
+      if (st?.isFile()) out.push({ path, id: { dev: st.dev, ino: st.ino }, size: Number(st.size), mtime: st.mtimeNs });
+    }
+  }
+  return out;
 }
 
 async function readHead(path: string, n: number): Promise<Buffer> {
