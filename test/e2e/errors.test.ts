@@ -127,19 +127,23 @@ test('every number option given a word is a usage error naming the word (exit 2,
 
 test('readers give up on a dead server: --once and --who after 5 s by default, --timeout N otherwise; interrupted is never "no messages"', async () => {
   const port = String(await deadPort());
-  for (const args of [['--once'], ['--who'], ['--timeout', '1']]) {
+  // Side by side: each only waits (names differ, as nothing answers to hold them).
+  const giveUp = async (args: string[], name: string): Promise<void> => {
     // At the default level: a script's stderr holds the one line of the error, and nothing before it.
-    const r = await run('run-reader', ['-u', 'cron', '--port', port, ...args]);
+    const r = await run('run-reader', ['-u', name, '--port', port, ...args]);
     assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /^run-reader: server 127\.0\.0\.1:\d+ is not responding \(no answer within \d+ s\)\n$/);
     assert.ok(r.ms < 9_000, `${args.join(' ')} gave up after ${r.ms} ms`);
-  }
-  const waiting = start('run-reader', ['-u', 'cron', '--port', port, '--once', '--timeout', '30', '--log-level', 'error']);
-  await new Promise((res) => setTimeout(res, 1_000));
-  waiting.proc.kill('SIGTERM');
-  const killed = await waiting.done;
-  assert.equal(killed.code, 3, killed.stderr);
-  assert.doesNotMatch(killed.stderr, /no messages/);
+  };
+  const interrupted = async (): Promise<void> => {
+    const waiting = start('run-reader', ['-u', 'cron4', '--port', port, '--once', '--timeout', '30', '--log-level', 'error']);
+    await new Promise((res) => setTimeout(res, 1_000));
+    waiting.proc.kill('SIGTERM');
+    const killed = await waiting.done;
+    assert.equal(killed.code, 3, killed.stderr);
+    assert.doesNotMatch(killed.stderr, /no messages/);
+  };
+  await Promise.all([giveUp(['--once'], 'cron1'), giveUp(['--who'], 'cron2'), giveUp(['--timeout', '1'], 'cron3'), interrupted()]);
 });
 
 test('a name is kept for its client while that runs, and is free at once when the client was killed (same host)', async () => {

@@ -122,7 +122,7 @@ describe('TCP when the path or the server fails', () => {
     await server.stop();
   });
 
-  test('a peer that stops reading is dropped to, not buffered for: other clients go on, the server stays small', async () => {
+  test('a peer that stops reading is dropped to, not buffered for: other clients go on, the server stays small', async (t) => {
     const server = await startWatchedServer();
     const p = String(server.port);
     assert.equal((await run('run-writer', ['-u', 'fill', '-p', p], lines(1, 20_000))).code, 0);
@@ -134,13 +134,17 @@ describe('TCP when the path or the server fails', () => {
     const welcome = await peer.next('welcome');
     peer.socket.pause();
     const rssBefore = rssKb(server.proc.pid!);
+    // One fetch a tick, until packets to it are dropped (or 30 s): the server answers only the newest of
+    // the fetches that come while it reads, so a burst of them is one reply, and the kernel's buffers on
+    // loopback hold tens of megabytes before the server's own limit is reached.
     let asked = 0;
+    const askUntil = Date.now() + 30_000;
     const asking = setInterval(() => {
-      for (let i = 0; i < 50 && asked < 3000; i++) {
-        asked++;
-        peer.send({ kind: 'fetch', sessionId: welcome.sessionId, fetchId: asked, position: welcome.resume, offset: 0, waitMs: 0, maxDatagrams: 64 });
-      }
-    }, 10);
+      if (Date.now() > askUntil) return clearInterval(asking);
+      asked++;
+      peer.send({ kind: 'fetch', sessionId: welcome.sessionId, fetchId: asked, position: welcome.resume, offset: 0, waitMs: 0, maxDatagrams: 64 });
+    }, 2);
+    t.after(() => clearInterval(asking));
     // Meanwhile another pair moves 30,000 lines over TCP.
     const started = performance.now();
     const reader = start('run-reader', ['-u', 'busy', '-p', p, '--transport', 'tcp', '--from', 'latest', '--count', '30000', '--format', 'raw']);
@@ -152,11 +156,10 @@ describe('TCP when the path or the server fails', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, lines(1, 30_000));
     assert.ok(ms < 20_000, `the others took ${Math.round(ms)} ms`);
-    // Every fetch asked (a busy machine may still be sending them): far more than any buffer holds.
     const dropped = await until('packets to the peer that does not read to be dropped', async () => {
       const n = metric(await scrape(server.http), 'relay_tcp_packets_dropped_total') ?? 0;
-      return asked === 3000 && n > 0 ? n : undefined;
-    });
+      return n > 0 ? n : undefined;
+    }, 35_000);
     clearInterval(asking);
     assert.ok(dropped > 0);
     const grownMb = (rssKb(server.proc.pid!) - rssBefore) / 1024;
