@@ -4,4 +4,5 @@
 import '../protocol/auth.test.js';
 import '../protocol/codec.test.js';
 import '../protocol/codec-limits.test.js';
+import '../protocol/noise.test.js';
 import '../protocol/stream-framing.test.js';
