@@ -4,6 +4,7 @@ import '../core/address.test.js';
 import '../core/client-sign-on.test.js';
 import '../core/liveness.test.js';
 import '../core/replay-window.test.js';
+import '../core/session-cipher.test.js';
 import '../core/sign-on.test.js';
 import '../core/timers.test.js';
 import '../cli/address-list.test.js';
