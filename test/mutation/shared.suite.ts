@@ -11,4 +11,5 @@ import '../cli/address-list.test.js';
 import '../cli/chat-receipts.test.js';
 import '../cli/chat-room.test.js';
 import '../cli/format.test.js';
+import '../cli/server-identity.test.js';
 import '../io/line-splitter.test.js';

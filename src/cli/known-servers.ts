@@ -1,0 +1,65 @@
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
+import { ExitCode, UserError } from './exit-codes.js';
+import { fingerprint } from './server-identity.js';
+
+/** `$XDG_CONFIG_HOME/udp-relay/known_servers`, or `~/.config/udp-relay/known_servers`. */
+export function knownServersPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME !== undefined && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
+  return join(base, 'udp-relay', 'known_servers');
+}
+
+export type KeyVerdict = { ok: true; firstContact: boolean } | { ok: false; error: UserError };
+
+/**
+ * The keys of the servers this user has met (trust on first use, as SSH's known_hosts): one line per
+ * server, `host:port base64-key`; `#` starts a comment. A server met for the first time is remembered;
+ * one whose key has changed is refused until its line is removed, as the change may be someone in the
+ * middle. A key pinned with --server-key is checked instead, and nothing is remembered.
+ */
+export class KnownServers {
+  private readonly keys = new Map<string, { key: string; line: number }>();
+  private lines = 0;
+
+  constructor(readonly path: string) {
+    let text = '';
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`known servers ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, ExitCode.Usage);
+    }
+    const lines = text.split('\n');
+    this.lines = text.endsWith('\n') || text === '' ? lines.length - 1 : lines.length;
+    lines.forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      const [server, key] = line.split(/\s+/);
+      if (server !== undefined && key !== undefined && !this.keys.has(server)) this.keys.set(server, { key, line: i + 1 });
+    });
+  }
+
+  /** Judges the key `server` showed; met for the first time, it is remembered (unless pinned). */
+  check(server: string, publicKey: Buffer, pinned?: string): KeyVerdict {
+    const shown = fingerprint(publicKey);
+    if (pinned !== undefined) {
+      if (shown === pinned) return { ok: true, firstContact: false };
+      return { ok: false, error: new UserError(`server ${server} shows key ${shown}, not the one pinned with --server-key (${pinned}): refused`, ExitCode.Refused) };
+    }
+    const known = this.keys.get(server);
+    const key = publicKey.toString('base64');
+    if (known?.key === key) return { ok: true, firstContact: false };
+    if (known) {
+      return {
+        ok: false,
+        error: new UserError(`server ${server} shows a key that CHANGED (now ${shown}); someone may be in the middle. If the server was given a new key, remove line ${known.line} of ${this.path}: refused`, ExitCode.Refused),
+      };
+    }
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    // A file whose last line has no end yet gets one first, so that the new line stands alone.
+    const ends = this.lines === 0 || readFileSync(this.path, 'utf8').endsWith('\n');
+    appendFileSync(this.path, `${ends ? '' : '\n'}${server} ${key}\n`, { mode: 0o600 });
+    this.keys.set(server, { key, line: ++this.lines });
+    return { ok: true, firstContact: true };
+  }
+}
