@@ -11,6 +11,8 @@ export const cpuSeconds = (pid: number): number => {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
 export const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/** The most a process has held in memory since it started (the kernel's high-water mark of its RSS). */
+export const peakRssMb = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 
 const startLoad = (port: number, count: number, delayMs: number, expected: number): { proc: ChildProcess; said: (p: RegExp, ms: number) => Promise<string> } => {
   const proc = spawn(process.execPath, ['--import', 'tsx', LOAD, String(port), String(count), String(delayMs), String(expected)], {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LossyProxy, type ProxyFaults } from '../test/e2e/lossy-proxy.js';
+import { peakRssMb } from './fanout.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const bin = (name: string): string => join(ROOT, 'bin', `${name}.js`);
@@ -50,6 +51,8 @@ export interface ThroughputResult {
   seconds: number;
   linesPerSecond: number;
   outputMatches: boolean;
+  /** The server's peak RSS over the run. */
+  serverRssMb: number;
 }
 
 /** `seq 1 N` through writer → server → reader, timed from the writer's start to the reader's last line. */
@@ -100,7 +103,7 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
     if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
     const scrapes = await scraper?.stop();
     if (scraper && !scrapes) throw new Error('/metrics was never scraped');
-    return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex') };
+    return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex'), serverRssMb: peakRssMb(server.pid) };
   } finally {
     await scraper?.stop();
     await server.stop();

@@ -16,6 +16,7 @@ import { percentile, relayLatency } from './latency.js';
 import { lightLoad } from './light-load.js';
 import { logGrowth, type GrowthPoint } from './log-growth.js';
 import { mosquittoLatency, mosquittoThroughput, startBroker, type Broker } from './mosquitto.js';
+import { ensureNats, natsThroughput, type NatsMode } from './nats.js';
 import { median, relayThroughput } from './relay.js';
 import { appendRate } from './store-append.js';
 import { mergeResults } from './results-file.js';
@@ -69,6 +70,8 @@ const ratio = (a: number[], b: number[]): string => {
   const f = (x: number): string => `${x.toFixed(2)}×`;
   return rs.length > 1 ? spread(rs, f) : f(rs[0]!);
 };
+/** The version of the `nats` package the bench's clients use. */
+const natsPackage = (): string => (JSON.parse(readFileSync(new URL('../node_modules/nats/package.json', import.meta.url), 'utf8')) as { version: string }).version;
 /** The first line a command prints about itself (mosquitto -h prints its version, and exits 3). */
 const version = (cmd: string, args: string[]): string => {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -101,23 +104,30 @@ if (only.has('throughput')) {
   say(`mosquitto (${version('mosquitto', ['-h'])}): \`mosquitto_pub -l\` → broker → \`mosquitto_sub\`; QoS 1 with \`max_queued_messages 0\`, fed in runs of 60,000 lines.`);
   say(`Redis store: one server on a local Redis ${/v=(\S+)/.exec(version('redis-server', ['--version']))?.[1] ?? '(version unknown)'}, append-only file with \`appendfsync everysec\`.`);
   say('Bare dgram: a Node process forwarding every datagram to a sink, no reliability, no store (what is lost is not counted).');
+  ensureNats();
+  say(`NATS (${version('nats-server', ['--version'])}, a fresh server per run, JetStream on a temporary directory) with clients on the official \`nats\` npm package (${natsPackage()}), each a process of its own (bench/nats-client.mjs): JetStream file stream, the publisher awaiting acks with 8,192 in flight, a durable pull consumer (\`consume()\`) acking each message; the same with a \`Nats-Msg-Id\` on each message (the server drops a repeat within its 2-minute window: the nearest to our exactly once); core NATS publish/subscribe (at most once, nothing stored).`);
+  say('Server peak RSS: the server process\'s high-water mark over the run (`VmHWM`).');
   for (const n of sizes) {
-    const r: Record<string, number[]> = { sqlite: [], follow: [], tcp: [], memory: [], redis: [], q0: [], q1: [], dgram1: [], dgramPacked: [] };
+    const r: Record<string, number[]> = { sqlite: [], follow: [], tcp: [], memory: [], redis: [], q0: [], q1: [], natsJs: [], natsDedup: [], natsCore: [], dgram1: [], dgramPacked: [] };
+    const rss: Record<string, number[]> = {};
+    const relayRun = async (key: string, label: string, ...args: Parameters<typeof relayThroughput>): Promise<void> => {
+      const res = await relayThroughput(...args);
+      if (!res.outputMatches) throw new Error(`udp-relay ${label}: output differs from input`);
+      r[key]!.push(res.linesPerSecond);
+      (rss[key] ??= []).push(res.serverRssMb);
+      progress(`N=${n} udp-relay ${label}: ${int(res.linesPerSecond)} lines/s, server peak RSS ${int(res.serverRssMb)} MB`);
+    };
     for (let i = 0; i < repeats; i++) {
-      for (const store of ['sqlite', 'memory', 'redis']) {
-        const res = await relayThroughput(n, store === 'redis' ? await redisStore() : ['--store', store]);
-        if (!res.outputMatches) throw new Error(`udp-relay ${store}: output differs from input`);
-        r[store]!.push(res.linesPerSecond);
-        progress(`N=${n} udp-relay ${store}: ${int(res.linesPerSecond)} lines/s`);
+      for (const store of ['sqlite', 'memory', 'redis']) await relayRun(store, store, n, store === 'redis' ? await redisStore() : ['--store', store]);
+      await relayRun('follow', 'sqlite, run-writer --follow', n, ['--store', 'sqlite'], undefined, undefined, [], true);
+      await relayRun('tcp', 'sqlite over TCP', n, ['--store', 'sqlite'], undefined, undefined, ['--transport', 'tcp']);
+      for (const [key, mode] of [['natsJs', 'js'], ['natsDedup', 'js-dedup'], ['natsCore', 'core']] as [string, NatsMode][]) {
+        const res = await natsThroughput(n, mode);
+        if (!res.outputMatches) throw new Error(`NATS ${mode}: output differs from input`);
+        r[key]!.push(res.linesPerSecond);
+        (rss[key] ??= []).push(res.serverRssMb);
+        progress(`N=${n} NATS ${mode}: ${int(res.linesPerSecond)} lines/s, server peak RSS ${int(res.serverRssMb)} MB`);
       }
-      const followed = await relayThroughput(n, ['--store', 'sqlite'], undefined, undefined, [], true);
-      if (!followed.outputMatches) throw new Error('udp-relay --follow: output differs from input');
-      r['follow']!.push(followed.linesPerSecond);
-      progress(`N=${n} udp-relay sqlite, run-writer --follow: ${int(followed.linesPerSecond)} lines/s`);
-      const overTcp = await relayThroughput(n, ['--store', 'sqlite'], undefined, undefined, ['--transport', 'tcp']);
-      if (!overTcp.outputMatches) throw new Error('udp-relay over TCP: output differs from input');
-      r['tcp']!.push(overTcp.linesPerSecond);
-      progress(`N=${n} udp-relay sqlite over TCP: ${int(overTcp.linesPerSecond)} lines/s`);
       for (const qos of [0, 1] as const) {
         const res = await mosquittoThroughput(broker!.port, n, qos);
         if (!res.outputMatches) throw new Error(`mosquitto QoS ${qos}: output differs from input`);
@@ -132,9 +142,10 @@ if (only.has('throughput')) {
     say();
     say(`### N = ${int(n)}`);
     say();
-    say('| path | lines/s | udp-relay (sqlite) ÷ this |');
-    say('|---|---|---|');
-    const row = (name: string, key: string): void => say(`| ${name} | ${spread(r[key]!)} | ${key === 'sqlite' ? '—' : ratio(r['sqlite']!, r[key]!)} |`);
+    say('| path | lines/s | udp-relay (sqlite) ÷ this | server peak RSS, MB |');
+    say('|---|---|---|---|');
+    const row = (name: string, key: string): void =>
+      say(`| ${name} | ${spread(r[key]!)} | ${key === 'sqlite' ? '—' : ratio(r['sqlite']!, r[key]!)} | ${rss[key] ? spread(rss[key]) : '—'} |`);
     row('udp-relay, sqlite store', 'sqlite');
     row('udp-relay, sqlite store, the lines shipped from a file (`run-writer --follow`, the file written first)', 'follow');
     row('udp-relay, sqlite store, clients over TCP (`--transport tcp`)', 'tcp');
@@ -142,6 +153,9 @@ if (only.has('throughput')) {
     row('udp-relay, redis store', 'redis');
     row('mosquitto QoS 0 (at most once)', 'q0');
     row('mosquitto QoS 1 (at least once)', 'q1');
+    row('NATS JetStream, publisher awaiting acks, pull consumer acking each (at least once)', 'natsJs');
+    row('NATS JetStream with `Nats-Msg-Id` de-duplication', 'natsDedup');
+    row('core NATS (at most once, nothing stored)', 'natsCore');
     row('bare dgram relay, one line per datagram', 'dgram1');
     row('bare dgram relay, ~1,200-byte datagrams', 'dgramPacked');
   }
