@@ -16,12 +16,16 @@ export class ReplayWindow {
     this.words = new Uint32Array(size / WORD_BITS);
   }
 
+  /** How far behind the newest a counter can be told apart: the ring but the word being refilled. */
+  private get span(): number {
+    return (this.words.length - 1) * WORD_BITS;
+  }
+
   /** True when `n` was not accepted yet and is not too old to tell. */
   fresh(n: number): boolean {
     if (!Number.isSafeInteger(n) || n < 0) return false;
     if (n > this.newest) return true;
-    // The window's last word is the one being refilled as the newest moves on: one word less is certain.
-    if (this.newest - n >= this.size - WORD_BITS) return false;
+    if (this.newest - n >= this.span) return false;
     return (this.words[this.word(n)]! & this.bit(n)) === 0;
   }
 
@@ -30,7 +34,7 @@ export class ReplayWindow {
     if (!this.fresh(n)) return;
     if (n > this.newest) {
       // Words passed over by the jump are cleared: what they held is out of the window now.
-      const from = this.newest < 0 ? 0 : Math.floor(this.newest / WORD_BITS) + 1;
+      const from = Math.floor(this.newest / WORD_BITS) + 1; // 0 while nothing was accepted (newest -1)
       const to = Math.floor(n / WORD_BITS);
       for (let w = from; w <= to && w - from < this.words.length; w++) this.words[w % this.words.length] = 0;
       this.newest = n;

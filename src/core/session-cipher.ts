@@ -1,5 +1,5 @@
 import type { NoiseCrypto } from '../protocol/noise.js';
-import { nextKey, openRecord, recordHead, sealRecord } from '../protocol/records.js';
+import { nextKey, openRecord, recordHead, sealRecord, type RecordHead } from '../protocol/records.js';
 import { ReplayWindow } from './replay-window.js';
 
 /** A direction's key is renewed after this many records or this long, whichever comes first. */
@@ -55,21 +55,23 @@ export class SessionCipher {
     if (!head || head.sessionId !== this.sessionId) return undefined;
     if (head.epoch === this.current.epoch + 1) {
       const next: Inbound = { epoch: head.epoch, key: nextKey(this.c, this.current.key), window: new ReplayWindow() };
-      const packet = this.take(next, head.counter, datagram);
+      const packet = this.take(next, head, datagram);
       if (packet) {
         this.previous = this.current;
         this.current = next;
       }
       return packet;
     }
-    const inbound = head.epoch === this.current.epoch ? this.current : head.epoch === this.previous?.epoch ? this.previous : undefined;
-    return inbound && this.take(inbound, head.counter, datagram);
+    // Any other epoch is tried with the key before: one that is not that epoch's fails, as the epoch is
+    // in the nonce and in the associated data.
+    const inbound = head.epoch === this.current.epoch ? this.current : this.previous;
+    return inbound && this.take(inbound, head, datagram);
   }
 
-  private take(inbound: Inbound, counter: number, datagram: Buffer): Buffer | undefined {
-    if (!inbound.window.fresh(counter)) return undefined;
-    const packet = openRecord(this.c, inbound.key, datagram);
-    if (packet) inbound.window.accept(counter);
+  private take(inbound: Inbound, head: RecordHead, datagram: Buffer): Buffer | undefined {
+    if (!inbound.window.fresh(head.counter)) return undefined;
+    const packet = openRecord(this.c, inbound.key, head, datagram);
+    if (packet) inbound.window.accept(head.counter);
     return packet;
   }
 }

@@ -45,19 +45,18 @@ export interface TransportKeys {
   handshakeHash: Buffer;
 }
 
-/** Noise's SymmetricState with its CipherState (nonces counted from 0 within the handshake). */
+/**
+ * Noise's SymmetricState with its CipherState. In NK each handshake key seals exactly one payload (every
+ * MixKey is followed by one EncryptAndHash), so the nonce is always 0 and no counter is kept.
+ */
 class SymmetricState {
   private h: Buffer;
   private ck: Buffer;
   private k: Buffer | undefined;
-  private n = 0n;
 
-  constructor(
-    private readonly c: NoiseCrypto,
-    protocolName: string,
-  ) {
-    const name = Buffer.from(protocolName, 'ascii');
-    this.h = name.length <= HASH_BYTES ? Buffer.concat([name, Buffer.alloc(HASH_BYTES - name.length)]) : c.hash(name);
+  constructor(private readonly c: NoiseCrypto) {
+    // The protocol name is exactly HASHLEN (32) bytes: it is the initial hash as it is.
+    this.h = Buffer.from(NK_PROTOCOL_NAME, 'ascii');
     this.ck = this.h;
   }
 
@@ -66,26 +65,18 @@ class SymmetricState {
   }
 
   mixKey(ikm: Buffer): void {
-    const [ck, k] = this.hkdf(ikm);
-    this.ck = ck;
-    this.k = k;
-    this.n = 0n;
+    [this.ck, this.k] = this.hkdf(ikm);
   }
 
   encryptAndHash(plaintext: Buffer): Buffer {
-    const out = this.k ? this.c.seal(this.k, this.n++, this.h, plaintext) : plaintext;
+    const out = this.c.seal(this.k!, 0n, this.h, plaintext);
     this.mixHash(out);
     return out;
   }
 
+  /** The plaintext, or undefined; a failed read leaves this state spoiled, so it is read on a clone. */
   decryptAndHash(ciphertext: Buffer): Buffer | undefined {
-    if (!this.k) {
-      this.mixHash(ciphertext);
-      return ciphertext;
-    }
-    const plain = this.c.open(this.k, this.n, this.h, ciphertext);
-    if (!plain) return undefined;
-    this.n++;
+    const plain = this.c.open(this.k!, 0n, this.h, ciphertext);
     this.mixHash(ciphertext);
     return plain;
   }
@@ -97,9 +88,7 @@ class SymmetricState {
 
   /** A copy to try a message on: what a forged one does to it is thrown away with it. */
   clone(): SymmetricState {
-    const copy = new SymmetricState(this.c, '');
-    Object.assign(copy, { h: this.h, ck: this.ck, k: this.k, n: this.n });
-    return copy;
+    return Object.assign(new SymmetricState(this.c), { h: this.h, ck: this.ck, k: this.k });
   }
 
   /** Noise's HKDF with two outputs (RFC 5869 with an empty info, as the spec writes it out). */
@@ -115,7 +104,7 @@ class SymmetricState {
 export class NkInitiator {
   private readonly ss: SymmetricState;
   private readonly e: KeyPair;
-  private state: 'write' | 'read' | 'done' | 'failed' = 'write';
+  private state: 'write' | 'read' | 'done' = 'write';
 
   /** `ephemeral` is for test vectors only: a session's ephemeral key is always fresh. */
   constructor(
@@ -125,7 +114,7 @@ export class NkInitiator {
     ephemeral?: KeyPair,
   ) {
     if (serverKey.length !== DH_BYTES) throw new Error(`a server key is ${DH_BYTES} bytes`);
-    this.ss = new SymmetricState(c, NK_PROTOCOL_NAME);
+    this.ss = new SymmetricState(c);
     this.ss.mixHash(prologue);
     this.ss.mixHash(serverKey);
     this.e = ephemeral ?? c.generateKeyPair();
@@ -143,26 +132,21 @@ export class NkInitiator {
   /** <- e, ee: the server's answer; its payload and the transport keys, or undefined if it is not genuine. */
   readMessage(message: Buffer): { payload: Buffer; keys: TransportKeys } | undefined {
     if (this.state !== 'read') return undefined;
-    if (message.length < DH_BYTES + AEAD_TAG_BYTES) return undefined;
     const re = message.subarray(0, DH_BYTES);
     // Read on a copy: a forged answer must not spoil the handshake for the genuine one behind it.
     const ss = this.ss.clone();
     ss.mixHash(re);
-    const shared = this.safeDh(this.e.privateKey, re);
-    if (!shared) return undefined;
+    let shared: Buffer;
+    try {
+      shared = this.c.dh(this.e.privateKey, re);
+    } catch {
+      return undefined; // not a key, or one of low order
+    }
     ss.mixKey(shared);
     const payload = ss.decryptAndHash(message.subarray(DH_BYTES));
     if (!payload) return undefined;
     this.state = 'done';
     return { payload, keys: ss.split() };
-  }
-
-  private safeDh(priv: Buffer, pub: Buffer): Buffer | undefined {
-    try {
-      return this.c.dh(priv, pub);
-    } catch {
-      return undefined;
-    }
   }
 }
 
@@ -170,20 +154,22 @@ export class NkInitiator {
 export class NkResponder {
   private ss: SymmetricState;
   private re: Buffer | undefined;
+  private done = false;
 
   constructor(
     private readonly c: NoiseCrypto,
     private readonly staticKey: KeyPair,
     prologue: Buffer,
   ) {
-    this.ss = new SymmetricState(c, NK_PROTOCOL_NAME);
+    this.ss = new SymmetricState(c);
     this.ss.mixHash(prologue);
     this.ss.mixHash(staticKey.publicKey);
   }
 
   /** The client's first message: its payload, or undefined when it was not sealed to our key. */
   readMessage(message: Buffer): Buffer | undefined {
-    if (this.re || message.length < DH_BYTES + AEAD_TAG_BYTES) return undefined;
+    // One responder per first message: the server makes a new one for each HELLO.
+    if (this.done || this.re) throw new Error('a responder reads one first message');
     const re = Buffer.from(message.subarray(0, DH_BYTES));
     const ss = this.ss.clone();
     ss.mixHash(re);
@@ -209,6 +195,7 @@ export class NkResponder {
     this.ss.mixKey(this.c.dh(e.privateKey, this.re));
     const message = Buffer.concat([e.publicKey, this.ss.encryptAndHash(payload)]);
     this.re = undefined;
+    this.done = true;
     return { message, keys: this.ss.split() };
   }
 }

@@ -43,10 +43,8 @@ export function recordHead(datagram: Buffer): RecordHead | undefined {
   return { sessionId: datagram.readBigUInt64BE(4), epoch: datagram.readUInt32BE(12), counter: datagram.readUInt32BE(16) };
 }
 
-/** The packet inside a sealed record, or undefined when the record was not sealed with `key` as it stands. */
-export function openRecord(c: NoiseCrypto, key: Buffer, datagram: Buffer): Buffer | undefined {
-  const head = recordHead(datagram);
-  if (!head) return undefined;
+/** The packet inside the sealed record `datagram` (whose clear part is `head`), or undefined when it was not sealed with `key` as it stands. */
+export function openRecord(c: NoiseCrypto, key: Buffer, head: RecordHead, datagram: Buffer): Buffer | undefined {
   return c.open(key, nonceOf(head.epoch, head.counter), datagram.subarray(0, RECORD_HEADER_BYTES), datagram.subarray(RECORD_HEADER_BYTES));
 }
 

@@ -70,3 +70,25 @@ test('keys are renewed on a long session, by count and by time; a record of the 
   assert.equal(server.open(sealRecord(c, Buffer.alloc(32, 9), { sessionId: ID, epoch: 4, counter: 0 }, packet('far'))), undefined);
   assert.equal(server.open(client.seal(packet('e2 1'), REKEY_MS))?.toString(), 'e2 1', 'still on epoch 2');
 });
+
+test('by default keys are renewed every two minutes, counted from the session\'s start', () => {
+  const { client, server } = pair(1_000);
+  assert.equal(recordHead(client.seal(packet('a'), 1_000 + REKEY_MS - 1))?.epoch, 0);
+  const renewed = client.seal(packet('b'), 1_000 + REKEY_MS);
+  assert.equal(recordHead(renewed)?.epoch, 1);
+  assert.equal(server.open(renewed)?.toString(), 'b');
+});
+
+test('a record of another session is refused even under the same keys; what is not a record has no head', () => {
+  const { server } = pair();
+  assert.equal(server.open(sealRecord(c, toServer, { sessionId: ID + 1n, epoch: 0, counter: 0 }, packet('elsewhere'))), undefined);
+  assert.equal(server.open(sealRecord(c, toServer, { sessionId: ID, epoch: 0, counter: 0 }, packet('here')))?.toString(), 'here');
+  const record = sealRecord(c, toServer, { sessionId: ID, epoch: 0, counter: 1 }, packet('x'));
+  for (const [at, value] of [[0, 0x56], [1, 0x53], [2, 1], [3, 0x01]] as const) {
+    const other = Buffer.from(record);
+    other[at] = value;
+    assert.equal(recordHead(other), undefined, `byte ${at} = ${value}`);
+  }
+  assert.equal(recordHead(record.subarray(0, RECORD_OVERHEAD - 1)), undefined);
+  assert.deepEqual(recordHead(record.subarray(0, RECORD_OVERHEAD)), { sessionId: ID, epoch: 0, counter: 1 });
+});

@@ -112,8 +112,16 @@ describe('Noise NK handshake', () => {
     assert.throws(() => client.writeMessage(Buffer.alloc(0)), /written once/);
     const fresh = new NkResponder(c, server, Buffer.from('udp-relay test'));
     assert.ok(fresh.readMessage(first));
-    assert.equal(fresh.readMessage(first), undefined, 'read once');
+    assert.throws(() => fresh.readMessage(first), /reads one first message/);
     const low = Buffer.concat([Buffer.alloc(32), fresh.writeMessage(Buffer.alloc(0)).message.subarray(32)]);
+    assert.throws(() => fresh.readMessage(first), /reads one first message/);
+    assert.throws(() => fresh.writeMessage(Buffer.alloc(0)), /after a genuine first message/);
+    // A first message that was not genuine leaves nothing to answer.
+    const bad = Buffer.from(first);
+    bad[40]! ^= 1;
+    const refused = new NkResponder(c, server, Buffer.from('udp-relay test'));
+    assert.equal(refused.readMessage(bad), undefined);
+    assert.throws(() => refused.writeMessage(Buffer.alloc(0)), /after a genuine first message/);
     assert.equal(client.readMessage(low), undefined);
   });
 });
