@@ -122,7 +122,8 @@ describe('a reader whose output is closed (| head)', () => {
   });
 });
 
-describe('idle spells longer than the liveness timeout, with a healthy server', () => {
+// Its two tests only wait, each with its own names: side by side.
+describe('idle spells longer than the liveness timeout, with a healthy server', { concurrency: true }, () => {
   let a: Server;
   let b: Server;
   before(async () => {
