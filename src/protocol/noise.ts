@@ -100,6 +100,26 @@ class SymmetricState {
   }
 }
 
+/**
+ * Reads a message that starts with the sender's ephemeral key (e, then a DH with our `privateKey`, then
+ * the sealed payload), on a copy of `state`: a forged message must not spoil the handshake for the
+ * genuine one behind it. Undefined when the key is not one (or of low order) or the payload not genuine.
+ */
+function readEphemeralMessage(c: NoiseCrypto, state: SymmetricState, privateKey: Buffer, message: Buffer): { ss: SymmetricState; re: Buffer; payload: Buffer } | undefined {
+  const re = Buffer.from(message.subarray(0, DH_BYTES));
+  const ss = state.clone();
+  ss.mixHash(re);
+  let shared: Buffer;
+  try {
+    shared = c.dh(privateKey, re);
+  } catch {
+    return undefined;
+  }
+  ss.mixKey(shared);
+  const payload = ss.decryptAndHash(message.subarray(DH_BYTES));
+  return payload && { ss, re, payload };
+}
+
 /** The client's side: writes the first message, reads the second. */
 export class NkInitiator {
   private readonly ss: SymmetricState;
@@ -132,21 +152,10 @@ export class NkInitiator {
   /** <- e, ee: the server's answer; its payload and the transport keys, or undefined if it is not genuine. */
   readMessage(message: Buffer): { payload: Buffer; keys: TransportKeys } | undefined {
     if (this.state !== 'read') return undefined;
-    const re = message.subarray(0, DH_BYTES);
-    // Read on a copy: a forged answer must not spoil the handshake for the genuine one behind it.
-    const ss = this.ss.clone();
-    ss.mixHash(re);
-    let shared: Buffer;
-    try {
-      shared = this.c.dh(this.e.privateKey, re);
-    } catch {
-      return undefined; // not a key, or one of low order
-    }
-    ss.mixKey(shared);
-    const payload = ss.decryptAndHash(message.subarray(DH_BYTES));
-    if (!payload) return undefined;
+    const read = readEphemeralMessage(this.c, this.ss, this.e.privateKey, message);
+    if (!read) return undefined;
     this.state = 'done';
-    return { payload, keys: ss.split() };
+    return { payload: read.payload, keys: read.ss.split() };
   }
 }
 
@@ -170,21 +179,11 @@ export class NkResponder {
   readMessage(message: Buffer): Buffer | undefined {
     // One responder per first message: the server makes a new one for each HELLO.
     if (this.done || this.re) throw new Error('a responder reads one first message');
-    const re = Buffer.from(message.subarray(0, DH_BYTES));
-    const ss = this.ss.clone();
-    ss.mixHash(re);
-    let shared: Buffer;
-    try {
-      shared = this.c.dh(this.staticKey.privateKey, re);
-    } catch {
-      return undefined;
-    }
-    ss.mixKey(shared);
-    const payload = ss.decryptAndHash(message.subarray(DH_BYTES));
-    if (!payload) return undefined;
-    this.ss = ss;
-    this.re = re;
-    return payload;
+    const read = readEphemeralMessage(this.c, this.ss, this.staticKey.privateKey, message);
+    if (!read) return undefined;
+    this.ss = read.ss;
+    this.re = read.re;
+    return read.payload;
   }
 
   /** <- e, ee: the answer, and the transport keys. `ephemeral` is for test vectors only. */
