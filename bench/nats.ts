@@ -31,7 +31,7 @@ export async function natsThroughput(n: number, mode: NatsMode): Promise<{ lines
     await waitForLine(server.stderr, /Server is ready/);
     const url = `127.0.0.1:${port}`;
     const subject = 'bench.lines';
-    if (mode !== 'core') await run(['stream', url, mode, subject]);
+    if (mode !== 'core') await makeStream(url, subject);
     const sub = spawn(process.execPath, [CLIENT, 'sub', url, mode, subject, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const got = createHash('sha256');
     sub.stdout.on('data', (d: Buffer) => got.update(d));
@@ -61,8 +61,8 @@ export async function natsThroughput(n: number, mode: NatsMode): Promise<{ lines
 }
 
 /** Makes the file stream the JetStream runs use (one subject, no limits, de-duplication window 2 min, NATS's default). */
-async function run(args: string[]): Promise<void> {
-  const p = spawn(process.execPath, [CLIENT, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+async function makeStream(url: string, subject: string): Promise<void> {
+  const p = spawn(process.execPath, [CLIENT, 'stream', url, 'js', subject], { stdio: ['ignore', 'ignore', 'inherit'] });
   const [code] = await once(p, 'exit');
-  if (code !== 0) throw new Error(`nats-client ${args[0]} exit ${code}`);
+  if (code !== 0) throw new Error(`nats-client stream exit ${code}`);
 }

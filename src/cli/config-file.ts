@@ -18,10 +18,15 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   'port', 'log-level', 'transport',
 ]); // prettier-ignore
 
-/** `$XDG_CONFIG_HOME/udp-relay/config.json`, or `~/.config/udp-relay/config.json`. */
-export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+/** The user's config directory for udp-relay: `$XDG_CONFIG_HOME/udp-relay`, or `~/.config/udp-relay`. */
+export function userConfigDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CONFIG_HOME !== undefined && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
-  return join(base, 'udp-relay', 'config.json');
+  return join(base, 'udp-relay');
+}
+
+/** `config.json` in the user's config directory. */
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(userConfigDir(env), 'config.json');
 }
 
 const bad = (path: string, why: string): UserError => new UserError(`config file ${path}: ${why}`, ExitCode.Usage);

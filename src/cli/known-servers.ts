@@ -1,13 +1,12 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { userConfigDir } from './config-file.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { fingerprint } from './server-identity.js';
 
-/** `$XDG_CONFIG_HOME/udp-relay/known_servers`, or `~/.config/udp-relay/known_servers`. */
+/** `known_servers` in the user's config directory. */
 export function knownServersPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CONFIG_HOME !== undefined && isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(homedir(), '.config');
-  return join(base, 'udp-relay', 'known_servers');
+  return join(userConfigDir(env), 'known_servers');
 }
 
 export type KeyVerdict = { ok: true; firstContact: boolean } | { ok: false; error: UserError };
@@ -21,6 +20,8 @@ export type KeyVerdict = { ok: true; firstContact: boolean } | { ok: false; erro
 export class KnownServers {
   private readonly keys = new Map<string, { key: string; line: number }>();
   private lines = 0;
+  /** The file's last line has no end yet: the next line written gets one first, so that it stands alone. */
+  private unterminated = false;
 
   constructor(readonly path: string) {
     let text = '';
@@ -30,7 +31,8 @@ export class KnownServers {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`known servers ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, ExitCode.Usage);
     }
     const lines = text.split('\n');
-    this.lines = text.endsWith('\n') || text === '' ? lines.length - 1 : lines.length;
+    this.unterminated = text !== '' && !text.endsWith('\n');
+    this.lines = this.unterminated ? lines.length : lines.length - 1;
     lines.forEach((raw, i) => {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) return;
@@ -56,9 +58,8 @@ export class KnownServers {
       };
     }
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-    // A file whose last line has no end yet gets one first, so that the new line stands alone.
-    const ends = this.lines === 0 || readFileSync(this.path, 'utf8').endsWith('\n');
-    appendFileSync(this.path, `${ends ? '' : '\n'}${server} ${key}\n`, { mode: 0o600 });
+    appendFileSync(this.path, `${this.unterminated ? '\n' : ''}${server} ${key}\n`, { mode: 0o600 });
+    this.unterminated = false;
     this.keys.set(server, { key, line: ++this.lines });
     return { ok: true, firstContact: true };
   }

@@ -1,6 +1,6 @@
-import { createHash, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { keyPairOf } from '../io/noise-crypto.js';
+import { keyPairOfObject, noiseCrypto, privateKeyPem } from '../io/noise-crypto.js';
 import type { KeyPair } from '../protocol/noise.js';
 import { ExitCode, UserError } from './exit-codes.js';
 
@@ -40,22 +40,20 @@ export function loadServerKey(path: string, create: boolean): { keys: KeyPair; c
     if (code !== 'ENOENT' || !create) throw failed(path, code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message));
     return { keys: writeNewKey(path), created: true };
   }
-  let raw: Buffer;
+  let key: KeyObject;
   try {
-    const key = createPrivateKey(pem);
-    if (key.asymmetricKeyType !== 'x25519') throw failed(path, `an ${key.asymmetricKeyType ?? 'unknown'} key, not an X25519 one`);
-    raw = key.export({ format: 'der', type: 'pkcs8' }).subarray(-32);
-  } catch (e) {
-    if (e instanceof UserError) throw e;
+    key = createPrivateKey(pem);
+  } catch {
     throw failed(path, 'not a PEM private key');
   }
-  return { keys: keyPairOf(raw), created: false };
+  if (key.asymmetricKeyType !== 'x25519') throw failed(path, `an ${key.asymmetricKeyType ?? 'unknown'} key, not an X25519 one`);
+  return { keys: keyPairOfObject(key), created: false };
 }
 
 /** A fresh key, written where nobody else can read it, and whole or not at all. */
 function writeNewKey(path: string): KeyPair {
-  const { privateKey } = generateKeyPairSync('x25519');
-  const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const keys = noiseCrypto.generateKeyPair();
+  const pem = privateKeyPem(keys.privateKey);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     const fd = openSync(tmp, 'wx', 0o600);
@@ -69,5 +67,5 @@ function writeNewKey(path: string): KeyPair {
     rmSync(tmp, { force: true });
     throw failed(path, `cannot be written: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return keyPairOf(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(-32));
+  return keys;
 }

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { KeyPair, NoiseCrypto } from '../protocol/noise.js';
 import { AEAD_TAG_BYTES } from '../protocol/noise.js';
 
@@ -16,6 +16,12 @@ function nonce12(n: bigint): Buffer {
   return out;
 }
 
+/** The key pair of a node:crypto X25519 private key. */
+export const keyPairOfObject = (key: KeyObject): KeyPair => keyPairOf(key.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_X25519.length));
+
+/** A raw private key as PKCS#8 PEM, as `openssl genpkey -algorithm X25519` writes one. */
+export const privateKeyPem = (privateKey: Buffer): string => privateKeyObject(privateKey).export({ format: 'pem', type: 'pkcs8' }).toString();
+
 /** The key pair whose private half is `privateKey`. */
 export function keyPairOf(privateKey: Buffer): KeyPair {
   const publicKey = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length);
@@ -25,10 +31,7 @@ export function keyPairOf(privateKey: Buffer): KeyPair {
 /** Noise's primitives on node:crypto: X25519, ChaCha20-Poly1305, SHA-256. */
 export const noiseCrypto: NoiseCrypto = {
   dh: (privateKey, publicKey) => diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) }),
-  generateKeyPair: () => {
-    const { privateKey } = generateKeyPairSync('x25519');
-    return keyPairOf(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_X25519.length));
-  },
+  generateKeyPair: () => keyPairOfObject(generateKeyPairSync('x25519').privateKey),
   seal: (key, n, ad, plaintext) => {
     const cipher = createCipheriv('chacha20-poly1305', key, nonce12(n), { authTagLength: AEAD_TAG_BYTES });
     cipher.setAAD(ad, { plaintextLength: plaintext.length });
