@@ -90,6 +90,25 @@ test('presence: a registry too big for one datagram comes page by page, and coun
   assert.deepEqual(req(asked.at(-1)!), { requestId: 3, since: 9, offset: 0 });
 });
 
+test('presence: what changed while the registry came page by page is asked for from the first page on (a change to a paged entry is not lost)', () => {
+  const { t, asked } = tracker();
+  t.start(T0);
+  const page = (requestId: number, version: number, entries: PresenceEntry[], more: boolean) =>
+    t.onPresence({ kind: 'presence', sessionId: 1n, requestId, version, full: true, more, nextOffset: 1, entries }, T0 + 10);
+  page(1, 40, [entry('a', true)], true);
+  // 'a' goes offline (version 41) before the second page is read.
+  page(2, 41, [entry('b', true)], false);
+  t.handleTimeout(T0 + 10 + 1_000);
+  assert.deepEqual(req(asked.at(-1)!), { requestId: 3, since: 40, offset: 0 }, 'from the first page, not the last');
+  const next = t.onPresence({ kind: 'presence', sessionId: 1n, requestId: 3, version: 41, full: false, more: false, nextOffset: 0, entries: [entry('a', false)] }, T0 + 1_020);
+  assert.deepEqual(next?.changes, [entry('a', false)]);
+  // A whole registry again starts its own count.
+  t.start(T0 + 5_000);
+  page(4, 50, [entry('a', false)], false);
+  t.handleTimeout(T0 + 10 + 1_000 + 5_000);
+  assert.equal(asked.at(-1)!.since, 50);
+});
+
 test('presence: changes that do not fit one answer come in several; the version moves with each', () => {
   const { t, asked, answer } = tracker();
   t.start(T0);

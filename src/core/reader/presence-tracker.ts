@@ -27,6 +27,12 @@ export class PresenceTracker {
   private request: (WhoRequest & { sentAt: number }) | undefined;
   private requestSeq = 0;
   private pages: Map<string, PresenceEntry> | undefined;
+  /**
+   * The version of the whole registry's first page. The pages are read one after the other while the
+   * registry changes: what changed between the first page and the last is asked for next, from this
+   * version (asking from the last page's would lose a change to an entry already paged).
+   */
+  private pagesVersion: number | undefined;
   private pollAt: number | undefined;
   /** Someone asked for the whole registry as it is now: hand it over once the next answer is in. */
   private wanted = false;
@@ -46,6 +52,7 @@ export class PresenceTracker {
   /** `settleMs`: how long, when this is a sign-on again, the others get to sign on again too. */
   start(now: number, settleMs = 0): void {
     this.pages = undefined;
+    this.pagesVersion = undefined;
     if (this.known) this.settleUntil = now + settleMs;
     this.ask(this.known ? this.version : 0, 0, now);
   }
@@ -87,6 +94,7 @@ export class PresenceTracker {
     this.request = undefined;
     if (p.full) {
       this.pages ??= new Map();
+      this.pagesVersion ??= p.version;
       for (const e of p.entries) this.pages.set(key(e), e);
       if (p.more) {
         this.ask(0, p.nextOffset, now);
@@ -95,7 +103,8 @@ export class PresenceTracker {
       const before = this.table;
       this.table = this.pages;
       this.pages = undefined;
-      this.version = p.version;
+      this.version = this.pagesVersion ?? p.version;
+      this.pagesVersion = undefined;
       const first = !this.known;
       this.known = true;
       this.schedule(now);
