@@ -7,9 +7,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LossyProxy, type ProxyFaults } from '../test/e2e/lossy-proxy.js';
 import { peakRssMb } from './fanout.js';
+import { noiseCrypto, privateKeyPem } from '../src/io/noise-crypto.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const bin = (name: string): string => join(ROOT, 'bin', `${name}.js`);
+
+// Every bench server has the same key, and the bench's clients remember it in a config directory of
+// their own: servers come and go on ports the system picks, and a port used again by a server with
+// another key would be refused as a changed key (and the user's own known servers are not the bench's).
+const BENCH_DIR = mkdtempSync(join(tmpdir(), 'relay-bench-keys-'));
+const BENCH_KEY = join(BENCH_DIR, 'server-key.pem');
+writeFileSync(BENCH_KEY, privateKeyPem(noiseCrypto.generateKeyPair().privateKey), { mode: 0o600 });
+process.env['XDG_CONFIG_HOME'] = BENCH_DIR;
+process.on('exit', () => rmSync(BENCH_DIR, { recursive: true, force: true }));
 
 export interface BenchServer {
   port: number;
@@ -22,7 +32,8 @@ export interface BenchServer {
 /** A relay server on a free loopback port with its own data directory, removed when it stops. */
 export async function startBenchServer(args: string[]): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
-  const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...args], {
+  const key = args.includes('--insecure-plaintext') ? [] : ['--key-file', BENCH_KEY];
+  const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...key, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';

@@ -22,7 +22,7 @@ import { appendRate } from './store-append.js';
 import { mergeResults } from './results-file.js';
 import { startRedis, type RedisServer } from '../test/store/redis-server.js';
 
-const SECTIONS = ['throughput', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics'] as const;
+const SECTIONS = ['throughput', 'encryption', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -159,6 +159,57 @@ if (only.has('throughput')) {
     row('bare dgram relay, one line per datagram', 'dgram1');
     row('bare dgram relay, ~1,200-byte datagrams', 'dgramPacked');
   }
+}
+
+if (only.has('encryption')) {
+  // What encryption costs: the same runs with every session encrypted (the default) and in plain text
+  // (`--insecure-plaintext` on the server and both clients), alternating.
+  const PLAIN = '--insecure-plaintext';
+  const sizes = quick ? [300_000] : [300_000, 1_000_000];
+  const tput: Record<string, { enc: number[]; plain: number[] }> = {};
+  for (const n of sizes) {
+    const e: { enc: number[]; plain: number[] } = (tput[n] = { enc: [], plain: [] });
+    for (let i = 0; i < Math.max(repeats, 3); i++) {
+      for (const plain of [false, true]) {
+        const res = await relayThroughput(n, ['--store', 'sqlite', ...(plain ? [PLAIN] : [])], undefined, undefined, plain ? [PLAIN] : []);
+        if (!res.outputMatches) throw new Error(`udp-relay ${plain ? 'plain text' : 'encrypted'}: output differs from input`);
+        (plain ? e.plain : e.enc).push(res.linesPerSecond);
+        progress(`N=${n} udp-relay sqlite, ${plain ? 'plain text' : 'encrypted'}: ${int(res.linesPerSecond)} lines/s`);
+      }
+    }
+  }
+  const count = 1_000;
+  const lat: Record<string, { p50: number[]; p99: number[] }> = {};
+  for (let i = 0; i < repeats; i++) {
+    for (const warmup of [100, 3_000]) {
+      for (const plain of [false, true]) {
+        const v = await relayLatency(count, warmup, ['--store', 'sqlite', ...(plain ? [PLAIN] : [])], plain ? [PLAIN] : []);
+        if (v.length !== count) throw new Error(`latency ${plain ? 'plain text' : 'encrypted'}: ${v.length} of ${count} lines arrived`);
+        const e = (lat[`${plain ? 'plain' : 'enc'}|${warmup}`] ??= { p50: [], p99: [] });
+        e.p50.push(percentile(v, 50));
+        e.p99.push(percentile(v, 99));
+        progress(`latency ${plain ? 'plain text' : 'encrypted'} after ${warmup}: p50 ${ms(e.p50.at(-1)!)} p99 ${ms(e.p99.at(-1)!)} ms`);
+      }
+    }
+  }
+  say();
+  say('## Encryption: every session sealed (the default) vs plain text (`--insecure-plaintext`), sqlite store');
+  say();
+  say('Throughput as in the first section; latency as in the next (1,000 lines 1 ms apart). The runs alternate.');
+  say();
+  say('| N | encrypted, lines/s | plain text, lines/s | encrypted ÷ plain text |');
+  say('|---|---|---|---|');
+  for (const n of sizes) say(`| ${int(n)} | ${spread(tput[n]!.enc)} | ${spread(tput[n]!.plain)} | ${ratio(tput[n]!.enc, tput[n]!.plain)} |`);
+  say();
+  say('| lines first | encrypted p50 | plain text p50 | p50 encrypted − plain text, ms | encrypted p99 | plain text p99 |');
+  say('|---|---|---|---|---|---|');
+  for (const w of [100, 3_000]) {
+    const e = lat[`enc|${w}`]!;
+    const p = lat[`plain|${w}`]!;
+    say(`| ${int(w)} | ${spread(e.p50, ms)} | ${spread(p.p50, ms)} | ${ms(median(e.p50) - median(p.p50))} | ${spread(e.p99, ms)} | ${spread(p.p99, ms)} |`);
+  }
+  say();
+  say('Targets: encrypted throughput at least 0.8× plain text; p50 within +0.1 ms of plain text.');
 }
 
 if (only.has('metrics')) {

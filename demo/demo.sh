@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 [ -n "${DEMO_INSTALLED:-}" ] || [ -f dist/commands/run-server.js ] || npm run build >/dev/null
 
 work=$(mktemp -d)
+# The clients remember each server's key (known_servers) in the demo's own config directory, not yours:
+# a later demo's server may get the same port with a key of its own.
+export XDG_CONFIG_HOME="$work/config"
 cleanup() { for p in ${server:-} ${server_a:-} ${server_b:-} ${redis:-}; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 # The commands by their names, as after `npm install -g`: this checkout's (or, with DEMO_INSTALLED=1,
@@ -28,6 +31,7 @@ port=$(grep -o '"port":[0-9]*' "$work/server.log" | head -1 | cut -d: -f2)
 status_page=$(grep -o '"http":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4)
 export RELAY_PORT=$port
 echo "server on 127.0.0.1:$port; status page $status_page (open it in a browser: it follows the demo live)"
+echo "every session is encrypted; the server's key is $(grep -o '"serverKey":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4) (clients remember it on first contact)"
 
 step "A reader (ops) waits for messages"
 run-reader --username ops --count 6 --log-level info 2>"$work/ops.log" &
@@ -107,10 +111,12 @@ if command -v redis-server >/dev/null; then
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly yes --dir "$work" >/dev/null &
   redis=$!
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break; sleep 0.1; done
-  start_server() { run-server --port 0 --store "redis://127.0.0.1:$redis_port" >/dev/null 2>"$work/$1.log" & echo $!; }
+  # One key for both (--key-file): A makes it, B, started once A listens, uses it.
+  start_server() { run-server --port 0 --store "redis://127.0.0.1:$redis_port" --key-file "$work/shared-key.pem" >/dev/null 2>"$work/$1.log" & echo $!; }
   port_of() { for _ in $(seq 50); do grep -q '"port"' "$work/$1.log" 2>/dev/null && break; sleep 0.1; done; grep -o '"port":[0-9]*' "$work/$1.log" | head -1 | cut -d: -f2; }
-  server_a=$(start_server a); server_b=$(start_server b)
-  both="127.0.0.1:$(port_of a),127.0.0.1:$(port_of b)"
+  server_a=$(start_server a); port_a=$(port_of a)
+  server_b=$(start_server b); port_b=$(port_of b)
+  both="127.0.0.1:$port_a,127.0.0.1:$port_b"
   echo "servers A and B: $both"
   run-reader --username mover --address "$both" --format raw --count 6 --log-level info 2>"$work/mover.log" &
   mover=$!

@@ -11,7 +11,7 @@ export function chatFailure(end: ChatEnd, name: string, servers: string, registe
   const refused = (reason: string): UserError => new UserError(registered ? reason : `refused by the server: ${reason}`, ExitCode.Refused);
   switch (end.kind) {
     case 'refused':
-      return refused(end.reason);
+      return end.byServer ? refused(end.reason) : new UserError(end.reason, ExitCode.Refused);
     case 'taken-over':
       return refused(takenOverReason(name));
     case 'unconfirmed':

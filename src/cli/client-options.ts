@@ -28,6 +28,15 @@ export function clientOptions<T>(parser: Argv<T>) {
       type: 'string',
       describe: 'Your secret, for a server in authenticated mode (prefer RELAY_SECRET: the command line is visible to others)',
     })
+    .option('server-key', {
+      type: 'string',
+      describe: "The server's key fingerprint (SHA256:..., as it prints at start-up): refuse any other. Without it, the key met first is remembered in known_servers",
+    })
+    .option('insecure-plaintext', {
+      type: 'boolean',
+      default: false,
+      describe: 'Talk to a server run with --insecure-plaintext: nothing encrypted, for measuring and debugging only',
+    })
     .check((argv) => {
       if (argv.secret === '') throw usage('invalid --secret: it is empty');
       checkName(argv.username, 'username');

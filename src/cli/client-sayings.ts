@@ -5,6 +5,9 @@ import type { WriterEvent } from '../core/writer/writer-core.js';
 
 /** What the writer, the reader and the chat tell the person, in one place so that they say it alike. */
 
+/** A refusal as the user reads it: the server's reason said to be the server's; ours (its key) as it is. */
+export const refusalLine = (r: { reason: string; byServer: boolean }): string => (r.byServer ? `refused by the server: ${r.reason}` : r.reason);
+
 export const takenOverReason = (name: string): string => `a newer login of ${name} took over this session`;
 
 const missed = (count: number): string =>

@@ -11,11 +11,11 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   // run-server
   'host', 'store', 'data-dir', 'fsync', 'accept-empty-log', 'recover-to', 'retain-messages', 'retain-bytes', 'retain-seconds',
   'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'handshake-rate', 'message-rate',
-  'http', 'stats-interval', 'forget-after', 'tcp-max-connections', 'tcp-max-per-host', 'tcp-idle-timeout',
+  'http', 'stats-interval', 'forget-after', 'tcp-max-connections', 'tcp-max-per-host', 'tcp-idle-timeout', 'key-file', 'hash-secret',
   // the clients
-  'username', 'address', 'secret', 'timeout', 'to', 'file', 'follow', 'from-start', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence',
+  'username', 'address', 'secret', 'timeout', 'to', 'file', 'follow', 'from-start', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence', 'server-key',
   // all
-  'port', 'log-level', 'transport',
+  'port', 'log-level', 'transport', 'insecure-plaintext',
 ]); // prettier-ignore
 
 /** The user's config directory for udp-relay: `$XDG_CONFIG_HOME/udp-relay`, or `~/.config/udp-relay`. */

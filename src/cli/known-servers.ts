@@ -13,9 +13,9 @@ export type KeyVerdict = { ok: true; firstContact: boolean } | { ok: false; erro
 
 /**
  * The keys of the servers this user has met (trust on first use, as SSH's known_hosts): one line per
- * server, `host:port base64-key`; `#` starts a comment. A server met for the first time is remembered;
- * one whose key has changed is refused until its line is removed, as the change may be someone in the
- * middle. A key pinned with --server-key is checked instead, and nothing is remembered.
+ * server, `host:port base64-key`; `#` starts a comment. A server met for the first time is remembered
+ * once its handshake succeeds; one whose key has changed is refused until its line is removed, as the
+ * change may be someone in the middle. A key pinned with --server-key is checked instead.
  */
 export class KnownServers {
   private readonly keys = new Map<string, { key: string; line: number }>();
@@ -41,7 +41,7 @@ export class KnownServers {
     });
   }
 
-  /** Judges the key `server` showed; met for the first time, it is remembered (unless pinned). */
+  /** Judges the key `server` showed (`firstContact`: to be remembered once the handshake succeeds). */
   check(server: string, publicKey: Buffer, pinned?: string): KeyVerdict {
     const shown = fingerprint(publicKey);
     if (pinned !== undefined) {
@@ -57,10 +57,16 @@ export class KnownServers {
         error: new UserError(`server ${server} shows a key that CHANGED (now ${shown}); someone may be in the middle. If the server was given a new key, remove line ${known.line} of ${this.path}: refused`, ExitCode.Refused),
       };
     }
+    return { ok: true, firstContact: true };
+  }
+
+  /** `server` proved it holds `publicKey` (a handshake with it succeeded): written down if it is new. */
+  remember(server: string, publicKey: Buffer): void {
+    if (this.keys.has(server)) return;
+    const key = publicKey.toString('base64');
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
     appendFileSync(this.path, `${this.unterminated ? '\n' : ''}${server} ${key}\n`, { mode: 0o600 });
     this.unterminated = false;
     this.keys.set(server, { key, line: ++this.lines });
-    return { ok: true, firstContact: true };
   }
 }

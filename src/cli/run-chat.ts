@@ -6,6 +6,7 @@ import { ChatRoom, chatFailure } from './chat-room.js';
 import { ChatScreen } from './chat-screen.js';
 import { describeServers, resolveServers, type Transport } from './address-list.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
+import { clientSecurity } from './client-security.js';
 import { clientOptions } from './client-options.js';
 import { ExitCode } from './exit-codes.js';
 import { escapeControls } from './format.js';
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   const { where } = describeServers(args.address, args.port, args.transport as Transport);
   const view: { screen?: ChatScreen } = {};
   const room = new ChatRoom(me, servers.map(formatAddress).join(', '), () => view.screen?.close());
-  const options = { servers, name: me, timeoutMs: args.timeout * 1000, ...(args.secret !== undefined && { secret: args.secret }) };
+  const options = { servers, name: me, timeoutMs: args.timeout * 1000, ...clientSecurity(args) };
   const failure = (err: unknown): unknown => (err instanceof ChatEnded ? chatFailure(err.end, me, servers.map(formatAddress).join(', '), false) : err);
   const presence = new Presence(
     await startChat(options, room).catch((err: unknown) => {

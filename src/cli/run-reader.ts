@@ -2,9 +2,10 @@ import { hideBin } from 'yargs/helpers';
 import { FromKind } from '../protocol/constants.js';
 import { runReader } from '../io/reader-runtime.js';
 import { resolveServers, type Transport } from './address-list.js';
-import { readerSayings, takenOverReason } from './client-sayings.js';
+import { readerSayings, refusalLine, takenOverReason } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
+import { clientSecurity } from './client-security.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { FORMATS, renderAs, type Format } from './format.js';
 import { createLogger, type LogLevel } from './logger.js';
@@ -91,11 +92,11 @@ export async function main(argv: string[]): Promise<number> {
     output: process.stdout,
     tell: sayings.tell,
     timeoutMs: timeoutS * 1000,
-    ...(args.secret !== undefined && { secret: args.secret }),
+    ...clientSecurity(args),
     ...(args.group !== undefined && { group: args.group }),
     ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
   });
-  if (outcome.kind === 'refused') throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+  if (outcome.kind === 'refused') throw new UserError(refusalLine(outcome), ExitCode.Refused);
   if (outcome.kind === 'taken-over') throw new UserError(`refused by the server: ${takenOverReason(args.username)}`, ExitCode.Refused);
   if (outcome.kind === 'unreachable') {
     throw new UserError(`server ${sayings.server} is not responding (no answer within ${timeoutS} s)`, ExitCode.Unreachable);

@@ -14,9 +14,10 @@ import { Monitor } from '../monitor/monitor.js';
 import { startHttpMonitor, type HttpMonitor } from '../monitor/http-monitor.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, VERSION, type Example } from './command.js';
 import { DEFAULT_PORT, portInput } from './client-options.js';
+import { SERVER_KEY_FILE } from './server-identity.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
-import { loadUsers } from './users-file.js';
+import { checkSecurityArgs, printVerifier, serverSecurity } from './server-security.js';
 
 const NAME = 'run-server';
 
@@ -24,6 +25,7 @@ export const EXAMPLES: Example[] = [
   { command: '$0', does: 'Serve loopback on port 12345' },
   { command: '$0 --host 0.0.0.0 --retain-messages 1000000', does: 'Serve the network, keep the newest million messages' },
   { command: '$0 --host 0.0.0.0 --users users.json', does: 'Authenticated mode: only the users in users.json' },
+  { command: 'echo s3cret | $0 --hash-secret alice', does: "A users file entry for alice: her secret's verifier, not the secret" },
   { command: '$0 --store memory --port 0', does: 'A throw-away server on any free port (the log says which)' },
   { command: '$0 --http 9100', does: 'Also serve metrics, health and a live status page at http://127.0.0.1:9100/' },
 ];
@@ -43,7 +45,14 @@ const parse = (argv: string[]) =>
       describe:
         "Where the log lives: 'sqlite' (a file under --data-dir), 'memory' (lost on exit), or redis://host:port[/db][?prefix=NAME] (shared by several servers)",
     })
-    .option('data-dir', { type: 'string', default: './relay-data', describe: 'Directory of the sqlite store (created if missing)' })
+    .option('data-dir', { type: 'string', default: './relay-data', describe: "Directory of the sqlite store and of the server's key (created if missing)" })
+    .option('key-file', { type: 'string', describe: `The server's key (made there if missing; default: ${SERVER_KEY_FILE} in --data-dir). Servers sharing one store share one key` })
+    .option('insecure-plaintext', {
+      type: 'boolean',
+      default: false,
+      describe: 'Encrypt nothing: anyone on the path reads and can change every message. For measuring and debugging only',
+    })
+    .option('hash-secret', { type: 'string', describe: 'Print the users file entry for this user (its secret read from stdin or RELAY_SECRET), then exit' })
     .option('fsync', {
       type: 'boolean',
       default: false,
@@ -70,7 +79,7 @@ const parse = (argv: string[]) =>
     .option('session-timeout', { type: 'number', default: SERVER_DEFAULTS.sessionTimeoutMs / 1000, describe: 'Seconds of silence after which a client is gone' })
     .option('users', {
       type: 'string',
-      describe: 'Authenticated mode: a JSON file of user name to secret ({"alice": "s3cret"}); keep it chmod 600',
+      describe: 'Authenticated mode: a JSON file of user name to verifier, as --hash-secret prints them; keep it chmod 600',
     })
     .option('max-sessions', { type: 'number', default: SERVER_DEFAULTS.sessionsMax, describe: 'Most clients registered at once' })
     .option('handshake-rate', {
@@ -100,12 +109,10 @@ type Args = ReturnType<typeof parse>;
 
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
+  if (args['hash-secret'] !== undefined) return printVerifier(args['hash-secret'], process.stdin, process.stdout);
   const { maxMessageBytes, datagramBytes, users, http: httpAt, transports } = checkArgs(args);
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
-  if (users?.exposed) {
-    logger.warn({ file: args.users }, `the users file ${args.users} can be read or changed by other users: chmod 600 it`);
-  }
   const dataDir = args.store === 'sqlite' ? resolve(args['data-dir']) : undefined;
   const monitor = await Monitor.create({
     version: VERSION,
@@ -124,6 +131,14 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   });
   monitor.storeOpened(store);
+  // After the store: a store that cannot open is what the user hears of, and no key is made for nothing.
+  const security = await Promise.resolve()
+    .then(() => serverSecurity(args, users, logger))
+    .catch(async (err: unknown) => {
+      await store.close();
+      await http?.close();
+      throw err;
+    });
   const server = await startServer({
     host: args.host,
     port: args.port,
@@ -139,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
       sessionsMax: args['max-sessions'],
       handshakesPerSecond: args['handshake-rate'],
       messagesPerSecond: args['message-rate'],
-      ...(users && { users: users.users }),
+      ...security.config,
       randomId,
       randomKey,
       mac: hmacSha256,
@@ -160,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     monitor.readiness.draining = true;
   });
   const served = transports.udp && transports.tcp ? 'UDP and TCP' : transports.tcp ? 'TCP only' : 'UDP only';
-  sayListening(logger, { address: server.address, served, host: args.host, store: store.kind, dataDir, users: users?.users.size, statusPage });
+  sayListening(logger, { address: server.address, served, host: args.host, store: store.kind, dataDir, users: security.users, statusPage, serverKey: security.fingerprint });
 
   await stopped;
   monitor.stop();
@@ -178,7 +193,16 @@ type HttpAddress = { host: string; port: number };
 /** The start-up line: where it listens, the store (and its directory), the mode, the status page. */
 function sayListening(
   logger: Logger,
-  at: { address: Address; served: string; host: string; store: string; dataDir?: string | undefined; users?: number | undefined; statusPage?: string | undefined },
+  at: {
+    address: Address;
+    served: string;
+    host: string;
+    store: string;
+    dataDir?: string | undefined;
+    users?: number | undefined;
+    statusPage?: string | undefined;
+    serverKey: string | undefined;
+  },
 ): void {
   const where = formatAddress(at.address);
   const loopback = at.host === '127.0.0.1' || at.host === '::1' || at.host.startsWith('127.');
@@ -191,12 +215,14 @@ function sayListening(
       dataDir: at.dataDir,
       users: at.users,
       ...(at.statusPage && { http: at.statusPage }),
+      serverKey: at.serverKey ?? 'none: plain text',
     },
     (loopback
       ? `listening on ${where} (${at.served}; loopback only: --host 0.0.0.0 serves the network), store ${at.store}`
       : `listening on ${where} (${at.served}), store ${at.store}`) +
       (at.dataDir ? ` in ${at.dataDir}` : '') +
       (at.users !== undefined ? `, authenticated mode (${at.users} users)` : '') +
+      (at.serverKey ? `, key ${at.serverKey}` : ', NOT ENCRYPTED') +
       (at.statusPage ? `; status page ${at.statusPage}` : ''),
   );
 }
@@ -205,7 +231,7 @@ function sayListening(
 function checkArgs(args: Args): {
   maxMessageBytes: number;
   datagramBytes: number;
-  users: ReturnType<typeof loadUsers> | undefined;
+  users: ReturnType<typeof checkSecurityArgs>;
   http: HttpAddress | undefined;
   transports: { udp: boolean; tcp: TcpLimits | undefined };
 } {
@@ -227,7 +253,7 @@ function checkArgs(args: Args): {
   if (!Number.isInteger(args['max-sessions']) || args['max-sessions'] < 1) {
     throw usage(`invalid --max-sessions '${args['max-sessions']}': expected a whole number above 0`);
   }
-  const users = args.users !== undefined ? loadUsers(args.users) : undefined;
+  const users = checkSecurityArgs(args);
   if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
 
   if (args.store !== 'sqlite' && args.store !== 'memory' && !/^rediss?:\/\//.test(args.store)) {

@@ -3,9 +3,10 @@ import { hideBin } from 'yargs/helpers';
 import { runWriter } from '../io/writer-runtime.js';
 import { patternProblem } from '../io/follow/file-patterns.js';
 import { describeServers, resolveServers, type Transport } from './address-list.js';
-import { takenOverReason, writerSayings } from './client-sayings.js';
+import { refusalLine, takenOverReason, writerSayings } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, sayTo, usage, type Example } from './command.js';
 import { checkName, clientOptions } from './client-options.js';
+import { clientSecurity } from './client-security.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { createLogger, type LogLevel } from './logger.js';
 import { ProgressLine, type LineCounts } from './progress-line.js';
@@ -79,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
     warn: (message: string) => logger.warn(message),
     trace: (message: string) => logger.debug(message),
     tell: writerSayings(logger, say, { name: args.username, servers, ...(args.file !== undefined && { file: args.file }) }).tell,
-    ...(args.secret !== undefined && { secret: args.secret }),
+    ...clientSecurity(args),
     ...(showProgress && {
       watch: (counts: () => LineCounts) => {
         progress = new ProgressLine(process.stderr, counts);
@@ -97,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       return ExitCode.Ok;
     case 'refused':
-      throw new UserError(`refused by the server: ${outcome.reason}`, ExitCode.Refused);
+      throw new UserError(refusalLine(outcome), ExitCode.Refused);
     case 'taken-over':
       throw new UserError(`refused by the server: ${takenOverReason(args.username)}`, ExitCode.Refused);
     case 'input-failed':

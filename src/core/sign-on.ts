@@ -1,14 +1,18 @@
-import type { ClientAuth } from './client-auth.js';
+import type { Address } from './address.js';
+import type { ClientCipher } from './client/client-cipher.js';
 import type { RttEstimator } from './rtt-estimator.js';
-import { RefuseCode, type Role } from '../protocol/constants.js';
-import type { Refuse, Retry, Welcome } from '../protocol/packets.js';
+import { RefuseCode } from '../protocol/constants.js';
+import type { Refuse, Retry, SealedWelcome, Welcome } from '../protocol/packets.js';
 
 /**
- * What an answer to HELLO means for the client: registered ('open': with a secret the server does not
- * use), say HELLO again now (a cookie arrived) or later (the server limits handshakes), refused, or
- * not genuine.
+ * What an answer to HELLO means for the client: registered (`authenticated`: the server checked our
+ * secret), say HELLO again now (a cookie arrived) or later (the server limits handshakes), refused (by
+ * the server, or by us: its key is not one we trust), or not genuine.
  */
-export type HelloVerdict = 'accepted' | 'open' | 'again' | 'later' | 'refused' | 'ignore';
+export type HelloVerdict =
+  | { kind: 'welcome'; welcome: Welcome; authenticated: boolean }
+  | { kind: 'again' | 'later' | 'ignore' }
+  | { kind: 'refused'; code: RefuseCode; reason: string; byServer: boolean };
 
 const HELLO_RETRY_MS_MIN = 250;
 const HELLO_RETRY_MS_MAX = 1_000;
@@ -75,26 +79,23 @@ export class HelloTimer {
     this.sends = 0;
   }
 
-  /** Judges the server's answer to our HELLO (`datagram` is the raw bytes, for the tag of a WELCOME). */
-  answered(
-    p: Welcome | Retry | Refuse,
-    datagram: Buffer,
-    ctx: { role: Role; name: string },
-    now: number,
-    rtt: RttEstimator,
-    auth: ClientAuth,
-  ): HelloVerdict {
+  /** Judges the server's answer to our HELLO. */
+  answered(p: Welcome | SealedWelcome | Retry | Refuse, server: Address, now: number, rtt: RttEstimator, cipher: ClientCipher): HelloVerdict {
     switch (p.kind) {
-      case 'retry':
+      case 'retry': {
+        const refusal = cipher.retried(server, p.serverKey);
+        if (refusal !== undefined) return { kind: 'refused', code: RefuseCode.Unauthorized, reason: refusal, byServer: false };
         this.retried(p.cookie, now, rtt);
-        return 'again';
+        return { kind: 'again' };
+      }
       case 'refuse':
-        return p.code === RefuseCode.RateLimited ? 'later' : 'refused';
-      case 'welcome': {
-        const verdict = auth.welcome(datagram, { ...ctx, nonce: this.nonce, cookie: this.cookie });
-        if (verdict === 'forged') return 'ignore';
+        return p.code === RefuseCode.RateLimited ? { kind: 'later' } : { kind: 'refused', code: p.code, reason: p.reason, byServer: true };
+      case 'welcome':
+      case 'sealed-welcome': {
+        const verdict = cipher.welcome(p, server, now);
+        if (verdict === 'forged') return { kind: 'ignore' };
         this.welcomed(now, rtt);
-        return verdict;
+        return { kind: 'welcome', ...verdict };
       }
     }
   }

@@ -4,7 +4,8 @@ import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../core/writer/wr
 import { FromKind } from '../protocol/constants.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { now } from './clock.js';
-import { hmacSha256, randomId, randomNonce } from './random.js';
+import type { ClientEncryption } from '../core/client/client-cipher.js';
+import { randomId, randomNonce } from './random.js';
 import type { PacketTransport } from '../core/sans-io.js';
 import { openClientTransport } from './client-transport.js';
 import { PacketDriver } from './packet-driver.js';
@@ -14,7 +15,8 @@ export type Tracked = Extract<ReaderEvent, { type: 'tracked' }>;
 
 /** Why a chat cannot go on (the command line words it). */
 export type ChatEnd =
-  | { kind: 'refused'; reason: string }
+  /** `byServer` false: refused by us (the server's key is not one we trust, or it does not encrypt). */
+  | { kind: 'refused'; reason: string; byServer: boolean }
   | { kind: 'taken-over' }
   /** The server confirmed nothing for the timeout. */
   | { kind: 'unconfirmed'; unconfirmed: number }
@@ -60,6 +62,8 @@ export interface ChatOptions {
   servers: Address[];
   name: string;
   secret?: string;
+  /** Absent: plain text (`--insecure-plaintext`). */
+  encryption?: ClientEncryption;
   timeoutMs: number;
 }
 
@@ -93,7 +97,7 @@ class ChatSessions implements Chat {
     private readonly resolve: (chat: Chat) => void,
     private readonly reject: (err: ChatEnded) => void,
   ) {
-    const credentials = opts.secret !== undefined ? { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 } : {};
+    const credentials = { ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }), ...(opts.encryption && { encryption: opts.encryption }) };
     const t0 = now();
     const session = { name: opts.name, servers: opts.servers, nonce: randomNonce(), ...credentials };
     this.writer = new WriterCore({ ...WRITER_DEFAULTS, ...session, producerId: randomId(), timeoutMs: opts.timeoutMs }, t0);
@@ -168,7 +172,7 @@ class ChatSessions implements Chat {
   private writerEvents(): void {
     for (let e = this.writer.pollEvent(); e; e = this.writer.pollEvent()) {
       if (e.type === 'registered') this.onRegistered(e.again);
-      else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason });
+      else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason, byServer: e.byServer });
       else if (e.type === 'taken-over') return this.end({ kind: 'taken-over' });
       else if (e.type === 'failed') return this.end({ kind: 'unconfirmed', unconfirmed: e.unconfirmed });
       else if (e.type === 'done') this.closing?.();
@@ -188,7 +192,7 @@ class ChatSessions implements Chat {
       else if (e.type === 'presence') this.events.presence(e.changes);
       else if (e.type === 'caught-up') this.events.caughtUp();
       else if (e.type === 'tracked') this.events.tracked(e);
-      else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason });
+      else if (e.type === 'refused') return this.end({ kind: 'refused', reason: e.reason, byServer: e.byServer });
       else if (e.type === 'taken-over') return this.end({ kind: 'taken-over' });
       else if (e.type === 'closed') this.closing?.();
       else this.events.notice(e);

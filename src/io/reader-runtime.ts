@@ -4,14 +4,16 @@ import { READER_DEFAULTS, ReaderCore, type Message, type ReaderEvent } from '../
 import type { FromKind } from '../protocol/constants.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { now } from './clock.js';
-import { hmacSha256, randomNonce } from './random.js';
+import type { ClientEncryption } from '../core/client/client-cipher.js';
+import { randomNonce } from './random.js';
 import type { PacketTransport } from '../core/sans-io.js';
 import { openClientTransport } from './client-transport.js';
 import { PacketDriver } from './packet-driver.js';
 
 export type ReaderOutcome =
   | { kind: 'done'; printed: number; interrupted: boolean }
-  | { kind: 'refused'; reason: string }
+  /** `byServer` false: refused by us (the server's key is not one we trust, or it does not encrypt). */
+  | { kind: 'refused'; reason: string; byServer: boolean }
   | { kind: 'taken-over' }
   | { kind: 'unreachable'; registered: boolean };
 
@@ -37,6 +39,8 @@ export interface ReaderOptions {
   tell: (e: ReaderEvent) => void;
   /** Authenticated mode: the user's secret. */
   secret?: string;
+  /** Absent: plain text (`--insecure-plaintext`). */
+  encryption?: ClientEncryption;
   group?: string;
   presence?: 'who' | 'watch';
   /** Give up (exit 3) when the server answers nothing for this long (0: never). */
@@ -80,7 +84,8 @@ class ReaderRun {
         delayMs: opts.delayMs,
         count: opts.count,
         once: opts.once,
-        ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 }),
+        ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }),
+        ...(opts.encryption && { encryption: opts.encryption }),
         ...(opts.group !== undefined && { group: opts.group }),
         ...(opts.presence !== undefined && { presence: opts.presence }),
         awaitPrinted: true,
@@ -137,7 +142,7 @@ class ReaderRun {
       case 'taken-over':
         return { kind: 'taken-over' };
       case 'refused':
-        return { kind: 'refused', reason: e.reason };
+        return { kind: 'refused', reason: e.reason, byServer: e.byServer };
       case 'closed':
         return { kind: 'done', printed: this.printed, interrupted: this.interrupted };
       case 'failed':

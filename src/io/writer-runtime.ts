@@ -4,7 +4,8 @@ import type { Address } from '../core/address.js';
 import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../core/writer/writer-core.js';
 import { now } from './clock.js';
 import { LineSplitter } from './line-splitter.js';
-import { hmacSha256, randomId, randomNonce } from './random.js';
+import type { ClientEncryption } from '../core/client/client-cipher.js';
+import { randomId, randomNonce } from './random.js';
 import type { PacketTransport } from '../core/sans-io.js';
 import { openClientTransport } from './client-transport.js';
 import { FileFollower } from './follow/file-follower.js';
@@ -13,7 +14,8 @@ import { PacketDriver } from './packet-driver.js';
 
 export type WriterOutcome =
   | { kind: 'done'; confirmed: number; rejected: number }
-  | { kind: 'refused'; reason: string }
+  /** `byServer` false: refused by us (the server's key is not one we trust, or it does not encrypt). */
+  | { kind: 'refused'; reason: string; byServer: boolean }
   | { kind: 'taken-over' }
   | { kind: 'input-failed'; reason: string }
   | { kind: 'failed'; unconfirmed: number; registered: boolean; rejected: number; reason?: string; interrupted?: boolean };
@@ -37,6 +39,8 @@ export interface WriterOptions {
   tell: (e: WriterEvent, unconfirmedLines: number) => void;
   /** Authenticated mode: the user's secret. */
   secret?: string;
+  /** Absent: plain text (`--insecure-plaintext`). */
+  encryption?: ClientEncryption;
   /** Handed, once the run starts, a way to read how many lines were sent and confirmed (a progress line). */
   watch?: (counts: () => { sent: number; confirmed: number }) => void;
 }
@@ -74,7 +78,8 @@ class WriterRun {
         recall: opts.follow !== undefined,
         nonce: randomNonce(),
         timeoutMs: opts.timeoutMs,
-        ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8'), mac: hmacSha256 }),
+        ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }),
+        ...(opts.encryption && { encryption: opts.encryption }),
       },
       now(),
     );
@@ -127,7 +132,7 @@ class WriterRun {
         this.rejected++;
         return undefined;
       case 'refused':
-        return { kind: 'refused', reason: e.reason };
+        return { kind: 'refused', reason: e.reason, byServer: e.byServer };
       case 'taken-over':
         return { kind: 'taken-over' };
       case 'done':

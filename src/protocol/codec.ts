@@ -1,16 +1,12 @@
-import { PROOF_BYTES, TAG_BYTES, TAGGED_FLAG } from './auth.js';
 import { BytesReader } from './bytes-reader.js';
 import {
   BatchFlag,
-  COOKIE_BYTES,
   DATAGRAM_BYTES_MAX,
   ENTRIES_PER_PACKET_MAX,
   EntryFlag,
   FILE_BYTES_MAX,
   FETCH_DATAGRAMS_MAX,
-  FromKind,
   HEADER_BYTES,
-  HELLO_BYTES_MIN,
   MAGIC_0,
   MAGIC_1,
   MessageFlag,
@@ -20,12 +16,11 @@ import {
   PresenceFlag,
   REASON_BYTES_MAX,
   ReaderState,
-  RefuseCode,
-  Role,
   SACK_RANGES_MAX,
   WAIT_MS_MAX,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
+import { decodeHello, decodeRefuse, decodeRetry, decodeWelcome } from './hello-codec.js';
 import { decodeMarkEntry, decodeMarks } from './marks-codec.js';
 import type {
   Ack,
@@ -34,15 +29,12 @@ import type {
   Data,
   DataEntry,
   Fetch,
-  Hello,
   Packet,
   Ping,
   Presence,
   PresenceEntry,
-  Refuse,
   Tracked,
   WireMessage,
-  Welcome,
 } from './packets.js';
 
 export { encode } from './encode.js';
@@ -51,27 +43,20 @@ const fail = (detail: string): never => {
   throw new ProtocolError('bad-field', detail);
 };
 
-const refuseCodes = new Set<number>(Object.values(RefuseCode));
 const packetKinds = new Set<number>(Object.values(PacketKind));
 
 /**
  * Decodes one datagram. Returns a valid packet or throws ProtocolError; never anything else.
  */
-/** The header checked: the packet's kind, and a reader of its fields (an authentication tag left out). */
+/** The header checked: the packet's kind, and a reader of its fields. A sealed record is not a packet (records.ts). */
 function openPacket(buf: Buffer): { kind: number; r: BytesReader } {
   if (buf.length > DATAGRAM_BYTES_MAX) throw new ProtocolError('too-large', `${buf.length} bytes`);
   if (buf.length < HEADER_BYTES) throw new ProtocolError('truncated', 'shorter than the header');
   if (buf[0] !== MAGIC_0 || buf[1] !== MAGIC_1) throw new ProtocolError('bad-magic', 'not a relay datagram');
   if (buf[2] !== PROTOCOL_VERSION) throw new ProtocolError('bad-version', `version ${buf[2]}`);
-  // A tagged datagram ends in an authentication tag: the receiver checks it (auth.ts), the codec skips it.
-  const kind = buf[3]! & ~TAGGED_FLAG;
-  const tagged = kind !== buf[3];
-  if (!packetKinds.has(kind)) throw new ProtocolError('bad-kind', `kind ${buf[3]}`);
-  if (tagged && (kind === PacketKind.Hello || kind === PacketKind.Retry || kind === PacketKind.Refuse)) {
-    throw new ProtocolError('bad-kind', `kind ${kind} is never tagged`);
-  }
-  if (tagged && buf.length < HEADER_BYTES + TAG_BYTES) throw new ProtocolError('truncated', 'shorter than its tag');
-  return { kind, r: new BytesReader(tagged ? buf.subarray(0, buf.length - TAG_BYTES) : buf, HEADER_BYTES) };
+  const kind = buf[3]!;
+  if (!packetKinds.has(kind)) throw new ProtocolError('bad-kind', `kind ${kind}`);
+  return { kind, r: new BytesReader(buf, HEADER_BYTES) };
 }
 
 export function decode(buf: Buffer): Packet {
@@ -84,8 +69,11 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.Welcome:
       packet = decodeWelcome(r);
       break;
+    case PacketKind.SealedWelcome:
+      packet = { kind: 'sealed-welcome', nonce: r.u32(), sessionId: r.u64(), message: Buffer.from(r.bytes(r.remaining)) };
+      break;
     case PacketKind.Retry:
-      packet = { kind: 'retry', nonce: r.u32(), cookie: decodeCookie(r) };
+      packet = decodeRetry(r);
       break;
     case PacketKind.Refuse:
       packet = decodeRefuse(r);
@@ -126,21 +114,15 @@ export function decode(buf: Buffer): Packet {
     case PacketKind.Tracked:
       packet = decodeTracked(r);
       break;
-    case PacketKind.Ping: {
-      const ping: Ping = { kind: 'ping', sessionId: r.u64() };
-      if (r.remaining > 0) ping.position = r.u64n(); // a reader confirming what it printed (20 bytes)
-      packet = ping;
+    case PacketKind.Ping:
+      packet = decodePing(r);
       break;
-    }
     case PacketKind.Pong:
       packet = { kind: 'pong', sessionId: r.u64() };
       break;
-    case PacketKind.Bye: {
-      const bye: Bye = { kind: 'bye', sessionId: r.u64(), position: r.u64n() };
-      if (r.remaining > 0) bye.fetchId = r.u32(); // a group member's (24 bytes); 20 from older clients
-      packet = bye;
+    case PacketKind.Bye:
+      packet = decodeBye(r);
       break;
-    }
     case PacketKind.Goodbye:
       packet = { kind: 'goodbye', sessionId: r.u64() };
       break;
@@ -155,6 +137,18 @@ export function decode(buf: Buffer): Packet {
   return packet;
 }
 
+function decodePing(r: BytesReader): Ping {
+  const ping: Ping = { kind: 'ping', sessionId: r.u64() };
+  if (r.remaining > 0) ping.position = r.u64n(); // a reader confirming what it printed (20 bytes)
+  return ping;
+}
+
+function decodeBye(r: BytesReader): Bye {
+  const bye: Bye = { kind: 'bye', sessionId: r.u64(), position: r.u64n() };
+  if (r.remaining > 0) bye.fetchId = r.u32(); // a group member's (24 bytes); 20 from older clients
+  return bye;
+}
+
 function decodeTracked(r: BytesReader): Tracked {
   const sessionId = r.u64();
   const requestId = r.u32();
@@ -162,70 +156,6 @@ function decodeTracked(r: BytesReader): Tracked {
   const state = r.u8();
   if (state !== ReaderState.Unknown && state !== ReaderState.Offline && state !== ReaderState.Online) fail(`reader state ${state}`);
   return { kind: 'tracked', sessionId, requestId, name, state: state as ReaderState, position: r.u64n(), logNext: r.u64n() };
-}
-
-function decodeHello(r: BytesReader): Hello {
-  if (r.remaining + HEADER_BYTES < HELLO_BYTES_MIN) fail(`hello shorter than ${HELLO_BYTES_MIN} bytes`);
-  const role = r.u8();
-  const nonce = r.u32();
-  const name = r.str8(NAME_BYTES_MAX);
-  let hello: Hello;
-  if (role === Role.Writer) {
-    const producerId = r.u64();
-    const nextSeq = r.u32();
-    if (nextSeq === 0) fail('sequence numbers start at 1');
-    hello = { kind: 'hello', role, nonce, name, cookie: decodeCookie(r), producerId, nextSeq };
-  } else if (role === Role.Reader || role === Role.Observer) {
-    const fromKind = r.u8();
-    if (fromKind !== FromKind.Latest && fromKind !== FromKind.Earliest && fromKind !== FromKind.Id) {
-      fail(`from kind ${fromKind}`);
-    }
-    const fromId = r.u64n();
-    hello = { kind: 'hello', role: role as typeof Role.Reader, nonce, name, cookie: decodeCookie(r), fromKind: fromKind as FromKind, fromId };
-  } else {
-    return fail(`role ${role}`);
-  }
-  const proof = decodeProof(r);
-  if (proof.length > 0) hello.proof = proof;
-  if (hello.role !== Role.Writer) {
-    const group = r.remaining > 0 ? r.str8(NAME_BYTES_MAX) : '';
-    if (group.length > 0) hello.group = group;
-  }
-  // The rest is padding, and padding is zeros.
-  for (const b of r.bytes(r.remaining)) if (b !== 0) fail('padding that is not zero');
-  return hello;
-}
-
-function decodeCookie(r: BytesReader): Buffer {
-  const n = r.u8();
-  if (n !== 0 && n !== COOKIE_BYTES) fail(`cookie of ${n} bytes`);
-  return Buffer.from(r.bytes(n));
-}
-
-function decodeProof(r: BytesReader): Buffer {
-  const n = r.u8();
-  if (n !== 0 && n !== PROOF_BYTES) fail(`proof of ${n} bytes`);
-  return Buffer.from(r.bytes(n));
-}
-
-function decodeWelcome(r: BytesReader): Welcome {
-  return {
-    kind: 'welcome',
-    nonce: r.u32(),
-    sessionId: r.u64(),
-    maxMessageBytes: r.u32(),
-    maxDatagramBytes: r.u16(),
-    heartbeatMs: r.u32(),
-    resume: r.u64n(),
-    missed: r.u64n(),
-  };
-}
-
-function decodeRefuse(r: BytesReader): Refuse {
-  const nonce = r.u32();
-  const code = r.u8();
-  if (!refuseCodes.has(code)) fail(`refuse code ${code}`);
-  return { kind: 'refuse', nonce, code: code as Refuse['code'], reason: r.str8(REASON_BYTES_MAX) };
 }
 
 function decodeData(r: BytesReader): Data {

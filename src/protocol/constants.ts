@@ -2,7 +2,8 @@
 
 export const MAGIC_0 = 0x55; // 'U'
 export const MAGIC_1 = 0x52; // 'R'
-export const PROTOCOL_VERSION = 1;
+/** 2: every session encrypted (Noise NK, sealed records); 1 had none. */
+export const PROTOCOL_VERSION = 2;
 export const HEADER_BYTES = 4;
 
 export const PacketKind = {
@@ -10,6 +11,8 @@ export const PacketKind = {
   Welcome: 0x02,
   Refuse: 0x03,
   Retry: 0x04,
+  /** WELCOME inside the handshake's second message (an encrypted session's). */
+  SealedWelcome: 0x05,
   Data: 0x10,
   Ack: 0x11,
   Throttle: 0x12,
@@ -88,4 +91,13 @@ export const FETCH_DATAGRAMS_MAX = 64;
 /** A HELLO is padded to at least this size, so that the server's RETRY is never larger than what it answers. */
 export const HELLO_BYTES_MIN = 64;
 export const COOKIE_BYTES = 16;
+/** The server's static public key (X25519), in RETRY. */
+export const SERVER_KEY_BYTES = 32;
+/** A user's secret, carried sealed in the handshake (docs/PROTOCOL.md, HELLO). */
+export const SECRET_BYTES_MAX = 255;
+/** The handshake's first payload (the secret's length, the secret) is padded to this, so its size tells nothing. */
+export const HANDSHAKE_PAYLOAD_BYTES_MIN = 64;
+/** The first handshake message: an ephemeral key (32), the sealed payload and its tag (16). */
+export const HANDSHAKE_BYTES_MIN = 32 + HANDSHAKE_PAYLOAD_BYTES_MIN + 16;
+export const HANDSHAKE_BYTES_MAX = 32 + 1 + SECRET_BYTES_MAX + 16;
 export const WAIT_MS_MAX = 60_000;

@@ -14,7 +14,7 @@ import {
   REASON_BYTES_MAX,
   Role,
 } from './constants.js';
-import type { Batch, Data, Marks, Packet, Presence, Recall, Track, Tracked, WireMessage } from './packets.js';
+import type { Batch, Data, Hello, Marks, Packet, Presence, Recall, Retry, Track, Tracked, WireMessage } from './packets.js';
 
 const header = (w: BytesWriter, kind: number): BytesWriter =>
   w.u8(MAGIC_0).u8(MAGIC_1).u8(PROTOCOL_VERSION).u8(kind);
@@ -22,18 +22,12 @@ const header = (w: BytesWriter, kind: number): BytesWriter =>
 /** Encodes one packet into a datagram (the reverse of decode in codec.ts). */
 export function encode(p: Packet): Buffer {
   switch (p.kind) {
-    case 'hello': {
-      const w = header(new BytesWriter(HELLO_BYTES_MIN), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name);
-      if (p.role === Role.Writer) w.u64(p.producerId).u32(p.nextSeq);
-      else w.u8(p.fromKind).u64n(p.fromId);
-      w.u8(p.cookie.length).bytes(p.cookie).u8(p.proof?.length ?? 0).bytes(p.proof ?? Buffer.alloc(0));
-      if (p.role !== Role.Writer) w.str8(p.group ?? '');
-      // Stryker disable next-line EqualityOperator,ConditionalExpression: padding a hello of exactly 64 bytes adds nothing.
-      if (w.length < HELLO_BYTES_MIN) w.bytes(Buffer.alloc(HELLO_BYTES_MIN - w.length));
-      return w.finish();
-    }
+    case 'hello':
+      return encodeHello(p);
     case 'retry':
-      return header(new BytesWriter(32), PacketKind.Retry).u32(p.nonce).u8(p.cookie.length).bytes(p.cookie).finish();
+      return encodeRetry(p);
+    case 'sealed-welcome':
+      return header(new BytesWriter(128), PacketKind.SealedWelcome).u32(p.nonce).u64(p.sessionId).bytes(p.message).finish();
     case 'welcome':
       return header(new BytesWriter(48), PacketKind.Welcome)
         .u32(p.nonce)
@@ -186,5 +180,21 @@ function encodeTracking(p: Track | Tracked): Buffer {
     .u32(p.requestId)
     .str8(p.name);
   if (p.kind === 'tracked') w.u8(p.state).u64n(p.position).u64n(p.logNext);
+  return w.finish();
+}
+
+function encodeRetry(p: Retry): Buffer {
+  const key = p.serverKey ?? Buffer.alloc(0);
+  return header(new BytesWriter(64), PacketKind.Retry).u32(p.nonce).u8(p.cookie.length).bytes(p.cookie).u8(key.length).bytes(key).finish();
+}
+
+function encodeHello(p: Hello): Buffer {
+  const w = header(new BytesWriter(HELLO_BYTES_MIN), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name);
+  if (p.role === Role.Writer) w.u64(p.producerId).u32(p.nextSeq);
+  else w.u8(p.fromKind).u64n(p.fromId);
+  w.u8(p.cookie.length).bytes(p.cookie).u16(p.handshake?.length ?? 0).bytes(p.handshake ?? Buffer.alloc(0));
+  if (p.role !== Role.Writer) w.str8(p.group ?? '');
+  // Stryker disable next-line EqualityOperator,ConditionalExpression: padding a hello of exactly 64 bytes adds nothing.
+  if (w.length < HELLO_BYTES_MIN) w.bytes(Buffer.alloc(HELLO_BYTES_MIN - w.length));
   return w.finish();
 }

@@ -4,5 +4,4 @@ export * from './packets.js';
 export * from './codec.js';
 export * from './sizes.js';
 export * from './names.js';
-export * from './auth.js';
 export * from './stream-framing.js';

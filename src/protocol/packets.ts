@@ -9,8 +9,8 @@ export interface HelloWriter {
   name: string;
   /** Empty, or the cookie of the server's RETRY: proof that we receive at our address. */
   cookie: Buffer;
-  /** Authenticated mode, with a cookie: proof of the user's secret (auth.ts). */
-  proof?: Buffer;
+  /** An encrypted session's first handshake message (Noise NK, sealed to the server's key), with the cookie. */
+  handshake?: Buffer;
   producerId: bigint;
   /** First sequence number the writer has not had confirmed. */
   nextSeq: number;
@@ -22,7 +22,7 @@ export interface HelloReader {
   nonce: number;
   name: string;
   cookie: Buffer;
-  proof?: Buffer;
+  handshake?: Buffer;
   fromKind: FromKind;
   fromId: number;
   /** A queue group: the reader shares the group's position with its other members. */
@@ -49,6 +49,16 @@ export interface Retry {
   kind: 'retry';
   nonce: number;
   cookie: Buffer;
+  /** The server's static public key: absent from a server that does not encrypt. */
+  serverKey?: Buffer;
+}
+
+/** An encrypted session's WELCOME: the handshake's answer, whose sealed payload holds the WELCOME. */
+export interface SealedWelcome {
+  kind: 'sealed-welcome';
+  nonce: number;
+  sessionId: bigint;
+  message: Buffer;
 }
 
 export interface Refuse {
@@ -275,6 +285,7 @@ export interface UnknownSession {
 export type Packet =
   | Hello
   | Welcome
+  | SealedWelcome
   | Retry
   | Refuse
   | Data

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -71,14 +71,18 @@ describe('known servers (trust on first use)', () => {
   const a = noiseCrypto.generateKeyPair().publicKey;
   const b = noiseCrypto.generateKeyPair().publicKey;
 
-  test('a server met first is remembered in a file only its owner reads; the same key is known after; a changed one is refused with exit 4', () => {
+  test('a server met first is remembered (once its handshake succeeds) in a file only its owner reads; the same key is known after; a changed one is refused with exit 4', () => {
     const path = join(dir, 'cfg', 'udp-relay', 'known_servers');
     const known = new KnownServers(path);
     assert.deepEqual(known.check('127.0.0.1:4000', a), { ok: true, firstContact: true });
+    assert.equal(existsSync(path), false, 'nothing written before the handshake succeeds');
+    known.remember('127.0.0.1:4000', a);
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'cfg', 'udp-relay')).mode & 0o777, 0o700);
     assert.deepEqual(known.check('127.0.0.1:4000', a), { ok: true, firstContact: false });
     assert.deepEqual(known.check('127.0.0.1:4001', b), { ok: true, firstContact: true });
+    known.remember('127.0.0.1:4001', b);
+    known.remember('127.0.0.1:4001', a);
     const later = new KnownServers(path);
     assert.deepEqual(later.check('127.0.0.1:4000', a), { ok: true, firstContact: false });
     const changed = later.check('127.0.0.1:4000', b);
@@ -88,7 +92,7 @@ describe('known servers (trust on first use)', () => {
     assert.equal(readFileSync(path, 'utf8').split('\n').length, 3, 'two lines; the changed key is not written');
   });
 
-  test('a pinned key is checked instead and nothing is remembered; comments, blank lines and a last line without its end are fine', () => {
+  test('a pinned key is checked instead; comments, blank lines and a last line without its end are fine', () => {
     const path = join(dir, 'pinned');
     writeFileSync(path, `# servers\n\n10.0.0.1:4000 ${a.toString('base64')}`);
     const known = new KnownServers(path);
@@ -98,6 +102,7 @@ describe('known servers (trust on first use)', () => {
     assert.equal(!wrong.ok && wrong.error.exitCode, 4);
     assert.match(!wrong.ok ? wrong.error.message : '', /not the one pinned with --server-key/);
     assert.deepEqual(known.check('10.0.0.3:4000', b), { ok: true, firstContact: true });
+    known.remember('10.0.0.3:4000', b);
     assert.equal(readFileSync(path, 'utf8'), `# servers\n\n10.0.0.1:4000 ${a.toString('base64')}\n10.0.0.3:4000 ${b.toString('base64')}\n`);
     const changed = known.check('10.0.0.3:4000', a);
     assert.match(!changed.ok ? changed.error.message : '', /remove line 4 of/);

@@ -5,10 +5,14 @@ import type { Address } from '../../src/core/address.js';
 import { READER_DEFAULTS, ReaderCore } from '../../src/core/reader/reader-core.js';
 import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
 import { encode } from '../../src/protocol/codec.js';
-import { COOKIE_BYTES, RefuseCode, Role } from '../../src/protocol/constants.js';
-import { seal, sessionKeys, TAG_BYTES } from '../../src/protocol/auth.js';
-import type { Packet } from '../../src/protocol/packets.js';
-import { drain, hmac, SERVER, T0 } from './helpers.js';
+import { COOKIE_BYTES, RefuseCode } from '../../src/protocol/constants.js';
+import { ClientCipher, type ClientEncryption } from '../../src/core/client/client-cipher.js';
+import { noiseCrypto } from '../../src/io/noise-crypto.js';
+import { decode } from '../../src/protocol/codec.js';
+import type { Packet, Welcome } from '../../src/protocol/packets.js';
+import { RECORD_OVERHEAD } from '../../src/protocol/records.js';
+import { drain, SERVER, T0 } from './helpers.js';
+import { SERVER_KEYS, serverAnswer, trusting } from './sealed-client.js';
 
 const SID = 77n;
 const COOKIE = Buffer.alloc(COOKIE_BYTES, 7);
@@ -25,8 +29,7 @@ interface Client {
 
 const clients: {
   name: string;
-  make: (auth?: { secret: Buffer; mac: typeof hmac }) => Client;
-  role: Role;
+  make: (auth?: { secret?: Buffer; encryption?: ClientEncryption }) => Client;
   close: (c: Client, now: number) => void;
   closed: object[];
   /** BYEs sent before giving up on a GOODBYE: a reader's position is at stake, so it tries once more. */
@@ -35,7 +38,6 @@ const clients: {
   {
     name: 'writer',
     make: (auth) => new WriterCore({ ...WRITER_DEFAULTS, name: 'c', servers: [SERVER], producerId: 5n, nonce: 1, ...auth }, T0),
-    role: Role.Writer,
     close: (c, now) => (c as WriterCore).endInput(now),
     closed: [{ type: 'done' }],
     byeTries: 4,
@@ -43,7 +45,6 @@ const clients: {
   {
     name: 'reader',
     make: (auth) => new ReaderCore({ ...READER_DEFAULTS, name: 'c', servers: [SERVER], nonce: 1, presence: 'watch', ...auth }, T0),
-    role: Role.Reader,
     close: (c, now) => (c as ReaderCore).close(now),
     closed: [{ type: 'closed', unconfirmed: true }],
     byeTries: 5,
@@ -69,7 +70,7 @@ const signedOn = (make: () => Client): Client => {
   return c;
 };
 
-for (const { name, make, role, close, closed, byeTries } of clients) {
+for (const { name, make, close, closed, byeTries } of clients) {
   describe(`${name}: sign-on`, () => {
     test('refused: says why once, sends nothing more, and wants no timer', () => {
       const c = make();
@@ -79,7 +80,7 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       c.handleDatagram(refuse(RefuseCode.NameTaken), ELSEWHERE, T0 + 1);
       assert.deepEqual(events(c), [], 'nor one from another address');
       c.handleDatagram(refuse(RefuseCode.NameTaken), SERVER, T0 + 2);
-      assert.deepEqual(events(c), [{ type: 'refused', code: RefuseCode.NameTaken, reason: 'reason 2' }]);
+      assert.deepEqual(events(c), [{ type: 'refused', code: RefuseCode.NameTaken, reason: 'reason 2', byServer: true }]);
       assert.equal(c.nextDeadline(), undefined);
       c.handleTimeout(T0 + 60_000);
       c.handleDatagram(welcome(), SERVER, T0 + 60_001);
@@ -250,43 +251,50 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
     });
   });
 
-  describe(`${name}: authenticated`, () => {
+  describe(`${name}: encrypted`, () => {
     const secret = Buffer.from('s3cret');
-    /** Signed on with a secret: RETRY, HELLO with its proof, a WELCOME tagged with the session's keys. */
-    const signedOnWithSecret = () => {
-      const c = make({ secret, mac: hmac });
+    const encryption = { crypto: noiseCrypto, serverKeys: trusting() };
+    const plainWelcome = decode(welcome()) as Welcome;
+    /** Signed on: RETRY with the server key, HELLO with its handshake (the secret inside), the WELCOME sealed in the answer. */
+    const signedOn = (authenticated = true, withSecret: Buffer | undefined = secret) => {
+      const c = make({ ...(withSecret && { secret: withSecret }), encryption });
       drain(c);
-      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE }), SERVER, T0 + 1);
+      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE, serverKey: SERVER_KEYS.publicKey }), SERVER, T0 + 1);
       const [hello] = drain(c).map((t) => t.packet);
-      assert.ok(hello?.kind === 'hello' && hello.proof !== undefined, 'the HELLO proves the secret');
-      const keys = sessionKeys(hmac, secret, { role, name: 'c', nonce: 1, cookie: COOKIE });
-      c.handleDatagram(seal(welcome(), keys.toClient, hmac), SERVER, T0 + 2);
-      assert.equal(events(c)[0]?.type, 'registered');
-      drain(c);
-      return { c, toClient: (p: Packet) => seal(encode(p), keys.toClient, hmac) };
+      assert.ok(hello?.kind === 'hello' && hello.handshake !== undefined, 'the HELLO carries the first handshake message');
+      const answer = serverAnswer(hello, plainWelcome, authenticated);
+      assert.deepEqual(answer.secret, withSecret, 'the secret, sealed to the server');
+      c.handleDatagram(encode(answer.sealed), SERVER, T0 + 2);
+      const said = events(c).map((e) => e.type);
+      while (c.pollTransmit());
+      return { c, said, toClient: (p: Packet) => answer.server.seal(encode(p), T0), server: answer.server };
     };
 
-    test('what it sends is tagged and fits the datagram size with its tag; untagged answers of its session are not taken', () => {
-      const { c, toClient } = signedOnWithSecret();
+    test('what it sends is sealed and fits the datagram size sealed; answers of its session in the clear are not taken', () => {
+      const { c, said, toClient, server } = signedOn();
+      assert.deepEqual(said, ['registered']);
       c.handleDatagram(encode({ kind: 'ping', sessionId: SID }), SERVER, T0 + 3);
-      assert.deepEqual(kinds(c), [], 'an untagged PING is not the server');
+      assert.deepEqual(c.pollTransmit(), undefined, 'a PING in the clear is not the server');
       c.handleDatagram(toClient({ kind: 'ping', sessionId: SID }), SERVER, T0 + 4);
-      const [pong] = drain(c);
-      assert.equal(pong?.packet.kind, 'pong');
-      assert.equal(pong!.data.length, encode({ kind: 'pong', sessionId: SID }).length + TAG_BYTES);
+      const pong = c.pollTransmit()!;
+      assert.equal(pong.data.length, encode({ kind: 'pong', sessionId: SID }).length + RECORD_OVERHEAD);
+      assert.deepEqual(decode(server.open(pong.data)!), { kind: 'pong', sessionId: SID });
       if (c instanceof WriterCore) {
         for (let i = 0; i < 3000; i++) c.submitLine(Buffer.alloc(i % 3, 97));
         c.flush(T0 + 5);
-        const data = drain(c).filter((t) => t.packet.kind === 'data');
-        assert.ok(data.length >= 4);
-        for (const t of data) assert.ok(t.data.length <= 1200, `${t.data.length} bytes`);
+        let n = 0;
+        for (let t = c.pollTransmit(); t; t = c.pollTransmit()) {
+          assert.ok(t.data.length <= 1200, `${t.data.length} bytes`);
+          n++;
+        }
+        assert.ok(n >= 4);
       }
     });
 
-    test('a GOODBYE in its keys while open: a newer login took the session over, and this one stops', () => {
-      const { c, toClient } = signedOnWithSecret();
+    test('a GOODBYE sealed in its keys while open: a newer login took the session over, and this one stops', () => {
+      const { c, toClient } = signedOn();
       c.handleDatagram(encode({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 3);
-      assert.deepEqual(events(c), [], 'not untagged');
+      assert.deepEqual(events(c), [], 'not in the clear');
       c.handleDatagram(toClient({ kind: 'goodbye', sessionId: SID }), SERVER, T0 + 4);
       assert.deepEqual(events(c), [{ type: 'taken-over' }]);
       assert.equal(c.nextDeadline(), undefined);
@@ -294,20 +302,33 @@ for (const { name, make, role, close, closed, byeTries } of clients) {
       assert.deepEqual(events(c), [], 'said once');
     });
 
-    test('a WELCOME tagged with other keys is not the server; an untagged one is a server in open mode, said once', () => {
-      const c = make({ secret, mac: hmac });
+    test('a WELCOME in the clear, or sealed for another handshake, is not the server; one that says the secret went unchecked is an open server, said once', () => {
+      const c = make({ secret, encryption });
       drain(c);
-      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE }), SERVER, T0 + 1);
-      drain(c);
-      const wrong = sessionKeys(hmac, Buffer.from('not the secret'), { role, name: 'c', nonce: 1, cookie: COOKIE });
-      c.handleDatagram(seal(welcome(), wrong.toClient, hmac), SERVER, T0 + 2);
+      c.handleDatagram(welcome(), SERVER, T0 + 1);
+      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE, serverKey: SERVER_KEYS.publicKey }), SERVER, T0 + 1);
+      const [hello] = drain(c).map((t) => t.packet);
+      assert.ok(hello?.kind === 'hello');
+      c.handleDatagram(welcome(), SERVER, T0 + 2);
+      const stranger = new ClientCipher(encryption, undefined);
+      stranger.retried(SERVER, SERVER_KEYS.publicKey);
+      const theirs = { ...hello, handshake: stranger.handshake(hello)! };
+      c.handleDatagram(encode(serverAnswer(theirs, plainWelcome).sealed), SERVER, T0 + 2);
       assert.deepEqual(events(c), []);
-      c.handleDatagram(welcome(), SERVER, T0 + 3);
+      c.handleDatagram(encode(serverAnswer(hello, plainWelcome, false).sealed), SERVER, T0 + 3);
       assert.deepEqual(events(c).map((e) => e.type), ['open-server', 'registered']);
     });
 
-    test('UNKNOWN_SESSION comes untagged (the server has no keys for it): taken, and it signs on again', () => {
-      const { c } = signedOnWithSecret();
+    test('a server key it does not trust: refused by us, with the reason, and no handshake sent', () => {
+      const c = make({ encryption });
+      drain(c);
+      c.handleDatagram(encode({ kind: 'retry', nonce: 1, cookie: COOKIE, serverKey: Buffer.alloc(32, 9) }), SERVER, T0 + 1);
+      assert.deepEqual(events(c), [{ type: 'refused', code: RefuseCode.Unauthorized, reason: 'not the key we trust', byServer: false }]);
+      assert.deepEqual(kinds(c), []);
+    });
+
+    test('UNKNOWN_SESSION comes in the clear (the server has no keys for it): taken, and it signs on again', () => {
+      const { c } = signedOn(false, undefined);
       c.handleDatagram(encode({ kind: 'unknown-session', sessionId: SID }), SERVER, T0 + 3);
       assert.deepEqual(kinds(c), ['hello']);
     });

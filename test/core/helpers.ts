@@ -8,6 +8,7 @@ import { FromKind, Role } from '../../src/protocol/constants.js';
 import type { Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { ClaimResult } from '../../src/store/store.js';
+import { recordHead } from '../../src/protocol/records.js';
 import { runStoreRequest, type StoreRequest } from '../../src/store/store-request.js';
 import { serverInvariants } from './server-invariants.js';
 
@@ -18,18 +19,32 @@ export const OTHER: Address = { address: '127.0.0.1', port: 40002 };
 export const T0 = 1_800_000_000_000;
 export const hmac = (key: Buffer, data: Buffer): Buffer => createHmac('sha256', key).update(data).digest();
 
-/** Everything a core wants to send, decoded. */
-export function drain(core: { pollTransmit(): { to: Address; data: Buffer } | undefined }): { to: Address; packet: Packet; data: Buffer }[] {
+/** Opens the sealed records of a session a test client holds the keys of. */
+export type RecordOpener = (datagram: Buffer) => Buffer | undefined;
+
+/** Everything a core wants to send, decoded (a sealed record opened with its session's `openers`). */
+export function drain(
+  core: { pollTransmit(): { to: Address; data: Buffer } | undefined },
+  openers: ReadonlyMap<bigint, RecordOpener> = new Map(),
+): { to: Address; packet: Packet; data: Buffer }[] {
   const out = [];
-  for (let t = core.pollTransmit(); t; t = core.pollTransmit()) out.push({ to: t.to, packet: decode(t.data), data: t.data });
+  for (let t = core.pollTransmit(); t; t = core.pollTransmit()) {
+    const head = recordHead(t.data);
+    const inner = head ? openers.get(head.sessionId)?.(t.data) : t.data;
+    if (!inner) throw new Error(`a sealed record of session ${head?.sessionId} that no test client can open`);
+    out.push({ to: t.to, packet: decode(inner), data: t.data });
+  }
   return out;
 }
 
 /** A server core over a memory store, whose store requests are run to completion on demand. */
 export class ServerHarness {
+  readonly serverAddress = SERVER;
   readonly core: ServerCore;
   /** While set, every store request fails without reaching the store (a store that is away). */
   storeDown = false;
+  /** The test clients of encrypted sessions, by session id: what the server seals to them is opened for the test. */
+  readonly openers = new Map<bigint, RecordOpener>();
   private nextId = 1n;
 
   constructor(
@@ -78,7 +93,7 @@ export class ServerHarness {
   async deliverRaw(data: Buffer, from: Address, now: number): Promise<{ to: Address; packet: Packet; data: Buffer }[]> {
     this.core.handleDatagram(data, from, now);
     await this.settle(now);
-    return drain(this.core);
+    return drain(this.core, this.openers);
   }
 }
 

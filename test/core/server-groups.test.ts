@@ -626,3 +626,21 @@ test('a lease sent again (its reply lost) tells the member what retention remove
   const next = batches(await h.deliverRaw(fetch(m0!, 3, again.at(-1)!.nextPosition), m0!.from, T0 + 4), m0!);
   assert.deepEqual([next[0]!.missed, texts(next)], [5, jobs(13).slice(8)], 'then 4..8, removed before the group took them');
 });
+
+test('a fetch older than one already taken (a resend overtaken on the way) is not answered: the lease goes out under the newest fetch alone', async () => {
+  const all = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const { h, m } = await groupWithLog(2, all);
+  const [m0, m1] = m as [Member, Member];
+  const first = texts(batches(await h.deliverRaw(fetch(m0, 1, 1, 0, 1), m0.from, T0 + 1), m0));
+  assert.ok(first.length > 0 && first.length < 5, `${first.length} in the first lease`);
+  // Fetch 2, from the first lease's end: the next lease.
+  const second = texts(batches(await h.deliverRaw(fetch(m0, 2, first.length + 1), m0.from, T0 + 3), m0));
+  assert.equal(second[0], all[first.length]);
+  // Fetch 1 again, late: no reply (answered, it would carry the second lease under id 1, and a BYE naming
+  // fetch 1 would not count as taken from that lease: its messages would go to another member too).
+  assert.deepEqual(await h.deliver(fetch(m0, 1, 1), m0.from, T0 + 4), []);
+  // m0 takes one message of the second lease and leaves: that one is not handed to m1.
+  await h.deliver(bye(m0, first.length + 2, 2), m0.from, T0 + 5);
+  const rest = texts(batches(await h.deliverRaw(fetch(m1, 1, 1), m1.from, T0 + 6), m1));
+  assert.equal(rest[0], all[first.length + 1], rest.join());
+});

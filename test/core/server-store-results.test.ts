@@ -1,27 +1,32 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { inspect } from 'node:util';
-import { helloProof, seal, sessionKeys, type SessionKeys } from '../../src/protocol/auth.js';
 import { encode } from '../../src/protocol/codec.js';
 import { Role } from '../../src/protocol/constants.js';
 import type { Hello, Welcome } from '../../src/protocol/packets.js';
 import type { StoreRequest } from '../../src/store/store-request.js';
-import { ClaimingStore, CLIENT, data, drain, helloReader, helloWriter, hmac, nextRequest, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
+import { drainSealed, ENCRYPTED, SealedClient, type HelloFields } from './sealed-client.js';
+import { ClaimingStore, CLIENT, data, drain, helloReader, helloWriter, nextRequest, openWriter, OTHER, ServerHarness, T0, threeLinesAndReader } from './helpers.js';
 import { runStoreRequest } from '../../src/store/store-request.js';
 
 // What the server does with the store's answers while a client signs on: what it asks, what it makes of
 // the answer, and that an answer for a session that ended meanwhile changes nothing.
 
-const USERS = new Map([['alice', Buffer.from('alice-secret')]]);
+const SECRET = Buffer.from('alice-secret');
+const USERS = { ...ENCRYPTED, users: { has: (n: string) => n === 'alice', verify: (n: string, s: Buffer) => n === 'alice' && s.equals(SECRET) } };
 
-/** HELLO, RETRY, then the HELLO with its cookie (and proof, given a secret) handed over without the store answering. */
-async function helloPending(h: ServerHarness, hello: Omit<Hello, 'cookie'>, secret?: Buffer, now = T0, from = CLIENT): Promise<SessionKeys | undefined> {
+/** HELLO, RETRY, then the HELLO with its cookie (and, given a secret, sealed in its handshake) handed over without the store answering. */
+async function helloPending(h: ServerHarness, hello: HelloFields, secret?: Buffer, now = T0, from = CLIENT): Promise<SealedClient | undefined> {
+  if (secret) {
+    const c = new SealedClient(h, hello, secret, from);
+    await c.helloPending(now);
+    return c;
+  }
   const [retry] = await h.deliver(encode({ ...hello, cookie: Buffer.alloc(0) } as Hello), from, now);
   assert.equal(retry!.kind, 'retry');
   const cookie = retry!.kind === 'retry' ? retry!.cookie : Buffer.alloc(0);
-  const proof = secret && helloProof(hmac, secret, { role: hello.role, name: hello.name, nonce: hello.nonce, cookie });
-  h.core.handleDatagram(encode({ ...hello, cookie, ...(proof && { proof }) } as Hello), from, now);
-  return secret && sessionKeys(hmac, secret, { role: hello.role, name: hello.name, nonce: hello.nonce, cookie });
+  h.core.handleDatagram(encode({ ...hello, cookie } as Hello), from, now);
+  return undefined;
 }
 
 const requests = (h: ServerHarness): StoreRequest['op'][] => {
@@ -38,8 +43,8 @@ test('a proven login claims its name by force, for every role; an open-mode clie
     [helloReader('alice'), 'reader'],
     [group('alice'), 'group member'],
   ] as const) {
-    const proven = new ServerHarness({ users: USERS });
-    await helloPending(proven, hello, USERS.get('alice'));
+    const proven = new ServerHarness(USERS);
+    await helloPending(proven, hello, SECRET);
     assert.equal(nextRequest(proven, 'claimName').req.force, true, `a proven ${role}`);
     const open = new ServerHarness();
     await helloPending(open, hello);
@@ -77,7 +82,7 @@ test("a reader's start position is saved at once when the store had none for its
 
 test('a store answer that comes after its session ended (silent past the timeout) opens nothing', async () => {
   const expireAll = (h: ServerHarness): void => h.core.handleTimeout(T0 + 31_001);
-  const cases: [string, Omit<Hello, 'cookie'>, StoreRequest['op'][]][] = [
+  const cases: [string, HelloFields, StoreRequest['op'][]][] = [
     ['a writer, its name claimed late', helloWriter('w'), []],
     ['a writer, its sequence read late', helloWriter('w'), ['claimName']],
     ['a reader, its position read late', helloReader('r'), ['claimName']],
@@ -127,10 +132,10 @@ test('a claim the store failed to answer is not renewed: the session goes on wit
 });
 
 test('a renewal the store fails is reported; a proven session whose claim went elsewhere is told it was taken over', async () => {
-  const h = new ServerHarness({ users: USERS });
-  await helloPending(h, helloWriter('alice'), USERS.get('alice'));
+  const h = new ServerHarness(USERS);
+  const c = (await helloPending(h, helloWriter('alice'), SECRET))!;
   await h.settle(T0);
-  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['welcome']);
+  assert.deepEqual(drainSealed(h, [c]).map((t) => t.packet.kind), ['welcome']);
   events(h);
   h.core.handleTimeout(T0 + 10_000);
   h.core.handleStoreResult(nextRequest(h, 'renewNames').id, false, new Error('store away'), T0 + 10_000);
@@ -138,7 +143,7 @@ test('a renewal the store fails is reported; a proven session whose claim went e
   h.core.handleTimeout(T0 + 20_000);
   const { id, req } = nextRequest(h, 'renewNames');
   h.core.handleStoreResult(id, true, req.claims.map((c) => c.key), T0 + 20_000);
-  assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye'], 'told, in its own keys, that another login has it');
+  assert.deepEqual(drain(h.core, h.openers).map((t) => t.packet.kind), ['goodbye'], 'told, in its own keys, that another login has it');
   assert.equal(h.core.snapshot().sessions.total, 0);
 });
 
@@ -160,12 +165,12 @@ test('a silent session expires whatever else the server holds at its sweeps (a r
   const SAME_HOST = { address: '127.0.0.1', port: 40003 };
   const scenarios: [string, (h: ServerHarness) => Promise<void>][] = [
     ['a session taken over by a new login of its user', async (h) => {
-      await helloPending(h, helloWriter('alice'), USERS.get('alice'));
+      const first = (await helloPending(h, helloWriter('alice'), SECRET))!;
       await h.settle(T0);
-      drain(h.core);
-      await helloPending(h, helloWriter('alice', 7, 10n), USERS.get('alice'), T0 + 1, OTHER_HOST);
+      drainSealed(h, [first]);
+      const second = (await helloPending(h, helloWriter('alice', 7, 10n), SECRET, T0 + 1, OTHER_HOST))!;
       await h.settle(T0 + 1);
-      assert.deepEqual(drain(h.core).map((t) => t.packet.kind).sort(), ['goodbye', 'welcome'], 'the new login has the session');
+      assert.deepEqual(drainSealed(h, [second]).map((t) => t.packet.kind).sort(), ['goodbye', 'welcome'], 'the new login has the session');
     }],
     ['a handshake from another host just before the sweep', async (h) => {
       await h.handshake(helloWriter('w'), CLIENT, T0);
@@ -177,7 +182,7 @@ test('a silent session expires whatever else the server holds at its sweeps (a r
     }],
   ];
   for (const [what, setUp] of scenarios) {
-    const h = new ServerHarness(what.startsWith('a session taken') ? { users: USERS } : {});
+    const h = new ServerHarness(what.startsWith('a session taken') ? USERS : {});
     await setUp(h);
     for (let t = h.core.nextDeadline(); t !== undefined && t < T0 + 40_000; t = h.core.nextDeadline()) {
       h.core.handleTimeout(t);
@@ -190,13 +195,13 @@ test('a silent session expires whatever else the server holds at its sweeps (a r
 const FAR = { address: '192.0.2.10', port: 40003 }; // off loopback: 1,200-byte datagrams
 const who = (sessionId: bigint, requestId: number, since = 0, offset = 0) => encode({ kind: 'who', sessionId, requestId, since, offset });
 
-test('WHO in authenticated mode: each page of the registry fits a datagram with its tag', async () => {
-  const h = new ServerHarness({ users: USERS });
+test('WHO in an encrypted session: each page of the registry fits a datagram, sealed', async () => {
+  const h = new ServerHarness(USERS);
   for (let i = 0; i < 300; i++) await h.store.saveClient({ name: `client-${String(i).padStart(3, '0')}-${'x'.repeat(i % 24)}`, role: 'reader', online: false, lastSeen: T0 });
-  const keys = (await helloPending(h, helloReader('alice'), USERS.get('alice'), T0, FAR))!;
+  const c = (await helloPending(h, helloReader('alice'), SECRET, T0, FAR))!;
   await h.settle(T0);
-  const sessionId = (drain(h.core)[0]!.packet as Welcome).sessionId;
-  h.core.handleDatagram(seal(who(sessionId, 1), keys.toServer, hmac), FAR, T0 + 1);
+  const sessionId = (drainSealed(h, [c])[0]!.packet as Welcome).sessionId;
+  h.core.handleDatagram(c.cipher.seal(who(sessionId, 1), T0 + 1), FAR, T0 + 1);
   await h.settle(T0 + 1);
   const sizes = [];
   for (let t = h.core.pollTransmit(); t; t = h.core.pollTransmit()) sizes.push(t.data.length);
@@ -268,21 +273,20 @@ test('a goodbye is remembered for the session timeout, to the millisecond: a BYE
 });
 
 test('a session taken over is told so for the session timeout, to the millisecond; after that it is a session unknown', async () => {
-  const h = new ServerHarness({ users: USERS });
-  const keys = (await helloPending(h, helloWriter('alice'), USERS.get('alice')))!;
+  const h = new ServerHarness(USERS);
+  const c = (await helloPending(h, helloWriter('alice'), SECRET))!;
   await h.settle(T0);
-  const sessionId = (drain(h.core)[0]!.packet as Welcome).sessionId;
-  await helloPending(h, helloWriter('alice', 7, 10n), USERS.get('alice'), T0, { address: '127.0.0.2', port: 40002 });
+  const sessionId = (drainSealed(h, [c])[0]!.packet as Welcome).sessionId;
+  const second = (await helloPending(h, helloWriter('alice', 7, 10n), SECRET, T0, { address: '127.0.0.2', port: 40002 }))!;
   await h.settle(T0);
-  drain(h.core);
-  const ping = seal(encode({ kind: 'ping', sessionId }), keys.toServer, hmac);
-  h.core.handleDatagram(ping, CLIENT, T0 + 1);
-  assert.equal(drain(h.core).length, 1, 'the old client hears GOODBYE, in its keys');
+  drainSealed(h, [second]);
+  h.core.handleDatagram(c.seal({ kind: 'ping', sessionId }, T0 + 1), CLIENT, T0 + 1);
+  assert.deepEqual(drain(h.core, h.openers).map((t) => t.packet.kind), ['goodbye'], 'the old client hears GOODBYE, in its keys');
   for (let t = h.core.nextDeadline(); t !== undefined && t <= T0 + 30_000; t = h.core.nextDeadline()) {
     h.core.handleTimeout(t);
     await h.settle(t);
   }
-  h.core.handleDatagram(ping, CLIENT, T0 + 30_500);
+  h.core.handleDatagram(c.seal({ kind: 'ping', sessionId }, T0 + 30_500), CLIENT, T0 + 30_500);
   assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['unknown-session']);
 });
 

@@ -309,7 +309,7 @@ test('refused for good: says why and stops; refused for now (too many handshakes
   w.handleTimeout(w.nextDeadline()!);
   assert.equal(drain(w)[0]!.packet.kind, 'hello', 'and says HELLO again');
   w.handleDatagram(encode({ kind: 'refuse', nonce: 1, code: 2, reason: 'name taken' }), SERVER, T0 + 3);
-  assert.deepEqual(events(w), [{ type: 'refused', code: 2, reason: 'name taken' }]);
+  assert.deepEqual(events(w), [{ type: 'refused', code: 2, reason: 'name taken', byServer: true }]);
   assert.equal(w.finished, true);
   assert.equal(w.nextDeadline(), undefined);
   w.handleTimeout(T0 + 60_000);

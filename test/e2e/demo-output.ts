@@ -22,6 +22,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
   // What each part shows (section by section, in the order the demo runs them).
   for (const shown of [
     /server on 127\.0\.0\.1:\d+; status page http:\/\/127\.0\.0\.1:\d+\//,
+    /every session is encrypted; the server's key is SHA256:[A-Za-z0-9+/]{43} \(clients remember it on first contact\)/,
     /GET \/missing 404/,
     /"from":"db1","text":"load 0.42"/,
     /bob, the build is green/,

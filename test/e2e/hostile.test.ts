@@ -73,7 +73,7 @@ describe('a server facing spoofed, replayed and random datagrams', () => {
         if (rng.chance(0.5)) {
           const d = Buffer.alloc(rng.int(0, 1500));
           for (let k = 0; k < d.length; k++) d[k] = rng.int(0, 255);
-          if (rng.chance(0.5) && d.length >= 4) d.set([0x55, 0x52, 0x01, rng.pick([1, 4, 0x10, 0x11, 0x20, 0x30, 0x32])]);
+          if (rng.chance(0.5) && d.length >= 4) d.set([0x55, 0x52, 0x02, rng.pick([1, 4, 0x10, 0x11, 0x20, 0x30, 0x32, 0x40])]);
           datagrams.push(d);
         } else {
           const d = Buffer.from(rng.pick(recorded));

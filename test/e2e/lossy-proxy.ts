@@ -43,6 +43,13 @@ export class LossyProxy {
     return this.port;
   }
 
+  /** Sends datagrams on to the server as the last client seen would (from its upstream address), faults and all. */
+  resend(datagrams: Buffer[]): void {
+    const up = [...this.upstreams.values()].at(-1);
+    if (!up) throw new Error('no client has sent anything through the proxy');
+    for (const d of datagrams) this.pass(d, (b) => up.send(b, this.serverPort, '127.0.0.1'));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);

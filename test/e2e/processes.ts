@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test, type TestContext } from 'node:test';
 
@@ -45,8 +47,10 @@ export function onceOverUdp(name: string, fn: (t: TestContext) => Promise<void>)
 /** Said in a suite's title when its clients go over TCP. */
 export const overTransport = (): string => (transport === 'tcp' ? ' (over TCP)' : '');
 
-// The user's own config file is not the tests' business: the commands look for one in an empty place.
-const NO_CONFIG = { XDG_CONFIG_HOME: `${ROOT}test/e2e/no-config-here` };
+// The user's own config (its file, its known servers) is not the tests' business: each command gets an
+// empty config directory of its own, removed when it exits (servers of other tests on a port it reused
+// must not look like a changed key).
+const freshConfigDir = (): string => mkdtempSync(join(tmpdir(), 'relay-config-'));
 
 /** Runs one of the commands as a user would, with RELAY_* variables cleared and no config file, unless given. */
 export function start(
@@ -58,8 +62,9 @@ export function start(
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('RELAY_')));
   const started = performance.now();
   const via = name !== 'run-server' && transport === 'tcp' ? ['--transport', 'tcp'] : [];
+  const config = env.XDG_CONFIG_HOME === undefined ? freshConfigDir() : undefined;
   const proc = spawn(process.execPath, [bin(name), ...args, ...via], {
-    env: { ...clean, ...NO_CONFIG, ...env },
+    env: { ...clean, ...(config !== undefined && { XDG_CONFIG_HOME: config }), ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(cwd !== undefined && { cwd }),
   });
@@ -72,13 +77,16 @@ export function start(
   });
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   proc.stdin!.on('error', () => {}); // a command that exits early closes its stdin
-  const done = once(proc, 'close').then(([code, signal]) => ({
+  const done = once(proc, 'close').then(([code, signal]) => {
+    if (config !== undefined) rmSync(config, { recursive: true, force: true });
+    return {
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
     stdout: out,
     stderr: err,
     ms: performance.now() - started,
-  }));
+    };
+  });
   return { proc, stdout: () => out, stderr: () => err, chunks, done };
 }
 

@@ -131,7 +131,7 @@ describe(`limits${overTransport()}`, () => {
     writeFileSync(bad, '["alice"]', { mode: 0o600 });
     const malformed = await run('run-server', ['--port', '0', '--store', 'memory', '--users', bad]);
     assert.equal(malformed.code, 2);
-    assert.match(oneLine(malformed.stderr), /must hold a JSON object of name to secret/);
+    assert.match(oneLine(malformed.stderr), /must hold a JSON object of name to verifier/);
     writeFileSync(bad, '{"alice": "s"}', { mode: 0o600 });
     const fine = start('run-server', ['--port', '0', '--store', 'memory', '--users', bad]);
     await waitFor(fine, /listening/);

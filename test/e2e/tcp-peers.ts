@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { decode, encode } from '../../src/protocol/codec.js';
+import type { Address } from '../../src/core/address.js';
+import { ClientCipher } from '../../src/core/client/client-cipher.js';
+import { noiseCrypto } from '../../src/io/noise-crypto.js';
 import type { Packet } from '../../src/protocol/packets.js';
+import { recordHead } from '../../src/protocol/records.js';
 import { encodeFrame, encodePreamble, FrameDecoder, LINK_ID_BYTES } from '../../src/protocol/stream-framing.js';
 
 /**
@@ -62,17 +66,34 @@ export class ResettingProxy {
   }
 }
 
-/** A hand-driven TCP peer of the relay: sends packets, and collects what comes back while it reads. */
+/**
+ * A hand-driven TCP peer of the relay: sends packets, and collects what comes back while it reads. It
+ * encrypts as a client does (trusting whatever key the server shows): HELLO carries the handshake once a
+ * RETRY gave the key and a cookie, the WELCOME is opened, every later packet sealed and opened.
+ */
 export class RawPeer {
   readonly received: Packet[] = [];
   readonly socket: Socket;
   private waiters: (() => void)[] = [];
+  private readonly cipher = new ClientCipher({ crypto: noiseCrypto, serverKeys: { check: () => undefined, remember: () => undefined } }, undefined);
+  private readonly server: Address;
 
   constructor(port: number, preamble = encodePreamble(randomBytes(LINK_ID_BYTES))) {
+    this.server = { address: '127.0.0.1', port };
     this.socket = connect({ host: '127.0.0.1', port });
     this.socket.on('error', () => {});
-    const decoder = new FrameDecoder((p) => {
-      this.received.push(decode(Buffer.from(p)));
+    const decoder = new FrameDecoder((frame) => {
+      const data = Buffer.from(frame);
+      const bytes = recordHead(data) ? this.cipher.open(data) : data;
+      if (!bytes) return;
+      let p = decode(bytes);
+      if (p.kind === 'retry') this.cipher.retried(this.server, p.serverKey);
+      if (p.kind === 'sealed-welcome') {
+        const w = this.cipher.welcome(p, this.server, Date.now());
+        if (w === 'forged') return;
+        p = w.welcome;
+      }
+      this.received.push(p);
       for (const w of this.waiters.splice(0)) w();
     });
     this.socket.on('data', (chunk: Buffer) => decoder.push(chunk));
@@ -80,7 +101,9 @@ export class RawPeer {
   }
 
   send(p: Packet): boolean {
-    return this.socket.write(encodeFrame(encode(p)));
+    if (p.kind !== 'hello') return this.socket.write(encodeFrame(this.cipher.seal(encode(p), Date.now())));
+    const handshake = this.cipher.handshake(p);
+    return this.socket.write(encodeFrame(encode(handshake ? { ...p, handshake } : p)));
   }
 
   /** The first packet received of `kind` (waiting for it, up to 5 s). */

@@ -12,4 +12,5 @@ import '../cli/chat-receipts.test.js';
 import '../cli/chat-room.test.js';
 import '../cli/format.test.js';
 import '../cli/server-identity.test.js';
+import '../cli/users-file.test.js';
 import '../io/line-splitter.test.js';

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { createHmac } from 'node:crypto';
-import { equalBytes, isTagged, seal, TAG_BYTES, TAGGED_FLAG, verify } from '../../src/protocol/auth.js';
 import { decode, encode } from '../../src/protocol/codec.js';
 import { varintBytes } from '../../src/protocol/bytes-writer.js';
 import {
@@ -12,6 +10,8 @@ import {
   FETCH_DATAGRAMS_MAX,
   FILE_BYTES_MAX,
   FromKind,
+  HANDSHAKE_BYTES_MAX,
+  HANDSHAKE_BYTES_MIN,
   HELLO_BYTES_MIN,
   MARK_KEY_BYTES_MAX,
   MARK_VALUE_BYTES_MAX,
@@ -90,54 +90,6 @@ describe('datagram size', () => {
   });
 });
 
-describe('tagged datagrams', () => {
-  const key = Buffer.alloc(32, 7);
-  const mac = (k: Buffer, d: Buffer): Buffer => createHmac('sha256', k).update(d).digest();
-  const tagged = (b: Buffer): Buffer => Buffer.concat([b.subarray(0, 3), Buffer.from([b[3]! | TAGGED_FLAG]), b.subarray(4), Buffer.alloc(TAG_BYTES)]);
-
-  for (const p of [
-    { kind: 'hello', role: Role.Writer, nonce: 1, name: 'a', cookie: Buffer.alloc(0), producerId: 1n, nextSeq: 1 },
-    { kind: 'retry', nonce: 1, cookie: Buffer.alloc(16, 1) },
-    { kind: 'refuse', nonce: 1, code: 2, reason: 'taken' },
-  ] as Packet[]) {
-    test(`a ${p.kind} is never tagged: with the flag it is refused`, () => {
-      assert.equal(decode(encode(p)).kind, p.kind);
-      rejects(tagged(encode(p)), 'bad-kind', /never tagged/);
-    });
-  }
-  test('a tagged datagram shorter than its tag is truncated; one exactly as long is read as an empty body', () => {
-    rejects(hex('555201b0' + '00'.repeat(TAG_BYTES - 1)), 'truncated', /shorter than its tag/);
-    rejects(hex('555201b0' + '00'.repeat(TAG_BYTES)), 'truncated', /need 8 bytes/);
-    assert.deepEqual(decode(tagged(encode({ kind: 'pong', sessionId: 5n }))), { kind: 'pong', sessionId: 5n });
-  });
-  test('isTagged: the flag and room for a tag, both needed', () => {
-    const header = hex('55520130');
-    assert.equal(isTagged(seal(header, key, mac)), true, 'a sealed header alone is exactly header + tag');
-    assert.equal(isTagged(Buffer.concat([hex('555201b0'), Buffer.alloc(TAG_BYTES - 1)])), false);
-    assert.equal(isTagged(Buffer.concat([hex('555201b0'), Buffer.alloc(6)])), false);
-    assert.equal(isTagged(Buffer.concat([hex('55520130'), Buffer.alloc(TAG_BYTES)])), false);
-  });
-  test('verify: only a tagged datagram, with the right key, over the flagged bytes', () => {
-    const ping = encode({ kind: 'ping', sessionId: 4n });
-    const sealed = seal(ping, key, mac);
-    assert.equal(verify(sealed, key, mac), true);
-    assert.equal(verify(sealed, Buffer.alloc(32, 8), mac), false);
-    // The right tag over the bytes without the flag: not tagged, so not verified.
-    const unflagged = Buffer.concat([ping, mac(key, ping).subarray(0, TAG_BYTES)]);
-    assert.equal(verify(unflagged, key, mac), false);
-    const flipped = Buffer.from(sealed);
-    flipped[flipped.length - 1]! ^= 1;
-    assert.equal(verify(flipped, key, mac), false);
-  });
-  test('equalBytes: same length and same bytes', () => {
-    assert.equal(equalBytes(hex('0102'), hex('0102')), true);
-    assert.equal(equalBytes(hex('0100'), hex('01')), false);
-    assert.equal(equalBytes(hex('01'), hex('0100')), false);
-    assert.equal(equalBytes(hex('0102'), hex('0103')), false);
-    assert.equal(equalBytes(hex(''), hex('')), true);
-  });
-});
-
 describe('hello', () => {
   const writer: Hello = { kind: 'hello', role: Role.Writer, nonce: 1, name: 'w', cookie: Buffer.alloc(0), producerId: 1n, nextSeq: 1 };
   const reader: Hello = { kind: 'hello', role: Role.Reader, nonce: 1, name: 'r', cookie: Buffer.alloc(0), fromKind: FromKind.Earliest, fromId: 0 };
@@ -162,15 +114,23 @@ describe('hello', () => {
     assert.deepEqual(decode(full.subarray(0, full.length - 1)), long);
   });
   test('a hello is padded to 64 bytes and no further', () => {
-    const long = { ...writer, name: 'w'.repeat(NAME_BYTES_MAX), cookie: Buffer.alloc(16, 1), proof: Buffer.alloc(16, 2) } as Hello;
-    // header, role, nonce, name, producer, sequence, cookie, proof: no group for a writer, no padding.
-    assert.equal(encode(long).length, 4 + 1 + 4 + 1 + NAME_BYTES_MAX + 8 + 4 + 1 + 16 + 1 + 16);
+    const long = { ...writer, name: 'w'.repeat(NAME_BYTES_MAX), cookie: Buffer.alloc(16, 1), handshake: Buffer.alloc(HANDSHAKE_BYTES_MIN, 2) } as Hello;
+    // header, role, nonce, name, producer, sequence, cookie, handshake message: no group for a writer, no padding.
+    assert.equal(encode(long).length, 4 + 1 + 4 + 1 + NAME_BYTES_MAX + 8 + 4 + 1 + 16 + 2 + HANDSHAKE_BYTES_MIN);
     assert.equal(encode(writer).length, HELLO_BYTES_MIN);
     roundTrips(long);
   });
-  test('a proof is 16 bytes or none', () => {
-    const proofAt = 4 + 1 + 4 + 2 + 8 + 4 + 1;
-    rejects(patched(writer, proofAt, [5]), 'bad-field', /proof of 5 bytes/);
+  test(`a handshake message is ${HANDSHAKE_BYTES_MIN} to ${HANDSHAKE_BYTES_MAX} bytes, or none`, () => {
+    const lengthAt = 4 + 1 + 4 + 2 + 8 + 4 + 1;
+    rejects(patched(writer, lengthAt, [0, 5]), 'bad-field', /handshake message of 5 bytes/);
+    for (const n of [HANDSHAKE_BYTES_MIN, HANDSHAKE_BYTES_MAX]) roundTrips({ ...writer, cookie: Buffer.alloc(0), handshake: Buffer.alloc(n, 1) } as Hello);
+    rejects(encode({ ...writer, handshake: Buffer.alloc(HANDSHAKE_BYTES_MIN - 1, 1) } as Hello), 'bad-field', /handshake message of 111 bytes/);
+    rejects(encode({ ...writer, handshake: Buffer.alloc(HANDSHAKE_BYTES_MAX + 1, 1) } as Hello), 'bad-field', /handshake message of 305 bytes/);
+  });
+  test('a RETRY names a server key of 32 bytes, or none', () => {
+    const retry = encode({ kind: 'retry', nonce: 1, cookie: Buffer.alloc(16), serverKey: Buffer.alloc(32, 1) });
+    const short = Buffer.concat([retry.subarray(0, 25), Buffer.from([31]), retry.subarray(26, retry.length - 1)]);
+    rejects(short, 'bad-field', /server key of 31 bytes/);
   });
   test(`names of up to ${NAME_BYTES_MAX} bytes`, () => {
     roundTrips({ ...writer, name: 'n'.repeat(NAME_BYTES_MAX) } as Hello);
@@ -216,7 +176,7 @@ describe('data', () => {
   });
   test('a recipient never rides on a continuation', () => {
     roundTrips(data([line('a', { to: 'bob', more: true }), line('b', { continued: true })]));
-    rejects(hex('55520110' + '0000000000000001' + '00000001' + '0001' + '06' + '0162' + '01' + '61'), 'bad-field', /continuation/);
+    rejects(hex('55520210' + '0000000000000001' + '00000001' + '0001' + '06' + '0162' + '01' + '61'), 'bad-field', /continuation/);
   });
   test('the header and entry sizes are what the encoder writes', () => {
     for (const [text, to] of [['', undefined], ['a'.repeat(127), undefined], ['a'.repeat(128), 'bob'], ['a'.repeat(20_000), 'b'.repeat(32)]] as const) {
@@ -369,10 +329,10 @@ describe('presence', () => {
 describe('fields', () => {
   test('u64 up to 2^53 - 1', () => {
     roundTrips({ kind: 'ping', sessionId: 1n, position: Number.MAX_SAFE_INTEGER });
-    rejects(hex('55520130' + '0000000000000001' + '0020000000000000'), 'bad-field', /above 2\^53/);
+    rejects(hex('55520230' + '0000000000000001' + '0020000000000000'), 'bad-field', /above 2\^53/);
   });
   test('varints: at most 8 bytes, at most 2^53 - 1', () => {
-    const ofVarint = (v: string) => hex('55520121' + '0000000000000003' + '00000001' + '00' + '01' + '0000000000000001' + '00000000' + '0000000000000001' + '00000000' + v + '0000');
+    const ofVarint = (v: string) => hex('55520221' + '0000000000000003' + '00000001' + '00' + '01' + '0000000000000001' + '00000000' + '0000000000000001' + '00000000' + v + '0000');
     assert.equal((decode(ofVarint('ffffffffffffff0f')) as Batch).missed, Number.MAX_SAFE_INTEGER);
     rejects(ofVarint('8080808080808010'), 'bad-field', /varint above 2\^53/);
     rejects(ofVarint('8080808080808080' + '01'), 'bad-field', /longer than 8 bytes/);

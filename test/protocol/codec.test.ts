@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { TAG_BYTES, TAGGED_FLAG } from '../../src/protocol/auth.js';
 import { decode, encode } from '../../src/protocol/codec.js';
 import { PacketKind } from '../../src/protocol/constants.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
@@ -26,9 +25,7 @@ const decodesOrRejects = (bytes: Uint8Array): void => {
     const p = decode(b);
     // Whatever decodes must encode back to the same bytes: one encoding per packet, so that no two
     // byte strings mean the same thing (a non-minimal varint, a stray flag bit, a role out of range).
-    // A tagged datagram is its packet with the kind's tag flag set and a tag behind, which the codec skips.
-    const untagged = b[3]! & TAGGED_FLAG ? Buffer.concat([b.subarray(0, 3), Buffer.from([b[3]! & ~TAGGED_FLAG]), b.subarray(4, b.length - TAG_BYTES)]) : b;
-    assert.equal(encode(p).toString('hex'), untagged.toString('hex'));
+    assert.equal(encode(p).toString('hex'), b.toString('hex'));
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e;
   }
@@ -38,27 +35,28 @@ describe('codec rejections', () => {
   const cases: [string, string, string][] = [
     ['empty', '', 'truncated'],
     ['bad magic', '00000101', 'bad-magic'],
-    ['other version', '55520201', 'bad-version'],
-    ['unknown kind', '555201ee', 'bad-kind'],
-    ['truncated ping', '5552013000', 'truncated'],
-    ['trailing bytes', '55520131000000000000000400', 'trailing-bytes'],
-    ['a ping with a position and more', '5552013000000000000000040000000000000007ff', 'trailing-bytes'],
-    ['data with no entries', '55520110' + '0000000000000001' + '00000001' + '0000', 'bad-field'],
-    ['data with seq 0', '55520110' + '0000000000000001' + '00000000' + '000100' + '00', 'bad-field'],
-    ['entry longer than the datagram', '55520110' + '0000000000000001' + '00000001' + '0001' + '00' + 'ff01' + '61', 'truncated'],
-    ['name not UTF-8', ('55520101' + '01' + '00000001' + '01' + 'ff' + '0000000000000001' + '00000001' + '00').padEnd(128, '0'), 'bad-field'],
-    ['hello not padded to 64 bytes', '55520101' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '00', 'bad-field'],
-    ['hello padding not zero', ('55520101' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '00').padEnd(126, '0') + '01', 'bad-field'],
-    ['cookie of a wrong size', ('55520101' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '05').padEnd(128, '0'), 'bad-field'],
-    ['u64 above 2^53', '55520132' + '0000000000000004' + 'ffffffffffffffff', 'bad-field'],
-    ['a varint with a needless zero byte (non-minimal)', '55520110' + '0000000000000001' + '00000001' + '0001' + '00' + '8100' + '61', 'bad-field'],
-    ['presence entry of role 0', '55520123' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0001' + '0161' + '00' + '01' + '00000000000003e8', 'bad-field'],
-    ['presence entry of role 3 (observers are not in the registry)', '55520123' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0001' + '0161' + '03' + '01' + '00000000000003e8', 'bad-field'],
-    ['presence online flag 2', '55520123' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0001' + '0161' + '02' + '02' + '00000000000003e8', 'bad-field'],
-    ['presence with an unknown flag', '55520123' + '0000000000000004' + '00000001' + '00000003' + '04' + '00000000' + '0000', 'bad-field'],
-    ['tracked with reader state 3', '55520125' + '0000000000000004' + '00000003' + '0162' + '03' + '000000000000002a' + '0000000000000032', 'bad-field'],
-    ['track with a name over 32 bytes', '55520124' + '0000000000000004' + '00000003' + '21' + '61'.repeat(33), 'bad-field'],
-    ['fetch of 0 datagrams', '55520120' + '0000000000000003' + '00000001' + '0000000000000001' + '00000000' + '00000000' + '00', 'bad-field'],
+    ['an older version', '55520101', 'bad-version'],
+    ['a newer version', '55520301', 'bad-version'],
+    ['unknown kind', '555202ee', 'bad-kind'],
+    ['truncated ping', '5552023000', 'truncated'],
+    ['trailing bytes', '55520231000000000000000400', 'trailing-bytes'],
+    ['a ping with a position and more', '5552023000000000000000040000000000000007ff', 'trailing-bytes'],
+    ['data with no entries', '55520210' + '0000000000000001' + '00000001' + '0000', 'bad-field'],
+    ['data with seq 0', '55520210' + '0000000000000001' + '00000000' + '000100' + '00', 'bad-field'],
+    ['entry longer than the datagram', '55520210' + '0000000000000001' + '00000001' + '0001' + '00' + 'ff01' + '61', 'truncated'],
+    ['name not UTF-8', ('55520201' + '01' + '00000001' + '01' + 'ff' + '0000000000000001' + '00000001' + '00').padEnd(128, '0'), 'bad-field'],
+    ['hello not padded to 64 bytes', '55520201' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '00', 'bad-field'],
+    ['hello padding not zero', ('55520201' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '00').padEnd(126, '0') + '01', 'bad-field'],
+    ['cookie of a wrong size', ('55520201' + '01' + '00000001' + '01' + '61' + '0000000000000001' + '00000001' + '05').padEnd(128, '0'), 'bad-field'],
+    ['u64 above 2^53', '55520232' + '0000000000000004' + 'ffffffffffffffff', 'bad-field'],
+    ['a varint with a needless zero byte (non-minimal)', '55520210' + '0000000000000001' + '00000001' + '0001' + '00' + '8100' + '61', 'bad-field'],
+    ['presence entry of role 0', '55520223' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0001' + '0161' + '00' + '01' + '00000000000003e8', 'bad-field'],
+    ['presence entry of role 3 (observers are not in the registry)', '55520223' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0001' + '0161' + '03' + '01' + '00000000000003e8', 'bad-field'],
+    ['presence online flag 2', '55520223' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0001' + '0161' + '02' + '02' + '00000000000003e8', 'bad-field'],
+    ['presence with an unknown flag', '55520223' + '0000000000000004' + '00000001' + '00000003' + '04' + '00000000' + '0000', 'bad-field'],
+    ['tracked with reader state 3', '55520225' + '0000000000000004' + '00000003' + '0162' + '03' + '000000000000002a' + '0000000000000032', 'bad-field'],
+    ['track with a name over 32 bytes', '55520224' + '0000000000000004' + '00000003' + '21' + '61'.repeat(33), 'bad-field'],
+    ['fetch of 0 datagrams', '55520220' + '0000000000000003' + '00000001' + '0000000000000001' + '00000000' + '00000000' + '00', 'bad-field'],
   ];
   for (const [name, hex, code] of cases) {
     test(name, () => {
@@ -79,7 +77,7 @@ describe('codec fuzz', () => {
     const kinds = Object.values(PacketKind);
     fc.assert(
       fc.property(fc.constantFrom(...kinds), fc.uint8Array({ maxLength: 300 }), (kind, body) => {
-        decodesOrRejects(Buffer.concat([Buffer.from([0x55, 0x52, 0x01, kind]), body]));
+        decodesOrRejects(Buffer.concat([Buffer.from([0x55, 0x52, 0x02, kind]), body]));
       }),
       fcOpts(20000),
     );

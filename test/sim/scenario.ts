@@ -30,8 +30,10 @@ export interface SimOptions {
   readerDelays: number[];
   /** Virtual time allowed after the network heals for everything to finish. */
   settleMs: number;
-  /** Authenticated mode: every client proves a secret and every datagram of a session is tagged. */
+  /** Authenticated mode: every client gives its secret, sealed in its handshake. */
   authenticated: boolean;
+  /** Plain text (`--insecure-plaintext` on every side): no handshake, nothing sealed. */
+  plaintext: boolean;
   /** Readers sharing the queue group 'g' (each message to one of them); one of them may be killed. */
   groupMembers: number;
   /** A group member is killed (no BYE) while the faults last; the others must cover what it held. */
@@ -111,6 +113,7 @@ export function scenario(rng: Prng): SimOptions {
     readerDelays: [0, 0, 50, 700],
     settleMs: 120_000,
     authenticated: rng.chance(0.25),
+    plaintext: false,
     groupMembers: rng.pick([0, 0, 2, 3]),
     memberCrash: rng.chance(0.3),
     countConsumers: rng.chance(0.3),

@@ -36,6 +36,13 @@ test('simulation: authenticated mode through loss, restarts and partitions', asy
   }
 });
 
+test('simulation: plain text (--insecure-plaintext on every side) through loss, restarts and partitions, as encrypted sessions are', async () => {
+  for (const seed of seeds(31_001, 31_015)) {
+    const r = await runSimulation(seed, { plaintext: true, authenticated: false, restarts: 1, partitions: 1 });
+    assert.deepEqual(r.failures, [], `seed ${seed}`);
+  }
+});
+
 test('simulation: two servers on one store; clients move on when theirs goes down or is cut off, and nothing is lost or doubled', async () => {
   for (const seed of seeds(40_001, 40_060)) {
     const r = await runSimulation(seed, { servers: 2, outages: 1, restarts: seed % 2, partitions: seed % 3, storeStalls: 0.02 });

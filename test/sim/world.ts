@@ -6,7 +6,9 @@ import { addressKey, type Address } from '../../src/core/address.js';
 import { ReaderCore, READER_DEFAULTS, type Message } from '../../src/core/reader/reader-core.js';
 import { SERVER_DEFAULTS, ServerCore } from '../../src/core/server/server-core.js';
 import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
+import type { ClientEncryption } from '../../src/core/client/client-cipher.js';
 import { FromKind } from '../../src/protocol/constants.js';
+import type { KeyPair, NoiseCrypto } from '../../src/protocol/noise.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { NO_RETENTION, type Store } from '../../src/store/store.js';
@@ -18,6 +20,60 @@ import type { SimOptions } from './scenario.js';
 export const EPOCH = 1_800_000_000_000;
 const serverAddress = (i: number): Address => ({ address: `10.0.0.${i + 1}`, port: 12345 + i });
 const hmac = (key: Buffer, data: Buffer): Buffer => createHmac('sha256', key).update(data).digest();
+
+/** A fast, well-mixed (not cryptographic) digest of `parts`, `n` bytes long. */
+function mix(parts: readonly Buffer[], n = 32): Buffer {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9e3779b9;
+  for (const p of parts) {
+    for (let i = 0; i < p.length; i++) {
+      h1 = Math.imul(h1 ^ p[i]!, 0x01000193);
+      h2 = Math.imul(h2 ^ p[i]!, 0x5bd1e995) ^ (h2 >>> 15);
+    }
+    h1 = Math.imul(h1 ^ p.length, 0x01000193);
+  }
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i += 4) {
+    h1 = Math.imul(h1 ^ (h2 >>> 13), 0x85ebca6b) ^ i;
+    h2 = Math.imul(h2 ^ (h1 >>> 16), 0xc2b2ae35);
+    out.writeUInt32BE((h1 ^ h2) >>> 0, i);
+  }
+  return out;
+}
+
+/**
+ * Stand-ins for the handshake's primitives, cheap enough for thousands of runs: the simulation checks what
+ * the protocol does with keys, handshakes and sealed records (lost, late, doubled, from a server that
+ * restarted), not the primitives, which their own tests check against published vectors. A key pair's
+ * halves are equal and "DH" is XOR (so both sides agree); hashes are a fast mix; sealing appends a tag
+ * over key, nonce, associated data and length (the simulated network loses, delays and doubles bytes but
+ * never alters them), so that a record sealed with other keys or for another place is refused as it
+ * would be. Keys come from a counter, not from the run's generator: a seed gives the same run.
+ */
+function simCrypto(): NoiseCrypto {
+  let keys = 0;
+  const tag = (key: Buffer, nonce: bigint, ad: Buffer, length: number): Buffer => {
+    const n = Buffer.alloc(12);
+    n.writeBigUInt64BE(nonce);
+    n.writeUInt32BE(length, 8);
+    return mix([key, n, ad], 16);
+  };
+  return {
+    dh: (privateKey, publicKey) => Buffer.from(privateKey.map((b, i) => b ^ publicKey[i]!)),
+    generateKeyPair: () => {
+      const key = mix([Buffer.from(`key ${++keys}`)]);
+      return { privateKey: key, publicKey: key };
+    },
+    seal: (key, nonce, ad, text) => Buffer.concat([text, tag(key, nonce, ad, text.length)]),
+    open: (key, nonce, ad, sealed) => {
+      if (sealed.length < 16) return undefined;
+      const text = sealed.subarray(0, sealed.length - 16);
+      return tag(key, nonce, ad, text.length).equals(sealed.subarray(sealed.length - 16)) ? Buffer.from(text) : undefined;
+    },
+    hash: (data) => mix([data]),
+    hmac: (key, data) => mix([key, data]),
+  };
+}
 
 export interface SimServer {
   addr: Address;
@@ -109,6 +165,9 @@ export class SimWorld {
   /** Who is at each address: a datagram delivered there goes to its core. */
   readonly nodes = new Map<string, (data: Buffer, from: Address) => void>();
   readonly users = new Map<string, Buffer>();
+  /** The servers' one static key (as servers sharing a store share a key file), and the clients' crypto. */
+  readonly crypto: NoiseCrypto;
+  readonly serverKey: KeyPair;
   readonly servers: SimServer[];
   readonly writers: SimWriter[] = [];
   readonly readers: SimReader[] = [];
@@ -134,6 +193,8 @@ export class SimWorld {
     readonly opts: SimOptions,
   ) {
     this.faultEnd = EPOCH + opts.faultsForMs;
+    this.crypto = simCrypto();
+    this.serverKey = this.crypto.generateKeyPair();
     this.sqliteDir = opts.store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'relay-sim-')) : undefined;
     const retention = opts.retainMessages > 0 ? { ...NO_RETENTION, messages: opts.retainMessages } : NO_RETENTION;
     this.store = this.sqliteDir ? new SqliteStore({ dataDir: this.sqliteDir, retention, fsync: false }) : new MemoryStore(retention);
@@ -168,10 +229,14 @@ export class SimWorld {
     return this.writers.reduce((n, w) => n + w.lines.length, 0);
   }
 
-  credentials(name: string): { secret?: Buffer; mac?: typeof hmac } {
-    if (!this.opts.authenticated) return {};
+  /** A client's secret (authenticated mode) and encryption (unless in plain text): it trusts the servers' key alone. */
+  credentials(name: string): { secret?: Buffer; encryption?: ClientEncryption } {
+    if (this.opts.plaintext) return {};
+    const serverKeys = { check: (_: Address, key: Buffer) => (key.equals(this.serverKey.publicKey) ? undefined : 'not the servers\' key'), remember: () => undefined };
+    const encryption = { crypto: this.crypto, serverKeys };
+    if (!this.opts.authenticated) return { encryption };
     this.users.set(name, Buffer.from(`secret of ${name}`));
-    return { secret: this.users.get(name)!, mac: hmac };
+    return { secret: this.users.get(name)!, encryption };
   }
 
   newServerCore(): ServerCore {
@@ -183,7 +248,8 @@ export class SimWorld {
       randomId: () => rng.u64(),
       randomKey: () => Buffer.from(rng.u64().toString(16).padStart(16, '0'), 'hex'),
       mac: hmac,
-      ...(opts.authenticated && { users: this.users }),
+      ...(opts.authenticated && { users: { has: (name: string) => this.users.has(name), verify: (name: string, secret: Buffer) => this.users.get(name)?.equals(secret) === true } }),
+      ...(!opts.plaintext && { encryption: { crypto: this.crypto, staticKey: this.serverKey } }),
     });
   }
 

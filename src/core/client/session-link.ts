@@ -1,14 +1,14 @@
 import type { Address, Transmit } from '../address.js';
-import { ClientAuth } from '../client-auth.js';
 import { Liveness } from '../liveness.js';
 import type { RttEstimator } from '../rtt-estimator.js';
 import { ServerList } from '../server-list.js';
 import { HelloTimer } from '../sign-on.js';
-import type { Mac } from '../../protocol/auth.js';
 import { decode, encode } from '../../protocol/codec.js';
-import type { RefuseCode, Role } from '../../protocol/constants.js';
+import type { RefuseCode } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { Hello, HelloReader, HelloWriter, Packet, Welcome } from '../../protocol/packets.js';
+import { recordHead } from '../../protocol/records.js';
+import { ClientCipher, type ClientEncryption } from './client-cipher.js';
 
 /** What a datagram from the server means to the client, once the link has judged it. */
 export type Intake =
@@ -18,27 +18,28 @@ export type Intake =
   | { kind: 'again' }
   /** The server limits handshakes (said once): the HELLO timer tries again. */
   | { kind: 'limited'; reason: string }
-  | { kind: 'refused'; code: RefuseCode; reason: string }
-  /** Registered; `open`: with a secret the server does not use. */
+  /** Refused by the server, or by us (`byServer` false: its key is not one we trust, or it does not encrypt). */
+  | { kind: 'refused'; code: RefuseCode; reason: string; byServer: boolean }
+  /** Registered; `open`: with a secret the server does not check (it is in open mode). */
   | { kind: 'welcome'; welcome: Welcome; open: boolean }
-  /** A genuine packet of the session (or an UNKNOWN-SESSION, which carries no tag), for the role. */
+  /** A genuine packet of the session (or an UNKNOWN-SESSION, which comes in the clear), for the role. */
   | { kind: 'packet'; packet: Packet };
 
 export interface LinkConfig {
-  /** The role a HELLO proves its secret for, and the user's name. */
-  role: Role;
+  /** The user's name. */
   name: string;
   servers: readonly Address[];
   nonce: number;
   secret?: Buffer | undefined;
-  mac?: Mac | undefined;
+  /** Absent: plain text (`--insecure-plaintext`). */
+  encryption?: ClientEncryption | undefined;
   lostAfterMs: number;
 }
 
 const NONE: Intake = { kind: 'none' };
 
-/** What a role puts in its HELLO; the link adds the rest (nonce, name, cookie, proof). */
-type Signed = 'kind' | 'nonce' | 'name' | 'cookie' | 'proof';
+/** What a role puts in its HELLO; the link adds the rest (nonce, name, cookie, handshake). */
+type Signed = 'kind' | 'nonce' | 'name' | 'cookie' | 'handshake';
 export type HelloFields = Omit<HelloWriter, Signed> | Omit<HelloReader, Signed>;
 
 /**
@@ -49,7 +50,7 @@ export type HelloFields = Omit<HelloWriter, Signed> | Omit<HelloReader, Signed>;
 export class SessionLink {
   readonly servers: ServerList;
   readonly hello: HelloTimer;
-  readonly auth: ClientAuth;
+  readonly cipher: ClientCipher;
   readonly liveness: Liveness;
   readonly transmits: Transmit[] = [];
   sessionId = 0n;
@@ -57,6 +58,8 @@ export class SessionLink {
   /** The datagram being handled is a genuine answer of the server's. */
   private answered = false;
   private limitReported = false;
+  /** The session is open and the server checked our secret: a GOODBYE then means another login took over. */
+  authenticated = false;
 
   constructor(
     private readonly config: LinkConfig,
@@ -67,7 +70,7 @@ export class SessionLink {
   ) {
     this.servers = new ServerList(config.servers, now);
     this.hello = new HelloTimer(config.nonce);
-    this.auth = new ClientAuth(config.secret, config.mac);
+    this.cipher = new ClientCipher(config.encryption, config.secret);
     this.liveness = new Liveness(config.lostAfterMs);
   }
 
@@ -89,29 +92,27 @@ export class SessionLink {
   /** Judges a datagram. `signingOn`: a HELLO of ours is out, so its answers count. */
   intake(data: Buffer, from: Address, now: number, signingOn: boolean): Intake {
     if (!this.servers.isCurrent(from)) return NONE;
-    let p: Packet;
-    try {
-      p = decode(data);
-    } catch (e) {
-      if (e instanceof ProtocolError) return NONE;
-      throw e;
-    }
-    if (p.kind === 'welcome' || p.kind === 'retry' || p.kind === 'refuse') {
+    const p = this.unpack(data);
+    if (!p) return NONE;
+    if (p.kind === 'welcome' || p.kind === 'sealed-welcome' || p.kind === 'retry' || p.kind === 'refuse') {
       if (!signingOn || p.nonce !== this.hello.nonce) return NONE;
-      const verdict = this.hello.answered(p, data, { role: this.config.role, name: this.config.name }, now, this.rtt, this.auth);
-      if (verdict === 'ignore') return NONE;
+      const verdict = this.hello.answered(p, from, now, this.rtt, this.cipher);
+      if (verdict.kind === 'ignore') return NONE;
       this.heard(now);
-      if (verdict === 'again') return { kind: 'again' };
-      if (p.kind === 'refuse') {
-        if (verdict !== 'later') return { kind: 'refused', code: p.code, reason: p.reason };
-        if (this.limitReported) return NONE;
-        this.limitReported = true;
-        return { kind: 'limited', reason: p.reason };
+      switch (verdict.kind) {
+        case 'again':
+          return { kind: 'again' };
+        case 'refused':
+          return verdict;
+        case 'later':
+          if (this.limitReported || p.kind !== 'refuse') return NONE;
+          this.limitReported = true;
+          return { kind: 'limited', reason: p.reason };
+        case 'welcome':
+          this.authenticated = verdict.authenticated;
+          return { kind: 'welcome', welcome: verdict.welcome, open: this.config.secret !== undefined && !verdict.authenticated };
       }
-      if (p.kind !== 'welcome') return NONE;
-      return { kind: 'welcome', welcome: p, open: verdict === 'open' };
     }
-    if (p.kind !== 'unknown-session' && !this.auth.accepts(data)) return NONE;
     if (p.kind === 'pong') {
       if (p.sessionId === this.sessionId) this.heard(now);
       return NONE;
@@ -120,39 +121,59 @@ export class SessionLink {
       // The server asks whether this client still runs (another client of this host wants the name).
       if (p.sessionId !== this.sessionId) return NONE;
       this.heard(now);
-      this.answer({ kind: 'pong', sessionId: this.sessionId });
+      this.answer({ kind: 'pong', sessionId: this.sessionId }, now);
       return NONE;
     }
     return { kind: 'packet', packet: p };
   }
 
-  /** HELLO, with the role's own fields: its proof of the secret (if any) for this nonce and cookie. */
+  /**
+   * The packet in a datagram of the current server: a sealed record of our session opened, or a packet in
+   * the clear (an encrypted client takes only the handshake's answers and UNKNOWN-SESSION so).
+   */
+  private unpack(data: Buffer): Packet | undefined {
+    const sealed = recordHead(data) !== undefined;
+    const bytes = sealed ? this.cipher.open(data) : data;
+    if (!bytes) return undefined;
+    let p: Packet;
+    try {
+      p = decode(bytes);
+    } catch (e) {
+      if (e instanceof ProtocolError) return undefined;
+      throw e;
+    }
+    if (sealed || !this.cipher.encrypted || CLEAR_KINDS.has(p.kind)) return p;
+    return undefined;
+  }
+
+  /** HELLO, with the role's own fields: with a cookie, the handshake's first message (when we encrypt). */
   sendHello(fields: HelloFields, now: number): void {
     this.hello.sent(now);
-    const ctx = { role: this.config.role, name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie };
-    const proof = this.auth.proof(ctx);
-    this.send({ kind: 'hello', ...ctx, ...(proof && { proof }), ...fields } as Hello, now);
+    const h = { kind: 'hello', name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie, ...fields } as Hello;
+    const handshake = this.cipher.handshake(h);
+    this.push(encode(handshake ? { ...h, handshake } : h), now);
   }
 
   /** A new registration: a new nonce, no cookie, no session keys. */
   renew(): void {
-    this.auth.forget();
+    this.cipher.forget();
+    this.authenticated = false;
     this.hello.renew();
   }
 
-  /** Something that wants an answer (HELLO goes as it is; the rest sealed in the session's keys). */
+  /** Something that wants an answer, sealed in the session's keys. */
   send(p: Packet, now: number): void {
-    this.push(p.kind === 'hello' ? encode(p) : this.auth.seal(encode(p)), now);
+    this.push(this.cipher.seal(encode(p), now), now);
   }
 
   /** An encoded datagram of the session (a writer's DATA, kept for resending), sealed. */
   sendEncoded(data: Buffer, now: number): void {
-    this.push(this.auth.seal(data), now);
+    this.push(this.cipher.seal(data, now), now);
   }
 
   /** An answer to the server, which wants none back: no liveness owed, no heartbeat put off. */
-  answer(p: Packet): void {
-    this.transmits.push({ to: this.servers.current, data: this.auth.seal(encode(p)) });
+  answer(p: Packet, now: number): void {
+    this.transmits.push({ to: this.servers.current, data: this.cipher.seal(encode(p), now) });
   }
 
   /**
@@ -175,3 +196,6 @@ export class SessionLink {
     this.liveness.sent(now);
   }
 }
+
+/** What an encrypted client takes in the clear: the answers to HELLO, and word that the server lost our session. */
+const CLEAR_KINDS = new Set<Packet['kind']>(['retry', 'refuse', 'sealed-welcome', 'unknown-session']);

@@ -53,7 +53,7 @@ export class ReaderCore implements SansIoCore {
     now: number,
   ) {
     this.heartbeatMs = config.heartbeatMs;
-    this.link = new SessionLink({ ...config, role: Role.Reader }, this.rtt, now);
+    this.link = new SessionLink(config, this.rtt, now);
     if (config.presence) {
       const pollMs = config.presence === 'watch' ? (config.presencePollMs ?? 1_000) : 0;
       this.presence = new PresenceTracker(pollMs, (w, now) => this.link.send({ kind: 'who', sessionId: this.link.sessionId, ...w }, now));
@@ -100,7 +100,7 @@ export class ReaderCore implements SansIoCore {
         return;
       case 'refused':
         this.phase = 'refused';
-        this.events.push({ type: 'refused', code: intake.code, reason: intake.reason });
+        this.events.push({ type: 'refused', code: intake.code, reason: intake.reason, byServer: intake.byServer });
         return;
       case 'welcome': {
         const w = intake.welcome;
@@ -148,7 +148,7 @@ export class ReaderCore implements SansIoCore {
       case 'goodbye':
         if (p.sessionId !== this.link.sessionId) return;
         if (this.phase === 'closing') this.finish();
-        else if (this.phase === 'open' && this.link.auth.active) {
+        else if (this.phase === 'open' && this.link.authenticated) {
           // A newer login of this user took the session over (authenticated mode): this one stops.
           this.phase = 'refused';
           this.events.push({ type: 'taken-over' });

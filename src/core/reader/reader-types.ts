@@ -1,5 +1,5 @@
 import type { Address } from '../address.js';
-import type { Mac } from '../../protocol/auth.js';
+import type { ClientEncryption } from '../client/client-cipher.js';
 import { FromKind, type ReaderState, type RefuseCode } from '../../protocol/constants.js';
 import type { PresenceEntry } from '../../protocol/packets.js';
 
@@ -21,9 +21,10 @@ export interface ReaderConfig {
   once: boolean;
   lostAfterMs: number;
   heartbeatMs: number;
-  /** Authenticated mode: the user's secret, and the MAC to prove it with. */
+  /** Authenticated mode: the user's secret (it travels sealed in the handshake). */
   secret?: Buffer;
-  mac?: Mac;
+  /** Absent: plain text (`--insecure-plaintext`). */
+  encryption?: ClientEncryption;
   /** A queue group to read as a member of. */
   group?: string;
   /** 'who': print the registry and stop (reads no messages); 'watch': also report who comes and goes. */
@@ -62,7 +63,7 @@ export interface Message {
 
 export type ReaderEvent =
   | { type: 'registered'; again: boolean; position: number; missed: number }
-  | { type: 'refused'; code: RefuseCode; reason: string }
+  | { type: 'refused'; code: RefuseCode; reason: string; byServer: boolean }
   | { type: 'messages'; messages: Message[]; /** The position after them: say `printed(upTo)` once they are out. */ upTo: number }
   | { type: 'missed'; count: number }
   /** Since registering, a reply reached the end of the log: what waited for this reader has come (once per registration). */

@@ -1,5 +1,5 @@
 import { assert } from '../assert.js';
-import { TAG_BYTES } from '../../protocol/auth.js';
+import { RECORD_OVERHEAD } from '../../protocol/records.js';
 import { MARKS_HEADER_BYTES, marksItemBytes } from '../../protocol/marks-codec.js';
 import type { Data, Recall, WriterMark } from '../../protocol/packets.js';
 import type { NewMessage, ProducerBatch } from '../../store/store.js';
@@ -61,7 +61,7 @@ export class Appends {
   onRecall(s: WriterSession, r: Recall): void {
     this.out.call({ op: 'producerMarks', producerId: s.producerId }, (ok, marks) => {
       if (!ok || !this.sessions.isLive(s)) return;
-      const budget = s.datagramBytes - (s.keys ? TAG_BYTES : 0) - MARKS_HEADER_BYTES;
+      const budget = s.datagramBytes - (s.cipher ? RECORD_OVERHEAD : 0) - MARKS_HEADER_BYTES;
       const from = Math.min(r.from, marks.length);
       const page: WriterMark[] = [];
       let used = 0;

@@ -1,35 +1,40 @@
-import { equalBytes, helloProof, sessionKeys, type Mac, type SessionKeys } from '../../protocol/auth.js';
 import { RefuseCode, Role } from '../../protocol/constants.js';
 import type { Hello } from '../../protocol/packets.js';
 
-export type HelloCheck = { ok: true; keys?: SessionKeys } | { ok: false; code: RefuseCode; reason: string };
+/**
+ * Authenticated mode's users: their names, and a check of a secret against what the server keeps (a
+ * verifier). 'busy': a check costs too much to make now (too many new secrets to check this second).
+ */
+export interface Users {
+  has(name: string): boolean;
+  verify(name: string, secret: Buffer): boolean | 'busy';
+}
+
+export type HelloCheck = { ok: true; proven: boolean } | { ok: false; code: RefuseCode; reason: string };
 
 /**
- * Authenticated mode's gate: a HELLO must prove the secret of the user it names. In open mode
- * (no users) every HELLO passes and its proof, if any, is ignored.
+ * Authenticated mode's gate: a HELLO must carry, sealed in its handshake, the secret of the user it
+ * names. In open mode (no users) every HELLO passes and a secret, if any, is ignored.
  */
 export class Authenticator {
-  constructor(
-    private readonly users: ReadonlyMap<string, Buffer> | undefined,
-    private readonly mac: Mac,
-  ) {}
+  constructor(private readonly users: Users | undefined) {}
 
-  check(h: Hello): HelloCheck {
-    if (!this.users) return { ok: true };
-    if (!h.proof) {
+  /** `secret`: what the HELLO's handshake carried (undefined: none). */
+  check(h: Hello, secret: Buffer | undefined): HelloCheck {
+    if (!this.users) return { ok: true, proven: false };
+    if (!secret) {
       return { ok: false, code: RefuseCode.Unauthorized, reason: 'this server requires a secret: give --secret or set RELAY_SECRET' };
     }
-    const secret = this.users.get(h.name);
     // Names are not secret (every message carries its sender's), so saying which check failed costs nothing.
-    if (!secret) return { ok: false, code: RefuseCode.Unauthorized, reason: `no user ${h.name} on this server` };
-    if (!equalBytes(helloProof(this.mac, secret, h), h.proof)) {
-      return { ok: false, code: RefuseCode.Unauthorized, reason: `wrong secret for ${h.name}` };
-    }
+    if (!this.users.has(h.name)) return { ok: false, code: RefuseCode.Unauthorized, reason: `no user ${h.name} on this server` };
+    const verified = this.users.verify(h.name, secret);
+    if (verified === 'busy') return { ok: false, code: RefuseCode.RateLimited, reason: 'too many secrets to check just now (trying again)' };
+    if (!verified) return { ok: false, code: RefuseCode.Unauthorized, reason: `wrong secret for ${h.name}` };
     if (h.role !== Role.Writer && h.group !== undefined && h.group !== h.name && this.users.has(h.group)) {
       // A group reads what is sent to its name: a user's name as a group would open that user's messages.
       return { ok: false, code: RefuseCode.Unauthorized, reason: `${h.group} is a user: only ${h.group} may read what is sent to ${h.group}; choose another group name` };
     }
-    return { ok: true, keys: sessionKeys(this.mac, secret, h) };
+    return { ok: true, proven: true };
   }
 }
 

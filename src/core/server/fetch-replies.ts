@@ -1,5 +1,5 @@
 import { ENTRIES_PER_PACKET_MAX, FETCH_DATAGRAMS_MAX } from '../../protocol/constants.js';
-import { TAG_BYTES } from '../../protocol/auth.js';
+import { RECORD_OVERHEAD } from '../../protocol/records.js';
 import type { Fetch } from '../../protocol/packets.js';
 import { BATCH_HEADER_BYTES, BATCH_MESSAGE_FRAMING_BYTES } from '../../protocol/sizes.js';
 import type { ReadLimits, ReadResult } from '../../store/store.js';
@@ -59,7 +59,7 @@ export class FetchReplies {
         position: f.position,
         offset: f.offset,
         maxDatagrams: Math.min(f.maxDatagrams, FETCH_DATAGRAMS_MAX),
-        datagramBytes: s.datagramBytes - (s.keys ? TAG_BYTES : 0),
+        datagramBytes: s.datagramBytes - (s.cipher ? RECORD_OVERHEAD : 0),
       },
       result,
       missed,

@@ -1,7 +1,8 @@
 import { addressKey, type Address } from '../address.js';
 import { RefuseCode, Role, roleName } from '../../protocol/constants.js';
-import type { SessionKeys } from '../../protocol/auth.js';
+import { helloPrologue, payloadSecret } from '../../protocol/handshake-payloads.js';
 import { isValidName, NAME_RULE } from '../../protocol/names.js';
+import { NkResponder } from '../../protocol/noise.js';
 import type { Hello } from '../../protocol/packets.js';
 import { AddressCookies } from './address-cookies.js';
 import { Authenticator, ReplayGuard } from './authenticator.js';
@@ -18,17 +19,26 @@ export type Admission =
   | { verdict: 'again'; session: Session }
   /** A recorded HELLO sent again: nothing. */
   | { verdict: 'ignore' }
+  /** A handshake not sealed to our key, or not laid out as one: nothing (counted). */
+  | { verdict: 'forged' }
   | { verdict: 'refuse'; code: RefuseCode; reason: string }
   /** The name's holder may be the same client started again: ask the holder first. */
   | { verdict: 'ping'; holder: Session }
-  /** A new session; the name's holder, if any, ends first (taken over, or replaced). */
-  | { verdict: 'admit'; keys: SessionKeys | undefined; ends?: { holder: Session; reason: 'taken-over' | 'replaced'; reclaimed: boolean } };
+  /**
+   * A new session; the name's holder, if any, ends first (taken over, or replaced). `proven`: its user
+   * proved the secret; `responder`: the handshake that writes its WELCOME (an encrypted session's).
+   */
+  | { verdict: 'admit'; proven: boolean; responder: NkResponder | undefined; ends?: { holder: Session; reason: 'taken-over' | 'replaced'; reclaimed: boolean } };
 
 /** Where a HELLO's name is kept: role and name (an observer holds no name: its address stands in). */
 export const nameKeyOf = (h: Hello, from: Address): string =>
   h.role === Role.Observer ? `${h.role}:${addressKey(from)}` : `${h.role}:${h.name}`;
 
-/** Admission of HELLOs: address cookies, rate of handshakes, names, secrets, replays and name holders. */
+/**
+ * Admission of HELLOs: address cookies, rate of handshakes, names, the handshake (sealed to the server's
+ * key, and carrying the secret), secrets, replays and name holders. Cookie and rate come before any
+ * public-key work: a flood of spoofed HELLOs costs no X25519 operation.
+ */
 export class Handshake {
   readonly replays = new ReplayGuard();
   readonly limiter: HandshakeLimiter;
@@ -38,7 +48,7 @@ export class Handshake {
 
   constructor(private readonly config: ServerConfig) {
     this.cookies = new AddressCookies(config.randomKey, config.mac);
-    this.auth = new Authenticator(config.users, config.mac);
+    this.auth = new Authenticator(config.users);
     this.limiter = new HandshakeLimiter(config.handshakesPerSecond);
   }
 
@@ -54,14 +64,18 @@ export class Handshake {
     }
     if (!isValidName(h.name)) return refuse(RefuseCode.BadName, `bad name: use ${NAME_RULE}`);
     if (h.role !== Role.Writer && h.group !== undefined && !isValidName(h.group)) return refuse(RefuseCode.BadName, `bad group name: use ${NAME_RULE}`);
-    const auth = this.auth.check(h);
+    const opened = this.openHandshake(h);
+    if (opened.verdict !== 'open') return opened;
+    const { responder, secret } = opened;
+    const auth = this.auth.check(h, secret);
     if (!auth.ok) return refuse(auth.code, auth.reason);
-    if (auth.keys && this.replays.replayed(nameKeyOf(h, from), h.nonce, now)) return { verdict: 'ignore' };
-    if (!holder) return { verdict: 'admit', keys: auth.keys };
-    const replace = { verdict: 'admit', keys: auth.keys, ends: { holder, reason: 'replaced', reclaimed: false } } as const;
+    const proven = auth.proven;
+    if (proven && this.replays.replayed(nameKeyOf(h, from), h.nonce, now)) return { verdict: 'ignore' };
+    if (!holder) return { verdict: 'admit', proven, responder };
+    const replace = { verdict: 'admit', proven, responder, ends: { holder, reason: 'replaced', reclaimed: false } } as const;
     if (holder.addrKey === key || now - holder.lastSeen > this.config.sessionTimeoutMs) return replace;
     // Authenticated mode: whoever proves the secret is the user, and may take over its own session.
-    if (auth.keys) return { verdict: 'admit', keys: auth.keys, ends: { holder, reason: 'taken-over', reclaimed: false } };
+    if (proven) return { ...replace, ends: { ...replace.ends, reason: 'taken-over' } };
     // Open mode: the same host may be the holder's own client started again; ask the holder first.
     const verdict = holder.addr.address === from.address ? this.probes.verdict(holder.nameKey, holder.answeredAt, now) : 'held';
     // Asked again at each of the newcomer's tries: one lost PING or PONG does not cost a live holder its name.
@@ -77,6 +91,28 @@ export class Handshake {
     return { ...replace, ends: { ...replace.ends, reclaimed: true } };
   }
 
+  /**
+   * An encrypted server reads the HELLO's first handshake message (its clear fields bound as the prologue):
+   * a message not sealed to our key gets nothing; the secret it carries is the user's. A server in plain
+   * text takes HELLOs without one, and refuses those with one (the client expects encryption).
+   */
+  private openHandshake(h: Hello): { verdict: 'open'; responder: NkResponder | undefined; secret: Buffer | undefined } | Admission {
+    const encryption = this.config.encryption;
+    if (!encryption) {
+      if (!h.handshake) return { verdict: 'open', responder: undefined, secret: undefined };
+      return refuse(RefuseCode.BadVersion, 'this server does not encrypt (it runs with --insecure-plaintext)');
+    }
+    if (!h.handshake) {
+      return refuse(RefuseCode.BadVersion, 'this server encrypts every session: a client in plain text (--insecure-plaintext) cannot use it');
+    }
+    const responder = new NkResponder(encryption.crypto, encryption.staticKey, helloPrologue(h));
+    const payload = responder.readMessage(h.handshake);
+    if (!payload) return forged;
+    const secret = payloadSecret(payload);
+    if (secret === 'bad') return forged;
+    return { verdict: 'open', responder, secret };
+  }
+
   sweep(now: number): void {
     this.limiter.sweep(now);
     this.replays.sweep(now);
@@ -90,3 +126,4 @@ export class Handshake {
 }
 
 const refuse = (code: RefuseCode, reason: string): Admission => ({ verdict: 'refuse', code, reason });
+const forged: Admission = { verdict: 'forged' };

@@ -1,6 +1,5 @@
 import type { Address, Transmit } from '../address.js';
 import { encode } from '../../protocol/codec.js';
-import { seal } from '../../protocol/auth.js';
 import type { Packet } from '../../protocol/packets.js';
 import type { StoreRequest, StoreResults } from '../../store/store-request.js';
 import type { ServerEvent, ServerStats } from './server-config.js';
@@ -29,27 +28,28 @@ export class Outbox {
   private nextRequestId = 1;
 
   constructor(
-    private readonly mac: (key: Buffer, data: Buffer) => Buffer,
     private readonly stats: ServerStats,
+    /** The time of the input being handled (sealing renews keys on a schedule). */
+    readonly now: () => number,
   ) {}
 
   send(to: Address, p: Packet): void {
     this.transmits.push({ to, data: encode(p) });
   }
 
-  /** To a session's client: tagged with the session's key in authenticated mode. */
+  /** To a session's client: sealed in the session's keys when it is encrypted. */
   sendTo(s: Session, p: Packet, deferrable = false): void {
     this.sendRaw(s, this.seal(s, encode(p)), deferrable);
   }
 
-  /** An encoded datagram, as it is: sealed already, or for a client with no keys. */
+  /** An encoded datagram, as it is: sealed already, or for a client in plain text. */
   sendRaw(to: Session | Address, data: Buffer, deferrable = false): void {
     const addr = 'addr' in to ? to.addr : to;
     this.transmits.push(deferrable ? { to: addr, data, deferrable } : { to: addr, data });
   }
 
   seal(s: Session, datagram: Buffer): Buffer {
-    return s.keys ? seal(datagram, s.keys.toClient, this.mac) : datagram;
+    return s.cipher ? s.cipher.seal(datagram, this.now()) : datagram;
   }
 
   event(e: ServerEvent): void {

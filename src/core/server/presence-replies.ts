@@ -1,4 +1,4 @@
-import { TAG_BYTES } from '../../protocol/auth.js';
+import { RECORD_OVERHEAD } from '../../protocol/records.js';
 import { ReaderState, Role } from '../../protocol/constants.js';
 import type { PresenceEntry, Track, Who } from '../../protocol/packets.js';
 import { PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
@@ -40,7 +40,7 @@ export class PresenceReplies {
   }
 
   onWho(s: Session, w: Who): void {
-    const budget = s.datagramBytes - (s.keys ? TAG_BYTES : 0) - PRESENCE_HEADER_BYTES;
+    const budget = s.datagramBytes - (s.cipher ? RECORD_OVERHEAD : 0) - PRESENCE_HEADER_BYTES;
     const changes = w.since === 0 ? undefined : this.journal.since(w.since);
     if (changes) return this.sendChanges(s, w, budget, changes);
     const version = this.journal.version;

@@ -1,4 +1,6 @@
 import type { Address } from '../address.js';
+import type { KeyPair, NoiseCrypto } from '../../protocol/noise.js';
+import type { Users } from './authenticator.js';
 
 export interface ServerConfig {
   maxMessageBytes: number;
@@ -15,10 +17,12 @@ export interface ServerConfig {
   randomId: () => bigint;
   /** A fresh secret key for address cookies. */
   randomKey: () => Buffer;
-  /** A keyed MAC (HMAC-SHA256 in production): cookies, proofs of secrets and session tags. */
+  /** A keyed MAC (HMAC-SHA256 in production), for address cookies. */
   mac: (key: Buffer, data: Buffer) => Buffer;
-  /** Authenticated mode: each user's secret. Absent: open mode. */
-  users?: ReadonlyMap<string, Buffer>;
+  /** Authenticated mode: the users and their verifiers. Absent: open mode. */
+  users?: Users;
+  /** Every session encrypted (the default): the handshake's primitives and the server's static key. Absent: plain text. */
+  encryption?: { crypto: NoiseCrypto; staticKey: KeyPair };
   /** Handshakes (HELLOs with a valid cookie) one host may make per second; 0: no limit. */
   handshakesPerSecond: number;
   /** Messages one writer session may send per second; 0: no limit. */
@@ -54,8 +58,10 @@ export interface ServerStats {
   refused: number;
   /** HELLOs answered with a cookie rather than a session. */
   retries: number;
-  /** Datagrams of a session whose authentication tag was missing or wrong. */
+  /** Datagrams of a session that were not genuine: a record that does not open, or a handshake not sealed to our key. */
   forged: number;
+  /** Public-key operations (X25519) spent on handshakes. */
+  publicKeyOps: number;
   /** DATA dropped because its writer was over its message rate. */
   throttled: number;
   /** DATA the server had already (held or stored): a writer sent it again. */
@@ -74,6 +80,7 @@ export const newServerStats = (): ServerStats => ({
   refused: 0,
   retries: 0,
   forged: 0,
+  publicKeyOps: 0,
   throttled: 0,
   retransmissions: 0,
 });

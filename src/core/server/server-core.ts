@@ -1,13 +1,12 @@
 import { addressKey, takesLargePackets, type Address, type Transmit } from '../address.js';
 import type { SansIoCore } from '../sans-io.js';
 import { TimerTable } from '../timers.js';
-import { decode, encode } from '../../protocol/codec.js';
-import { RefuseCode, Role } from '../../protocol/constants.js';
-import { ProtocolError } from '../../protocol/errors.js';
+import { PacketKind, RefuseCode, Role } from '../../protocol/constants.js';
 import type { Fetch, Hello, Packet } from '../../protocol/packets.js';
 import type { ClientRecord } from '../../store/store.js';
 import type { StoreRequest } from '../../store/store-request.js';
 import { Appends } from './appends.js';
+import { countingPublicKeyOps, welcomeDatagram } from './encryption.js';
 import { CursorSaver } from './cursors.js';
 import { FetchReplies, ParkedPolls } from './fetch-replies.js';
 import { Fetches } from './fetches.js';
@@ -63,10 +62,16 @@ export class ServerCore implements SansIoCore {
     { name: 'name-claims', at: () => this.claims.deadline, fire: (now) => this.renewClaims(now) },
   ]);
 
-  constructor(private readonly config: ServerConfig) {
-    this.out = new Outbox(config.mac, this.stats);
-    this.gate = new SessionGate(this.out, this.sessions, this.stats, config.mac);
-    this.handshake = new Handshake(config);
+  private readonly config: ServerConfig;
+  /** Said in every RETRY: the client checks it before its handshake. */
+  private readonly serverKey: Buffer | undefined;
+
+  constructor(config: ServerConfig) {
+    this.config = countingPublicKeyOps(config, this.stats);
+    this.serverKey = config.encryption?.staticKey.publicKey;
+    this.out = new Outbox(this.stats, () => this.now);
+    this.gate = new SessionGate(this.out, this.sessions, this.stats, config.encryption !== undefined);
+    this.handshake = new Handshake(this.config);
     this.presence = new PresenceJournal(Number(config.randomId() & 0xffff_ffffn));
     this.claims = new NameClaims(config.randomId().toString(36), config.sessionTimeoutMs);
     this.replies = new FetchReplies(this.out, new ParkedPolls(), config.observe?.fetchReply);
@@ -93,26 +98,14 @@ export class ServerCore implements SansIoCore {
   handleDatagram(data: Buffer, from: Address, now: number): void {
     this.now = now;
     this.stats.datagramsIn++;
-    let packet: Packet;
-    try {
-      packet = decode(data);
-    } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
-      this.stats.malformed++;
-      return;
-    }
     this.sweepAt ??= now + SWEEP_MS;
-    if (packet.kind === 'hello') return this.onHello(packet, from, now);
-    // A session this server does not know (it restarted, or the session expired) did not save the
-    // position a BYE carries: the client is told so, and a reader signs on again to say goodbye.
-    if (packet.kind === 'bye' && this.gate.byeAgain(packet.sessionId, data, from)) return;
-    if (!('sessionId' in packet) || !CLIENT_KINDS.has(packet.kind)) {
-      // Packets only a server sends: a confused or hostile peer.
-      this.stats.malformed++;
+    if (data[3] === PacketKind.Hello) {
+      const hello = this.gate.hello(data, from);
+      if (hello) this.onHello(hello, from, now);
       return;
     }
-    const s = this.gate.session(packet.sessionId, data, from, now);
-    if (s) this.dispatch(s, packet, now);
+    const got = this.gate.receive(data, from, now);
+    if (got) this.dispatch(got.s, got.packet, now);
   }
 
   handleTimeout(now: number): void {
@@ -205,11 +198,14 @@ export class ServerCore implements SansIoCore {
     switch (admission.verdict) {
       case 'retry':
         this.stats.retries++;
-        return this.out.send(from, { kind: 'retry', nonce: h.nonce, cookie: admission.cookie });
+        return this.out.send(from, { kind: 'retry', nonce: h.nonce, cookie: admission.cookie, ...(this.serverKey && { serverKey: this.serverKey }) });
       case 'again':
         if (admission.session.welcome) this.out.sendRaw(from, admission.session.welcome);
         return;
       case 'ignore':
+        return;
+      case 'forged':
+        this.stats.forged++;
         return;
       case 'refuse':
         return this.refuse(h, from, admission.code, admission.reason);
@@ -236,11 +232,12 @@ export class ServerCore implements SansIoCore {
       lastSeen: now,
       ready: false,
       helloNonce: h.nonce,
-      keys: admission.keys,
+      proven: admission.proven,
+      responder: admission.responder,
       ...(h.role === Role.Observer && { observer: true }),
       datagramBytes: takesLargePackets(from) ? Math.max(this.config.datagramBytes, this.config.loopbackDatagramBytes) : this.config.datagramBytes,
     };
-    const proven = admission.keys !== undefined;
+    const proven = admission.proven;
     let s: Session;
     if (h.role === Role.Writer) {
       const old = this.sessions.byProducer.get(h.producerId);
@@ -259,7 +256,7 @@ export class ServerCore implements SansIoCore {
 
   private open(s: Session, resume: number, missed: number): void {
     s.ready = true;
-    const welcome = encode({
+    s.welcome = welcomeDatagram(s, {
       kind: 'welcome',
       nonce: s.helloNonce,
       sessionId: s.id,
@@ -268,8 +265,7 @@ export class ServerCore implements SansIoCore {
       heartbeatMs: this.config.heartbeatMs,
       resume,
       missed,
-    });
-    s.welcome = this.out.seal(s, welcome);
+    }, this.config.encryption?.crypto, this.now);
     this.out.sendRaw(s, s.welcome);
     this.stats.sessionsOpened++;
     if (s.observer) return;
@@ -309,14 +305,14 @@ export class ServerCore implements SansIoCore {
     }
     this.endSession(s, 'bye', now);
     const saved = s.role === Role.Writer || !s.closing;
-    this.sessions.left.set(s.id, { addr: s.addr, addrKey: s.addrKey, keys: s.keys, until: now + this.config.sessionTimeoutMs, saved });
+    this.sessions.left.set(s.id, { addr: s.addr, addrKey: s.addrKey, cipher: s.cipher, until: now + this.config.sessionTimeoutMs, saved });
     if (saved) this.out.sendTo(s, { kind: 'goodbye', sessionId: s.id });
   }
 
   /** The session's client is told, in its own keys, that a newer login of its user took over. */
   private takeOver(old: Session, now: number): void {
     this.endSession(old, 'taken-over', now);
-    this.sessions.retired.set(old.id, { addrKey: old.addrKey, keys: old.keys!, until: now + this.config.sessionTimeoutMs });
+    this.sessions.retired.set(old.id, { addrKey: old.addrKey, cipher: old.cipher, until: now + this.config.sessionTimeoutMs });
     this.out.sendTo(old, { kind: 'goodbye', sessionId: old.id });
   }
 
@@ -364,7 +360,7 @@ export class ServerCore implements SansIoCore {
       for (const key of lost) {
         const s = this.sessions.byName.get(key);
         if (!s) continue;
-        if (s.keys) this.takeOver(s, doneAt);
+        if (s.proven) this.takeOver(s, doneAt);
         else this.endSession(s, 'replaced', doneAt);
       }
     });
@@ -374,6 +370,9 @@ export class ServerCore implements SansIoCore {
 
   private onFetch(s: ReaderSession, f: Fetch, now: number): void {
     if (s.observer) return;
+    // Answered, it would carry a newer fetch's lease under the older id, which the member's BYE then names.
+    if (f.fetchId < (s.newestFetchId ?? 0)) return;
+    s.newestFetchId = f.fetchId;
     if (s.fetch && s.fetch.fetchId === f.fetchId) {
       // A repeat of the fetch we hold (parked, being read, or waiting for its group's lease read): say we
       // are alive, so the reader can tell a held poll from an outage.
@@ -396,5 +395,3 @@ export class ServerCore implements SansIoCore {
   }
 }
 
-/** The kinds a client sends within a session. */
-const CLIENT_KINDS = new Set<Packet['kind']>(['data', 'recall', 'fetch', 'ping', 'pong', 'who', 'track', 'bye']);

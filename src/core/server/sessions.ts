@@ -1,6 +1,7 @@
 import type { Address } from '../address.js';
 import { Role } from '../../protocol/constants.js';
-import type { SessionKeys } from '../../protocol/auth.js';
+import type { NkResponder } from '../../protocol/noise.js';
+import type { SessionCipher } from '../session-cipher.js';
 import type { Fetch } from '../../protocol/packets.js';
 import type { QueueGroup } from './queue-group.js';
 import type { TokenBucket } from './rate-limits.js';
@@ -17,11 +18,15 @@ export interface SessionCommon {
   ready: boolean;
   helloNonce: number;
   welcome?: Buffer;
-  /** Authenticated mode: the keys that tag this session's datagrams. */
-  keys?: SessionKeys | undefined;
+  /** An encrypted session's handshake, until its WELCOME is written. */
+  responder?: NkResponder | undefined;
+  /** An encrypted session's keys, from its WELCOME on. */
+  cipher?: SessionCipher | undefined;
+  /** Authenticated mode: its user proved the secret (and may take over its own sessions). */
+  proven: boolean;
   /** Reads the registry and nothing else: holds no name, is not in the registry. */
   observer?: boolean;
-  /** Largest datagram to and from this client, its tag included. */
+  /** Largest datagram to and from this client, sealing included. */
   datagramBytes: number;
   /** When its client last answered the server's PING (see NameProbes). */
   answeredAt?: number;
@@ -45,6 +50,8 @@ export interface ReaderSession extends SessionCommon {
   fetch?: Fetch | undefined;
   /** When the newest fetch must be answered, messages or not. */
   fetchDeadline: number;
+  /** The highest fetch id the reader has sent: an older fetch arriving late (a resend overtaken on the way) is stale. */
+  newestFetchId?: number;
   parkedUntil?: number | undefined;
   reading: boolean;
   closing?: boolean;
@@ -57,7 +64,7 @@ export type Session = WriterSession | ReaderSession;
 /** A session taken over by a newer login of its user: its client is told so, in its own keys, for a while. */
 export interface Retired {
   addrKey: string;
-  keys: SessionKeys;
+  cipher: SessionCipher | undefined;
   until: number;
 }
 
@@ -65,7 +72,7 @@ export interface Retired {
 export interface Left {
   addr: Address;
   addrKey: string;
-  keys: SessionKeys | undefined;
+  cipher: SessionCipher | undefined;
   until: number;
   /** Its final position is saved (GOODBYE was sent); until then a repeated BYE is not answered. */
   saved: boolean;

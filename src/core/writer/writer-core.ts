@@ -52,7 +52,7 @@ export class WriterCore implements SansIoCore {
     const heard = (at: number): void => {
       if (!this.waiting()) this.lastProgressAt = at;
     };
-    this.link = new SessionLink({ ...config, role: Role.Writer }, this.rtt, now, heard);
+    this.link = new SessionLink(config, this.rtt, now, heard);
     this.packer = new LinePacker(config.queueBytesHigh);
     const link = this.link;
     this.flow = new DataFlow(config, this.rtt, this.packer, {
@@ -132,7 +132,7 @@ export class WriterCore implements SansIoCore {
         return;
       case 'refused':
         this.phase = 'refused';
-        this.events.push({ type: 'refused', code: intake.code, reason: intake.reason });
+        this.events.push({ type: 'refused', code: intake.code, reason: intake.reason, byServer: intake.byServer });
         return;
       case 'welcome': {
         const w = intake.welcome;
@@ -162,7 +162,7 @@ export class WriterCore implements SansIoCore {
       case 'goodbye':
         if (p.sessionId !== sessionId) return;
         if (this.phase === 'closing') this.finish('done');
-        else if (this.phase === 'open' && this.link.auth.active) this.takenOver();
+        else if (this.phase === 'open' && this.link.authenticated) this.takenOver();
         return;
       case 'throttle':
         if (p.sessionId === sessionId && this.phase === 'open') this.onThrottle(p.limit, p.retryAfterMs, now);
@@ -308,7 +308,7 @@ export class WriterCore implements SansIoCore {
     this.link.sessionId = sessionId;
     this.phase = 'open';
     this.maxMessageBytes = maxMessageBytes;
-    this.flow.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes) - this.link.auth.overhead;
+    this.flow.datagramBytes = Math.min(this.config.datagramBytes, maxDatagramBytes) - this.link.cipher.overhead;
     this.heartbeatMs = heartbeatMs;
     // What the server already holds (it committed before it lost our session) is confirmed.
     this.flow.restart(expected);

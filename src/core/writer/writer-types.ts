@@ -1,5 +1,5 @@
 import type { Address } from '../address.js';
-import type { Mac } from '../../protocol/auth.js';
+import type { ClientEncryption } from '../client/client-cipher.js';
 import type { RefuseCode } from '../../protocol/constants.js';
 import type { WriterMark } from '../../protocol/packets.js';
 
@@ -24,9 +24,10 @@ export interface WriterConfig {
    * its marks (event 'recalled') and sends nothing before. Its producerId is its name's (followProducerId).
    */
   recall?: boolean;
-  /** Authenticated mode: the user's secret, and the MAC to prove it with. */
+  /** Authenticated mode: the user's secret (it travels sealed in the handshake). */
   secret?: Buffer;
-  mac?: Mac;
+  /** Absent: plain text (`--insecure-plaintext`). */
+  encryption?: ClientEncryption;
 }
 
 export const WRITER_DEFAULTS = {
@@ -44,7 +45,7 @@ export type WriterEvent =
   | { type: 'registered'; again: boolean }
   /** The marks the store holds for this writer; `known`: the store knew the writer (it has sent before). */
   | { type: 'recalled'; marks: WriterMark[]; known: boolean }
-  | { type: 'refused'; code: RefuseCode; reason: string }
+  | { type: 'refused'; code: RefuseCode; reason: string; byServer: boolean }
   | { type: 'oversize'; line: number; bytes: number; limit: number }
   | { type: 'server-lost' }
   | { type: 'server-back' }
