@@ -6,7 +6,8 @@
 // of them at once would hold two of the three places. A file has 4 minutes (the simulation may wait
 // long for the CPU on a busy machine): the limit is there to stop a hang, not to time anything.
 // Usage: node --import tsx scripts/run-tests.mjs (what `npm test` runs after lint, typecheck and build).
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from 'node:test';
 import { tap } from 'node:test/reporters';
@@ -19,6 +20,13 @@ const all = readdirSync('test', { withFileTypes: true })
   .sort();
 for (const f of FIRST) if (!all.includes(f)) throw new Error(`${f} is not a test file`);
 const files = [...FIRST, ...all.filter((f) => !FIRST.includes(f))];
+
+// The commands the tests run remember servers' keys (known_servers) in a config directory of the run's
+// own, not the user's: test servers come and go on ports the system picks, with keys of their own.
+// (test/e2e/processes.ts gives each command it starts a directory of its own as well.)
+const config = mkdtempSync(join(tmpdir(), 'relay-test-config-'));
+process.env.XDG_CONFIG_HOME = config;
+process.on('exit', () => rmSync(config, { recursive: true, force: true }));
 
 const stream = run({ files, concurrency: 3, timeout: 240_000 });
 // A failing test marked todo (a known open problem) is reported as such, and does not fail the run.
