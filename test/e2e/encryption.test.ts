@@ -141,6 +141,19 @@ describe("the server's key", () => {
     await other.stop();
   });
 
+  test('--key-file: made where it is asked for when missing, and the same key for every server given it', async () => {
+    const file = join(dir, 'shared-relay.pem');
+    const a = await startServer(['--key-file', file]);
+    assert.match(a.stderr(), new RegExp(`made a new server key in ${file.replace(/[.]/g, '\\.')}`));
+    const b = await startServer(['--key-file', file]);
+    assert.equal(serverKeyOf(b), serverKeyOf(a));
+    assert.equal(/made a new server key/.test(b.stderr()), false);
+    const both = `127.0.0.1:${a.port},127.0.0.1:${b.port}`;
+    const w = await run('run-writer', ['-u', 'w', '--address', both, '--server-key', serverKeyOf(a)], 'x\n');
+    assert.equal(w.code, 0, w.stderr);
+    await Promise.all([a.stop(), b.stop()]);
+  });
+
   test('plain text on one side only: refused, with a line that says which side and what to do', async () => {
     const encrypted = await startServer();
     const plainClient = await run('run-writer', ['-u', 'w', '--port', String(encrypted.port), '--insecure-plaintext'], 'x\n');

@@ -32,6 +32,7 @@ describe(`authenticated mode (--users)${overTransport()}`, () => {
   test('the server says it is in authenticated mode, and warns that the users file is readable by others', () => {
     assert.match(server.stderr(), /authenticated mode \(2 users\)/);
     assert.match(server.stderr(), /users file .* can be read or changed by other users: chmod 600/);
+    assert.match(server.stderr(), /users file .* holds 2 secret\(s\) as they are \(alice, bob\): replace each with what 'run-server --hash-secret NAME' prints/);
   });
 
   test('the right secrets relay messages unaltered, the secret given by option or by RELAY_SECRET', async () => {
