@@ -160,10 +160,15 @@ describe('TCP when the path or the server fails', () => {
       const n = metric(await scrape(server.http), 'relay_tcp_packets_dropped_total') ?? 0;
       return n > 0 ? n : undefined;
     }, 35_000);
-    clearInterval(asking);
     assert.ok(dropped > 0);
+    // Asked on until what it asked for, were it kept, would be twice the bound below (a reply is up to 64
+    // datagrams of 16 KB, 1 MB): kept, it would show; dropped, what shows is the server's working memory
+    // under this load (its sealed replies are garbage it collects as it goes; Node 24 lets its heap grow
+    // further before collecting than Node 20: 156 MB was seen there, under 100 MB on Node 20).
+    await until('400 fetches asked', async () => (asked >= 400 ? true : undefined), 20_000);
+    clearInterval(asking);
     const grownMb = (rssKb(server.proc.pid!) - rssBefore) / 1024;
-    assert.ok(grownMb < 100, `server RSS grew ${Math.round(grownMb)} MB while ${asked} fetches of 64 datagrams went unread`);
+    assert.ok(grownMb < 200, `server RSS grew ${Math.round(grownMb)} MB while ${asked} fetches of 64 datagrams went unread`);
     peer.socket.destroy();
     await server.stop();
   });
