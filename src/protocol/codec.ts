@@ -19,7 +19,7 @@ import {
   SACK_RANGES_MAX,
   WAIT_MS_MAX,
 } from './constants.js';
-import { ProtocolError } from './errors.js';
+import { badField, ProtocolError } from './errors.js';
 import { decodeHello, decodeRefuse, decodeRetry, decodeWelcome } from './hello-codec.js';
 import { decodeMarkEntry, decodeMarks } from './marks-codec.js';
 import type {
@@ -39,9 +39,7 @@ import type {
 
 export { encode } from './encode.js';
 
-const fail = (detail: string): never => {
-  throw new ProtocolError('bad-field', detail);
-};
+const fail = badField;
 
 const packetKinds = new Set<number>(Object.values(PacketKind));
 

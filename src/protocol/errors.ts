@@ -17,3 +17,8 @@ export type ProtocolErrorCode =
   | 'bad-field'
   | 'trailing-bytes'
   | 'too-large';
+
+/** Throws the ProtocolError of a field that breaks its rule (the codecs' one way to refuse a field). */
+export const badField = (detail: string): never => {
+  throw new ProtocolError('bad-field', detail);
+};

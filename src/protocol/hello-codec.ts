@@ -12,14 +12,12 @@ import {
   Role,
   SERVER_KEY_BYTES,
 } from './constants.js';
-import { ProtocolError } from './errors.js';
+import { badField } from './errors.js';
 import type { Hello, Refuse, Retry, Welcome } from './packets.js';
 
 /** Decoding of the packets that open a session: HELLO and its answers (docs/PROTOCOL.md). */
 
-const fail = (detail: string): never => {
-  throw new ProtocolError('bad-field', detail);
-};
+const fail = badField;
 
 const refuseCodes = new Set<number>(Object.values(RefuseCode));
 
