@@ -38,8 +38,8 @@ interface Link {
 /**
  * The server's TCP side: accepts connections (within limits), cuts each stream into packets and hands
  * them on as if from the peer's link, and sends packets back on the peer's latest connection. A peer that
- * does not read gets its packets dropped once `pendingBytesMax` waits, so it holds up nobody else and
- * costs bounded memory.
+ * does not read gets its packets dropped once `pendingBytesMax` waits, and is not read from until what
+ * waits has gone, so it holds up nobody else and costs bounded memory and no work.
  */
 export class TcpListener implements PacketTransport {
   readonly counts: TcpCounts = { connections: 0, refused: 0, dropped: 0 };
@@ -112,7 +112,7 @@ export class TcpListener implements PacketTransport {
         const key = addressKey(peer);
         // The same client connected again (its last connection dropped, or is about to): this one is it now.
         this.links.get(key)?.socket.destroy();
-        this.links.set(key, { socket, out: new StreamWriter(socket, this.limits.pendingBytesMax) });
+        this.links.set(key, { socket, out: new StreamWriter(socket, this.limits.pendingBytesMax, true) });
       },
     });
     readFrames(socket, decoder);
