@@ -80,6 +80,15 @@ step "run-chat over TCP, fed from a pipe (on a terminal it is interactive: /to, 
 printf 'hello from the chat\n/to bob a direct one\n' | run-chat --username carol --transport tcp
 run-reader --username bob --once --log-level warn --address "tcp://127.0.0.1:$port"
 
+step "Topics: two log streams and a chat room on one server, each a log of its own"
+printf 'GET / 200\nGET /api 500\n' | run-writer --username web1 --topic logs.web --log-level warn
+printf 'slow query 2.1 s\n' | run-writer --username db1 --topic logs.db --log-level warn
+printf 'deploying now\n' | run-chat --username carol --topic chat.ops
+echo "ops reads logs.web, then logs.db (ids start at 1 in each), then the room: no log line in it"
+run-reader --username ops --topic logs.web --from earliest --once --format json --log-level warn
+run-reader --username ops --topic logs.db --from earliest --once --format json --log-level warn
+run-reader --username ops --topic chat.ops --from earliest --once --log-level warn
+
 step "What the server counted, from its Prometheus metrics ($status_page""metrics)"
 node -e "fetch(process.argv[1] + 'metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => /^relay_(messages_stored_total|commits_total|sessions_opened_total|log_messages\\{bound=\"next)/.test(l)).join('\\n')))" "$status_page"
 

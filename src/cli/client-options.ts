@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { isValidName, NAME_RULE } from '../protocol/names.js';
+import { DEFAULT_TOPIC, isValidTopic, TOPIC_RULE } from '../protocol/topics.js';
 import { TRANSPORTS } from './address-list.js';
 import { usage } from './command.js';
 
@@ -11,6 +12,11 @@ export function clientOptions<T>(parser: Argv<T>) {
     // A client that succeeds in a script prints nothing on stderr; at a terminal it says what it does.
     .default('log-level', process.stderr.isTTY ? 'info' : 'warn')
     .option('username', { alias: 'u', type: 'string', demandOption: true, describe: 'Your name on the relay' })
+    .option('topic', {
+      alias: 't',
+      type: 'string',
+      describe: `The topic to write to or read (${DEFAULT_TOPIC} when not given): dot-separated segments, e.g. logs.web1`,
+    })
     .option('address', {
       alias: 'a',
       type: 'string',
@@ -40,6 +46,7 @@ export function clientOptions<T>(parser: Argv<T>) {
     .check((argv) => {
       if (argv.secret === '') throw usage('invalid --secret: it is empty');
       checkName(argv.username, 'username');
+      if (argv.topic !== undefined && !isValidTopic(argv.topic)) throw usage(`invalid --topic '${argv.topic}': ${TOPIC_RULE}`);
       return true;
     });
 }

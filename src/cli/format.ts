@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Message } from '../core/reader/reader-core.js';
 import type { PresenceEntry } from '../protocol/packets.js';
+import { DEFAULT_TOPIC } from '../protocol/topics.js';
 import type { ReaderRender } from '../io/reader-runtime.js';
 
 export const FORMATS = ['text', 'json', 'raw'] as const;
@@ -24,13 +25,14 @@ export function localTime(ts: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-/** One message as it is printed, newline included. */
-export function formatMessage(m: Message, format: Format): Buffer | string {
+/** One message as it is printed, newline included; json names the topic it was read from. */
+export function formatMessage(m: Message, format: Format, topic = DEFAULT_TOPIC): Buffer | string {
   switch (format) {
     case 'raw':
       return Buffer.concat([m.text, NEWLINE]);
     case 'json':
       return `${JSON.stringify({
+        topic,
         id: m.id,
         ts: new Date(m.ts).toISOString(),
         from: m.from,
@@ -50,7 +52,7 @@ export function formatMessage(m: Message, format: Format): Buffer | string {
 const NEWLINE = Buffer.from('\n');
 
 /** A package of messages as one write, so that a poll's messages appear together. */
-export function formatPackage(messages: Message[], format: Format): Buffer {
+export function formatPackage(messages: Message[], format: Format, topic = DEFAULT_TOPIC): Buffer {
   if (format === 'raw') {
     // The fast path for pipes: one buffer, texts and newlines copied in.
     let size = messages.length;
@@ -64,7 +66,7 @@ export function formatPackage(messages: Message[], format: Format): Buffer {
     return out;
   }
   return Buffer.concat(messages.map((m) => {
-    const f = formatMessage(m, format);
+    const f = formatMessage(m, format, topic);
     return typeof f === 'string' ? Buffer.from(f, 'utf8') : f;
   }));
 }
@@ -108,8 +110,8 @@ export function formatPresence(changes: PresenceEntry[], format: Format): string
 }
 
 /** A reader's output in one of the formats. */
-export const renderAs = (format: Format): ReaderRender => ({
-  messages: (messages) => formatPackage(messages, format),
+export const renderAs = (format: Format, topic = DEFAULT_TOPIC): ReaderRender => ({
+  messages: (messages) => formatPackage(messages, format, topic),
   registry: (entries) => formatRegistry(entries, format),
   presence: (changes) => formatPresence(changes, format),
 });

@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   const { where } = describeServers(args.address, args.port, args.transport as Transport);
   const view: { screen?: ChatScreen } = {};
   const room = new ChatRoom(me, servers.map(formatAddress).join(', '), () => view.screen?.close());
-  const options = { servers, name: me, timeoutMs: args.timeout * 1000, ...clientSecurity(args) };
+  const options = { servers, name: me, ...(args.topic !== undefined && { topic: args.topic }), timeoutMs: args.timeout * 1000, ...clientSecurity(args) };
   const failure = (err: unknown): unknown => (err instanceof ChatEnded ? chatFailure(err.end, me, servers.map(formatAddress).join(', '), false) : err);
   const presence = new Presence(
     await startChat(options, room).catch((err: unknown) => {

@@ -8,6 +8,7 @@ import { checkName, clientOptions } from './client-options.js';
 import { clientSecurity } from './client-security.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { FORMATS, renderAs, type Format } from './format.js';
+import { DEFAULT_TOPIC } from '../protocol/topics.js';
 import { createLogger, type LogLevel } from './logger.js';
 
 const NAME = 'run-reader';
@@ -83,12 +84,13 @@ export async function main(argv: string[]): Promise<number> {
   const outcome = await runReader({
     servers,
     name: args.username,
+    ...(args.topic !== undefined && { topic: args.topic }),
     fromKind,
     fromId,
     delayMs: args.delay * 1000,
     count: args.count ?? 0,
     once: args.once,
-    render: renderAs(args.format as Format),
+    render: renderAs(args.format as Format, args.topic ?? DEFAULT_TOPIC),
     output: process.stdout,
     tell: sayings.tell,
     timeoutMs: timeoutS * 1000,

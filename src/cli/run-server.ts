@@ -8,8 +8,8 @@ import { DATAGRAM_BYTES_MAX, DATAGRAM_BYTES_MIN, MESSAGE_BYTES_MAX } from '../pr
 import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { TCP_DEFAULTS, type TcpLimits } from '../io/tcp-listener.js';
-import { openStore, StoreOpenError } from '../store/open-store.js';
-import type { Store } from '../store/store.js';
+import { openStore, StoreOpenError, topicStores, type StoreOptions } from '../store/open-store.js';
+import type { TopicStores } from '../store/topic-stores.js';
 import { Monitor } from '../monitor/monitor.js';
 import { startHttpMonitor, type HttpMonitor } from '../monitor/http-monitor.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, VERSION, type Example } from './command.js';
@@ -126,16 +126,16 @@ export async function main(argv: string[]): Promise<number> {
   const http = httpAt && (await serveHttp(httpAt, monitor));
   const statusPage = http && `http://${formatAddress({ address: httpAt!.host, port: http.port })}/`;
   if (statusPage) logger.info({ http: statusPage }, `status page on ${statusPage}`);
-  const store = await openLog(args, logger, monitor).catch(async (err: unknown) => {
+  const stores = await openLog(args, logger, monitor).catch(async (err: unknown) => {
     await http?.close();
     throw err;
   });
-  monitor.storeOpened(store);
+  monitor.storeOpened(stores.main);
   // After the store: a store that cannot open is what the user hears of, and no key is made for nothing.
   const security = await Promise.resolve()
     .then(() => serverSecurity(args, users, logger))
     .catch(async (err: unknown) => {
-      await store.close();
+      await stores.close();
       await http?.close();
       throw err;
     });
@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
     port: args.port,
     udp: transports.udp,
     ...(transports.tcp && { tcp: transports.tcp }),
-    store,
+    stores,
     logger,
     config: {
       ...SERVER_DEFAULTS,
@@ -163,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     forgetAfterMs: args['forget-after'] * 86_400_000,
     ...(httpAt && { watch: monitor.watch }),
   }).catch(async (err: NodeJS.ErrnoException) => {
-    await store.close();
+    await stores.close();
     await http?.close();
     throw bindFailure(err, args);
   });
@@ -175,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     monitor.readiness.draining = true;
   });
   const served = transports.udp && transports.tcp ? 'UDP and TCP' : transports.tcp ? 'TCP only' : 'UDP only';
-  sayListening(logger, { address: server.address, served, host: args.host, store: store.kind, dataDir, users: security.users, statusPage, serverKey: security.fingerprint });
+  sayListening(logger, { address: server.address, served, host: args.host, store: stores.main.kind, dataDir, users: security.users, statusPage, serverKey: security.fingerprint });
 
   await stopped;
   monitor.stop();
@@ -306,8 +306,8 @@ async function serveHttp(at: HttpAddress, monitor: Monitor): Promise<HttpMonitor
 
 const storeKindOf = (spec: string): string => (spec.startsWith('redis') ? 'redis' : spec);
 
-function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<Store> {
-  return openStore({
+function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<TopicStores> {
+  const opts: StoreOptions = {
     spec: args.store,
     dataDir: args['data-dir'],
     retention: { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 },
@@ -320,7 +320,8 @@ function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<Store> {
       if (s.state === 'down') logger.error({ reason: s.reason }, `lost the connection to redis (${s.reason}): nothing is acknowledged until it is back`);
       else logger.info('connected to redis again: carrying on');
     },
-  }).catch((err: unknown) => {
+  };
+  return openStore(opts).then((main) => topicStores(main, opts)).catch((err: unknown) => {
     if (err instanceof StoreOpenError) throw new UserError(err.message, ExitCode.StartFailed);
     throw err;
   });

@@ -72,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   const outcome = await runWriter({
     servers,
     name: args.username,
+    ...(args.topic !== undefined && { topic: args.topic }),
     ...(args.to !== undefined && { to: args.to }),
     timeoutMs: args.timeout * 1000,
     input: process.stdin,

@@ -61,6 +61,8 @@ export interface ChatOptions {
   /** In order of preference: both sessions move on when one stops answering. */
   servers: Address[];
   name: string;
+  /** The room: absent, the default topic. */
+  topic?: string;
   secret?: string;
   /** Absent: plain text (`--insecure-plaintext`). */
   encryption?: ClientEncryption;
@@ -99,7 +101,7 @@ class ChatSessions implements Chat {
   ) {
     const credentials = { ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }), ...(opts.encryption && { encryption: opts.encryption }) };
     const t0 = now();
-    const session = { name: opts.name, servers: opts.servers, nonce: randomNonce(), ...credentials };
+    const session = { name: opts.name, ...(opts.topic !== undefined && { topic: opts.topic }), servers: opts.servers, nonce: randomNonce(), ...credentials };
     this.writer = new WriterCore({ ...WRITER_DEFAULTS, ...session, producerId: randomId(), timeoutMs: opts.timeoutMs }, t0);
     // A returning name gets what was sent while it was away; a new one starts now.
     this.reader = new ReaderCore({ ...READER_DEFAULTS, ...session, nonce: randomNonce(), fromKind: FromKind.Latest, presence: 'watch' }, t0);

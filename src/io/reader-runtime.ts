@@ -28,6 +28,8 @@ export interface ReaderOptions {
   /** In order of preference: the reader moves on when one stops answering. */
   servers: Address[];
   name: string;
+  /** Absent: the default topic. */
+  topic?: string;
   fromKind: FromKind;
   fromId: number;
   delayMs: number;
@@ -77,6 +79,7 @@ class ReaderRun {
       {
         ...READER_DEFAULTS,
         name: opts.name,
+        ...(opts.topic !== undefined && { topic: opts.topic }),
         servers: opts.servers,
         nonce: randomNonce(),
         fromKind: opts.fromKind,

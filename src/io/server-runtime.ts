@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { formatEndpoint, type Address } from '../core/address.js';
 import { ServerCore, type ServerConfig, type ServerEvent } from '../core/server/server-core.js';
 import type { Store } from '../store/store.js';
+import type { TopicStores } from '../store/topic-stores.js';
 import { runStoreRequest, type StoreRequest } from '../store/store-request.js';
 import { now } from './clock.js';
 import { PacketDriver } from './packet-driver.js';
@@ -35,14 +36,16 @@ export async function startServer(opts: {
   udp?: boolean;
   /** Serve TCP on the same port number, within these limits. */
   tcp?: TcpLimits;
-  store: Store;
+  /** Every topic's log (the default topic's store also keeps the registry). */
+  stores: TopicStores;
   config: ServerConfig;
   logger: Logger;
   /** Clients offline this long are forgotten (0: never). */
   forgetAfterMs?: number;
   watch?: ServerWatch;
 }): Promise<RunningServer> {
-  const { store, logger, watch } = opts;
+  const { stores, logger, watch } = opts;
+  const store = stores.main;
   const storeErrors = new StoreErrorDigest(logger, now);
   const served = await openServerTransport({
     host: opts.host,
@@ -55,7 +58,7 @@ export async function startServer(opts: {
   const core = new ServerCore(opts.config);
   let idle: (() => void) | undefined;
 
-  const requests = new StoreRequests(store, core, () => driver.pump(), watch);
+  const requests = new StoreRequests(stores, core, () => driver.pump(), watch);
   const afterInput = (): void => {
     requests.take();
     for (let e = core.pollEvent(); e; e = core.pollEvent()) {
@@ -66,8 +69,8 @@ export async function startServer(opts: {
   };
   const driver = new PacketDriver(served.transport, core, afterInput);
   // Another server sharing the store appended: readers waiting here may have something to read.
-  await store.watch?.((next) => {
-    core.handleLogAdvanced(next, now());
+  await stores.watch((topic, next) => {
+    core.handleLogAdvanced(next, now(), topic);
     driver.pump();
   });
   const { address } = served;
@@ -89,7 +92,7 @@ export async function startServer(opts: {
       }
       driver.stop();
       await served.transport.close();
-      await store.close();
+      await stores.close();
     },
   };
 }
@@ -105,7 +108,7 @@ class StoreRequests {
   private scheduled = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly stores: TopicStores,
     private readonly core: ServerCore,
     private readonly pump: () => void,
     private readonly watch?: ServerWatch,
@@ -127,7 +130,7 @@ class StoreRequests {
 
   private run({ id, req }: PendingRequest): void {
     const commit = req.op === 'append' && this.watch ? { started: now(), messages: messagesIn(req.batches) } : undefined;
-    runStoreRequest(this.store, req).then(
+    runStoreRequest(this.stores, req).then(
       (value) => {
         if (commit) this.watch!.commit(now() - commit.started, commit.messages);
         this.core.handleStoreResult(id, true, value, now());

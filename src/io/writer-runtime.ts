@@ -24,6 +24,8 @@ export interface WriterOptions {
   /** In order of preference: the writer moves on when one stops answering. */
   servers: Address[];
   name: string;
+  /** Absent: the default topic. */
+  topic?: string;
   to?: string;
   timeoutMs: number;
   input: Readable;
@@ -73,6 +75,7 @@ class WriterRun {
       {
         ...WRITER_DEFAULTS,
         name: opts.name,
+        ...(opts.topic !== undefined && { topic: opts.topic }),
         servers: opts.servers,
         producerId: opts.follow ? resumingProducerId(opts.name) : randomId(),
         recall: opts.follow !== undefined,

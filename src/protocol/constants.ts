@@ -3,7 +3,7 @@
 export const MAGIC_0 = 0x55; // 'U'
 export const MAGIC_1 = 0x52; // 'R'
 /** 2: every session encrypted (Noise NK, sealed records); 1 had none. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const HEADER_BYTES = 4;
 
 export const PacketKind = {

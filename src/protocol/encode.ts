@@ -1,3 +1,4 @@
+import { DEFAULT_TOPIC } from './topics.js';
 import { BytesWriter } from './bytes-writer.js';
 import { BATCH_HEADER_BYTES, DATA_HEADER_BYTES, dataEntryBytes } from './sizes.js';
 import { MARKS_HEADER_BYTES, encodeMarks, markEntryBytes, marksItemBytes, writeMarkEntry } from './marks-codec.js';
@@ -189,7 +190,7 @@ function encodeRetry(p: Retry): Buffer {
 }
 
 function encodeHello(p: Hello): Buffer {
-  const w = header(new BytesWriter(HELLO_BYTES_MIN), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name);
+  const w = header(new BytesWriter(HELLO_BYTES_MIN), PacketKind.Hello).u8(p.role).u32(p.nonce).str8(p.name).str8(p.topic ?? DEFAULT_TOPIC);
   if (p.role === Role.Writer) w.u64(p.producerId).u32(p.nextSeq);
   else w.u8(p.fromKind).u64n(p.fromId);
   w.u8(p.cookie.length).bytes(p.cookie).u16(p.handshake?.length ?? 0).bytes(p.handshake ?? Buffer.alloc(0));

@@ -13,6 +13,7 @@ import {
   SERVER_KEY_BYTES,
 } from './constants.js';
 import { badField } from './errors.js';
+import { DEFAULT_TOPIC, isValidTopic, TOPIC_BYTES_MAX } from './topics.js';
 import type { Hello, Refuse, Retry, Welcome } from './packets.js';
 
 /** Decoding of the packets that open a session: HELLO and its answers (docs/PROTOCOL.md). */
@@ -26,6 +27,8 @@ export function decodeHello(r: BytesReader): Hello {
   const role = r.u8();
   const nonce = r.u32();
   const name = r.str8(NAME_BYTES_MAX);
+  const topic = r.str8(TOPIC_BYTES_MAX);
+  if (!isValidTopic(topic)) fail(`topic '${topic}'`);
   let hello: Hello;
   if (role === Role.Writer) {
     const producerId = r.u64();
@@ -42,6 +45,7 @@ export function decodeHello(r: BytesReader): Hello {
   } else {
     return fail(`role ${role}`);
   }
+  if (topic !== DEFAULT_TOPIC) hello.topic = topic;
   const handshake = decodeHandshake(r);
   if (handshake.length > 0) hello.handshake = handshake;
   if (hello.role !== Role.Writer) {

@@ -4,6 +4,8 @@ import type { FromKind, ReaderState, RefuseCode, Role } from './constants.js';
 
 export interface HelloWriter {
   kind: 'hello';
+  /** The topic the session writes to or reads (protocol/topics.ts); absent: the default topic. */
+  topic?: string;
   role: typeof Role.Writer;
   nonce: number;
   name: string;
@@ -18,6 +20,8 @@ export interface HelloWriter {
 
 export interface HelloReader {
   kind: 'hello';
+  /** The topic the session writes to or reads (protocol/topics.ts); absent: the default topic. */
+  topic?: string;
   role: typeof Role.Reader | typeof Role.Observer;
   nonce: number;
   name: string;

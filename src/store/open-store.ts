@@ -1,4 +1,7 @@
+import { join } from 'node:path';
 import { MemoryStore } from './memory-store.js';
+import { DEFAULT_PREFIX } from './redis-url.js';
+import { TopicStores } from './topic-stores.js';
 import type { RedisStatus } from './redis-store.js';
 import type { RecordDamagedError } from './sqlite-integrity.js';
 import { StoreOpenError } from './store-errors.js';
@@ -19,7 +22,10 @@ export interface StoreOptions {
   onStatus?: (status: RedisStatus) => void;
 }
 
-/** Opens the store named on the command line: `sqlite` (under dataDir), `memory`, or a redis:// URL. */
+/**
+ * Opens the store named on the command line: `sqlite` (under dataDir), `memory`, or a redis:// URL. It
+ * keeps the default topic's log; each other topic's log is a store of the same kind, opened by `openTopic`.
+ */
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.spec === 'memory') return new MemoryStore(opts.retention);
   // Each driver is loaded only when asked for: the Redis client alone takes longer to load than Node to start.
@@ -39,3 +45,27 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   }
   throw new StoreOpenError(`unknown store '${opts.spec}': expected sqlite, memory or redis://host:port[/db]`);
 }
+
+/**
+ * A topic's log, in a store of the kind `opts` names: sqlite, a database of its own in
+ * `topics/TOPIC` under the data directory; redis, keys of their own (`{PREFIX:TOPIC}:…`, one hash slot
+ * per topic, so that a cluster spreads topics over its shards).
+ */
+export function openTopic(opts: StoreOptions, topic: string): Promise<Store> {
+  const dataDir = join(opts.dataDir, TOPICS_DIR, topic);
+  if (opts.spec.startsWith('redis')) return openStore({ ...opts, spec: withPrefixOf(opts.spec, topic), dataDir });
+  return openStore({ ...opts, dataDir });
+}
+
+/** Where the sqlite store keeps topics' databases, under its data directory. */
+export const TOPICS_DIR = 'topics';
+
+/** The same redis URL with the topic's key prefix: the server's prefix, ':', the topic. */
+function withPrefixOf(spec: string, topic: string): string {
+  const u = new URL(spec);
+  u.searchParams.set('prefix', `${u.searchParams.get('prefix') ?? DEFAULT_PREFIX}:${topic}`);
+  return u.toString();
+}
+
+/** All the topics' stores of the store `opts` names, its default topic's opened already as `main`. */
+export const topicStores = (main: Store, opts: StoreOptions): TopicStores => new TopicStores(main, (topic) => openTopic(opts, topic));

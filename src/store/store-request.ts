@@ -1,19 +1,26 @@
-import type { ClaimResult, ClientRecord, LogBounds, ProducerBatch, ProducerMark, ReadLimits, ReadResult, Store } from './store.js';
+import { appendByTopic, saveCursorsByTopic, type TopicStores } from './topic-stores.js';
+import type { ClaimResult, ClientRecord, LogBounds, ProducerBatch, ProducerMark, ReadLimits, ReadResult } from './store.js';
 
 /** What a sans-IO core asks of the store; the I/O edge runs it and hands back the result. */
 export type StoreRequest =
-  | { op: 'producerSeq'; producerId: bigint }
-  | { op: 'producerMarks'; producerId: bigint }
-  | { op: 'append'; batches: ProducerBatch[] }
-  | { op: 'read'; from: number; limits: ReadLimits }
-  | { op: 'readerStart'; name: string }
-  | { op: 'cursor'; name: string }
+  | { op: 'producerSeq'; topic: string; producerId: bigint }
+  | { op: 'producerMarks'; topic: string; producerId: bigint }
+  | { op: 'append'; batches: TopicBatch[] }
+  | { op: 'read'; topic: string; from: number; limits: ReadLimits }
+  | { op: 'readerStart'; topic: string; name: string }
+  | { op: 'cursor'; topic: string; name: string }
+  /** Keys are names within their topics (core/server/log-end.ts `inTopic`). */
   | { op: 'saveCursors'; cursors: Map<string, number> }
   | { op: 'saveClient'; client: ClientRecord }
   | { op: 'clients' }
   | { op: 'claimName'; key: string; holder: string; ttlMs: number; force: boolean }
   | { op: 'renewNames'; claims: { key: string; holder: string }[]; ttlMs: number }
   | { op: 'releaseName'; key: string; holder: string };
+
+/** A writer's batch, and the topic whose log it goes to. */
+export interface TopicBatch extends ProducerBatch {
+  topic: string;
+}
 
 export interface ReaderStart extends LogBounds {
   cursor: number | undefined;
@@ -34,24 +41,27 @@ export interface StoreResults {
   releaseName: void;
 }
 
-export async function runStoreRequest(store: Store, req: StoreRequest): Promise<unknown> {
+/** Runs one request on the store of its topic (server-wide ones, on the default topic's store). */
+export async function runStoreRequest(stores: TopicStores, req: StoreRequest): Promise<unknown> {
+  const store = stores.main;
   switch (req.op) {
     case 'producerSeq':
-      return store.producerSeq(req.producerId);
+      return (await stores.of(req.topic)).producerSeq(req.producerId);
     case 'producerMarks':
-      return store.producerMarks(req.producerId);
+      return (await stores.of(req.topic)).producerMarks(req.producerId);
     case 'append':
-      return store.append(req.batches);
+      return appendByTopic(stores, req.batches);
     case 'read':
-      return store.read(req.from, req.limits);
+      return (await stores.of(req.topic)).read(req.from, req.limits);
     case 'readerStart': {
-      const [cursor, bounds] = await Promise.all([store.cursor(req.name), store.bounds()]);
+      const topic = await stores.of(req.topic);
+      const [cursor, bounds] = await Promise.all([topic.cursor(req.name), topic.bounds()]);
       return { cursor, ...bounds } satisfies ReaderStart;
     }
     case 'cursor':
-      return store.cursor(req.name);
+      return (await stores.of(req.topic)).cursor(req.name);
     case 'saveCursors':
-      return store.saveCursors(req.cursors);
+      return saveCursorsByTopic(stores, req.cursors);
     case 'saveClient':
       return store.saveClient(req.client);
     case 'clients':

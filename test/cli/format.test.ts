@@ -5,7 +5,7 @@ import { escapeControls, formatMessage, formatPackage, formatPeople, localTime }
 const m = { id: 7, ts: Date.UTC(2026, 10, 21, 12, 0, 1), from: 'alice', text: Buffer.from('hi') };
 
 test('json: id, ISO time, sender, text; to only for direct messages', () => {
-  assert.deepEqual(JSON.parse(formatMessage(m, 'json') as string), { id: 7, ts: '2026-11-21T12:00:01.000Z', from: 'alice', text: 'hi' });
+  assert.deepEqual(JSON.parse(formatMessage(m, 'json') as string), { topic: 'main', id: 7, ts: '2026-11-21T12:00:01.000Z', from: 'alice', text: 'hi' });
   const dm = JSON.parse(formatMessage({ ...m, to: 'bob' }, 'json') as string);
   assert.equal(dm.to, 'bob');
 });

@@ -7,6 +7,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { FromKind, Role } from '../../src/protocol/constants.js';
 import type { Hello, Packet, Welcome } from '../../src/protocol/packets.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { TopicStores } from '../../src/store/topic-stores.js';
 import type { ClaimResult } from '../../src/store/store.js';
 import { recordHead } from '../../src/protocol/records.js';
 import { runStoreRequest, type StoreRequest } from '../../src/store/store-request.js';
@@ -46,11 +47,14 @@ export class ServerHarness {
   /** The test clients of encrypted sessions, by session id: what the server seals to them is opened for the test. */
   readonly openers = new Map<bigint, RecordOpener>();
   private nextId = 1n;
+  /** Every topic's store: `store` keeps the default topic's log, other topics get memory stores of their own. */
+  readonly stores: TopicStores;
 
   constructor(
     config: Partial<ServerConfig> = {},
     readonly store = new MemoryStore(),
   ) {
+    this.stores = new TopicStores(store, async () => new MemoryStore());
     this.core = new ServerCore({
       ...SERVER_DEFAULTS,
       randomId: () => this.nextId++,
@@ -66,7 +70,7 @@ export class ServerHarness {
         this.core.handleStoreResult(r.id, false, new Error('store unreachable'), now);
         continue;
       }
-      const value = await runStoreRequest(this.store, r.req);
+      const value = await runStoreRequest(this.stores, r.req);
       this.core.handleStoreResult(r.id, true, value, now);
     }
     this.check();

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { SERVER_DEFAULTS } from '../../src/core/server/server-core.js';
 import { noiseCrypto } from '../../src/io/noise-crypto.js';
 import { encode } from '../../src/protocol/codec.js';
-import { HANDSHAKE_PAYLOAD_BYTES_MIN, RefuseCode, Role } from '../../src/protocol/constants.js';
+import { HANDSHAKE_PAYLOAD_BYTES_MIN, PROTOCOL_VERSION, RefuseCode, Role } from '../../src/protocol/constants.js';
 import { helloPrologue } from '../../src/protocol/handshake-payloads.js';
 import { NkInitiator } from '../../src/protocol/noise.js';
 import type { Hello, HelloWriter, Packet, Welcome } from '../../src/protocol/packets.js';
@@ -262,7 +262,7 @@ test('sealed replies still fit the datagram size of the path', async () => {
   assert.deepEqual([...bytes.values()], Array.from({ length: 24 }, () => 300), 'every message whole, some in fragments');
 });
 
-test('a client of protocol 1 is told, in its own version, to upgrade', async () => {
+test('a client of protocol 1 (or 2, before topics) is told, in its own version, to upgrade', async () => {
   const h = new ServerHarness(ENCRYPTED);
   const v1 = encode({ ...writerHello('old', 77), cookie: Buffer.alloc(0) } as Hello);
   v1[2] = 1;
@@ -272,10 +272,10 @@ test('a client of protocol 1 is told, in its own version, to upgrade', async () 
   assert.ok(t);
   assert.equal(t.data[2], 1, 'version 1, which the old client reads');
   assert.ok(t.data.length <= v1.length, 'no larger than the HELLO');
-  const v2 = Buffer.from(t.data);
-  v2[2] = 2;
+  const current = Buffer.from(t.data);
+  current[2] = PROTOCOL_VERSION;
   const { decode } = await import('../../src/protocol/codec.js');
-  const refuse = decode(v2);
+  const refuse = decode(current);
   assert.ok(refuse.kind === 'refuse' && refuse.nonce === 77 && refuse.code === RefuseCode.BadVersion);
   assert.match(refuse.reason, /upgrade udp-relay/);
 });
@@ -304,7 +304,7 @@ test('a HELLO that does not decode is counted and not answered; one of a newer v
   bad[4] = 9; // role 9
   assert.deepEqual(await h.deliver(bad, CLIENT, T0), []);
   const newer = encode({ ...writerHello('w', 1), cookie: Buffer.alloc(0) } as Hello);
-  newer[2] = 3;
+  newer[2] = PROTOCOL_VERSION + 1;
   assert.deepEqual(await h.deliver(newer, CLIENT, T0), []);
   assert.equal(h.core.stats.malformed, 2);
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DEFAULT_TOPIC, inTopic } from '../../src/protocol/topics.js';
 import { test } from 'node:test';
 import type { Address } from '../../src/core/address.js';
 import { encode } from '../../src/protocol/codec.js';
@@ -59,7 +60,7 @@ const texts = (bs: Batch[]) => bs.flatMap((b) => b.messages.map((x) => x.text.to
 async function answerOne(h: ServerHarness, now: number, ok = true): Promise<string> {
   const r = h.core.pollStoreRequest();
   assert.ok(r, 'a store request waits');
-  if (ok) h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), now);
+  if (ok) h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), now);
   else h.core.handleStoreResult(r.id, false, new Error('store unreachable'), now);
   return r.req.op;
 }
@@ -234,11 +235,11 @@ test('one save of positions at a time: what changes while one is in flight is sa
     h.core.handleTimeout(t);
     assert.equal(h.core.pollStoreRequest(), undefined, `no second save while the first is in flight (at +${t - T0})`);
   }
-  h.core.handleStoreResult(save.id, true, await runStoreRequest(h.store, save.req), T0 + 1_000);
+  h.core.handleStoreResult(save.id, true, await runStoreRequest(h.stores, save.req), T0 + 1_000);
   assert.equal(await h.store.cursor('r'), 3);
   const second = h.core.pollStoreRequest();
   assert.ok(second?.req.op === 'saveCursors', 'the newer position, as soon as the first is done');
-  assert.deepEqual([...second.req.cursors], [['r', 4]]);
+  assert.deepEqual([...second.req.cursors], [[inTopic(DEFAULT_TOPIC, 'r'), 4]]);
 });
 
 test('nothing to save, nothing asked of the store: a shutdown with every position saved saves none', async () => {
@@ -315,7 +316,7 @@ test('a read asks the store for no more than the reply can carry: the datagrams 
     assert.ok(read?.req.op === 'read', `${who === r ? 'reader' : 'member'} ${fetchId}: ${read?.req.op}`);
     assert.equal(read.req.limits.maxBytes, maxDatagrams * (1_200 - BATCH_HEADER_BYTES), `${who === r ? 'reader' : 'member'}, ${maxDatagrams}`);
     if (who === r) assert.equal(read.req.limits.maxMessages, maxDatagrams * ENTRIES_PER_PACKET_MAX);
-    h.core.handleStoreResult(read.id, true, await runStoreRequest(h.store, read.req), T0 + fetchId);
+    h.core.handleStoreResult(read.id, true, await runStoreRequest(h.stores, read.req), T0 + fetchId);
     await h.settle(T0 + fetchId);
     drain(h.core);
   }
@@ -334,10 +335,10 @@ test('a new group starts where its first member asks (the oldest kept, an id, or
     for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
       ops.push(r.req.op);
       if (r.req.op === 'saveCursors') {
-        assert.deepEqual([...r.req.cursors], [['group/jobs', first]]);
+        assert.deepEqual([...r.req.cursors], [[inTopic(DEFAULT_TOPIC, 'group/jobs'), first]]);
         assert.deepEqual(drain(h.core).map((t) => t.packet.kind), [], 'no WELCOME before the group is saved');
       }
-      h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0);
+      h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), T0);
     }
     assert.ok(ops.includes('saveCursors'), ops.join());
     const [w] = drain(h.core).map((t) => t.packet);
@@ -374,7 +375,7 @@ test('a group that is known to the store starts where it was saved, and is not s
   again.core.handleDatagram(encode({ ...helloReader('m2', 12), group: 'jobs', cookie: retry.cookie }), HOSTS[2]!, T0 + 3);
   for (let r = again.core.pollStoreRequest(); r; r = again.core.pollStoreRequest()) {
     ops.push(r.req.op);
-    again.core.handleStoreResult(r.id, true, await runStoreRequest(again.store, r.req), T0 + 3);
+    again.core.handleStoreResult(r.id, true, await runStoreRequest(again.stores, r.req), T0 + 3);
   }
   assert.ok(!ops.includes('saveCursors'), ops.join());
   assert.equal(drain(again.core)[0]?.packet.kind, 'welcome');
@@ -388,7 +389,7 @@ test("a new group whose first save fails is reported, and its member's HELLO sen
     h.core.handleDatagram(encode({ ...hello, cookie: retry.cookie }), HOSTS[0]!, T0);
     for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
       if (r.req.op === 'saveCursors') return r;
-      h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0);
+      h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), T0);
     }
     assert.fail('no save of the new group');
   };
@@ -403,7 +404,7 @@ test("a new group whose first save fails is reported, and its member's HELLO sen
   const gone = new ServerHarness();
   const pending = await start(gone);
   gone.core.shutdown(T0 + 1);
-  gone.core.handleStoreResult(pending.id, true, await runStoreRequest(gone.store, pending.req), T0 + 1);
+  gone.core.handleStoreResult(pending.id, true, await runStoreRequest(gone.stores, pending.req), T0 + 1);
   await gone.settle(T0 + 1);
   assert.deepEqual(drain(gone.core).map((t) => t.packet.kind), []);
 });
@@ -448,7 +449,7 @@ test('a lease read again for a member that expired meanwhile is sent to nobody',
   const ops = [];
   for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
     ops.push(r.req.op);
-    h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0 + 31_002);
+    h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), T0 + 31_002);
   }
   assert.ok(ops.includes('read'), 'the read was still out');
   assert.deepEqual(drain(h.core).filter((t) => t.packet.kind === 'batch'), []);
@@ -478,7 +479,7 @@ test("a member leaving while the group's place is being saved hears GOODBYE once
   const saving = nextRequest(h, 'saveCursors');
   h.core.handleDatagram(bye(m[0]!, 3, 2), m[0]!.from, T0 + 2_001);
   assert.deepEqual(drain(h.core).filter((t) => t.packet.kind === 'goodbye'), [], 'not before the save');
-  h.core.handleStoreResult(saving.id, true, await runStoreRequest(h.store, saving.req), T0 + 2_002);
+  h.core.handleStoreResult(saving.id, true, await runStoreRequest(h.stores, saving.req), T0 + 2_002);
   await h.settle(T0 + 2_002);
   assert.deepEqual(drain(h.core).map((t) => t.packet.kind), ['goodbye']);
   assert.equal(await h.store.cursor('group/jobs'), 3);
@@ -530,7 +531,7 @@ test('a lease read that fails after its member ended is reported all the same', 
   for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
     ops.push(r.req.op);
     if (r.req.op === 'read') h.core.handleStoreResult(r.id, false, new Error('store unreachable'), T0 + 31_002);
-    else h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0 + 31_002);
+    else h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), T0 + 31_002);
   }
   assert.ok(ops.includes('read'), 'the read was still out');
   assert.deepEqual(storeErrors(h), ['read']);
@@ -573,7 +574,7 @@ test("a member leaving while the group's place it moved is waiting to be saved h
   // The store answers one request at a time: when GOODBYE goes out, the place saved is where m0 left.
   let heard = false;
   for (let r = h.core.pollStoreRequest(); r && !heard; r = h.core.pollStoreRequest()) {
-    h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0 + 5);
+    h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), T0 + 5);
     heard = drain(h.core).some((t) => t.packet.kind === 'goodbye');
     if (heard) assert.equal(await h.store.cursor('group/jobs'), 5, 'saved before GOODBYE');
   }

@@ -182,7 +182,7 @@ test('a session ended while its start-up reads were in flight is never welcomed'
       await helloUnsettled(h, hello);
       for (let i = 0; i < answeredFirst; i++) {
         const r = h.core.pollStoreRequest()!;
-        h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), T0);
+        h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), T0);
       }
       h.core.shutdown(T0 + 1);
       await h.settle(T0 + 1);
@@ -433,7 +433,7 @@ test("a reader's newer fetch, arriving while the older one is read, is read and 
   h.core.handleDatagram(fetchFrom(rsid, 2, 2, 0), OTHER, T0 + 2);
   const first = nextRequest(h, 'read');
   assert.equal(h.core.pollStoreRequest(), undefined, 'one read at a time for a session');
-  h.core.handleStoreResult(first.id, true, await runStoreRequest(h.store, first.req), T0 + 3);
+  h.core.handleStoreResult(first.id, true, await runStoreRequest(h.stores, first.req), T0 + 3);
   await h.settle(T0 + 3);
   const out = drain(h.core).map((t) => t.packet);
   assert.deepEqual(out.map((p) => p.kind === 'batch' && [p.fetchId, p.messages.map((m) => m.text.toString())]), [[2, ['b', 'c']]]);
@@ -444,7 +444,7 @@ test('a reader gone while its fetch is read is sent nothing', async () => {
   h.core.handleDatagram(fetchFrom(rsid, 1, 1, 0), OTHER, T0 + 1);
   const read = nextRequest(h, 'read');
   h.core.shutdown(T0 + 2);
-  h.core.handleStoreResult(read.id, true, await runStoreRequest(h.store, read.req), T0 + 2);
+  h.core.handleStoreResult(read.id, true, await runStoreRequest(h.stores, read.req), T0 + 2);
   await h.settle(T0 + 2);
   assert.deepEqual(drain(h.core).map((t) => t.packet.kind), []);
 });
@@ -456,10 +456,10 @@ test('lines committed while a poll was being read at the end: the poll reads aga
   const wsid = await openWriter(h);
   h.core.handleDatagram(fetchFrom(rsid, 1, 1, 10_000), OTHER, T0 + 1);
   const read = nextRequest(h, 'read');
-  const emptyLog = await runStoreRequest(h.store, read.req); // the read saw the log before the lines went in
+  const emptyLog = await runStoreRequest(h.stores, read.req); // the read saw the log before the lines went in
   h.core.handleDatagram(data(wsid, 1, 'news'), CLIENT, T0 + 2);
   const append = nextRequest(h, 'append');
-  h.core.handleStoreResult(append.id, true, await runStoreRequest(h.store, append.req), T0 + 3);
+  h.core.handleStoreResult(append.id, true, await runStoreRequest(h.stores, append.req), T0 + 3);
   h.core.handleStoreResult(read.id, true, emptyLog, T0 + 4);
   await h.settle(T0 + 4);
   const batch = drain(h.core).find((t) => t.packet.kind === 'batch')?.packet;
@@ -491,7 +491,7 @@ test('a writer gone while its lines were being committed: they are stored, and n
   h.core.handleDatagram(data(sid, 1, 'last'), CLIENT, T0 + 1);
   const append = nextRequest(h, 'append');
   h.core.shutdown(T0 + 2);
-  h.core.handleStoreResult(append.id, true, await runStoreRequest(h.store, append.req), T0 + 2);
+  h.core.handleStoreResult(append.id, true, await runStoreRequest(h.stores, append.req), T0 + 2);
   await h.settle(T0 + 2);
   assert.deepEqual(drain(h.core).map((t) => t.packet.kind), []);
   assert.equal(h.core.stats.messagesStored, 1);

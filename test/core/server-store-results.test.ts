@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DEFAULT_TOPIC, inTopic } from '../../src/protocol/topics.js';
 import { test } from 'node:test';
 import { inspect } from 'node:util';
 import { encode } from '../../src/protocol/codec.js';
@@ -243,7 +244,7 @@ test("a reader's position that failed to save is saved again, unless it has move
     const held = [];
     for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
       if (r.req.op === 'saveCursors') held.push(r);
-      else h.core.handleStoreResult(r.id, true, await runStoreRequest(h.store, r.req), now);
+      else h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), now);
     }
     return held;
   };
@@ -251,7 +252,7 @@ test("a reader's position that failed to save is saved again, unless it has move
   fetchAt(1, 2, T0 + 100);
   h.core.handleTimeout(T0 + 200);
   const [save] = await answerAllBut(T0 + 200);
-  assert.equal(save?.req.op === 'saveCursors' && save.req.cursors.get('r'), 2);
+  assert.equal(save?.req.op === 'saveCursors' && save.req.cursors.get(inTopic(DEFAULT_TOPIC, 'r')), 2);
   fetchAt(2, 3, T0 + 300); // moved on while the save is out
   h.core.handleStoreResult(save!.id, false, new Error('store away'), T0 + 310);
   h.core.handleTimeout(T0 + 400);
@@ -321,11 +322,11 @@ test("a failed sign-on of a session already replaced lets go of nothing: the nam
   const h = new ServerHarness({}, store);
   await helloPending(h, helloReader('r', 2));
   const claim = nextRequest(h, 'claimName');
-  h.core.handleStoreResult(claim.id, true, await runStoreRequest(store, claim.req), T0);
+  h.core.handleStoreResult(claim.id, true, await runStoreRequest(h.stores, claim.req), T0);
   const start = nextRequest(h, 'readerStart'); // left unanswered
   await helloPending(h, helloReader('r', 3), undefined, T0 + 1); // the client started again, from the same address
   for (let r = h.core.pollStoreRequest(); r; r = h.core.pollStoreRequest()) {
-    h.core.handleStoreResult(r.id, true, await runStoreRequest(store, r.req), T0 + 1);
+    h.core.handleStoreResult(r.id, true, await runStoreRequest(h.stores, r.req), T0 + 1);
   }
   assert.equal(h.core.snapshot().sessions.total, 1);
   h.core.handleStoreResult(start.id, false, new Error('store unreachable'), T0 + 2);

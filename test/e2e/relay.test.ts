@@ -27,7 +27,7 @@ describe(`the relay as a user runs it (memory store)${overTransport()}`, () => {
     const msgs = jsonLines(r.stdout);
     assert.equal(msgs.length, 2000);
     for (const m of msgs) {
-      assert.deepEqual(Object.keys(m).sort(), ['from', 'id', 'text', 'ts']);
+      assert.deepEqual(Object.keys(m).sort(), ['from', 'id', 'text', 'topic', 'ts']);
       assert.match(m['ts'] as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     }
     const ids = msgs.map((m) => m['id'] as number);

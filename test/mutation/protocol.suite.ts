@@ -6,3 +6,4 @@ import '../protocol/handshake-payloads.test.js';
 import '../protocol/codec-limits.test.js';
 import '../protocol/noise.test.js';
 import '../protocol/stream-framing.test.js';
+import '../protocol/topics.test.js';

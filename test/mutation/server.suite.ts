@@ -13,5 +13,6 @@ import '../core/server-marks.test.js';
 import '../core/server-sessions.test.js';
 import '../core/server-snapshot.test.js';
 import '../core/server-store-results.test.js';
+import '../core/server-topics.test.js';
 import '../core/server-tracking.test.js';
 import '../core/writer-ingest.test.js';

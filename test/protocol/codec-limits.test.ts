@@ -1,3 +1,4 @@
+import { DEFAULT_TOPIC, TOPIC_BYTES_MAX } from '../../src/protocol/topics.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
@@ -94,7 +95,15 @@ describe('hello', () => {
   const writer: Hello = { kind: 'hello', role: Role.Writer, nonce: 1, name: 'w', cookie: Buffer.alloc(0), producerId: 1n, nextSeq: 1 };
   const reader: Hello = { kind: 'hello', role: Role.Reader, nonce: 1, name: 'r', cookie: Buffer.alloc(0), fromKind: FromKind.Earliest, fromId: 0 };
   test('sequence numbers start at 1', () => {
-    rejects(patched(writer, 4 + 1 + 4 + 2 + 8, [0, 0, 0, 0]), 'bad-field', /start at 1/);
+    rejects(patched(writer, 4 + 1 + 4 + 2 + 5 + 8, [0, 0, 0, 0]), 'bad-field', /start at 1/);
+  });
+  test('a hello names its topic: the default one is left out of the packet, others kept; a bad name is refused', () => {
+    roundTrips({ ...writer, topic: 'logs.web1' } as Hello);
+    roundTrips({ ...reader, topic: 'chat.ops', group: 'g' } as Hello);
+    assert.equal((decode(encode({ ...writer, topic: DEFAULT_TOPIC } as Hello)) as Hello).topic, undefined);
+    for (const bad of ['logs.*', 'logs..web', 'a b', 'x'.repeat(TOPIC_BYTES_MAX + 1)]) {
+      rejects(encode({ ...writer, topic: bad } as Hello), 'bad-field', /topic|over 64/);
+    }
   });
   test('an observer says hello as a reader does, and is told apart', () => {
     const observer = { ...reader, role: Role.Observer } as Hello;
@@ -105,7 +114,7 @@ describe('hello', () => {
     rejects(patched(reader, 4, [4]), 'bad-field', /role 4/);
     rejects(patched(reader, 4, [0]), 'bad-field', /role 0/);
     for (const k of [FromKind.Latest, FromKind.Earliest, FromKind.Id]) roundTrips({ ...reader, fromKind: k } as Hello);
-    rejects(patched(reader, 4 + 1 + 4 + 2, [3]), 'bad-field', /from kind 3/);
+    rejects(patched(reader, 4 + 1 + 4 + 2 + 5, [3]), 'bad-field', /from kind 3/);
   });
   test('a reader hello of 64 bytes or more may end without a group (older clients)', () => {
     const long = { ...reader, name: 'r'.repeat(NAME_BYTES_MAX), cookie: Buffer.alloc(16, 1) } as Hello;
@@ -115,13 +124,13 @@ describe('hello', () => {
   });
   test('a hello is padded to 64 bytes and no further', () => {
     const long = { ...writer, name: 'w'.repeat(NAME_BYTES_MAX), cookie: Buffer.alloc(16, 1), handshake: Buffer.alloc(HANDSHAKE_BYTES_MIN, 2) } as Hello;
-    // header, role, nonce, name, producer, sequence, cookie, handshake message: no group for a writer, no padding.
-    assert.equal(encode(long).length, 4 + 1 + 4 + 1 + NAME_BYTES_MAX + 8 + 4 + 1 + 16 + 2 + HANDSHAKE_BYTES_MIN);
+    // header, role, nonce, name, topic, producer, sequence, cookie, handshake message: no group for a writer, no padding.
+    assert.equal(encode(long).length, 4 + 1 + 4 + 1 + NAME_BYTES_MAX + 1 + 4 + 8 + 4 + 1 + 16 + 2 + HANDSHAKE_BYTES_MIN);
     assert.equal(encode(writer).length, HELLO_BYTES_MIN);
     roundTrips(long);
   });
   test(`a handshake message is ${HANDSHAKE_BYTES_MIN} to ${HANDSHAKE_BYTES_MAX} bytes, or none`, () => {
-    const lengthAt = 4 + 1 + 4 + 2 + 8 + 4 + 1;
+    const lengthAt = 4 + 1 + 4 + 2 + 5 + 8 + 4 + 1;
     rejects(patched(writer, lengthAt, [0, 5]), 'bad-field', /handshake message of 5 bytes/);
     for (const n of [HANDSHAKE_BYTES_MIN, HANDSHAKE_BYTES_MAX]) roundTrips({ ...writer, cookie: Buffer.alloc(0), handshake: Buffer.alloc(n, 1) } as Hello);
     rejects(encode({ ...writer, handshake: Buffer.alloc(HANDSHAKE_BYTES_MIN - 1, 1) } as Hello), 'bad-field', /handshake message of 111 bytes/);
@@ -176,7 +185,7 @@ describe('data', () => {
   });
   test('a recipient never rides on a continuation', () => {
     roundTrips(data([line('a', { to: 'bob', more: true }), line('b', { continued: true })]));
-    rejects(hex('55520210' + '0000000000000001' + '00000001' + '0001' + '06' + '0162' + '01' + '61'), 'bad-field', /continuation/);
+    rejects(hex('55520310' + '0000000000000001' + '00000001' + '0001' + '06' + '0162' + '01' + '61'), 'bad-field', /continuation/);
   });
   test('the header and entry sizes are what the encoder writes', () => {
     for (const [text, to] of [['', undefined], ['a'.repeat(127), undefined], ['a'.repeat(128), 'bob'], ['a'.repeat(20_000), 'b'.repeat(32)]] as const) {
@@ -329,10 +338,10 @@ describe('presence', () => {
 describe('fields', () => {
   test('u64 up to 2^53 - 1', () => {
     roundTrips({ kind: 'ping', sessionId: 1n, position: Number.MAX_SAFE_INTEGER });
-    rejects(hex('55520230' + '0000000000000001' + '0020000000000000'), 'bad-field', /above 2\^53/);
+    rejects(hex('55520330' + '0000000000000001' + '0020000000000000'), 'bad-field', /above 2\^53/);
   });
   test('varints: at most 8 bytes, at most 2^53 - 1', () => {
-    const ofVarint = (v: string) => hex('55520221' + '0000000000000003' + '00000001' + '00' + '01' + '0000000000000001' + '00000000' + '0000000000000001' + '00000000' + v + '0000');
+    const ofVarint = (v: string) => hex('55520321' + '0000000000000003' + '00000001' + '00' + '01' + '0000000000000001' + '00000000' + '0000000000000001' + '00000000' + v + '0000');
     assert.equal((decode(ofVarint('ffffffffffffff0f')) as Batch).missed, Number.MAX_SAFE_INTEGER);
     rejects(ofVarint('8080808080808010'), 'bad-field', /varint above 2\^53/);
     rejects(ofVarint('8080808080808080' + '01'), 'bad-field', /longer than 8 bytes/);

@@ -1,6 +1,6 @@
 import type { Packet } from '../../src/protocol/packets.js';
 
-/** HELLOs end with the cookie, the handshake message (u16 length), a reader's group, then zeros up to 64 bytes. */
+/** HELLOs name their topic after the user (the default topic is 'main', left out of the typed packet); they end with the cookie, the handshake message (u16 length), a reader's group, then zeros up to 64 bytes. */
 const padded = (hex: string): string => hex.padEnd(128, '0');
 import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
 
@@ -9,12 +9,12 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
   {
     name: 'hello (writer)',
     packet: { kind: 'hello', role: Role.Writer, nonce: 7, name: 'ab', cookie: Buffer.alloc(0), producerId: 0x0102030405060708n, nextSeq: 1 },
-    hex: padded('55520201' + '01' + '00000007' + '02' + '6162' + '0102030405060708' + '00000001' + '00' + '0000'),
+    hex: padded('55520301' + '01' + '00000007' + '02' + '6162' + '04' + Buffer.from('main').toString('hex') + '0102030405060708' + '00000001' + '00' + '0000'),
   },
   {
     name: 'hello (reader)',
-    packet: { kind: 'hello', role: Role.Reader, nonce: 1, name: 'r', cookie: Buffer.alloc(16, 0xab), fromKind: FromKind.Id, fromId: 300 },
-    hex: padded('55520201' + '02' + '00000001' + '01' + '72' + '02' + '000000000000012c' + '10' + 'ab'.repeat(16) + '0000' + '00'),
+    packet: { kind: 'hello', role: Role.Reader, nonce: 1, name: 'r', topic: 'logs.web', cookie: Buffer.alloc(16, 0xab), fromKind: FromKind.Id, fromId: 300 },
+    hex: padded('55520301' + '02' + '00000001' + '01' + '72' + '08' + Buffer.from('logs.web').toString('hex') + '02' + '000000000000012c' + '10' + 'ab'.repeat(16) + '0000' + '00'),
   },
   {
     name: 'hello (writer, with its handshake message)',
@@ -28,27 +28,27 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       producerId: 1n,
       nextSeq: 3,
     },
-    hex: '55520201' + '01' + '00000002' + '02' + '6162' + '0000000000000001' + '00000003' + '10' + '11'.repeat(16) + '0070' + '22'.repeat(112),
+    hex: '55520301' + '01' + '00000002' + '02' + '6162' + '04' + Buffer.from('main').toString('hex') + '0000000000000001' + '00000003' + '10' + '11'.repeat(16) + '0070' + '22'.repeat(112),
   },
   {
     name: 'throttle',
     packet: { kind: 'throttle', sessionId: 5n, limit: 1000, retryAfterMs: 250 },
-    hex: '55520212' + '0000000000000005' + '000003e8' + '000000fa',
+    hex: '55520312' + '0000000000000005' + '000003e8' + '000000fa',
   },
   {
     name: 'retry',
     packet: { kind: 'retry', nonce: 1, cookie: Buffer.alloc(16, 0xcd) },
-    hex: '55520204' + '00000001' + '10' + 'cd'.repeat(16) + '00',
+    hex: '55520304' + '00000001' + '10' + 'cd'.repeat(16) + '00',
   },
   {
     name: 'retry (with the server key)',
     packet: { kind: 'retry', nonce: 1, cookie: Buffer.alloc(16, 0xcd), serverKey: Buffer.alloc(32, 0xee) },
-    hex: '55520204' + '00000001' + '10' + 'cd'.repeat(16) + '20' + 'ee'.repeat(32),
+    hex: '55520304' + '00000001' + '10' + 'cd'.repeat(16) + '20' + 'ee'.repeat(32),
   },
   {
     name: 'sealed welcome',
     packet: { kind: 'sealed-welcome', nonce: 3, sessionId: 0xffn, message: Buffer.alloc(5, 0x77) },
-    hex: '55520205' + '00000003' + '00000000000000ff' + '77'.repeat(5),
+    hex: '55520305' + '00000003' + '00000000000000ff' + '77'.repeat(5),
   },
   {
     name: 'welcome',
@@ -63,12 +63,12 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       missed: 0,
     },
     hex:
-      '55520202' + '00000001' + '00000000000000ff' + '00100000' + '04b0' + '00001388' + '0000000000000002' + '0000000000000000',
+      '55520302' + '00000001' + '00000000000000ff' + '00100000' + '04b0' + '00001388' + '0000000000000002' + '0000000000000000',
   },
   {
     name: 'refuse',
     packet: { kind: 'refuse', nonce: 9, code: RefuseCode.NameTaken, reason: 'no' },
-    hex: '55520203' + '00000009' + '02' + '02' + '6e6f',
+    hex: '55520303' + '00000009' + '02' + '02' + '6e6f',
   },
   {
     name: 'data: a line, an empty line, a direct line',
@@ -82,12 +82,12 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
         { more: false, continued: false, to: 'b', text: Buffer.from('x') },
       ],
     },
-    hex: '55520210' + '0000000000000001' + '00000005' + '0003' + '00' + '02' + '6869' + '00' + '00' + '04' + '01' + '62' + '01' + '78',
+    hex: '55520310' + '0000000000000001' + '00000005' + '0003' + '00' + '02' + '6869' + '00' + '00' + '04' + '01' + '62' + '01' + '78',
   },
   {
     name: 'data: a first fragment',
     packet: { kind: 'data', sessionId: 1n, seq: 6, entries: [{ more: true, continued: false, text: Buffer.from('ab') }] },
-    hex: '55520210' + '0000000000000001' + '00000006' + '0001' + '01' + '02' + '6162',
+    hex: '55520310' + '0000000000000001' + '00000006' + '0001' + '01' + '02' + '6162',
   },
   {
     name: 'data: a line, then a mark (key "f", value 0x0102)',
@@ -100,32 +100,32 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
         { more: false, continued: false, mark: Buffer.from('f'), text: Buffer.from([1, 2]) },
       ],
     },
-    hex: '55520210' + '0000000000000001' + '00000007' + '0002' + '00' + '02' + '6869' + '08' + '01' + '66' + '02' + '0102',
+    hex: '55520310' + '0000000000000001' + '00000007' + '0002' + '00' + '02' + '6869' + '08' + '01' + '66' + '02' + '0102',
   },
   {
     name: 'data: a direct line read from a file',
     packet: { kind: 'data', sessionId: 1n, seq: 8, entries: [{ more: false, continued: false, to: 'b', file: 'f.log', text: Buffer.from('x') }] },
-    hex: '55520210' + '0000000000000001' + '00000008' + '0001' + '14' + '01' + '62' + '05' + Buffer.from('f.log').toString('hex') + '01' + '78',
+    hex: '55520310' + '0000000000000001' + '00000008' + '0001' + '14' + '01' + '62' + '05' + Buffer.from('f.log').toString('hex') + '01' + '78',
   },
   {
     name: 'recall (marks from the third on)',
     packet: { kind: 'recall', sessionId: 1n, requestId: 5, from: 2 },
-    hex: '55520214' + '0000000000000001' + '00000005' + '0002',
+    hex: '55520314' + '0000000000000001' + '00000005' + '0002',
   },
   {
     name: 'marks (the third of three)',
     packet: { kind: 'marks', sessionId: 1n, requestId: 5, total: 3, from: 2, marks: [{ key: Buffer.from('f'), value: Buffer.from([9]) }] },
-    hex: '55520215' + '0000000000000001' + '00000005' + '0003' + '0002' + '01' + '01' + '66' + '01' + '09',
+    hex: '55520315' + '0000000000000001' + '00000005' + '0003' + '0002' + '01' + '01' + '66' + '01' + '09',
   },
   {
     name: 'ack with a selective range',
     packet: { kind: 'ack', sessionId: 2n, received: 10, committed: 9, sacks: [{ first: 12, last: 13 }] },
-    hex: '55520211' + '0000000000000002' + '0000000a' + '00000009' + '01' + '0000000c' + '0000000d',
+    hex: '55520311' + '0000000000000002' + '0000000a' + '00000009' + '01' + '0000000c' + '0000000d',
   },
   {
     name: 'fetch',
     packet: { kind: 'fetch', sessionId: 3n, fetchId: 1, position: 1, offset: 0, waitMs: 1500, maxDatagrams: 32 },
-    hex: '55520220' + '0000000000000003' + '00000001' + '0000000000000001' + '00000000' + '000005dc' + '20',
+    hex: '55520320' + '0000000000000003' + '00000001' + '0000000000000001' + '00000000' + '000005dc' + '20',
   },
   {
     name: 'batch of two messages, one direct',
@@ -147,7 +147,7 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       ],
     },
     hex:
-      '55520221' + '0000000000000003' + '00000001' + '00' + '03' + '0000000000000001' + '00000000' + '0000000000000003' + '00000000' + '00' + '0002' +
+      '55520321' + '0000000000000003' + '00000001' + '00' + '03' + '0000000000000001' + '00000000' + '0000000000000003' + '00000000' + '00' + '0002' +
       '01' + 'e807' + '00' + '0161' + '01' + '78' +
       '01' + '01' + '01' + '0161' + '0162' + '00',
   },
@@ -168,28 +168,28 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       messages: [{ id: 5, ts: 1000, from: 'a', file: 'f.log', text: Buffer.from('x') }],
     },
     hex:
-      '55520221' + '0000000000000003' + '00000002' + '00' + '01' + '0000000000000005' + '00000000' + '0000000000000006' + '00000000' + '00' + '0001' +
+      '55520321' + '0000000000000003' + '00000002' + '00' + '01' + '0000000000000005' + '00000000' + '0000000000000006' + '00000000' + '00' + '0001' +
       '05' + 'e807' + '04' + '0161' + '05' + Buffer.from('f.log').toString('hex') + '01' + '78',
   },
   {
     name: 'stalled',
     packet: { kind: 'stalled', sessionId: 4n, retryAfterMs: 1000, reason: 'disk full' },
-    hex: '55520213' + '0000000000000004' + '000003e8' + '09' + Buffer.from('disk full').toString('hex'),
+    hex: '55520313' + '0000000000000004' + '000003e8' + '09' + Buffer.from('disk full').toString('hex'),
   },
   {
     name: 'track',
     packet: { kind: 'track', sessionId: 4n, requestId: 3, name: 'bob' },
-    hex: '55520224' + '0000000000000004' + '00000003' + '03' + Buffer.from('bob').toString('hex'),
+    hex: '55520324' + '0000000000000004' + '00000003' + '03' + Buffer.from('bob').toString('hex'),
   },
   {
     name: 'tracked (an online reader at position 42 of a log at 50)',
     packet: { kind: 'tracked', sessionId: 4n, requestId: 3, name: 'bob', state: 2, position: 42, logNext: 50 },
-    hex: '55520225' + '0000000000000004' + '00000003' + '03' + Buffer.from('bob').toString('hex') + '02' + '000000000000002a' + '0000000000000032',
+    hex: '55520325' + '0000000000000004' + '00000003' + '03' + Buffer.from('bob').toString('hex') + '02' + '000000000000002a' + '0000000000000032',
   },
   {
     name: 'who',
     packet: { kind: 'who', sessionId: 4n, requestId: 1, since: 2, offset: 0 },
-    hex: '55520222' + '0000000000000004' + '00000001' + '00000002' + '00000000',
+    hex: '55520322' + '0000000000000004' + '00000001' + '00000002' + '00000000',
   },
   {
     name: 'presence (the whole registry, one page)',
@@ -207,20 +207,20 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
       ],
     },
     hex:
-      '55520223' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0002' +
+      '55520323' + '0000000000000004' + '00000001' + '00000003' + '01' + '00000000' + '0002' +
       '0161' + '02' + '01' + '00000000000003e8' +
       '026263' + '01' + '00' + '0000000000000002',
   },
   {
     name: 'presence (changes, more to come)',
     packet: { kind: 'presence', sessionId: 4n, requestId: 2, version: 9, full: false, more: true, nextOffset: 0, entries: [] },
-    hex: '55520223' + '0000000000000004' + '00000002' + '00000009' + '02' + '00000000' + '0000',
+    hex: '55520323' + '0000000000000004' + '00000002' + '00000009' + '02' + '00000000' + '0000',
   },
-  { name: 'ping', packet: { kind: 'ping', sessionId: 4n }, hex: '55520230' + '0000000000000004' },
-  { name: 'ping with a position', packet: { kind: 'ping', sessionId: 4n, position: 9 }, hex: '55520230' + '0000000000000004' + '0000000000000009' },
-  { name: 'pong', packet: { kind: 'pong', sessionId: 4n }, hex: '55520231' + '0000000000000004' },
-  { name: 'bye', packet: { kind: 'bye', sessionId: 4n, position: 7 }, hex: '55520232' + '0000000000000004' + '0000000000000007' },
-  { name: 'bye of a group member', packet: { kind: 'bye', sessionId: 4n, position: 7, fetchId: 3 }, hex: '55520232' + '0000000000000004' + '0000000000000007' + '00000003' },
-  { name: 'goodbye', packet: { kind: 'goodbye', sessionId: 4n }, hex: '55520233' + '0000000000000004' },
-  { name: 'unknown session', packet: { kind: 'unknown-session', sessionId: 4n }, hex: '5552023f' + '0000000000000004' },
+  { name: 'ping', packet: { kind: 'ping', sessionId: 4n }, hex: '55520330' + '0000000000000004' },
+  { name: 'ping with a position', packet: { kind: 'ping', sessionId: 4n, position: 9 }, hex: '55520330' + '0000000000000004' + '0000000000000009' },
+  { name: 'pong', packet: { kind: 'pong', sessionId: 4n }, hex: '55520331' + '0000000000000004' },
+  { name: 'bye', packet: { kind: 'bye', sessionId: 4n, position: 7 }, hex: '55520332' + '0000000000000004' + '0000000000000007' },
+  { name: 'bye of a group member', packet: { kind: 'bye', sessionId: 4n, position: 7, fetchId: 3 }, hex: '55520332' + '0000000000000004' + '0000000000000007' + '00000003' },
+  { name: 'goodbye', packet: { kind: 'goodbye', sessionId: 4n }, hex: '55520333' + '0000000000000004' },
+  { name: 'unknown session', packet: { kind: 'unknown-session', sessionId: 4n }, hex: '5552033f' + '0000000000000004' },
 ];

@@ -71,13 +71,17 @@ describe('older clients', () => {
     return b;
   };
 
-  test('a version 1 HELLO gets a version 1 REFUSE, with its nonce, no larger than the HELLO', () => {
-    const r = refuseOldVersion(v1())!;
-    assert.equal(r[2], 1);
-    assert.ok(r.length <= HELLO_BYTES_MIN);
-    r[2] = PROTOCOL_VERSION;
-    const p = decode(r);
-    assert.ok(p.kind === 'refuse' && p.nonce === 9 && p.code === RefuseCode.BadVersion && /speaks protocol 2: upgrade udp-relay/.test(p.reason));
+  test('a version 1 or 2 HELLO gets a REFUSE of its version, with its nonce, no larger than the HELLO', () => {
+    for (const version of [1, 2]) {
+      const old = v1();
+      old[2] = version;
+      const r = refuseOldVersion(old)!;
+      assert.equal(r[2], version);
+      assert.ok(r.length <= HELLO_BYTES_MIN);
+      r[2] = PROTOCOL_VERSION;
+      const p = decode(r);
+      assert.ok(p.kind === 'refuse' && p.nonce === 9 && p.code === RefuseCode.BadVersion && /speaks protocol 3: upgrade udp-relay/.test(p.reason));
+    }
   });
 
   test('nothing for what is not an older HELLO: short, another magic, version 0, ours or newer, another kind', () => {

@@ -9,6 +9,7 @@ import { scenario, type SimOptions } from './scenario.js';
 import { ReceiptsCheck } from './receipts-check.js';
 import { RegistrySweep } from './registry-sweep.js';
 import { pumpServer } from './servers.js';
+import { SideTopics } from './side-topics.js';
 import { EPOCH, SimWorld, type SimReader } from './world.js';
 
 export type { SimOptions } from './scenario.js';
@@ -57,7 +58,10 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   if (opts.onceRuns) world.readers.push(world.newReader('o1', { once: true }, 0));
   // A group's members share one server list (docs/SCALING.md: a group is coordinated by its server).
   for (let i = 0; i < opts.groupMembers; i++) world.readers.push(world.newReader(`m${i + 1}`, { group: 'g' }, 0));
+  // Side topics read what is kept (with retention a reader may miss lines: the main workload checks that).
+  const side = new SideTopics(world, opts.retainMessages > 0 ? 0 : opts.sideTopics);
   clients.feedWriters();
+  side.feed();
   faults.plan();
   if (opts.countConsumers) clients.nextConsumer();
 
@@ -65,6 +69,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   const afterEvent = async (): Promise<void> => {
     receipts.ask();
     clients.pump();
+    side.pump();
     for (const sv of world.servers) await pumpServer(world, sv, log);
     await log.scan();
     await sweep.sweep();
@@ -77,9 +82,10 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     for (const w of world.writers) timers.arm(w.core);
     for (const r of world.allReaders) if (!r.dead) timers.arm(r.core);
     for (const sv of world.servers) if (!sv.down) timers.arm(sv.core);
+    for (const core of side.cores) timers.arm(core);
   };
 
-  const progress = new Progress(world, clients, presence, faults);
+  const progress = new Progress(world, clients, presence, faults, side);
   const deadline = world.faultEnd + opts.settleMs;
   let events = 0;
   await afterEvent();
@@ -102,6 +108,7 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
     await afterEvent();
   }
   await sweep.check(world.failures);
+  await side.checkLogs();
   return { ...(await settle(world, log, clients, progress, faults, seed, events)), tracked: receipts.answered, writerKills: world.writerKills };
 }
 
@@ -117,7 +124,7 @@ async function settle(world: SimWorld, known: KnownLog, clients: ClientDriver, p
   if (opts.countConsumers) checkGroup('q', world.consumers, log.filter((m) => m.id >= qFrom), failures, clients.missedQ(), !world.killed('q'));
   if (faults.fired < faults.scheduled) failures.push(`${faults.scheduled - faults.fired} of ${faults.scheduled} scheduled faults never happened`);
   if (world.sqliteDir) {
-    await world.store.close();
+    await world.stores.close();
     rmSync(world.sqliteDir, { recursive: true, force: true });
   }
   return {
@@ -172,12 +179,14 @@ class Progress {
     private readonly clients: ClientDriver,
     private readonly presence: PresenceChecker,
     private readonly faults: FaultPlan,
+    private readonly side: SideTopics,
   ) {}
 
   finished(): boolean {
     const { world, clients, presence } = this;
     return (
       this.faults.fired >= this.faults.scheduled &&
+      this.side.finished() &&
       world.writers.every((w) => w.outcome !== undefined) &&
       world.readers.every((r) => r.group !== undefined || r.dead || this.readerDone(r)) &&
       this.groupDone() &&
@@ -191,6 +200,7 @@ class Progress {
     const { world, clients, presence } = this;
     const last = world.consumers[world.consumers.length - 1];
     return [
+      ...this.side.left(),
       ...world.writers.filter((w) => w.outcome === undefined).map((w) => `${w.name} unfinished`),
       ...world.readers.filter((r) => r.group === undefined && !r.dead && !this.readerDone(r)).map((r) => `${r.name} has ${r.seen.size}`),
       ...(this.groupDone() ? [] : [`group g has ${clients.groupSeen.get('g')!.size}`]),

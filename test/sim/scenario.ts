@@ -82,6 +82,11 @@ export interface SimOptions {
    * the mark stored with its lines, and across runs every line is stored once, in order.
    */
   writerCrashes: number;
+  /**
+   * Topics beside the default one (test/sim/side-topics.ts), each with writers and a reader of its own, the
+   * first with a queue group named as the main workload's: on the same servers, through the same faults.
+   */
+  sideTopics: number;
 }
 
 /** Chooses a scenario from the seed alone. */
@@ -128,5 +133,6 @@ export function scenario(rng: Prng): SimOptions {
     retainMessages: 0,
     forgetting: false,
     writerCrashes: 0,
+    sideTopics: rng.chance(0.125) ? rng.int(1, 2) : 0,
   };
 }

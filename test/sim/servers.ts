@@ -34,7 +34,7 @@ type Request = NonNullable<ReturnType<SimServer['core']['pollStoreRequest']>>;
 
 /** One store request applied, as it reaches the store; its result goes back to the core that made it, if that still runs. */
 async function applyRequest(world: SimWorld, sv: SimServer, core: SimServer['core'], epoch: number, { id, req }: Request, log: KnownLog): Promise<void> {
-  const { opts, rng, store } = world;
+  const { opts, rng, stores } = world;
   // The SQLite store lives in the server's process: what it had not committed when the process died
   // is gone with it. (A networked store, as redis, still applies what was on its way.)
   if (opts.store === 'sqlite' && sv.epoch !== epoch) return;
@@ -44,23 +44,25 @@ async function applyRequest(world: SimWorld, sv: SimServer, core: SimServer['cor
   try {
     if (req.op === 'append' && world.now < world.storeFullUntil) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
     if (fails === 'before') throw new Error('connection to the store lost');
-    value = await runStoreRequest(store, req);
+    value = await runStoreRequest(stores, req);
     if (req.op === 'append' && opts.retainMessages > 0) log.recordAppend(req.batches, value as (number | null)[]);
     if (fails === 'after') throw new Error('connection to the store lost before its answer');
   } catch (e) {
     ok = false;
     value = e;
   }
-  if (req.op === 'append' && world.servers.length > 1) notifyOthers(world, sv, (await store.bounds()).next);
+  if (req.op === 'append' && world.servers.length > 1) {
+    for (const topic of new Set(req.batches.map((b) => b.topic))) notifyOthers(world, sv, topic, (await (await stores.of(topic)).bounds()).next);
+  }
   if (sv.epoch === epoch && sv.core === core) core.handleStoreResult(id, ok, value, world.now);
 }
 
 /** The store tells the other servers that the log grew (redis: a published notification). */
-function notifyOthers(world: SimWorld, origin: SimServer, next: number): void {
+function notifyOthers(world: SimWorld, origin: SimServer, topic: string, next: number): void {
   for (const sv of world.servers) {
     if (sv === origin) continue;
     world.schedule(world.now + NOTIFY_MS, () => {
-      if (!sv.down) sv.core.handleLogAdvanced(next, world.now);
+      if (!sv.down) sv.core.handleLogAdvanced(next, world.now, topic);
     });
   }
 }

@@ -10,6 +10,7 @@ import type { ClientEncryption } from '../../src/core/client/client-cipher.js';
 import { FromKind } from '../../src/protocol/constants.js';
 import type { KeyPair, NoiseCrypto } from '../../src/protocol/noise.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { TopicStores } from '../../src/store/topic-stores.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { NO_RETENTION, type Store } from '../../src/store/store.js';
 import { EventQueue } from './event-queue.js';
@@ -160,7 +161,9 @@ export class SimWorld {
   readonly failures: string[] = [];
   readonly faultEnd: number;
   readonly sqliteDir: string | undefined;
+  /** The default topic's log, and the registry. */
   readonly store: Store;
+  readonly stores: TopicStores;
   readonly net: SimNetwork;
   /** Who is at each address: a datagram delivered there goes to its core. */
   readonly nodes = new Map<string, (data: Buffer, from: Address) => void>();
@@ -197,7 +200,10 @@ export class SimWorld {
     this.serverKey = this.crypto.generateKeyPair();
     this.sqliteDir = opts.store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'relay-sim-')) : undefined;
     const retention = opts.retainMessages > 0 ? { ...NO_RETENTION, messages: opts.retainMessages } : NO_RETENTION;
-    this.store = this.sqliteDir ? new SqliteStore({ dataDir: this.sqliteDir, retention, fsync: false }) : new MemoryStore(retention);
+    const dir = this.sqliteDir;
+    const open = (dataDir: string | undefined): Store => (dataDir ? new SqliteStore({ dataDir, retention, fsync: false }) : new MemoryStore(retention));
+    this.store = open(dir);
+    this.stores = new TopicStores(this.store, async (topic) => open(dir && join(dir, 'topics', topic)));
     this.servers = Array.from({ length: opts.servers }, (_, i) => ({ addr: serverAddress(i), core: this.newServerCore(), epoch: 0, down: false, storeResultAt: this.now }));
     this.net = new SimNetwork(rng, (at, fn) => this.schedule(at, fn), (to, from, data) => this.nodes.get(addressKey(to))?.(data, from));
     for (const sv of this.servers) {

@@ -1,6 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { openStore, topicStores } from '../../src/store/open-store.js';
 import { RedisStore } from '../../src/store/redis-store.js';
+import { appendByTopic } from '../../src/store/topic-stores.js';
 import { StoreOpenError } from '../../src/store/store-errors.js';
 import { NO_RETENTION } from '../../src/store/store.js';
 import { storeContract } from './contract.js';
@@ -100,6 +103,24 @@ describe('redis store: several servers on one redis', () => {
     assert.equal(await c.sendCommand(['XLEN', '{trim1}:log']), 10, 'ten records of 100 remain');
     await c.close();
     await s.close();
+  });
+
+  test("each topic's log is in keys of its own, hash-tagged by topic (one cluster slot each); two servers' topic stores share it, and hear of each other's appends", async () => {
+    const opts = { spec: redis.url('topics1'), dataDir: '.', retention: NO_RETENTION, fsync: false };
+    const a = topicStores(await openStore(opts), opts);
+    const b = topicStores(await openStore(opts), opts);
+    const heard: string[] = [];
+    await b.watch((topic, next) => heard.push(`${topic}:${next}`));
+    await appendByTopic(a, [{ topic: 'logs.web', producerId: 1n, lastSeq: 1, messages: [msg('w1'), msg('w2')] }, { topic: 'main', producerId: 2n, lastSeq: 1, messages: [msg('m1')] }]);
+    assert.deepEqual((await (await b.of('logs.web')).read(1, all)).messages.map((m) => m.text.toString()), ['w1', 'w2']);
+    await appendByTopic(a, [{ topic: 'logs.web', producerId: 1n, lastSeq: 2, messages: [msg('w3')] }]);
+    for (let i = 0; i < 50 && !heard.includes('logs.web:4'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(heard.includes('logs.web:4'), `b heard ${heard.join(',')}`);
+    const keys = execFileSync('redis-cli', ['-p', String(redis.port), 'KEYS', '{topics1:logs.web}:*'], { encoding: 'utf8' }).split('\n');
+    assert.ok(keys.includes('{topics1:logs.web}:log') && keys.includes('{topics1:logs.web}:meta'), keys.join(' '));
+    assert.deepEqual((await (await b.of('main')).read(1, all)).messages.map((m) => m.text.toString()), ['m1']);
+    await a.close();
+    await b.close();
   });
 
   test('a redis nobody answers at is one clear error, quickly', async () => {

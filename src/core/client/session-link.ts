@@ -28,6 +28,8 @@ export type Intake =
 export interface LinkConfig {
   /** The user's name. */
   name: string;
+  /** The topic the session writes to or reads; absent: the default topic. */
+  topic?: string | undefined;
   servers: readonly Address[];
   nonce: number;
   secret?: Buffer | undefined;
@@ -38,8 +40,8 @@ export interface LinkConfig {
 
 const NONE: Intake = { kind: 'none' };
 
-/** What a role puts in its HELLO; the link adds the rest (nonce, name, cookie, handshake). */
-type Signed = 'kind' | 'nonce' | 'name' | 'cookie' | 'handshake';
+/** What a role puts in its HELLO; the link adds the rest (nonce, name, topic, cookie, handshake). */
+type Signed = 'kind' | 'nonce' | 'name' | 'topic' | 'cookie' | 'handshake';
 export type HelloFields = Omit<HelloWriter, Signed> | Omit<HelloReader, Signed>;
 
 /**
@@ -149,7 +151,8 @@ export class SessionLink {
   /** HELLO, with the role's own fields: with a cookie, the handshake's first message (when we encrypt). */
   sendHello(fields: HelloFields, now: number): void {
     this.hello.sent(now);
-    const h = { kind: 'hello', name: this.config.name, nonce: this.hello.nonce, cookie: this.hello.cookie, ...fields } as Hello;
+    const topic = this.config.topic;
+    const h = { kind: 'hello', name: this.config.name, ...(topic !== undefined && { topic }), nonce: this.hello.nonce, cookie: this.hello.cookie, ...fields } as Hello;
     const handshake = this.cipher.handshake(h);
     this.push(encode(handshake ? { ...h, handshake } : h), now);
   }

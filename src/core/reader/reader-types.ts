@@ -5,6 +5,8 @@ import type { PresenceEntry } from '../../protocol/packets.js';
 
 export interface ReaderConfig {
   name: string;
+  /** The topic read; absent: the default topic. */
+  topic?: string | undefined;
   /** Servers in order of preference: when one stops answering, the reader moves to the next. */
   servers: readonly Address[];
   nonce: number;

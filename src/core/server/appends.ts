@@ -2,9 +2,10 @@ import { assert } from '../assert.js';
 import { RECORD_OVERHEAD } from '../../protocol/records.js';
 import { MARKS_HEADER_BYTES, marksItemBytes } from '../../protocol/marks-codec.js';
 import type { Data, Recall, WriterMark } from '../../protocol/packets.js';
-import type { NewMessage, ProducerBatch } from '../../store/store.js';
+import type { NewMessage } from '../../store/store.js';
+import type { TopicBatch } from '../../store/store-request.js';
 import { storeFailureReason } from '../../store/store-errors.js';
-import type { LogEnd } from './log-end.js';
+import type { LogEnds } from './log-end.js';
 import type { Outbox } from './outbox.js';
 import { TokenBucket } from './rate-limits.js';
 import type { ServerStats } from './server-config.js';
@@ -16,8 +17,8 @@ const THROTTLE_SIGNAL_MS = 100;
 export const APPEND_RETRY_MS = 1_000;
 
 export interface AppendHooks {
-  /** Messages were stored: readers waiting for them may read. */
-  stored(): void;
+  /** Messages were stored in these topics: readers waiting for them may read. */
+  stored(topics: ReadonlySet<string>): void;
   /** Another server stored lines of this writer meanwhile: its session is stale, and ends. */
   superseded(w: WriterSession, now: number): void;
 }
@@ -32,7 +33,7 @@ export class Appends {
   constructor(
     private readonly out: Outbox,
     private readonly sessions: SessionTable,
-    private readonly log: LogEnd,
+    private readonly logs: LogEnds,
     private readonly stats: ServerStats,
     private readonly messagesPerSecond: number,
     private readonly hooks: AppendHooks,
@@ -59,7 +60,7 @@ export class Appends {
 
   /** A writer resuming asks for its marks: one datagram's worth from `from`, read from the store. */
   onRecall(s: WriterSession, r: Recall): void {
-    this.out.call({ op: 'producerMarks', producerId: s.producerId }, (ok, marks) => {
+    this.out.call({ op: 'producerMarks', topic: s.topic, producerId: s.producerId }, (ok, marks) => {
       if (!ok || !this.sessions.isLive(s)) return;
       const budget = s.datagramBytes - (s.cipher ? RECORD_OVERHEAD : 0) - MARKS_HEADER_BYTES;
       const from = Math.min(r.from, marks.length);
@@ -113,20 +114,21 @@ export class Appends {
     const writers = [...this.queue];
     this.queue.clear();
     const ts = Math.floor(now);
-    const batches: ProducerBatch[] = writers.map((w) => {
+    const batches: TopicBatch[] = writers.map((w) => {
       const { lines, lastSeq, marks } = w.ingest!.drain();
       const messages: NewMessage[] = lines.map((l) => {
         const m: NewMessage = l.to === undefined ? { ts, from: w.name, text: l.text } : { ts, from: w.name, to: l.to, text: l.text };
         if (l.file !== undefined) m.file = l.file;
         return m;
       });
-      return { producerId: w.producerId, afterSeq: w.committed, lastSeq, messages, ...(marks.length > 0 && { marks }) };
+      return { topic: w.topic, producerId: w.producerId, afterSeq: w.committed, lastSeq, messages, ...(marks.length > 0 && { marks }) };
     });
     this.inFlight = true;
     this.out.call({ op: 'append', batches }, (ok, firstIds, doneAt) => {
       this.inFlight = false;
       if (!ok) return this.failed(writers, batches, firstIds, doneAt);
       let stored = 0;
+      const topics = new Set<string>();
       writers.forEach((w, i) => {
         const batch = batches[i]!;
         const firstId = firstIds[i]!;
@@ -137,7 +139,8 @@ export class Appends {
           return;
         }
         stored += batch.messages.length;
-        this.log.advance(firstId + batch.messages.length);
+        this.logs.of(batch.topic).advance(firstId + batch.messages.length);
+        if (batch.messages.length > 0) topics.add(batch.topic);
         if (!this.sessions.isLive(w)) return;
         w.committed = Math.max(w.committed, batch.lastSeq);
         w.stored += batch.messages.length;
@@ -147,7 +150,7 @@ export class Appends {
       });
       this.stats.messagesStored += stored;
       this.stats.appends++;
-      if (stored > 0) this.hooks.stored();
+      if (stored > 0) this.hooks.stored(topics);
       this.start(doneAt);
     });
   }
@@ -157,7 +160,7 @@ export class Appends {
    * here, first in line, and go again after a pause; their writers are told why and keep theirs (an
    * append that was applied after all is recognised then by its writer's sequence number).
    */
-  private failed(writers: WriterSession[], batches: ProducerBatch[], error: unknown, now: number): void {
+  private failed(writers: WriterSession[], batches: TopicBatch[], error: unknown, now: number): void {
     this.out.storeError('append', error);
     const reason = storeFailureReason(error);
     writers.forEach((w, i) => {

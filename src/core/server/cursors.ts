@@ -1,3 +1,4 @@
+import { inTopic, splitInTopic } from '../../protocol/topics.js';
 import type { Outbox } from './outbox.js';
 import type { QueueGroup } from './queue-group.js';
 import type { ReaderSession, SessionTable } from './sessions.js';
@@ -27,30 +28,31 @@ export class CursorSaver {
     return this.flushAt;
   }
 
-  /** A reader's position that waits to be saved, if any. */
-  unsaved(name: string): number | undefined {
-    return this.dirty.get(name);
+  /** A reader's position in a topic that waits to be saved, if any. */
+  unsaved(topic: string, name: string): number | undefined {
+    return this.dirty.get(inTopic(topic, name));
   }
 
   /** A reader's position moved: saved at the next flush. */
   mark(s: ReaderSession): void {
-    this.dirty.set(s.name, s.position);
+    this.dirty.set(inTopic(s.topic, s.name), s.position);
     this.flushAt ??= s.lastSeen + this.flushMs;
   }
 
   /** The group's position (its oldest unfinished id) is saved, unless the store has it already. */
   markGroup(g: QueueGroup<ReaderSession>, now: number): void {
     const low = g.lowWater;
-    const pending = this.dirty.get(groupKey(g.name));
+    const key = inTopic(g.topic, groupKey(g.name));
+    const pending = this.dirty.get(key);
     if (pending === undefined ? g.saved !== low : pending !== low) {
-      this.dirty.set(groupKey(g.name), low);
+      this.dirty.set(key, low);
       this.flushAt ??= now + this.flushMs;
     }
   }
 
   /** Whether the group's position waits to be saved. */
   groupDirty(g: QueueGroup<ReaderSession>): boolean {
-    return this.dirty.has(groupKey(g.name));
+    return this.dirty.has(inTopic(g.topic, groupKey(g.name)));
   }
 
   /** The reader hears GOODBYE once what is dirty now is saved. */
@@ -83,8 +85,9 @@ export class CursorSaver {
         this.flushAt = doneAt + this.flushMs;
         return;
       }
-      for (const [key, position] of cursors) {
-        const g = key.startsWith(GROUP_KEY_PREFIX) ? this.groups.get(key.slice(GROUP_KEY_PREFIX.length)) : undefined;
+      for (const [scoped, position] of cursors) {
+        const { topic, key } = splitInTopic(scoped);
+        const g = key.startsWith(GROUP_KEY_PREFIX) ? this.groups.get(inTopic(topic, key.slice(GROUP_KEY_PREFIX.length))) : undefined;
         if (g) g.saved = position;
       }
       // A reader that said goodbye learns its position is saved only once it is.

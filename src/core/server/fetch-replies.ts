@@ -4,7 +4,7 @@ import type { Fetch } from '../../protocol/packets.js';
 import { BATCH_HEADER_BYTES, BATCH_MESSAGE_FRAMING_BYTES } from '../../protocol/sizes.js';
 import type { ReadLimits, ReadResult } from '../../store/store.js';
 import type { CursorSaver } from './cursors.js';
-import type { LogEnd } from './log-end.js';
+import type { LogEnds } from './log-end.js';
 import type { Outbox } from './outbox.js';
 import { buildReply } from './reply-builder.js';
 import type { ReaderSession, SessionTable } from './sessions.js';
@@ -100,7 +100,7 @@ export class FetchReplies {
 export interface FetchDeps {
   out: Outbox;
   sessions: SessionTable;
-  log: LogEnd;
+  logs: LogEnds;
   cursors: CursorSaver;
   replies: FetchReplies;
 }
@@ -109,11 +109,11 @@ export interface FetchDeps {
 export abstract class FetchWork {
   protected readonly out: Outbox;
   protected readonly sessions: SessionTable;
-  protected readonly log: LogEnd;
+  protected readonly logs: LogEnds;
   protected readonly cursors: CursorSaver;
   protected readonly replies: FetchReplies;
 
   constructor(deps: FetchDeps) {
-    ({ out: this.out, sessions: this.sessions, log: this.log, cursors: this.cursors, replies: this.replies } = deps);
+    ({ out: this.out, sessions: this.sessions, logs: this.logs, cursors: this.cursors, replies: this.replies } = deps);
   }
 }

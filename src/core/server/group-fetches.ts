@@ -2,6 +2,7 @@ import { FromKind } from '../../protocol/constants.js';
 import type { Fetch } from '../../protocol/packets.js';
 import type { ReadLimits, ReadResult } from '../../store/store.js';
 import { FetchWork, type FetchDeps } from './fetch-replies.js';
+import { inTopic } from '../../protocol/topics.js';
 import { LEASE_MESSAGES_MAX, QueueGroup, type Lease, type Span } from './queue-group.js';
 import type { ReaderSession } from './sessions.js';
 
@@ -17,11 +18,11 @@ export class GroupFetches extends FetchWork {
   }
 
   /** A group started from its saved place (or where its first member asks, if none), clamped to the log. */
-  create(name: string, start: { first: number; next: number; cursor: number | undefined }, from: number): { group: QueueGroup<ReaderSession>; missed: number } {
+  create(topic: string, name: string, start: { first: number; next: number; cursor: number | undefined }, from: number): { group: QueueGroup<ReaderSession>; missed: number } {
     const at = start.cursor ?? from;
-    const group = new QueueGroup<ReaderSession>(name, Math.min(Math.max(at, start.first), start.next));
+    const group = new QueueGroup<ReaderSession>(name, Math.min(Math.max(at, start.first), start.next), topic);
     group.saved = start.cursor;
-    this.groups.set(name, group);
+    this.groups.set(inTopic(topic, name), group);
     // Retention removed what the group had not taken: the member that brings the group back says so.
     return { group, missed: at < start.first ? start.first - at : 0 };
   }
@@ -59,13 +60,14 @@ export class GroupFetches extends FetchWork {
       g.waiting.add(s);
       return;
     }
-    const span = g.nextSpan(this.log.next);
+    const log = this.logs.of(g.topic);
+    const span = g.nextSpan(log.next);
     if (!span) return this.idleMember(s);
     g.granting = true;
     // A backlog is shared out: no member is leased more than its share of what is waiting.
-    const share = Math.ceil((this.log.next - span.start) / Math.max(1, g.members.size));
+    const share = Math.ceil((log.next - span.start) / Math.max(1, g.members.size));
     const limits = { ...this.leaseLimits(s, g, f), maxMessages: Math.min(LEASE_MESSAGES_MAX, Math.max(1, share)) };
-    this.out.call({ op: 'read', from: span.start, limits }, (ok, result) => {
+    this.out.call({ op: 'read', topic: g.topic, from: span.start, limits }, (ok, result) => {
       g.granting = false;
       if (!ok) this.replies.readFailed(s, result);
       else if (this.sessions.isLive(s) && s.fetch === f) this.leased(s, f, span, result);
@@ -80,7 +82,8 @@ export class GroupFetches extends FetchWork {
   /** What a lease read found for `span`: a lease for the member, or nothing for the group up to where it read. */
   private leased(s: ReaderSession, f: Fetch, span: Span, result: ReadResult): void {
     const g = s.group!;
-    this.log.advance(result.next);
+    const log = this.logs.of(g.topic);
+    log.advance(result.next);
     const messages = result.messages.filter((m) => m.id < span.end);
     const end = messages.length < result.messages.length ? span.end : Math.min(result.next, span.end);
     // Retention removed the start of the span: the member that takes it is told, or the next one.
@@ -89,20 +92,20 @@ export class GroupFetches extends FetchWork {
       g.missed(gone);
       g.skip(span, end);
       this.changed(g);
-      if (g.hasWork(this.log.next) && end > span.start) this.grantLease(s);
+      if (g.hasWork(log.next) && end > span.start) this.grantLease(s);
       else this.idleMember(s);
     } else {
       const before = g.tellMissed(s, f.fetchId);
       const lease = g.grant(s, span, end, f.fetchId, f.position, before);
       this.changed(g);
-      this.replyLease(s, f, lease, { ...result, messages, next: end, atEnd: !g.hasWork(this.log.next) }, before + gone);
+      this.replyLease(s, f, lease, { ...result, messages, next: end, atEnd: !g.hasWork(log.next) }, before + gone);
     }
   }
 
   /** The member's lease again (its reply was lost, or part of it), from where the member stands in it. */
   private readLease(s: ReaderSession, f: Fetch, lease: Lease): void {
     const g = s.group!;
-    this.out.call({ op: 'read', from: lease.start, limits: this.leaseLimits(s, g, f) }, (ok, result) => {
+    this.out.call({ op: 'read', topic: g.topic, from: lease.start, limits: this.leaseLimits(s, g, f) }, (ok, result) => {
       if (!ok) return this.replies.readFailed(s, result);
       // A member that ended meanwhile has left the group, and holds no lease.
       if (s.fetch !== f || g.lease(s) !== lease) return;
@@ -110,7 +113,7 @@ export class GroupFetches extends FetchWork {
       // The lease starts where the member stands in it: what retention removed from there, it never had;
       // and while it has taken nothing of the lease, what the group missed before it is told again.
       const missed = lease.toldBefore + Math.max(0, Math.min(result.first, lease.end) - lease.start);
-      this.replyLease(s, f, lease, { ...result, messages, next: lease.end, atEnd: !g.hasWork(this.log.next) }, missed);
+      this.replyLease(s, f, lease, { ...result, messages, next: lease.end, atEnd: !g.hasWork(this.logs.of(g.topic).next) }, missed);
     });
   }
 
@@ -134,7 +137,7 @@ export class GroupFetches extends FetchWork {
   /** The group's position moved: save it (its oldest unfinished id) and let idle members look. */
   changed(g: QueueGroup<ReaderSession>): void {
     this.cursors.markGroup(g, this.clock());
-    for (const m of g.members) if (this.replies.parked.has(m) && g.hasWork(this.log.next)) {
+    for (const m of g.members) if (this.replies.parked.has(m) && g.hasWork(this.logs.of(g.topic).next)) {
       this.replies.parked.unpark(m);
       this.grantLease(m);
     }

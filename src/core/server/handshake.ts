@@ -1,3 +1,4 @@
+import { DEFAULT_TOPIC } from '../../protocol/topics.js';
 import { addressKey, type Address } from '../address.js';
 import { RefuseCode, Role, roleName } from '../../protocol/constants.js';
 import { helloPrologue, payloadSecret } from '../../protocol/handshake-payloads.js';
@@ -32,7 +33,13 @@ export type Admission =
 
 /** Where a HELLO's name is kept: role and name (an observer holds no name: its address stands in). */
 export const nameKeyOf = (h: Hello, from: Address): string =>
-  h.role === Role.Observer ? `${h.role}:${addressKey(from)}` : `${h.role}:${h.name}`;
+  h.role === Role.Observer ? `${h.role}:${addressKey(from)}` : nameKey(h.role, h.name, h.topic ?? DEFAULT_TOPIC);
+
+/**
+ * A name is held once per role and topic (positions and writers' sequences are per topic): one reader
+ * may read several topics at once, a session each. ('/' is in no name.)
+ */
+export const nameKey = (role: Role, name: string, topic: string): string => (topic === DEFAULT_TOPIC ? `${role}:${name}` : `${role}:${name}/${topic}`);
 
 /**
  * Admission of HELLOs: address cookies, rate of handshakes, names, the handshake (sealed to the server's

@@ -1,10 +1,11 @@
+import { nameKey } from './handshake.js';
 import { RECORD_OVERHEAD } from '../../protocol/records.js';
 import { ReaderState, Role } from '../../protocol/constants.js';
 import type { PresenceEntry, Track, Who } from '../../protocol/packets.js';
 import { PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
 import type { ClientRecord } from '../../store/store.js';
 import type { CursorSaver } from './cursors.js';
-import type { LogEnd } from './log-end.js';
+import type { LogEnds } from './log-end.js';
 import type { Outbox } from './outbox.js';
 import type { PresenceJournal } from './presence-journal.js';
 import type { Session, SessionTable } from './sessions.js';
@@ -19,21 +20,21 @@ export class PresenceReplies {
     private readonly sessions: SessionTable,
     private readonly journal: PresenceJournal,
     private readonly cursors: CursorSaver,
-    private readonly log: LogEnd,
+    private readonly logs: LogEnds,
   ) {}
 
   /**
-   * A name's reader: online here with its position; else its saved position (one waiting to be saved
-   * first), offline; or unknown when no reader of that name has a position.
+   * A name's reader, in the asking session's topic: online here with its position; else its saved
+   * position (one waiting to be saved first), offline; or unknown when no reader of that name has a position.
    */
   onTrack(s: Session, t: Track): void {
     const answer = (state: ReaderState, position: number): void =>
-      this.out.sendTo(s, { kind: 'tracked', sessionId: s.id, requestId: t.requestId, name: t.name, state, position, logNext: this.log.next });
-    const live = this.sessions.byName.get(`${Role.Reader}:${t.name}`);
-    if (live?.role === Role.Reader) return answer(ReaderState.Online, live.position);
-    const unsaved = this.cursors.unsaved(t.name);
+      this.out.sendTo(s, { kind: 'tracked', sessionId: s.id, requestId: t.requestId, name: t.name, state, position, logNext: this.logs.of(s.topic).next });
+    const live = this.sessions.byName.get(nameKey(Role.Reader, t.name, s.topic));
+    if (live?.role === Role.Reader && live.topic === s.topic) return answer(ReaderState.Online, live.position);
+    const unsaved = this.cursors.unsaved(s.topic, t.name);
     if (unsaved !== undefined) return answer(ReaderState.Offline, unsaved);
-    this.out.call({ op: 'cursor', name: t.name }, (ok, position) => {
+    this.out.call({ op: 'cursor', topic: s.topic, name: t.name }, (ok, position) => {
       if (!ok || !this.sessions.isLive(s)) return;
       answer(position === undefined ? ReaderState.Unknown : ReaderState.Offline, position ?? 0);
     });

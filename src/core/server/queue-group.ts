@@ -1,3 +1,4 @@
+import { DEFAULT_TOPIC } from '../../protocol/topics.js';
 /** A stretch of the log: from (position, offset) up to, not including, `end`. */
 export interface Span {
   start: number;
@@ -48,6 +49,8 @@ export class QueueGroup<M> {
     readonly name: string,
     /** The next log id never leased. */
     public next: number,
+    /** The topic whose log the group reads. */
+    readonly topic = DEFAULT_TOPIC,
   ) {}
 
   lease(member: M): Lease | undefined {

@@ -12,6 +12,8 @@ export interface ServerConfig {
   /** Datagrams a writer may have beyond the next expected one. */
   windowMax: number;
   sessionsMax: number;
+  /** Topics this server serves at most (each is a log with its store and caches); a HELLO naming one more is refused. */
+  topicsMax: number;
   cursorFlushMs: number;
   /** Unguessable session ids: crypto in production, a seeded generator in simulation. */
   randomId: () => bigint;
@@ -39,6 +41,7 @@ export const SERVER_DEFAULTS: Omit<ServerConfig, 'randomId' | 'randomKey' | 'mac
   sessionTimeoutMs: 30_000,
   windowMax: 1024,
   sessionsMax: 100_000,
+  topicsMax: 1_000,
   cursorFlushMs: 50,
   handshakesPerSecond: 20,
   messagesPerSecond: 500_000,

@@ -13,7 +13,8 @@ import { Fetches } from './fetches.js';
 import { GroupFetches } from './group-fetches.js';
 import { Handshake, nameKeyOf } from './handshake.js';
 import { serverInvariants } from './invariants.js';
-import { LogEnd } from './log-end.js';
+import { LogEnds } from './log-end.js';
+import { DEFAULT_TOPIC } from '../../protocol/topics.js';
 import { NameClaims } from './name-claims.js';
 import { Outbox } from './outbox.js';
 import { PresenceJournal } from './presence-journal.js';
@@ -39,7 +40,7 @@ export class ServerCore implements SansIoCore {
   readonly stats: ServerStats = newServerStats();
   private readonly out: Outbox;
   private readonly sessions = new SessionTable();
-  private readonly log = new LogEnd();
+  private readonly logs = new LogEnds();
   private readonly replies: FetchReplies;
   private readonly cursors: CursorSaver;
   private readonly fetches: Fetches;
@@ -77,15 +78,15 @@ export class ServerCore implements SansIoCore {
     this.replies = new FetchReplies(this.out, new ParkedPolls(), config.observe?.fetchReply);
     const groups = new Map<string, QueueGroup<ReaderSession>>();
     this.cursors = new CursorSaver(this.out, this.sessions, groups, config.cursorFlushMs);
-    const reads = { out: this.out, sessions: this.sessions, log: this.log, cursors: this.cursors, replies: this.replies };
+    const reads = { out: this.out, sessions: this.sessions, logs: this.logs, cursors: this.cursors, replies: this.replies };
     this.fetches = new Fetches(reads);
     this.groupFetches = new GroupFetches(reads, () => this.now, groups);
-    this.appends = new Appends(this.out, this.sessions, this.log, this.stats, config.messagesPerSecond, {
-      stored: () => this.wakeReaders(),
+    this.appends = new Appends(this.out, this.sessions, this.logs, this.stats, config.messagesPerSecond, {
+      stored: (topics) => this.wakeReaders(topics),
       superseded: (w, now) => this.endSession(w, 'superseded', now),
     });
-    this.presenceReplies = new PresenceReplies(this.out, this.sessions, this.presence, this.cursors, this.log);
-    this.start = new SessionStart(config, this.out, this.sessions, this.claims, this.log, this.cursors, this.groupFetches, {
+    this.presenceReplies = new PresenceReplies(this.out, this.sessions, this.presence, this.cursors, this.logs);
+    this.start = new SessionStart(config, this.out, this.sessions, this.claims, this.logs, this.cursors, this.groupFetches, {
       open: (s, resume, missed) => this.open(s, resume, missed),
       openFailed: (s, op, error) => this.openFailed(s, op, error),
       refuse: (h, to, code, reason) => this.refuse(h, to, code, reason),
@@ -119,12 +120,12 @@ export class ServerCore implements SansIoCore {
   }
 
   /**
-   * Another server sharing the store appended: the log now ends before `next`. Parked polls behind it
-   * read again (servers learn this from the store's notifications; their own appends they know).
+   * Another server sharing the store appended: the topic's log now ends before `next`. Parked polls
+   * behind it read again (servers learn this from the store's notifications; their own appends they know).
    */
-  handleLogAdvanced(next: number, now: number): void {
+  handleLogAdvanced(next: number, now: number, topic = DEFAULT_TOPIC): void {
     this.now = now;
-    if (this.log.advance(next)) this.wakeReaders();
+    if (this.logs.of(topic).advance(next)) this.wakeReaders(new Set([topic]));
   }
 
   /** Stop: every session ends, positions are saved. Poll store requests until none remain. */
@@ -156,7 +157,7 @@ export class ServerCore implements SansIoCore {
   }
 
   snapshot(): ServerSnapshot {
-    return serverSnapshot(this.sessions, this.groupFetches.groups, this.log.next);
+    return serverSnapshot(this.sessions, this.groupFetches.groups, this.logs);
   }
 
   /** What must hold between any two inputs, each broken one described (see invariants.ts). */
@@ -223,10 +224,15 @@ export class ServerCore implements SansIoCore {
     if (this.sessions.size >= this.config.sessionsMax) {
       return this.refuse(h, from, RefuseCode.TooManySessions, 'the server has too many sessions');
     }
+    const topic = h.topic ?? DEFAULT_TOPIC;
+    if (!this.logs.admit(topic, this.config.topicsMax)) {
+      return this.refuse(h, from, RefuseCode.TooManySessions, `the server serves at most ${this.config.topicsMax} topics: ${topic} is one more`);
+    }
     const common: SessionCommon = {
       id: this.sessions.newId(this.config.randomId),
       name: h.name,
       nameKey,
+      topic,
       addr: from,
       addrKey: addressKey(from),
       lastSeen: now,
@@ -299,7 +305,7 @@ export class ServerCore implements SansIoCore {
       // server crash after a `--count` consumer has exited does not hand its messages out again.
       if (this.cursors.groupDirty(s.group)) this.cursors.goodbyeWhenSaved(s);
     } else if (s.role === Role.Reader && position > 0 && !s.observer) {
-      s.position = Math.min(Math.max(position, s.position), this.log.next);
+      s.position = Math.min(Math.max(position, s.position), this.logs.of(s.topic).next);
       this.cursors.mark(s);
       this.cursors.goodbyeWhenSaved(s);
     }
@@ -383,15 +389,8 @@ export class ServerCore implements SansIoCore {
     else this.fetches.onFetch(s, f, now);
   }
 
-  /** After a commit: parked polls behind the new end read again (reads in flight notice by themselves). */
-  private wakeReaders(): void {
-    for (const s of [...this.replies.parked.readers]) {
-      if (s.fetch && (s.group ? s.group.hasWork(this.log.next) : s.fetch.position < this.log.next)) {
-        this.replies.parked.unpark(s);
-        if (s.group) this.groupFetches.grantLease(s);
-        else this.fetches.read(s);
-      }
-    }
+  private wakeReaders(topics: ReadonlySet<string>): void {
+    this.fetches.wake(topics, this.groupFetches);
   }
 }
 

@@ -1,4 +1,6 @@
 import { Role } from '../../protocol/constants.js';
+import { DEFAULT_TOPIC } from '../../protocol/topics.js';
+import type { LogEnds } from './log-end.js';
 import type { QueueGroup } from './queue-group.js';
 import type { ReaderSession, SessionTable } from './sessions.js';
 
@@ -7,6 +9,8 @@ export const SNAPSHOT_TOP = 10;
 
 export interface ReaderLag {
   name: string;
+  /** The topic it reads, when not the default one. */
+  topic?: string;
   /** Its queue group, if it reads as a member of one (then position and lag are the group's). */
   group?: string;
   position: number;
@@ -16,6 +20,7 @@ export interface ReaderLag {
 
 export interface GroupLag {
   name: string;
+  topic?: string;
   members: number;
   position: number;
   lag: number;
@@ -23,6 +28,7 @@ export interface GroupLag {
 
 export interface WriterCount {
   name: string;
+  topic?: string;
   /** Messages stored from this writer's current session. */
   stored: number;
 }
@@ -30,7 +36,7 @@ export interface WriterCount {
 /** What the server holds now, for monitoring: counts, and the few sessions worth naming. */
 export interface ServerSnapshot {
   sessions: { writers: number; readers: number; observers: number; total: number };
-  /** The id the next message gets, as this server knows it. */
+  /** The id the next message of the default topic gets, as this server knows it. */
   logNext: number;
   /** Lone readers and group members, furthest behind first. */
   readers: ReaderLag[];
@@ -42,9 +48,11 @@ export interface ServerSnapshot {
 export function serverSnapshot(
   sessions: SessionTable,
   groups: ReadonlyMap<string, QueueGroup<ReaderSession>>,
-  logNext: number,
+  logs: LogEnds,
   top = SNAPSHOT_TOP,
 ): ServerSnapshot {
+  const logNext = logs.main.next;
+  const topicOf = (topic: string) => (topic === DEFAULT_TOPIC ? {} : { topic });
   const counts = { writers: 0, readers: 0, observers: 0, total: sessions.size };
   const readers: ReaderLag[] = [];
   const writers: WriterCount[] = [];
@@ -52,20 +60,22 @@ export function serverSnapshot(
     if (!s.ready) continue;
     if (s.role === Role.Writer) {
       counts.writers++;
-      writers.push({ name: s.name, stored: s.stored });
+      writers.push({ name: s.name, ...topicOf(s.topic), stored: s.stored });
     } else if (s.observer) {
       counts.observers++;
     } else {
       counts.readers++;
       const position = s.group ? s.group.lowWater : s.position;
-      readers.push({ name: s.name, ...(s.group && { group: s.group.name }), position, lag: Math.max(0, logNext - position) });
+      const lag = Math.max(0, logs.of(s.topic).next - position);
+      readers.push({ name: s.name, ...topicOf(s.topic), ...(s.group && { group: s.group.name }), position, lag });
     }
   }
   const groupLags = [...groups.values()].map((g) => ({
     name: g.name,
+    ...topicOf(g.topic),
     members: g.members.size,
     position: g.lowWater,
-    lag: Math.max(0, logNext - g.lowWater),
+    lag: Math.max(0, logs.of(g.topic).next - g.lowWater),
   }));
   return {
     sessions: counts,
@@ -76,8 +86,8 @@ export function serverSnapshot(
   };
 }
 
-/** By name: the names of one list are never equal (one session per name and role, one group per name). */
-const cmp = (a: string, b: string): number => (a < b ? -1 : 1);
+/** By name (a name is in one list once per topic, and then the order among them does not matter). */
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function firstOf<T>(all: T[], order: (a: T, b: T) => number, n: number): T[] {
   return all.sort(order).slice(0, n);

@@ -4,7 +4,8 @@ import type { Hello, HelloReader, HelloWriter } from '../../protocol/packets.js'
 import type { CursorSaver } from './cursors.js';
 import { groupKey } from './cursors.js';
 import { GroupFetches } from './group-fetches.js';
-import type { LogEnd } from './log-end.js';
+import type { LogEnds } from './log-end.js';
+import { inTopic } from '../../protocol/topics.js';
 import type { NameClaims } from './name-claims.js';
 import type { Outbox } from './outbox.js';
 import type { QueueGroup } from './queue-group.js';
@@ -29,7 +30,7 @@ export class SessionStart {
     private readonly out: Outbox,
     private readonly sessions: SessionTable,
     private readonly claims: NameClaims,
-    private readonly log: LogEnd,
+    private readonly logs: LogEnds,
     private readonly cursors: CursorSaver,
     private readonly groupFetches: GroupFetches,
     private readonly hooks: StartHooks,
@@ -37,7 +38,7 @@ export class SessionStart {
 
   writer(w: WriterSession, h: HelloWriter, from: Address, proven: boolean): void {
     this.claimThen(w, h, from, proven, () =>
-      this.out.call({ op: 'producerSeq', producerId: h.producerId }, (ok, lastSeq) => {
+      this.out.call({ op: 'producerSeq', topic: w.topic, producerId: h.producerId }, (ok, lastSeq) => {
         if (!ok) return this.hooks.openFailed(w, 'producerSeq', lastSeq);
         if (!this.sessions.isLive(w)) return;
         const expected = Math.max((lastSeq ?? 0) + 1, h.nextSeq);
@@ -51,7 +52,7 @@ export class SessionStart {
   /** A lone reader: from where it asks, else its saved position, else the end (or start) of the log. */
   reader(r: ReaderSession, h: HelloReader, from: Address, proven: boolean): void {
     this.claimThen(r, h, from, proven, () =>
-      this.out.call({ op: 'readerStart', name: h.name }, (ok, start) => {
+      this.out.call({ op: 'readerStart', topic: r.topic, name: h.name }, (ok, start) => {
         if (!ok) return this.hooks.openFailed(r, 'readerStart', start);
         if (!this.sessions.isLive(r)) return;
         let pos: number;
@@ -61,7 +62,7 @@ export class SessionStart {
         const missed = pos < start.first ? start.first - pos : 0;
         pos = Math.min(Math.max(pos, start.first), start.next);
         r.position = pos;
-        this.log.advance(start.next);
+        this.logs.of(r.topic).advance(start.next);
         if (start.cursor !== pos) this.cursors.mark(r);
         this.hooks.open(r, pos, missed);
       }),
@@ -78,21 +79,22 @@ export class SessionStart {
       g.members.add(r);
       this.hooks.open(r, g.next, missed);
     };
-    const known = this.groupFetches.groups.get(name);
+    const id = inTopic(r.topic, name);
+    const known = this.groupFetches.groups.get(id);
     if (known) return join(known);
-    this.out.call({ op: 'readerStart', name: groupKey(name) }, (ok, start) => {
+    this.out.call({ op: 'readerStart', topic: r.topic, name: groupKey(name) }, (ok, start) => {
       if (!ok) return this.hooks.openFailed(r, 'readerStart', start);
       if (!this.sessions.isLive(r)) return;
-      this.log.advance(start.next);
-      const found = this.groupFetches.groups.get(name);
+      this.logs.of(r.topic).advance(start.next);
+      const found = this.groupFetches.groups.get(id);
       if (found) return join(found);
       // A member coming back after a restart names where it stood: better than the end of the log.
-      const { group, missed } = this.groupFetches.create(name, start, GroupFetches.asked(fromKind, fromId, start));
+      const { group, missed } = this.groupFetches.create(r.topic, name, start, GroupFetches.asked(fromKind, fromId, start));
       if (start.cursor !== undefined) return join(group, missed);
       // A new group is saved before its first member is welcomed: a server restarted before its first
       // lease still knows where the group starts (a member coming back knows only where it stood).
       const at = group.next;
-      this.out.call({ op: 'saveCursors', cursors: new Map([[groupKey(name), at]]) }, (saved, error) => {
+      this.out.call({ op: 'saveCursors', cursors: new Map([[inTopic(r.topic, groupKey(name)), at]]) }, (saved, error) => {
         if (!saved) return this.hooks.openFailed(r, 'saveCursors', error);
         group.saved ??= at;
         if (this.sessions.isLive(r)) join(group, missed);

@@ -12,6 +12,8 @@ export interface SessionCommon {
   name: string;
   /** Its entry in the name index: role and name (an observer holds no name: its address stands in). */
   nameKey: string;
+  /** The topic it writes to or reads: each topic is a log of its own. */
+  topic: string;
   addr: Address;
   addrKey: string;
   lastSeen: number;

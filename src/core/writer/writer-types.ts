@@ -5,6 +5,8 @@ import type { WriterMark } from '../../protocol/packets.js';
 
 export interface WriterConfig {
   name: string;
+  /** The topic written to; absent: the default topic. */
+  topic?: string | undefined;
   /** Servers in order of preference: when one stops answering, the writer moves to the next. */
   servers: readonly Address[];
   producerId: bigint;

@@ -1,0 +1,199 @@
+import { addressKey, type Address } from '../../src/core/address.js';
+import { ReaderCore, READER_DEFAULTS, type Message } from '../../src/core/reader/reader-core.js';
+import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
+import { FromKind } from '../../src/protocol/constants.js';
+import type { SimWorld } from './world.js';
+
+/** The group name the main workload's members use too: in another topic it is another group. */
+const GROUP = 'g';
+
+interface SideWriter {
+  topic: string;
+  name: string;
+  addr: Address;
+  core: WriterCore;
+  lines: Buffer[];
+  submitted: number;
+  done: boolean;
+}
+
+interface SideReader {
+  topic: string;
+  name: string;
+  addr: Address;
+  core: ReaderCore;
+  group?: string;
+  /** writer name -> the last line number printed of it. */
+  lastOf: Map<string, number>;
+  lastId: number;
+  ids: Set<number>;
+}
+
+/**
+ * Topics beside the main workload's (the default topic), on the same servers, through the same faults:
+ * each side topic has writers of its own, a reader from its start, and one of them a queue group named as
+ * the main workload's. Checked as the run goes: a reader prints only its topic's lines, each writer's in
+ * order, ids rising, nothing twice; at the end every line of the topic, once, in its topic's log only.
+ */
+export class SideTopics {
+  readonly writers: SideWriter[] = [];
+  readonly readers: SideReader[] = [];
+  private port = 60000;
+
+  constructor(
+    private readonly world: SimWorld,
+    count: number,
+  ) {
+    const { rng } = world;
+    for (let t = 1; t <= count; t++) {
+      const topic = `side.t${t}`;
+      // Names of their own: the registry of who is online is the server's, not the topic's.
+      for (let i = 1; i <= 2; i++) this.writers.push(this.writer(topic, `s${t}w${i}`, rng.int(5, 40)));
+      this.readers.push(this.reader(topic, `s${t}r`));
+      if (t === 1) for (let m = 1; m <= 2; m++) this.readers.push(this.reader(topic, `s${t}m${m}`, GROUP));
+    }
+  }
+
+  get cores(): { nextDeadline(): number | undefined; handleTimeout(now: number): void }[] {
+    return [...this.writers.map((w) => w.core), ...this.readers.map((r) => r.core)];
+  }
+
+  /** Lines in bursts, as the main workload's writers get them. */
+  feed(): void {
+    for (const w of this.writers) this.world.schedule(this.world.now + this.world.rng.next() * 50, () => this.feedOne(w));
+  }
+
+  private feedOne(w: SideWriter): void {
+    const { world } = this;
+    const burst = world.rng.int(1, 50);
+    for (let i = 0; i < burst && w.submitted < w.lines.length && w.core.acceptingInput; i++) w.core.submitLine(w.lines[w.submitted++]!);
+    w.core.flush(world.now);
+    if (w.submitted >= w.lines.length) return w.core.endInput(world.now);
+    world.schedule(world.now + world.rng.next() * 20, () => this.feedOne(w));
+  }
+
+  pump(): void {
+    const { world } = this;
+    for (const w of this.writers) {
+      for (let t = w.core.pollTransmit(); t; t = w.core.pollTransmit()) world.net.send(world.now, w.addr, t.to, t.data);
+      for (let e = w.core.pollEvent(); e; e = w.core.pollEvent()) {
+        if (e.type === 'done') w.done = true;
+        if (e.type === 'failed' || e.type === 'refused') world.fail(`${w.topic}/${w.name}: ${e.type}`);
+      }
+    }
+    for (const r of this.readers) {
+      for (let t = r.core.pollTransmit(); t; t = r.core.pollTransmit()) world.net.send(world.now, r.addr, t.to, t.data);
+      for (let e = r.core.pollEvent(); e; e = r.core.pollEvent()) {
+        if (e.type === 'messages') this.printed(r, e.messages);
+        if (e.type === 'refused') world.fail(`${r.topic}/${r.name} refused: ${e.reason}`);
+      }
+    }
+  }
+
+  /** Every side reader has every line of its topic (a group: its members together). */
+  finished(): boolean {
+    return this.left().length === 0;
+  }
+
+  left(): string[] {
+    const out: string[] = [];
+    for (const w of this.writers) if (!w.done) out.push(`${w.topic}/${w.name} unfinished`);
+    for (const [topic, readers] of this.byTopic()) {
+      const total = this.writers.filter((w) => w.topic === topic).reduce((n, w) => n + w.lines.length, 0);
+      const lone = readers.filter((r) => r.group === undefined);
+      const members = readers.filter((r) => r.group !== undefined);
+      for (const r of lone) if (r.ids.size < total) out.push(`${topic}/${r.name} has ${r.ids.size} of ${total}`);
+      const taken = new Set(members.flatMap((m) => [...m.ids]));
+      if (members.length > 0 && taken.size < total) out.push(`${topic} group ${GROUP} has ${taken.size} of ${total}`);
+    }
+    return out;
+  }
+
+  /** Once settled: each topic's log holds its writers' lines, each once and in order, and nothing else. */
+  async checkLogs(): Promise<void> {
+    const { world } = this;
+    for (const topic of new Set(this.writers.map((w) => w.topic))) {
+      const log = (await (await world.stores.of(topic)).read(1, { maxMessages: 1e9, maxBytes: 1e12, user: '' })).messages;
+      for (const w of this.writers.filter((x) => x.topic === topic)) {
+        const got = log.filter((m) => m.from === w.name).map((m) => m.text.toString());
+        const want = w.lines.map((l) => l.toString());
+        if (got.join('\n') !== want.join('\n')) world.fail(`${topic}: ${w.name}'s lines stored ${got.length} of ${want.length}, or not in order, or twice`);
+      }
+      if (log.length !== this.writers.filter((x) => x.topic === topic).reduce((n, w) => n + w.lines.length, 0)) world.fail(`${topic}: ${log.length} messages in its log`);
+    }
+  }
+
+  private printed(r: SideReader, messages: Message[]): void {
+    const { world } = this;
+    for (const m of messages) {
+      const [topic, name, n] = m.text.toString().split(':');
+      if (topic !== r.topic || name !== m.from) return world.fail(`${r.topic}/${r.name}: printed '${m.text.toString()}' from ${m.from}, not of its topic`);
+      const plain = r.group === undefined;
+      // A member may be handed a line again after a server crash (the group resumes from its saved place).
+      if (r.ids.has(m.id) && (plain || !world.serverCrashed)) return world.fail(`${r.topic}/${r.name}: printed id ${m.id} twice`);
+      if (plain && m.id !== r.lastId + 1) return world.fail(`${r.topic}/${r.name}: id ${m.id} after ${r.lastId}`);
+      const last = r.lastOf.get(name) ?? 0;
+      if (plain && Number(n) !== last + 1) return world.fail(`${r.topic}/${r.name}: ${name}'s line ${n} after ${last}`);
+      r.lastOf.set(name, Math.max(last, Number(n)));
+      r.lastId = m.id;
+      r.ids.add(m.id);
+    }
+  }
+
+  private byTopic(): Map<string, SideReader[]> {
+    const m = new Map<string, SideReader[]>();
+    for (const r of this.readers) m.set(r.topic, [...(m.get(r.topic) ?? []), r]);
+    return m;
+  }
+
+  private writer(topic: string, name: string, count: number): SideWriter {
+    const { world } = this;
+    const addr = this.address();
+    const lines = Array.from({ length: count }, (_, i) => Buffer.from(`${topic}:${name}:${i + 1}`));
+    const core = new WriterCore(
+      {
+        ...WRITER_DEFAULTS,
+        name,
+        topic,
+        servers: world.serverList(this.port),
+        producerId: world.rng.u64(),
+        nonce: this.port,
+        timeoutMs: 1e12,
+        datagramBytes: world.opts.datagramBytes,
+        ...world.credentials(name),
+      },
+      world.now,
+    );
+    const w: SideWriter = { topic, name, addr, core, lines, submitted: 0, done: false };
+    world.nodes.set(addressKey(addr), (data, from) => core.handleDatagram(data, from, world.now));
+    return w;
+  }
+
+  private reader(topic: string, name: string, group?: string): SideReader {
+    const { world } = this;
+    const addr = this.address();
+    // A group's members share one server list, as the main workload's do.
+    const core = new ReaderCore(
+      {
+        ...READER_DEFAULTS,
+        name,
+        topic,
+        servers: world.serverList(group === undefined ? this.port : 0),
+        nonce: this.port,
+        fromKind: FromKind.Earliest,
+        delayMs: world.rng.pick(world.opts.readerDelays),
+        ...(group !== undefined && { group }),
+        ...world.credentials(name),
+      },
+      world.now,
+    );
+    const r: SideReader = { topic, name, addr, core, lastOf: new Map(), lastId: 0, ids: new Set(), ...(group !== undefined && { group }) };
+    world.nodes.set(addressKey(addr), (data, from) => core.handleDatagram(data, from, world.now));
+    return r;
+  }
+
+  private address(): Address {
+    const port = this.port++;
+    return { address: `10.0.3.${(port % 200) + 1}`, port };
+  }
+}
