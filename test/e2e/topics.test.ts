@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { jsonLines, run, startServer, type Server } from './processes.js';
+
+const root = mkdtempSync(join(tmpdir(), 'relay-topics-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const tagged = (tag: string, from: number, to: number): string => {
+  let s = '';
+  for (let i = from; i <= to; i++) s += `${tag} ${i}\n`;
+  return s;
+};
+
+test('two log streams and a chat room on one server: each reader gets its topic only, each line once and in order, and the positions per topic survive kill -9', async () => {
+  const dir = join(root, 'data');
+  const sqlite = (): Promise<Server> => startServer(['--store', 'sqlite', '--data-dir', dir]);
+  let server = await sqlite();
+  const p = (): string[] => ['-p', String(server.port)];
+  const writes = await Promise.all([
+    run('run-writer', ['-u', 'web1', '--topic', 'logs.web', ...p()], tagged('web', 1, 3000)),
+    run('run-writer', ['-u', 'db1', '-t', 'logs.db', ...p()], tagged('db', 1, 2000)),
+    run('run-chat', ['-u', 'carol', '--topic', 'chat.ops', ...p()], 'deploying now\n'),
+    run('run-writer', ['-u', 'plain', ...p()], tagged('main', 1, 10)),
+  ]);
+  for (const w of writes) assert.equal(w.code, 0, w.stderr);
+
+  // Part of each log stream, as JSON: each message names its topic, ids count from 1 in each topic.
+  const web = await run('run-reader', ['-u', 'ops', '--topic', 'logs.web', '--from', 'earliest', '--count', '1000', '--format', 'json', ...p()]);
+  assert.equal(web.code, 0, web.stderr);
+  const webMsgs = jsonLines(web.stdout);
+  assert.deepEqual(webMsgs.map((m) => m['text']), tagged('web', 1, 1000).split('\n').slice(0, -1));
+  assert.deepEqual([webMsgs[0]!['id'], webMsgs[999]!['id'], webMsgs[0]!['topic']], [1, 1000, 'logs.web']);
+  const db = await run('run-reader', ['-u', 'ops', '--topic', 'logs.db', '--from', 'earliest', '--count', '500', '--format', 'raw', ...p()]);
+  assert.equal(db.stdout, tagged('db', 1, 500));
+  // The room holds what was said in it, and no log line; the default topic holds the writer that named none.
+  const room = await run('run-reader', ['-u', 'dave', '--topic', 'chat.ops', '--from', 'earliest', '--once', '--format', 'raw', ...p()]);
+  assert.equal(room.stdout, 'deploying now\n');
+  const main = await run('run-reader', ['-u', 'dave', '--from', 'earliest', '--once', '--format', 'raw', ...p()]);
+  assert.equal(main.stdout, tagged('main', 1, 10));
+
+  server.proc.kill('SIGKILL');
+  await server.done;
+  server = await sqlite();
+  assert.ok(existsSync(join(dir, 'topics', 'logs.web', 'relay.db')), 'each topic a database of its own under the data directory');
+  // ops goes on where it stood in each topic: the rest of each stream, once.
+  const webRest = await run('run-reader', ['-u', 'ops', '--topic', 'logs.web', '--once', '--format', 'raw', ...p()]);
+  assert.equal(webRest.stdout, tagged('web', 1001, 3000));
+  const dbRest = await run('run-reader', ['-u', 'ops', '--topic', 'logs.db', '--once', '--format', 'raw', ...p()]);
+  assert.equal(dbRest.stdout, tagged('db', 501, 2000));
+  await server.stop();
+});
+
+test('a topic name that breaks the rules is one line and exit 2, before anything is sent', async () => {
+  for (const [cmd, topic] of [['run-writer', 'logs.*'], ['run-reader', 'logs..web'], ['run-chat', 'a b']] as const) {
+    const r = await run(cmd, ['-u', 'x', '--topic', topic, '-p', '9']);
+    assert.equal(r.code, 2, `${cmd} --topic '${topic}': ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`invalid --topic '${topic.replace('*', '\\*')}': segments of letters`));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
