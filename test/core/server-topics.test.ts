@@ -89,3 +89,14 @@ test('a server serves at most topicsMax topics (the default one counts): a HELLO
   await welcome(h, helloReader('r', 4), HOST_4);
   assert.deepEqual(h.stores.topics.sort(), ['a', DEFAULT_TOPIC]);
 });
+
+test('a reader reading two topics at once is online until its last session ends', async () => {
+  const h = new ServerHarness();
+  const web = await welcome(h, { ...helloReader('ops', 5), topic: 'logs.web' }, CLIENT);
+  await welcome(h, { ...helloReader('ops', 6), topic: 'logs.db' }, OTHER);
+  await h.deliver(encode({ kind: 'bye', sessionId: web.sessionId, position: 1 }), CLIENT, T0 + 1);
+  assert.deepEqual((await h.store.clients()).map((c) => [c.name, c.online]), [['ops', true]], 'still reading logs.db');
+  h.core.handleTimeout(T0 + 60_000);
+  await h.settle(T0 + 60_000);
+  assert.deepEqual((await h.store.clients()).map((c) => [c.name, c.online]), [['ops', false]], 'its last session expired');
+});

@@ -337,7 +337,8 @@ export class ServerCore implements SansIoCore {
     if (s.ready && !s.observer) {
       const role = s.role === Role.Writer ? 'writer' : 'reader';
       this.out.event({ type: 'session-closed', role, name: s.name, reason });
-      if (reason !== 'replaced' && reason !== 'taken-over') this.saveClient(s, false, reason === 'expired' ? s.lastSeen : now);
+      // Offline once its last session ends (one reader may read several topics at once).
+      if (reason !== 'replaced' && reason !== 'taken-over' && !this.sessions.hasClient(s)) this.saveClient(s, false, reason === 'expired' ? s.lastSeen : now);
     }
   }
 

@@ -87,6 +87,8 @@ export class SessionTable {
   readonly byProducer = new Map<bigint, WriterSession>();
   readonly retired = new Map<bigint, Retired>();
   readonly left = new Map<bigint, Left>();
+  /** Live sessions per client (role and name): one reader may hold one in each of several topics. */
+  private readonly perClient = new Map<string, number>();
 
   get size(): number {
     return this.byId.size;
@@ -101,11 +103,26 @@ export class SessionTable {
     this.byId.set(s.id, s);
     this.byName.set(s.nameKey, s);
     if (s.role === Role.Writer) this.byProducer.set(s.producerId, s);
+    if (s.observer) return;
+    const c = clientKey(s);
+    this.perClient.set(c, (this.perClient.get(c) ?? 0) + 1);
+  }
+
+  /** Whether the session's client (its role and name) has a live session, in any topic. */
+  hasClient(s: Session): boolean {
+    return this.perClient.has(clientKey(s));
   }
 
   /** Takes the session out of every index that still points at it. */
   remove(s: Session): void {
+    if (this.byId.get(s.id) !== s) return;
     this.byId.delete(s.id);
+    if (!s.observer) {
+      const c = clientKey(s);
+      const n = (this.perClient.get(c) ?? 1) - 1;
+      if (n > 0) this.perClient.set(c, n);
+      else this.perClient.delete(c);
+    }
     if (this.byName.get(s.nameKey) === s) this.byName.delete(s.nameKey);
     if (s.role === Role.Writer && this.byProducer.get(s.producerId) === s) this.byProducer.delete(s.producerId);
   }
@@ -134,3 +151,5 @@ export class SessionTable {
     return this.byId.size + this.retired.size + this.left.size;
   }
 }
+
+const clientKey = (s: Session): string => `${s.role}:${s.name}`;
