@@ -10,7 +10,7 @@ import { ExitCode, UserError } from './exit-codes.js';
 export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   // run-server
   'host', 'store', 'data-dir', 'fsync', 'accept-empty-log', 'recover-to', 'retain-messages', 'retain-bytes', 'retain-seconds',
-  'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'handshake-rate', 'message-rate',
+  'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'max-topics', 'handshake-rate', 'message-rate',
   'http', 'stats-interval', 'forget-after', 'tcp-max-connections', 'tcp-max-per-host', 'tcp-idle-timeout', 'key-file', 'hash-secret',
   // the clients
   'username', 'topic', 'address', 'secret', 'timeout', 'to', 'file', 'follow', 'from-start', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence', 'server-key',

@@ -82,6 +82,7 @@ const parse = (argv: string[]) =>
       describe: 'Authenticated mode: a JSON file of user name to verifier, as --hash-secret prints them; keep it chmod 600',
     })
     .option('max-sessions', { type: 'number', default: SERVER_DEFAULTS.sessionsMax, describe: 'Most clients registered at once' })
+    .option('max-topics', { type: 'number', default: SERVER_DEFAULTS.topicsMax, describe: 'Most topics served (the default topic counted); a client naming one more is refused' })
     .option('handshake-rate', {
       type: 'number',
       default: SERVER_DEFAULTS.handshakesPerSecond,
@@ -152,6 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       datagramBytes,
       sessionTimeoutMs: args['session-timeout'] * 1000,
       sessionsMax: args['max-sessions'],
+      topicsMax: args['max-topics'],
       handshakesPerSecond: args['handshake-rate'],
       messagesPerSecond: args['message-rate'],
       ...security.config,
@@ -250,8 +252,8 @@ function checkArgs(args: Args): {
   for (const k of ['handshake-rate', 'message-rate'] as const) {
     if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
   }
-  if (!Number.isInteger(args['max-sessions']) || args['max-sessions'] < 1) {
-    throw usage(`invalid --max-sessions '${args['max-sessions']}': expected a whole number above 0`);
+  for (const k of ['max-sessions', 'max-topics'] as const) {
+    if (!Number.isInteger(args[k]) || args[k] < 1) throw usage(`invalid --${k} '${args[k]}': expected a whole number above 0`);
   }
   const users = checkSecurityArgs(args);
   if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
@@ -321,7 +323,7 @@ function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<TopicSto
       else logger.info('connected to redis again: carrying on');
     },
   };
-  return openStore(opts).then((main) => topicStores(main, opts)).catch((err: unknown) => {
+  return openStore(opts).then((main) => topicStores(main, opts, args['max-topics'])).catch((err: unknown) => {
     if (err instanceof StoreOpenError) throw new UserError(err.message, ExitCode.StartFailed);
     throw err;
   });

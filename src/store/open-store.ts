@@ -68,4 +68,5 @@ function withPrefixOf(spec: string, topic: string): string {
 }
 
 /** All the topics' stores of the store `opts` names, its default topic's opened already as `main`. */
-export const topicStores = (main: Store, opts: StoreOptions): TopicStores => new TopicStores(main, (topic) => openTopic(opts, topic));
+export const topicStores = (main: Store, opts: StoreOptions, topicsMax?: number): TopicStores =>
+  new TopicStores(main, (topic) => openTopic(opts, topic), topicsMax);

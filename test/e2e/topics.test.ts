@@ -61,3 +61,16 @@ test('a topic name that breaks the rules is one line and exit 2, before anything
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
 });
+
+test('--max-topics: a client naming one topic more is refused with one line, exit 4; the topics served go on', async () => {
+  const server = await startServer(['--max-topics', '2']);
+  const p = ['-p', String(server.port)];
+  assert.equal((await run('run-writer', ['-u', 'a', '--topic', 'logs.a', ...p], 'one\n')).code, 0);
+  const refused = await run('run-writer', ['-u', 'b', '--topic', 'logs.b', ...p], 'two\n');
+  assert.equal(refused.code, 4, refused.stderr);
+  assert.match(refused.stderr, /at most 2 topics: logs\.b is one more/);
+  assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  assert.equal((await run('run-reader', ['-u', 'r', '--topic', 'logs.a', '--from', 'earliest', '--once', '--format', 'raw', ...p])).stdout, 'one\n');
+  assert.equal((await run('run-writer', ['-u', 'c', ...p], 'main\n')).code, 0, 'the default topic is one of the two');
+  await server.stop();
+});
