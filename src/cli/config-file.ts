@@ -13,7 +13,7 @@ export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'max-topics', 'handshake-rate', 'message-rate',
   'http', 'stats-interval', 'forget-after', 'tcp-max-connections', 'tcp-max-per-host', 'tcp-idle-timeout', 'key-file', 'hash-secret',
   // the clients
-  'username', 'topic', 'address', 'secret', 'timeout', 'to', 'file', 'follow', 'from-start', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'presence', 'server-key',
+  'username', 'topic', 'address', 'secret', 'timeout', 'to', 'file', 'follow', 'from-start', 'delay', 'from', 'format', 'count', 'once', 'group', 'who', 'topics', 'presence', 'server-key',
   // all
   'port', 'log-level', 'transport', 'insecure-plaintext',
 ]); // prettier-ignore

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { Message } from '../core/reader/reader-core.js';
-import type { PresenceEntry } from '../protocol/packets.js';
+import type { PresenceEntry, TopicInfo } from '../protocol/packets.js';
 import { DEFAULT_TOPIC } from '../protocol/topics.js';
 import type { ReaderRender } from '../io/reader-runtime.js';
 
@@ -110,7 +110,22 @@ export function formatPresence(changes: PresenceEntry[], format: Format): string
 }
 
 /** A reader's output in one of the formats. */
+/** `--topics`: one line per topic, by name: its messages, bytes, ids kept and last write. */
+export function formatTopics(topics: TopicInfo[], format: Format): string {
+  const lastWrite = (t: TopicInfo) => (t.lastWrite > 0 ? new Date(t.lastWrite).toISOString() : null);
+  if (format === 'json') {
+    return topics
+      .map((t) => `${JSON.stringify({ topic: t.topic, messages: t.messages, bytes: t.bytes, firstId: t.first, lastId: t.next - 1, lastWrite: lastWrite(t) })}\n`)
+      .join('');
+  }
+  const rows = topics.map((t) => [t.topic, String(t.messages), String(t.bytes), t.messages > 0 ? `${t.first}-${t.next - 1}` : '-', t.lastWrite > 0 ? localTime(t.lastWrite) : '-']);
+  const all = [['TOPIC', 'MESSAGES', 'BYTES', 'IDS', 'LAST WRITE'], ...rows];
+  const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) => `${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`).join('');
+}
+
 export const renderAs = (format: Format, topic = DEFAULT_TOPIC): ReaderRender => ({
+  topics: (topics) => formatTopics(topics, format),
   messages: (messages) => formatPackage(messages, format, topic),
   registry: (entries) => formatRegistry(entries, format),
   presence: (changes) => formatPresence(changes, format),

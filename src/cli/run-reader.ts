@@ -58,6 +58,7 @@ const parse = (argv: string[]) =>
         describe: 'Give up (exit 3) when the server answers nothing for this many seconds (default: 5 with --once or --who, else never)',
       })
       .option('who', { type: 'boolean', default: false, describe: 'Print who is registered (online or not, last seen) and exit' })
+      .option('topics', { type: 'boolean', default: false, describe: "Print the server's topics (messages, bytes, ids kept, last write) and exit" })
       .option('presence', { type: 'boolean', default: false, describe: 'Also print when others come online or go offline' })
       .epilogue(examplesText(NAME, EXAMPLES)),
   ).parseSync();
@@ -69,13 +70,16 @@ export async function main(argv: string[]): Promise<number> {
     throw usage(`invalid --count '${args.count}': expected a whole number above 0`);
   }
   const { fromKind, fromId } = parseFrom(args.from);
-  const timeoutS = args.timeout ?? (args.once || args.who ? 5 : 0);
+  const timeoutS = args.timeout ?? (args.once || args.who || args.topics ? 5 : 0);
   if (!(timeoutS >= 0) || !Number.isFinite(timeoutS)) throw usage(`invalid --timeout '${args.timeout}': expected seconds, 0 (never) or more`);
   if (args.group !== undefined) checkName(args.group, '--group');
   if (args.who && (args.group !== undefined || args.presence || args.once || args.count !== undefined)) {
     throw usage('--who prints the registry and exits: it goes with no --group, --presence, --once or --count');
   }
   if (args.format === 'raw' && (args.who || args.presence)) throw usage('--who and --presence print text or json, not raw');
+  if (args.topics && (args.who || args.topic !== undefined || args.group !== undefined || args.presence || args.once || args.count !== undefined || args.format === 'raw')) {
+    throw usage('--topics prints the topics and exits: it goes with no --who, --topic, --group, --presence, --once, --count or --format raw');
+  }
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   favourEventLoop(logger);
@@ -97,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     ...clientSecurity(args),
     ...(args.group !== undefined && { group: args.group }),
     ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
+    ...(args.topics && { listTopics: true }),
   });
   if (outcome.kind === 'refused') throw new UserError(refusalLine(outcome), ExitCode.Refused);
   if (outcome.kind === 'taken-over') throw new UserError(`refused by the server: ${takenOverReason(args.username)}`, ExitCode.Refused);
@@ -104,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
     throw new UserError(`server ${sayings.server} is not responding (no answer within ${timeoutS} s)`, ExitCode.Unreachable);
   }
   // Stopped before it could say: "no messages" would tell a cron job that nothing is new.
-  if (outcome.interrupted && (args.once || args.who) && outcome.printed === 0) throw new UserError('interrupted before the server answered', ExitCode.Unreachable);
+  if (outcome.interrupted && (args.once || args.who || args.topics) && outcome.printed === 0) throw new UserError('interrupted before the server answered', ExitCode.Unreachable);
   if (args.once && outcome.printed === 0) throw new UserError('no messages', ExitCode.NoMessages);
   return ExitCode.Ok;
 }

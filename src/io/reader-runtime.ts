@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Address } from '../core/address.js';
 import { READER_DEFAULTS, ReaderCore, type Message, type ReaderEvent } from '../core/reader/reader-core.js';
 import type { FromKind } from '../protocol/constants.js';
-import type { PresenceEntry } from '../protocol/packets.js';
+import type { PresenceEntry, TopicInfo } from '../protocol/packets.js';
 import { now } from './clock.js';
 import type { ClientEncryption } from '../core/client/client-cipher.js';
 import { randomNonce } from './random.js';
@@ -22,6 +22,7 @@ export interface ReaderRender {
   messages(messages: Message[]): Buffer;
   registry(entries: PresenceEntry[]): string;
   presence(changes: PresenceEntry[]): string;
+  topics(topics: TopicInfo[]): string;
 }
 
 export interface ReaderOptions {
@@ -45,6 +46,8 @@ export interface ReaderOptions {
   encryption?: ClientEncryption;
   group?: string;
   presence?: 'who' | 'watch';
+  /** `--topics`: print the server's topics and exit. */
+  listTopics?: boolean;
   /** Give up (exit 3) when the server answers nothing for this long (0: never). */
   timeoutMs: number;
 }
@@ -91,6 +94,7 @@ class ReaderRun {
         ...(opts.encryption && { encryption: opts.encryption }),
         ...(opts.group !== undefined && { group: opts.group }),
         ...(opts.presence !== undefined && { presence: opts.presence }),
+        ...(opts.listTopics && { listTopics: true }),
         awaitPrinted: true,
         timeoutMs: opts.timeoutMs,
       },
@@ -141,6 +145,10 @@ class ReaderRun {
         return undefined;
       case 'presence':
         output.write(render.presence(e.changes));
+        return undefined;
+      case 'topics':
+        this.printed += e.topics.length;
+        output.write(render.topics(e.topics));
         return undefined;
       case 'taken-over':
         return { kind: 'taken-over' };

@@ -22,6 +22,7 @@ import {
 import { badField, ProtocolError } from './errors.js';
 import { decodeHello, decodeRefuse, decodeRetry, decodeWelcome } from './hello-codec.js';
 import { decodeMarkEntry, decodeMarks } from './marks-codec.js';
+import { decodeTopicList, decodeTopics } from './topics-codec.js';
 import type {
   Ack,
   Batch,
@@ -105,6 +106,12 @@ export function decode(buf: Buffer): Packet {
       break;
     case PacketKind.Presence:
       packet = decodePresence(r);
+      break;
+    case PacketKind.Topics:
+      packet = decodeTopics(r);
+      break;
+    case PacketKind.TopicList:
+      packet = decodeTopicList(r);
       break;
     case PacketKind.Track:
       packet = { kind: 'track', sessionId: r.u64(), requestId: r.u32(), name: r.str8(NAME_BYTES_MAX) };

@@ -25,6 +25,9 @@ export const PacketKind = {
   Presence: 0x23,
   Track: 0x24,
   Tracked: 0x25,
+  /** Asks which topics the server has; TOPIC_LIST answers a page of them. */
+  Topics: 0x26,
+  TopicList: 0x27,
   Ping: 0x30,
   Pong: 0x31,
   Bye: 0x32,

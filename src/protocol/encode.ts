@@ -2,6 +2,7 @@ import { DEFAULT_TOPIC } from './topics.js';
 import { BytesWriter } from './bytes-writer.js';
 import { BATCH_HEADER_BYTES, DATA_HEADER_BYTES, dataEntryBytes } from './sizes.js';
 import { MARKS_HEADER_BYTES, encodeMarks, markEntryBytes, marksItemBytes, writeMarkEntry } from './marks-codec.js';
+import { encodeTopicList, encodeTopics, topicListBytes } from './topics-codec.js';
 import {
   BatchFlag,
   EntryFlag,
@@ -78,6 +79,10 @@ export function encode(p: Packet): Buffer {
       return header(new BytesWriter(24), PacketKind.Who).u64(p.sessionId).u32(p.requestId).u32(p.since).u32(p.offset).finish();
     case 'presence':
       return encodePresence(p);
+    case 'topics':
+      return encodeTopics(header(new BytesWriter(16 + Buffer.byteLength(p.after)), PacketKind.Topics), p);
+    case 'topic-list':
+      return encodeTopicList(header(new BytesWriter(topicListBytes(p)), PacketKind.TopicList), p);
     case 'track':
     case 'tracked':
       return encodeTracking(p);

@@ -203,6 +203,36 @@ export interface Presence {
   entries: PresenceEntry[];
 }
 
+/** Asks for the topics the server has, by name from after `after` ('' : from the first). */
+export interface Topics {
+  kind: 'topics';
+  sessionId: bigint;
+  requestId: number;
+  after: string;
+}
+
+/** One topic's log as the server has it. */
+export interface TopicInfo {
+  topic: string;
+  messages: number;
+  /** Bytes of text kept. */
+  bytes: number;
+  /** The oldest id kept (equals `next` when none is). */
+  first: number;
+  next: number;
+  /** When its last message was written (ms since the epoch); 0: none kept. */
+  lastWrite: number;
+}
+
+/** A page of topics, by name; `more`: ask again after the last. */
+export interface TopicList {
+  kind: 'topic-list';
+  sessionId: bigint;
+  requestId: number;
+  more: boolean;
+  topics: TopicInfo[];
+}
+
 /** Asks what the server knows of a name's reader: whether it is online, and how far it has read. */
 export interface Track {
   kind: 'track';
@@ -287,6 +317,8 @@ export interface UnknownSession {
 }
 
 export type Packet =
+  | Topics
+  | TopicList
   | Hello
   | Welcome
   | SealedWelcome

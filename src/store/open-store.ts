@@ -1,4 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isValidTopic } from '../protocol/topics.js';
 import { MemoryStore } from './memory-store.js';
 import { DEFAULT_PREFIX } from './redis-url.js';
 import { TopicStores } from './topic-stores.js';
@@ -69,4 +71,15 @@ function withPrefixOf(spec: string, topic: string): string {
 
 /** All the topics' stores of the store `opts` names, its default topic's opened already as `main`. */
 export const topicStores = (main: Store, opts: StoreOptions, topicsMax?: number): TopicStores =>
-  new TopicStores(main, (topic) => openTopic(opts, topic), topicsMax);
+  new TopicStores(main, (topic) => openTopic(opts, topic), topicsMax, () => keptTopics(main, opts));
+
+/** The topics a store keeps beside its default topic: sqlite, in topics/; redis, under keys of their own. */
+async function keptTopics(main: Store, opts: StoreOptions): Promise<string[]> {
+  if (opts.spec === 'sqlite') {
+    const dir = join(opts.dataDir, TOPICS_DIR);
+    return existsSync(dir) ? readdirSync(dir).filter(isValidTopic) : [];
+  }
+  if (main instanceof MemoryStore) return [];
+  const { RedisStore } = await import('./redis-store.js');
+  return main instanceof RedisStore ? main.topicsBeside() : [];
+}

@@ -7,6 +7,7 @@ import { sortedMarks } from './producer-marks.js';
 import { fieldsOf, loadScripts, pairsOf, scripts } from './redis-script-runner.js';
 import { describe, parseRedisUrl } from './redis-url.js';
 import { latestTs, RetentionCut, trimByClock } from './retention.js';
+import { isValidTopic } from '../protocol/topics.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
   ClaimResult,
@@ -233,6 +234,16 @@ export class RedisStore implements Store {
 
   async saveClient(c: ClientRecord): Promise<void> {
     await this.client.sendCommand(['HSET', this.keys.clients, `${c.role}:${c.name}`, `${c.online ? 1 : 0}:${Math.floor(c.lastSeen)}`]);
+  }
+
+  /** The topics whose logs are kept beside this one: keys `{PREFIX:TOPIC}:meta` (store/open-store.ts). */
+  async topicsBeside(): Promise<string[]> {
+    const found = new Set<string>();
+    const head = `${this.keys.meta.slice(0, -'}:meta'.length)}:`; // '{PREFIX:'
+    for await (const keys of this.client.scanIterator({ MATCH: `${head}*}:meta`, COUNT: 1000 })) {
+      for (const key of keys) found.add(key.slice(head.length, -'}:meta'.length));
+    }
+    return [...found].filter(isValidTopic);
   }
 
   async clients(): Promise<ClientRecord[]> {

@@ -1,3 +1,4 @@
+import type { TopicInfo } from '../protocol/packets.js';
 import { appendByTopic, saveCursorsByTopic, type TopicStores } from './topic-stores.js';
 import type { ClaimResult, ClientRecord, LogBounds, ProducerBatch, ProducerMark, ReadLimits, ReadResult } from './store.js';
 
@@ -9,6 +10,7 @@ export type StoreRequest =
   | { op: 'read'; topic: string; from: number; limits: ReadLimits }
   | { op: 'readerStart'; topic: string; name: string }
   | { op: 'cursor'; topic: string; name: string }
+  | { op: 'topics'; after: string; max: number }
   /** Keys are names within their topics (core/server/log-end.ts `inTopic`). */
   | { op: 'saveCursors'; cursors: Map<string, number> }
   | { op: 'saveClient'; client: ClientRecord }
@@ -33,6 +35,7 @@ export interface StoreResults {
   read: ReadResult;
   readerStart: ReaderStart;
   cursor: number | undefined;
+  topics: TopicInfo[];
   saveCursors: void;
   saveClient: void;
   clients: ClientRecord[];
@@ -60,6 +63,8 @@ export async function runStoreRequest(stores: TopicStores, req: StoreRequest): P
     }
     case 'cursor':
       return (await stores.of(req.topic)).cursor(req.name);
+    case 'topics':
+      return stores.list(req.after, req.max);
     case 'saveCursors':
       return saveCursorsByTopic(stores, req.cursors);
     case 'saveClient':

@@ -1,3 +1,4 @@
+import type { TopicInfo } from '../protocol/packets.js';
 import { DEFAULT_TOPIC, splitInTopic } from '../protocol/topics.js';
 import { StoreOpenError } from './store-errors.js';
 import type { ProducerBatch, Store } from './store.js';
@@ -18,6 +19,8 @@ export class TopicStores {
     readonly main: Store,
     private readonly open: (topic: string) => Promise<Store>,
     private readonly topicsMax = TOPICS_MAX,
+    /** The topics the store keeps, opened or not (sqlite: its topics/ directory; redis: its keys). */
+    private readonly kept: () => Promise<string[]> = async () => [],
   ) {
     this.stores.set(DEFAULT_TOPIC, Promise.resolve(main));
   }
@@ -50,6 +53,16 @@ export class TopicStores {
     );
   }
 
+  /**
+   * Up to `max` topics named after `after` (by name), each with its log's extent and last write: those
+   * kept in the store and those opened since.
+   */
+  async list(after: string, max: number): Promise<TopicInfo[]> {
+    const names = new Set([...this.stores.keys(), ...(await this.kept())]);
+    const page = [...names].filter((t) => t > after).sort().slice(0, max);
+    return Promise.all(page.map(async (topic) => describeTopic(topic, await this.of(topic))));
+  }
+
   /** The topics opened so far. */
   get topics(): string[] {
     return [...this.stores.keys()];
@@ -60,6 +73,12 @@ export class TopicStores {
     await Promise.all(opened.map((o) => (o.status === 'fulfilled' && o.value !== this.main ? o.value.close() : undefined)));
     await this.main.close();
   }
+}
+
+async function describeTopic(topic: string, store: Store): Promise<TopicInfo> {
+  const { first, next, bytes } = await store.size();
+  const last = next > first ? (await store.read(next - 1, { maxMessages: 1, maxBytes: Number.MAX_SAFE_INTEGER, user: '' })).messages[0] : undefined;
+  return { topic, messages: next - first, bytes, first, next, lastWrite: last?.ts ?? 0 };
 }
 
 /** Writers' batches, topic by topic, each appended in its topic's log; the first ids in the order given. */

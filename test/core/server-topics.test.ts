@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
 import { encode } from '../../src/protocol/codec.js';
-import { RefuseCode } from '../../src/protocol/constants.js';
-import type { Batch, HelloReader, Packet, Welcome } from '../../src/protocol/packets.js';
+import { FromKind, RefuseCode, Role } from '../../src/protocol/constants.js';
+import type { Batch, HelloReader, Packet, TopicInfo, Welcome } from '../../src/protocol/packets.js';
 import { DEFAULT_TOPIC } from '../../src/protocol/topics.js';
 import { CLIENT, data, helloReader, helloWriter, OTHER, ServerHarness, T0 } from './helpers.js';
 
@@ -99,4 +99,28 @@ test('a reader reading two topics at once is online until its last session ends'
   h.core.handleTimeout(T0 + 60_000);
   await h.settle(T0 + 60_000);
   assert.deepEqual((await h.store.clients()).map((c) => [c.name, c.online]), [['ops', false]], 'its last session expired');
+});
+
+test("TOPICS is answered a datagram's worth at a time, by name, each topic with its extent and last write; asked again from the last name, the rest", async () => {
+  const h = new ServerHarness({ datagramBytes: 512, loopbackDatagramBytes: 512 });
+  const names = Array.from({ length: 12 }, (_, i) => `logs.host${String(i).padStart(2, '0')}.${'x'.repeat(40)}`);
+  for (const [i, topic] of names.entries()) {
+    const w = await welcome(h, { ...helloWriter(`w${i}`, 1, BigInt(i + 1)), topic }, { address: `127.0.1.${i + 1}`, port: 1 });
+    await h.deliver(data(w.sessionId, 1, ...Array.from({ length: i + 1 }, () => 'abc')), { address: `127.0.1.${i + 1}`, port: 1 }, T0 + i);
+  }
+  const o = await welcome(h, { kind: 'hello', role: Role.Observer, nonce: 9, name: 'lister', fromKind: FromKind.Latest, fromId: 0 } as Omit<HelloReader, 'cookie'>, HOST_3);
+  const seen: TopicInfo[] = [];
+  let after = '';
+  for (let page = 1; ; page++) {
+    const [answer] = await h.deliver(encode({ kind: 'topics', sessionId: o.sessionId, requestId: page, after }), HOST_3, T0 + 100);
+    assert.ok(answer?.kind === 'topic-list' && answer.requestId === page, inspect(answer));
+    assert.ok(encode(answer).length <= 512 - 36, 'a page fits one datagram, sealed');
+    seen.push(...answer.topics);
+    if (!answer.more) break;
+    after = answer.topics.at(-1)!.topic;
+    assert.ok(page < 10, 'it ends');
+  }
+  assert.deepEqual(seen.map((t) => t.topic), [...names, DEFAULT_TOPIC]);
+  assert.deepEqual(seen[3], { topic: names[3], messages: 4, bytes: 12, first: 1, next: 5, lastWrite: T0 + 3 });
+  assert.deepEqual(seen.at(-1), { topic: DEFAULT_TOPIC, messages: 0, bytes: 0, first: 1, next: 1, lastWrite: 0 });
 });

@@ -50,6 +50,21 @@ test('two log streams and a chat room on one server: each reader gets its topic 
   assert.equal(webRest.stdout, tagged('web', 1001, 3000));
   const dbRest = await run('run-reader', ['-u', 'ops', '--topic', 'logs.db', '--once', '--format', 'raw', ...p()]);
   assert.equal(dbRest.stdout, tagged('db', 501, 2000));
+
+  // What is there: every topic the data directory keeps, with its extent, by name.
+  const listed = await run('run-reader', ['-u', 'ops', '--topics', '--format', 'json', ...p()]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const topics = jsonLines(listed.stdout);
+  assert.deepEqual(topics.map((t) => [t['topic'], t['messages'], t['firstId'], t['lastId']]), [
+    ['chat.ops', 1, 1, 1],
+    ['logs.db', 2000, 1, 2000],
+    ['logs.web', 3000, 1, 3000],
+    ['main', 10, 1, 10],
+  ]);
+  assert.ok(Math.abs(Date.parse(topics[1]!['lastWrite'] as string) - Date.now()) < 120_000, 'written lately');
+  const table = await run('run-reader', ['-u', 'ops', '--topics', ...p()]);
+  assert.match(table.stdout, /^TOPIC +MESSAGES +BYTES +IDS +LAST WRITE\nchat\.ops +1 +13 +1-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n/);
+  assert.equal(table.stdout.split('\n').length, 6);
   await server.stop();
 });
 
@@ -73,4 +88,12 @@ test('--max-topics: a client naming one topic more is refused with one line, exi
   assert.equal((await run('run-reader', ['-u', 'r', '--topic', 'logs.a', '--from', 'earliest', '--once', '--format', 'raw', ...p])).stdout, 'one\n');
   assert.equal((await run('run-writer', ['-u', 'c', ...p], 'main\n')).code, 0, 'the default topic is one of the two');
   await server.stop();
+});
+
+test('--topics goes alone: with --topic, --who, --once or raw it is a usage error', async () => {
+  for (const extra of [['--topic', 'a'], ['--who'], ['--once'], ['--format', 'raw']]) {
+    const r = await run('run-reader', ['-u', 'x', '--topics', ...extra, '-p', '9']);
+    assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /--topics prints the topics and exits/);
+  }
 });

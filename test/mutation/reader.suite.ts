@@ -2,3 +2,4 @@
 import '../core/presence-tracker.test.js';
 import '../core/reader-core.test.js';
 import '../core/reassembly.test.js';
+import '../core/topic-lister.test.js';

@@ -412,3 +412,17 @@ describe('marks', () => {
     }
   });
 });
+
+describe('topics', () => {
+  const info = (topic: string) => ({ topic, messages: 1, bytes: 2, first: 1, next: 2, lastWrite: 3 });
+  const list = (topics: string[], more = false) => ({ kind: 'topic-list', sessionId: 1n, requestId: 1, more, topics: topics.map(info) }) as Packet;
+  test('a list names valid topics, each once, in order; TOPICS asks from after a valid topic or from the start', () => {
+    roundTrips(list(['a', 'b.c', 'b.d'], true));
+    roundTrips({ kind: 'topics', sessionId: 1n, requestId: 2, after: '' } as Packet);
+    rejects(encode(list(['b', 'a'])), 'bad-field', /out of order/);
+    rejects(encode(list(['a', 'a'])), 'bad-field', /out of order/);
+    rejects(encode(list(['a.*'])), 'bad-field', /topic/);
+    rejects(encode({ kind: 'topics', sessionId: 1n, requestId: 2, after: 'no spaces' } as Packet), 'bad-field', /topic/);
+    rejects(patched(list(['a']), 4 + 8 + 4, [0x02]), 'bad-field', /flags/);
+  });
+});

@@ -177,6 +177,28 @@ export const FIXTURES: { name: string; packet: Packet; hex: string }[] = [
     hex: '55520313' + '0000000000000004' + '000003e8' + '09' + Buffer.from('disk full').toString('hex'),
   },
   {
+    name: 'topics',
+    packet: { kind: 'topics', sessionId: 4n, requestId: 2, after: 'logs.db' },
+    hex: '55520326' + '0000000000000004' + '00000002' + '07' + Buffer.from('logs.db').toString('hex'),
+  },
+  {
+    name: 'topic list',
+    packet: {
+      kind: 'topic-list',
+      sessionId: 4n,
+      requestId: 2,
+      more: true,
+      topics: [
+        { topic: 'a', messages: 3, bytes: 10, first: 1, next: 4, lastWrite: 1000 },
+        { topic: 'b.c', messages: 0, bytes: 0, first: 1, next: 1, lastWrite: 0 },
+      ],
+    },
+    hex:
+      '55520327' + '0000000000000004' + '00000002' + '01' + '02' +
+      '01' + '61' + '0000000000000003' + '000000000000000a' + '0000000000000001' + '0000000000000004' + '00000000000003e8' +
+      '03' + Buffer.from('b.c').toString('hex') + '0000000000000000'.repeat(2) + '0000000000000001'.repeat(2) + '0000000000000000',
+  },
+  {
     name: 'track',
     packet: { kind: 'track', sessionId: 4n, requestId: 3, name: 'bob' },
     hex: '55520324' + '0000000000000004' + '00000003' + '03' + Buffer.from('bob').toString('hex'),

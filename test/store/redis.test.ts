@@ -119,8 +119,11 @@ describe('redis store: several servers on one redis', () => {
     const keys = execFileSync('redis-cli', ['-p', String(redis.port), 'KEYS', '{topics1:logs.web}:*'], { encoding: 'utf8' }).split('\n');
     assert.ok(keys.includes('{topics1:logs.web}:log') && keys.includes('{topics1:logs.web}:meta'), keys.join(' '));
     assert.deepEqual((await (await b.of('main')).read(1, all)).messages.map((m) => m.text.toString()), ['m1']);
-    await a.close();
-    await b.close();
+    // A third server, which has opened no topic, finds them in the keys.
+    const c = topicStores(await openStore(opts), opts);
+    assert.deepEqual((await c.list('', 10)).map((t) => `${t.topic}:${t.messages}`), ['logs.web:3', 'main:1']);
+    assert.deepEqual((await c.list('logs.web', 10)).map((t) => t.topic), ['main']);
+    await Promise.all([a.close(), b.close(), c.close()]);
   });
 
   test('a redis nobody answers at is one clear error, quickly', async () => {

@@ -4,12 +4,13 @@ import { TimerTable, type Timer } from '../timers.js';
 import { RttEstimator } from '../rtt-estimator.js';
 import { ByeTimer } from '../sign-on.js';
 import { FromKind, Role } from '../../protocol/constants.js';
-import type { Packet } from '../../protocol/packets.js';
+import type { Packet, TopicInfo } from '../../protocol/packets.js';
 import { SessionLink } from '../client/session-link.js';
 import { Delivery } from './delivery.js';
 import { FetchSchedule } from './fetch-schedule.js';
 import { fetchPacket } from './open-fetch.js';
 import { PresenceTracker } from './presence-tracker.js';
+import { TopicLister } from './topic-lister.js';
 import { ReplyIntake } from './reply-intake.js';
 import type { ReaderConfig, ReaderEvent } from './reader-types.js';
 
@@ -39,6 +40,9 @@ export class ReaderCore implements SansIoCore {
   private byeHeldUntil: number | undefined;
   private readonly link: SessionLink;
   private readonly presence: PresenceTracker | undefined;
+  private readonly lister: TopicLister | undefined;
+  /** Asks the server about itself (`--who`, `--topics`), and reads no messages. */
+  private readonly observing: boolean;
   /** Signed on again only to say goodbye with our position (the server had lost the session). */
   private goodbyeAgain = false;
   private readonly bye = new ByeTimer(BYE_TRIES);
@@ -57,6 +61,11 @@ export class ReaderCore implements SansIoCore {
     if (config.presence) {
       const pollMs = config.presence === 'watch' ? (config.presencePollMs ?? 1_000) : 0;
       this.presence = new PresenceTracker(pollMs, (w, now) => this.link.send({ kind: 'who', sessionId: this.link.sessionId, ...w }, now));
+    }
+    this.observing = config.presence === 'who' || config.listTopics === true;
+    if (config.listTopics) {
+      const done = (topics: TopicInfo[], now: number): void => void (this.events.push({ type: 'topics', topics }), this.startClosing(now));
+      this.lister = new TopicLister((t, now) => this.link.send({ kind: 'topics', sessionId: this.link.sessionId, ...t }, now), done);
     }
     this.delivery = new Delivery(config.count, (e) => this.events.push(e), (upTo) => {
       if (!config.awaitPrinted) this.printed(upTo, this.now);
@@ -128,6 +137,10 @@ export class ReaderCore implements SansIoCore {
         if (update.registry && this.config.presence === 'watch') this.events.push({ type: 'registry', entries: update.registry });
         return;
       }
+      case 'topic-list':
+        if (p.sessionId !== this.link.sessionId || this.phase !== 'open') return;
+        this.link.heard(now);
+        return this.lister?.onList(p, now);
       case 'batch':
         if (p.sessionId !== this.link.sessionId || this.phase !== 'open') return;
         this.link.heard(now);
@@ -179,6 +192,7 @@ export class ReaderCore implements SansIoCore {
       { name: 'bye-held', at: () => this.byeHeldUntil, fire: (now) => this.sendBye(now) },
       { name: 'bye', at: () => this.bye.deadline, fire: (now) => this.byeAgain(now) },
       { name: 'presence', at: () => (open() ? this.presence?.deadline : undefined), fire: (now) => this.presenceTimeout(now) },
+      { name: 'topics', at: () => (open() ? this.lister?.deadline : undefined), fire: (now) => this.lister!.handleTimeout(now) },
     ];
   }
 
@@ -186,7 +200,7 @@ export class ReaderCore implements SansIoCore {
   private heartbeat(): Timer {
     return {
       name: 'heartbeat',
-      at: () => (this.phase === 'open' && !this.fetches.current && this.config.presence !== 'who' ? this.link.lastSendAt + this.heartbeatMs : undefined),
+      at: () => (this.phase === 'open' && !this.fetches.current && !this.observing ? this.link.lastSendAt + this.heartbeatMs : undefined),
       fire: (now) => this.link.send({ kind: 'ping', sessionId: this.link.sessionId }, now),
     };
   }
@@ -285,7 +299,7 @@ export class ReaderCore implements SansIoCore {
   // ---- handshake ----
 
   private sendHello(fromKind: FromKind, fromId: number, now: number): void {
-    const role = this.config.presence === 'who' ? Role.Observer : Role.Reader;
+    const role = this.observing ? Role.Observer : Role.Reader;
     const group = this.config.group;
     this.link.sendHello({ role, fromKind, fromId, ...(group !== undefined && { group }) }, now);
   }
@@ -297,7 +311,7 @@ export class ReaderCore implements SansIoCore {
    * a second try: those stop, saying so.
    */
   private signOnToSayGoodbye(now: number): void {
-    if (this.config.group !== undefined || this.config.presence === 'who' || this.goodbyeAgain) return this.finish(false, true);
+    if (this.config.group !== undefined || this.observing || this.goodbyeAgain) return this.finish(false, true);
     this.goodbyeAgain = true;
     this.intake.position = this.delivery.standing(this.intake.position);
     this.bye.stop();
@@ -334,7 +348,8 @@ export class ReaderCore implements SansIoCore {
     }
     // Signed on again: the others' clients need up to two heartbeats to notice and sign on again too.
     this.presence?.start(now, 2 * this.heartbeatMs + 1_000);
-    if (this.config.presence === 'who') return;
+    this.lister?.start(now);
+    if (this.observing) return;
     this.delivery.startAt(position);
     this.fetches.next(now, this.config.delayMs === 0 && !this.config.once ? this.config.holdMs : 0);
   }

@@ -1,7 +1,7 @@
 import type { Address } from '../address.js';
 import type { ClientEncryption } from '../client/client-cipher.js';
 import { FromKind, type ReaderState, type RefuseCode } from '../../protocol/constants.js';
-import type { PresenceEntry } from '../../protocol/packets.js';
+import type { PresenceEntry, TopicInfo } from '../../protocol/packets.js';
 
 export interface ReaderConfig {
   name: string;
@@ -29,6 +29,8 @@ export interface ReaderConfig {
   encryption?: ClientEncryption;
   /** A queue group to read as a member of. */
   group?: string;
+  /** List the server's topics (`run-reader --topics`), and read no messages. */
+  listTopics?: boolean;
   /** 'who': print the registry and stop (reads no messages); 'watch': also report who comes and goes. */
   presence?: 'who' | 'watch';
   presencePollMs?: number;
@@ -77,6 +79,8 @@ export type ReaderEvent =
   | { type: 'taken-over' }
   | { type: 'rate-limited'; reason: string }
   | { type: 'registry'; entries: PresenceEntry[] }
+  /** `listTopics`: the server's topics, all of them. */
+  | { type: 'topics'; topics: TopicInfo[] }
   | { type: 'presence'; changes: PresenceEntry[] }
   /** Where a name's reader is, as the server knows it (see `track`). */
   | { type: 'tracked'; requestId: number; name: string; state: ReaderState; position: number; logNext: number }

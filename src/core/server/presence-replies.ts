@@ -1,7 +1,8 @@
 import { nameKey } from './handshake.js';
 import { RECORD_OVERHEAD } from '../../protocol/records.js';
 import { ReaderState, Role } from '../../protocol/constants.js';
-import type { PresenceEntry, Track, Who } from '../../protocol/packets.js';
+import type { PresenceEntry, Topics, Track, Who } from '../../protocol/packets.js';
+import { TOPIC_INFO_BYTES_MAX, TOPIC_LIST_HEADER_BYTES } from '../../protocol/topics-codec.js';
 import { PRESENCE_HEADER_BYTES, presenceEntryBytes } from '../../protocol/sizes.js';
 import type { ClientRecord } from '../../store/store.js';
 import type { CursorSaver } from './cursors.js';
@@ -37,6 +38,17 @@ export class PresenceReplies {
     this.out.call({ op: 'cursor', topic: s.topic, name: t.name }, (ok, position) => {
       if (!ok || !this.sessions.isLive(s)) return;
       answer(position === undefined ? ReaderState.Unknown : ReaderState.Offline, position ?? 0);
+    });
+  }
+
+  /** A page of the topics the server keeps, by name after `t.after`, as many as fit one datagram. */
+  onTopics(s: Session, t: Topics): void {
+    const budget = s.datagramBytes - (s.cipher ? RECORD_OVERHEAD : 0) - TOPIC_LIST_HEADER_BYTES;
+    const max = Math.max(1, Math.floor(budget / TOPIC_INFO_BYTES_MAX));
+    this.out.call({ op: 'topics', after: t.after, max: max + 1 }, (ok, topics) => {
+      if (!ok) return this.out.storeError('topics', topics);
+      if (!this.sessions.isLive(s)) return;
+      this.out.sendTo(s, { kind: 'topic-list', sessionId: s.id, requestId: t.requestId, more: topics.length > max, topics: topics.slice(0, max) });
     });
   }
 

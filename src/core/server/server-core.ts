@@ -187,6 +187,8 @@ export class ServerCore implements SansIoCore {
         return this.presenceReplies.onWho(s, packet);
       case 'track':
         return this.presenceReplies.onTrack(s, packet);
+      case 'topics':
+        return this.presenceReplies.onTopics(s, packet);
       case 'bye':
         this.onBye(s, packet.position, packet.fetchId, now);
         return;

@@ -10,7 +10,7 @@ import type { ServerStats } from './server-config.js';
 import type { Session, SessionTable } from './sessions.js';
 
 /** The kinds a client sends within a session. */
-const CLIENT_KINDS = new Set<Packet['kind']>(['data', 'recall', 'fetch', 'ping', 'pong', 'who', 'track', 'bye']);
+const CLIENT_KINDS = new Set<Packet['kind']>(['data', 'recall', 'fetch', 'ping', 'pong', 'who', 'track', 'topics', 'bye']);
 
 /**
  * Which session a datagram belongs to, if it is genuine; and what sessions that ended lately are told.
