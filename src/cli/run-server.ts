@@ -115,14 +115,7 @@ export async function main(argv: string[]): Promise<number> {
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
   const dataDir = args.store === 'sqlite' ? resolve(args['data-dir']) : undefined;
-  const monitor = await Monitor.create({
-    version: VERSION,
-    storeKind: storeKindOf(args.store),
-    dataDir,
-    logger,
-    statsIntervalS: args['stats-interval'],
-    http: httpAt !== undefined,
-  });
+  const monitor = await Monitor.create({ version: VERSION, storeKind: storeKindOf(args.store), dataDir, logger, statsIntervalS: args['stats-interval'], http: httpAt !== undefined });
   // Served before the store opens: /healthz answers and /readyz says why not yet, however long that takes.
   const http = httpAt && (await serveHttp(httpAt, monitor));
   const statusPage = http && `http://${formatAddress({ address: httpAt!.host, port: http.port })}/`;
