@@ -23,7 +23,7 @@ export interface StatusDocument {
   rates: { linesPerSecond: number; linesPerSecondMinute: number; datagramsPerSecond: number };
   /** Lines/s of each of the last seconds, oldest first. */
   history: number[];
-  writers: { name: string; stored: number; linesPerSecond: number }[];
+  writers: { name: string; topic?: string; stored: number; linesPerSecond: number }[];
   readers: ServerSnapshot['readers'];
   groups: ServerSnapshot['groups'];
   counters: ServerStats | null;

@@ -38,11 +38,11 @@ export const STATUS_PAGE = `<!doctype html>
 <h2>Lines stored per second, last five minutes</h2>
 <canvas id="plot" width="600" height="120" aria-label="lines per second"></canvas>
 <h2>Writers</h2>
-<table id="writer-table"><thead><tr><th>name</th><th>stored this session</th><th>lines/s</th></tr></thead><tbody></tbody></table>
+<table id="writer-table"><thead><tr><th>name</th><th>stored this session</th><th>lines/s</th><th>topic</th></tr></thead><tbody></tbody></table>
 <h2>Readers, furthest behind first</h2>
-<table id="reader-table"><thead><tr><th>name</th><th>group</th><th>position</th><th>lag</th></tr></thead><tbody></tbody></table>
+<table id="reader-table"><thead><tr><th>name</th><th>group</th><th>position</th><th>lag</th><th>topic</th></tr></thead><tbody></tbody></table>
 <h2>Queue groups</h2>
-<table id="group-table"><thead><tr><th>group</th><th>members</th><th>position</th><th>lag</th></tr></thead><tbody></tbody></table>
+<table id="group-table"><thead><tr><th>group</th><th>members</th><th>position</th><th>lag</th><th>topic</th></tr></thead><tbody></tbody></table>
 <h2>Recent errors</h2>
 <table id="error-table"><thead><tr><th>when</th><th>what</th></tr></thead><tbody></tbody></table>
 <p class="sub">Updated every second from <a href="status">/status</a>; Prometheus metrics at <a href="metrics">/metrics</a>.
@@ -105,9 +105,9 @@ function show(s) {
   text('log-messages', s.log ? number(s.log.messages) : '–');
   text('log-extent', s.log ? 'ids ' + s.log.first + '–' + (s.log.next - 1) + ', ' + bytes(s.log.bytes) : '');
   plot(s.history);
-  fill('writer-table', s.writers, (w) => [[w.name], [number(w.stored), true], [number(Math.round(w.linesPerSecond)), true]]);
-  fill('reader-table', s.readers, (r) => [[r.name], [r.group || ''], [r.position, true], [number(r.lag), true]]);
-  fill('group-table', s.groups, (g) => [[g.name], [g.members, true], [g.position, true], [number(g.lag), true]]);
+  fill('writer-table', s.writers, (w) => [[w.name], [number(w.stored), true], [number(Math.round(w.linesPerSecond)), true], [w.topic || 'main']]);
+  fill('reader-table', s.readers, (r) => [[r.name], [r.group || ''], [r.position, true], [number(r.lag), true], [r.topic || 'main']]);
+  fill('group-table', s.groups, (g) => [[g.name], [g.members, true], [g.position, true], [number(g.lag), true], [g.topic || 'main']]);
   fill('error-table', s.recentErrors.slice().reverse(), (e) => [[e.at], [e.text]]);
 }
 
