@@ -58,86 +58,37 @@ function openPacket(buf: Buffer): { kind: number; r: BytesReader } {
   return { kind, r: new BytesReader(buf, HEADER_BYTES) };
 }
 
+/** Each packet kind's decoder: it reads the fields after the header. */
+const DECODERS: Record<number, (r: BytesReader) => Packet> = {
+  [PacketKind.Hello]: decodeHello,
+  [PacketKind.Welcome]: decodeWelcome,
+  [PacketKind.SealedWelcome]: (r) => ({ kind: 'sealed-welcome', nonce: r.u32(), sessionId: r.u64(), message: Buffer.from(r.bytes(r.remaining)) }),
+  [PacketKind.Retry]: decodeRetry,
+  [PacketKind.Refuse]: decodeRefuse,
+  [PacketKind.Data]: decodeData,
+  [PacketKind.Ack]: decodeAck,
+  [PacketKind.Throttle]: (r) => ({ kind: 'throttle', sessionId: r.u64(), limit: r.u32(), retryAfterMs: r.u32() }),
+  [PacketKind.Stalled]: (r) => ({ kind: 'stalled', sessionId: r.u64(), retryAfterMs: r.u32(), reason: r.str8(REASON_BYTES_MAX) }),
+  [PacketKind.Recall]: (r) => ({ kind: 'recall', sessionId: r.u64(), requestId: r.u32(), from: r.u16() }),
+  [PacketKind.Marks]: decodeMarks,
+  [PacketKind.Fetch]: decodeFetch,
+  [PacketKind.Batch]: decodeBatch,
+  [PacketKind.Who]: (r) => ({ kind: 'who', sessionId: r.u64(), requestId: r.u32(), since: r.u32(), offset: r.u32() }),
+  [PacketKind.Presence]: decodePresence,
+  [PacketKind.Topics]: decodeTopics,
+  [PacketKind.TopicList]: decodeTopicList,
+  [PacketKind.Track]: (r) => ({ kind: 'track', sessionId: r.u64(), requestId: r.u32(), name: r.str8(NAME_BYTES_MAX) }),
+  [PacketKind.Tracked]: decodeTracked,
+  [PacketKind.Ping]: decodePing,
+  [PacketKind.Pong]: (r) => ({ kind: 'pong', sessionId: r.u64() }),
+  [PacketKind.Bye]: decodeBye,
+  [PacketKind.Goodbye]: (r) => ({ kind: 'goodbye', sessionId: r.u64() }),
+  [PacketKind.UnknownSession]: (r) => ({ kind: 'unknown-session', sessionId: r.u64() }),
+};
+
 export function decode(buf: Buffer): Packet {
   const { kind, r } = openPacket(buf);
-  let packet: Packet;
-  switch (kind) {
-    case PacketKind.Hello:
-      packet = decodeHello(r);
-      break;
-    case PacketKind.Welcome:
-      packet = decodeWelcome(r);
-      break;
-    case PacketKind.SealedWelcome:
-      packet = { kind: 'sealed-welcome', nonce: r.u32(), sessionId: r.u64(), message: Buffer.from(r.bytes(r.remaining)) };
-      break;
-    case PacketKind.Retry:
-      packet = decodeRetry(r);
-      break;
-    case PacketKind.Refuse:
-      packet = decodeRefuse(r);
-      break;
-    case PacketKind.Data:
-      packet = decodeData(r);
-      break;
-    case PacketKind.Ack:
-      packet = decodeAck(r);
-      break;
-    case PacketKind.Throttle:
-      packet = { kind: 'throttle', sessionId: r.u64(), limit: r.u32(), retryAfterMs: r.u32() };
-      break;
-    case PacketKind.Stalled:
-      packet = { kind: 'stalled', sessionId: r.u64(), retryAfterMs: r.u32(), reason: r.str8(REASON_BYTES_MAX) };
-      break;
-    case PacketKind.Recall:
-      packet = { kind: 'recall', sessionId: r.u64(), requestId: r.u32(), from: r.u16() };
-      break;
-    case PacketKind.Marks:
-      packet = decodeMarks(r);
-      break;
-    case PacketKind.Fetch:
-      packet = decodeFetch(r);
-      break;
-    case PacketKind.Batch:
-      packet = decodeBatch(r);
-      break;
-    case PacketKind.Who:
-      packet = { kind: 'who', sessionId: r.u64(), requestId: r.u32(), since: r.u32(), offset: r.u32() };
-      break;
-    case PacketKind.Presence:
-      packet = decodePresence(r);
-      break;
-    case PacketKind.Topics:
-      packet = decodeTopics(r);
-      break;
-    case PacketKind.TopicList:
-      packet = decodeTopicList(r);
-      break;
-    case PacketKind.Track:
-      packet = { kind: 'track', sessionId: r.u64(), requestId: r.u32(), name: r.str8(NAME_BYTES_MAX) };
-      break;
-    case PacketKind.Tracked:
-      packet = decodeTracked(r);
-      break;
-    case PacketKind.Ping:
-      packet = decodePing(r);
-      break;
-    case PacketKind.Pong:
-      packet = { kind: 'pong', sessionId: r.u64() };
-      break;
-    case PacketKind.Bye:
-      packet = decodeBye(r);
-      break;
-    case PacketKind.Goodbye:
-      packet = { kind: 'goodbye', sessionId: r.u64() };
-      break;
-    case PacketKind.UnknownSession:
-      packet = { kind: 'unknown-session', sessionId: r.u64() };
-      break;
-    // Stryker disable next-line ConditionalExpression: unreachable, the kind was checked above; kept for the compiler.
-    default:
-      throw new ProtocolError('bad-kind', `kind ${kind}`);
-  }
+  const packet = DECODERS[kind]!(r);
   r.end();
   return packet;
 }
