@@ -29,3 +29,28 @@ test('a stream whose peer stops reading: what waits to be sent stays within its 
   assert.equal(out.write(frame), false, 'a closed stream takes nothing');
   server.close();
 });
+
+test('holding reading: a stream whose peer does not take what is written is not read from, until what waited has gone', async () => {
+  let peer: Socket | undefined;
+  const server = createServer((s) => {
+    peer = s;
+    s.pause(); // reads nothing, for now
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const socket: Socket = connect({ host: '127.0.0.1', port: (server.address() as { port: number }).port });
+  await once(socket, 'connect');
+  socket.on('data', () => {});
+  const out = new StreamWriter(socket, 256 * 1024, true);
+  const frame = Buffer.alloc(64 * 1024, 1);
+  const deadline = Date.now() + 10_000;
+  while (out.write(frame) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  assert.ok(socket.isPaused(), 'refused a frame: reading is held');
+  peer!.resume(); // the peer reads again: what waited goes, and reading comes back
+  await once(socket, 'drain');
+  await new Promise((r) => setImmediate(r));
+  assert.ok(!socket.isPaused(), 'reading again once what waited has gone');
+  socket.destroy();
+  peer!.destroy();
+  server.close();
+});
