@@ -39,6 +39,9 @@ export class SideTopics {
   readonly writers: SideWriter[] = [];
   readonly readers: SideReader[] = [];
   private port = 60000;
+  /** Lines per topic, and the ids each topic's group has taken: kept as the run goes, asked after every event. */
+  private readonly totals = new Map<string, number>();
+  private readonly groupTaken = new Map<string, Set<number>>();
 
   constructor(
     private readonly world: SimWorld,
@@ -51,6 +54,7 @@ export class SideTopics {
       for (let i = 1; i <= 2; i++) this.writers.push(this.writer(topic, `s${t}w${i}`, rng.int(5, 40)));
       this.readers.push(this.reader(topic, `s${t}r`));
       if (t === 1) for (let m = 1; m <= 2; m++) this.readers.push(this.reader(topic, `s${t}m${m}`, GROUP));
+      this.totals.set(topic, this.writers.filter((w) => w.topic === topic).reduce((n, w) => n + w.lines.length, 0));
     }
   }
 
@@ -98,13 +102,12 @@ export class SideTopics {
   left(): string[] {
     const out: string[] = [];
     for (const w of this.writers) if (!w.done) out.push(`${w.topic}/${w.name} unfinished`);
-    for (const [topic, readers] of this.byTopic()) {
-      const total = this.writers.filter((w) => w.topic === topic).reduce((n, w) => n + w.lines.length, 0);
-      const lone = readers.filter((r) => r.group === undefined);
-      const members = readers.filter((r) => r.group !== undefined);
-      for (const r of lone) if (r.ids.size < total) out.push(`${topic}/${r.name} has ${r.ids.size} of ${total}`);
-      const taken = new Set(members.flatMap((m) => [...m.ids]));
-      if (members.length > 0 && taken.size < total) out.push(`${topic} group ${GROUP} has ${taken.size} of ${total}`);
+    for (const r of this.readers) {
+      const total = this.totals.get(r.topic)!;
+      if (r.group === undefined && r.ids.size < total) out.push(`${r.topic}/${r.name} has ${r.ids.size} of ${total}`);
+    }
+    for (const [topic, taken] of this.groupTaken) {
+      if (taken.size < this.totals.get(topic)!) out.push(`${topic} group ${GROUP} has ${taken.size} of ${this.totals.get(topic)}`);
     }
     return out;
   }
@@ -137,13 +140,8 @@ export class SideTopics {
       r.lastOf.set(name, Math.max(last, Number(n)));
       r.lastId = m.id;
       r.ids.add(m.id);
+      if (!plain) this.groupTaken.get(r.topic)!.add(m.id);
     }
-  }
-
-  private byTopic(): Map<string, SideReader[]> {
-    const m = new Map<string, SideReader[]>();
-    for (const r of this.readers) m.set(r.topic, [...(m.get(r.topic) ?? []), r]);
-    return m;
   }
 
   private writer(topic: string, name: string, count: number): SideWriter {
@@ -188,6 +186,7 @@ export class SideTopics {
       world.now,
     );
     const r: SideReader = { topic, name, addr, core, lastOf: new Map(), lastId: 0, ids: new Set(), ...(group !== undefined && { group }) };
+    if (group !== undefined && !this.groupTaken.has(topic)) this.groupTaken.set(topic, new Set());
     world.nodes.set(addressKey(addr), (data, from) => core.handleDatagram(data, from, world.now));
     return r;
   }

@@ -32,7 +32,7 @@ export class PresenceReplies {
     const answer = (state: ReaderState, position: number): void =>
       this.out.sendTo(s, { kind: 'tracked', sessionId: s.id, requestId: t.requestId, name: t.name, state, position, logNext: this.logs.of(s.topic).next });
     const live = this.sessions.byName.get(nameKey(Role.Reader, t.name, s.topic));
-    if (live?.role === Role.Reader && live.topic === s.topic) return answer(ReaderState.Online, live.position);
+    if (live?.role === Role.Reader) return answer(ReaderState.Online, live.position);
     const unsaved = this.cursors.unsaved(s.topic, t.name);
     if (unsaved !== undefined) return answer(ReaderState.Offline, unsaved);
     this.out.call({ op: 'cursor', topic: s.topic, name: t.name }, (ok, position) => {

@@ -82,7 +82,7 @@ export class ServerCore implements SansIoCore {
     this.fetches = new Fetches(reads);
     this.groupFetches = new GroupFetches(reads, () => this.now, groups);
     this.appends = new Appends(this.out, this.sessions, this.logs, this.stats, config.messagesPerSecond, {
-      stored: (topics) => this.wakeReaders(topics),
+      stored: (topics) => this.fetches.wake(topics, this.groupFetches),
       superseded: (w, now) => this.endSession(w, 'superseded', now),
     });
     this.presenceReplies = new PresenceReplies(this.out, this.sessions, this.presence, this.cursors, this.logs);
@@ -125,7 +125,7 @@ export class ServerCore implements SansIoCore {
    */
   handleLogAdvanced(next: number, now: number, topic = DEFAULT_TOPIC): void {
     this.now = now;
-    if (this.logs.of(topic).advance(next)) this.wakeReaders(new Set([topic]));
+    if (this.logs.of(topic).advance(next)) this.fetches.wake(new Set([topic]), this.groupFetches);
   }
 
   /** Stop: every session ends, positions are saved. Poll store requests until none remain. */
@@ -390,10 +390,6 @@ export class ServerCore implements SansIoCore {
     }
     if (s.group) this.groupFetches.onFetch(s, f, now);
     else this.fetches.onFetch(s, f, now);
-  }
-
-  private wakeReaders(topics: ReadonlySet<string>): void {
-    this.fetches.wake(topics, this.groupFetches);
   }
 }
 
