@@ -4,6 +4,8 @@ import { HEADER_BYTES } from './constants.js';
 /** Byte budgets, so that senders can fill a datagram without encoding it twice. */
 
 export const DATA_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 2;
+/** Where a DATA datagram's sequence number is (after the header and the session id). */
+export const DATA_SEQ_OFFSET = HEADER_BYTES + 8;
 
 export const dataEntryBytes = (textBytes: number, to?: string, file?: string): number =>
   1 + (to === undefined ? 0 : 1 + Buffer.byteLength(to)) + (file === undefined ? 0 : 1 + Buffer.byteLength(file)) + varintBytes(textBytes) + textBytes;

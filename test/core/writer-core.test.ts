@@ -962,3 +962,52 @@ test('a resuming writer asks for its marks page by page once registered, sends n
   assert.equal(data.seq, 41, 'the server had stored up to 40 under this producer');
   assert.deepEqual(data.entries.map((x) => x.mark?.toString() ?? x.text.toString()), ['x', 'a']);
 });
+
+test('registered again with datagrams to resend: the marks sent ahead and not yet stored go first, the rest renumbered after them', () => {
+  const ahead = (name: string): WriterMark => ({ key: Buffer.from(name), value: Buffer.from('0') });
+  const marksOf = (d: Data): string[] => d.entries.filter((e) => e.mark).map((e) => e.mark!.toString());
+  const w = newWriter({ windowInitial: 4 });
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 3);
+  w.markAhead(ahead('opened'));
+  w.flush(T0);
+  const first = drain(w).map((t) => t.packet as Data);
+  assert.deepEqual(first.map((d) => [d.seq, marksOf(d)]), [[1, []], [2, []], [3, []], [4, ['opened']]], 'the window had room: it went after the lines in flight');
+  // The window is full now: the next mark sent ahead waits in the queue, ahead of the lines queued after it.
+  datagramEach(w, 1);
+  w.markAhead(ahead('later'));
+  w.flush(T0);
+  assert.deepEqual(drain(w), []);
+  ack(w, 1, 1, T0 + 1);
+  drain(w);
+  // The server restarts having stored the first datagram only: both marks go first to the new session.
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 2);
+  const hello = drain(w)[0]!.packet as HelloWriter;
+  welcome(w, T0 + 3, 2, 1 << 20, hello.nonce);
+  const resent = drain(w).map((t) => t.packet as Data);
+  assert.deepEqual(
+    resent.map((d) => [d.seq, marksOf(d), d.entries.filter((e) => !e.mark).length]),
+    [[2, ['opened', 'later'], 0], [3, [], 1], [4, [], 1], [5, ['opened'], 0], [6, ['later'], 1]],
+    'then the lines, renumbered, and what was queued after them',
+  );
+  ack(w, 6, 6, T0 + 4);
+  assert.equal(w.confirmedLines, 4);
+  w.submitLine(Buffer.from('x'));
+  w.flush(T0 + 4);
+  assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq), [7], 'new datagrams go on from there');
+});
+
+test('registered again with nothing to resend: a mark sent ahead simply goes in the next datagram', () => {
+  const w = newWriter();
+  drain(w);
+  welcome(w, T0);
+  datagramEach(w, 2);
+  drain(w);
+  ack(w, 2, 2, T0 + 1);
+  w.handleDatagram(encode({ kind: 'unknown-session', sessionId: 77n }), SERVER, T0 + 2);
+  const hello = drain(w)[0]!.packet as HelloWriter;
+  w.markAhead({ key: Buffer.from('k'), value: Buffer.from('v') });
+  welcome(w, T0 + 3, 3, 1 << 20, hello.nonce);
+  assert.deepEqual(drain(w).map((t) => (t.packet as Data).seq), [3]);
+});

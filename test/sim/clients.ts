@@ -11,6 +11,13 @@ const LINE_MARK = Buffer.from('lines');
 const OTHER_MARK = Buffer.from('other');
 /** Sent ahead of the queue by each run as it starts, as a follower's mark of a file it opens: the run's number. */
 const RUN_MARK = Buffer.from('run');
+/** Sent ahead now and then mid-run, as a follower's mark of a file it opens while lines are in flight. */
+const FILE_MARK = Buffer.from('file');
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
 const lineMark = (n: number): WriterMark => {
   const value = Buffer.alloc(4);
   value.writeUInt32BE(n);
@@ -65,6 +72,15 @@ export class ClientDriver {
     // Another mark now and then, as a follower marks a file it opens or lets go: it must not take the
     // place of the last line's own mark.
     if (w.resuming && rng.chance(0.3)) w.core.mark({ key: OTHER_MARK, value: Buffer.from([rng.int(0, 255)]) });
+    if (w.resuming && rng.chance(0.3)) {
+      w.aheadIssued = ++w.aheadMarks;
+      w.core.markAhead({ key: FILE_MARK, value: u32(w.aheadIssued) });
+      // The worst moment for the server to crash: lines in flight, and a mark sent ahead of what is queued.
+      const sv = world.servers[0]!;
+      if (world.servers.length === 1 && world.faulty && !sv.down && w.core.unconfirmedLines > 0 && rng.chance(0.4)) {
+        this.faults.crash(sv, world.now + 1, world.now + rng.int(10, 500));
+      }
+    }
     w.core.flush(world.now);
     if (w.submitted >= w.lines.length) return w.core.endInput(world.now);
     const pause = w.submitted >= this.pauseAt.get(w)! && !this.paused.has(w) ? (this.paused.add(w), opts.writerPauseMs) : 0;
@@ -75,6 +91,7 @@ export class ClientDriver {
     const { world } = this;
     if (w.outcome !== undefined) return;
     world.armed.delete(w.core);
+    delete w.aheadIssued; // the next run's own marks sent ahead are what it is held to
     world.restartWriter(w);
     world.writerKills++;
   }
@@ -127,6 +144,11 @@ export class ClientDriver {
     for (let e = w.core.pollEvent(); e; e = w.core.pollEvent()) {
       if (e.type === 'done' || e.type === 'failed' || e.type === 'refused') w.outcome = e.type;
       if (e.type === 'registered' && !w.resuming && !w.ready) w.ready = true;
+      if (e.type === 'registered' && e.again && w.aheadIssued !== undefined && w.aheadDue?.value !== w.aheadIssued) {
+        w.aheadDue = { value: w.aheadIssued, storedAt: w.base + w.core.confirmedLines };
+        // The worst moment to be killed: what was resent is being stored.
+        if (world.rng.chance(0.5)) world.schedule(world.now + world.rng.next() * 30, () => this.killWriter(w));
+      }
       if (e.type === 'recalled') {
         const mark = e.marks.find((m) => m.key.equals(LINE_MARK));
         const stored = mark ? mark.value.readUInt32BE(0) : 0;
@@ -135,6 +157,12 @@ export class ClientDriver {
         if (w.recalledRun !== undefined && stored > w.base && ran !== w.recalledRun) {
           world.fail(`${w.name}: run ${w.recalledRun} stored lines, but the mark it sent ahead of them is not stored (${ran})`);
         }
+        // Sent ahead mid-run, then registered again: it went before what was resent.
+        const file = e.marks.find((m) => m.key.equals(FILE_MARK))?.value.readUInt32BE(0) ?? 0;
+        if (w.aheadDue && this.world.servers.length === 1 && stored > w.aheadDue.storedAt && file < w.aheadDue.value) {
+          world.fail(`${w.name}: lines past ${w.aheadDue.storedAt} stored after it registered again, but not the mark it sent ahead before (${w.aheadDue.value}; stored ${file})`);
+        }
+        delete w.aheadDue;
         const run = w.run;
         w.recalledRun = run;
         const ahead = Buffer.alloc(4);

@@ -126,7 +126,7 @@ test('simulation: writers that keep their place in the store (run-writer --follo
       readerCrash: seed % 3 === 0,
       groupMembers: seed % 4 === 0 ? 2 : 0,
       ...(seed % 2 === 1 && { store: 'sqlite' as const }),
-      ...(seed % 5 === 0 && { restarts: 2 }),
+      restarts: seed % 3,
     });
     assert.deepEqual(r.failures, [], `seed ${seed}`);
     kills += r.writerKills;

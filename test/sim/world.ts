@@ -105,6 +105,15 @@ export interface SimWriter {
   ready: boolean;
   /** Resumed at this line and not yet checked against the log. */
   resumedAt?: number;
+  /** Marks sent ahead mid-run so far, over all runs (each one's value: the count then). */
+  aheadMarks: number;
+  /** The last mark sent ahead this run. */
+  aheadIssued?: number;
+  /**
+   * Sent ahead before this run registered again: from then on nothing may be stored before it, so once more
+   * than `storedAt` lines are stored, it is too.
+   */
+  aheadDue?: { value: number; storedAt: number };
 }
 
 export interface SimReader {
@@ -276,7 +285,7 @@ export class SimWorld {
       lines.push(Buffer.from(`${name}:${n}:${body}`));
     }
     const resuming = opts.writerCrashes > 0;
-    const w: SimWriter = { name, index: i, addr, core: this.writerCore(name, i, resuming, rng.u64(), i + 1), lines, submitted: 0, resuming, base: 0, run: 1, ready: !resuming };
+    const w: SimWriter = { name, index: i, addr, core: this.writerCore(name, i, resuming, rng.u64(), i + 1), lines, submitted: 0, resuming, base: 0, run: 1, ready: !resuming, aheadMarks: 0 };
     this.writers.push(w);
     this.route(w);
     return w;

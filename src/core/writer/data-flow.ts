@@ -1,10 +1,10 @@
-import { encode } from '../../protocol/codec.js';
-import type { Ack } from '../../protocol/packets.js';
+import { decode, encode } from '../../protocol/codec.js';
+import type { Ack, Data, WriterMark } from '../../protocol/packets.js';
 import { DATA_HEADER_BYTES } from '../../protocol/sizes.js';
 import type { RttEstimator } from '../rtt-estimator.js';
 import type { Timer } from '../timers.js';
 import { CongestionWindow } from './congestion.js';
-import type { LinePacker } from './line-packer.js';
+import { LinePacker, type PackedEntries } from './line-packer.js';
 import { SentWindow, type Datagram } from './sent-window.js';
 import type { WriterConfig } from './writer-types.js';
 
@@ -68,8 +68,53 @@ export class DataFlow {
   restart(expected: number): void {
     for (const d of this.sent.confirmBefore(expected)) this.confirm(d);
     if (this.sent.size === 0) this.seqNext = Math.max(this.seqNext, expected);
+    else this.aheadFirst();
     this.sent.restart();
     this.rtxAt = undefined;
+  }
+
+  /**
+   * A new session with datagrams to send again: the marks sent ahead that are not stored yet go first, in
+   * datagrams of their own, and the others after them, renumbered (none of them is stored). Else a server
+   * restarted under a backlog stores them last, and a run killed meanwhile leaves its next run not knowing
+   * a file it had opened. Stored twice, a mark sent ahead is right both times: it needs none of the lines
+   * before it.
+   */
+  private aheadFirst(): void {
+    const latest = new Map<string, WriterMark>();
+    for (const m of [...this.sent.datagrams.flatMap((d) => d.ahead ?? []), ...this.packer.takeAhead()]) {
+      const key = m.key.toString('hex');
+      latest.delete(key); // in the order each key was last marked
+      latest.set(key, m);
+    }
+    if (latest.size === 0) return;
+    for (const d of this.sent.datagrams) {
+      const stale = d.ahead?.filter((m) => latest.get(m.key.toString('hex')) !== m) ?? [];
+      if (stale.length > 0) this.dropStale(d, stale, latest);
+    }
+    const packer = new LinePacker(0);
+    for (const m of latest.values()) packer.markAhead(m);
+    const first = this.sent.oldest!.seq;
+    const front: Datagram[] = [];
+    for (let p = packer.next(this.budget); p && p.entries.length > 0; p = packer.next(this.budget)) front.push(this.datagram(first + front.length, p));
+    this.sent.prepend(front);
+    this.seqNext += front.length;
+  }
+
+  /**
+   * Takes out of `d` marks sent ahead that a later one of their key replaced: stored after the latest (which
+   * now goes first), they would undo it. A datagram of nothing else carries the latest instead.
+   */
+  private dropStale(d: Datagram, stale: WriterMark[], latest: Map<string, WriterMark>): void {
+    const p = decode(d.data) as Data;
+    const isStale = (e: Data['entries'][number]): boolean => e.mark !== undefined && stale.some((m) => m.key.equals(e.mark!) && m.value.equals(e.text));
+    let entries = p.entries.filter((e) => !isStale(e));
+    d.ahead = d.ahead!.filter((m) => !stale.includes(m));
+    if (entries.length === 0) {
+      d.ahead = [...new Set(stale.map((m) => latest.get(m.key.toString('hex'))!))];
+      entries = d.ahead.map((m) => ({ more: false, continued: false, mark: m.key, text: m.value }));
+    }
+    d.data = encode({ ...p, entries });
   }
 
   /** The session ended or is being replaced: no timer runs until sending starts again. */
@@ -136,11 +181,20 @@ export class DataFlow {
 
   /** The next new datagram: the packer's entries under the next sequence number. */
   private pack(): Datagram | undefined {
-    const packed = this.packer.next(this.datagramBytes - DATA_HEADER_BYTES);
-    if (!packed) return undefined;
-    const seq = this.seqNext++;
+    const packed = this.packer.next(this.budget);
+    return packed && this.datagram(this.seqNext++, packed);
+  }
+
+  /** Room for entries in a datagram. */
+  private get budget(): number {
+    return this.datagramBytes - DATA_HEADER_BYTES;
+  }
+
+  private datagram(seq: number, packed: PackedEntries): Datagram {
     const data = encode({ kind: 'data', sessionId: this.host.sessionId, seq, entries: packed.entries });
-    return { seq, data, linesEnded: packed.linesEnded, state: 'unsent', sentAt: 0, sends: 0 };
+    const d: Datagram = { seq, data, linesEnded: packed.linesEnded, state: 'unsent', sentAt: 0, sends: 0 };
+    if (packed.ahead.length > 0) d.ahead = packed.ahead;
+    return d;
   }
 
   private transmit(d: Datagram, now: number): void {

@@ -16,6 +16,8 @@ export interface PackedEntries {
   entries: DataEntry[];
   /** Lines whose last byte is in these entries. */
   linesEnded: number;
+  /** The marks sent ahead (`markAhead`) that these entries carry, as given. */
+  ahead: WriterMark[];
 }
 
 /**
@@ -84,6 +86,11 @@ export class LinePacker {
     this.ahead.push(m);
   }
 
+  /** The marks sent ahead not yet packed: taken out, for a caller that sends them first itself. */
+  takeAhead(): WriterMark[] {
+    return this.ahead.splice(0);
+  }
+
   get hasPending(): boolean {
     return this.head < this.bytesOf.length || this.ahead.length > 0;
   }
@@ -100,11 +107,13 @@ export class LinePacker {
     const marks = new DatagramMarks();
     let used = 0;
     let linesEnded = 0;
+    const ahead: WriterMark[] = [];
     // Not inside a line: a mark there would be stored before the line's end.
     while (this.headOffset === 0 && this.ahead.length > 0) {
       const m = this.ahead[0]!;
       if (marks.size >= ENTRIES_PER_PACKET_MAX || marks.bytesWith(m) > budget) break;
       marks.put(m);
+      ahead.push(m);
       this.ahead.shift();
     }
     while (this.head < this.bytesOf.length && entries.length + marks.size < ENTRIES_PER_PACKET_MAX) {
@@ -141,7 +150,7 @@ export class LinePacker {
       break;
     }
     for (const m of marks.list) entries.push({ more: false, continued: false, mark: m.key, text: m.value });
-    return { entries, linesEnded };
+    return { entries, linesEnded, ahead };
   }
 
   private advance(): void {

@@ -1,10 +1,13 @@
-import type { Ack } from '../../protocol/packets.js';
+import type { Ack, WriterMark } from '../../protocol/packets.js';
+import { DATA_SEQ_OFFSET } from '../../protocol/sizes.js';
 
 /** A DATA datagram kept until the server says its lines are stored. */
 export interface Datagram {
   seq: number;
   data: Buffer;
   linesEnded: number;
+  /** The marks sent ahead of the queue that it carries (see LinePacker.markAhead). */
+  ahead?: WriterMark[];
   state: 'unsent' | 'sent' | 'received';
   sentAt: number;
   sends: number;
@@ -97,6 +100,16 @@ export class SentWindow {
   /** Everything in flight is taken for lost (a timeout; or dropped by a THROTTLE): to be sent again. */
   allLost(): void {
     for (const d of this.datagrams) if (d.state === 'sent') this.unsend(d);
+  }
+
+  /** Puts `front` before the datagrams kept, which move up by as many sequence numbers: none of them is stored. */
+  prepend(front: Datagram[]): void {
+    for (const d of this.datagrams) {
+      d.seq += front.length;
+      d.data = Buffer.from(d.data); // the old buffer may still be queued for sending
+      d.data.writeUInt32BE(d.seq, DATA_SEQ_OFFSET);
+    }
+    this.datagrams.unshift(...front);
   }
 
   /** A new session: everything not stored goes again, and nothing is in flight. */
