@@ -1,13 +1,13 @@
 import type { Argv } from 'yargs';
 import { isValidName, NAME_RULE } from '../protocol/names.js';
-import { DEFAULT_TOPIC, isValidTopic, TOPIC_RULE } from '../protocol/topics.js';
+import { DEFAULT_TOPIC, isValidPattern, isValidTopic, PATTERN_RULE, TOPIC_RULE } from '../protocol/topics.js';
 import { TRANSPORTS } from './address-list.js';
 import { usage } from './command.js';
 
 export const DEFAULT_PORT = 12345;
 
-/** Options shared by the clients: who we are and where the server is. */
-export function clientOptions<T>(parser: Argv<T>) {
+/** Options shared by the clients: who we are and where the server is. `several`: --topic may name several topics, or patterns (a reader). */
+export function clientOptions<T>(parser: Argv<T>, several = false) {
   return parser
     // A client that succeeds in a script prints nothing on stderr; at a terminal it says what it does.
     .default('log-level', process.stderr.isTTY ? 'info' : 'warn')
@@ -15,7 +15,9 @@ export function clientOptions<T>(parser: Argv<T>) {
     .option('topic', {
       alias: 't',
       type: 'string',
-      describe: `The topic to write to or read (${DEFAULT_TOPIC} when not given): dot-separated segments, e.g. logs.web1`,
+      describe: several
+        ? `The topic to read (${DEFAULT_TOPIC} when not given), or several: a list (logs.web,logs.db), patterns (logs.*: one segment; logs.>: one or more)`
+        : `The topic to write to or read (${DEFAULT_TOPIC} when not given): dot-separated segments, e.g. logs.web1`,
     })
     .option('address', {
       alias: 'a',
@@ -46,10 +48,21 @@ export function clientOptions<T>(parser: Argv<T>) {
     .check((argv) => {
       if (argv.secret === '') throw usage('invalid --secret: it is empty');
       checkName(argv.username, 'username');
-      if (argv.topic !== undefined && !isValidTopic(argv.topic)) throw usage(`invalid --topic '${argv.topic}': ${TOPIC_RULE}`);
+      if (argv.topic !== undefined) checkTopics(argv.topic, several);
       return true;
     });
 }
+
+function checkTopics(given: string, several: boolean): void {
+  if (!several) {
+    if (!isValidTopic(given)) throw usage(`invalid --topic '${given}': ${TOPIC_RULE}`);
+    return;
+  }
+  for (const t of topicList(given)) if (!isValidPattern(t)) throw usage(`invalid --topic '${t}': ${TOPIC_RULE}; or ${PATTERN_RULE}`);
+}
+
+/** The topics and patterns of a reader's --topic (a comma-separated list). */
+export const topicList = (given: string): string[] => given.split(',').map((t) => t.trim());
 
 export function checkName(name: string, what: string): void {
   if (!isValidName(name)) throw usage(`invalid ${what} '${name}': ${NAME_RULE}`);

@@ -25,8 +25,11 @@ export function localTime(ts: number): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
-/** One message as it is printed, newline included; json names the topic it was read from. */
-export function formatMessage(m: Message, format: Format, topic = DEFAULT_TOPIC): Buffer | string {
+/**
+ * One message as it is printed, newline included; json names the topic it was read from, and so does text
+ * in a column after the time when the reader reads several (`column`).
+ */
+export function formatMessage(m: Message, format: Format, topic = DEFAULT_TOPIC, column = false): Buffer | string {
   switch (format) {
     case 'raw':
       return Buffer.concat([m.text, NEWLINE]);
@@ -44,7 +47,7 @@ export function formatMessage(m: Message, format: Format, topic = DEFAULT_TOPIC)
     case 'text': {
       const sender = m.file === undefined ? m.from : `${m.from} [${escapeControls(m.file)}]`;
       const who = m.to === undefined ? sender : `${sender} (direct to ${m.to})`;
-      return `${localTime(m.ts)} ${who}: ${escapeControls(m.text.toString('utf8'))}\n`;
+      return `${localTime(m.ts)} ${column ? `${topic} ` : ''}${who}: ${escapeControls(m.text.toString('utf8'))}\n`;
     }
   }
 }
@@ -52,7 +55,7 @@ export function formatMessage(m: Message, format: Format, topic = DEFAULT_TOPIC)
 const NEWLINE = Buffer.from('\n');
 
 /** A package of messages as one write, so that a poll's messages appear together. */
-export function formatPackage(messages: Message[], format: Format, topic = DEFAULT_TOPIC): Buffer {
+export function formatPackage(messages: Message[], format: Format, topic = DEFAULT_TOPIC, column = false): Buffer {
   if (format === 'raw') {
     // The fast path for pipes: one buffer, texts and newlines copied in.
     let size = messages.length;
@@ -66,7 +69,7 @@ export function formatPackage(messages: Message[], format: Format, topic = DEFAU
     return out;
   }
   return Buffer.concat(messages.map((m) => {
-    const f = formatMessage(m, format, topic);
+    const f = formatMessage(m, format, topic, column);
     return typeof f === 'string' ? Buffer.from(f, 'utf8') : f;
   }));
 }
@@ -124,9 +127,10 @@ export function formatTopics(topics: TopicInfo[], format: Format): string {
   return all.map((r) => `${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`).join('');
 }
 
-export const renderAs = (format: Format, topic = DEFAULT_TOPIC): ReaderRender => ({
+/** `column`: text names each message's topic (a reader of several). */
+export const renderAs = (format: Format, topic = DEFAULT_TOPIC, column = false): ReaderRender => ({
   topics: (topics) => formatTopics(topics, format),
-  messages: (messages) => formatPackage(messages, format, topic),
+  messages: (messages) => formatPackage(messages, format, topic, column),
   registry: (entries) => formatRegistry(entries, format),
   presence: (changes) => formatPresence(changes, format),
 });

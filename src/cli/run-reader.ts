@@ -1,14 +1,15 @@
 import { hideBin } from 'yargs/helpers';
 import { FromKind } from '../protocol/constants.js';
-import { runReader } from '../io/reader-runtime.js';
+import { runReader, type ReaderOptions } from '../io/reader-runtime.js';
+import { runSubscription } from '../io/subscription-runtime.js';
 import { resolveServers, type Transport } from './address-list.js';
 import { readerSayings, refusalLine, takenOverReason } from './client-sayings.js';
 import { baseParser, examplesText, favourEventLoop, runCommand, usage, type Example } from './command.js';
-import { checkName, clientOptions } from './client-options.js';
+import { checkName, clientOptions, topicList } from './client-options.js';
 import { clientSecurity } from './client-security.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { FORMATS, renderAs, type Format } from './format.js';
-import { DEFAULT_TOPIC } from '../protocol/topics.js';
+import { DEFAULT_TOPIC, isPattern } from '../protocol/topics.js';
 import { createLogger, type LogLevel } from './logger.js';
 
 const NAME = 'run-reader';
@@ -19,6 +20,7 @@ export const EXAMPLES: Example[] = [
   { command: '$0 -u me --who', does: 'Who is online' },
   { command: '$0 -u audit --from earliest --format json > log.jsonl', does: 'The whole log as JSON lines, byte for byte' },
   { command: '$0 -u cron --once', does: 'What arrived since the last run, then exit' },
+  { command: "$0 -u ops -t 'logs.>'", does: 'Every topic under logs, also those created later, each with its topic' },
 ];
 
 const parse = (argv: string[]) =>
@@ -61,6 +63,7 @@ const parse = (argv: string[]) =>
       .option('topics', { type: 'boolean', default: false, describe: "Print the server's topics (messages, bytes, ids kept, last write) and exit" })
       .option('presence', { type: 'boolean', default: false, describe: 'Also print when others come online or go offline' })
       .epilogue(examplesText(NAME, EXAMPLES)),
+    true,
   ).parseSync();
 
 export async function main(argv: string[]): Promise<number> {
@@ -81,28 +84,40 @@ export async function main(argv: string[]): Promise<number> {
     throw usage('--topics prints the topics and exits: it goes with no --who, --topic, --group, --presence, --once, --count or --format raw');
   }
 
+  const topics = args.topic === undefined ? undefined : [...new Set(topicList(args.topic))];
+  const several = topics !== undefined && (topics.length > 1 || isPattern(topics[0]!));
+  if (several && (args.count !== undefined || args.presence)) {
+    throw usage('--count and --presence read one topic: with several topics or a pattern, they do not go');
+  }
+
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   favourEventLoop(logger);
   const servers = await resolveServers(args.address, args.port, args.transport as Transport);
   const sayings = readerSayings(logger, { name: args.username, servers });
-  const outcome = await runReader({
+  const common: Omit<ReaderOptions, 'render' | 'count'> = {
     servers,
     name: args.username,
-    ...(args.topic !== undefined && { topic: args.topic }),
     fromKind,
     fromId,
     delayMs: args.delay * 1000,
-    count: args.count ?? 0,
     once: args.once,
-    render: renderAs(args.format as Format, args.topic ?? DEFAULT_TOPIC),
     output: process.stdout,
     tell: sayings.tell,
     timeoutMs: timeoutS * 1000,
     ...clientSecurity(args),
     ...(args.group !== undefined && { group: args.group }),
-    ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
-    ...(args.topics && { listTopics: true }),
-  });
+  };
+  const format = args.format as Format;
+  const outcome = several
+    ? await runSubscription({ ...common, topics: topics!, render: (topic) => renderAs(format, topic, true), warn: (message) => logger.warn(message) })
+    : await runReader({
+        ...common,
+        ...(topics !== undefined && { topic: topics[0]! }),
+        count: args.count ?? 0,
+        render: renderAs(format, topics?.[0] ?? DEFAULT_TOPIC),
+        ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
+        ...(args.topics && { listTopics: true }),
+      });
   if (outcome.kind === 'refused') throw new UserError(refusalLine(outcome), ExitCode.Refused);
   if (outcome.kind === 'taken-over') throw new UserError(`refused by the server: ${takenOverReason(args.username)}`, ExitCode.Refused);
   if (outcome.kind === 'unreachable') {

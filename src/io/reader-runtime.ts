@@ -48,18 +48,39 @@ export interface ReaderOptions {
   presence?: 'who' | 'watch';
   /** `--topics`: print the server's topics and exit. */
   listTopics?: boolean;
+  /** With `listTopics`: list them again this long after each list, and hand each list to `onTopics` (not printed). */
+  watchTopics?: { everyMs: number; onTopics: (topics: TopicInfo[]) => void };
   /** Give up (exit 3) when the server answers nothing for this long (0: never). */
   timeoutMs: number;
 }
 
 /** Runs a reader until --count is reached, it is interrupted, or its output is closed. */
 export async function runReader(opts: ReaderOptions): Promise<ReaderOutcome> {
-  const transport = await openClientTransport(opts.servers);
-  return new Promise<ReaderOutcome>((resolve) => new ReaderRun(opts, transport, resolve).start());
+  const run = await ReaderRun.open(opts);
+  const unheed = heedStops(opts.output, (outputGone) => run.close(outputGone));
+  run.start();
+  return run.done.finally(unheed);
 }
 
-/** One run of a reader: the core's events acted on, its output written in order, signals heeded. */
-class ReaderRun {
+/**
+ * SIGINT and SIGTERM stop (what was printed is confirmed); so does the output closing (EPIPE: whoever read
+ * it has gone, and what it did not read is not confirmed). Returns the function that stops heeding them.
+ */
+export function heedStops(output: Writable, stop: (outputGone: boolean) => void): () => void {
+  const onSignal = (): void => stop(false);
+  const onError = (): void => stop(true);
+  output.on('error', onError);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    output.off('error', onError);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** One run of a reader (one topic): the core's events acted on, its output written in order. */
+export class ReaderRun {
   private readonly core: ReaderCore;
   private readonly driver: PacketDriver;
   private printed = 0;
@@ -72,11 +93,17 @@ class ReaderRun {
    */
   private readonly pieces: { text: Buffer; upTo: number }[] = [];
   private writing = false;
+  private resolve!: (outcome: ReaderOutcome) => void;
+  /** How it ended, once its last packets are out. */
+  readonly done = new Promise<ReaderOutcome>((resolve) => (this.resolve = resolve));
 
-  constructor(
+  static async open(opts: ReaderOptions): Promise<ReaderRun> {
+    return new ReaderRun(opts, await openClientTransport(opts.servers));
+  }
+
+  private constructor(
     private readonly opts: ReaderOptions,
     private readonly transport: PacketTransport,
-    private readonly resolve: (outcome: ReaderOutcome) => void,
   ) {
     this.core = new ReaderCore(
       {
@@ -95,6 +122,7 @@ class ReaderRun {
         ...(opts.group !== undefined && { group: opts.group }),
         ...(opts.presence !== undefined && { presence: opts.presence }),
         ...(opts.listTopics && { listTopics: true }),
+        ...(opts.watchTopics && { watchTopicsMs: opts.watchTopics.everyMs }),
         awaitPrinted: true,
         timeoutMs: opts.timeoutMs,
       },
@@ -104,10 +132,6 @@ class ReaderRun {
   }
 
   start(): void {
-    // EPIPE: whoever read our output has gone, and what it did not read is not confirmed.
-    this.opts.output.on('error', () => this.close(true));
-    process.on('SIGINT', this.onSignal);
-    process.on('SIGTERM', this.onSignal);
     this.driver.pump();
   }
 
@@ -115,8 +139,6 @@ class ReaderRun {
     if (this.outcome) return;
     this.outcome = outcome;
     this.driver.stop();
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
     // The last packets (a BYE) leave before the outcome is acted on (the process may exit on it).
     void this.transport.close().then(() => this.resolve(outcome));
   }
@@ -147,6 +169,7 @@ class ReaderRun {
         output.write(render.presence(e.changes));
         return undefined;
       case 'topics':
+        if (this.opts.watchTopics) return void this.opts.watchTopics.onTopics(e.topics);
         this.printed += e.topics.length;
         output.write(render.topics(e.topics));
         return undefined;
@@ -181,12 +204,11 @@ class ReaderRun {
     if (!this.writing) this.writeNext();
   }
 
-  private close(outputGone: boolean): void {
+  /** Stops (interrupted): what was printed is confirmed, unless the output is gone. */
+  close(outputGone: boolean): void {
     this.interrupted = true;
     if (this.core.closed) return;
     this.core.close(now(), outputGone);
     this.driver.pump();
   }
-
-  private readonly onSignal = (): void => this.close(false);
 }

@@ -23,3 +23,19 @@ test('the topics come page by page, each asked from after the last name; a lost 
   assert.deepEqual(done.map((d) => d.map((t) => t.topic)), [['a', 'b', 'c']]);
   assert.equal(lister.deadline, undefined, 'nothing more to ask');
 });
+
+test('watching: the list is asked for again, whole, that long after each one is in, and each is handed on', () => {
+  const sent: { requestId: number; after: string }[] = [];
+  const done: string[][] = [];
+  const lister = new TopicLister((t) => sent.push(t), (topics) => done.push(topics.map((t) => t.topic)), 500);
+  lister.start(0);
+  lister.onList({ kind: 'topic-list', sessionId: 1n, requestId: 1, more: false, topics: [info('a')] }, 10);
+  assert.equal(lister.deadline, 510);
+  lister.handleTimeout(509);
+  assert.equal(sent.length, 1, 'not before its time');
+  lister.handleTimeout(510);
+  assert.deepEqual(sent[1], { requestId: 2, after: '' }, 'from the first page again');
+  lister.onList({ kind: 'topic-list', sessionId: 1n, requestId: 2, more: false, topics: [info('a'), info('b')] }, 520);
+  assert.deepEqual(done, [['a'], ['a', 'b']], 'each list whole, not added to the one before');
+  assert.equal(lister.deadline, 1_020);
+});

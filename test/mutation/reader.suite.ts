@@ -3,3 +3,4 @@ import '../core/presence-tracker.test.js';
 import '../core/reader-core.test.js';
 import '../core/reassembly.test.js';
 import '../core/topic-lister.test.js';
+import '../core/topic-subscription.test.js';

@@ -64,8 +64,8 @@ export class ReaderCore implements SansIoCore {
     }
     this.observing = config.presence === 'who' || config.listTopics === true;
     if (config.listTopics) {
-      const done = (topics: TopicInfo[], now: number): void => void (this.events.push({ type: 'topics', topics }), this.startClosing(now));
-      this.lister = new TopicLister((t, now) => this.link.send({ kind: 'topics', sessionId: this.link.sessionId, ...t }, now), done);
+      const done = (topics: TopicInfo[], now: number): void => void (this.events.push({ type: 'topics', topics }), config.watchTopicsMs || this.startClosing(now));
+      this.lister = new TopicLister((t, now) => this.link.send({ kind: 'topics', sessionId: this.link.sessionId, ...t }, now), done, config.watchTopicsMs);
     }
     this.delivery = new Delivery(config.count, (e) => this.events.push(e), (upTo) => {
       if (!config.awaitPrinted) this.printed(upTo, this.now);

@@ -31,6 +31,8 @@ export interface ReaderConfig {
   group?: string;
   /** List the server's topics (`run-reader --topics`), and read no messages. */
   listTopics?: boolean;
+  /** With `listTopics`: list them again this long after each list, the session kept open (a pattern's reader). */
+  watchTopicsMs?: number;
   /** 'who': print the registry and stop (reads no messages); 'watch': also report who comes and goes. */
   presence?: 'who' | 'watch';
   presencePollMs?: number;
