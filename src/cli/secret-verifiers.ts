@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import type { Users } from '../core/server/authenticator.js';
+import type { TopicRights } from '../core/server/topic-rights.js';
 
 /**
  * What a users file keeps of a secret: a salted scrypt hash in the PHC string format,
@@ -58,6 +59,8 @@ export const CHECKS_PER_SECOND = 4;
 export class VerifiedUsers implements Users {
   private readonly cacheKey = randomBytes(32);
   private readonly checked = new Map<string, boolean>();
+  /** Users whose topics are limited (the users file's `read` and `write`); the others may use every topic. */
+  readonly topicRights = new Map<string, TopicRights>();
   private second = 0;
   private checks = 0;
 
@@ -73,6 +76,10 @@ export class VerifiedUsers implements Users {
 
   has(name: string): boolean {
     return this.entries.has(name);
+  }
+
+  rights(name: string): TopicRights | undefined {
+    return this.topicRights.get(name);
   }
 
   verify(name: string, secret: Buffer): boolean | 'busy' {

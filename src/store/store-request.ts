@@ -10,7 +10,8 @@ export type StoreRequest =
   | { op: 'read'; topic: string; from: number; limits: ReadLimits }
   | { op: 'readerStart'; topic: string; name: string }
   | { op: 'cursor'; topic: string; name: string }
-  | { op: 'topics'; after: string; max: number }
+  /** `only`: the topics these patterns match (a user's rights); absent: all. */
+  | { op: 'topics'; after: string; max: number; only?: string[] }
   /** Keys are names within their topics (core/server/log-end.ts `inTopic`). */
   | { op: 'saveCursors'; cursors: Map<string, number> }
   | { op: 'saveClient'; client: ClientRecord }
@@ -64,7 +65,7 @@ export async function runStoreRequest(stores: TopicStores, req: StoreRequest): P
     case 'cursor':
       return (await stores.of(req.topic)).cursor(req.name);
     case 'topics':
-      return stores.list(req.after, req.max);
+      return stores.list(req.after, req.max, req.only);
     case 'saveCursors':
       return saveCursorsByTopic(stores, req.cursors);
     case 'saveClient':

@@ -1,5 +1,5 @@
 import type { TopicInfo } from '../protocol/packets.js';
-import { DEFAULT_TOPIC, splitInTopic } from '../protocol/topics.js';
+import { anyMatches, DEFAULT_TOPIC, splitInTopic } from '../protocol/topics.js';
 import { StoreOpenError } from './store-errors.js';
 import type { ProducerBatch, Store } from './store.js';
 
@@ -57,9 +57,9 @@ export class TopicStores {
    * Up to `max` topics named after `after` (by name), each with its log's extent and last write: those
    * kept in the store and those opened since.
    */
-  async list(after: string, max: number): Promise<TopicInfo[]> {
+  async list(after: string, max: number, only?: readonly string[]): Promise<TopicInfo[]> {
     const names = new Set([...this.stores.keys(), ...(await this.kept())]);
-    const page = [...names].filter((t) => t > after).sort().slice(0, max);
+    const page = [...names].filter((t) => t > after && (only === undefined || anyMatches(only, t))).sort().slice(0, max);
     return Promise.all(page.map(async (topic) => describeTopic(topic, await this.of(topic))));
   }
 

@@ -83,6 +83,14 @@ describe('the users file', () => {
     assert.equal(loadUsers(file('private.json', { alice: hashSecret('a') })).exposed, false);
   });
 
+  test('an entry may limit the topics its user reads and writes (patterns); either list left out is every topic', () => {
+    const u = loadUsers(file('rights.json', { alice: hashSecret('a'), bob: { secret: 'b-secret', read: ['logs.>', 'main'], write: [] }, carol: { secret: 'c', write: ['chat.*'] } }));
+    assert.equal(u.users.verify('bob', Buffer.from('b-secret')), true);
+    assert.equal(u.users.rights('alice'), undefined);
+    assert.deepEqual(u.users.rights('bob'), { read: ['logs.>', 'main'], write: [] });
+    assert.deepEqual(u.users.rights('carol'), { write: ['chat.*'] });
+  });
+
   test('what cannot be used is one usage line (exit 2)', () => {
     const refused = (path: string, message: RegExp) =>
       assert.throws(() => loadUsers(path), (e: Error & { exitCode?: number }) => message.test(e.message) && e.exitCode === 2, message.source);
@@ -95,5 +103,9 @@ describe('the users file', () => {
     refused(file('number.json', { alice: 5 }), /the entry of alice must be a non-empty string/);
     refused(file('bad-verifier.json', { alice: '$scrypt$ln=15' }), /the entry of alice is not a verifier run-server --hash-secret makes/);
     refused(file('long.json', { alice: 'x'.repeat(256) }), /the secret of alice is over 255 bytes/);
+    refused(file('no-secret.json', { alice: { read: ['a'] } }), /the entry of alice must be a non-empty string, or an object with one as "secret"/);
+    refused(file('read-string.json', { alice: { secret: 'x', read: 'logs.>' } }), /"read" of alice must be a list of topic patterns/);
+    refused(file('bad-pattern.json', { alice: { secret: 'x', write: ['logs.>.x'] } }), /"write" of alice has 'logs\.>\.x': expected a topic in which/);
+    refused(file('unknown-key.json', { alice: { secret: 'x', admin: true } }), /the entry of alice has "admin": expected "secret", "read" and "write"/);
   });
 });

@@ -6,7 +6,7 @@ import { encode } from '../../src/protocol/codec.js';
 import { HANDSHAKE_PAYLOAD_BYTES_MIN, PROTOCOL_VERSION, RefuseCode, Role } from '../../src/protocol/constants.js';
 import { helloPrologue } from '../../src/protocol/handshake-payloads.js';
 import { NkInitiator } from '../../src/protocol/noise.js';
-import type { Hello, HelloWriter, Packet, Welcome } from '../../src/protocol/packets.js';
+import type { Hello, HelloReader, HelloWriter, Packet, Welcome } from '../../src/protocol/packets.js';
 import { recordHead } from '../../src/protocol/records.js';
 import { CLIENT, OTHER, ServerHarness, T0 } from './helpers.js';
 import { ENCRYPTED, SealedClient, trusting, type HelloFields } from './sealed-client.js';
@@ -239,6 +239,39 @@ test('a group named after another user is refused: only alice reads what is sent
   assert.ok((await new SealedClient(h, reader('alice', 'alice', 12), SECRETS.get('alice'), OTHER).signOn()).welcome, 'a user may read its own messages as a group');
   const other = await new SealedClient(h, reader('bob', 'jobs', 13), SECRETS.get('bob'), { address: '127.0.0.3', port: 40010 }).signOn();
   assert.ok(other.welcome, 'a group name that is nobody’s is open to every user');
+});
+
+test('rights per topic: a user limited to reading logs.> cannot write there, nor read elsewhere; it is shown only the topics it may use', async () => {
+  const rights = new Map([['bob', { read: ['logs.>'], write: [] }]]);
+  const h = new ServerHarness({ ...ENCRYPTED, users: { ...USERS, rights: (n: string) => rights.get(n) } });
+  const hosts = Array.from({ length: 8 }, (_, i) => ({ address: `127.0.2.${i + 1}`, port: 40000 + i }));
+  const as = (fields: HelloFields, user: string, i: number) => new SealedClient(h, fields, SECRETS.get(user), hosts[i]).signOn();
+  const reader = (name: string, nonce: number, topic?: string, more: Partial<Omit<HelloReader, 'cookie' | 'handshake'>> = {}): HelloFields => ({
+    kind: 'hello',
+    role: Role.Reader,
+    nonce,
+    name,
+    fromKind: 0,
+    fromId: 0,
+    ...(topic !== undefined && { topic }),
+    ...more,
+  });
+  // alice has no rights listed: every topic, as before rights existed.
+  assert.ok((await as({ ...writerHello('alice', 1), topic: 'chat.ops' }, 'alice', 0)).welcome);
+  assert.ok((await as({ ...writerHello('alice', 2), topic: 'logs.web' }, 'alice', 1)).welcome);
+  const write = (await as({ ...writerHello('bob', 3), topic: 'logs.web' }, 'bob', 2)).refuse;
+  assert.equal(write?.code, RefuseCode.Unauthorized);
+  assert.equal(write.reason, 'bob may not write to logs.web on this server');
+  assert.equal((await as(reader('bob', 4, 'chat.ops'), 'bob', 3)).refuse?.reason, 'bob may not read chat.ops on this server');
+  assert.equal((await as(reader('bob', 5), 'bob', 4)).refuse?.reason, 'bob may not read main on this server', 'the default topic is a topic like the others');
+  assert.ok((await as(reader('bob', 6, 'logs.web'), 'bob', 5)).welcome);
+  assert.ok((await as(reader('bob', 7, 'logs.db', { group: 'jobs' }), 'bob', 6)).welcome, 'a group member reads');
+  // An observer reads no topic: it signs on, and its list names only what bob may use.
+  const o = new SealedClient(h, reader('bob', 8, undefined, { role: Role.Observer }), SECRETS.get('bob'), hosts[7]);
+  assert.ok((await o.signOn()).welcome);
+  const [list] = await o.send({ kind: 'topics', sessionId: o.sessionId, requestId: 1, after: '' });
+  assert.ok(list?.kind === 'topic-list');
+  assert.deepEqual(list.topics.map((t) => t.topic), ['logs.db', 'logs.web']);
 });
 
 test('sealed replies still fit the datagram size of the path', async () => {

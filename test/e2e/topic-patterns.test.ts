@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -105,4 +105,41 @@ test('a pattern with no topic yet reads nothing and says "no messages" with --on
     assert.match(r.stderr, said);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   }
+});
+
+test('rights per topic: bob, allowed to read logs.> and to write nothing, cannot write there nor read chat.ops (one line, exit 4); his patterns and --topics see only what he may read', async (t) => {
+  const hash = async (name: string, secret: string): Promise<string> => {
+    const r = await run('run-server', ['--hash-secret', name], `${secret}\n`);
+    assert.equal(r.code, 0, r.stderr);
+    return (JSON.parse(r.stdout) as Record<string, string>)[name]!;
+  };
+  const users = join(root, 'users.json');
+  writeFileSync(users, JSON.stringify({ alice: await hash('alice', 'alice-secret'), bob: { secret: await hash('bob', 'bob-secret'), read: ['logs.>'], write: [] } }));
+  chmodSync(users, 0o600);
+  const server = await startServer(['--users', users]);
+  t.after(() => server.stop());
+  const p = ['-p', String(server.port)];
+  const alice = { RELAY_SECRET: 'alice-secret' };
+  const bob = { RELAY_SECRET: 'bob-secret' };
+  for (const [topic, text] of [['logs.web', 'GET /\n'], ['chat.ops', 'deploying now\n']]) {
+    const w = await run('run-writer', ['-u', 'alice', '-t', topic!, ...p], text, alice);
+    assert.equal(w.code, 0, `alice writes anywhere: ${w.stderr}`);
+  }
+  for (const [cmd, args, said] of [
+    ['run-writer', ['-t', 'logs.web'], 'bob may not write to logs.web on this server'],
+    ['run-reader', ['-t', 'chat.ops', '--once'], 'bob may not read chat.ops on this server'],
+    ['run-reader', ['--once'], 'bob may not read main on this server'],
+  ] as const) {
+    const r = await run(cmd, ['-u', 'bob', ...args, ...p], 'x\n', bob);
+    assert.equal(r.code, 4, `${cmd} ${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(said));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  const logs = await run('run-reader', ['-u', 'bob', '-t', '>', '--from', 'earliest', '--once', '--format', 'raw', ...p], '', bob);
+  assert.equal(logs.code, 0, logs.stderr);
+  assert.equal(logs.stdout, 'GET /\n', "'>' is every topic bob may read: the logs, not the chat");
+  const listed = await run('run-reader', ['-u', 'bob', '--topics', '--format', 'json', ...p], '', bob);
+  assert.deepEqual(jsonLines(listed.stdout).map((x) => x['topic']), ['logs.web']);
+  const all = await run('run-reader', ['-u', 'alice', '--topics', '--format', 'json', ...p], '', alice);
+  assert.deepEqual(jsonLines(all.stdout).map((x) => x['topic']), ['chat.ops', 'logs.web', 'main']);
 });

@@ -1,5 +1,7 @@
 import { RefuseCode, Role } from '../../protocol/constants.js';
 import type { Hello } from '../../protocol/packets.js';
+import { DEFAULT_TOPIC } from '../../protocol/topics.js';
+import { mayUse, type TopicRights } from './topic-rights.js';
 
 /**
  * Authenticated mode's users: their names, and a check of a secret against what the server keeps (a
@@ -8,6 +10,8 @@ import type { Hello } from '../../protocol/packets.js';
 export interface Users {
   has(name: string): boolean;
   verify(name: string, secret: Buffer): boolean | 'busy';
+  /** What the user may read and write; undefined: every topic. */
+  rights?(name: string): TopicRights | undefined;
 }
 
 export type HelloCheck = { ok: true; proven: boolean } | { ok: false; code: RefuseCode; reason: string };
@@ -33,6 +37,14 @@ export class Authenticator {
     if (h.role !== Role.Writer && h.group !== undefined && h.group !== h.name && this.users.has(h.group)) {
       // A group reads what is sent to its name: a user's name as a group would open that user's messages.
       return { ok: false, code: RefuseCode.Unauthorized, reason: `${h.group} is a user: only ${h.group} may read what is sent to ${h.group}; choose another group name` };
+    }
+    // An observer (--who, --topics) reads no topic: what it is shown is filtered instead.
+    const topic = h.topic ?? DEFAULT_TOPIC;
+    if (h.role === Role.Writer && !mayUse(this.users.rights?.(h.name), 'write', topic)) {
+      return { ok: false, code: RefuseCode.Unauthorized, reason: `${h.name} may not write to ${topic} on this server` };
+    }
+    if (h.role === Role.Reader && !mayUse(this.users.rights?.(h.name), 'read', topic)) {
+      return { ok: false, code: RefuseCode.Unauthorized, reason: `${h.name} may not read ${topic} on this server` };
     }
     return { ok: true, proven: true };
   }

@@ -10,6 +10,8 @@ import type { LogEnds } from './log-end.js';
 import type { Outbox } from './outbox.js';
 import type { PresenceJournal } from './presence-journal.js';
 import type { Session, SessionTable } from './sessions.js';
+import type { Users } from './authenticator.js';
+import { visibleTopics } from './topic-rights.js';
 
 /**
  * Answers to WHO (changes since the asker's version when the journal still has them, else the registry
@@ -22,6 +24,7 @@ export class PresenceReplies {
     private readonly journal: PresenceJournal,
     private readonly cursors: CursorSaver,
     private readonly logs: LogEnds,
+    private readonly users: Users | undefined,
   ) {}
 
   /**
@@ -45,7 +48,9 @@ export class PresenceReplies {
   onTopics(s: Session, t: Topics): void {
     const budget = s.datagramBytes - (s.cipher ? RECORD_OVERHEAD : 0) - TOPIC_LIST_HEADER_BYTES;
     const max = Math.max(1, Math.floor(budget / TOPIC_INFO_BYTES_MAX));
-    this.out.call({ op: 'topics', after: t.after, max: max + 1 }, (ok, topics) => {
+    // A user whose topics are limited is shown those it may read or write, and no other name.
+    const only = visibleTopics(this.users?.rights?.(s.name));
+    this.out.call({ op: 'topics', after: t.after, max: max + 1, ...(only && { only }) }, (ok, topics) => {
       if (!ok) return this.out.storeError('topics', topics);
       if (!this.sessions.isLive(s)) return;
       this.out.sendTo(s, { kind: 'topic-list', sessionId: s.id, requestId: t.requestId, more: topics.length > max, topics: topics.slice(0, max) });

@@ -85,7 +85,7 @@ export class ServerCore implements SansIoCore {
       stored: (topics) => this.fetches.wake(topics, this.groupFetches),
       superseded: (w, now) => this.endSession(w, 'superseded', now),
     });
-    this.presenceReplies = new PresenceReplies(this.out, this.sessions, this.presence, this.cursors, this.logs);
+    this.presenceReplies = new PresenceReplies(this.out, this.sessions, this.presence, this.cursors, this.logs, config.users);
     this.start = new SessionStart(config, this.out, this.sessions, this.claims, this.logs, this.cursors, this.groupFetches, {
       open: (s, resume, missed) => this.open(s, resume, missed),
       openFailed: (s, op, error) => this.openFailed(s, op, error),
