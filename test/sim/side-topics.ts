@@ -1,11 +1,14 @@
 import { addressKey, type Address } from '../../src/core/address.js';
 import { ReaderCore, READER_DEFAULTS, type Message } from '../../src/core/reader/reader-core.js';
+import { TopicSubscription } from '../../src/core/reader/topic-subscription.js';
 import { WRITER_DEFAULTS, WriterCore } from '../../src/core/writer/writer-core.js';
 import { FromKind } from '../../src/protocol/constants.js';
 import type { SimWorld } from './world.js';
 
 /** The group name the main workload's members use too: in another topic it is another group. */
 const GROUP = 'g';
+/** The reader of every side topic by a pattern: a session per topic it finds in the server's lists. */
+const PATTERN_READER = 'sp';
 
 interface SideWriter {
   topic: string;
@@ -32,8 +35,10 @@ interface SideReader {
 /**
  * Topics beside the main workload's (the default topic), on the same servers, through the same faults:
  * each side topic has writers of its own, a reader from its start, and one of them a queue group named as
- * the main workload's. Checked as the run goes: a reader prints only its topic's lines, each writer's in
- * order, ids rising, nothing twice; at the end every line of the topic, once, in its topic's log only.
+ * the main workload's; and a reader of them all by a pattern (`side.>`), which finds them in the server's
+ * lists of topics as they are created. Checked as the run goes: a reader prints only its topic's lines,
+ * each writer's in order, ids rising, nothing twice; at the end every line of the topic, once, in its
+ * topic's log only, and the pattern's reader has found every side topic and read all of each.
  */
 export class SideTopics {
   readonly writers: SideWriter[] = [];
@@ -42,6 +47,9 @@ export class SideTopics {
   /** Lines per topic, and the ids each topic's group has taken: kept as the run goes, asked after every event. */
   private readonly totals = new Map<string, number>();
   private readonly groupTaken = new Map<string, Set<number>>();
+  private readonly subscription = new TopicSubscription(['side.>']);
+  /** The pattern reader's observer session, listing the topics again and again. */
+  private readonly lister: { core: ReaderCore; addr: Address } | undefined;
 
   constructor(
     private readonly world: SimWorld,
@@ -56,10 +64,11 @@ export class SideTopics {
       if (t === 1) for (let m = 1; m <= 2; m++) this.readers.push(this.reader(topic, `s${t}m${m}`, GROUP));
       this.totals.set(topic, this.writers.filter((w) => w.topic === topic).reduce((n, w) => n + w.lines.length, 0));
     }
+    if (count > 0) this.lister = this.topicLister();
   }
 
   get cores(): { nextDeadline(): number | undefined; handleTimeout(now: number): void }[] {
-    return [...this.writers.map((w) => w.core), ...this.readers.map((r) => r.core)];
+    return [...this.writers.map((w) => w.core), ...this.readers.map((r) => r.core), ...(this.lister ? [this.lister.core] : [])];
   }
 
   /** Lines in bursts, as the main workload's writers get them. */
@@ -92,6 +101,22 @@ export class SideTopics {
         if (e.type === 'refused') world.fail(`${r.topic}/${r.name} refused: ${e.reason}`);
       }
     }
+    if (this.lister) this.pumpLister(this.lister);
+  }
+
+  private pumpLister(lister: { core: ReaderCore; addr: Address }): void {
+    const { world } = this;
+    for (let t = lister.core.pollTransmit(); t; t = lister.core.pollTransmit()) world.net.send(world.now, lister.addr, t.to, t.data);
+    for (let e = lister.core.pollEvent(); e; e = lister.core.pollEvent()) {
+      if (e.type === 'refused') world.fail(`${PATTERN_READER}'s topic lister refused: ${e.reason}`);
+      if (e.type === 'closed') world.fail(`${PATTERN_READER}'s topic lister closed: it watches for as long as the reader runs`);
+      if (e.type !== 'topics') continue;
+      const names = e.topics.map((t) => t.topic);
+      if (names.some((t, i) => i > 0 && t <= names[i - 1]!)) world.fail(`topics listed out of order: ${names.join(' ')}`);
+      const next = this.subscription.offer(names);
+      if (next.over.length > 0) world.fail(`${PATTERN_READER}: over the bound with ${next.over.join(' ')}`);
+      for (const topic of next.topics) this.readers.push(this.reader(topic, PATTERN_READER));
+    }
   }
 
   /** Every side reader has every line of its topic (a group: its members together). */
@@ -105,6 +130,9 @@ export class SideTopics {
     for (const r of this.readers) {
       const total = this.totals.get(r.topic)!;
       if (r.group === undefined && r.ids.size < total) out.push(`${r.topic}/${r.name} has ${r.ids.size} of ${total}`);
+    }
+    if (this.lister) {
+      for (const topic of this.totals.keys()) if (!this.subscription.topics.includes(topic)) out.push(`${PATTERN_READER} has not found ${topic}`);
     }
     for (const [topic, taken] of this.groupTaken) {
       if (taken.size < this.totals.get(topic)!) out.push(`${topic} group ${GROUP} has ${taken.size} of ${this.totals.get(topic)}`);
@@ -189,6 +217,26 @@ export class SideTopics {
     if (group !== undefined && !this.groupTaken.has(topic)) this.groupTaken.set(topic, new Set());
     world.nodes.set(addressKey(addr), (data, from) => core.handleDatagram(data, from, world.now));
     return r;
+  }
+
+  private topicLister(): { core: ReaderCore; addr: Address } {
+    const { world } = this;
+    const addr = this.address();
+    const core = new ReaderCore(
+      {
+        ...READER_DEFAULTS,
+        name: PATTERN_READER,
+        servers: world.serverList(this.port),
+        nonce: this.port,
+        fromKind: FromKind.Latest,
+        listTopics: true,
+        watchTopicsMs: 1_000,
+        ...world.credentials(PATTERN_READER),
+      },
+      world.now,
+    );
+    world.nodes.set(addressKey(addr), (data, from) => core.handleDatagram(data, from, world.now));
+    return { core, addr };
   }
 
   private address(): Address {
