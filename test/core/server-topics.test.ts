@@ -124,3 +124,16 @@ test("TOPICS is answered a datagram's worth at a time, by name, each topic with 
   assert.deepEqual(seen[3], { topic: names[3], messages: 4, bytes: 12, first: 1, next: 5, lastWrite: T0 + 3 });
   assert.deepEqual(seen.at(-1), { topic: DEFAULT_TOPIC, messages: 0, bytes: 0, first: 1, next: 1, lastWrite: 0 });
 });
+
+test('a direct message is delivered within the topic it is written to: its reader there gets it, the same name reading another topic does not', async () => {
+  const h = new ServerHarness();
+  const w = await welcome(h, { ...helloWriter('carol', 1, 1n), topic: 'chat.ops' }, CLIENT);
+  const direct = encode({ kind: 'data', sessionId: w.sessionId, seq: 1, entries: [{ more: false, continued: false, text: Buffer.from('for bob'), to: 'bob' }] });
+  await h.deliver(direct, CLIENT, T0);
+  const here = await welcome(h, { ...helloReader('bob', 5), topic: 'chat.ops' }, OTHER);
+  assert.deepEqual(texts(await h.deliver(fetch(here.sessionId, 1, 1), OTHER, T0)), ['1:for bob']);
+  const elsewhere = await welcome(h, { ...helloReader('bob', 6), topic: 'chat.dev' }, HOST_3);
+  assert.deepEqual(texts(await h.deliver(fetch(elsewhere.sessionId, 1, 1), HOST_3, T0)), []);
+  const dave = await welcome(h, { ...helloReader('dave', 7), topic: 'chat.ops' }, HOST_4);
+  assert.deepEqual(texts(await h.deliver(fetch(dave.sessionId, 1, 1), HOST_4, T0)), [], 'nor anyone else in its topic');
+});
