@@ -88,6 +88,8 @@ echo "ops reads logs.web, then logs.db (ids start at 1 in each), then the room: 
 run-reader --username ops --topic logs.web --from earliest --once --format json --log-level warn
 run-reader --username ops --topic logs.db --from earliest --once --format json --log-level warn
 run-reader --username ops --topic chat.ops --from earliest --once --log-level warn
+echo "audit reads every log stream by a pattern, logs.> (each line names its topic), and no chat"
+run-reader --username audit --topic 'logs.>' --from earliest --once --log-level warn
 
 step "What the server counted, from its Prometheus metrics ($status_page""metrics)"
 node -e "fetch(process.argv[1] + 'metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => /^relay_(messages_stored_total|commits_total|sessions_opened_total|log_messages\\{bound=\"next)/.test(l)).join('\\n')))" "$status_page"

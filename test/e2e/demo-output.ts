@@ -33,6 +33,9 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     /run-chat over TCP/,
     /-- stored; bob is offline: it is kept for bob until bob is back/,
     /carol \(direct to bob\): a direct one/,
+    /"topic":"logs\.db","id":1,.*"from":"db1","text":"slow query 2\.1 s"/,
+    /then the room: no log line in it\n[^]*\d\d:\d\d:\d\d carol: deploying now\n/,
+    /audit reads every log stream by a pattern[^]*\d\d:\d\d:\d\d logs\.(web web1: GET \/ 200|db db1: slow query 2\.1 s)\n/,
     /^relay_messages_stored_total 2\d$/m,
     /^relay_log_messages\{bound="next"\} 2\d$/m,
     /shipper \[app\.log\]: boot\n.*shipper \[app\.log\]: request 1\n.*shipper \[app\.log\]: request 2\n.*shipper \[app\.log\.1\]: request 3\n.*shipper \[app\.log\]: request 4\n/,
@@ -41,6 +44,9 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
   ]) {
     assert.match(out, shown);
   }
+  // The pattern's reader got the three log lines, each naming its topic, and not the room's line.
+  const audit = /audit reads every log stream by a pattern[^\n]*\n((?:.*\n){3})/.exec(out)?.[1] ?? '';
+  assert.deepEqual(audit.split('\n').filter(Boolean).map((l) => l.slice(20)).sort(), ['logs.db db1: slow query 2.1 s', 'logs.web web1: GET / 200', 'logs.web web1: GET /api 500']);
   // The queue group's workers took the nine jobs between them, each once.
   const jobs = [...out.matchAll(/^w\d took: (.*)$/gm)].flatMap((m) => m[1]!.split(',').filter(Boolean));
   assert.deepEqual(jobs.sort(), Array.from({ length: 9 }, (_, i) => `job ${i + 1}`).sort());
