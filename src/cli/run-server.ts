@@ -9,6 +9,8 @@ import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { TCP_DEFAULTS, type TcpLimits } from '../io/tcp-listener.js';
 import { openStore, StoreOpenError, topicStores, type StoreOptions } from '../store/open-store.js';
+import { parseRetentionRule } from './retention-rules.js';
+import { NO_RETENTION } from '../store/store.js';
 import type { TopicStores } from '../store/topic-stores.js';
 import { Monitor } from '../monitor/monitor.js';
 import { startHttpMonitor, type HttpMonitor } from '../monitor/http-monitor.js';
@@ -70,6 +72,11 @@ const parse = (argv: string[]) =>
     .option('retain-messages', { type: 'number', default: 0, describe: 'Keep the newest N messages (0: all)' })
     .option('retain-bytes', { type: 'number', default: 0, describe: 'Keep at most this many bytes of text (0: no limit)' })
     .option('retain-seconds', { type: 'number', default: 0, describe: 'Keep messages at most this old (0: no limit)' })
+    .option('retain', {
+      type: 'string',
+      array: true,
+      describe: "A retention of their own for the topics a pattern names, e.g. 'logs.>:messages=1000000,seconds=604800' (limits not given are the server's); repeat it for more: the first that names a topic is its",
+    })
     .option('max-message-bytes', { type: 'number', default: SERVER_DEFAULTS.maxMessageBytes, describe: 'Longest message accepted' })
     .option('datagram-bytes', {
       type: 'number',
@@ -234,6 +241,7 @@ function checkArgs(args: Args): {
   for (const k of ['retain-messages', 'retain-bytes', 'retain-seconds'] as const) {
     if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
   }
+  for (const rule of args.retain ?? []) parseRetentionRule(rule, NO_RETENTION);
   const maxMessageBytes = args['max-message-bytes'];
   if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > MESSAGE_BYTES_MAX) {
     throw usage(`invalid --max-message-bytes '${maxMessageBytes}': expected 1 to ${MESSAGE_BYTES_MAX}`);
@@ -302,10 +310,12 @@ async function serveHttp(at: HttpAddress, monitor: Monitor): Promise<HttpMonitor
 const storeKindOf = (spec: string): string => (spec.startsWith('redis') ? 'redis' : spec);
 
 function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<TopicStores> {
+  const retention = { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 };
   const opts: StoreOptions = {
     spec: args.store,
     dataDir: args['data-dir'],
-    retention: { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 },
+    retention,
+    retentionRules: (args.retain ?? []).map((r) => parseRetentionRule(r, retention)),
     fsync: args.fsync,
     acceptEmptyLog: args['accept-empty-log'],
     onDamage: (e) => logger.error({ firstId: e.firstId, lastId: e.lastId }, `${e.message}: skipped; readers are told they missed them (run-server --recover-to copies what is intact)`),

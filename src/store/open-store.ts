@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isValidTopic } from '../protocol/topics.js';
+import { DEFAULT_TOPIC, isValidTopic } from '../protocol/topics.js';
 import { MemoryStore } from './memory-store.js';
 import { DEFAULT_PREFIX } from './redis-url.js';
 import { TopicStores } from './topic-stores.js';
@@ -8,13 +8,17 @@ import type { RedisStatus } from './redis-store.js';
 import type { RecordDamagedError } from './sqlite-integrity.js';
 import { StoreOpenError } from './store-errors.js';
 import type { RetentionLimits, Store } from './store.js';
+import { retentionOf, type RetentionRule } from './topic-retention.js';
 
 export { StoreOpenError };
 
 export interface StoreOptions {
   spec: string;
   dataDir: string;
+  /** The server's retention: of every topic no rule names. */
   retention: RetentionLimits;
+  /** Topics with a retention of their own (the first rule that names a topic is its). */
+  retentionRules?: readonly RetentionRule[];
   fsync: boolean;
   /** sqlite: start on an empty database although the data directory once held a longer log. */
   acceptEmptyLog?: boolean;
@@ -29,13 +33,17 @@ export interface StoreOptions {
  * keeps the default topic's log; each other topic's log is a store of the same kind, opened by `openTopic`.
  */
 export async function openStore(opts: StoreOptions): Promise<Store> {
-  if (opts.spec === 'memory') return new MemoryStore(opts.retention);
+  return openStoreOf(opts, retentionOf(DEFAULT_TOPIC, opts.retention, opts.retentionRules));
+}
+
+async function openStoreOf(opts: StoreOptions, retention: RetentionLimits): Promise<Store> {
+  if (opts.spec === 'memory') return new MemoryStore(retention);
   // Each driver is loaded only when asked for: the Redis client alone takes longer to load than Node to start.
   if (opts.spec === 'sqlite') {
     const { SqliteStore } = await import('./sqlite-store.js');
     return new SqliteStore({
       dataDir: opts.dataDir,
-      retention: opts.retention,
+      retention,
       fsync: opts.fsync,
       ...(opts.acceptEmptyLog !== undefined && { acceptEmptyLog: opts.acceptEmptyLog }),
       ...(opts.onDamage && { onDamage: opts.onDamage }),
@@ -43,7 +51,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   }
   if (/^rediss?:\/\//.test(opts.spec)) {
     const { RedisStore } = await import('./redis-store.js');
-    return RedisStore.open({ url: opts.spec, retention: opts.retention, ...(opts.onStatus && { onStatus: opts.onStatus }) });
+    return RedisStore.open({ url: opts.spec, retention, ...(opts.onStatus && { onStatus: opts.onStatus }) });
   }
   throw new StoreOpenError(`unknown store '${opts.spec}': expected sqlite, memory or redis://host:port[/db]`);
 }
@@ -55,8 +63,9 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
  */
 export function openTopic(opts: StoreOptions, topic: string): Promise<Store> {
   const dataDir = join(opts.dataDir, TOPICS_DIR, topic);
-  if (opts.spec.startsWith('redis')) return openStore({ ...opts, spec: withPrefixOf(opts.spec, topic), dataDir });
-  return openStore({ ...opts, dataDir });
+  const retention = retentionOf(topic, opts.retention, opts.retentionRules);
+  if (opts.spec.startsWith('redis')) return openStoreOf({ ...opts, spec: withPrefixOf(opts.spec, topic), dataDir }, retention);
+  return openStoreOf({ ...opts, dataDir }, retention);
 }
 
 /** Where the sqlite store keeps topics' databases, under its data directory. */

@@ -97,3 +97,22 @@ test('--topics goes alone: with --topic, --who, --once or raw it is a usage erro
     assert.match(r.stderr, /--topics prints the topics and exits/);
   }
 });
+
+test("--retain: the topics a pattern names keep what their rule says, the others what the server's options say; a bad rule is one line, exit 2", async (t) => {
+  const server = await startServer(['--store', 'sqlite', '--data-dir', join(root, 'retain'), '--retain', 'logs.>:messages=5', '--retain-messages', '8']);
+  t.after(() => server.stop());
+  const p = ['-p', String(server.port)];
+  for (const topic of ['logs.web', 'chat.ops']) {
+    const w = await run('run-writer', ['-u', 'w', '-t', topic, ...p], tagged(topic, 1, 20));
+    assert.equal(w.code, 0, w.stderr);
+  }
+  const listed = jsonLines((await run('run-reader', ['-u', 'x', '--topics', '--format', 'json', ...p])).stdout);
+  assert.deepEqual(listed.map((x) => [x['topic'], x['messages'], x['firstId']]), [['chat.ops', 8, 13], ['logs.web', 5, 16], ['main', 0, 1]]);
+  const logs = await run('run-reader', ['-u', 'r', '-t', 'logs.web', '--from', 'earliest', '--once', '--format', 'raw', ...p]);
+  assert.equal(logs.stdout, tagged('logs.web', 16, 20));
+
+  const bad = await run('run-server', ['--port', '0', '--retain', 'logs.>']);
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /invalid --retain 'logs\.>': expected PATTERN:LIMIT/);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+});

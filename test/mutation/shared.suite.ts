@@ -13,4 +13,5 @@ import '../cli/chat-room.test.js';
 import '../cli/format.test.js';
 import '../cli/server-identity.test.js';
 import '../cli/users-file.test.js';
+import '../cli/retention-rules.test.js';
 import '../io/line-splitter.test.js';

@@ -1,4 +1,5 @@
 import type { Message } from '../../src/core/reader/reader-core.js';
+import { DEFAULT_TOPIC } from '../../src/protocol/topics.js';
 import type { ProducerBatch, StoredMessage } from '../../src/store/store.js';
 import type { SimReader, SimWorld, SimWriter } from './world.js';
 
@@ -15,10 +16,11 @@ export class KnownLog {
   constructor(private readonly world: SimWorld) {}
 
   /** With retention, the log is known from what each append stored (a scan would miss what was trimmed at once). */
-  recordAppend(batches: ProducerBatch[], firstIds: (number | null)[]): void {
+  recordAppend(batches: (ProducerBatch & { topic: string })[], firstIds: (number | null)[]): void {
     batches.forEach((b, i) => {
       const first = firstIds[i];
-      if (first === null || first === undefined) return;
+      // The log of the default topic: the side topics' batches have ids of their own.
+      if (first === null || first === undefined || b.topic !== DEFAULT_TOPIC) return;
       b.messages.forEach((m, k) => this.add({ ...m, id: first + k }));
     });
   }

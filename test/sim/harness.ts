@@ -58,8 +58,8 @@ export async function runSimulation(seed: number, override: Partial<SimOptions> 
   if (opts.onceRuns) world.readers.push(world.newReader('o1', { once: true }, 0));
   // A group's members share one server list (docs/SCALING.md: a group is coordinated by its server).
   for (let i = 0; i < opts.groupMembers; i++) world.readers.push(world.newReader(`m${i + 1}`, { group: 'g' }, 0));
-  // Side topics read what is kept (with retention a reader may miss lines: the main workload checks that).
-  const side = new SideTopics(world, opts.retainMessages > 0 ? 0 : opts.sideTopics);
+  // Side topics keep everything, whatever the default topic's retention (a rule of their own): every line is read.
+  const side = new SideTopics(world, opts.sideTopics);
   clients.feedWriters();
   side.feed();
   faults.plan();

@@ -11,6 +11,8 @@ import { FromKind } from '../../src/protocol/constants.js';
 import type { KeyPair, NoiseCrypto } from '../../src/protocol/noise.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { TopicStores } from '../../src/store/topic-stores.js';
+import { retentionOf } from '../../src/store/topic-retention.js';
+import { DEFAULT_TOPIC } from '../../src/protocol/topics.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { NO_RETENTION, type Store } from '../../src/store/store.js';
 import { EventQueue } from './event-queue.js';
@@ -210,9 +212,14 @@ export class SimWorld {
     this.sqliteDir = opts.store === 'sqlite' ? mkdtempSync(join(tmpdir(), 'relay-sim-')) : undefined;
     const retention = opts.retainMessages > 0 ? { ...NO_RETENTION, messages: opts.retainMessages } : NO_RETENTION;
     const dir = this.sqliteDir;
-    const open = (dataDir: string | undefined): Store => (dataDir ? new SqliteStore({ dataDir, retention, fsync: false }) : new MemoryStore(retention));
-    this.store = open(dir);
-    this.stores = new TopicStores(this.store, async (topic) => open(dir && join(dir, 'topics', topic)));
+    // The side topics keep everything, whatever the default topic's retention (run-server --retain 'side.>:…').
+    const rules = [{ pattern: 'side.>', limits: NO_RETENTION }];
+    const open = (dataDir: string | undefined, topic: string): Store => {
+      const limits = retentionOf(topic, retention, rules);
+      return dataDir ? new SqliteStore({ dataDir, retention: limits, fsync: false }) : new MemoryStore(limits);
+    };
+    this.store = open(dir, DEFAULT_TOPIC);
+    this.stores = new TopicStores(this.store, async (topic) => open(dir && join(dir, 'topics', topic), topic));
     this.servers = Array.from({ length: opts.servers }, (_, i) => ({ addr: serverAddress(i), core: this.newServerCore(), epoch: 0, down: false, storeResultAt: this.now }));
     this.net = new SimNetwork(rng, (at, fn) => this.schedule(at, fn), (to, from, data) => this.nodes.get(addressKey(to))?.(data, from));
     for (const sv of this.servers) {
