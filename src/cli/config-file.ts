@@ -9,7 +9,7 @@ import { ExitCode, UserError } from './exit-codes.js';
  */
 export const CONFIG_KEYS: ReadonlySet<string> = new Set([
   // run-server
-  'host', 'store', 'data-dir', 'fsync', 'accept-empty-log', 'recover-to', 'retain-messages', 'retain-bytes', 'retain-seconds',
+  'host', 'store', 'data-dir', 'fsync', 'accept-empty-log', 'recover-to', 'retain-messages', 'retain-bytes', 'retain-seconds', 'retain',
   'max-message-bytes', 'datagram-bytes', 'session-timeout', 'users', 'max-sessions', 'max-topics', 'handshake-rate', 'message-rate',
   'http', 'stats-interval', 'forget-after', 'tcp-max-connections', 'tcp-max-per-host', 'tcp-idle-timeout', 'key-file', 'hash-secret',
   // the clients
@@ -35,7 +35,7 @@ const bad = (path: string, why: string): UserError => new UserError(`config file
  * The options a config file gives: a JSON object of long option names and their values. A file at the
  * default location that is not there gives none; one named by --config must be there.
  */
-export function readConfigFile(path: string, warn: (line: string) => void): Record<string, string | number | boolean> {
+export function readConfigFile(path: string, warn: (line: string) => void): Record<string, string | number | boolean | string[]> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -51,15 +51,16 @@ export function readConfigFile(path: string, warn: (line: string) => void): Reco
     throw bad(path, `not valid JSON (${(err as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad(path, 'expected one JSON object of option names and values');
-  const options: Record<string, string | number | boolean> = {};
+  const options: Record<string, string | number | boolean | string[]> = {};
   const unknown: string[] = [];
   for (const [key, value] of Object.entries(parsed)) {
     if (!CONFIG_KEYS.has(key)) {
       unknown.push(key);
       continue;
     }
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw bad(path, `'${key}' must be a string, a number or true/false`);
+    const strings = Array.isArray(value) && value.every((v) => typeof v === 'string');
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean' && !strings) {
+      throw bad(path, `'${key}' must be a string, a number, true/false, or a list of strings`);
     }
     options[key] = value;
   }

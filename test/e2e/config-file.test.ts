@@ -77,7 +77,7 @@ test('a key no command takes is warned of once and ignored; a malformed or missi
   for (const [name, content, why] of [
     ['broken.json', '{"port": 12345,', /not valid JSON/],
     ['list.json', '[1, 2]', /expected one JSON object/],
-    ['nested.json', '{"port": {"number": 1}}', /'port' must be a string, a number or true\/false/],
+    ['nested.json', '{"port": {"number": 1}}', /'port' must be a string, a number, true\/false, or a list of strings/],
     ['badport.json', '{"port": "twelve"}', /invalid port 'twelve'/],
   ] as const) {
     const r = await run('run-reader', ['-u', 'r', '--config', file(name, content)]);
@@ -85,6 +85,10 @@ test('a key no command takes is warned of once and ignored; a malformed or missi
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, why);
   }
+  // A list of strings is taken where an option is given more than once (run-server --retain).
+  const rules = await run('run-server', ['--port', '0', '--config', file('retain.json', { retain: ['logs.>:messages=5', 'chat.>'] })]);
+  assert.equal(rules.code, 2, rules.stderr);
+  assert.match(rules.stderr, /invalid --retain 'chat\.>': expected PATTERN:LIMIT/);
   const missing = await run('run-server', ['--config', join(dir, 'nowhere.json')]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^run-server: config file .*nowhere\.json: no such file/);
