@@ -2,7 +2,7 @@ import type { Address } from '../core/address.js';
 import { READER_DEFAULTS, ReaderCore, type Message, type ReaderEvent } from '../core/reader/reader-core.js';
 import { WRITER_DEFAULTS, WriterCore, type WriterEvent } from '../core/writer/writer-core.js';
 import { FromKind } from '../protocol/constants.js';
-import type { PresenceEntry } from '../protocol/packets.js';
+import type { PresenceEntry, TopicInfo } from '../protocol/packets.js';
 import { now } from './clock.js';
 import type { ClientEncryption } from '../core/client/client-cipher.js';
 import { randomId, randomNonce } from './random.js';
@@ -79,6 +79,32 @@ const CLOSE_WAIT_MS = 3_000;
 export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<Chat> {
   const transports = await Promise.all([openClientTransport(opts.servers), openClientTransport(opts.servers)]);
   return new Promise<Chat>((resolve, reject) => new ChatSessions(opts, events, transports, resolve, reject));
+}
+
+/** The server's topics (the chat's /rooms): an observer session lists them, then signs off. */
+export async function listRooms(opts: ChatOptions): Promise<TopicInfo[]> {
+  const transport = await openClientTransport(opts.servers);
+  const credentials = { ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }), ...(opts.encryption && { encryption: opts.encryption }) };
+  const core = new ReaderCore(
+    { ...READER_DEFAULTS, name: opts.name, servers: opts.servers, nonce: randomNonce(), fromKind: FromKind.Latest, listTopics: true, timeoutMs: opts.timeoutMs, ...credentials },
+    now(),
+  );
+  return new Promise<TopicInfo[]>((resolve, reject) => {
+    let topics: TopicInfo[] = [];
+    let failed: ChatEnded | undefined;
+    const driver = new PacketDriver(transport, core, () => {
+      for (let e = core.pollEvent(); e; e = core.pollEvent()) {
+        if (e.type === 'topics') topics = e.topics;
+        else if (e.type === 'refused') failed ??= new ChatEnded({ kind: 'refused', reason: e.reason, byServer: e.byServer });
+        else if (e.type === 'failed') failed ??= new ChatEnded({ kind: 'no-answer' });
+        if (e.type !== 'closed' && !failed) continue;
+        driver.stop();
+        void transport.close().then(() => (failed ? reject(failed) : resolve(topics)));
+        return;
+      }
+    });
+    driver.pump();
+  });
 }
 
 class ChatSessions implements Chat {

@@ -116,3 +116,23 @@ test("--retain: the topics a pattern names keep what their rule says, the others
   assert.match(bad.stderr, /invalid --retain 'logs\.>': expected PATTERN:LIMIT/);
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
 });
+
+test('chat rooms: /join talks in another room (lines typed meanwhile go there), /rooms lists them, /leave goes back; a room the server refuses leaves the chat where it was', async (t) => {
+  const server = await startServer(['--max-topics', '3']);
+  t.after(() => server.stop());
+  const p = ['-p', String(server.port)];
+  const chat = await run('run-chat', ['-u', 'carol', '-t', 'chat.ops', ...p], 'in ops\n/join chat.dev\nin dev\n/rooms\n/leave\nback in ops\n/join chat.x\nstill in ops?\n/join bad..name\n/leave\n');
+  assert.equal(chat.code, 0, chat.stderr);
+  const out = chat.stdout;
+  assert.match(out, /connected to .* as carol, in chat\.ops/);
+  assert.match(out, /-- you are in chat\.dev\n/);
+  assert.match(out, /-- TOPIC +MESSAGES +BYTES +IDS +LAST WRITE\n-- chat\.dev +1 +6 +1-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n-- chat\.ops +1 +6 +1-1 .*\n-- main +0 +0 +- +-\n-- you are in chat\.dev\n/);
+  assert.match(out, /-- you are in chat\.ops\n/);
+  // One topic more than the server serves: refused there, the chat goes back, and what was typed for there is not sent.
+  assert.match(out, /-- could not join chat\.x: .*serves at most 3 topics: chat\.x is one more\n-- 1 line typed meanwhile not sent\n-- you are in chat\.ops\n/);
+  assert.match(out, /-- invalid room 'bad\.\.name': segments of letters/);
+  assert.match(out, /-- you are in chat\.ops, where this chat started: \/quit leaves the chat/);
+  const read = async (topic: string): Promise<string> => (await run('run-reader', ['-u', 'dave', '-t', topic, '--from', 'earliest', '--once', '--format', 'raw', ...p])).stdout;
+  assert.equal(await read('chat.ops'), 'in ops\nback in ops\n');
+  assert.equal(await read('chat.dev'), 'in dev\n');
+});
