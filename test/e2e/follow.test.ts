@@ -41,6 +41,21 @@ async function untilStored(port: number, count: number, ms: number): Promise<voi
   clearTimeout(timer);
 }
 
+/** How many messages the log holds now (from the server's list of topics; 0 while it does not answer). */
+async function logSize(port: number): Promise<number> {
+  const r = await run('run-reader', ['-u', 'probe', '--port', String(port), '--topics', '--format', 'json']);
+  return Number(jsonLines(r.stdout).find((t) => t['topic'] === 'main')?.['messages'] ?? 0);
+}
+
+/** Waits (at most `ms`) until the log holds more than `count` messages. */
+async function untilGrown(port: number, count: number, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while ((await logSize(port)) <= count) {
+    if (performance.now() > deadline) throw new Error(`the writer run stored nothing in ${ms} ms`);
+    await sleep(100);
+  }
+}
+
 /** The whole log as it is; every number in it, in log order. */
 async function readAll(port: number): Promise<number[]> {
   const r = await run('run-reader', ['-u', `check${++dirs}`, '--port', String(port), '--from', 'earliest', '--format', 'raw', '--once']);
@@ -49,8 +64,11 @@ async function readAll(port: number): Promise<number[]> {
 }
 
 /** Every number of 1..n exactly once; and within each file's range, in order. On failure, what each writer run said. */
-function exactlyOnceInOrder(got: number[], n: number, files: [number, number][], writers: Running[] = []): void {
-  const said = writers.map((w, i) => `run ${i + 1}: ${w.stderr().split('\n').filter((l) => /"level":[45]0|registered|following|let go|resuming|first run/.test(l)).join(' ')}`).join('\n');
+function exactlyOnceInOrder(got: number[], n: number, files: [number, number][], writers: Running[] = [], servers: Running[] = []): void {
+  const said = [
+    ...writers.map((w, i) => `run ${i + 1}: ${w.stderr().split('\n').filter((l) => /"level":[45]0|registered|following|let go|resuming|first run/.test(l)).join(' ')}`),
+    ...servers.map((sv, i) => `server ${i + 1}: ${sv.stderr().split('\n').filter((l) => /"level":[45]0|shipper/.test(l)).join(' ')}`),
+  ].join('\n');
   const seen = new Uint8Array(n + 1);
   const doubled = got.filter((x) => seen[x]!++ > 0);
   assert.deepEqual(doubled.slice(0, 10), [], `${doubled.length} lines doubled\n${said}`);
@@ -145,12 +163,18 @@ describe('run-writer --follow', () => {
     const began = performance.now();
     const serverArgs = store(dir);
     let s: Server = await startServer(serverArgs);
+    const servers: Server[] = [s];
     const port = s.port;
     const log = join(dir, 'app.log');
     writeFileSync(log, '');
     let w = await follower(port, 'shipper', log, ['--from-start']);
     const writers = [w];
+    // What the log held as the run started: it is killed only once the server has stored something of
+    // it. A run killed before that leaves nothing behind, not even the files it opened (README, Shipping
+    // logs); on a loaded machine that can take seconds.
+    let storedBefore = 0;
     const restart = async (): Promise<void> => {
+      storedBefore = await logSize(port);
       w = await follower(port, 'shipper', log);
       writers.push(w);
     };
@@ -180,6 +204,7 @@ describe('run-writer --follow', () => {
         fileStart = end + 1;
       }
       if (kills.has(end)) {
+        await untilGrown(port, storedBefore, 60_000);
         w.proc.kill('SIGKILL');
         await w.done;
         writerDown = true;
@@ -191,6 +216,7 @@ describe('run-writer --follow', () => {
         s.proc.kill('SIGKILL');
         await s.done;
         s = await startServer([...serverArgs, '--port', String(port)]);
+        servers.push(s);
         // Killed before it signs on again, the writer's name would stay claimed in Redis by the crashed
         // server's session for the session timeout (docs/SCALING.md): the next kill waits for that.
         if (!writerDown) await waitFor(w, /registered again/);
@@ -207,7 +233,7 @@ describe('run-writer --follow', () => {
     const done = await w.done;
     assert.equal(done.code, 0, done.stderr);
     assert.equal(writers.length, 6, 'started once and after each of the five kills');
-    exactlyOnceInOrder(await readAll(port), N, files, writers);
+    exactlyOnceInOrder(await readAll(port), N, files, writers, servers);
     t.diagnostic(`appended in ${Math.round(appended - began)} ms, caught up ${Math.round(performance.now() - appended)} ms later`);
     const said = writers.map((x) => x.stderr()).join('');
     // Said by the run that saw the truncation, or, killed around it, by the next one as it started.
