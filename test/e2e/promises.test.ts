@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { jsonLines, lines, run, serverForTests, sleep, start, startReader, startServer, waitFor, type Server } from './processes.js';
+import { jsonLines, lines, run, serverForTests, sleep, start, startReader, startServer, waitFor, type Running, type Server } from './processes.js';
 
 /** The README's promises, each as a user meets it: drained queues, killed readers, idle clients. */
 describe('a queue group drained to empty', () => {
@@ -102,14 +102,21 @@ describe('a reader whose output is closed (| head)', () => {
     try {
       const p = ['--port', String(server.port)];
       assert.equal((await run('run-writer', ['-u', 'w', ...p], lines(1, 50_000))).code, 0);
-      const r = start('run-reader', ['-u', 'headed', '--from', 'earliest', '--format', 'raw', ...p]);
-      await new Promise<void>((res) => r.proc.stdout!.once('data', () => res()));
-      const closedAt = Date.now();
-      r.proc.stdout!.destroy(); // as `head` does once it has its lines
-      await r.done;
-      assert.ok(Date.now() - closedAt < 1_500, `left ${Date.now() - closedAt} ms after its output closed`);
-      const got = r.stdout().split('\n').filter(Boolean).map(Number);
-      const next = await run('run-reader', ['-u', 'headed', '--once', '--format', 'raw', ...p]);
+      // Leaving waits for nothing (a reader that waited to print would stay 2 s): well under that, in
+      // one of two tries, for a loaded machine may not run the process for a second now and then.
+      const tookMs: number[] = [];
+      let r: Running | undefined;
+      for (let attempt = 1; attempt <= 2 && !(tookMs.at(-1)! < 1_500); attempt++) {
+        r = start('run-reader', ['-u', `headed${attempt}`, '--from', 'earliest', '--format', 'raw', ...p]);
+        await new Promise<void>((res) => r!.proc.stdout!.once('data', () => res()));
+        const closedAt = Date.now();
+        r.proc.stdout!.destroy(); // as `head` does once it has its lines
+        await r.done;
+        tookMs.push(Date.now() - closedAt);
+      }
+      assert.ok(tookMs.at(-1)! < 1_500, `left ${tookMs.join(' and ')} ms after its output closed`);
+      const got = r!.stdout().split('\n').filter(Boolean).map(Number);
+      const next = await run('run-reader', ['-u', `headed${tookMs.length}`, '--once', '--format', 'raw', ...p]);
       const first = Number(next.stdout.split('\n')[0]);
       // What the reader wrote into the pipe before it was closed left the process, and is gone with the
       // pipe's buffer (64 KiB on Linux), unread: as with `head`, which stops reading. Nothing beyond it.
