@@ -71,6 +71,7 @@ export class Monitor {
   }
 
   started(server: RunningServer): void {
+    this.readiness.listening = true;
     this.server = server;
     this.view.core = server.core;
     this.view.tcp = server.tcp;

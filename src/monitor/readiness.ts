@@ -3,6 +3,8 @@ export class Readiness {
   storeOpen = false;
   /** The store answers (a redis store can be cut off and come back). */
   storeReachable = true;
+  /** Its sockets are bound: clients can reach it (after the store opens). */
+  listening = false;
   draining = false;
 
   get storeUp(): boolean {
@@ -10,7 +12,7 @@ export class Readiness {
   }
 
   get ready(): boolean {
-    return this.storeUp && !this.draining;
+    return this.storeUp && this.listening && !this.draining;
   }
 
   /** Why the server is not ready; undefined when it is. */
@@ -18,6 +20,7 @@ export class Readiness {
     if (this.draining) return 'stopping';
     if (!this.storeOpen) return 'the store is not open yet';
     if (!this.storeReachable) return 'the store cannot be reached';
+    if (!this.listening) return 'not listening yet';
     return undefined;
   }
 }

@@ -174,7 +174,8 @@ describe('run-server --http on redis: /readyz follows the store', () => {
       assert.equal((await get(http, '/healthz')).status, 200, 'alive all the same');
       redis.resume();
       await until('ready', async () => ((await readyz(http)).status === 200 ? true : undefined));
-      const port = Number(/"port":(\d+)/.exec(s.stderr())![1]);
+      // Ready once it listens: its address is in the log (written just after).
+      const port = Number(await until('the server port', async () => /"port":(\d+)/.exec(s.stderr())?.[1]));
 
       await redis.kill();
       assert.deepEqual(await until('not ready', async () => ((await readyz(http)).status === 503 ? readyz(http) : undefined)), {
