@@ -10,7 +10,6 @@ import { startServer } from '../io/server-runtime.js';
 import { TCP_DEFAULTS, type TcpLimits } from '../io/tcp-listener.js';
 import { openStore, StoreOpenError, topicStores, type StoreOptions } from '../store/open-store.js';
 import { parseRetentionRule } from './retention-rules.js';
-import { NO_RETENTION } from '../store/store.js';
 import type { TopicStores } from '../store/topic-stores.js';
 import { Monitor } from '../monitor/monitor.js';
 import { startHttpMonitor, type HttpMonitor } from '../monitor/http-monitor.js';
@@ -118,7 +117,7 @@ type Args = ReturnType<typeof parse>;
 export async function main(argv: string[]): Promise<number> {
   const args = parse(argv);
   if (args['hash-secret'] !== undefined) return printVerifier(args['hash-secret'], process.stdin, process.stdout);
-  const { maxMessageBytes, datagramBytes, users, http: httpAt, transports } = checkArgs(args);
+  const { maxMessageBytes, datagramBytes, users, http: httpAt, transports, retention } = checkArgs(args);
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   if (args['recover-to'] !== undefined) return recover(args['data-dir'], args['recover-to'], logger);
   const dataDir = args.store === 'sqlite' ? resolve(args['data-dir']) : undefined;
@@ -127,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const http = httpAt && (await serveHttp(httpAt, monitor));
   const statusPage = http && `http://${formatAddress({ address: httpAt!.host, port: http.port })}/`;
   if (statusPage) logger.info({ http: statusPage }, `status page on ${statusPage}`);
-  const stores = await openLog(args, logger, monitor).catch(async (err: unknown) => {
+  const stores = await openLog(args, retention, logger, monitor).catch(async (err: unknown) => {
     await http?.close();
     throw err;
   });
@@ -236,12 +235,14 @@ function checkArgs(args: Args): {
   users: ReturnType<typeof checkSecurityArgs>;
   http: HttpAddress | undefined;
   transports: { udp: boolean; tcp: TcpLimits | undefined };
+  retention: Pick<StoreOptions, 'retention' | 'retentionRules'>;
 } {
   if (!isIP(args.host)) throw usage(`invalid --host '${args.host}': expected an IP address such as 127.0.0.1, 0.0.0.0 or ::`);
   for (const k of ['retain-messages', 'retain-bytes', 'retain-seconds'] as const) {
     if (!Number.isInteger(args[k]) || args[k] < 0) throw usage(`invalid --${k} '${args[k]}': expected a whole number, 0 or more`);
   }
-  for (const rule of args.retain ?? []) parseRetentionRule(rule, NO_RETENTION);
+  const server = { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 };
+  const retention = { retention: server, retentionRules: (args.retain ?? []).map((rule) => parseRetentionRule(rule, server)) };
   const maxMessageBytes = args['max-message-bytes'];
   if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1 || maxMessageBytes > MESSAGE_BYTES_MAX) {
     throw usage(`invalid --max-message-bytes '${maxMessageBytes}': expected 1 to ${MESSAGE_BYTES_MAX}`);
@@ -265,7 +266,7 @@ function checkArgs(args: Args): {
   if (!(args['stats-interval'] >= 0)) throw usage(`invalid --stats-interval '${args['stats-interval']}': expected seconds, 0 or more`);
   if (!(args['forget-after'] >= 0)) throw usage(`invalid --forget-after '${args['forget-after']}': expected days, 0 or more`);
   const http = args.http === undefined ? undefined : httpAddress(args.http);
-  return { maxMessageBytes, datagramBytes, users, http, transports: servedTransports(args) };
+  return { maxMessageBytes, datagramBytes, users, http, transports: servedTransports(args), retention };
 }
 
 /** --transport udp|tcp|udp,tcp, and the TCP limits when TCP is served. */
@@ -309,13 +310,11 @@ async function serveHttp(at: HttpAddress, monitor: Monitor): Promise<HttpMonitor
 
 const storeKindOf = (spec: string): string => (spec.startsWith('redis') ? 'redis' : spec);
 
-function openLog(args: Args, logger: Logger, monitor: Monitor): Promise<TopicStores> {
-  const retention = { messages: args['retain-messages'], bytes: args['retain-bytes'], ageMs: args['retain-seconds'] * 1000 };
+function openLog(args: Args, retention: Pick<StoreOptions, 'retention' | 'retentionRules'>, logger: Logger, monitor: Monitor): Promise<TopicStores> {
   const opts: StoreOptions = {
     spec: args.store,
     dataDir: args['data-dir'],
-    retention,
-    retentionRules: (args.retain ?? []).map((r) => parseRetentionRule(r, retention)),
+    ...retention,
     fsync: args.fsync,
     acceptEmptyLog: args['accept-empty-log'],
     onDamage: (e) => logger.error({ firstId: e.firstId, lastId: e.lastId }, `${e.message}: skipped; readers are told they missed them (run-server --recover-to copies what is intact)`),

@@ -81,12 +81,17 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
   return new Promise<Chat>((resolve, reject) => new ChatSessions(opts, events, transports, resolve, reject));
 }
 
+/** What the chat's sessions prove who they are with, and how they are sealed. */
+const credentialsOf = (opts: ChatOptions): { secret?: Buffer; encryption?: ClientEncryption } => ({
+  ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }),
+  ...(opts.encryption && { encryption: opts.encryption }),
+});
+
 /** The server's topics (the chat's /rooms): an observer session lists them, then signs off. */
 export async function listRooms(opts: ChatOptions): Promise<TopicInfo[]> {
   const transport = await openClientTransport(opts.servers);
-  const credentials = { ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }), ...(opts.encryption && { encryption: opts.encryption }) };
   const core = new ReaderCore(
-    { ...READER_DEFAULTS, name: opts.name, servers: opts.servers, nonce: randomNonce(), fromKind: FromKind.Latest, listTopics: true, timeoutMs: opts.timeoutMs, ...credentials },
+    { ...READER_DEFAULTS, name: opts.name, servers: opts.servers, nonce: randomNonce(), fromKind: FromKind.Latest, listTopics: true, timeoutMs: opts.timeoutMs, ...credentialsOf(opts) },
     now(),
   );
   return new Promise<TopicInfo[]>((resolve, reject) => {
@@ -125,9 +130,8 @@ class ChatSessions implements Chat {
     private readonly resolve: (chat: Chat) => void,
     private readonly reject: (err: ChatEnded) => void,
   ) {
-    const credentials = { ...(opts.secret !== undefined && { secret: Buffer.from(opts.secret, 'utf8') }), ...(opts.encryption && { encryption: opts.encryption }) };
     const t0 = now();
-    const session = { name: opts.name, ...(opts.topic !== undefined && { topic: opts.topic }), servers: opts.servers, nonce: randomNonce(), ...credentials };
+    const session = { name: opts.name, ...(opts.topic !== undefined && { topic: opts.topic }), servers: opts.servers, nonce: randomNonce(), ...credentialsOf(opts) };
     this.writer = new WriterCore({ ...WRITER_DEFAULTS, ...session, producerId: randomId(), timeoutMs: opts.timeoutMs }, t0);
     // A returning name gets what was sent while it was away; a new one starts now.
     this.reader = new ReaderCore({ ...READER_DEFAULTS, ...session, nonce: randomNonce(), fromKind: FromKind.Latest, presence: 'watch' }, t0);
