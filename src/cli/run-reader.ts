@@ -85,7 +85,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const topics = args.topic === undefined ? undefined : [...new Set(topicList(args.topic))];
-  const several = topics !== undefined && (topics.length > 1 || isPattern(topics[0]!));
+  // --who reads no topic: the registry is the server's.
+  const several = !args.who && topics !== undefined && (topics.length > 1 || isPattern(topics[0]!));
   if (several && (args.count !== undefined || args.presence)) {
     throw usage('--count and --presence read one topic: with several topics or a pattern, they do not go');
   }

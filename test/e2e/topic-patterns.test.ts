@@ -94,6 +94,8 @@ test('a pattern with no topic yet reads nothing and says "no messages" with --on
   const none = await run('run-reader', ['-u', 'x', '-t', 'nothing.*', '--once', ...p]);
   assert.equal(none.code, 6, none.stderr);
   assert.match(none.stderr, /no messages/);
+  const who = await run('run-reader', ['-u', 'x', '-t', 'logs.>', '--who', ...p]);
+  assert.equal(who.code, 0, `--who reads no topic, whatever --topic says: ${who.stderr}`);
   for (const [args, said] of [
     [['-t', 'logs.>', '--count', '3'], /--count and --presence read one topic/],
     [['-t', 'a,b', '--presence'], /--count and --presence read one topic/],
