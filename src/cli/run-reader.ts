@@ -113,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
     ? await runSubscription({ ...common, topics: topics!, render: (topic) => renderAs(format, topic, true), warn: (message) => logger.warn(message) })
     : await runReader({
         ...common,
-        ...(topics !== undefined && { topic: topics[0]! }),
+        ...(topics !== undefined && !args.who && { topic: topics[0]! }),
         count: args.count ?? 0,
         render: renderAs(format, topics?.[0] ?? DEFAULT_TOPIC),
         ...((args.who || args.presence) && { presence: args.who ? ('who' as const) : ('watch' as const) }),
