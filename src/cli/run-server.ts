@@ -9,6 +9,7 @@ import { hmacSha256, randomId, randomKey } from '../io/random.js';
 import { startServer } from '../io/server-runtime.js';
 import { TCP_DEFAULTS, type TcpLimits } from '../io/tcp-listener.js';
 import { openStore, StoreOpenError, topicStores, type StoreOptions } from '../store/open-store.js';
+import { isRedisSpec } from '../store/redis-url.js';
 import { parseRetentionRule } from './retention-rules.js';
 import type { TopicStores } from '../store/topic-stores.js';
 import { Monitor } from '../monitor/monitor.js';
@@ -44,7 +45,7 @@ const parse = (argv: string[]) =>
       type: 'string',
       default: 'sqlite',
       describe:
-        "Where the log lives: 'sqlite' (a file under --data-dir), 'memory' (lost on exit), or redis://host:port[/db][?prefix=NAME] (shared by several servers)",
+        "Where the log lives: 'sqlite' (a file under --data-dir), 'memory' (lost on exit), redis://host:port[/db][?prefix=NAME] (shared by several servers), or redis+cluster://host:port[,host:port…][?prefix=NAME] (topics spread over a Redis Cluster's shards)",
     })
     .option('data-dir', { type: 'string', default: './relay-data', describe: "Directory of the sqlite store and of the server's key (created if missing)" })
     .option('key-file', { type: 'string', describe: `The server's key (made there if missing; default: ${SERVER_KEY_FILE} in --data-dir). Servers sharing one store share one key` })
@@ -260,8 +261,8 @@ function checkArgs(args: Args): {
   const users = checkSecurityArgs(args);
   if (!(args['session-timeout'] >= 2)) throw usage(`invalid --session-timeout '${args['session-timeout']}': expected 2 seconds or more`);
 
-  if (args.store !== 'sqlite' && args.store !== 'memory' && !/^rediss?:\/\//.test(args.store)) {
-    throw usage(`invalid --store '${args.store}': expected sqlite, memory or redis://host:port[/db]`);
+  if (args.store !== 'sqlite' && args.store !== 'memory' && !isRedisSpec(args.store)) {
+    throw usage(`invalid --store '${args.store}': expected sqlite, memory, redis://host:port[/db] or redis+cluster://host:port[,host:port…]`);
   }
   if (!(args['stats-interval'] >= 0)) throw usage(`invalid --stats-interval '${args['stats-interval']}': expected seconds, 0 or more`);
   if (!(args['forget-after'] >= 0)) throw usage(`invalid --forget-after '${args['forget-after']}': expected days, 0 or more`);

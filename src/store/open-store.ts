@@ -2,9 +2,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_TOPIC, isValidTopic } from '../protocol/topics.js';
 import { MemoryStore } from './memory-store.js';
-import { DEFAULT_PREFIX } from './redis-url.js';
+import { isRedisSpec } from './redis-url.js';
 import { TopicStores } from './topic-stores.js';
-import type { RedisStatus } from './redis-store.js';
+import type { RedisStatus, RedisStore } from './redis-store.js';
 import type { RecordDamagedError } from './sqlite-integrity.js';
 import { StoreOpenError } from './store-errors.js';
 import type { RetentionLimits, Store } from './store.js';
@@ -29,7 +29,8 @@ export interface StoreOptions {
 }
 
 /**
- * Opens the store named on the command line: `sqlite` (under dataDir), `memory`, or a redis:// URL. It
+ * Opens the store named on the command line: `sqlite` (under dataDir), `memory`, or a redis:// (or
+ * redis+cluster://) URL. It
  * keeps the default topic's log; each other topic's log is a store of the same kind, opened by `openTopic`.
  */
 export async function openStore(opts: StoreOptions): Promise<Store> {
@@ -49,38 +50,30 @@ async function openStoreOf(opts: StoreOptions, retention: RetentionLimits): Prom
       ...(opts.onDamage && { onDamage: opts.onDamage }),
     });
   }
-  if (/^rediss?:\/\//.test(opts.spec)) {
+  if (isRedisSpec(opts.spec)) {
     const { RedisStore } = await import('./redis-store.js');
     return RedisStore.open({ url: opts.spec, retention, ...(opts.onStatus && { onStatus: opts.onStatus }) });
   }
-  throw new StoreOpenError(`unknown store '${opts.spec}': expected sqlite, memory or redis://host:port[/db]`);
+  throw new StoreOpenError(`unknown store '${opts.spec}': expected sqlite, memory, redis://host:port[/db] or redis+cluster://host:port[,host:port…]`);
 }
 
 /**
- * A topic's log, in a store of the kind `opts` names: sqlite, a database of its own in
- * `topics/TOPIC` under the data directory; redis, keys of their own (`{PREFIX:TOPIC}:…`, one hash slot
- * per topic, so that a cluster spreads topics over its shards).
+ * A topic's log, in a store of the kind `opts` names: sqlite, a database of its own in `topics/TOPIC`
+ * under the data directory; redis, keys of their own on the default topic's connection
+ * (RedisStore.openTopic).
  */
-export function openTopic(opts: StoreOptions, topic: string): Promise<Store> {
-  const dataDir = join(opts.dataDir, TOPICS_DIR, topic);
+export function openTopic(opts: StoreOptions, topic: string, main: Store): Promise<Store> {
   const retention = retentionOf(topic, opts.retention, opts.retentionRules);
-  if (opts.spec.startsWith('redis')) return openStoreOf({ ...opts, spec: withPrefixOf(opts.spec, topic), dataDir }, retention);
-  return openStoreOf({ ...opts, dataDir }, retention);
+  if (isRedisSpec(opts.spec)) return (main as RedisStore).openTopic(topic, retention);
+  return openStoreOf({ ...opts, dataDir: join(opts.dataDir, TOPICS_DIR, topic) }, retention);
 }
 
 /** Where the sqlite store keeps topics' databases, under its data directory. */
 export const TOPICS_DIR = 'topics';
 
-/** The same redis URL with the topic's key prefix: the server's prefix, ':', the topic. */
-function withPrefixOf(spec: string, topic: string): string {
-  const u = new URL(spec);
-  u.searchParams.set('prefix', `${u.searchParams.get('prefix') ?? DEFAULT_PREFIX}:${topic}`);
-  return u.toString();
-}
-
 /** All the topics' stores of the store `opts` names, its default topic's opened already as `main`. */
 export const topicStores = (main: Store, opts: StoreOptions, topicsMax?: number): TopicStores =>
-  new TopicStores(main, (topic) => openTopic(opts, topic), topicsMax, () => keptTopics(main, opts));
+  new TopicStores(main, (topic) => openTopic(opts, topic, main), topicsMax, () => keptTopics(main, opts));
 
 /** The topics a store keeps beside its default topic: sqlite, in topics/; redis, under keys of their own. */
 async function keptTopics(main: Store, opts: StoreOptions): Promise<string[]> {

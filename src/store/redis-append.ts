@@ -9,8 +9,8 @@ export interface AppendCall {
   pending: StoredMessage[][][];
 }
 
-export function appendCall(batches: ProducerBatch[], keys: { fixed: string[]; marksPrefix: string }): AppendCall {
-  const args: (string | Buffer)[] = [String(Date.now()), String(PRODUCER_TTL_MS), String(batches.length), keys.marksPrefix, String(MARKS_PER_WRITER_MAX)];
+export function appendCall(batches: ProducerBatch[], keys: { fixed: string[]; marksPrefix: string }, publish: string): AppendCall {
+  const args: (string | Buffer)[] = [String(Date.now()), String(PRODUCER_TTL_MS), String(batches.length), keys.marksPrefix, String(MARKS_PER_WRITER_MAX), publish];
   const pending: StoredMessage[][][] = [];
   for (const b of batches) {
     const records: StoredMessage[][] = [];

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
-import { RESP_TYPES, SimpleError, type createClient } from '@redis/client';
+import { SimpleError } from '@redis/client';
+import type { RedisArg, RedisLink } from './redis-link.js';
 import { APPEND, CLAIM, FORGET, INIT, MARKS, READ, RELEASE, RENEW, TRIM } from './redis-scripts.js';
-
-type Client = ReturnType<typeof createClient>;
-const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer };
 
 /** A Lua script run by its SHA1, sent whole again when Redis has forgotten it (after a restart). */
 class Script {
@@ -13,18 +11,19 @@ class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Puts the script in Redis's cache, so that EVALSHA finds it. */
-  async load(client: Client): Promise<void> {
-    await client.sendCommand(['SCRIPT', 'LOAD', this.source]);
+  /** Puts the script in Redis's cache (every node's, on a cluster), so that EVALSHA finds it. */
+  load(link: RedisLink): Promise<void> {
+    return link.loadScript(this.source);
   }
 
-  async run(client: Client, keys: string[], args: (string | Buffer)[]): Promise<unknown> {
+  /** Runs on the node of its keys (they share one hash tag). */
+  async run(link: RedisLink, keys: string[], args: RedisArg[]): Promise<unknown> {
     const tail = [String(keys.length), ...keys, ...args];
     try {
-      return await client.sendCommand(['EVALSHA', this.sha, ...tail], { typeMapping: BINARY });
+      return await link.send(keys[0]!, ['EVALSHA', this.sha, ...tail], true);
     } catch (e) {
       if (!(e instanceof SimpleError) || !e.message.startsWith('NOSCRIPT')) throw e;
-      return client.sendCommand(['EVAL', this.source, ...tail], { typeMapping: BINARY });
+      return link.send(keys[0]!, ['EVAL', this.source, ...tail], true);
     }
   }
 }
@@ -47,8 +46,8 @@ export const scripts = {
  * not apply in the order they were made (a name released and claimed again in one turn would be claimed
  * before it is released). After Redis restarts empty of scripts the fallback still runs, once per script.
  */
-export async function loadScripts(client: Client): Promise<void> {
-  await Promise.all(Object.values(scripts).map((s) => s.load(client)));
+export async function loadScripts(link: RedisLink): Promise<void> {
+  await Promise.all(Object.values(scripts).map((s) => s.load(link)));
 }
 
 /** A flat reply of field, value, field, value… as pairs. */

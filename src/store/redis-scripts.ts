@@ -14,12 +14,13 @@
  *   P:cursors    hash   reader or group -> position
  *   P:clients    hash   role:name -> online(0|1):last seen
  *   P:name:role:name string the claim on a name: clientAddress|serverToken, expiring (core/server/name-claims.ts)
- *   P:appended   channel the new end of the log, after each append
+ *   P:appended   channel the new end of the log, after each append (a sharded channel on a cluster)
  */
 
 /**
  * KEYS: meta, log, producers, seen, channel, then each batch's marks key. ARGV: now, producer TTL ms,
- * batch count, the marks keys' prefix, most marks per writer, then per batch: producer id, afterSeq ('' for
+ * batch count, the marks keys' prefix, most marks per writer, the publish command (PUBLISH, or SPUBLISH on
+ * a cluster), then per batch: producer id, afterSeq ('' for
  * none), lastSeq, record count, mark count, then per record: n, ts, sender, bytes, payload, then per mark:
  * key, value ('' removes it). Returns per batch its first id or -1 (refused by afterSeq), then next, first,
  * bytes.
@@ -34,7 +35,7 @@ local nextId = tonumber(redis.call('HGET', meta, 'next'))
 local bytes = tonumber(redis.call('HGET', meta, 'bytes'))
 local out = {}
 local marksMax = tonumber(ARGV[5])
-local i = 6
+local i = 7
 for b = 1, tonumber(ARGV[3]) do
   local pid, after, last, records, marks = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   i = i + 5
@@ -72,7 +73,7 @@ for _, pid in ipairs(old) do
   -- Its marks key shares the hash tag (one slot on a cluster).
   redis.call('DEL', ARGV[4] .. pid)
 end
-redis.call('PUBLISH', KEYS[5], string.format('%d', nextId))
+redis.call(ARGV[6], KEYS[5], string.format('%d', nextId))
 table.insert(out, nextId)
 table.insert(out, tonumber(redis.call('HGET', meta, 'first')))
 table.insert(out, bytes)

@@ -1,11 +1,11 @@
-import { createClient } from '@redis/client';
 import { ReadScan } from './read-scan.js';
 import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
 import { unpackRecord } from './record-codec.js';
 import { appendCall } from './redis-append.js';
 import { sortedMarks } from './producer-marks.js';
 import { fieldsOf, loadScripts, pairsOf, scripts } from './redis-script-runner.js';
-import { describe, parseRedisUrl } from './redis-url.js';
+import { connectRedis, LinkStatus, type RedisLink, type RedisStatus } from './redis-link.js';
+import { parseRedisSpec } from './redis-url.js';
 import { latestTs, RetentionCut, trimByClock } from './retention.js';
 import { isValidTopic } from '../protocol/topics.js';
 import { StoreOpenError } from './store-errors.js';
@@ -24,15 +24,11 @@ import type {
 
 const SCHEMA_VERSION = '1';
 const READ_RECORDS = 64;
-const CONNECT_TIMEOUT_MS = 5_000;
 
-type Client = ReturnType<typeof createClient>;
-
-/** What the redis store says about its connection: lost (with why), and back. */
-export type RedisStatus = { state: 'down'; reason: string } | { state: 'up' };
+export type { RedisStatus };
 
 export interface RedisOptions {
-  /** redis://[user:password@]host:port[/db][?prefix=NAME] */
+  /** redis://[user:password@]host:port[/db][?prefix=NAME], or redis+cluster://host:port[,host:port…][?prefix=NAME] */
   url: string;
   retention: RetentionLimits;
   onStatus?: (status: RedisStatus) => void;
@@ -42,26 +38,31 @@ export interface RedisOptions {
  * The log in a Redis Stream, and writers' sequence numbers, readers' positions and the registry in
  * Redis hashes, so that several relay servers can share one log. Appends are one script each (the
  * messages and the writer's sequence number together); each append publishes the log's new end, which
- * wakes the other servers' waiting readers.
+ * wakes the other servers' waiting readers. Each topic's log is a store of its own, in keys of its own
+ * (one hash slot per topic, so that a cluster spreads topics over its shards), on the connection of the
+ * server's default topic.
  */
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string; name: string; marks: string };
   private readonly cache = new RecordCache(RECORD_CACHE_LIMITS);
-  private subscriber: Client | undefined;
+  private watching = false;
   private readonly listeners: ((next: number) => void)[] = [];
   /** What this server last learned of the log's bounds (its own appends, reads, notifications). */
   private first = 1;
   private next = 1;
   private ageTimer: NodeJS.Timeout | undefined;
   private trimming = false;
-  private down = false;
   private closed = false;
 
   private constructor(
-    private readonly client: Client,
-    prefix: string,
-    private readonly opts: RedisOptions,
+    private readonly link: RedisLink,
+    private readonly prefix: string,
+    private readonly opts: Pick<RedisOptions, 'retention'>,
+    /** The default topic's store owns the connection; the other topics' stores borrow it. */
+    private readonly ownsLink: boolean,
+    /** Where the keys are, for messages. */
+    private readonly where: string,
   ) {
     const p = `{${prefix}}`;
     this.keys = {
@@ -79,49 +80,38 @@ export class RedisStore implements Store {
 
   /** Connects and checks (or creates) the relay's keys. A redis that cannot be reached is a StoreOpenError. */
   static async open(opts: RedisOptions): Promise<RedisStore> {
-    const { url, prefix } = parseRedisUrl(opts.url);
-    /** Set once open: from then on the store reports outages and the client reconnects. */
-    const state: { opened?: RedisStore } = {};
-    const client: Client = createClient({
-      url,
-      socket: {
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        // At start a refusal is final (one line, and the server does not start); once running, keep trying.
-        reconnectStrategy: (retries: number, cause: Error) => (state.opened ? Math.min(100 * 2 ** retries, 2_000) : cause),
-      },
-    });
-    const where = describe(url);
-    // Until open, a failure is the caller's one-line error; afterwards the store reports outages itself.
-    let firstError: Error | undefined;
-    client.on('error', (e: Error) => {
-      if (state.opened) state.opened.lost(e);
-      else firstError ??= e;
-    });
-    client.on('ready', () => state.opened?.back());
+    const target = parseRedisSpec(opts.url);
+    const status = new LinkStatus(opts.onStatus);
+    let link: RedisLink;
     try {
-      await Promise.race([
-        client.connect(),
-        new Promise((_, reject) => setTimeout(() => reject(firstError ?? new Error('no answer')), CONNECT_TIMEOUT_MS).unref()),
-      ]);
+      link = await connectRedis(target, status);
     } catch (e) {
-      client.destroy();
-      throw new StoreOpenError(`cannot connect to redis at ${where}: ${(firstError ?? (e as Error)).message}`);
+      throw new StoreOpenError(`cannot connect to redis at ${target.where}: ${(e as Error).message}`);
     }
-    const store = new RedisStore(client, prefix, opts);
+    const store = new RedisStore(link, target.prefix, opts, true, target.where);
     try {
-      await store.init(where);
+      await loadScripts(link);
+      await store.init();
     } catch (e) {
-      client.destroy();
+      await link.close().catch(() => undefined);
       if (e instanceof StoreOpenError) throw e;
-      throw new StoreOpenError(`cannot use redis at ${where}: ${(e as Error).message}`);
+      throw new StoreOpenError(`cannot use redis at ${target.where}: ${(e as Error).message}`);
     }
-    state.opened = store;
+    // From now on the connection reports outages and keeps trying.
+    status.opened = true;
     return store;
   }
 
-  private async init(where: string): Promise<void> {
-    await loadScripts(this.client);
-    const [app, schema] = (await scripts.init.run(this.client, [this.keys.meta], [SCHEMA_VERSION])) as Buffer[];
+  /** `topic`'s log: keys `{PREFIX:TOPIC}:…`, on this store's connection. */
+  async openTopic(topic: string, retention: RetentionLimits): Promise<RedisStore> {
+    const store = new RedisStore(this.link, `${this.prefix}:${topic}`, { retention }, false, this.where);
+    await store.init();
+    return store;
+  }
+
+  private async init(): Promise<void> {
+    const where = this.where;
+    const [app, schema] = (await scripts.init.run(this.link, [this.keys.meta], [SCHEMA_VERSION])) as Buffer[];
     if (app!.toString() !== 'udp-relay') {
       throw new StoreOpenError(`${this.keys.meta} at ${where} belongs to something else; refusing to touch it`);
     }
@@ -140,17 +130,16 @@ export class RedisStore implements Store {
 
   /** Other relay servers listening on this log right now (each holds a subscription). */
   private async onlineElsewhere(): Promise<number> {
-    const reply = (await this.client.sendCommand(['PUBSUB', 'NUMSUB', this.keys.channel])) as [unknown, number];
-    return Number(reply[1]);
+    return this.link.subscribers(this.keys.channel);
   }
 
   async producerSeq(producerId: bigint): Promise<number | undefined> {
-    const v = await this.client.sendCommand(['HGET', this.keys.producers, producerId.toString()]);
+    const v = await this.link.send(this.keys.meta, ['HGET', this.keys.producers, producerId.toString()]);
     return v === null ? undefined : Number(v);
   }
 
   async producerMarks(producerId: bigint): Promise<ProducerMark[]> {
-    const flat = (await scripts.marks.run(this.client, [this.keys.marks + producerId.toString()], [])) as Buffer[];
+    const flat = (await scripts.marks.run(this.link, [this.keys.marks + producerId.toString()], [])) as Buffer[];
     const marks: ProducerMark[] = [];
     for (let i = 0; i + 1 < flat.length; i += 2) marks.push({ key: Buffer.from(flat[i]!.toString(), 'hex'), value: flat[i + 1]! });
     return sortedMarks(marks);
@@ -158,8 +147,8 @@ export class RedisStore implements Store {
 
   async append(batches: ProducerBatch[]): Promise<(number | null)[]> {
     const k = this.keys;
-    const { keys, args, pending } = appendCall(batches, { fixed: [k.meta, k.log, k.producers, k.seen, k.channel], marksPrefix: k.marks });
-    const reply = (await scripts.append.run(this.client, keys, args)) as number[];
+    const { keys, args, pending } = appendCall(batches, { fixed: [k.meta, k.log, k.producers, k.seen, k.channel], marksPrefix: k.marks }, this.link.publish);
+    const reply = (await scripts.append.run(this.link, keys, args)) as number[];
     const firstIds = reply.slice(0, batches.length).map((id) => (id < 0 ? null : id));
     const [next, first, bytes] = reply.slice(batches.length) as [number, number, number];
     // Stored: keep the records decoded for readers that follow the log, as a read would.
@@ -209,19 +198,19 @@ export class RedisStore implements Store {
   }
 
   async bounds(): Promise<LogBounds> {
-    const [first, next] = (await this.client.sendCommand(['HMGET', this.keys.meta, 'first', 'next'])) as [string | null, string | null];
+    const [first, next] = (await this.link.send(this.keys.meta, ['HMGET', this.keys.meta, 'first', 'next'])) as [string | null, string | null];
     this.learn(Number(first ?? 1), Number(next ?? 1));
     return { first: this.first, next: this.next };
   }
 
   async size(): Promise<LogSize> {
-    const [first, next, bytes] = (await this.client.sendCommand(['HMGET', this.keys.meta, 'first', 'next', 'bytes'])) as (string | null)[];
+    const [first, next, bytes] = (await this.link.send(this.keys.meta, ['HMGET', this.keys.meta, 'first', 'next', 'bytes'])) as (string | null)[];
     this.learn(Number(first ?? 1), Number(next ?? 1));
     return { first: this.first, next: this.next, bytes: Number(bytes ?? 0) };
   }
 
   async cursor(name: string): Promise<number | undefined> {
-    const v = await this.client.sendCommand(['HGET', this.keys.cursors, name]);
+    const v = await this.link.send(this.keys.meta, ['HGET', this.keys.cursors, name]);
     return v === null ? undefined : Number(v);
   }
 
@@ -229,25 +218,23 @@ export class RedisStore implements Store {
     if (cursors.size === 0) return;
     const args: string[] = [];
     for (const [name, position] of cursors) args.push(name, String(position));
-    await this.client.sendCommand(['HSET', this.keys.cursors, ...args]);
+    await this.link.send(this.keys.meta, ['HSET', this.keys.cursors, ...args]);
   }
 
   async saveClient(c: ClientRecord): Promise<void> {
-    await this.client.sendCommand(['HSET', this.keys.clients, `${c.role}:${c.name}`, `${c.online ? 1 : 0}:${Math.floor(c.lastSeen)}`]);
+    await this.link.send(this.keys.meta, ['HSET', this.keys.clients, `${c.role}:${c.name}`, `${c.online ? 1 : 0}:${Math.floor(c.lastSeen)}`]);
   }
 
   /** The topics whose logs are kept beside this one: keys `{PREFIX:TOPIC}:meta` (store/open-store.ts). */
   async topicsBeside(): Promise<string[]> {
     const found = new Set<string>();
     const head = `${this.keys.meta.slice(0, -'}:meta'.length)}:`; // '{PREFIX:'
-    for await (const keys of this.client.scanIterator({ MATCH: `${head}*}:meta`, COUNT: 1000 })) {
-      for (const key of keys) found.add(key.slice(head.length, -'}:meta'.length));
-    }
+    for await (const key of this.link.scan(`${head}*}:meta`)) found.add(key.slice(head.length, -'}:meta'.length));
     return [...found].filter(isValidTopic);
   }
 
   async clients(): Promise<ClientRecord[]> {
-    const all = (await this.client.sendCommand(['HGETALL', this.keys.clients])) as Record<string, string> | string[];
+    const all = (await this.link.send(this.keys.meta, ['HGETALL', this.keys.clients])) as Record<string, string> | string[];
     const pairs: [string, string][] = Array.isArray(all) ? pairsOf(all) : Object.entries(all);
     return pairs.map(([key, value]) => {
       const colon = key.indexOf(':');
@@ -257,18 +244,18 @@ export class RedisStore implements Store {
   }
 
   async forgetClients(seenBefore: number): Promise<number> {
-    return (await scripts.forget.run(this.client, [this.keys.clients, this.keys.cursors], [String(seenBefore)])) as number;
+    return (await scripts.forget.run(this.link, [this.keys.clients, this.keys.cursors], [String(seenBefore)])) as number;
   }
 
   async claimName(key: string, holder: string, ttlMs: number, force: boolean): Promise<ClaimResult> {
-    const [ok, heldForMs] = (await scripts.claim.run(this.client, [this.keys.name + key], [holder, String(ttlMs), force ? '1' : '0'])) as [number, number];
+    const [ok, heldForMs] = (await scripts.claim.run(this.link, [this.keys.name + key], [holder, String(ttlMs), force ? '1' : '0'])) as [number, number];
     return ok === 1 ? { ok: true } : { ok: false, heldForMs: Math.max(0, heldForMs) };
   }
 
   async renewNames(claims: readonly { key: string; holder: string }[], ttlMs: number): Promise<string[]> {
     if (claims.length === 0) return [];
     const lost = (await scripts.renew.run(
-      this.client,
+      this.link,
       claims.map((c) => this.keys.name + c.key),
       [String(ttlMs), ...claims.map((c) => c.holder)],
     )) as number[];
@@ -276,7 +263,7 @@ export class RedisStore implements Store {
   }
 
   async releaseName(key: string, holder: string): Promise<void> {
-    await scripts.release.run(this.client, [this.keys.name + key], [holder]);
+    await scripts.release.run(this.link, [this.keys.name + key], [holder]);
   }
 
   /**
@@ -285,28 +272,25 @@ export class RedisStore implements Store {
    */
   async watch(listener: (next: number) => void): Promise<void> {
     this.listeners.push(listener);
-    if (this.subscriber) return;
-    const sub = this.client.duplicate();
-    sub.on('error', () => undefined); // the main connection reports outages
-    sub.on('ready', () => {
-      if (this.subscriber) void this.bounds().then((b) => this.notify(b.next), () => undefined);
-    });
-    await sub.connect();
-    await sub.subscribe(this.keys.channel, (message: string) => {
-      const next = Number(message);
-      if (Number.isSafeInteger(next)) this.notify(next);
-    });
-    this.subscriber = sub;
+    if (this.watching) return;
+    this.watching = true;
+    await this.link.subscribe(
+      this.keys.channel,
+      (message) => {
+        const next = Number(message);
+        if (Number.isSafeInteger(next)) this.notify(next);
+      },
+      // Back after an outage: appends made meanwhile were announced to nobody.
+      () => void this.bounds().then((b) => this.notify(b.next), () => undefined),
+    );
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.ageTimer) clearInterval(this.ageTimer);
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    await subscriber?.close().catch(() => subscriber.destroy());
-    await this.client.close().catch(() => this.client.destroy());
+    if (this.ownsLink) await this.link.close();
+    else if (this.watching) await this.link.unsubscribe(this.keys.channel).catch(() => undefined);
   }
 
   // ---- internals ----
@@ -325,21 +309,9 @@ export class RedisStore implements Store {
     if (next > this.next) this.next = next;
   }
 
-  private lost(e: Error): void {
-    if (this.down || this.closed) return;
-    this.down = true;
-    this.opts.onStatus?.({ state: 'down', reason: e.message || e.constructor.name });
-  }
-
-  private back(): void {
-    if (!this.down || this.closed) return;
-    this.down = false;
-    this.opts.onStatus?.({ state: 'up' });
-  }
-
   /** Up to READ_RECORDS records from the one holding `id`, decoded and cached; and the log's bounds then. */
   private async fetchRecords(id: number): Promise<{ first: number; next: number; records: CachedRecord[] }> {
-    const [first, next, entries] = (await scripts.read.run(this.client, [this.keys.meta, this.keys.log], [String(id), String(READ_RECORDS)])) as [
+    const [first, next, entries] = (await scripts.read.run(this.link, [this.keys.meta, this.keys.log], [String(id), String(READ_RECORDS)])) as [
       number,
       number,
       [Buffer, Buffer[]][],
@@ -369,7 +341,7 @@ export class RedisStore implements Store {
     if (this.trimming || this.closed) return;
     this.trimming = true;
     try {
-      const [firstS, nextS, bytesS] = (await this.client.sendCommand(['HMGET', this.keys.meta, 'first', 'next', 'bytes'])) as string[];
+      const [firstS, nextS, bytesS] = (await this.link.send(this.keys.meta, ['HMGET', this.keys.meta, 'first', 'next', 'bytes'])) as string[];
       const start = Number(firstS);
       const next = Number(nextS);
       const cut = new RetentionCut(this.opts.retention, { first: start, next, bytes: Number(bytesS) }, now);
@@ -390,7 +362,7 @@ export class RedisStore implements Store {
       const first = cut.first;
       const removed = Number(bytesS) - cut.bytes;
       if (first > start) {
-        await scripts.trim.run(this.client, [this.keys.meta, this.keys.log], [String(start), String(first), String(removed)]);
+        await scripts.trim.run(this.link, [this.keys.meta, this.keys.log], [String(start), String(first), String(removed)]);
         this.learn(first, next);
       }
     } finally {
