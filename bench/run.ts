@@ -21,8 +21,10 @@ import { median, relayThroughput } from './relay.js';
 import { appendRate } from './store-append.js';
 import { mergeResults } from './results-file.js';
 import { startRedis, type RedisServer } from '../test/store/redis-server.js';
+import { startRedisCluster } from '../test/store/redis-cluster.js';
+import { topicsThroughput } from './topics-throughput.js';
 
-const SECTIONS = ['throughput', 'encryption', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics'] as const;
+const SECTIONS = ['throughput', 'encryption', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics', 'cluster'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -365,6 +367,38 @@ if (only.has('light')) {
   say('| young log, µs per line | after 40,000 more, µs per line | old ÷ young |');
   say('|---|---|---|');
   say(`| ${spread(young)} | ${spread(old)} | ${ratio(old, young)} |`);
+}
+
+if (only.has('cluster')) {
+  // Both sides: Redis with an append-only file, `appendfsync everysec`; a log per topic (its own keys).
+  const n = quick ? 20_000 : 50_000;
+  const one = (redis ??= await startRedis('everysec'));
+  const cluster = await startRedisCluster(3, 'everysec');
+  const rates: Record<'single' | 'cluster', number[]> = { single: [], cluster: [] };
+  const cpu: Record<'single' | 'cluster', number[]> = { single: [], cluster: [] };
+  try {
+    for (let i = 0; i < repeats; i++) {
+      const single = await topicsThroughput(n, 1, one.url(`bench-topics${i}`));
+      const spread3 = await topicsThroughput(n, 3, cluster.url(`bench-topics${i}`));
+      if (!single.outputMatches || !spread3.outputMatches) throw new Error('topics: a reader\'s output differs from its writer\'s input');
+      rates.single.push(single.linesPerSecond);
+      rates.cluster.push(spread3.linesPerSecond);
+      cpu.single.push(single.relayCpuMsPerKLine);
+      cpu.cluster.push(spread3.relayCpuMsPerKLine);
+      progress(`topics: 1 relay on 1 Redis ${int(single.linesPerSecond)} lines/s, 3 relays on a 3-master cluster ${int(spread3.linesPerSecond)} lines/s`);
+    }
+  } finally {
+    await cluster.stop();
+  }
+  say();
+  say(`## Six topics at once: 1 relay server on 1 Redis, and 3 relay servers on a 3-master Redis Cluster (\`seq 1 ${int(n)}\` into each topic, a writer and a reader per topic)`);
+  say();
+  say(`On ${cpus().length} cores, every process of both set-ups shares them: the row says what spreading costs or gains on this machine, not what more machines give.`);
+  say();
+  say('| set-up | aggregate lines/s | ratio to 1 relay on 1 Redis | relay servers\' CPU ms per 1,000 lines |');
+  say('|---|---|---|---|');
+  say(`| 1 relay server, 1 Redis | ${spread(rates.single)} | 1.00× | ${spread(cpu.single, ms)} |`);
+  say(`| 3 relay servers, 3-master Redis Cluster | ${spread(rates.cluster)} | ${ratio(rates.cluster, rates.single)} | ${spread(cpu.cluster, ms)} |`);
 }
 
 if (only.has('appends')) {

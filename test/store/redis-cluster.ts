@@ -46,9 +46,10 @@ async function untilOk(ports: number[], ms = 20_000): Promise<void> {
 
 /**
  * `cluster-require-full-coverage no`: while a master is down, topics on the others go on (the default
- * stops the whole cluster). Every write is on disk before Redis answers (`appendfsync always`).
+ * stops the whole cluster). `appendfsync`: 'always' (every write on disk before Redis answers) or
+ * 'everysec' (Redis's usual setting with an append-only file).
  */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function startRedisCluster(masters = 3, appendfsync: 'always' | 'everysec' = 'always'): Promise<RedisCluster> {
   ensureCommand('redis-server', 'redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'relay-cluster-'));
   const ports: number[] = [];
@@ -61,7 +62,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       'redis-server',
       [
         '--port', String(ports[i]), '--bind', '127.0.0.1', '--dir', home, '--save', '', '--protected-mode', 'no',
-        '--appendonly', 'yes', '--appendfsync', 'always',
+        '--appendonly', 'yes', '--appendfsync', appendfsync,
         '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '1000',
         '--cluster-require-full-coverage', 'no',
       ],
