@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_TOPIC, isValidTopic } from '../protocol/topics.js';
 import { MemoryStore } from './memory-store.js';
@@ -37,7 +37,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   return openStoreOf(opts, retentionOf(DEFAULT_TOPIC, opts.retention, opts.retentionRules));
 }
 
-async function openStoreOf(opts: StoreOptions, retention: RetentionLimits): Promise<Store> {
+/** `underLock`: a topic's database, in the data directory the default topic's store holds locked. */
+async function openStoreOf(opts: StoreOptions, retention: RetentionLimits, underLock = false): Promise<Store> {
   if (opts.spec === 'memory') return new MemoryStore(retention);
   // Each driver is loaded only when asked for: the Redis client alone takes longer to load than Node to start.
   if (opts.spec === 'sqlite') {
@@ -46,6 +47,7 @@ async function openStoreOf(opts: StoreOptions, retention: RetentionLimits): Prom
       dataDir: opts.dataDir,
       retention,
       fsync: opts.fsync,
+      underLock,
       ...(opts.acceptEmptyLog !== undefined && { acceptEmptyLog: opts.acceptEmptyLog }),
       ...(opts.onDamage && { onDamage: opts.onDamage }),
     });
@@ -65,15 +67,39 @@ async function openStoreOf(opts: StoreOptions, retention: RetentionLimits): Prom
 export function openTopic(opts: StoreOptions, topic: string, main: Store): Promise<Store> {
   const retention = retentionOf(topic, opts.retention, opts.retentionRules);
   if (isRedisSpec(opts.spec)) return (main as RedisStore).openTopic(topic, retention);
-  return openStoreOf({ ...opts, dataDir: join(opts.dataDir, TOPICS_DIR, topic) }, retention);
+  return openStoreOf({ ...opts, dataDir: join(opts.dataDir, TOPICS_DIR, topic) }, retention, true);
 }
 
 /** Where the sqlite store keeps topics' databases, under its data directory. */
 export const TOPICS_DIR = 'topics';
 
-/** All the topics' stores of the store `opts` names, its default topic's opened already as `main`. */
+/**
+ * All the topics' stores of the store `opts` names, its default topic's opened already as `main`. Topics'
+ * databases (sqlite) are kept open up to `openDatabasesMax()` at once.
+ */
 export const topicStores = (main: Store, opts: StoreOptions, topicsMax?: number): TopicStores =>
-  new TopicStores(main, (topic) => openTopic(opts, topic, main), topicsMax, () => keptTopics(main, opts));
+  new TopicStores(main, (topic) => openTopic(opts, topic, main), topicsMax, () => keptTopics(main, opts), opts.spec === 'sqlite' ? openDatabasesMax() : undefined);
+
+/** File descriptors an open topic database holds: the file, its WAL, its shared memory, and one the checkpoint's connection leaves. */
+const FILES_PER_DATABASE = 4;
+/** File descriptors left for everything else: sockets, the default topic, the runtime's own. */
+const FILES_SPARE = 256;
+export const OPEN_DATABASES_MAX = 1_000;
+
+/**
+ * How many topics' databases stay open at once: 1,000, or fewer where the process may open fewer files
+ * (its soft limit, `ulimit -n`: 1,024 on many systems gives about 190).
+ */
+export function openDatabasesMax(limitsFile = '/proc/self/limits'): number {
+  let files = Number.POSITIVE_INFINITY;
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync(limitsFile, 'utf8'))?.[1];
+    if (soft !== undefined) files = Number(soft);
+  } catch {
+    // Not Linux: the usual limits apply.
+  }
+  return Math.max(16, Math.min(OPEN_DATABASES_MAX, Math.floor((files - FILES_SPARE) / FILES_PER_DATABASE)));
+}
 
 /** The topics a store keeps beside its default topic: sqlite, in topics/; redis, under keys of their own. */
 async function keptTopics(main: Store, opts: StoreOptions): Promise<string[]> {

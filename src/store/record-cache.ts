@@ -12,6 +12,7 @@ export interface CachedRecord {
 interface Entry extends CachedRecord {
   older: Entry | undefined;
   newer: Entry | undefined;
+  owner: RecordCache;
 }
 
 export interface RecordCacheLimits {
@@ -24,11 +25,67 @@ export interface RecordCacheLimits {
 export const MESSAGE_OVERHEAD_BYTES = 160;
 
 /**
- * What the stores keep decoded: about 32 MB, whatever the log's size. That is the last 200,000 short
+ * What the stores of a process keep decoded: about 32 MB, whatever the log's size and however many
+ * topics (each topic's store has a cache of its own, all drawing on one budget: `SHARED_CACHE_BUDGET`). That is the last 200,000 short
  * messages or so, about a second of the log at full speed: a reader whose reads wait behind a burst of
  * appends falls that far behind, and a read from the cache costs far less than one from the store.
  */
 export const RECORD_CACHE_LIMITS: RecordCacheLimits = { messages: 262_144, bytes: 32 * 1024 * 1024 };
+
+/**
+ * Limits shared by several caches: one list by use over all their records, so that the least recently
+ * used record of any of them goes first when the whole is over its limits.
+ */
+export class CacheBudget {
+  oldest: Entry | undefined;
+  newest: Entry | undefined;
+  count = 0;
+  messages = 0;
+  bytes = 0;
+
+  constructor(readonly limits: RecordCacheLimits) {}
+
+  add(r: Entry): void {
+    this.link(r);
+    this.count++;
+    this.messages += r.messages.length;
+    this.bytes += r.bytes;
+    while (this.count > 1 && (this.messages > this.limits.messages || this.bytes > this.limits.bytes)) this.oldest!.owner.evict(this.oldest!);
+  }
+
+  remove(r: Entry): void {
+    this.unlink(r);
+    this.count--;
+    this.messages -= r.messages.length;
+    this.bytes -= r.bytes;
+  }
+
+  /** Puts a record at the most recently used end of the list. */
+  touch(r: Entry): void {
+    if (r === this.newest) return;
+    this.unlink(r);
+    this.link(r);
+  }
+
+  private link(r: Entry): void {
+    r.older = this.newest;
+    r.newer = undefined;
+    if (this.newest) this.newest.newer = r;
+    else this.oldest = r;
+    this.newest = r;
+  }
+
+  private unlink(r: Entry): void {
+    if (r.older) r.older.newer = r.newer;
+    else this.oldest = r.newer;
+    if (r.newer) r.newer.older = r.older;
+    else this.newest = r.older;
+    r.older = r.newer = undefined;
+  }
+}
+
+/** The budget every store's cache draws on. */
+export const SHARED_CACHE_BUDGET = new CacheBudget(RECORD_CACHE_LIMITS);
 
 /**
  * The records lately appended or read, decoded, found by message id. Readers that follow the log ask for
@@ -42,24 +99,21 @@ export class RecordCache {
   /** Sorted by `first` from `head` on; records never overlap. Slots before `head` are emptied. */
   private records: (Entry | undefined)[] = [];
   private head = 0;
-  /** The same records as a list by use, from the least recently used to the most. */
-  private oldest: Entry | undefined;
-  private newest: Entry | undefined;
   private count = 0;
-  private messages = 0;
-  private bytes = 0;
+  /** Its records are also in the budget's list by use. */
+  private readonly budget: CacheBudget;
 
-  constructor(private readonly limits: RecordCacheLimits) {}
+  /** Limits of its own, or a budget shared with other caches. */
+  constructor(limits: RecordCacheLimits | CacheBudget) {
+    this.budget = limits instanceof CacheBudget ? limits : new CacheBudget(limits);
+  }
 
   /** The cached record holding message `id`. */
   find(id: number): CachedRecord | undefined {
     const at = this.indexOf(id);
     if (at < 0) return undefined;
     const r = this.records[at]!;
-    if (r !== this.newest) {
-      this.unlink(r);
-      this.link(r);
-    }
+    this.budget.touch(r);
     return r;
   }
 
@@ -68,19 +122,14 @@ export class RecordCache {
     if (found?.first === first) return found;
     let bytes = 0;
     for (const m of messages) bytes += m.text.length + MESSAGE_OVERHEAD_BYTES;
-    const r: Entry = { first, last: first + messages.length - 1, messages, bytes, older: undefined, newer: undefined };
+    const r: Entry = { first, last: first + messages.length - 1, messages, bytes, older: undefined, newer: undefined, owner: this };
     const rs = this.records;
     let at = rs.length;
     while (at > this.head && rs[at - 1]!.first > first) at--;
     if (at === rs.length) rs.push(r); // appends come in log order
     else rs.splice(at, 0, r);
-    this.link(r);
     this.count++;
-    this.messages += messages.length;
-    this.bytes += bytes;
-    while (this.count > 1 && (this.messages > this.limits.messages || this.bytes > this.limits.bytes)) {
-      this.remove(this.indexOf(this.oldest!.first), 1);
-    }
+    this.budget.add(r);
     return r;
   }
 
@@ -100,25 +149,18 @@ export class RecordCache {
     this.remove(this.head, end - this.head);
   }
 
+  /** Forgets every record (the store closes): their room goes back to the budget. */
+  clear(): void {
+    this.remove(this.head, this.records.length - this.head);
+  }
+
+  /** The budget takes back the room of one of its least recently used records. */
+  evict(r: Entry): void {
+    this.remove(this.indexOf(r.first), 1);
+  }
+
   get size(): number {
     return this.count;
-  }
-
-  /** Puts a record at the most recently used end of the list. */
-  private link(r: Entry): void {
-    r.older = this.newest;
-    r.newer = undefined;
-    if (this.newest) this.newest.newer = r;
-    else this.oldest = r;
-    this.newest = r;
-  }
-
-  private unlink(r: Entry): void {
-    if (r.older) r.older.newer = r.newer;
-    else this.oldest = r.newer;
-    if (r.newer) r.newer.older = r.older;
-    else this.newest = r.older;
-    r.older = r.newer = undefined;
   }
 
   /** Where the record holding `id` is in `records`, or -1. */
@@ -141,11 +183,8 @@ export class RecordCache {
     if (count <= 0) return;
     const rs = this.records;
     for (let i = at; i < at + count; i++) {
-      const r = rs[i]!;
-      this.unlink(r);
+      this.budget.remove(rs[i]!);
       this.count--;
-      this.messages -= r.messages.length;
-      this.bytes -= r.bytes;
     }
     if (at === this.head) {
       rs.fill(undefined, at, at + count);

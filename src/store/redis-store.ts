@@ -1,5 +1,5 @@
 import { ReadScan } from './read-scan.js';
-import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
+import { RecordCache, SHARED_CACHE_BUDGET, type CachedRecord } from './record-cache.js';
 import { unpackRecord } from './record-codec.js';
 import { appendCall } from './redis-append.js';
 import { sortedMarks } from './producer-marks.js';
@@ -45,7 +45,7 @@ export interface RedisOptions {
 export class RedisStore implements Store {
   readonly kind = 'redis';
   private readonly keys: { meta: string; log: string; producers: string; seen: string; cursors: string; clients: string; channel: string; name: string; marks: string };
-  private readonly cache = new RecordCache(RECORD_CACHE_LIMITS);
+  private readonly cache = new RecordCache(SHARED_CACHE_BUDGET);
   private watching = false;
   private readonly listeners: ((next: number) => void)[] = [];
   /** What this server last learned of the log's bounds (its own appends, reads, notifications). */
@@ -289,6 +289,7 @@ export class RedisStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (this.ageTimer) clearInterval(this.ageTimer);
+    this.cache.clear();
     if (this.ownsLink) await this.link.close();
     else if (this.watching) await this.link.unsubscribe(this.keys.channel).catch(() => undefined);
   }

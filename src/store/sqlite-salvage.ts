@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { DATABASE_FILE, SqliteStore, type RecordRow } from './sqlite-store.js';
+import { DATABASE_FILE, SqliteStore } from './sqlite-store.js';
+import type { RecordRow } from './sqlite-schema.js';
 import { recordChecksum } from './sqlite-integrity.js';
 import { unpackRecord } from './record-codec.js';
 import { StoreOpenError } from './store-errors.js';

@@ -116,3 +116,16 @@ export function makeDataDir(dataDir: string): void {
     }
   }
 }
+
+/** A row of the records table, as queries read it. */
+export interface RecordRow {
+  first_id: number;
+  last_id: number;
+  ts: number;
+  sender: string;
+  count: number;
+  bytes: number;
+  payload: Buffer;
+  /** Absent in records written before checksums (schema 1). */
+  crc: number | null;
+}

@@ -2,7 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { ReadScan } from './read-scan.js';
-import { RECORD_CACHE_LIMITS, RecordCache, type CachedRecord } from './record-cache.js';
+import { RecordCache, SHARED_CACHE_BUDGET, type CachedRecord } from './record-cache.js';
 import { packMessages, recordEnd, senderField, storedMessage, unpackRecord } from './record-codec.js';
 import type {
   ClientRecord,
@@ -24,24 +24,11 @@ import { StoreOpenError } from './store-errors.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { LogMark, RecordDamagedError, recordChecksum } from './sqlite-integrity.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
-import { checkOrCreate, damagedMessage, makeDataDir, meta } from './sqlite-schema.js';
+import { checkOrCreate, damagedMessage, makeDataDir, meta, type RecordRow } from './sqlite-schema.js';
 
 /** Records one query brings at most. */
 const READ_ROWS_MAX = 64;
 export const DATABASE_FILE = 'relay.db';
-
-/** A row of the records table, as queries read it. */
-export interface RecordRow {
-  first_id: number;
-  last_id: number;
-  ts: number;
-  sender: string;
-  count: number;
-  bytes: number;
-  payload: Buffer;
-  /** Absent in records written before checksums (schema 1). */
-  crc: number | null;
-}
 
 export interface SqliteOptions {
   dataDir: string;
@@ -52,6 +39,8 @@ export interface SqliteOptions {
   acceptEmptyLog?: boolean;
   /** Told once per damaged record a read or trim comes across (the record is skipped, never served altered). */
   onDamage?: (e: RecordDamagedError) => void;
+  /** A topic's database, under a data directory its server holds locked already: no lock file of its own. */
+  underLock?: boolean;
 }
 
 /**
@@ -65,13 +54,13 @@ export class SqliteStore implements Store {
   private firstId: number;
   private nextId: number;
   private totalBytes: number;
-  private readonly cache = new RecordCache(RECORD_CACHE_LIMITS);
+  private readonly cache = new RecordCache(SHARED_CACHE_BUDGET);
   private readonly ageTimer: NodeJS.Timeout | undefined;
   private readonly stmt: ReturnType<SqliteStore['prepare']>;
   private readonly marks: SqliteMarks;
   private readonly appendTx: (batches: ProducerBatch[]) => (number | null)[];
   private readonly trimTx: (now: number) => boolean;
-  private readonly lock: DataDirLock;
+  private readonly lock: Pick<DataDirLock, 'release'>;
   private readonly checkpointer: WalCheckpointer;
   private readonly mark: LogMark;
   private readonly damageSeen = new Set<number>();
@@ -79,7 +68,7 @@ export class SqliteStore implements Store {
   constructor(private readonly opts: SqliteOptions) {
     this.path = join(opts.dataDir, DATABASE_FILE);
     makeDataDir(opts.dataDir);
-    this.lock = new DataDirLock(opts.dataDir, this.path);
+    this.lock = opts.underLock ? { release: () => undefined } : new DataDirLock(opts.dataDir, this.path);
     const existed = existsSync(this.path);
     try {
       this.db = new Database(this.path);
@@ -232,6 +221,7 @@ export class SqliteStore implements Store {
     // The last connection to close copies the WAL back and removes it.
     if (this.db.open) this.db.close();
     this.lock.release();
+    this.cache.clear();
   }
 
   /** Checkpoints done in the background and in the foreground so far. */

@@ -50,20 +50,20 @@ export async function runStoreRequest(stores: TopicStores, req: StoreRequest): P
   const store = stores.main;
   switch (req.op) {
     case 'producerSeq':
-      return (await stores.of(req.topic)).producerSeq(req.producerId);
+      return stores.use(req.topic, (s) => s.producerSeq(req.producerId));
     case 'producerMarks':
-      return (await stores.of(req.topic)).producerMarks(req.producerId);
+      return stores.use(req.topic, (s) => s.producerMarks(req.producerId));
     case 'append':
       return appendByTopic(stores, req.batches);
     case 'read':
-      return (await stores.of(req.topic)).read(req.from, req.limits);
-    case 'readerStart': {
-      const topic = await stores.of(req.topic);
-      const [cursor, bounds] = await Promise.all([topic.cursor(req.name), topic.bounds()]);
-      return { cursor, ...bounds } satisfies ReaderStart;
-    }
+      return stores.use(req.topic, (s) => s.read(req.from, req.limits));
+    case 'readerStart':
+      return stores.use(req.topic, async (topic) => {
+        const [cursor, bounds] = await Promise.all([topic.cursor(req.name), topic.bounds()]);
+        return { cursor, ...bounds } satisfies ReaderStart;
+      });
     case 'cursor':
-      return (await stores.of(req.topic)).cursor(req.name);
+      return stores.use(req.topic, (s) => s.cursor(req.name));
     case 'topics':
       return stores.list(req.after, req.max, req.only);
     case 'saveCursors':

@@ -3,16 +3,27 @@ import { anyMatches, DEFAULT_TOPIC, splitInTopic } from '../protocol/topics.js';
 import { StoreOpenError } from './store-errors.js';
 import type { ProducerBatch, Store } from './store.js';
 
-/** Topics one server keeps open at most (each is a log of its own: a file, or keys, and their caches). */
+/** Topics one server serves at most (each is a log of its own: a file, or keys, and their caches). */
 export const TOPICS_MAX = 1_000;
+
+interface Opened {
+  store: Promise<Store>;
+  /** Requests using it now: a store in use is never closed. */
+  users: number;
+}
 
 /**
  * Every topic's log, each a store of its own: the default topic's is the store the server was started on
  * (it also keeps what is server-wide: clients and name claims), the others are opened as they are first
- * named, by `open`.
+ * named, by `open`. Stores that hold a file open (sqlite) are kept open up to `openMax` at once: past
+ * that, the least recently used one not in use is closed, and opened again when next used.
  */
 export class TopicStores {
-  private readonly stores = new Map<string, Promise<Store>>();
+  /** Open stores but the default topic's, from the least recently used to the most. */
+  private readonly opened = new Map<string, Opened>();
+  /** Topics opened once or more (served: counted against `topicsMax`). */
+  private readonly known = new Set<string>([DEFAULT_TOPIC]);
+  private readonly closing = new Map<string, Promise<void>>();
   private watcher: ((topic: string, next: number) => void) | undefined;
 
   constructor(
@@ -21,25 +32,25 @@ export class TopicStores {
     private readonly topicsMax = TOPICS_MAX,
     /** The topics the store keeps, opened or not (sqlite: its topics/ directory; redis: its keys). */
     private readonly kept: () => Promise<string[]> = async () => [],
-  ) {
-    this.stores.set(DEFAULT_TOPIC, Promise.resolve(main));
+    private readonly openMax = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Runs `fn` on `topic`'s store (opened if it is not yet), which stays open until `fn` is done. */
+  async use<T>(topic: string, fn: (store: Store) => Promise<T> | T): Promise<T> {
+    if (topic === DEFAULT_TOPIC) return fn(this.main);
+    const entry = this.entry(topic);
+    entry.users++;
+    try {
+      return await fn(await entry.store);
+    } finally {
+      entry.users--;
+      this.shed();
+    }
   }
 
-  /** The store of `topic`'s log, opened if it is not yet. */
+  /** The store of `topic`, for a caller that uses it at once (`use` keeps it open while in use). */
   of(topic: string): Promise<Store> {
-    let store = this.stores.get(topic);
-    if (store) return store;
-    if (this.stores.size >= this.topicsMax) {
-      return Promise.reject(new StoreOpenError(`this server keeps at most ${this.topicsMax} topics: topic ${topic} refused`));
-    }
-    store = this.open(topic).then(async (opened) => {
-      if (this.watcher) await opened.watch?.((next) => this.watcher!(topic, next));
-      return opened;
-    });
-    this.stores.set(topic, store);
-    // A topic that failed to open is tried again when next named.
-    store.catch(() => this.stores.delete(topic));
-    return store;
+    return topic === DEFAULT_TOPIC ? Promise.resolve(this.main) : this.entry(topic).store;
   }
 
   /**
@@ -48,9 +59,8 @@ export class TopicStores {
    */
   async watch(listener: (topic: string, next: number) => void): Promise<void> {
     this.watcher = listener;
-    await Promise.all(
-      [...this.stores].map(async ([topic, store]) => (await store).watch?.((next) => listener(topic, next))),
-    );
+    await this.main.watch?.((next) => listener(DEFAULT_TOPIC, next));
+    await Promise.all([...this.opened].map(async ([topic, o]) => (await o.store).watch?.((next) => listener(topic, next))));
   }
 
   /**
@@ -58,20 +68,66 @@ export class TopicStores {
    * kept in the store and those opened since.
    */
   async list(after: string, max: number, only?: readonly string[]): Promise<TopicInfo[]> {
-    const names = new Set([...this.stores.keys(), ...(await this.kept())]);
+    const names = new Set([...this.known, ...(await this.kept())]);
     const page = [...names].filter((t) => t > after && (only === undefined || anyMatches(only, t))).sort().slice(0, max);
-    return Promise.all(page.map(async (topic) => describeTopic(topic, await this.of(topic))));
+    return Promise.all(page.map((topic) => this.use(topic, (store) => describeTopic(topic, store))));
   }
 
-  /** The topics opened so far. */
+  /** The topics open now. */
   get topics(): string[] {
-    return [...this.stores.keys()];
+    return [DEFAULT_TOPIC, ...this.opened.keys()];
   }
 
   async close(): Promise<void> {
-    const opened = await Promise.allSettled([...this.stores.values()]);
-    await Promise.all(opened.map((o) => (o.status === 'fulfilled' && o.value !== this.main ? o.value.close() : undefined)));
+    const opened = await Promise.allSettled([...this.opened.values()].map((o) => o.store));
+    this.opened.clear();
+    await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)));
+    await Promise.all(this.closing.values());
     await this.main.close();
+  }
+
+  private entry(topic: string): Opened {
+    const found = this.opened.get(topic);
+    if (found) {
+      this.opened.delete(topic);
+      this.opened.set(topic, found);
+      return found;
+    }
+    const wasKnown = this.known.has(topic);
+    if (!wasKnown && this.known.size >= this.topicsMax) {
+      return { store: Promise.reject(new StoreOpenError(`this server keeps at most ${this.topicsMax} topics: topic ${topic} refused`)), users: 0 };
+    }
+    this.known.add(topic);
+    // A store being closed is closed before it is opened again.
+    const store = (this.closing.get(topic) ?? Promise.resolve()).then(async () => {
+      const opened = await this.open(topic);
+      if (this.watcher) await opened.watch?.((next) => this.watcher!(topic, next));
+      return opened;
+    });
+    const entry: Opened = { store, users: 0 };
+    this.opened.set(topic, entry);
+    // A topic that failed to open is tried again when next named.
+    store.catch(() => {
+      if (this.opened.get(topic) === entry) this.opened.delete(topic);
+      if (!wasKnown) this.known.delete(topic);
+    });
+    return entry;
+  }
+
+  /** Closes the least recently used stores not in use, down to `openMax` open. */
+  private shed(): void {
+    if (this.opened.size <= this.openMax) return;
+    for (const [topic, entry] of this.opened) {
+      if (this.opened.size <= this.openMax) break;
+      if (entry.users > 0) continue;
+      this.opened.delete(topic);
+      const done: Promise<void> = entry.store
+        .then((s) => s.close(), () => undefined)
+        .finally(() => {
+          if (this.closing.get(topic) === done) this.closing.delete(topic);
+        });
+      this.closing.set(topic, done);
+    }
   }
 }
 
@@ -92,8 +148,7 @@ export async function appendByTopic(stores: TopicStores, batches: readonly (Prod
   const out: (number | null)[] = new Array<number | null>(batches.length).fill(null);
   await Promise.all(
     [...byTopic].map(async ([topic, indexes]) => {
-      const store = await stores.of(topic);
-      const firstIds = await store.append(indexes.map((i) => withoutTopic(batches[i]!)));
+      const firstIds = await stores.use(topic, (store) => store.append(indexes.map((i) => withoutTopic(batches[i]!))));
       indexes.forEach((i, k) => (out[i] = firstIds[k]!));
     }),
   );
@@ -111,5 +166,5 @@ export async function saveCursorsByTopic(stores: TopicStores, cursors: ReadonlyM
     if (!m) byTopic.set(topic, (m = new Map()));
     m.set(key, position);
   }
-  await Promise.all([...byTopic].map(async ([topic, m]) => (await stores.of(topic)).saveCursors(m)));
+  await Promise.all([...byTopic].map(([topic, m]) => stores.use(topic, (store) => store.saveCursors(m))));
 }

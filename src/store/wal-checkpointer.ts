@@ -1,6 +1,5 @@
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
+import { checkpointWorker, type CheckpointResult } from './checkpoint-worker.js';
 
 /** Checkpoints run at most this often while appends go on. */
 const CHECKPOINT_INTERVAL_MS = 100;
@@ -13,40 +12,12 @@ const WAL_FRAMES_RESTART = 8192;
 /** What the WAL file is cut back to after a restart. */
 export const WAL_BYTES_KEPT = 32 * 1024 * 1024;
 
-// CommonJS, run with `eval`: the same code whether the server runs from TypeScript sources or from dist/.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.path, { fileMustExist: true, timeout: 1000 });
-db.pragma('synchronous = ' + workerData.synchronous);
-parentPort.on('message', (m) => {
-  if (m === 'close') {
-    db.close();
-    parentPort.close();
-    return;
-  }
-  try {
-    const [r] = db.pragma('wal_checkpoint(PASSIVE)');
-    parentPort.postMessage({ log: r.log, checkpointed: r.checkpointed });
-  } catch (e) {
-    parentPort.postMessage({ error: String((e && e.message) || e) });
-  }
-});
-`;
-
-interface CheckpointResult {
-  log?: number;
-  checkpointed?: number;
-  error?: string;
-}
-
 /**
- * Copies the WAL back into the database from a worker thread, so that a commit never waits for a
- * checkpoint (SQLite's automatic one runs inside the commit that crosses 1,000 pages: a stall of
+ * Copies the WAL back into the database from a worker thread (one for all the process's databases), so
+ * that a commit never waits for a checkpoint (SQLite's automatic one runs inside the commit that crosses 1,000 pages: a stall of
  * 10-20 ms every few hundred small commits). If the worker fails, SQLite's own checkpointing takes over.
  */
 export class WalCheckpointer {
-  private readonly worker: Worker;
   private inFlight = false;
   private timer: NodeJS.Timeout | undefined;
   private lastAt = 0;
@@ -58,17 +29,12 @@ export class WalCheckpointer {
 
   constructor(
     private readonly db: Database.Database,
-    path: string,
-    synchronous: 'NORMAL' | 'FULL',
+    private readonly path: string,
+    private readonly synchronous: 'NORMAL' | 'FULL',
   ) {
     db.pragma('wal_autocheckpoint = 0');
     db.pragma(`journal_size_limit = ${WAL_BYTES_KEPT}`);
-    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, path, synchronous } });
-    this.worker.on('message', (r: CheckpointResult) => this.onResult(r));
-    this.worker.on('error', () => this.fallBack());
-    // After the listeners (adding one references the worker again): it must never hold a process open.
-    this.worker.unref();
+    checkpointWorker.acquire();
   }
 
   /** Called after every committed append. */
@@ -85,11 +51,8 @@ export class WalCheckpointer {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.failed) return;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.ref(); // while we wait for it to finish
-    this.worker.postMessage('close');
-    await exited;
+    // After any checkpoint in flight: the worker answers in order.
+    await checkpointWorker.release(this.path);
   }
 
   private start(): void {
@@ -98,7 +61,7 @@ export class WalCheckpointer {
     this.dirty = false;
     this.inFlight = true;
     this.lastAt = performance.now();
-    this.worker.postMessage('checkpoint');
+    void checkpointWorker.checkpoint(this.path, this.synchronous).then((r) => this.onResult(r));
   }
 
   private onResult(r: CheckpointResult): void {
