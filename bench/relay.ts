@@ -29,9 +29,9 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-/** A relay server on a free loopback port with its own data directory, removed when it stops. */
-export async function startBenchServer(args: string[]): Promise<BenchServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'relay-bench-'));
+/** A relay server on a free loopback port with its own data directory (or `keptDir`), removed when it stops. */
+export async function startBenchServer(args: string[], keptDir?: string): Promise<BenchServer> {
+  const dataDir = keptDir ?? mkdtempSync(join(tmpdir(), 'relay-bench-'));
   const key = args.includes('--insecure-plaintext') ? [] : ['--key-file', BENCH_KEY];
   const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...key, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -52,7 +52,7 @@ export async function startBenchServer(args: string[]): Promise<BenchServer> {
     stop: async () => {
       server.kill('SIGTERM');
       await once(server, 'exit').catch(() => undefined);
-      rmSync(dataDir, { recursive: true, force: true });
+      if (keptDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -75,50 +75,56 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
   try {
     const proxy = faults ? new LossyProxy(port, faults, n) : undefined;
     const clientPort = proxy ? await proxy.start() : port;
-    const common = ['--port', String(clientPort), '--log-level', 'warn', ...clientArgs];
-    const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common, '--log-level', 'info'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const hash = createHash('sha256');
-    reader.stdout.on('data', (d: Buffer) => hash.update(d));
-    // Lines written before the reader is registered would be before its starting point.
-    await waitForLine(reader.stderr, /registered as/);
-    const expected = createHash('sha256');
-    const chunk = 10_000;
-    const input: string[] = [];
-    for (let i = 1; i <= n; i += chunk) {
-      let s = '';
-      for (let j = i; j < Math.min(i + chunk, n + 1); j++) s += `${j}\n`;
-      expected.update(s);
-      input.push(s);
-    }
-    const file = follow ? join(mkdtempSync(join(tmpdir(), 'bench-follow-')), 'app.log') : undefined;
-    if (file) writeFileSync(file, input.join(''));
-    const started = performance.now();
-    const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common, ...(file ? ['--follow', file, '--from-start'] : [])], {
-      stdio: ['pipe', 'ignore', 'inherit'],
-    });
-    if (!file) {
-      for (const s of input) if (!writer.stdin.write(s)) await once(writer.stdin, 'drain');
-      writer.stdin.end();
-    }
-    const writerExit = once(writer, 'exit');
-    const [rcode] = await once(reader, 'exit');
-    const read = performance.now();
-    // A follower follows on: once the reader has every line, it is told to stop (and exits 0).
-    if (file) writer.kill('SIGTERM');
-    const [wcode] = await writerExit;
-    if (file) rmSync(dirname(file), { recursive: true, force: true });
-    const seconds = ((file ? read : performance.now()) - started) / 1000;
+    const run = await relayThroughputOn(clientPort, n, clientArgs, follow);
     await proxy?.stop();
-    if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
     const scrapes = await scraper?.stop();
     if (scraper && !scrapes) throw new Error('/metrics was never scraped');
-    return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex'), serverRssMb: peakRssMb(server.pid) };
+    return { ...run, serverRssMb: peakRssMb(server.pid) };
   } finally {
     await scraper?.stop();
     await server.stop();
   }
+}
+
+/** A writer and a reader through the server at `port`: `seq 1 N`, timed from the writer's start to the reader's last line. */
+export async function relayThroughputOn(port: number, n: number, clientArgs: string[] = [], follow = false): Promise<Omit<ThroughputResult, 'serverRssMb'>> {
+  const common = ['--port', String(port), '--log-level', 'warn', ...clientArgs];
+  const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common, '--log-level', 'info'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const hash = createHash('sha256');
+  reader.stdout.on('data', (d: Buffer) => hash.update(d));
+  // Lines written before the reader is registered would be before its starting point.
+  await waitForLine(reader.stderr, /registered as/);
+  const expected = createHash('sha256');
+  const chunk = 10_000;
+  const input: string[] = [];
+  for (let i = 1; i <= n; i += chunk) {
+    let s = '';
+    for (let j = i; j < Math.min(i + chunk, n + 1); j++) s += `${j}\n`;
+    expected.update(s);
+    input.push(s);
+  }
+  const file = follow ? join(mkdtempSync(join(tmpdir(), 'bench-follow-')), 'app.log') : undefined;
+  if (file) writeFileSync(file, input.join(''));
+  const started = performance.now();
+  const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common, ...(file ? ['--follow', file, '--from-start'] : [])], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
+  if (!file) {
+    for (const s of input) if (!writer.stdin.write(s)) await once(writer.stdin, 'drain');
+    writer.stdin.end();
+  }
+  const writerExit = once(writer, 'exit');
+  const [rcode] = await once(reader, 'exit');
+  const read = performance.now();
+  // A follower follows on: once the reader has every line, it is told to stop (and exits 0).
+  if (file) writer.kill('SIGTERM');
+  const [wcode] = await writerExit;
+  if (file) rmSync(dirname(file), { recursive: true, force: true });
+  const seconds = ((file ? read : performance.now()) - started) / 1000;
+  if (wcode !== 0 || rcode !== 0) throw new Error(`writer exit ${wcode}, reader exit ${rcode}`);
+  return { lines: n, seconds, linesPerSecond: n / seconds, outputMatches: hash.digest('hex') === expected.digest('hex') };
 }
 
 /** Scrapes a server's /metrics every `ms`, as Prometheus would, until stopped; says how many scrapes answered. */

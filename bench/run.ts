@@ -6,8 +6,9 @@
  * Prints a Markdown report and writes it to bench/RESULTS.md.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { arch, cpus, platform, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { arch, cpus, platform, tmpdir, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { dgramCeiling } from './dgram-ceiling.js';
 import { dgramLatency } from './dgram-latency.js';
@@ -23,8 +24,9 @@ import { mergeResults } from './results-file.js';
 import { startRedis, type RedisServer } from '../test/store/redis-server.js';
 import { startRedisCluster } from '../test/store/redis-cluster.js';
 import { topicsThroughput } from './topics-throughput.js';
+import { seedTopics, topicsScale, type ScaleResult } from './topics-scale.js';
 
-const SECTIONS = ['throughput', 'encryption', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics', 'cluster'] as const;
+const SECTIONS = ['throughput', 'encryption', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics', 'cluster', 'topics'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -399,6 +401,41 @@ if (only.has('cluster')) {
   say('|---|---|---|---|');
   say(`| 1 relay server, 1 Redis | ${spread(rates.single)} | 1.00× | ${spread(cpu.single, ms)} |`);
   say(`| 3 relay servers, 3-master Redis Cluster | ${spread(rates.cluster)} | ${ratio(rates.cluster, rates.single)} | ${spread(cpu.cluster, ms)} |`);
+}
+
+if (only.has('topics')) {
+  const sizes = [10, quick ? 2_000 : 10_000];
+  const n = quick ? 50_000 : 200_000;
+  const dirs = sizes.map(() => mkdtempSync(join(tmpdir(), 'relay-bench-topics-')));
+  const results: Record<number, ScaleResult[]> = Object.fromEntries(sizes.map((k) => [k, []]));
+  try {
+    for (const [i, k] of sizes.entries()) {
+      progress(`topics: seeding ${int(k)} topics`);
+      await seedTopics(dirs[i]!, k);
+    }
+    for (let r = 0; r < repeats; r++) {
+      for (const [i, k] of sizes.entries()) {
+        const res = await topicsScale(dirs[i]!, k, n);
+        if (res.topicsListed !== k + 1 + (r > 0 ? 1 : 0)) throw new Error(`listed ${res.topicsListed} topics of ${k}`);
+        results[k]!.push(res);
+        progress(`topics: ${int(k)} topics, listed in ${res.listSeconds.toFixed(2)} s, ${int(res.linesPerSecond)} lines/s, ${int(res.rssMb)} MB, ${res.files} files`);
+      }
+    }
+  } finally {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+  const col = (k: number, f: (x: ScaleResult) => number): number[] => results[k]!.map(f);
+  const [few, many] = sizes as [number, number];
+  say();
+  say(`## A server holding ${int(many)} topics, next to one holding ${int(few)} (sqlite; \`seq 1 ${int(n)}\` through one more topic)`);
+  say();
+  say('Each server first lists every topic (`run-reader --topics`, which opens each topic\'s log), then carries one stream on a topic of its own. Memory is the server\'s peak; files, those it holds open at the end.');
+  say();
+  say('| topics | listing, s | stream, lines/s | lines/s ratio | peak memory, MB | files open |');
+  say('|---|---|---|---|---|---|');
+  for (const k of sizes) {
+    say(`| ${int(k)} | ${spread(col(k, (x) => x.listSeconds), ms)} | ${spread(col(k, (x) => x.linesPerSecond))} | ${ratio(col(k, (x) => x.linesPerSecond), col(few, (x) => x.linesPerSecond))} | ${spread(col(k, (x) => x.rssMb))} | ${spread(col(k, (x) => x.files))} |`);
+  }
 }
 
 if (only.has('appends')) {

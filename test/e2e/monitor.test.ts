@@ -192,9 +192,12 @@ describe('run-server --http on redis: /readyz follows the store', () => {
 
       // A line on its way into a frozen redis: stopping waits for it, and says it is not ready meanwhile.
       redis.pause();
+      const received = metric(await scrape(http), 'relay_datagrams_received_total') ?? 0;
       const w = start('run-writer', ['-u', 'late', '--port', String(port), '--timeout', '5']);
       w.proc.stdin!.end('one line\n');
-      await sleep(500);
+      // The writer's first datagram has reached the server, which asks the (frozen) store about its name.
+      await until('the writer heard', async () => ((metric(await scrape(http), 'relay_datagrams_received_total') ?? 0) > received ? true : undefined));
+      await sleep(100);
       s.proc.kill('SIGTERM');
       await until('draining', async () => ((await readyz(http)).status === 503 ? true : undefined));
       assert.deepEqual(await readyz(http), { status: 503, reason: 'stopping' });

@@ -219,7 +219,8 @@ export class SimWorld {
       return dataDir ? new SqliteStore({ dataDir, retention: limits, fsync: false }) : new MemoryStore(limits);
     };
     this.store = open(dir, DEFAULT_TOPIC);
-    this.stores = new TopicStores(this.store, async (topic) => open(dir && join(dir, 'topics', topic), topic));
+    // On sqlite, one side topic's database open at once: the others are closed and opened again as they are used.
+    this.stores = new TopicStores(this.store, async (topic) => open(dir && join(dir, 'topics', topic), topic), undefined, undefined, dir ? 1 : undefined);
     this.servers = Array.from({ length: opts.servers }, (_, i) => ({ addr: serverAddress(i), core: this.newServerCore(), epoch: 0, down: false, storeResultAt: this.now }));
     this.net = new SimNetwork(rng, (at, fn) => this.schedule(at, fn), (to, from, data) => this.nodes.get(addressKey(to))?.(data, from));
     for (const sv of this.servers) {
