@@ -87,9 +87,7 @@ export async function main(argv: string[]): Promise<number> {
   const topics = args.topic === undefined ? undefined : [...new Set(topicList(args.topic))];
   // --who reads no topic: the registry is the server's.
   const several = !args.who && topics !== undefined && (topics.length > 1 || isPattern(topics[0]!));
-  if (several && (args.count !== undefined || args.presence)) {
-    throw usage('--count and --presence read one topic: with several topics or a pattern, they do not go');
-  }
+  if (several && args.presence) throw usage('--presence reads one topic: with several topics or a pattern, it does not go');
 
   const logger = await createLogger(NAME, args['log-level'] as LogLevel);
   favourEventLoop(logger);
@@ -110,7 +108,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   const format = args.format as Format;
   const outcome = several
-    ? await runSubscription({ ...common, topics: topics!, render: (topic) => renderAs(format, topic, true), warn: (message) => logger.warn(message) })
+    ? await runSubscription({ ...common, topics: topics!, count: args.count ?? 0, render: (topic) => renderAs(format, topic, true), warn: (message) => logger.warn(message) })
     : await runReader({
         ...common,
         ...(topics !== undefined && !args.who && { topic: topics[0]! }),

@@ -9,6 +9,7 @@ import { randomNonce } from './random.js';
 import type { PacketTransport } from '../core/sans-io.js';
 import { openClientTransport } from './client-transport.js';
 import { PacketDriver } from './packet-driver.js';
+import type { MessageBudget } from '../core/reader/message-budget.js';
 
 export type ReaderOutcome =
   | { kind: 'done'; printed: number; interrupted: boolean }
@@ -34,7 +35,8 @@ export interface ReaderOptions {
   fromKind: FromKind;
   fromId: number;
   delayMs: number;
-  count: number;
+  /** --count (0: none), or a budget the runs of a reader of several topics share. */
+  count: number | MessageBudget;
   once: boolean;
   render: ReaderRender;
   output: Writable;

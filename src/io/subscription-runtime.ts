@@ -1,4 +1,5 @@
 import { SUBSCRIBED_TOPICS_MAX, TopicSubscription, type TopicsToRead } from '../core/reader/topic-subscription.js';
+import { MessageBudget } from '../core/reader/message-budget.js';
 import { FromKind } from '../protocol/constants.js';
 import { heedStops, ReaderRun, type ReaderOptions, type ReaderOutcome, type ReaderRender } from './reader-runtime.js';
 
@@ -6,6 +7,8 @@ import { heedStops, ReaderRun, type ReaderOptions, type ReaderOutcome, type Read
 const WATCH_TOPICS_MS = 1_000;
 
 export interface SubscriptionOptions extends Omit<ReaderOptions, 'topic' | 'render' | 'listTopics' | 'watchTopics' | 'presence' | 'count'> {
+  /** --count over all the topics (0: none). */
+  count: number;
   /** Topics and patterns (`logs.web`, `logs.>`). */
   topics: readonly string[];
   /** How one topic's messages are written. */
@@ -17,8 +20,9 @@ export interface SubscriptionOptions extends Omit<ReaderOptions, 'topic' | 'rend
 /**
  * A reader of several topics: a session per topic (each with its own position, group membership and
  * direct messages), all writing to one output; a pattern's topics from the server's list, watched for
- * topics created later. Ends when every topic's run has (`--once`), at a signal, or at the first run
- * that fails (refused, unreachable), which stops the others.
+ * topics created later. Ends when every topic's run has (`--once`), once `--count` messages are taken
+ * from all the topics together, at a signal, or at the first run that fails (refused, unreachable),
+ * which stops the others.
  */
 export async function runSubscription(opts: SubscriptionOptions): Promise<ReaderOutcome> {
   const run = new SubscriptionRun(opts);
@@ -37,9 +41,12 @@ class SubscriptionRun {
   private stopped: boolean | undefined;
   private resolve!: (outcome: ReaderOutcome) => void;
   private readonly ended = new Promise<ReaderOutcome>((resolve) => (this.resolve = resolve));
+  /** --count, shared by the runs: once spent, every run stops (after the reply in hand). */
+  private readonly budget: MessageBudget | undefined;
 
   constructor(private readonly opts: SubscriptionOptions) {
     this.subscription = new TopicSubscription(opts.topics);
+    if (opts.count > 0) this.budget = new MessageBudget(opts.count, () => setImmediate(() => this.stop(false)));
   }
 
   async start(): Promise<ReaderOutcome> {
@@ -91,7 +98,7 @@ class SubscriptionRun {
       fromKind,
       fromId,
       delayMs: o.delayMs,
-      count: 0,
+      count: this.budget ?? 0,
       once: o.once,
       output: o.output,
       tell: o.tell,

@@ -6,8 +6,9 @@ import { FromKind, MESSAGE_BYTES_MAX, Role } from '../../src/protocol/constants.
 import { encode } from '../../src/protocol/codec.js';
 import type { Batch, Fetch, HelloReader, PresenceEntry, WireMessage, Who } from '../../src/protocol/packets.js';
 import { drain, SERVER, T0 } from './helpers.js';
+import { MessageBudget } from '../../src/core/reader/message-budget.js';
 
-const newReader = (over: Partial<typeof READER_DEFAULTS> & { group?: string } = {}) =>
+const newReader = (over: Partial<Omit<typeof READER_DEFAULTS, 'count'>> & { group?: string; count?: number | MessageBudget } = {}) =>
   new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, ...over }, T0);
 
 const welcome = (r: ReaderCore, now: number, position = 1) =>
@@ -128,6 +129,30 @@ test('--count stops after N and tells the server the position after the last one
   assert.deepEqual(delivered(r), [1, 2]);
   const bye = drain(r).map((t) => t.packet).find((p) => p.kind === 'bye');
   assert.equal(bye?.kind === 'bye' && bye.position, 3);
+});
+
+test('--count shared by two sessions (several topics): each message either takes counts; once spent, the other takes nothing and stays where it was', () => {
+  let spent = 0;
+  const budget = new MessageBudget(3, () => spent++);
+  const a = newReader({ count: budget });
+  const b = newReader({ count: budget });
+  for (const r of [a, b]) {
+    drain(r);
+    welcome(r, T0);
+  }
+  a.handleDatagram(batch(lastFetch(a).fetchId, 0, [msg(1), msg(2)]), SERVER, T0 + 1);
+  assert.deepEqual(delivered(a), [1, 2]);
+  assert.equal(spent, 0);
+  b.handleDatagram(batch(lastFetch(b).fetchId, 0, [msg(1), msg(2)]), SERVER, T0 + 2);
+  assert.deepEqual(delivered(b), [1], 'one left for b');
+  assert.equal(spent, 1);
+  const byeB = drain(b).map((t) => t.packet).find((p) => p.kind === 'bye');
+  assert.equal(byeB?.kind === 'bye' && byeB.position, 2);
+  // a's next reply comes after the budget is spent: nothing of it is taken, and its place stays.
+  a.handleDatagram(batch(lastFetch(a).fetchId, 0, [msg(3)], { position: 3 }), SERVER, T0 + 3);
+  assert.deepEqual(delivered(a), []);
+  const byeA = drain(a).map((t) => t.packet).find((p) => p.kind === 'bye');
+  assert.equal(byeA?.kind === 'bye' && byeA.position, 3);
 });
 
 test('a message in fragments is put together before it is delivered', () => {

@@ -1,4 +1,5 @@
 import type { Message, ReaderEvent } from './reader-types.js';
+import { MessageBudget } from './message-budget.js';
 
 /** A package larger than this is handed on in pieces: memory stays bounded however long the delay. */
 const PACKAGE_MESSAGES_MAX = 10_000;
@@ -21,16 +22,21 @@ export class Delivery {
   private printedTo = 0;
   /** The last position the server was told (FETCH, PING). */
   private confirmedTo = 0;
-  /** Messages still to hand on before --count is reached. */
-  private remaining: number;
+  /** Messages still to hand on before --count is reached (none: no --count). */
+  private readonly budget: MessageBudget | undefined;
 
   constructor(
-    private readonly count: number,
+    count: number | MessageBudget,
     private readonly emit: (e: ReaderEvent) => void,
     /** A package was handed on: it ends before `upTo`. */
     private readonly onHandedOn: (upTo: number) => void,
   ) {
-    this.remaining = count;
+    this.budget = typeof count === 'number' ? (count > 0 ? new MessageBudget(count) : undefined) : count;
+  }
+
+  /** --count is reached (by this session, or by another of a reader of several topics): take no more. */
+  get full(): boolean {
+    return this.budget?.spent ?? false;
   }
 
   /** Signed on at `position`: everything before it counts as handed on, printed and confirmed. */
@@ -43,7 +49,7 @@ export class Delivery {
     this.pkg.push(m);
     this.pkgBytes += m.text.length;
     if (this.pkg.length >= PACKAGE_MESSAGES_MAX || this.pkgBytes >= PACKAGE_BYTES_MAX) this.flush();
-    if (this.count > 0 && --this.remaining === 0) {
+    if (this.budget?.take()) {
       this.flush();
       return 'stop';
     }

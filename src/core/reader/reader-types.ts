@@ -2,6 +2,7 @@ import type { Address } from '../address.js';
 import type { ClientEncryption } from '../client/client-cipher.js';
 import { FromKind, type ReaderState, type RefuseCode } from '../../protocol/constants.js';
 import type { PresenceEntry, TopicInfo } from '../../protocol/packets.js';
+import type { MessageBudget } from './message-budget.js';
 
 export interface ReaderConfig {
   name: string;
@@ -17,8 +18,8 @@ export interface ReaderConfig {
   /** How long the server may hold a long poll open. */
   holdMs: number;
   maxDatagrams: number;
-  /** Stop after delivering this many messages (0: never). */
-  count: number;
+  /** Stop after delivering this many messages (0: never), or once a budget shared with other sessions is spent. */
+  count: number | MessageBudget;
   /** Take what is there now, then stop (no waiting for more). */
   once: boolean;
   lostAfterMs: number;

@@ -85,6 +85,7 @@ export class ReplyIntake {
   }
 
   private deliver(m: Message): 'stop' | 'more' {
+    if (this.delivery.full) return 'stop'; // not taken: it stays for the next run
     this.position = m.id + 1;
     this.offset = 0;
     return this.delivery.add(m);
