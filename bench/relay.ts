@@ -154,18 +154,24 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-/** Resolves once a stream has said something matching `pattern` (then lets the rest flow, unread). */
+/**
+ * Resolves once a stream has said something matching `pattern` (then lets the rest flow, unread); rejects
+ * with what it said if it ends first (its process exited: a bench must fail, not wait forever).
+ */
 export async function waitForLine(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<void> {
   let text = '';
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     const on = (d: Buffer): void => {
       text += d.toString();
       if (pattern.test(text)) {
         stream.off('data', on);
+        stream.off('end', ended);
         stream.resume();
         resolve();
       }
     };
+    const ended = (): void => reject(new Error(`ended before saying ${String(pattern)}: ${text.trim()}`));
     stream.on('data', on);
+    stream.once('end', ended);
   });
 }
