@@ -36,11 +36,14 @@ test('3 relay servers on a 3-master Redis Cluster, 6 topics: a reader per topic 
   // Each client starts on a different server, and may move to the others.
   const around = (i: number): string => [...all.split(',').slice(i % 3), ...all.split(',').slice(0, i % 3)].join(',');
   try {
-    const readers = await Promise.all(
-      TOPICS.map((t, i) => startReader(['-u', `r${i}`, '--address', around(i + 1), '--topic', t, '--format', 'raw', '--count', '3000'])),
-    );
-    const writers = TOPICS.map((t, i) => start('run-writer', ['-u', `w${i}`, '--address', around(i), '--topic', t, '--log-level', 'info']));
-    await Promise.all(writers.map((w) => waitFor(w, /registered as/)));
+    // Started one after the other: twelve processes starting at once would starve whatever else runs.
+    const readers: Running[] = [];
+    for (const [i, t] of TOPICS.entries()) readers.push(await startReader(['-u', `r${i}`, '--address', around(i + 1), '--topic', t, '--format', 'raw', '--count', '3000']));
+    const writers: Running[] = [];
+    for (const [i, t] of TOPICS.entries()) {
+      writers.push(start('run-writer', ['-u', `w${i}`, '--address', around(i), '--topic', t, '--log-level', 'info']));
+      await waitFor(writers[i]!, /registered as/);
+    }
     await Promise.all(writers.map((w) => feed(w, 1, 1000)));
     await untilPrinted(readers, 1000);
     const holders = cluster.ports.map((_, i) => cluster.keys(i, '{e2e:*}:log').length);
