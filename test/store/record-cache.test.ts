@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MESSAGE_OVERHEAD_BYTES, RecordCache } from '../../src/store/record-cache.js';
+import { CacheBudget, MESSAGE_OVERHEAD_BYTES, RecordCache } from '../../src/store/record-cache.js';
 import type { StoredMessage } from '../../src/store/store.js';
 
 const record = (first: number, count: number): StoredMessage[] =>
@@ -64,4 +64,22 @@ test('a full cache, long used: keeps exactly the newest records, finds them, and
   assert.deepEqual([c.find(50), c.find(9_949), c.find(9_950)?.first], [undefined, undefined, 9_950]);
   c.dropFrom(9_990);
   assert.deepEqual([c.find(9_989)?.first, c.find(9_990), c.size], [9_989, undefined, 40]);
+});
+
+test("caches sharing a budget (one per topic) hold the bound together: the least recently used record of any goes first; a cache cleared gives its room back", () => {
+  const budget = new CacheBudget({ messages: 30, bytes: 1e6 });
+  const a = new RecordCache(budget);
+  const b = new RecordCache(budget);
+  a.put(1, record(1, 10));
+  b.put(1, record(1, 10));
+  a.put(11, record(11, 10));
+  b.find(1); // b's record is used again: a's first is now the least recently used of all
+  b.put(11, record(11, 10));
+  assert.deepEqual([a.find(1), a.find(11)?.first, b.find(1)?.first, b.find(11)?.first], [undefined, 11, 1, 11]);
+  assert.equal(budget.messages, 30);
+  b.clear();
+  assert.deepEqual([b.size, budget.messages, budget.count], [0, 10, 1]);
+  a.put(21, record(21, 10));
+  a.put(31, record(31, 10));
+  assert.equal(a.size, 3, 'the room b gave back');
 });
