@@ -131,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
     await http?.close();
     throw err;
   });
-  monitor.storeOpened(stores.main);
+  monitor.storeOpened(stores.main, () => stores.counts);
   // After the store: a store that cannot open is what the user hears of, and no key is made for nothing.
   const security = await Promise.resolve()
     .then(() => serverSecurity(args, users, logger))

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { formatAddress, formatEndpoint } from '../core/address.js';
 import type { ServerEvent } from '../core/server/server-core.js';
 import type { RunningServer, ServerWatch } from '../io/server-runtime.js';
-import type { Store } from '../store/store.js';
+import type { Store, TopicCounts } from '../store/store.js';
 import { storeFailureReason } from '../store/store-errors.js';
 import { RateHistory } from './rate-history.js';
 import { Readiness } from './readiness.js';
@@ -65,8 +65,10 @@ export class Monitor {
   /** The config hook a server core reports its replies through. */
   readonly observe = { fetchReply: (messages: number): void => this.metrics?.fetchReply(messages) };
 
-  storeOpened(store: Store): void {
+  /** The default topic's store (the log figures are its), and how many topics there are. */
+  storeOpened(store: Store, topics?: () => TopicCounts): void {
     this.view.store = store;
+    this.view.topics = topics;
     this.readiness.storeOpen = true;
   }
 

@@ -107,6 +107,18 @@ function sizeGauges(view: ServerView, readiness: Readiness, registers: Registers
       },
     });
     new Gauge({
+      name: 'relay_topics',
+      help: 'Topics: served since the server started (counted against --max-topics), and whose logs are open now',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = view.topics?.();
+        if (!counts) return;
+        this.set({ state: 'served' }, counts.served);
+        this.set({ state: 'open' }, counts.open);
+      },
+    });
+    new Gauge({
       name: 'relay_log_messages',
       help: "The log's extent: first (oldest id kept), next (id of the next message), kept (messages kept)",
       labelNames: ['bound'],

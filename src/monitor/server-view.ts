@@ -1,6 +1,6 @@
 import type { ServerCore } from '../core/server/server-core.js';
 import type { ServerSnapshot } from '../core/server/server-snapshot.js';
-import type { LogSize, Store } from '../store/store.js';
+import type { LogSize, Store, TopicCounts } from '../store/store.js';
 import type { TcpCounts } from '../io/tcp-listener.js';
 
 /** How long a snapshot or the log's size serves: one scrape or page update asks for them several times. */
@@ -15,6 +15,8 @@ const SIZE_WAIT_MS = 500;
 export class ServerView {
   core: ServerCore | undefined;
   store: Store | undefined;
+  /** The topics served and open (store/topic-stores.ts). */
+  topics: (() => TopicCounts) | undefined;
   tcp: TcpCounts | undefined;
   private snap: { at: number; value: ServerSnapshot } | undefined;
   private size: { at: number; value: Promise<LogSize | undefined> } | undefined;

@@ -147,3 +147,9 @@ export const NO_RETENTION: RetentionLimits = { messages: 0, bytes: 0, ageMs: 0 }
 
 /** Writer sequence numbers older than this are forgotten: such a writer is long gone. */
 export const PRODUCER_TTL_MS = 7 * 24 * 3600 * 1000;
+
+/** A server's topics: served since it started (counted against --max-topics), and whose logs are open now. */
+export interface TopicCounts {
+  served: number;
+  open: number;
+}

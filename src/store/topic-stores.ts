@@ -1,7 +1,7 @@
 import type { TopicInfo } from '../protocol/packets.js';
 import { anyMatches, DEFAULT_TOPIC, splitInTopic } from '../protocol/topics.js';
 import { StoreOpenError } from './store-errors.js';
-import type { ProducerBatch, Store } from './store.js';
+import type { ProducerBatch, Store, TopicCounts } from './store.js';
 
 /** Topics one server serves at most (each is a log of its own: a file, or keys, and their caches). */
 export const TOPICS_MAX = 1_000;
@@ -76,6 +76,11 @@ export class TopicStores {
   /** The topics open now. */
   get topics(): string[] {
     return [DEFAULT_TOPIC, ...this.opened.keys()];
+  }
+
+  /** Topics served since the server started (counted against `topicsMax`), and their logs open now. */
+  get counts(): TopicCounts {
+    return { served: this.known.size, open: this.opened.size + 1 };
   }
 
   async close(): Promise<void> {

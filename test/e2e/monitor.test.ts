@@ -48,6 +48,9 @@ describe('run-server --http: metrics, health and status', () => {
       assert.ok(metric(full, 'relay_datagrams_received_total')! > 10);
       assert.equal(metric(full, 'relay_log_bytes'), 38_894, 'the digits of 1 to 10,000');
       assert.equal(metric(full, 'relay_ready'), 1);
+      assert.deepEqual([metric(full, 'relay_topics', { state: 'served' }), metric(full, 'relay_topics', { state: 'open' })], [1, 1], 'the default topic only');
+      assert.equal((await run('run-writer', ['-u', 'other', '--port', port, '-t', 'logs.web'], 'one\n')).code, 0);
+      assert.equal(metric(await scrape(s.http), 'relay_topics', { state: 'served' }), 2, 'and one more');
       assert.ok(metric(full, 'process_cpu_user_seconds_total')! > 0, 'the process metrics are there');
       assert.ok(metric(full, 'nodejs_eventloop_lag_seconds') !== undefined, 'and the event loop lag');
 
