@@ -26,9 +26,10 @@ export const MESSAGE_OVERHEAD_BYTES = 160;
 
 /**
  * What the stores of a process keep decoded: about 32 MB, whatever the log's size and however many
- * topics (each topic's store has a cache of its own, all drawing on one budget: `SHARED_CACHE_BUDGET`). That is the last 200,000 short
- * messages or so, about a second of the log at full speed: a reader whose reads wait behind a burst of
- * appends falls that far behind, and a read from the cache costs far less than one from the store.
+ * topics (each topic's store has a cache of its own, all drawing on `SHARED_CACHE_BUDGET`). That is the
+ * last 200,000 short messages or so, about a second of the log at full speed: a reader whose reads wait
+ * behind a burst of appends falls that far behind, and a read from the cache costs far less than one
+ * from the store.
  */
 export const RECORD_CACHE_LIMITS: RecordCacheLimits = { messages: 262_144, bytes: 32 * 1024 * 1024 };
 
@@ -37,8 +38,8 @@ export const RECORD_CACHE_LIMITS: RecordCacheLimits = { messages: 262_144, bytes
  * used record of any of them goes first when the whole is over its limits.
  */
 export class CacheBudget {
-  oldest: Entry | undefined;
-  newest: Entry | undefined;
+  private oldest: Entry | undefined;
+  private newest: Entry | undefined;
   count = 0;
   messages = 0;
   bytes = 0;

@@ -110,22 +110,26 @@ export class RedisStore implements Store {
   }
 
   private async init(): Promise<void> {
-    const where = this.where;
     const [app, schema] = (await scripts.init.run(this.link, [this.keys.meta], [SCHEMA_VERSION])) as Buffer[];
     if (app!.toString() !== 'udp-relay') {
-      throw new StoreOpenError(`${this.keys.meta} at ${where} belongs to something else; refusing to touch it`);
+      throw new StoreOpenError(`${this.keys.meta} at ${this.where} belongs to something else; refusing to touch it`);
     }
     if (schema!.toString() !== SCHEMA_VERSION) {
-      throw new StoreOpenError(`the relay keys at ${where} have schema ${schema!.toString()}; this server reads ${SCHEMA_VERSION}`);
+      throw new StoreOpenError(`the relay keys at ${this.where} have schema ${schema!.toString()}; this server reads ${SCHEMA_VERSION}`);
     }
     await this.bounds();
-    // Whoever was online when the relay last stopped must register again to be online now.
+    // Whoever was online when the relay last stopped must register again to be online now (the registry
+    // is the default topic's: the other topics' keys hold none).
+    if (this.ownsLink) await this.clearStaleOnline();
+    this.ageTimer = trimByClock(this.opts.retention, (now) => void this.trim(now).catch(() => undefined));
+  }
+
+  private async clearStaleOnline(): Promise<void> {
     const clients = await this.clients();
     const stale = clients.filter((c) => c.online);
     if (stale.length > 0 && (await this.onlineElsewhere()) === 0) {
       for (const c of stale) await this.saveClient({ ...c, online: false });
     }
-    this.ageTimer = trimByClock(this.opts.retention, (now) => void this.trim(now).catch(() => undefined));
   }
 
   /** Other relay servers listening on this log right now (each holds a subscription). */
