@@ -1,4 +1,4 @@
-import type { Tracked } from '../io/chat-runtime.js';
+import type { ChatChannel, Tracked } from '../io/chat-runtime.js';
 import { ReaderState } from '../protocol/constants.js';
 
 /** Direct messages followed at most until delivered; past this, the oldest are no longer followed. */
@@ -22,9 +22,11 @@ interface Followed {
  * something is not delivered.
  */
 export class ChatReceipts {
-  /** Recipients (undefined: everyone) of the lines sent and not confirmed yet, in order. */
-  private readonly unconfirmed: (string | undefined)[] = [];
-  private confirmedSoFar = 0;
+  /** Per channel (each its own writer session): recipients (undefined: everyone) of the lines sent and not confirmed yet, in order. */
+  private readonly channels: Record<ChatChannel, { unconfirmed: (string | undefined)[]; confirmedSoFar: number }> = {
+    room: { unconfirmed: [], confirmedSoFar: 0 },
+    direct: { unconfirmed: [], confirmedSoFar: 0 },
+  };
   private readonly followed: Followed[] = [];
   private requests = 0;
   private onSettled: (() => void) | undefined;
@@ -35,14 +37,15 @@ export class ChatReceipts {
     private readonly ask: (name: string, requestId: number) => void,
   ) {}
 
-  sent(to?: string): void {
-    this.unconfirmed.push(to);
+  sent(to: string | undefined, channel: ChatChannel = 'room'): void {
+    this.channels[channel].unconfirmed.push(to);
   }
 
-  /** The writer session has had `total` lines confirmed since it opened. */
-  confirmed(total: number): void {
-    for (; this.confirmedSoFar < total && this.unconfirmed.length > 0; this.confirmedSoFar++) {
-      const to = this.unconfirmed.shift();
+  /** The channel's writer session has had `total` lines confirmed since it opened. */
+  confirmed(total: number, channel: ChatChannel = 'room'): void {
+    const c = this.channels[channel];
+    for (; c.confirmedSoFar < total && c.unconfirmed.length > 0; c.confirmedSoFar++) {
+      const to = c.unconfirmed.shift();
       if (to === undefined) {
         this.show('-- stored');
         continue;
@@ -56,8 +59,10 @@ export class ChatReceipts {
 
   /** New sessions (after /back): their confirmations count from 0; what the old one did not confirm is gone. */
   restart(): void {
-    this.unconfirmed.length = 0;
-    this.confirmedSoFar = 0;
+    for (const c of Object.values(this.channels)) {
+      c.unconfirmed.length = 0;
+      c.confirmedSoFar = 0;
+    }
   }
 
   tracked(a: Tracked): void {
@@ -89,7 +94,7 @@ export class ChatReceipts {
   }
 
   private checkSettled(): void {
-    if (this.onSettled && this.unconfirmed.length === 0 && this.followed.every((f) => f.told !== undefined)) this.onSettled();
+    if (this.onSettled && Object.values(this.channels).every((c) => c.unconfirmed.length === 0) && this.followed.every((f) => f.told !== undefined)) this.onSettled();
   }
 
   /** Asks again where the recipients of what is not delivered yet are. */

@@ -1,5 +1,5 @@
 import type { Message } from '../core/reader/reader-core.js';
-import type { ChatEnd, ChatEvents, Tracked } from '../io/chat-runtime.js';
+import type { ChatChannel, ChatEnd, ChatEvents, Tracked } from '../io/chat-runtime.js';
 import type { PresenceEntry } from '../protocol/packets.js';
 import { ChatReceipts } from './chat-receipts.js';
 import { chatSayings, takenOverReason } from './client-sayings.js';
@@ -36,8 +36,8 @@ const summary = (names: string[]): string =>
  */
 export class ChatRoom implements ChatEvents {
   private readonly online = new Map<string, Set<string>>();
-  /** Messages that waited for this person, held until all have come, then counted and shown. */
-  private waiting: string[] | undefined = [];
+  /** Messages that waited for this person, held until all have come, then counted and shown (in the order written). */
+  private waiting: { ts: number; line: string }[] | undefined = [];
   private seeded = false;
   private whoAsked = false;
   /** Input ended with a /who unanswered (a piped `/who`): its answer is printed before leaving. */
@@ -64,8 +64,12 @@ export class ChatRoom implements ChatEvents {
     this.receipts.tracked(answer);
   }
 
-  confirmed(total: number): void {
-    this.receipts.confirmed(total);
+  confirmed(total: number, channel: ChatChannel): void {
+    this.receipts.confirmed(total, channel);
+  }
+
+  directOff(reason: string): void {
+    this.show(`-- direct messages reach people in this room only: ${reason}`);
   }
 
   /** From now on lines go to `print`; those that waited go first. */
@@ -97,7 +101,7 @@ export class ChatRoom implements ChatEvents {
     if (m.from === this.me && m.to === undefined) return;
     const line = formatMessage(m, 'text').toString().replace(/\n$/, '');
     if (!this.waiting) return this.show(line);
-    this.waiting.push(line);
+    this.waiting.push({ ts: m.ts, line });
     // A backlog too long to hold is shown as it comes.
     if (this.waiting.length < WAITING_MAX) return;
     this.showWaiting(`more than ${WAITING_MAX.toLocaleString('en')} messages waited for you`);
@@ -123,7 +127,8 @@ export class ChatRoom implements ChatEvents {
 
   private showWaiting(heading: string): void {
     this.show(`-- ${heading}`);
-    for (const l of this.waiting!.splice(0)) this.show(l);
+    // Room and direct messages come on two sessions: shown by when they were written (a stable sort).
+    for (const w of this.waiting!.splice(0).sort((a, b) => a.ts - b.ts)) this.show(w.line);
   }
 
   registry(entries: PresenceEntry[]): void {
@@ -131,7 +136,7 @@ export class ChatRoom implements ChatEvents {
       this.seeded = true;
       for (const e of entries) if (e.online) this.online.set(e.name, (this.online.get(e.name) ?? new Set<string>()).add(e.role));
       const others = this.others();
-      this.show(others.length > 0 ? `-- online now: ${summary(others)}` : '-- nobody else is online now');
+      this.show(others.length > 0 ? `-- here now: ${summary(others)}` : '-- nobody else is here now');
     }
     if (!this.whoAsked) return;
     this.whoAsked = false;
@@ -148,11 +153,11 @@ export class ChatRoom implements ChatEvents {
       this.online.set(e.name, roles);
       if (was === roles.size > 0) continue;
       const others = this.others();
-      this.show(`${localTime(e.lastSeen)} * ${e.name} is ${roles.size > 0 ? 'online' : 'offline'} (${others.length > 0 ? `online: ${summary(others)}` : 'nobody else online'})`);
+      this.show(`${localTime(e.lastSeen)} * ${e.name} ${roles.size > 0 ? 'came in' : 'left'} (${others.length > 0 ? `here: ${summary(others)}` : 'nobody else here'})`);
     }
   }
 
-  /** Who else is online now, by name. */
+  /** Who else is in the room now, by name. */
   private others(): string[] {
     return [...this.online].filter(([name, roles]) => name !== this.me && roles.size > 0).map(([name]) => name).sort();
   }

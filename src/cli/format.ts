@@ -74,15 +74,15 @@ export function formatPackage(messages: Message[], format: Format, topic = DEFAU
   }));
 }
 
-/** `--who`: one line per registered client (names are validated, so they need no escaping). */
+/** `--who`: one line per registered client, with the topic it is (or was last) in (names and topics are validated, so they need no escaping). */
 export function formatRegistry(entries: PresenceEntry[], format: Format): string {
   const sorted = [...entries].sort((a, b) => (a.online !== b.online ? (a.online ? -1 : 1) : a.name.localeCompare(b.name)));
   if (format === 'json') {
-    return sorted.map((e) => `${JSON.stringify({ name: e.name, role: e.role, online: e.online, lastSeen: new Date(e.lastSeen).toISOString() })}\n`).join('');
+    return sorted.map((e) => `${JSON.stringify({ name: e.name, role: e.role, online: e.online, lastSeen: new Date(e.lastSeen).toISOString(), topic: e.topic })}\n`).join('');
   }
   const width = Math.max(4, ...sorted.map((e) => e.name.length));
   return sorted
-    .map((e) => `${e.name.padEnd(width)}  ${e.role.padEnd(6)}  ${(e.online ? 'online' : 'offline').padEnd(7)}  last seen ${localTime(e.lastSeen)}\n`)
+    .map((e) => `${e.name.padEnd(width)}  ${e.role.padEnd(6)}  ${(e.online ? 'online' : 'offline').padEnd(7)}  last seen ${localTime(e.lastSeen)}  in ${e.topic}\n`)
     .join('');
 }
 
@@ -106,8 +106,8 @@ export function formatPresence(changes: PresenceEntry[], format: Format): string
   return changes
     .map((e) =>
       format === 'json'
-        ? `${JSON.stringify({ event: e.online ? 'online' : 'offline', name: e.name, role: e.role, ts: new Date(e.lastSeen).toISOString() })}\n`
-        : `${localTime(e.lastSeen)} * ${e.name} (${e.role}) is ${e.online ? 'online' : 'offline'}\n`,
+        ? `${JSON.stringify({ event: e.online ? 'online' : 'offline', name: e.name, role: e.role, ts: new Date(e.lastSeen).toISOString(), topic: e.topic })}\n`
+        : `${localTime(e.lastSeen)} * ${e.name} (${e.role}) is ${e.online ? 'online' : 'offline'} in ${e.topic}\n`,
     )
     .join('');
 }

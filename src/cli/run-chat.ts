@@ -1,6 +1,6 @@
 import { hideBin } from 'yargs/helpers';
 import { formatAddress } from '../core/address.js';
-import { ChatEnded, listRooms, startChat, type Chat } from '../io/chat-runtime.js';
+import { ChatEnded, DIRECT_TOPIC, listRooms, startChat, type Chat } from '../io/chat-runtime.js';
 import { isValidName, NAME_RULE } from '../protocol/names.js';
 import { DEFAULT_TOPIC, isValidTopic, TOPIC_RULE } from '../protocol/topics.js';
 import { ChatRoom, chatFailure } from './chat-room.js';
@@ -16,9 +16,9 @@ const NAME = 'run-chat';
 const RECEIPTS_POLL_MS = 1_000;
 
 const HELP = [
-  'type a line and press Enter to send it to everyone',
-  '/to NAME text   a direct message, only NAME reads it (kept for NAME while away); you are told when it is delivered',
-  '/who            who is registered, online or not, and when last seen',
+  'type a line and press Enter to send it to everyone in the room',
+  '/to NAME text   a direct message, only NAME reads it, in whatever room (kept for NAME while away); you are told when it is delivered',
+  '/who            who is in this room, or was last here, and when last seen',
   '/join ROOM      talk in another room (a topic: chat.dev); what is said here stays here',
   '/leave          back to the room this chat started in',
   '/rooms          the rooms (topics) on the server: messages, last written',
@@ -69,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     presence.wait(
       listRooms(options).then(
         (topics) => {
-          for (const l of formatTopics(topics, 'text').split('\n').filter(Boolean)) room.show(`-- ${l}`);
+          // Where direct messages wait is not a room.
+          const rooms = topics.filter((t) => t.topic !== DIRECT_TOPIC);
+          for (const l of formatTopics(rooms, 'text').split('\n').filter(Boolean)) room.show(`-- ${l}`);
           room.show(`-- you are in ${presence.here}`);
         },
         (err: unknown) => room.show(`-- cannot list the rooms: ${(failure(err) as Error).message}`),
@@ -265,10 +267,7 @@ function onLine(raw: string, presence: Presence, room: ChatRoom, rooms: () => vo
   if (line === '/help') return HELP.forEach((l) => room.show(`-- ${l}`));
   const chat = presence.chat;
   if (!chat) return room.show('-- you are away: /back first (what you type is not sent meanwhile)');
-  const send = (text: string, to?: string): void => {
-    room.receipts.sent(to);
-    chat.send(text, to);
-  };
+  const send = (text: string, to?: string): void => room.receipts.sent(to, chat.send(text, to));
   if (line.startsWith('//')) return send(line.slice(1));
   if (!line.startsWith('/')) return send(line);
   const [cmd, ...rest] = line.split(' ');

@@ -23,6 +23,7 @@ import { badField, ProtocolError } from './errors.js';
 import { decodeHello, decodeRefuse, decodeRetry, decodeWelcome } from './hello-codec.js';
 import { decodeMarkEntry, decodeMarks } from './marks-codec.js';
 import { decodeTopicList, decodeTopics } from './topics-codec.js';
+import { isValidTopic, TOPIC_BYTES_MAX } from './topics.js';
 import type {
   Ack,
   Batch,
@@ -259,7 +260,10 @@ function decodePresence(r: BytesReader): Presence {
     if (!role) fail('presence role');
     const online = r.u8();
     if (online > 1) fail('presence online flag');
-    entries.push({ name, role: role!, online: online === 1, lastSeen: r.u64n() });
+    const lastSeen = r.u64n();
+    const topic = r.str8(TOPIC_BYTES_MAX);
+    if (!isValidTopic(topic)) fail(`presence topic '${topic}'`);
+    entries.push({ name, role: role!, online: online === 1, lastSeen, topic });
   }
   return {
     kind: 'presence',

@@ -3,7 +3,7 @@
 export const MAGIC_0 = 0x55; // 'U'
 export const MAGIC_1 = 0x52; // 'R'
 /** 2: every session encrypted (Noise NK, sealed records); 1 had none. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const HEADER_BYTES = 4;
 
 export const PacketKind = {
@@ -73,6 +73,8 @@ export const MessageFlag = { To: 0x01, Fragment: 0x02, File: 0x04 } as const;
 export const BatchFlag = { LastPart: 0x01, CaughtUp: 0x02, Seek: 0x04 } as const;
 /** PRESENCE flags. */
 export const PresenceFlag = { Full: 0x01, More: 0x02 } as const;
+/** HELLO flags of a reader. Unlisted: the session changes nothing in the registry (the chat's direct-message reader). */
+export const HelloFlag = { Unlisted: 0x01 } as const;
 
 /** Default datagram size: small enough to cross a typical path (MTU 1280 for IPv6) unfragmented. */
 export const DATAGRAM_BYTES_DEFAULT = 1200;

@@ -13,6 +13,7 @@ import {
   PROTOCOL_VERSION,
   PacketKind,
   PresenceFlag,
+  HelloFlag,
   REASON_BYTES_MAX,
   Role,
 } from './constants.js';
@@ -169,7 +170,7 @@ function encodePresence(p: Presence): Buffer {
     .u8(flags)
     .u32(p.nextOffset)
     .u16(p.entries.length);
-  for (const e of p.entries) w.str8(e.name).u8(e.role === 'writer' ? 1 : 2).u8(e.online ? 1 : 0).u64n(e.lastSeen);
+  for (const e of p.entries) w.str8(e.name).u8(e.role === 'writer' ? 1 : 2).u8(e.online ? 1 : 0).u64n(e.lastSeen).str8(e.topic);
   return w.finish();
 }
 
@@ -200,6 +201,7 @@ function encodeHello(p: Hello): Buffer {
   else w.u8(p.fromKind).u64n(p.fromId);
   w.u8(p.cookie.length).bytes(p.cookie).u16(p.handshake?.length ?? 0).bytes(p.handshake ?? Buffer.alloc(0));
   if (p.role !== Role.Writer) w.str8(p.group ?? '');
+  w.u8(p.unlisted ? HelloFlag.Unlisted : 0);
   // Stryker disable next-line EqualityOperator,ConditionalExpression: padding a hello of exactly 64 bytes adds nothing.
   if (w.length < HELLO_BYTES_MIN) w.bytes(Buffer.alloc(HELLO_BYTES_MIN - w.length));
   return w.finish();

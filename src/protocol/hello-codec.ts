@@ -6,6 +6,7 @@ import {
   HANDSHAKE_BYTES_MIN,
   HEADER_BYTES,
   HELLO_BYTES_MIN,
+  HelloFlag,
   NAME_BYTES_MAX,
   REASON_BYTES_MAX,
   RefuseCode,
@@ -49,9 +50,12 @@ export function decodeHello(r: BytesReader): Hello {
   const handshake = decodeHandshake(r);
   if (handshake.length > 0) hello.handshake = handshake;
   if (hello.role !== Role.Writer) {
-    const group = r.remaining > 0 ? r.str8(NAME_BYTES_MAX) : '';
+    const group = r.str8(NAME_BYTES_MAX);
     if (group.length > 0) hello.group = group;
   }
+  const flags = r.u8();
+  if (flags & ~HelloFlag.Unlisted) fail(`hello flags ${flags}`);
+  if (flags & HelloFlag.Unlisted) hello.unlisted = true;
   // The rest is padding, and padding is zeros.
   for (const b of r.bytes(r.remaining)) if (b !== 0) fail('padding that is not zero');
   return hello;

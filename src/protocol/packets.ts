@@ -16,6 +16,8 @@ export interface HelloWriter {
   producerId: bigint;
   /** First sequence number the writer has not had confirmed. */
   nextSeq: number;
+  /** Not in the registry: its opening and end change nothing there, and nobody is told of them. */
+  unlisted?: boolean;
 }
 
 export interface HelloReader {
@@ -31,6 +33,8 @@ export interface HelloReader {
   fromId: number;
   /** A queue group: the reader shares the group's position with its other members. */
   group?: string;
+  /** Not in the registry: its opening and end change nothing there, and nobody is told of them. */
+  unlisted?: boolean;
 }
 
 export type Hello = HelloWriter | HelloReader;
@@ -187,6 +191,8 @@ export interface PresenceEntry {
   role: 'writer' | 'reader';
   online: boolean;
   lastSeen: number;
+  /** Where the change happened: the topic of the session that registered (online), or of its last one to end (offline). */
+  topic: string;
 }
 
 export interface Presence {

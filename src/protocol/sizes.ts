@@ -38,4 +38,4 @@ export const BATCH_MESSAGE_FRAMING_BYTES = 5;
 
 export const PRESENCE_HEADER_BYTES = HEADER_BYTES + 8 + 4 + 4 + 1 + 4 + 2;
 
-export const presenceEntryBytes = (e: { name: string }): number => 1 + Buffer.byteLength(e.name) + 1 + 1 + 8;
+export const presenceEntryBytes = (e: { name: string; topic: string }): number => 1 + Buffer.byteLength(e.name) + 1 + 1 + 8 + 1 + Buffer.byteLength(e.topic);

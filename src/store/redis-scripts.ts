@@ -12,7 +12,7 @@
  *   P:producers:seen zset writer id -> when it last appended (old ones are forgotten)
  *   P:marks:<writer id> hash  mark key (hex) -> value: the writer's marks (its place in its input)
  *   P:cursors    hash   reader or group -> position
- *   P:clients    hash   role:name -> online(0|1):last seen
+ *   P:clients    hash   role:name -> online(0|1):last seen:topic (no topic in those kept before: the default)
  *   P:name:role:name string the claim on a name: clientAddress|serverToken, expiring (core/server/name-claims.ts)
  *   P:appended   channel the new end of the log, after each append (a sharded channel on a cluster)
  */
@@ -152,7 +152,7 @@ export const FORGET = `
 local all = redis.call('HGETALL', KEYS[1])
 local n = 0
 for i = 1, #all, 2 do
-  local online, seen = string.match(all[i + 1], '^(%d):(%d+)$')
+  local online, seen = string.match(all[i + 1], '^(%d):(%d+)')
   if online == '0' and tonumber(seen) < tonumber(ARGV[1]) then
     redis.call('HDEL', KEYS[1], all[i])
     local role, name = string.match(all[i], '^([^:]*):(.*)$')

@@ -7,7 +7,7 @@ import { fieldsOf, loadScripts, pairsOf, scripts } from './redis-script-runner.j
 import { connectRedis, LinkStatus, type RedisLink, type RedisStatus } from './redis-link.js';
 import { parseRedisSpec } from './redis-url.js';
 import { latestTs, RetentionCut, trimByClock } from './retention.js';
-import { isValidTopic } from '../protocol/topics.js';
+import { DEFAULT_TOPIC, isValidTopic } from '../protocol/topics.js';
 import { StoreOpenError } from './store-errors.js';
 import type {
   ClaimResult,
@@ -226,7 +226,7 @@ export class RedisStore implements Store {
   }
 
   async saveClient(c: ClientRecord): Promise<void> {
-    await this.link.send(this.keys.meta, ['HSET', this.keys.clients, `${c.role}:${c.name}`, `${c.online ? 1 : 0}:${Math.floor(c.lastSeen)}`]);
+    await this.link.send(this.keys.meta, ['HSET', this.keys.clients, `${c.role}:${c.name}`, `${c.online ? 1 : 0}:${Math.floor(c.lastSeen)}:${c.topic}`]);
   }
 
   /** The topics whose logs are kept beside this one: keys `{PREFIX:TOPIC}:meta` (store/open-store.ts). */
@@ -242,8 +242,9 @@ export class RedisStore implements Store {
     const pairs: [string, string][] = Array.isArray(all) ? pairsOf(all) : Object.entries(all);
     return pairs.map(([key, value]) => {
       const colon = key.indexOf(':');
-      const [online, lastSeen] = value.split(':');
-      return { name: key.slice(colon + 1), role: key.slice(0, colon) as 'writer' | 'reader', online: online === '1', lastSeen: Number(lastSeen) };
+      // Kept before clients said where they were: the default topic.
+      const [online, lastSeen, topic = DEFAULT_TOPIC] = value.split(':');
+      return { name: key.slice(colon + 1), role: key.slice(0, colon) as 'writer' | 'reader', online: online === '1', lastSeen: Number(lastSeen), topic };
     });
   }
 

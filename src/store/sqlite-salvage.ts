@@ -6,6 +6,7 @@ import type { RecordRow } from './sqlite-schema.js';
 import { recordChecksum } from './sqlite-integrity.js';
 import { unpackRecord } from './record-codec.js';
 import { StoreOpenError } from './store-errors.js';
+import { DEFAULT_TOPIC } from '../protocol/topics.js';
 
 export interface SalvageReport {
   /** Messages copied, and records (of one or more messages) left behind as damaged or unreadable. */
@@ -105,8 +106,9 @@ function copy(src: Database.Database, dst: Database.Database): SalvageReport {
       dst.prepare('INSERT OR REPLACE INTO cursors (name, position) VALUES (?, ?)').run(c.name, c.position);
       report.positions++;
     }
-    for (const c of tryGet(() => src.prepare('SELECT name, role, online, last_seen FROM clients').all() as { name: string; role: string; online: number; last_seen: number }[]) ?? []) {
-      dst.prepare('INSERT OR REPLACE INTO clients (name, role, online, last_seen) VALUES (?, ?, 0, ?)').run(c.name, c.role, c.last_seen);
+    const clients = (columns: string) => src.prepare(`SELECT ${columns} FROM clients`).all() as { name: string; role: string; last_seen: number; topic?: string }[];
+    for (const c of tryGet(() => clients('name, role, last_seen, topic')) ?? tryGet(() => clients('name, role, last_seen')) ?? []) {
+      dst.prepare('INSERT OR REPLACE INTO clients (name, role, online, last_seen, topic) VALUES (?, ?, 0, ?, ?)').run(c.name, c.role, c.last_seen, c.topic ?? DEFAULT_TOPIC);
     }
   })();
   if (report.first === 0) report.first = report.next;

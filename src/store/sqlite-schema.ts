@@ -3,14 +3,16 @@ import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { StoreOpenError } from './store-errors.js';
 import { structuralDamage } from './sqlite-integrity.js';
+import { DEFAULT_TOPIC } from '../protocol/topics.js';
 
 /** The schema of the SQLite store's file, and the checks a file passes before the server uses it. */
 const APP = 'udp-relay';
 /**
  * 2: records carry a checksum (version 1 files are upgraded in place; their old records have none).
  * 3: writers' marks (older files gain the table in place).
+ * 4: the registry says where each client was (older files gain the column in place: the default topic).
  */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const MARKS_TABLE = `CREATE TABLE producer_marks (
   producer INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (producer, key)
@@ -36,6 +38,7 @@ CREATE TABLE clients (
   role TEXT NOT NULL,
   online INTEGER NOT NULL,
   last_seen INTEGER NOT NULL,
+  topic TEXT NOT NULL DEFAULT '${DEFAULT_TOPIC}',
   PRIMARY KEY (name, role)
 ) WITHOUT ROWID;
 `;
@@ -79,10 +82,11 @@ export function checkOrCreate(db: Database.Database, path: string, held: number,
     throw new StoreOpenError(`${path} is not a ${APP} database; refusing to touch it`);
   }
   const version = Number(meta(db, 'schema'));
-  if (version === 1 || version === 2) {
+  if (version >= 1 && version < SCHEMA_VERSION) {
     db.transaction(() => {
       if (version === 1) db.exec('ALTER TABLE records ADD COLUMN crc INTEGER');
-      db.exec(MARKS_TABLE);
+      if (version <= 2) db.exec(MARKS_TABLE);
+      db.exec(`ALTER TABLE clients ADD COLUMN topic TEXT NOT NULL DEFAULT '${DEFAULT_TOPIC}'`);
       db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema'`).run(String(SCHEMA_VERSION));
     })();
     return;

@@ -195,14 +195,14 @@ export class SqliteStore implements Store {
   }
 
   saveClient(c: ClientRecord): Promise<void> {
-    this.stmt.putClient.run(c.name, c.role, c.online ? 1 : 0, Math.floor(c.lastSeen));
+    this.stmt.putClient.run(c.name, c.role, c.online ? 1 : 0, Math.floor(c.lastSeen), c.topic);
     this.checkpointer.committed();
     return Promise.resolve();
   }
 
   clients(): Promise<ClientRecord[]> {
-    const rows = this.stmt.allClients.all() as { name: string; role: 'writer' | 'reader'; online: number; last_seen: number }[];
-    return Promise.resolve(rows.map((r) => ({ name: r.name, role: r.role, online: r.online === 1, lastSeen: r.last_seen })));
+    const rows = this.stmt.allClients.all() as { name: string; role: 'writer' | 'reader'; online: number; last_seen: number; topic: string }[];
+    return Promise.resolve(rows.map((r) => ({ name: r.name, role: r.role, online: r.online === 1, lastSeen: r.last_seen, topic: r.topic })));
   }
 
   forgetClients(seenBefore: number): Promise<number> {
@@ -251,8 +251,8 @@ export class SqliteStore implements Store {
       ),
       getCursor: db.prepare('SELECT position FROM cursors WHERE name = ?'),
       putCursor: db.prepare('INSERT OR REPLACE INTO cursors (name, position) VALUES (?, ?)'),
-      putClient: db.prepare('INSERT OR REPLACE INTO clients (name, role, online, last_seen) VALUES (?, ?, ?, ?)'),
-      allClients: db.prepare('SELECT name, role, online, last_seen FROM clients ORDER BY name, role'),
+      putClient: db.prepare('INSERT OR REPLACE INTO clients (name, role, online, last_seen, topic) VALUES (?, ?, ?, ?, ?)'),
+      allClients: db.prepare('SELECT name, role, online, last_seen, topic FROM clients ORDER BY name, role'),
       forgetCursors: db.prepare("DELETE FROM cursors WHERE name IN (SELECT name FROM clients WHERE role = 'reader' AND online = 0 AND last_seen < ?)"),
       forgetClients: db.prepare('DELETE FROM clients WHERE online = 0 AND last_seen < ?'),
     };

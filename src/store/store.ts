@@ -87,6 +87,8 @@ export interface ClientRecord {
   role: 'writer' | 'reader';
   online: boolean;
   lastSeen: number;
+  /** The topic of the session that registered (online), or of its last one to end (offline). */
+  topic: string;
 }
 
 /** A store's answer to a name claim: taken, or held by another client for this long yet. */

@@ -14,9 +14,9 @@ const answer = (requestId: number, name: string, state: ReaderState, position: n
 
 test('receipts: each line is said stored once the server confirms it, in order, and only then', () => {
   const { r, lines, asked } = receipts();
-  r.sent();
-  r.sent();
-  r.sent();
+  r.sent(undefined);
+  r.sent(undefined);
+  r.sent(undefined);
   assert.deepEqual(lines, []);
   r.confirmed(2);
   assert.deepEqual(lines, ['-- stored', '-- stored']);
@@ -26,7 +26,7 @@ test('receipts: each line is said stored once the server confirms it, in order, 
   assert.deepEqual(asked, []);
   // New sessions after /back count their confirmations from 0.
   r.restart();
-  r.sent();
+  r.sent(undefined);
   r.confirmed(1);
   assert.equal(lines.length, 4);
 });
@@ -100,7 +100,7 @@ test('receipts: at most 1,000 direct messages are followed; the oldest are let g
 test('receipts: settled once every line is said stored and every direct one where it is; or when the wait runs out', async () => {
   const { r } = receipts();
   await r.settled(1_000); // nothing sent: at once
-  r.sent();
+  r.sent(undefined);
   r.sent('bob');
   let settled = false;
   const waiting = r.settled(5_000).then(() => (settled = true));
@@ -113,7 +113,7 @@ test('receipts: settled once every line is said stored and every direct one wher
   r.tracked(answer(1, 'bob', ReaderState.Offline, 1, 3));
   await waiting;
   const { r: slow } = receipts();
-  slow.sent();
+  slow.sent(undefined);
   const t0 = Date.now();
   const alive = setTimeout(() => {}, 2_000); // the wait's own timer does not hold the process open
   await slow.settled(50);

@@ -6,7 +6,7 @@ import { ChatRoom } from '../../src/cli/chat-room.js';
 // come and go, and what waited for the person, counted, when they come (back).
 
 const T = Date.UTC(2026, 0, 1, 12, 0);
-const entry = (name: string, online = true) => ({ name, role: 'reader' as const, online, lastSeen: T });
+const entry = (name: string, online = true) => ({ name, role: 'reader' as const, online, lastSeen: T, topic: 'main' });
 const text = (from: string, t: string, to?: string) => ({ id: 1, ts: T, from, ...(to !== undefined && { to }), text: Buffer.from(t) });
 
 function room(me = 'me'): { room: ChatRoom; lines: string[] } {
@@ -16,19 +16,19 @@ function room(me = 'me'): { room: ChatRoom; lines: string[] } {
   return { room: r, lines };
 }
 
-test('on joining: who else is online, once; then each coming and going with who is online then', () => {
+test('on joining: who else is in the room, once; then each coming in and leaving with who is here then', () => {
   const { room: r, lines } = room();
   r.registry([entry('me'), entry('bob'), entry('al'), entry('gone', false)]);
   r.registry([entry('me'), entry('bob')]);
-  assert.deepEqual(lines, ['-- online now: al, bob'], 'once: later registries are answers to /who');
+  assert.deepEqual(lines, ['-- here now: al, bob'], 'once: later registries are answers to /who');
   r.presence([entry('cy')]);
   r.presence([entry('bob', false), entry('al', false)]);
   r.presence([entry('cy', false)]);
   assert.deepEqual(lines.slice(1), [
-    '* cy is online (online: al, bob, cy)',
-    '* bob is offline (online: al, cy)',
-    '* al is offline (online: cy)',
-    '* cy is offline (nobody else online)',
+    '* cy came in (here: al, bob, cy)',
+    '* bob left (here: al, cy)',
+    '* al left (here: cy)',
+    '* cy left (nobody else here)',
   ]);
 });
 
@@ -36,8 +36,8 @@ test('alone on joining; a long list names eight, then how many more', () => {
   const { room: r, lines } = room();
   r.registry([entry('me')]);
   r.presence('abcdefghij'.split('').map((c) => entry(c)));
-  assert.equal(lines[0], '-- nobody else is online now');
-  assert.equal(lines.at(-1), '* j is online (online: a, b, c, d, e, f, g, h and 2 more)');
+  assert.equal(lines[0], '-- nobody else is here now');
+  assert.equal(lines.at(-1), '* j came in (here: a, b, c, d, e, f, g, h and 2 more)');
 });
 
 test('what waited is held until all has come, then counted and shown; my own broadcasts are not counted', () => {
@@ -63,7 +63,7 @@ test('/away, then /back: the table again, and what waited counted (one message: 
   r.registry([entry('me')]);
   r.message(text('bob', 'while away', 'me'));
   r.caughtUp();
-  assert.deepEqual(lines, ['-- online now: bob', '-- nobody else is online now', '-- you have 1 message', 'bob (direct to me): while away']);
+  assert.deepEqual(lines, ['-- here now: bob', '-- nobody else is here now', '-- you have 1 message', 'bob (direct to me): while away']);
   r.away();
   r.back();
   r.caughtUp();

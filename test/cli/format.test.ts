@@ -40,11 +40,11 @@ test('a package is one buffer of all its lines', () => {
 test("the chat's /who shows one row per person: online if any of their sessions is, last seen at the latest", () => {
   const at = (m: number) => Date.UTC(2026, 0, 1, 12, m);
   const out = formatPeople([
-    { name: 'bob', role: 'writer', online: false, lastSeen: at(5) },
-    { name: 'bob', role: 'reader', online: true, lastSeen: at(3) },
-    { name: 'al', role: 'writer', online: false, lastSeen: at(1) },
-    { name: 'al', role: 'reader', online: false, lastSeen: at(2) },
-    { name: 'carol', role: 'reader', online: true, lastSeen: at(4) },
+    { name: 'bob', role: 'writer', online: false, lastSeen: at(5), topic: 'main' },
+    { name: 'bob', role: 'reader', online: true, lastSeen: at(3), topic: 'chat.ops' },
+    { name: 'al', role: 'writer', online: false, lastSeen: at(1), topic: 'main' },
+    { name: 'al', role: 'reader', online: false, lastSeen: at(2), topic: 'main' },
+    { name: 'carol', role: 'reader', online: true, lastSeen: at(4), topic: 'main' },
   ]);
   assert.equal(
     out,

@@ -131,7 +131,7 @@ for (const { name, make, close, closed, byeTries } of clients) {
       { kind: 'goodbye', sessionId: other },
       { kind: 'ack', sessionId: other, received: 1, committed: 1, sacks: [] },
       { kind: 'batch', sessionId: other, fetchId: 1, part: 0, lastPart: true, caughtUp: true, position: 1, offset: 0, nextPosition: 2, nextOffset: 0, missed: 0, messages: [{ id: 1, ts: T0, from: 'x', text: Buffer.from('x') }] },
-      { kind: 'presence', sessionId: other, requestId: 1, version: 5, full: true, more: false, nextOffset: 0, entries: [{ name: 'x', role: 'writer', online: true, lastSeen: T0 }] },
+      { kind: 'presence', sessionId: other, requestId: 1, version: 5, full: true, more: false, nextOffset: 0, entries: [{ name: 'x', role: 'writer', online: true, lastSeen: T0, topic: 'main' }] },
       { kind: 'stalled', sessionId: other, retryAfterMs: 1_000, reason: 'full' },
       { kind: 'throttle', sessionId: other, limit: 10, retryAfterMs: 100 },
     ];

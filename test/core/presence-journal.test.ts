@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { PresenceJournal } from '../../src/core/server/presence-journal.js';
 import type { PresenceEntry } from '../../src/protocol/packets.js';
 
-const entry = (i: number): PresenceEntry => ({ name: `n${i}`, role: 'reader', online: i % 2 === 0, lastSeen: i });
+const entry = (i: number): PresenceEntry => ({ name: `n${i}`, role: 'reader', online: i % 2 === 0, lastSeen: i, topic: 'main' });
 
 test('versions start where the server says, within 1..2^31-2, never at 0', () => {
   assert.equal(new PresenceJournal(5).version, 5);

@@ -4,7 +4,7 @@ import { PresenceTracker, type WhoRequest } from '../../src/core/reader/presence
 import type { PresenceEntry } from '../../src/protocol/packets.js';
 
 const T0 = 1_000_000;
-const entry = (name: string, online: boolean, lastSeen = T0): PresenceEntry => ({ name, role: 'writer', online, lastSeen });
+const entry = (name: string, online: boolean, lastSeen = T0): PresenceEntry => ({ name, role: 'writer', online, lastSeen, topic: 'main' });
 
 /** A tracker whose requests are kept, so that a test can answer the last one. */
 function tracker(pollMs = 1_000) {

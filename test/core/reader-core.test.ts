@@ -328,7 +328,7 @@ test('closing: GOODBYE ends it; a server that lost the session hears HELLO at th
 
 const presence = (requestId: number, version: number, entries: PresenceEntry[], full: boolean): Buffer =>
   encode({ kind: 'presence', sessionId: 9n, requestId, version, full, more: false, nextOffset: 0, entries });
-const online = (name: string, on = true): PresenceEntry => ({ name, role: 'reader', online: on, lastSeen: T0 });
+const online = (name: string, on = true): PresenceEntry => ({ name, role: 'reader', online: on, lastSeen: T0, topic: 'main' });
 
 test('--who: signs on as an observer, asks who is there, hands over the registry and says goodbye; reads no message', () => {
   const r = new ReaderCore({ ...READER_DEFAULTS, name: 'r', servers: [SERVER], nonce: 1, presence: 'who' }, T0);

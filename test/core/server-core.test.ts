@@ -15,7 +15,7 @@ test('a hello is confirmed with a session, and the client is registered online',
   const [w] = await h.handshake(helloWriter('alice'), CLIENT, T0);
   assert.equal(w!.kind, 'welcome');
   assert.equal((w as Welcome).resume, 1);
-  assert.deepEqual(await h.store.clients(), [{ name: 'alice', role: 'writer', online: true, lastSeen: T0 }]);
+  assert.deepEqual(await h.store.clients(), [{ name: 'alice', role: 'writer', online: true, lastSeen: T0, topic: 'main' }]);
 });
 
 test('a bad name is refused', async () => {
@@ -324,7 +324,7 @@ test('WHO: the registry in pages that each fit a datagram, in name order, then o
   const FAR = { address: '192.0.2.10', port: 40003 }; // off loopback: 1,200-byte datagrams
   const names = Array.from({ length: 150 }, (_, i) => `client-${String((i * 37) % 150).padStart(3, '0')}${'x'.repeat(i % 20)}`);
   for (const name of names) {
-    for (const role of ['writer', 'reader'] as const) await h.store.saveClient({ name, role, online: false, lastSeen: T0 });
+    for (const role of ['writer', 'reader'] as const) await h.store.saveClient({ name, role, online: false, lastSeen: T0, topic: 'main' });
   }
   const [welcome] = await h.handshake(helloReader('watcher'), FAR, T0);
   const sessionId = (welcome as Welcome).sessionId;
@@ -388,7 +388,7 @@ test('what the server tells its operator: counters, and events for sessions open
   assert.ok(refused[0]!.type === 'refused' && refused[0]!.name === 'bad name' && /bad name/.test(refused[0]!.reason));
   await h.handshake({ ...helloReader('peek', 5), role: Role.Observer }, OTHER_HOST, T0);
   assert.deepEqual(events(), [], 'an observer (run-reader --who) is not a client of the registry');
-  assert.deepEqual(await h.store.clients(), [{ name: 'alice', role: 'writer', online: true, lastSeen: T0 }]);
+  assert.deepEqual(await h.store.clients(), [{ name: 'alice', role: 'writer', online: true, lastSeen: T0, topic: 'main' }]);
   await h.deliver(data(sid, 1, 'a', 'b'), CLIENT, T0 + 1);
   await h.deliver(data(sid, 2, 'c'), CLIENT, T0 + 2);
   await h.deliver(Buffer.from('not a packet'), CLIENT, T0 + 3);

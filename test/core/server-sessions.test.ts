@@ -327,7 +327,7 @@ test('the registry: a session opened is reported in its role; one that expired w
   await h.deliver(encode({ kind: 'ping', sessionId: (w as Welcome).sessionId }), OTHER, T0 + 500);
   for (let t = T0 + 1_000; t <= T0 + 6_000; t += 1_000) h.core.handleTimeout(t);
   await h.settle(T0 + 6_000);
-  assert.deepEqual(await h.store.clients(), [{ name: 'r', role: 'reader', online: false, lastSeen: T0 + 500 }]);
+  assert.deepEqual(await h.store.clients(), [{ name: 'r', role: 'reader', online: false, lastSeen: T0 + 500, topic: 'main' }]);
 });
 
 test('a message rate of 0 is no limit', async () => {

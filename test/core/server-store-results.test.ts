@@ -198,7 +198,7 @@ const who = (sessionId: bigint, requestId: number, since = 0, offset = 0) => enc
 
 test('WHO in an encrypted session: each page of the registry fits a datagram, sealed', async () => {
   const h = new ServerHarness(USERS);
-  for (let i = 0; i < 300; i++) await h.store.saveClient({ name: `client-${String(i).padStart(3, '0')}-${'x'.repeat(i % 24)}`, role: 'reader', online: false, lastSeen: T0 });
+  for (let i = 0; i < 300; i++) await h.store.saveClient({ name: `client-${String(i).padStart(3, '0')}-${'x'.repeat(i % 24)}`, role: 'reader', online: false, lastSeen: T0, topic: 'main' });
   const c = (await helloPending(h, helloReader('alice'), SECRET, T0, FAR))!;
   await h.settle(T0);
   const sessionId = (drainSealed(h, [c])[0]!.packet as Welcome).sessionId;
@@ -314,7 +314,7 @@ test('a client started again from the same address replaces its session without 
   assert.equal(again?.kind, 'welcome');
   const [delta] = await h.deliver(who(watcher, 2, version), FAR, T0 + 3);
   assert.ok(delta?.kind === 'presence' && !delta.entries.some((e) => !e.online), inspect(delta));
-  assert.deepEqual((await h.store.clients()).find((c) => c.name === 'w'), { name: 'w', role: 'writer', online: true, lastSeen: T0 + 2 });
+  assert.deepEqual((await h.store.clients()).find((c) => c.name === 'w'), { name: 'w', role: 'writer', online: true, lastSeen: T0 + 2, topic: 'main' });
 });
 
 test("a failed sign-on of a session already replaced lets go of nothing: the name stays with the session that replaced it", async () => {

@@ -137,3 +137,36 @@ test('a direct message is delivered within the topic it is written to: its reade
   const dave = await welcome(h, { ...helloReader('dave', 7), topic: 'chat.ops' }, HOST_4);
   assert.deepEqual(texts(await h.deliver(fetch(dave.sessionId, 1, 1), HOST_4, T0)), [], 'nor anyone else in its topic');
 });
+
+test('the registry says where each client is: the topic it registered in while online, the topic of its last session to end once offline; WHO says so too', async () => {
+  const h = new ServerHarness();
+  const watcher = await welcome(h, { ...helloReader('watcher', 9), topic: 'chat.ops' }, HOST_4);
+  const ops = await welcome(h, { ...helloReader('bob', 5), topic: 'chat.ops' }, CLIENT, T0 + 1);
+  const where = async () => (await h.store.clients()).filter((c) => c.name === 'bob').map((c) => [c.online, c.topic]);
+  assert.deepEqual(await where(), [[true, 'chat.ops']]);
+  await h.deliver(encode({ kind: 'bye', sessionId: ops.sessionId, position: 1 }), CLIENT, T0 + 2);
+  await welcome(h, { ...helloReader('bob', 6), topic: 'chat.dev' }, CLIENT, T0 + 3);
+  assert.deepEqual(await where(), [[true, 'chat.dev']], 'moved: online in chat.dev');
+  const [answer] = await h.deliver(encode({ kind: 'who', sessionId: watcher.sessionId, requestId: 1, since: 0, offset: 0 }), HOST_4, T0 + 4);
+  assert.ok(answer?.kind === 'presence', inspect(answer));
+  assert.deepEqual(answer.entries.filter((e) => e.name === 'bob').map((e) => [e.online, e.topic]), [[true, 'chat.dev']]);
+  const [changes] = await h.deliver(encode({ kind: 'who', sessionId: watcher.sessionId, requestId: 2, since: answer.version - 3, offset: 0 }), HOST_4, T0 + 5);
+  assert.ok(changes?.kind === 'presence' && !changes.full, inspect(changes));
+  assert.deepEqual(changes.entries.map((e) => [e.name, e.online, e.topic]), [['bob', true, 'chat.ops'], ['bob', false, 'chat.ops'], ['bob', true, 'chat.dev']], 'came into ops, left it, came into dev');
+});
+
+test('an unlisted reader (the chat\'s direct messages) is not in the registry: its opening and end change nothing, and the client goes offline when its listed session ends; it still gets what is sent to its name', async () => {
+  const h = new ServerHarness();
+  const room = await welcome(h, { ...helloReader('bob', 5), topic: 'chat.ops' }, CLIENT);
+  const direct = await welcome(h, { ...helloReader('bob', 6), topic: 'chat.direct', unlisted: true } as Omit<HelloReader, 'cookie'>, OTHER);
+  await welcome(h, { ...helloWriter('bob', 1, 9n), topic: 'chat.direct', unlisted: true }, { address: '127.0.0.7', port: 40007 });
+  const before = await h.store.clients();
+  assert.deepEqual(before.map((c) => [c.name, c.role, c.online, c.topic]), [['bob', 'reader', true, 'chat.ops']], 'the unlisted sessions (a reader, a writer) did not move bob, nor register a writer');
+  await h.deliver(encode({ kind: 'bye', sessionId: room.sessionId, position: 1 }), CLIENT, T0 + 1);
+  assert.deepEqual((await h.store.clients()).map((c) => [c.name, c.online, c.topic]), [['bob', false, 'chat.ops']], 'offline: the unlisted session does not hold it online');
+  const w = await welcome(h, { ...helloWriter('carol', 1, 1n), topic: 'chat.direct' }, HOST_3);
+  await h.deliver(encode({ kind: 'data', sessionId: w.sessionId, seq: 1, entries: [{ more: false, continued: false, text: Buffer.from('psst'), to: 'bob' }] }), HOST_3, T0 + 2);
+  assert.deepEqual(texts(await h.deliver(fetch(direct.sessionId, 1, 1), OTHER, T0 + 3)), ['1:psst']);
+  await h.deliver(encode({ kind: 'bye', sessionId: direct.sessionId, position: 2 }), OTHER, T0 + 4);
+  assert.deepEqual((await h.store.clients()).filter((c) => c.name === 'bob').map((c) => [c.online, c.lastSeen]), [[false, T0 + 1]], 'its end changed nothing');
+});

@@ -111,7 +111,7 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
     type('bob', 'C-u', '/quit', 'Enter');
     await until('bob to leave', () => !alive('bob'));
     assert.deepEqual(exitOf('bob'), { code: 0, stderr: '' }, '/quit leaves cleanly, exit 0');
-    await shows('alice', /\* bob is offline/);
+    await shows('alice', /\* bob left/);
     // A chat that stayed a few seconds after /quit's wait would have closed its sockets twice.
     await sleep(3_500);
 
@@ -122,7 +122,7 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
     open('bob');
     await shows('bob', /(\d\d:\d\d:\d\d) alice \(direct to bob\): while you were away/);
     await shows('alice', /kept for bob until bob is back\n(.*\n)*-- delivered to bob$/m);
-    await shows('alice', /\* bob is online/);
+    await shows('alice', /\* bob came in/);
     type('bob', '/quit', 'Enter');
     type('alice', '/quit', 'Enter');
     await until('both to leave', () => !alive('bob') && !alive('alice'));
@@ -136,14 +136,14 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
       void tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '20', `${process.execPath} ${CHAT} -u ${name} -p ${own.port}`);
     try {
       chat('hana');
-      await shows('hana', /-- nobody else is online now/);
+      await shows('hana', /-- nobody else is here now/);
       chat('gil');
-      await shows('gil', /-- online now: hana$/m);
-      await shows('hana', /\* gil is online \(online: gil\)$/m);
+      await shows('gil', /-- here now: hana$/m);
+      await shows('hana', /\* gil came in \(here: gil\)$/m);
 
       type('gil', '/away', 'Enter');
       await shows('gil', /-- you are away: nothing is sent or received until \/back/);
-      await shows('hana', /\* gil is offline \(nobody else online\)$/m);
+      await shows('hana', /\* gil left \(nobody else here\)$/m);
       type('gil', 'typed while away', 'Enter');
       await shows('gil', /-- you are away: \/back first/);
       type('hana', '/to gil kept for you', 'Enter');
@@ -154,11 +154,11 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
 
       type('gil', '/back', 'Enter');
       await shows('gil', /-- you are back/);
-      await shows('gil', /-- online now: hana\n(.*\n)*-- you have 2 messages\n.* hana \(direct to gil\): kept for you\n.* hana: to everyone meanwhile\n/);
+      await shows('gil', /-- here now: hana\n(.*\n)*-- you have 2 messages\n.* hana \(direct to gil\): kept for you\n.* hana: to everyone meanwhile\n/);
       // The server has seen gil's reader pass the message: hana is told, once.
       await shows('hana', /-- delivered to gil$/m);
       assert.match(screen('hana'), /kept for gil until gil is back\n(.*\n)*-- delivered to gil\n/);
-      await until('hana to see gil back', () => (screen('hana').match(/\* gil is online/g) ?? []).length === 2);
+      await until('hana to see gil back', () => (screen('hana').match(/\* gil came in/g) ?? []).length === 2);
       assert.doesNotMatch(screen('hana'), /typed while away/, 'nothing typed while away was sent');
       type('gil', '/back', 'Enter');
       await shows('gil', /-- you are here already/);
@@ -199,17 +199,17 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
       tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '20', `${process.execPath} ${CHAT} -u ${name} -p ${fixed}`);
       await shows(name, new RegExp(`connected to .* as ${name}`));
     }
-    await shows('erin', /\* frank is online/);
+    await shows('erin', /\* frank came in/);
     await first.stop();
     const again = await startServer(['--store', 'sqlite', '--data-dir', dir, '--port', fixed]);
     try {
       // Both chats sign on again (a writer and a reader session each), then the others' grace runs out.
       await until('both chats to sign on again', () => (again.stderr().match(/(reader|writer) (erin|frank) registered/g) ?? []).length >= 4, 15_000);
       await sleep(12_000);
-      assert.equal((screen('erin').match(/frank is online/g) ?? []).length, 1, `announced once:\n${screen('erin')}`);
-      assert.doesNotMatch(screen('erin'), /frank is offline/);
+      assert.equal((screen('erin').match(/frank came in/g) ?? []).length, 1, `announced once:\n${screen('erin')}`);
+      assert.doesNotMatch(screen('erin'), /frank left/);
       type('frank', '/quit', 'Enter');
-      await shows('erin', /\* frank is offline/);
+      await shows('erin', /\* frank left/);
       type('erin', '/quit', 'Enter');
       await until('erin to leave', () => !alive('erin'));
     } finally {

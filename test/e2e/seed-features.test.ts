@@ -98,12 +98,12 @@ describe(`presence and queue groups (as in the chat and queue seeds)${overTransp
     assert.equal(who.code, 0, who.stderr);
     const entries = jsonLines(who.stdout);
     const of = (name: string) => entries.find((e) => e['name'] === name);
-    assert.deepEqual({ ...of('livewriter'), lastSeen: undefined }, { name: 'livewriter', role: 'writer', online: true, lastSeen: undefined });
-    assert.deepEqual({ ...of('departed'), lastSeen: undefined }, { name: 'departed', role: 'reader', online: false, lastSeen: undefined });
+    assert.deepEqual({ ...of('livewriter'), lastSeen: undefined }, { name: 'livewriter', role: 'writer', online: true, lastSeen: undefined, topic: 'main' });
+    assert.deepEqual({ ...of('departed'), lastSeen: undefined }, { name: 'departed', role: 'reader', online: false, lastSeen: undefined, topic: 'main' });
     for (const e of entries) assert.ok(Math.abs(Date.parse(e['lastSeen'] as string) - Date.now()) < 60_000);
     assert.equal(of('asker'), undefined, '--who itself is not registered');
     const text = await run('run-reader', ['-u', 'asker', ...p, '--who']);
-    assert.match(text.stdout, /^livewriter\s+writer\s+online\s+last seen \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/m);
+    assert.match(text.stdout, /^livewriter\s+writer\s+online\s+last seen \d{4}-\d\d-\d\d \d\d:\d\d:\d\d {2}in main$/m);
     assert.match(text.stdout, /^departed\s+reader\s+offline\s+last seen /m);
     writer.proc.stdin!.end();
     assert.equal((await writer.done).code, 0);

@@ -56,6 +56,7 @@ test('two log streams and a chat room on one server: each reader gets its topic 
   assert.equal(listed.code, 0, listed.stderr);
   const topics = jsonLines(listed.stdout);
   assert.deepEqual(topics.map((t) => [t['topic'], t['messages'], t['firstId'], t['lastId']]), [
+    ['chat.direct', 0, 1, 0], // where the chat's direct messages wait
     ['chat.ops', 1, 1, 1],
     ['logs.db', 2000, 1, 2000],
     ['logs.web', 3000, 1, 3000],
@@ -63,8 +64,8 @@ test('two log streams and a chat room on one server: each reader gets its topic 
   ]);
   assert.ok(Math.abs(Date.parse(topics[1]!['lastWrite'] as string) - Date.now()) < 120_000, 'written lately');
   const table = await run('run-reader', ['-u', 'ops', '--topics', ...p()]);
-  assert.match(table.stdout, /^TOPIC +MESSAGES +BYTES +IDS +LAST WRITE\nchat\.ops +1 +13 +1-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n/);
-  assert.equal(table.stdout.split('\n').length, 6);
+  assert.match(table.stdout, /^TOPIC +MESSAGES +BYTES +IDS +LAST WRITE\nchat\.direct +0 +0 +- +-\nchat\.ops +1 +13 +1-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n/);
+  assert.equal(table.stdout.split('\n').length, 7);
   await server.stop();
 });
 
@@ -118,7 +119,7 @@ test("--retain: the topics a pattern names keep what their rule says, the others
 });
 
 test('chat rooms: /join talks in another room (lines typed meanwhile go there), /rooms lists them, /leave goes back; a room the server refuses leaves the chat where it was', async (t) => {
-  const server = await startServer(['--max-topics', '3']);
+  const server = await startServer(['--max-topics', '4']);
   t.after(() => server.stop());
   const p = ['-p', String(server.port)];
   const chat = await run('run-chat', ['-u', 'carol', '-t', 'chat.ops', ...p], 'in ops\n/join chat.dev\nin dev\n/rooms\n/leave\nback in ops\n/join chat.x\nstill in ops?\n/join bad..name\n/leave\n');
@@ -128,8 +129,8 @@ test('chat rooms: /join talks in another room (lines typed meanwhile go there), 
   assert.match(out, /-- you are in chat\.dev\n/);
   assert.match(out, /-- TOPIC +MESSAGES +BYTES +IDS +LAST WRITE\n-- chat\.dev +1 +6 +1-1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n-- chat\.ops +1 +6 +1-1 .*\n-- main +0 +0 +- +-\n-- you are in chat\.dev\n/);
   assert.match(out, /-- you are in chat\.ops\n/);
-  // One topic more than the server serves: refused there, the chat goes back, and what was typed for there is not sent.
-  assert.match(out, /-- could not join chat\.x: .*serves at most 3 topics: chat\.x is one more\n-- 1 line typed meanwhile not sent\n-- you are in chat\.ops\n/);
+  // One topic more than the server serves (main, chat.direct, chat.ops, chat.dev): refused there, the chat goes back, and what was typed for there is not sent.
+  assert.match(out, /-- could not join chat\.x: .*serves at most 4 topics: chat\.x is one more\n-- 1 line typed meanwhile not sent\n(-- nobody else is here now\n)?-- you are in chat\.ops\n/);
   assert.match(out, /-- invalid room 'bad\.\.name': segments of letters/);
   assert.match(out, /-- you are in chat\.ops, where this chat started: \/quit leaves the chat/);
   const read = async (topic: string): Promise<string> => (await run('run-reader', ['-u', 'dave', '-t', topic, '--from', 'earliest', '--once', '--format', 'raw', ...p])).stdout;

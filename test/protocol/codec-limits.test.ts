@@ -116,16 +116,21 @@ describe('hello', () => {
     for (const k of [FromKind.Latest, FromKind.Earliest, FromKind.Id]) roundTrips({ ...reader, fromKind: k } as Hello);
     rejects(patched(reader, 4 + 1 + 4 + 2 + 5, [3]), 'bad-field', /from kind 3/);
   });
-  test('a reader hello of 64 bytes or more may end without a group (older clients)', () => {
-    const long = { ...reader, name: 'r'.repeat(NAME_BYTES_MAX), cookie: Buffer.alloc(16, 1) } as Hello;
+  test('a hello of more than 64 bytes carries its group (a reader) and its flags to the end: one encoding per hello', () => {
+    const long = { ...reader, name: 'r'.repeat(NAME_BYTES_MAX), cookie: Buffer.alloc(16, 1), group: 'g' } as Hello;
     const full = encode(long);
     assert.ok(full.length > HELLO_BYTES_MIN);
-    assert.deepEqual(decode(full.subarray(0, full.length - 1)), long);
+    assert.deepEqual(decode(full), long);
+    rejects(full.subarray(0, full.length - 1), 'truncated', /need 1 bytes/);
+    rejects(full.subarray(0, full.length - 3), 'truncated', /need/);
+    const flagged = Buffer.from(full);
+    flagged[flagged.length - 1] = 0x02;
+    rejects(flagged, 'bad-field', /hello flags 2/);
   });
   test('a hello is padded to 64 bytes and no further', () => {
     const long = { ...writer, name: 'w'.repeat(NAME_BYTES_MAX), cookie: Buffer.alloc(16, 1), handshake: Buffer.alloc(HANDSHAKE_BYTES_MIN, 2) } as Hello;
-    // header, role, nonce, name, topic, producer, sequence, cookie, handshake message: no group for a writer, no padding.
-    assert.equal(encode(long).length, 4 + 1 + 4 + 1 + NAME_BYTES_MAX + 1 + 4 + 8 + 4 + 1 + 16 + 2 + HANDSHAKE_BYTES_MIN);
+    // header, role, nonce, name, topic, producer, sequence, cookie, handshake message, flags: no group for a writer, no padding.
+    assert.equal(encode(long).length, 4 + 1 + 4 + 1 + NAME_BYTES_MAX + 1 + 4 + 8 + 4 + 1 + 16 + 2 + HANDSHAKE_BYTES_MIN + 1);
     assert.equal(encode(writer).length, HELLO_BYTES_MIN);
     roundTrips(long);
   });
@@ -185,7 +190,7 @@ describe('data', () => {
   });
   test('a recipient never rides on a continuation', () => {
     roundTrips(data([line('a', { to: 'bob', more: true }), line('b', { continued: true })]));
-    rejects(hex('55520310' + '0000000000000001' + '00000001' + '0001' + '06' + '0162' + '01' + '61'), 'bad-field', /continuation/);
+    rejects(hex('55520410' + '0000000000000001' + '00000001' + '0001' + '06' + '0162' + '01' + '61'), 'bad-field', /continuation/);
   });
   test('the header and entry sizes are what the encoder writes', () => {
     for (const [text, to] of [['', undefined], ['a'.repeat(127), undefined], ['a'.repeat(128), 'bob'], ['a'.repeat(20_000), 'b'.repeat(32)]] as const) {
@@ -319,7 +324,7 @@ describe('presence', () => {
     full: true,
     more: false,
     nextOffset: 0,
-    entries: Array.from({ length: n }, (_, i) => ({ name: `p${i}`, role: i % 2 ? 'writer' : 'reader', online: i % 3 === 0, lastSeen: i })),
+    entries: Array.from({ length: n }, (_, i) => ({ name: `p${i}`, role: i % 2 ? 'writer' : 'reader', online: i % 3 === 0, lastSeen: i, topic: i % 2 ? 'main' : `room.${i}` })),
   });
   test('the header and each entry cost what the budget says', () => {
     assert.equal(encode(presence(0)).length, PRESENCE_HEADER_BYTES);
@@ -328,7 +333,8 @@ describe('presence', () => {
     roundTrips(p);
   });
   test(`up to ${ENTRIES_PER_PACKET_MAX} entries`, () => {
-    roundTrips(presence(ENTRIES_PER_PACKET_MAX));
+    // Short names and topics, so that the most entries fit the largest datagram.
+    roundTrips({ ...presence(0), entries: Array.from({ length: ENTRIES_PER_PACKET_MAX }, (_, i) => ({ name: 'p', role: 'reader' as const, online: i % 2 === 0, lastSeen: i, topic: 'a' })) });
     const b = Buffer.from(encode(presence(0)));
     b.writeUInt16BE(ENTRIES_PER_PACKET_MAX + 1, b.length - 2);
     rejects(b, 'bad-field', /4097 entries/);
@@ -338,10 +344,10 @@ describe('presence', () => {
 describe('fields', () => {
   test('u64 up to 2^53 - 1', () => {
     roundTrips({ kind: 'ping', sessionId: 1n, position: Number.MAX_SAFE_INTEGER });
-    rejects(hex('55520330' + '0000000000000001' + '0020000000000000'), 'bad-field', /above 2\^53/);
+    rejects(hex('55520430' + '0000000000000001' + '0020000000000000'), 'bad-field', /above 2\^53/);
   });
   test('varints: at most 8 bytes, at most 2^53 - 1', () => {
-    const ofVarint = (v: string) => hex('55520321' + '0000000000000003' + '00000001' + '00' + '01' + '0000000000000001' + '00000000' + '0000000000000001' + '00000000' + v + '0000');
+    const ofVarint = (v: string) => hex('55520421' + '0000000000000003' + '00000001' + '00' + '01' + '0000000000000001' + '00000000' + '0000000000000001' + '00000000' + v + '0000');
     assert.equal((decode(ofVarint('ffffffffffffff0f')) as Batch).missed, Number.MAX_SAFE_INTEGER);
     rejects(ofVarint('8080808080808010'), 'bad-field', /varint above 2\^53/);
     rejects(ofVarint('8080808080808080' + '01'), 'bad-field', /longer than 8 bytes/);

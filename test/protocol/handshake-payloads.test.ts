@@ -71,8 +71,8 @@ describe('older clients', () => {
     return b;
   };
 
-  test('a version 1 or 2 HELLO gets a REFUSE of its version, with its nonce, no larger than the HELLO', () => {
-    for (const version of [1, 2]) {
+  test('a version 1, 2 or 3 HELLO gets a REFUSE of its version, with its nonce, no larger than the HELLO', () => {
+    for (const version of [1, 2, 3]) {
       const old = v1();
       old[2] = version;
       const r = refuseOldVersion(old)!;
@@ -80,7 +80,7 @@ describe('older clients', () => {
       assert.ok(r.length <= HELLO_BYTES_MIN);
       r[2] = PROTOCOL_VERSION;
       const p = decode(r);
-      assert.ok(p.kind === 'refuse' && p.nonce === 9 && p.code === RefuseCode.BadVersion && /speaks protocol 3: upgrade udp-relay/.test(p.reason));
+      assert.ok(p.kind === 'refuse' && p.nonce === 9 && p.code === RefuseCode.BadVersion && /speaks protocol 4: upgrade udp-relay/.test(p.reason));
     }
   });
 

@@ -16,11 +16,11 @@ export class RegistrySweep {
   private nextAt = EPOCH;
   /** Records older than the limit, put there before the run: they are what the sweep must take. */
   private readonly ghosts: ClientRecord[] = [
-    { name: 'gone-reader', role: 'reader', online: false, lastSeen: EPOCH - 40 * FORGET_AFTER_MS },
-    { name: 'gone-writer', role: 'writer', online: false, lastSeen: EPOCH - 2 * FORGET_AFTER_MS },
+    { name: 'gone-reader', role: 'reader', online: false, lastSeen: EPOCH - 40 * FORGET_AFTER_MS, topic: 'main' },
+    { name: 'gone-writer', role: 'writer', online: false, lastSeen: EPOCH - 2 * FORGET_AFTER_MS, topic: 'main' },
   ];
   /** Offline, but seen within the limit: it stays. */
-  private readonly recent: ClientRecord = { name: 'recent-reader', role: 'reader', online: false, lastSeen: EPOCH - FORGET_AFTER_MS / 2 };
+  private readonly recent: ClientRecord = { name: 'recent-reader', role: 'reader', online: false, lastSeen: EPOCH - FORGET_AFTER_MS / 2, topic: 'main' };
   swept = 0;
 
   constructor(private readonly world: SimWorld) {}

@@ -198,20 +198,20 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
       await s.close();
     });
 
-    test('keeps reader positions and the registry of clients', async () => {
+    test('keeps reader positions and the registry of clients, with the topic each was last in', async () => {
       const s = await fresh();
       assert.equal(await s.cursor('r'), undefined);
       await s.saveCursors(new Map([['r', 5], ['q', 2]]));
       await s.saveCursors(new Map([['r', 7]]));
       assert.equal(await s.cursor('r'), 7);
       assert.equal(await s.cursor('q'), 2);
-      await s.saveClient({ name: 'a', role: 'writer', online: true, lastSeen: 10 });
-      await s.saveClient({ name: 'a', role: 'reader', online: true, lastSeen: 11 });
-      await s.saveClient({ name: 'a', role: 'writer', online: false, lastSeen: 12 });
+      await s.saveClient({ name: 'a', role: 'writer', online: true, lastSeen: 10, topic: 'main' });
+      await s.saveClient({ name: 'a', role: 'reader', online: true, lastSeen: 11, topic: 'chat.ops' });
+      await s.saveClient({ name: 'a', role: 'writer', online: false, lastSeen: 12, topic: 'chat.dev-1' });
       const clients = (await s.clients()).sort((x, y) => x.role.localeCompare(y.role));
       assert.deepEqual(clients, [
-        { name: 'a', role: 'reader', online: true, lastSeen: 11 },
-        { name: 'a', role: 'writer', online: false, lastSeen: 12 },
+        { name: 'a', role: 'reader', online: true, lastSeen: 11, topic: 'chat.ops' },
+        { name: 'a', role: 'writer', online: false, lastSeen: 12, topic: 'chat.dev-1' },
       ]);
       await s.close();
     });
@@ -219,11 +219,11 @@ export function storeContract(name: string, fresh: (retention?: RetentionLimits)
     test('forgets clients offline since before a time, with their reader positions', async () => {
       const s = await fresh();
       try {
-        await s.saveClient({ name: 'gone', role: 'reader', online: false, lastSeen: 100 });
-        await s.saveClient({ name: 'gone', role: 'writer', online: false, lastSeen: 150 });
-        await s.saveClient({ name: 'recent', role: 'reader', online: false, lastSeen: 1_000 });
-        await s.saveClient({ name: 'online', role: 'reader', online: true, lastSeen: 50 });
-        await s.saveClient({ name: 'w:x', role: 'writer', online: false, lastSeen: 10 });
+        await s.saveClient({ name: 'gone', role: 'reader', online: false, lastSeen: 100, topic: 'main' });
+        await s.saveClient({ name: 'gone', role: 'writer', online: false, lastSeen: 150, topic: 'main' });
+        await s.saveClient({ name: 'recent', role: 'reader', online: false, lastSeen: 1_000, topic: 'main' });
+        await s.saveClient({ name: 'online', role: 'reader', online: true, lastSeen: 50, topic: 'main' });
+        await s.saveClient({ name: 'w:x', role: 'writer', online: false, lastSeen: 10, topic: 'main' });
         await s.saveCursors(new Map([['gone', 4], ['recent', 5], ['online', 6], ['group/g', 7]]));
         assert.equal(await s.forgetClients(1_000), 3, 'both records of gone, and the writer w:x');
         const left = (await s.clients()).map((c) => `${c.role}:${c.name}`).sort();

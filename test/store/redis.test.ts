@@ -135,6 +135,21 @@ describe('redis store: several servers on one redis', () => {
     assert.ok(Date.now() - started < 6_000);
   });
 
+  test('registry records kept before they said where the client was read as the default topic, and are forgotten as before', async () => {
+    const s = await fresh(NO_RETENTION, 'oldclients');
+    const { createClient } = await import('@redis/client');
+    const c = createClient({ url: redis.url() });
+    await c.connect();
+    await c.sendCommand(['HSET', '{oldclients}:clients', 'reader:old', '0:5', 'writer:older', '0:1']);
+    await c.close();
+    await s.saveClient({ name: 'new', role: 'reader', online: false, lastSeen: 7, topic: 'chat.ops' });
+    const byName = (await s.clients()).sort((x, y) => x.name.localeCompare(y.name)).map((r) => [r.name, r.lastSeen, r.topic]);
+    assert.deepEqual(byName, [['new', 7, 'chat.ops'], ['old', 5, 'main'], ['older', 1, 'main']]);
+    assert.equal(await s.forgetClients(6), 2, 'both old records are forgotten');
+    assert.equal(await s.forgetClients(8), 1, 'and a new one');
+    await s.close();
+  });
+
   test('keys of something else under the prefix are left alone', async () => {
     const { createClient } = await import('@redis/client');
     const c = createClient({ url: redis.url() });

@@ -25,15 +25,36 @@ describe('sqlite store on disk', () => {
     const a = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
     await a.append([{ producerId: 2n ** 63n + 5n, lastSeq: 42, messages: [msg('one'), msg('two')] }]);
     await a.saveCursors(new Map([['r', 2]]));
-    await a.saveClient({ name: 'w', role: 'writer', online: false, lastSeen: 7 });
+    await a.saveClient({ name: 'w', role: 'writer', online: false, lastSeen: 7, topic: 'logs.web' });
     await a.close();
     const b = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: true });
     assert.deepEqual(await b.bounds(), { first: 1, next: 3 });
     assert.equal(await b.producerSeq(2n ** 63n + 5n), 42);
     assert.equal(await b.cursor('r'), 2);
-    assert.deepEqual((await b.clients())[0], { name: 'w', role: 'writer', online: false, lastSeen: 7 });
+    assert.deepEqual((await b.clients())[0], { name: 'w', role: 'writer', online: false, lastSeen: 7, topic: 'logs.web' });
     assert.deepEqual(await b.append([{ producerId: 1n, lastSeq: 1, messages: [msg('three')] }]), [3]);
     await b.close();
+  });
+
+  test('a file of schema 3 (a registry without topics) is upgraded in place: its clients were in the default topic, and new records say where', async () => {
+    const dir = freshDir();
+    const a = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    await a.append([{ producerId: 1n, lastSeq: 1, messages: [msg('kept')] }]);
+    await a.saveClient({ name: 'old', role: 'reader', online: false, lastSeen: 5, topic: 'x' });
+    await a.close();
+    const db = new Database(join(dir, DATABASE_FILE));
+    db.exec('ALTER TABLE clients DROP COLUMN topic');
+    db.prepare("UPDATE meta SET value = '3' WHERE key = 'schema'").run();
+    db.close();
+    const b = new SqliteStore({ dataDir: dir, retention: NO_RETENTION, fsync: false });
+    assert.deepEqual(await b.clients(), [{ name: 'old', role: 'reader', online: false, lastSeen: 5, topic: 'main' }]);
+    await b.saveClient({ name: 'new', role: 'writer', online: true, lastSeen: 6, topic: 'chat.ops' });
+    assert.deepEqual((await b.clients()).map((c) => [c.name, c.topic]), [['new', 'chat.ops'], ['old', 'main']]);
+    assert.equal((await b.read(1, { maxMessages: 10, maxBytes: 1e6, user: 'r' })).messages[0]!.text.toString(), 'kept');
+    await b.close();
+    const check = new Database(join(dir, DATABASE_FILE), { readonly: true });
+    assert.equal((check.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as { value: string }).value, '4');
+    check.close();
   });
 
   test('a group bigger than a record is split, and reads cross record boundaries', async () => {

@@ -300,8 +300,8 @@ export class ReaderCore implements SansIoCore {
 
   private sendHello(fromKind: FromKind, fromId: number, now: number): void {
     const role = this.observing ? Role.Observer : Role.Reader;
-    const group = this.config.group;
-    this.link.sendHello({ role, fromKind, fromId, ...(group !== undefined && { group }) }, now);
+    const { group, unlisted } = this.config;
+    this.link.sendHello({ role, fromKind, fromId, ...(group !== undefined && { group }), ...(unlisted && { unlisted }) }, now);
   }
 
   /**

@@ -30,6 +30,8 @@ export interface ReaderConfig {
   encryption?: ClientEncryption;
   /** A queue group to read as a member of. */
   group?: string;
+  /** Left out of the registry: the server records nothing of this session's coming and going (the chat's direct-message reader). */
+  unlisted?: boolean;
   /** List the server's topics (`run-reader --topics`), and read no messages. */
   listTopics?: boolean;
   /** With `listTopics`: list them again this long after each list, the session kept open (a pattern's reader). */

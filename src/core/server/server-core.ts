@@ -243,6 +243,7 @@ export class ServerCore implements SansIoCore {
       proven: admission.proven,
       responder: admission.responder,
       ...(h.role === Role.Observer && { observer: true }),
+      ...(h.unlisted && { unlisted: true }),
       datagramBytes: takesLargePackets(from) ? Math.max(this.config.datagramBytes, this.config.loopbackDatagramBytes) : this.config.datagramBytes,
     };
     const proven = admission.proven;
@@ -279,7 +280,7 @@ export class ServerCore implements SansIoCore {
     if (s.observer) return;
     const role = s.role === Role.Writer ? 'writer' : 'reader';
     this.out.event({ type: 'session-opened', role, name: s.name, addr: s.addr });
-    this.saveClient(s, true, s.lastSeen);
+    if (!s.unlisted) this.saveClient(s, true, s.lastSeen);
   }
 
   private refuse(h: Hello, to: Address, code: RefuseCode, reason: string): void {
@@ -340,7 +341,7 @@ export class ServerCore implements SansIoCore {
       const role = s.role === Role.Writer ? 'writer' : 'reader';
       this.out.event({ type: 'session-closed', role, name: s.name, reason });
       // Offline once its last session ends (one reader may read several topics at once).
-      if (reason !== 'replaced' && reason !== 'taken-over' && !this.sessions.hasClient(s)) this.saveClient(s, false, reason === 'expired' ? s.lastSeen : now);
+      if (reason !== 'replaced' && reason !== 'taken-over' && !s.unlisted && !this.sessions.hasClient(s)) this.saveClient(s, false, reason === 'expired' ? s.lastSeen : now);
     }
   }
 
@@ -354,7 +355,7 @@ export class ServerCore implements SansIoCore {
   }
 
   private saveClient(s: Session, online: boolean, lastSeen: number): void {
-    const client: ClientRecord = { name: s.name, role: s.role === Role.Writer ? 'writer' : 'reader', online, lastSeen };
+    const client: ClientRecord = { name: s.name, role: s.role === Role.Writer ? 'writer' : 'reader', online, lastSeen, topic: s.topic };
     this.presence.record(client);
     this.out.tell({ op: 'saveClient', client });
   }

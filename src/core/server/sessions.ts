@@ -28,6 +28,8 @@ export interface SessionCommon {
   proven: boolean;
   /** Reads the registry and nothing else: holds no name, is not in the registry. */
   observer?: boolean;
+  /** A reader left out of the registry (HELLO flag): holds its name, but its coming and going is not recorded. */
+  unlisted?: boolean;
   /** Largest datagram to and from this client, sealing included. */
   datagramBytes: number;
   /** When its client last answered the server's PING (see NameProbes). */
@@ -103,7 +105,7 @@ export class SessionTable {
     this.byId.set(s.id, s);
     this.byName.set(s.nameKey, s);
     if (s.role === Role.Writer) this.byProducer.set(s.producerId, s);
-    if (s.observer) return;
+    if (s.observer || s.unlisted) return;
     const c = clientKey(s);
     this.perClient.set(c, (this.perClient.get(c) ?? 0) + 1);
   }
@@ -117,7 +119,7 @@ export class SessionTable {
   remove(s: Session): void {
     if (this.byId.get(s.id) !== s) return;
     this.byId.delete(s.id);
-    if (!s.observer) {
+    if (!s.observer && !s.unlisted) {
       const c = clientKey(s);
       const n = (this.perClient.get(c) ?? 1) - 1;
       if (n > 0) this.perClient.set(c, n);

@@ -294,7 +294,8 @@ export class WriterCore implements SansIoCore {
   /** `backOff`: the HELLO timer ran out. */
   private sendHello(now: number, backOff = false): void {
     if (backOff) this.link.hello.backOff();
-    this.link.sendHello({ role: Role.Writer, producerId: this.config.producerId, nextSeq: this.flow.nextSeq }, now);
+    const unlisted = this.config.unlisted === true;
+    this.link.sendHello({ role: Role.Writer, producerId: this.config.producerId, nextSeq: this.flow.nextSeq, ...(unlisted && { unlisted }) }, now);
   }
 
   private onWelcome(

@@ -11,6 +11,8 @@ export interface WriterConfig {
   servers: readonly Address[];
   producerId: bigint;
   nonce: number;
+  /** Left out of the registry: the server records nothing of this session's coming and going (the chat's direct-message writer). */
+  unlisted?: boolean;
   /** Give up when the server has confirmed nothing for this long while lines wait. */
   timeoutMs: number;
   datagramBytes: number;
