@@ -5,6 +5,7 @@ import { ChatReceipts } from './chat-receipts.js';
 import { chatSayings, takenOverReason } from './client-sayings.js';
 import { ExitCode, UserError } from './exit-codes.js';
 import { formatMessage, formatPeople, localTime } from './format.js';
+import { DEFAULT_TOPIC } from '../protocol/topics.js';
 
 /** The chat's failure, worded: `registered` tells whether it ended a chat that had started. */
 export function chatFailure(end: ChatEnd, name: string, servers: string, registered: boolean): UserError {
@@ -53,6 +54,8 @@ export class ChatRoom implements ChatEvents {
     private readonly servers: string,
     /** Closes the screen: the chat is over. */
     private readonly closeScreen: () => void,
+    /** The room (topic) the chat is in: who is shown is who is here. */
+    private here: string = DEFAULT_TOPIC,
   ) {
     this.receipts = new ChatReceipts((line) => this.show(line), (name, requestId) => this.track(name, requestId));
   }
@@ -120,8 +123,9 @@ export class ChatRoom implements ChatEvents {
     this.online.clear();
   }
 
-  /** /back: new sessions; what waited is counted and shown once it has all come. */
-  back(): void {
+  /** /back, or into another room: new sessions; what waited is counted and shown once it has all come. */
+  back(room: string = this.here): void {
+    this.here = room;
     this.waiting = [];
   }
 
@@ -131,10 +135,17 @@ export class ChatRoom implements ChatEvents {
     for (const w of this.waiting!.splice(0).sort((a, b) => a.ts - b.ts)) this.show(w.line);
   }
 
-  registry(entries: PresenceEntry[]): void {
+  /** Online here: a client is where it registered last (docs/PROTOCOL.md, PRESENCE). */
+  private isHere(e: PresenceEntry): boolean {
+    return e.online && e.topic === this.here;
+  }
+
+  registry(all: PresenceEntry[]): void {
+    // The room's people: those here, and those who were here last.
+    const entries = all.filter((e) => e.topic === this.here);
     if (!this.seeded) {
       this.seeded = true;
-      for (const e of entries) if (e.online) this.online.set(e.name, (this.online.get(e.name) ?? new Set<string>()).add(e.role));
+      for (const e of entries) if (this.isHere(e)) this.online.set(e.name, (this.online.get(e.name) ?? new Set<string>()).add(e.role));
       const others = this.others();
       this.show(others.length > 0 ? `-- here now: ${summary(others)}` : '-- nobody else is here now');
     }
@@ -148,7 +159,7 @@ export class ChatRoom implements ChatEvents {
     for (const e of changes) {
       const roles = this.online.get(e.name) ?? new Set<string>();
       const was = roles.size > 0;
-      if (e.online) roles.add(e.role);
+      if (this.isHere(e)) roles.add(e.role);
       else roles.delete(e.role);
       this.online.set(e.name, roles);
       if (was === roles.size > 0) continue;

@@ -52,8 +52,8 @@ export async function main(argv: string[]): Promise<number> {
   const me = args.username;
   const { where } = describeServers(args.address, args.port, args.transport as Transport);
   const view: { screen?: ChatScreen } = {};
-  const room = new ChatRoom(me, servers.map(formatAddress).join(', '), () => view.screen?.close());
   const firstRoom = args.topic ?? DEFAULT_TOPIC;
+  const room = new ChatRoom(me, servers.map(formatAddress).join(', '), () => view.screen?.close(), firstRoom);
   const options = { servers, name: me, timeoutMs: args.timeout * 1000, ...clientSecurity(args) };
   const failure = (err: unknown): unknown => (err instanceof ChatEnded ? chatFailure(err.end, me, servers.map(formatAddress).join(', '), false) : err);
   const presence = new Presence(
@@ -213,7 +213,7 @@ class Presence {
 
   /** Opens the sessions in `topic`: undefined once open, else why not. */
   private async enter(topic: string): Promise<unknown> {
-    this.room.back();
+    this.room.back(topic);
     this.room.receipts.restart();
     try {
       this.chat = await this.open(topic);

@@ -30,9 +30,9 @@ export type ChatEnd =
 
 export interface ChatEvents {
   message(m: Message): void;
-  /** The registry's entries of this room (those last seen here): when it first arrives, and in answer to `who()`. */
+  /** The whole registry (each entry says where): when it first arrives, and in answer to `who()`. */
   registry(entries: PresenceEntry[]): void;
-  /** People coming into this room, or leaving it. */
+  /** Who came online, went offline, or moved to another topic. */
   presence(changes: PresenceEntry[]): void;
   /** Where a name's reader is, in answer to `track`. */
   tracked(answer: Tracked): void;

@@ -1,7 +1,6 @@
 import { READER_DEFAULTS, ReaderCore } from '../core/reader/reader-core.js';
 import { WRITER_DEFAULTS, WriterCore } from '../core/writer/writer-core.js';
 import { FromKind } from '../protocol/constants.js';
-import type { PresenceEntry } from '../protocol/packets.js';
 import type { PacketTransport } from '../core/sans-io.js';
 import type { ClientEncryption } from '../core/client/client-cipher.js';
 import { DEFAULT_TOPIC } from '../protocol/topics.js';
@@ -46,13 +45,11 @@ interface Pair {
 }
 
 /**
- * The chat's sessions: the room's pair (the reader watching presence, of which the room's entries are
- * passed on) and the direct-message pair (its reader unlisted: the registry shows where a person talks).
+ * The chat's sessions: the room's pair (the reader watching presence) and the direct-message pair (its reader unlisted: the registry shows where a person talks).
  */
 export class ChatSessions implements Chat {
   private readonly room: Pair;
   private readonly direct: Pair | undefined;
-  private readonly topic: string;
   private opened = false;
   private ended = false;
   private closing: (() => void) | undefined;
@@ -67,7 +64,6 @@ export class ChatSessions implements Chat {
     private readonly reject: (err: ChatEnded) => void,
   ) {
     const t0 = now();
-    this.topic = opts.topic ?? DEFAULT_TOPIC;
     const session = { name: opts.name, servers: opts.servers, ...credentialsOf(opts) };
     // The direct pair is unlisted: the registry says where a person talks, which is the room.
     const pair = (channel: ChatChannel, topic: string, at: number): Pair => {
@@ -90,7 +86,7 @@ export class ChatSessions implements Chat {
       p.drivers.push(new PacketDriver(transports[at + 1]!, p.reader, () => this.readerEvents(p)));
       return p;
     };
-    this.room = pair('room', this.topic, 0);
+    this.room = pair('room', opts.topic ?? DEFAULT_TOPIC, 0);
     if (transports.length === 4) this.direct = pair('direct', DIRECT_TOPIC, 2);
     setTimeout(() => {
       if (!this.opened) this.end({ kind: 'no-answer' });
@@ -203,17 +199,14 @@ export class ChatSessions implements Chat {
   }
 
   private readerEvents(p: Pair): void {
-    const here = (entries: PresenceEntry[]): PresenceEntry[] => entries.filter((e) => e.topic === this.topic);
     for (let e = p.reader.pollEvent(); e && !p.off; e = p.reader.pollEvent()) {
       if (e.type === 'registered') {
         if (!e.again) p.registered++;
         this.checkOpened();
       } else if (e.type === 'messages') for (const m of e.messages) this.events.message(m);
-      else if (e.type === 'registry') this.events.registry(here(e.entries));
-      else if (e.type === 'presence') {
-        const changes = here(e.changes);
-        if (changes.length > 0) this.events.presence(changes);
-      } else if (e.type === 'caught-up') {
+      else if (e.type === 'registry') this.events.registry(e.entries);
+      else if (e.type === 'presence') this.events.presence(e.changes);
+      else if (e.type === 'caught-up') {
         p.caughtUp = true;
         this.checkCaughtUp();
       } else if (e.type === 'tracked') this.events.tracked(e);

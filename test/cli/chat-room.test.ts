@@ -9,9 +9,9 @@ const T = Date.UTC(2026, 0, 1, 12, 0);
 const entry = (name: string, online = true) => ({ name, role: 'reader' as const, online, lastSeen: T, topic: 'main' });
 const text = (from: string, t: string, to?: string) => ({ id: 1, ts: T, from, ...(to !== undefined && { to }), text: Buffer.from(t) });
 
-function room(me = 'me'): { room: ChatRoom; lines: string[] } {
+function room(me = 'me', here = 'main'): { room: ChatRoom; lines: string[] } {
   const lines: string[] = [];
-  const r = new ChatRoom(me, '127.0.0.1:12345', () => {});
+  const r = new ChatRoom(me, '127.0.0.1:12345', () => {}, here);
   r.showOn((l) => lines.push(l.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d /, '')));
   return { room: r, lines };
 }
@@ -78,4 +78,23 @@ test('a backlog too long to hold is said so, and shown as it comes', () => {
   assert.equal(lines.length, 1_501, 'the thousand held, then the rest as they come');
   r.caughtUp();
   assert.equal(lines.length, 1_501, 'and nothing more said');
+});
+
+test('presence per room: only who is here is shown; one who moves to another room, or is online elsewhere, has left; /who lists who is or was last here', () => {
+  const { room: r, lines } = room('me', 'chat.ops');
+  const at = (name: string, topic: string, online = true) => ({ ...entry(name, online), topic });
+  r.registry([at('me', 'chat.ops'), at('al', 'chat.ops'), at('bob', 'chat.dev'), at('cy', 'chat.ops', false)]);
+  assert.deepEqual(lines, ['-- here now: al']);
+  r.presence([at('bob', 'chat.ops')]);
+  r.presence([at('al', 'chat.dev')]);
+  r.presence([at('dee', 'chat.dev'), at('dee', 'chat.dev', false)]);
+  r.presence([at('bob', 'chat.ops', false)]);
+  assert.deepEqual(lines.slice(1), ['* bob came in (here: al, bob)', '* al left (here: bob)', '* bob left (nobody else here)'], 'nothing of dee, never here');
+  r.askedWho();
+  r.registry([at('me', 'chat.ops'), at('al', 'chat.dev'), at('bob', 'chat.ops', false), at('dee', 'chat.dev')]);
+  assert.deepEqual(lines.slice(4).map((l) => l.replace(/ +last seen .*/, '')), ['me    online', 'bob   offline']);
+  r.away();
+  r.back('chat.dev');
+  r.registry([at('me', 'chat.dev'), at('al', 'chat.dev'), at('dee', 'chat.dev')]);
+  assert.equal(lines.at(-1), '-- here now: al, dee', 'in another room: its people');
 });

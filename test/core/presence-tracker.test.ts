@@ -55,6 +55,20 @@ test('presence: one who was offline before the restart and comes online is news'
   assert.deepEqual(answer(T0 + 11_000, 2, [entry('bob', true)], false)?.changes, [entry('bob', true)]);
 });
 
+test('presence: one online who moves to another topic is news (a chat changing rooms), and so is one back online elsewhere after a restart', () => {
+  const { t, answer } = tracker();
+  const at = (name: string, online: boolean, topic: string, lastSeen = T0): PresenceEntry => ({ ...entry(name, online, lastSeen), topic });
+  t.start(T0);
+  answer(T0, 1, [at('bob', true, 'chat.ops'), at('cy', true, 'chat.ops')], true);
+  t.handleTimeout(T0 + 1_000);
+  assert.deepEqual(answer(T0 + 1_000, 2, [at('bob', true, 'chat.dev')], false)?.changes, [at('bob', true, 'chat.dev')]);
+  t.start(T0 + 10_000, 11_000);
+  assert.deepEqual(answer(T0 + 10_000, 1, [at('bob', false, 'chat.dev'), at('cy', false, 'chat.ops')], true)?.changes, []);
+  t.handleTimeout(T0 + 11_000);
+  const back = answer(T0 + 11_000, 2, [at('bob', true, 'chat.dev'), at('cy', true, 'chat.dev')], false)?.changes;
+  assert.deepEqual(back, [at('cy', true, 'chat.dev')], 'bob came back where he was: not news; cy came back elsewhere: news');
+});
+
 /** A request as sent, without when. */
 const req = ({ requestId, since, offset }: WhoRequest): WhoRequest => ({ requestId, since, offset });
 

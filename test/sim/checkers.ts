@@ -112,14 +112,24 @@ export class DeliveryChecker {
   }
 }
 
-/** Every watcher shows the registry as the store has it (its own entry aside), once the run settles. */
+/** A registry entry as a watcher shows it: online or not, and in which topic. */
+export const whereIs = (e: { online: boolean; topic: string }): string => `${e.online ? 'online' : 'offline'} in ${e.topic}`;
+
+/**
+ * Every watcher shows the registry as the store has it, where each client is included (its own entry
+ * aside), once the run settles; and, as the run goes, no unlisted session is ever in the registry.
+ */
 export class PresenceChecker {
-  private registry = new Map<string, boolean>();
+  private registry = new Map<string, string>();
 
   constructor(private readonly world: SimWorld) {}
 
   async refresh(): Promise<void> {
-    if (this.world.opts.watchers > 0) this.registry = new Map((await this.world.store.clients()).map((c) => [`${c.role}:${c.name}`, c.online]));
+    const { world } = this;
+    if (world.opts.watchers === 0 && world.unlisted.size === 0) return;
+    const clients = await world.store.clients();
+    for (const c of clients) if (world.unlisted.has(c.name)) world.fail(`${c.name}'s sessions are unlisted, but the registry has its ${c.role} ${whereIs(c)}`);
+    if (world.opts.watchers > 0) this.registry = new Map(clients.map((c) => [`${c.role}:${c.name}`, whereIs(c)]));
   }
 
   /** Where a watcher's view differs from the registry, or undefined. */
@@ -128,7 +138,7 @@ export class PresenceChecker {
     if (!r.view || this.world.opts.servers > 1) return undefined;
     for (const [k, online] of this.registry) {
       if (k === `reader:${r.name}`) continue;
-      if (r.view.get(k) !== online) return `${k} is ${online ? 'online' : 'offline'}, ${r.name} shows ${r.view.get(k) ?? 'nothing'}`;
+      if (r.view.get(k) !== online) return `${k} is ${online}, ${r.name} shows ${r.view.get(k) ?? 'nothing'}`;
     }
     return undefined;
   }

@@ -2,7 +2,7 @@ import { addressKey } from '../../src/core/address.js';
 import type { Message, ReaderCore, ReaderEvent } from '../../src/core/reader/reader-core.js';
 import { PacketKind } from '../../src/protocol/constants.js';
 import type { WriterMark } from '../../src/protocol/packets.js';
-import { checkHealthy, type DeliveryChecker } from './checkers.js';
+import { checkHealthy, whereIs, type DeliveryChecker } from './checkers.js';
 import type { FaultPlan } from './faults.js';
 import type { SimReader, SimWorld, SimWriter } from './world.js';
 
@@ -206,8 +206,8 @@ export class ClientDriver {
     // A member's leave is certain only for its first session, closed by GOODBYE (not 'unknown session').
     if (e.type === 'registered') r.crashesAtSignOn = e.again ? -1 : world.crashes;
     if (e.type === 'failover' || (e.type === 'closed' && e.sessionLost)) r.crashesAtSignOn = -1;
-    if (e.type === 'registry' && r.view) r.view = new Map(e.entries.map((x) => [`${x.role}:${x.name}`, x.online]));
-    if (e.type === 'presence' && r.view) for (const x of e.changes) r.view.set(`${x.role}:${x.name}`, x.online);
+    if (e.type === 'registry' && r.view) r.view = new Map(e.entries.map((x) => [`${x.role}:${x.name}`, whereIs(x)]));
+    if (e.type === 'presence' && r.view) for (const x of e.changes) r.view.set(`${x.role}:${x.name}`, whereIs(x));
     // Registered again: the server had lost its session (expired while cut off), and what it held with it.
     // So did a member that moved to another server (a group is coordinated by its server: docs/SCALING.md).
     if (((e.type === 'registered' && e.again) || e.type === 'failover') && r.group !== undefined) world.lostMember.add(r.group);

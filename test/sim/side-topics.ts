@@ -62,6 +62,12 @@ export class SideTopics {
       for (let i = 1; i <= 2; i++) this.writers.push(this.writer(topic, `s${t}w${i}`, rng.int(5, 40)));
       this.readers.push(this.reader(topic, `s${t}r`));
       if (t === 1) for (let m = 1; m <= 2; m++) this.readers.push(this.reader(topic, `s${t}m${m}`, GROUP));
+      // A writer and a reader left out of the registry, as a chat's direct-message pair: the registry never has them.
+      if (t === 1) {
+        world.unlisted.add(`s${t}d`);
+        this.writers.push(this.writer(topic, `s${t}d`, rng.int(5, 40), true));
+        this.readers.push(this.reader(topic, `s${t}d`, undefined, true));
+      }
       this.totals.set(topic, this.writers.filter((w) => w.topic === topic).reduce((n, w) => n + w.lines.length, 0));
     }
     if (count > 0) this.lister = this.topicLister();
@@ -172,7 +178,7 @@ export class SideTopics {
     }
   }
 
-  private writer(topic: string, name: string, count: number): SideWriter {
+  private writer(topic: string, name: string, count: number, unlisted = false): SideWriter {
     const { world } = this;
     const addr = this.address();
     const lines = Array.from({ length: count }, (_, i) => Buffer.from(`${topic}:${name}:${i + 1}`));
@@ -184,6 +190,7 @@ export class SideTopics {
         servers: world.serverList(this.port),
         producerId: world.rng.u64(),
         nonce: this.port,
+        unlisted,
         timeoutMs: 1e12,
         datagramBytes: world.opts.datagramBytes,
         ...world.credentials(name),
@@ -195,7 +202,7 @@ export class SideTopics {
     return w;
   }
 
-  private reader(topic: string, name: string, group?: string): SideReader {
+  private reader(topic: string, name: string, group?: string, unlisted = false): SideReader {
     const { world } = this;
     const addr = this.address();
     // A group's members share one server list, as the main workload's do.
@@ -209,6 +216,7 @@ export class SideTopics {
         fromKind: FromKind.Earliest,
         delayMs: world.rng.pick(world.opts.readerDelays),
         ...(group !== undefined && { group }),
+        unlisted,
         ...world.credentials(name),
       },
       world.now,

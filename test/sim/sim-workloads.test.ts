@@ -134,7 +134,7 @@ test('simulation: writers that keep their place in the store (run-writer --follo
   assert.ok(kills > 0, 'writers were killed');
 });
 
-test('simulation: topics beside the default one, on one server or two sharing the store (sqlite or memory), through loss and restarts, some with a retention of the default topic only: each topic its own log, each line once and in order in it, a group per topic, a pattern reader of them all', async () => {
+test('simulation: topics beside the default one, on one server or two sharing the store (sqlite or memory), through loss and restarts, some with a retention of the default topic only: each topic its own log, each line once and in order in it, a group per topic, a pattern reader of them all, an unlisted pair (as the chat\'s direct messages) never in the registry, and watchers that show where each client is', async () => {
   for (const seed of seeds(98_001, 98_030)) {
     const two = seed % 3 === 0;
     const r = await runSimulation(seed, {
@@ -142,7 +142,8 @@ test('simulation: topics beside the default one, on one server or two sharing th
       groupMembers: 2,
       // The default topic's retention is not theirs: they keep every line (a retention rule per topic).
       ...(seed % 4 === 1 && { retainMessages: 40 }),
-      ...(two ? { servers: 2, storeStalls: 0.02 } : { restarts: 2 }),
+      // Watchers show each client where it registered (with two servers, a watcher sees its own server's only).
+      ...(two ? { servers: 2, storeStalls: 0.02 } : { restarts: 2, watchers: 2 }),
       ...(seed % 2 === 1 && !two && { store: 'sqlite' as const }),
     });
     assert.deepEqual(r.failures, [], `seed ${seed}`);

@@ -142,8 +142,8 @@ export interface SimReader {
   /** How many server crashes had happened when it last signed on, and when it closed. */
   crashesAtSignOn?: number;
   crashesAtClose?: number;
-  /** A watcher's view of the registry: role:name -> online. */
-  view?: Map<string, boolean>;
+  /** A watcher's view of the registry: role:name -> 'online in TOPIC' or 'offline in TOPIC'. */
+  view?: Map<string, string>;
   /** Messages the server said this reader missed (retention), and how many of them its skips used. */
   missedTold: number;
   missedUsed: number;
@@ -178,6 +178,8 @@ export class SimWorld {
   readonly net: SimNetwork;
   /** Who is at each address: a datagram delivered there goes to its core. */
   readonly nodes = new Map<string, (data: Buffer, from: Address) => void>();
+  /** Names whose sessions are all unlisted (as a chat's direct-message pair): never in the registry. */
+  readonly unlisted = new Set<string>();
   readonly users = new Map<string, Buffer>();
   /** The servers' one static key (as servers sharing a store share a key file), and the clients' crypto. */
   readonly crypto: NoiseCrypto;
@@ -367,7 +369,7 @@ export class SimWorld {
       missedUsed: 0,
       ...(kind.group !== undefined && { group: kind.group }),
       ...(kind.once && { once: true }),
-      ...(kind.watch && { view: new Map<string, boolean>() }),
+      ...(kind.watch && { view: new Map<string, string>() }),
     };
     this.nodes.set(addressKey(addr), (data, from) => {
       if (r.core === core && !r.dead) core.handleDatagram(data, from, this.now);

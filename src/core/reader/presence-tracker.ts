@@ -8,13 +8,15 @@ export interface WhoRequest {
   offset: number;
 }
 
-/** What one PRESENCE brought: the whole registry when first known, then who came online or went offline. */
+/** What one PRESENCE brought: the whole registry when first known, then who came online, went offline, or moved to another topic. */
 export interface PresenceUpdate {
   registry?: PresenceEntry[];
   changes: PresenceEntry[];
 }
 
 const key = (e: PresenceEntry): string => `${e.role}:${e.name}`;
+/** A change worth telling: online or offline, or online (or last seen) in another topic. */
+const changed = (before: PresenceEntry | undefined, e: PresenceEntry): boolean => before?.online !== e.online || before.topic !== e.topic;
 
 /**
  * A client's copy of the registry: fetched whole once (page by page), then kept current by asking for
@@ -108,13 +110,13 @@ export class PresenceTracker {
       const first = !this.known;
       this.known = true;
       this.schedule(now);
-      const changes = first ? [] : [...this.table.values()].filter((e) => before.get(key(e))?.online !== e.online);
+      const changes = first ? [] : [...this.table.values()].filter((e) => changed(before.get(key(e)), e));
       return this.handOver(first, this.settle(changes, before, now));
     }
     const changes: PresenceEntry[] = [];
     const before = new Map(this.table);
     for (const e of p.entries) {
-      if (this.table.get(key(e))?.online !== e.online) changes.push(e);
+      if (changed(this.table.get(key(e)), e)) changes.push(e);
       this.table.set(key(e), e);
     }
     this.version = p.version;
@@ -130,7 +132,12 @@ export class PresenceTracker {
   private settle(changes: PresenceEntry[], before: Map<string, PresenceEntry>, now: number): PresenceEntry[] {
     return changes.filter((e) => {
       const k = key(e);
-      if (e.online) return !this.held.delete(k);
+      if (e.online) {
+        const held = this.held.get(k);
+        this.held.delete(k);
+        // Back where it was: nothing happened, as far as a watcher can tell; back elsewhere: it moved.
+        return held === undefined || held.topic !== e.topic;
+      }
       if (now >= this.settleUntil || !before.get(k)?.online) return true;
       this.held.set(k, e);
       return false;
