@@ -78,7 +78,8 @@ for w in w1 w2 w3; do printf '%s took: ' "$w"; (grep -o '"text":"[^"]*"' "$work/
 
 step "run-chat over TCP, fed from a pipe (on a terminal it is interactive: /to, /who, /away, /quit); bob reads over TCP too"
 printf 'hello from the chat\n/to bob a direct one\n' | run-chat --username carol --transport tcp
-run-reader --username bob --once --log-level warn --address "tcp://127.0.0.1:$port"
+echo "a chat's direct messages wait in chat.direct, whatever room each person is in: bob reads his there"
+run-reader --username bob --topic chat.direct --from earliest --once --log-level warn --address "tcp://127.0.0.1:$port"
 
 step "Topics: two log streams and a chat room on one server, each a log of its own"
 printf 'GET / 200\nGET /api 500\n' | run-writer --username web1 --topic logs.web --log-level warn

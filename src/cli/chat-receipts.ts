@@ -6,6 +6,8 @@ const FOLLOWED_MAX = 1_000;
 
 interface Followed {
   to: string;
+  /** Where it went: the room, or where every chat reads its direct messages. */
+  channel: ChatChannel;
   /** The first question asked after it was stored: answers to older ones may predate it. */
   askedFrom: number;
   /** The log's end in the first answer: the message is below it, so a reader at or past it has it. */
@@ -50,7 +52,7 @@ export class ChatReceipts {
         this.show('-- stored');
         continue;
       }
-      this.followed.push({ to, askedFrom: this.requests + 1, before: undefined, told: undefined });
+      this.followed.push({ to, channel, askedFrom: this.requests + 1, before: undefined, told: undefined });
       if (this.followed.length > FOLLOWED_MAX) this.followed.shift();
       this.askAbout(to);
     }
@@ -75,7 +77,7 @@ export class ChatReceipts {
       } else if (f.told === undefined || (f.told !== a.state && a.state !== ReaderState.Online)) {
         // Said once when stored; again only if the recipient has gone since (coming back shows as delivered).
         f.told = a.state;
-        this.show(`-- ${STATE_SAYS[a.state](a.name)}`);
+        this.show(`-- ${a.state === ReaderState.Unknown && f.channel === 'direct' ? NEVER_CHATTED(a.name) : STATE_SAYS[a.state](a.name)}`);
       }
     }
     this.checkSettled();
@@ -111,6 +113,9 @@ export class ChatReceipts {
     this.ask(name, ++this.requests);
   }
 }
+
+/** Sent where chats read direct messages, to a name that has never read there: its first chat reads it. */
+const NEVER_CHATTED = (name: string): string => `stored; ${name} has not chatted here yet: it is kept for ${name}'s first chat`;
 
 const STATE_SAYS: Record<ReaderState, (name: string) => string> = {
   [ReaderState.Online]: (name) => `stored; ${name} is online`,

@@ -71,9 +71,18 @@ export class ChatSessions implements Chat {
       const p: Pair = {
         channel,
         writer: new WriterCore({ ...WRITER_DEFAULTS, ...session, topic, unlisted, nonce: randomNonce(), producerId: randomId(), timeoutMs: opts.timeoutMs }, t0),
-        // A returning name gets what was sent while it was away; a new one starts now.
+        // A returning name gets what was sent while it was away; in the room a new one starts now, and its
+        // direct messages are all its own: those sent before its first chat wait for it too.
         reader: new ReaderCore(
-          { ...READER_DEFAULTS, ...session, topic, unlisted, nonce: randomNonce(), fromKind: FromKind.Latest, ...(!unlisted && { presence: 'watch' as const }) },
+          {
+            ...READER_DEFAULTS,
+            ...session,
+            topic,
+            unlisted,
+            nonce: randomNonce(),
+            fromKind: unlisted ? FromKind.Earliest : FromKind.Latest,
+            ...(!unlisted && { presence: 'watch' as const }),
+          },
           t0,
         ),
         drivers: [],

@@ -86,6 +86,17 @@ test('receipts: an online recipient who leaves before reading is said so; a name
   ]);
 });
 
+test('receipts: sent where every chat reads direct messages, to a name that never read there: kept for its first chat (its first chat reads them all)', () => {
+  const { r, lines } = receipts();
+  r.sent('zed', 'direct');
+  r.sent(undefined, 'room');
+  r.confirmed(1, 'room');
+  r.confirmed(1, 'direct');
+  r.tracked(answer(1, 'zed', ReaderState.Unknown, 0, 30));
+  r.tracked(answer(2, 'zed', ReaderState.Online, 30, 31));
+  assert.deepEqual(lines, ['-- stored', "-- stored; zed has not chatted here yet: it is kept for zed's first chat", '-- delivered to zed'], 'each channel confirmed on its own count');
+});
+
 test('receipts: at most 1,000 direct messages are followed; the oldest are let go', () => {
   const { r, asked } = receipts();
   for (let i = 1; i <= 1_001; i++) r.sent(`p${i}`);

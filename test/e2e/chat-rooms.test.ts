@@ -78,6 +78,20 @@ test('presence per room: each room shows who comes in and leaves it, /who lists 
   assert.deepEqual(where, { ann: [true, 'chat.ops'], bob: [true, 'chat.dev'], cy: [true, 'chat.dev'] }, '--who says where each is; the direct-message sessions are not listed');
 });
 
+test("a direct message to one who has never chatted is kept for their first chat, whatever room it opens in; a second chat does not show it again", async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const p = ['-p', String(server.port)];
+  const sent = await run('run-chat', ['-u', 'fay', '-t', 'chat.ops', ...p], '/to gus welcome aboard\n');
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.match(sent.stdout, /-- stored; gus has not chatted here yet: it is kept for gus's first chat\n/);
+  const first = await run('run-chat', ['-u', 'gus', '-t', 'chat.dev', ...p], '');
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /-- you have 1 message\n.* fay \(direct to gus\): welcome aboard\n/);
+  const second = await run('run-chat', ['-u', 'gus', ...p], '');
+  assert.doesNotMatch(second.stdout, /welcome aboard/);
+});
+
 test('a user without the right to chat.direct still chats: direct messages go out in the room, said once', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'relay-chat-rights-'));
   const hash = async (name: string, secret: string): Promise<string> => {

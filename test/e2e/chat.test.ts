@@ -96,7 +96,7 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
     type('alice', '/to bad!name hi', 'Enter');
     await shows('alice', /-- invalid name 'bad!name': /);
     type('alice', '/to nosuchuser are you there?', 'Enter');
-    await shows('alice', /-- stored; nobody called nosuchuser has read here: their first reader starts after it$/m);
+    await shows('alice', /-- stored; nosuchuser has not chatted here yet: it is kept for nosuchuser's first chat$/m);
 
     type('alice', '/who', 'Enter');
     await shows('alice', /^bob\s+online\s+last seen/m);

@@ -31,7 +31,7 @@ export async function runDemo(env: NodeJS.ProcessEnv = process.env): Promise<voi
     /ci +writer +offline/,
     /w1 took: job/,
     /run-chat over TCP/,
-    /-- stored; bob is offline: it is kept for bob until bob is back/,
+    /-- stored; bob has not chatted here yet: it is kept for bob's first chat/,
     /carol \(direct to bob\): a direct one/,
     /"topic":"logs\.db","id":1,.*"from":"db1","text":"slow query 2\.1 s"/,
     /then the room: no log line in it\n[^]*\d\d:\d\d:\d\d carol: deploying now\n/,
