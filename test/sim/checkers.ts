@@ -115,10 +115,7 @@ export class DeliveryChecker {
 /** A registry entry as a watcher shows it: online or not, and in which topic. */
 export const whereIs = (e: { online: boolean; topic: string }): string => `${e.online ? 'online' : 'offline'} in ${e.topic}`;
 
-/**
- * Every watcher shows the registry as the store has it, where each client is included (its own entry
- * aside), once the run settles; and, as the run goes, no unlisted session is ever in the registry.
- */
+/** Every watcher shows the registry as the store has it, where each client is included (its own entry aside), once the run settles. */
 export class PresenceChecker {
   private registry = new Map<string, string>();
 
@@ -126,10 +123,9 @@ export class PresenceChecker {
 
   async refresh(): Promise<void> {
     const { world } = this;
-    if (world.opts.watchers === 0 && world.unlisted.size === 0) return;
-    const clients = await world.store.clients();
-    for (const c of clients) if (world.unlisted.has(c.name)) world.fail(`${c.name}'s sessions are unlisted, but the registry has its ${c.role} ${whereIs(c)}`);
-    if (world.opts.watchers > 0) this.registry = new Map(clients.map((c) => [`${c.role}:${c.name}`, whereIs(c)]));
+    if (world.opts.watchers === 0 || !world.registryChanged) return;
+    world.registryChanged = false;
+    this.registry = new Map((await world.store.clients()).map((c) => [`${c.role}:${c.name}`, whereIs(c)]));
   }
 
   /** Where a watcher's view differs from the registry, or undefined. */

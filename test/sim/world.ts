@@ -180,6 +180,8 @@ export class SimWorld {
   readonly nodes = new Map<string, (data: Buffer, from: Address) => void>();
   /** Names whose sessions are all unlisted (as a chat's direct-message pair): never in the registry. */
   readonly unlisted = new Set<string>();
+  /** The registry was saved to since the presence check last read it. */
+  registryChanged = true;
   readonly users = new Map<string, Buffer>();
   /** The servers' one static key (as servers sharing a store share a key file), and the clients' crypto. */
   readonly crypto: NoiseCrypto;
@@ -221,6 +223,7 @@ export class SimWorld {
       return dataDir ? new SqliteStore({ dataDir, retention: limits, fsync: false }) : new MemoryStore(limits);
     };
     this.store = open(dir, DEFAULT_TOPIC);
+    this.watchRegistry(this.store);
     // On sqlite, one side topic's database open at once: the others are closed and opened again as they are used.
     this.stores = new TopicStores(this.store, async (topic) => open(dir && join(dir, 'topics', topic), topic), undefined, undefined, dir ? 1 : undefined);
     this.servers = Array.from({ length: opts.servers }, (_, i) => ({ addr: serverAddress(i), core: this.newServerCore(), epoch: 0, down: false, storeResultAt: this.now }));
@@ -385,6 +388,20 @@ export class SimWorld {
   /** A member died, or a server did (a group resumes from its saved low water: at least once). */
   killed(group: string): boolean {
     return this.serverCrashed || this.memberDied(group);
+  }
+
+  /**
+   * Each registry change as it is saved: an unlisted name is never one (checked as the run goes); and the
+   * presence check reads the registry again only once it has changed.
+   */
+  private watchRegistry(store: Store): void {
+    const save = store.saveClient.bind(store);
+    const forget = store.forgetClients.bind(store);
+    store.saveClient = (c) => {
+      if (this.unlisted.has(c.name)) this.fail(`${c.name}'s sessions are unlisted, but its ${c.role} is saved in the registry, ${c.online ? 'online' : 'offline'} in ${c.topic}`);
+      return save(c).then(() => void (this.registryChanged = true));
+    };
+    store.forgetClients = (before) => forget(before).then((n) => ((this.registryChanged = true), n));
   }
 
   /** On a clean network with live servers and a store that works, nobody may be told a server is lost. */
