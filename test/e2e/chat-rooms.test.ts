@@ -85,11 +85,18 @@ test("a direct message to one who has never chatted is kept for their first chat
   const sent = await run('run-chat', ['-u', 'fay', '-t', 'chat.ops', ...p], '/to gus welcome aboard\n');
   assert.equal(sent.code, 0, sent.stderr);
   assert.match(sent.stdout, /-- stored; gus has not chatted here yet: it is kept for gus's first chat\n/);
-  const first = await run('run-chat', ['-u', 'gus', '-t', 'chat.dev', ...p], '');
-  assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /-- you have 1 message\n.* fay \(direct to gus\): welcome aboard\n/);
-  const second = await run('run-chat', ['-u', 'gus', ...p], '');
-  assert.doesNotMatch(second.stdout, /welcome aboard/);
+  // A chat left open, as a person's is: what waited is shown once it has come.
+  const first = start('run-chat', ['-u', 'gus', '-t', 'chat.dev', ...p]);
+  await shows('gus', first, /-- you have 1 message\n.* fay \(direct to gus\): welcome aboard\n/);
+  first.proc.stdin!.end('/quit\n');
+  assert.equal((await first.done).code, 0, first.stderr());
+  const second = start('run-chat', ['-u', 'gus', ...p]);
+  await shows('gus', second, /-- nobody else is here now\n/);
+  // Long enough for its direct reader to have read chat.direct to the end (the first read goes out at once).
+  await sleep(1_500);
+  second.proc.stdin!.end('/quit\n');
+  await second.done;
+  assert.doesNotMatch(second.stdout(), /welcome aboard/);
 });
 
 test('a user without the right to chat.direct still chats: direct messages go out in the room, said once', async (t) => {
