@@ -59,7 +59,6 @@ export interface Chat {
   close(): Promise<void>;
 }
 
-
 export interface ChatOptions {
   /** In order of preference: both sessions move on when one stops answering. */
   servers: Address[];
@@ -72,7 +71,6 @@ export interface ChatOptions {
   timeoutMs: number;
 }
 
-
 /**
  * One person at a terminal: in the room, a writer session for what they type and a reader session (with
  * presence) for what arrives; in DIRECT_TOPIC, the same pair for direct messages, so that they reach a
@@ -84,7 +82,6 @@ export async function startChat(opts: ChatOptions, events: ChatEvents): Promise<
   const transports = await Promise.all(Array.from({ length: count }, () => openClientTransport(opts.servers)));
   return new Promise<Chat>((resolve, reject) => new ChatSessions(opts, events, transports, resolve, reject));
 }
-
 
 /** The server's topics (the chat's /rooms): an observer session lists them, then signs off. */
 export async function listRooms(opts: ChatOptions): Promise<TopicInfo[]> {

@@ -104,7 +104,7 @@ export class ChatSessions implements Chat {
   }
 
   send(text: string, to?: string): ChatChannel {
-    const p = to !== undefined && this.direct && !this.direct.off ? this.direct : this.room;
+    const p = to !== undefined ? (this.directOn ?? this.room) : this.room;
     p.writer.submitLine(Buffer.from(text, 'utf8'), to);
     p.writer.flush(now());
     p.drivers[0]!.pump();
@@ -118,7 +118,7 @@ export class ChatSessions implements Chat {
 
   /** Where a name's reader is in the topic its direct messages go to. */
   track(name: string, requestId: number): void {
-    const p = this.direct && !this.direct.off ? this.direct : this.room;
+    const p = this.directOn ?? this.room;
     p.reader.track(name, requestId, now());
     p.drivers[1]!.pump();
   }
@@ -141,9 +141,14 @@ export class ChatSessions implements Chat {
     });
   }
 
+  /** The direct pair, unless there is none or the server refused it. */
+  private get directOn(): Pair | undefined {
+    return this.direct?.off ? undefined : this.direct;
+  }
+
   /** The pairs still in use. */
   private pairs(): Pair[] {
-    return this.direct && !this.direct.off ? [this.room, this.direct] : [this.room];
+    return this.directOn ? [this.room, this.directOn] : [this.room];
   }
 
   private stop(done?: () => void, timer?: NodeJS.Timeout): void {
@@ -169,7 +174,7 @@ export class ChatSessions implements Chat {
   /** Open once the room's pair is registered and the direct pair is too, or was refused. */
   private checkOpened(): void {
     if (this.opened || this.ended || this.room.registered < 2) return;
-    if (this.direct && !this.direct.off && this.direct.registered < 2) return;
+    if (this.directOn && this.directOn.registered < 2) return;
     this.opened = true;
     this.resolve(this);
   }
@@ -185,7 +190,7 @@ export class ChatSessions implements Chat {
   }
 
   private checkCaughtUp(): void {
-    if (this.caughtUpTold || !this.room.caughtUp || (this.direct && !this.direct.off && !this.direct.caughtUp)) return;
+    if (this.caughtUpTold || !this.room.caughtUp || this.directOn?.caughtUp === false) return;
     this.caughtUpTold = true;
     this.events.caughtUp();
   }
