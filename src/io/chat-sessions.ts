@@ -202,7 +202,8 @@ export class ChatSessions implements Chat {
         this.checkOpened();
       } else if (e.type === 'refused') return this.refused(p, e.reason, e.byServer);
       else if (e.type === 'taken-over') return this.end({ kind: 'taken-over' });
-      else if (e.type === 'failed') return this.end({ kind: 'unconfirmed', unconfirmed: e.unconfirmed });
+      // Before the chat opened nothing was sent: the server never answered.
+      else if (e.type === 'failed') return this.end(this.opened ? { kind: 'unconfirmed', unconfirmed: e.unconfirmed } : { kind: 'no-answer' });
       else if (e.type === 'done') this.closing?.();
       else this.events.notice(e);
     }

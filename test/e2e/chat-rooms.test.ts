@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { jsonLines, run, sleep, start, startServer, type Running } from './processes.js';
+import { deadPort, jsonLines, run, sleep, start, startServer, type Running } from './processes.js';
 
 // Chat rooms as people use them: each room shows who is in it, and a direct message reaches its
 // recipient whatever room each of the two is in (or waits for them).
@@ -122,4 +122,12 @@ test('a user without the right to chat.direct still chats: direct messages go ou
   assert.match(out.stdout, /-- stored; nobody called eve has read here/);
   const kept = await run('run-reader', ['-u', 'eve', '--from', 'earliest', '--once', '--format', 'json', ...p], '', { RELAY_SECRET: 'eve-secret' });
   assert.deepEqual(jsonLines(kept.stdout).map((m) => [m['from'], m['to'], m['text']]), [['dee', 'eve', 'hi']], 'in the room it was written in');
+});
+
+test('a chat at a server that never answers says so in one line, exit 3, whichever of its sessions gives up first', async () => {
+  for (let i = 0; i < 3; i++) {
+    const r = await run('run-chat', ['-u', 'hal', '-p', String(await deadPort()), '--timeout', '1'], 'hello?\n');
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /^run-chat: 127\.0\.0\.1:\d+: no answer\n$/);
+  }
 });
