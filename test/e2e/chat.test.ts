@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { run, sleep, startReader, startServer, type Server } from './processes.js';
+import { run, sleep, startReader, startServer, startServerToRestart, type Server } from './processes.js';
 import { ensureCommand } from './system-tools.js';
 
 const CHAT = fileURLToPath(new URL('../../bin/run-chat.js', import.meta.url));
@@ -193,7 +193,7 @@ describe('run-chat, as people use it in a terminal (tmux)', { concurrency: true 
 
   test('after a server restart, those who were online and come back are not announced again; one who leaves is', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relay-chat-restart-'));
-    const first = await startServer(['--store', 'sqlite', '--data-dir', dir]);
+    const first = await startServerToRestart(['--store', 'sqlite', '--data-dir', dir]);
     const fixed = String(first.port);
     for (const name of ['erin', 'frank']) {
       tmux('new-session', '-d', '-s', name, '-x', '100', '-y', '20', `${process.execPath} ${CHAT} -u ${name} -p ${fixed}`);

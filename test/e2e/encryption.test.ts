@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LossyProxy } from './lossy-proxy.js';
 import { metric, scrape, startWatchedServer } from './monitoring.js';
-import { lines, run, sleep, start, startServer, waitFor, type Server } from './processes.js';
+import { lines, run, sleep, start, startServer, startServerToRestart, waitFor, type Server } from './processes.js';
 import { ensureCommand } from './system-tools.js';
 
 const NO_FAULTS = { loss: 0, duplicate: 0, reorder: 0, reorderMs: 0 };
@@ -102,7 +102,7 @@ describe("the server's key", () => {
   test('remembered on first contact, checked after: a changed key or a wrong pin is refused with a clear line, exit 4', async () => {
     const config = join(dir, 'config');
     const env = { XDG_CONFIG_HOME: config };
-    const first = await startServer(['--store', 'sqlite', '--data-dir', join(dir, 'd1')]);
+    const first = await startServerToRestart(['--store', 'sqlite', '--data-dir', join(dir, 'd1')]);
     const port = String(first.port);
     const p = ['--port', port];
     assert.match(first.stderr(), /made a new server key in .*server-key\.pem/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { deadPort, run, sleep, start, startReader, startServer, waitFor } from './processes.js';
+import { deadPort, run, sleep, start, startReader, startServer, startServerToRestart, waitFor } from './processes.js';
 
 test('a writer with no server and --timeout 2 exits non-zero within seconds, saying why', async () => {
   const port = await deadPort();
@@ -45,7 +45,7 @@ test('--help and --version', async () => {
 });
 
 test('the server stops cleanly on SIGINT and frees its port; a busy port is a one-line error', async () => {
-  const s = await startServer();
+  const s = await startServerToRestart();
   assert.match(s.stderr(), /loopback only/);
   const busy = await run('run-server', ['--port', String(s.port), '--store', 'memory']);
   assert.equal(busy.code, 7);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { startRedis, type RedisServer } from '../store/redis-server.js';
-import { jsonLines, run, sleep, start, startServer, waitFor, type Running, type Server } from './processes.js';
+import { jsonLines, run, sleep, start, startServer, startServerToRestart, waitFor, type Running, type Server } from './processes.js';
 
 // `run-writer --follow`: a log file shipped exactly once while the shipper is killed, the file rotated and
 // the server crashed, as a user would run it.
@@ -162,7 +162,7 @@ describe('run-writer --follow', () => {
     const N = 200_000;
     const began = performance.now();
     const serverArgs = store(dir);
-    let s: Server = await startServer(serverArgs);
+    let s: Server = await startServerToRestart(serverArgs);
     const servers: Server[] = [s];
     const port = s.port;
     const log = join(dir, 'app.log');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LossyProxy } from './lossy-proxy.js';
-import { jsonLines, lines, run, startReader, startServer, sleep, type Server } from './processes.js';
+import { jsonLines, lines, run, startReader, startServer, startServerToRestart, sleep, type Server } from './processes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-lossy-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -71,7 +71,7 @@ describe('through a network that drops 20%, duplicates 5% and reorders 10% of da
 
 test('a reader waiting through a 3-second server outage carries on with no gap and no repeat', async () => {
   const dataDir = join(root, 'outage');
-  const first = await startServer(['--store', 'sqlite', '--data-dir', dataDir]);
+  const first = await startServerToRestart(['--store', 'sqlite', '--data-dir', dataDir]);
   const port = String(first.port);
   const reader = await startReader(['-u', 'patient', '--port', port, '--format', 'raw', '--count', '200']);
   await run('run-writer', ['-u', 'w', '--port', port], lines(1, 100));

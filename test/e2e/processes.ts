@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test, type TestContext } from 'node:test';
+import { freePort } from './system-tools.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const bin = (name: string): string => `${ROOT}bin/${name}.js`;
@@ -52,6 +52,16 @@ export const overTransport = (): string => (transport === 'tcp' ? ' (over TCP)' 
 // must not look like a changed key).
 const freshConfigDir = (): string => mkdtempSync(join(tmpdir(), 'relay-config-'));
 
+// Every command a test started and that still runs. A test that fails midway leaves its processes
+// behind (a reader waiting for a server that will not come back); they are killed when the file's tests
+// end, so that they neither keep the file from ending nor talk to another test's server later.
+const running = new Set<ChildProcess>();
+const killAll = (): void => {
+  for (const proc of running) proc.kill('SIGKILL');
+};
+after(killAll);
+process.on('exit', killAll);
+
 /** Runs one of the commands as a user would, with RELAY_* variables cleared and no config file, unless given. */
 export function start(
   name: 'run-server' | 'run-writer' | 'run-reader' | 'run-chat',
@@ -68,6 +78,7 @@ export function start(
     stdio: ['pipe', 'pipe', 'pipe'],
     ...(cwd !== undefined && { cwd }),
   });
+  running.add(proc);
   let out = '';
   let err = '';
   const chunks: { at: number; data: string }[] = [];
@@ -78,6 +89,7 @@ export function start(
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   proc.stdin!.on('error', () => {}); // a command that exits early closes its stdin
   const done = once(proc, 'close').then(([code, signal]) => {
+    running.delete(proc);
     if (config !== undefined) rmSync(config, { recursive: true, force: true });
     return {
     code: code as number | null,
@@ -178,11 +190,10 @@ export async function startReader(args: string[], env: Record<string, string> = 
 /** Resident memory of a process, in KB. */
 export const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 
-/** A UDP port with nothing listening: bind one, note it, close it. */
-export async function deadPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(r));
-  return port;
+/** A port with nothing listening, that no other test's server or client takes meanwhile. */
+export const deadPort = freePort;
+
+/** A server that the test stops and starts again on the same port (see freePort). */
+export async function startServerToRestart(args: string[] = []): Promise<Server> {
+  return startServer(['--port', String(await freePort()), ...args]);
 }

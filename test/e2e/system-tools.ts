@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
 /** True when `command` is on the PATH. */
@@ -28,12 +29,38 @@ export function ensureCommand(command: string, pkg: string): void {
   if (!have(command)) throw new Error(`${command} is missing and installing ${pkg} did not provide it`);
 }
 
-/** A TCP port free on loopback just now (for a server of the tests' own: redis, mosquitto). */
-export async function freePort(): Promise<number> {
+// Ports the system hands out for port 0 and to clients' sockets (Linux's default range is 32768-60999).
+// A test port is taken below it: a server stopped and started again on its port, or a port meant to stay
+// dead, cannot be taken meanwhile by another test's server or client that asked for any free port.
+const QUIET_PORTS = { from: 20_000, to: 32_000 };
+
+const bindsTcp = async (port: number): Promise<boolean> => {
   const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
+  srv.listen(port, '127.0.0.1');
+  const ok = await Promise.race([once(srv, 'listening').then(() => true), once(srv, 'error').then(() => false)]);
+  if (ok) await new Promise((r) => srv.close(r));
+  return ok;
+};
+
+const bindsUdp = async (port: number): Promise<boolean> => {
+  const s = createSocket('udp4');
+  const ok = await new Promise<boolean>((resolve) => {
+    s.once('error', () => resolve(false));
+    s.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  await new Promise<void>((r) => s.close(() => r()));
+  return ok;
+};
+
+/**
+ * A loopback port free for both UDP and TCP just now, outside the system's range for port 0: for a
+ * server of the tests' own (redis, mosquitto), a relay server that is stopped and started again on its
+ * port, or a port where nothing must answer.
+ */
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 1_000; tries++) {
+    const port = QUIET_PORTS.from + Math.floor(Math.random() * (QUIET_PORTS.to - QUIET_PORTS.from));
+    if ((await bindsUdp(port)) && (await bindsTcp(port))) return port;
+  }
+  throw new Error('no free loopback port below the ephemeral range');
 }

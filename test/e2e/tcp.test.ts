@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { FromKind, Role } from '../../src/protocol/constants.js';
 import { metric, scrape, startWatchedServer, until } from './monitoring.js';
-import { lines, rssKb, run, sleep, start, startServer, waitFor, type Server } from './processes.js';
+import { freePort } from './system-tools.js';
+import { lines, rssKb, run, sleep, start, startServer, startServerToRestart, waitFor, type Server } from './processes.js';
 import { RawPeer, ResettingProxy } from './tcp-peers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'relay-tcp-'));
@@ -42,9 +43,7 @@ describe('TCP beside UDP', () => {
   });
 
   test('failover along a list that mixes transports: a dead TCP server, then a live UDP one, and back the other way', async () => {
-    const dead = await startServer(['--transport', 'tcp']);
-    const deadPort = dead.port;
-    await dead.stop();
+    const deadPort = await freePort();
     const live = await startServer();
     const w = await run('run-writer', ['-u', 'mixed', '-a', `tcp://127.0.0.1:${deadPort},udp://127.0.0.1:${live.port}`, '--log-level', 'info'], lines(1, 2000));
     assert.equal(w.code, 0, w.stderr);
@@ -85,7 +84,7 @@ const logLines = (from: number, to: number): string => {
 describe('TCP when the path or the server fails', () => {
   test('connections reset every few thousand lines, and kill -9 of the server midway: 0 lost, 0 doubled, order kept', async (t) => {
     const dir = join(root, 'resets');
-    const first = await startServer(['--store', 'sqlite', '--data-dir', dir]);
+    const first = await startServerToRestart(['--store', 'sqlite', '--data-dir', dir]);
     const port = first.port;
     let server: Server = first;
     // Log lines of about 80 bytes; a reset every 256 KB from a client: some 3,000 lines.
