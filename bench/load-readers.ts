@@ -9,10 +9,14 @@ import { now } from '../src/io/clock.js';
 import { randomNonce } from '../src/io/random.js';
 import { openClientTransport } from '../src/io/client-transport.js';
 import { PacketDriver } from '../src/io/packet-driver.js';
+import { noiseCrypto } from '../src/io/noise-crypto.js';
 import { FromKind } from '../src/protocol/constants.js';
 
 const [port, count, delayMs, expected] = process.argv.slice(2).map(Number) as [number, number, number, number];
 const server = { address: '127.0.0.1', port };
+// Encrypted, as every run-reader session is; the server is the bench's own, started just now on
+// loopback, so its key is taken as it comes.
+const encryption = { crypto: noiseCrypto, serverKeys: { check: () => undefined, remember: () => undefined } };
 const received = new Array<number>(count).fill(0);
 let registered = 0;
 let complete = 0;
@@ -21,7 +25,7 @@ const drivers: PacketDriver[] = [];
 for (let i = 0; i < count; i++) {
   const transport = await openClientTransport([server]);
   const core = new ReaderCore(
-    { ...READER_DEFAULTS, name: `load${i}`, servers: [server], nonce: randomNonce(), fromKind: FromKind.Latest, delayMs },
+    { ...READER_DEFAULTS, name: `load${i}`, servers: [server], nonce: randomNonce(), fromKind: FromKind.Latest, delayMs, encryption },
     now(),
   );
   const driver = new PacketDriver(transport, core, () => {
