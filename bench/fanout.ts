@@ -40,6 +40,9 @@ export interface FanoutResult {
   seconds: number;
   serverCpuPercent: number;
   serverRssMb: number;
+  serverPeakRssMb: number;
+  /** CPU of the one process that runs every reader session. */
+  loadCpuPercent: number;
 }
 
 /** One writer at `rate` lines/s for `seconds`; `readers` sessions with --delay `delayMs` in one load process. */
@@ -52,6 +55,7 @@ export async function fanout(readers: number, delayMs: number, rate: number, sec
       stdio: ['pipe', 'ignore', 'inherit'],
     });
     const cpu0 = cpuSeconds(server.pid);
+    const loadCpu0 = cpuSeconds(load.proc.pid!);
     const t0 = performance.now();
     let sent = 0;
     // Paced in 10 ms steps: `rate` lines per second, evenly.
@@ -66,6 +70,7 @@ export async function fanout(readers: number, delayMs: number, rate: number, sec
     const done = await load.said(/done .*/, seconds * 1000 + 120_000).catch(() => undefined);
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(server.pid) - cpu0;
+    const loadCpu = cpuSeconds(load.proc.pid!) - loadCpu0;
     return {
       readers,
       messages: rate * seconds,
@@ -73,6 +78,8 @@ export async function fanout(readers: number, delayMs: number, rate: number, sec
       seconds: elapsed,
       serverCpuPercent: (100 * cpu) / elapsed,
       serverRssMb: rssMb(server.pid),
+      serverPeakRssMb: peakRssMb(server.pid),
+      loadCpuPercent: (100 * loadCpu) / elapsed,
     };
   } finally {
     load.proc.kill('SIGTERM');

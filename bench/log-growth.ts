@@ -1,14 +1,23 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rssMb } from './fanout.js';
+import { peakRssMb, rssMb } from './fanout.js';
 import { bin, startBenchServer } from './relay.js';
 
-/** Sends `from..to` as lines through one run-writer; resolves with the seconds it took. */
-async function write(port: number, from: number, to: number): Promise<number> {
+/** Sends `from..to` as lines through one run-writer; resolves with the seconds it took and the writer's peak RSS. */
+async function write(port: number, from: number, to: number): Promise<{ seconds: number; writerPeakMb: number }> {
   const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'grow-w', '--port', String(port), '--log-level', 'warn'], {
     stdio: ['pipe', 'ignore', 'inherit'],
   });
   const started = performance.now();
+  // The writer's high-water mark, read while it runs (its /proc entry goes with it).
+  let writerPeakMb = 0;
+  const sampler = setInterval(() => {
+    try {
+      writerPeakMb = peakRssMb(writer.pid!);
+    } catch {
+      // exited between two samples
+    }
+  }, 100);
   for (let i = from; i <= to; i += 10_000) {
     let s = '';
     for (let j = i; j <= Math.min(to, i + 9_999); j++) s += `log line ${j}\n`;
@@ -16,8 +25,9 @@ async function write(port: number, from: number, to: number): Promise<number> {
   }
   writer.stdin.end();
   const [code] = await once(writer, 'exit');
+  clearInterval(sampler);
   if (code !== 0) throw new Error(`writer exit ${code}`);
-  return (performance.now() - started) / 1000;
+  return { seconds: (performance.now() - started) / 1000, writerPeakMb };
 }
 
 export interface GrowthPoint {
@@ -25,21 +35,41 @@ export interface GrowthPoint {
   /** Lines/s of a 100,000-line writer run that ends at this log size. */
   appendLinesPerSecond: number;
   serverRssMb: number;
+  /** The server's high-water mark so far. */
+  serverPeakRssMb: number;
+  writerPeakRssMb: number;
 }
 
-/** Server RSS and append throughput as the log grows to each of `sizes` (sqlite store). */
-export async function logGrowth(sizes: number[], probe = 100_000): Promise<GrowthPoint[]> {
+export interface Growth {
+  points: GrowthPoint[];
+  /** The server's RSS after `idleSeconds` with nothing to do, once the log holds the last size. */
+  idleRssMb: number;
+  idleSeconds: number;
+}
+
+/**
+ * Server RSS and append throughput as the log grows to each of `sizes` (sqlite store), then the server's
+ * RSS after it has been idle for `idleSeconds` (V8 gives memory back only some while after the load ends).
+ */
+export async function logGrowth(sizes: number[], idleSeconds: number, probe = 100_000): Promise<Growth> {
   const server = await startBenchServer(['--store', 'sqlite']);
   const points: GrowthPoint[] = [];
   try {
     let have = 0;
     for (const size of sizes) {
       if (size - probe > have) await write(server.port, have + 1, size - probe);
-      const seconds = await write(server.port, size - probe + 1, size);
+      const { seconds, writerPeakMb } = await write(server.port, size - probe + 1, size);
       have = size;
-      points.push({ logMessages: size, appendLinesPerSecond: probe / seconds, serverRssMb: rssMb(server.pid) });
+      points.push({
+        logMessages: size,
+        appendLinesPerSecond: probe / seconds,
+        serverRssMb: rssMb(server.pid),
+        serverPeakRssMb: peakRssMb(server.pid),
+        writerPeakRssMb: writerPeakMb,
+      });
     }
-    return points;
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    return { points, idleRssMb: rssMb(server.pid), idleSeconds };
   } finally {
     await server.stop();
   }

@@ -15,7 +15,7 @@ import { dgramLatency } from './dgram-latency.js';
 import { fanout, idleSessionCost, type FanoutResult } from './fanout.js';
 import { percentile, relayLatency } from './latency.js';
 import { lightLoad } from './light-load.js';
-import { logGrowth, type GrowthPoint } from './log-growth.js';
+import { logGrowth, type Growth } from './log-growth.js';
 import { mosquittoLatency, mosquittoThroughput, startBroker, type Broker } from './mosquitto.js';
 import { ensureNats, natsThroughput, type NatsMode } from './nats.js';
 import { median, relayThroughput } from './relay.js';
@@ -293,26 +293,35 @@ if (only.has('latency')) {
 }
 
 if (only.has('fanout')) {
-  const readers = 1_000;
-  const seconds = quick ? 10 : 30;
-  const rate = 1_000;
-  const results: FanoutResult[] = [];
+  // The same million deliveries a second both ways: 1,000 readers at 1,000 lines/s, 10,000 at 100.
+  const shapes = [
+    { readers: 1_000, rate: 1_000, seconds: quick ? 10 : 30 },
+    { readers: 10_000, rate: 100, seconds: 10 },
+  ];
+  const rows: { shape: (typeof shapes)[number]; results: FanoutResult[] }[] = shapes.map((shape) => ({ shape, results: [] }));
   for (let i = 0; i < repeats; i++) {
-    const r = await fanout(readers, 1_000, rate, seconds);
-    if (!r.allReceived) throw new Error(`fan-out: not every reader received all ${r.messages} messages`);
-    results.push(r);
-    progress(`fan-out: ${r.seconds.toFixed(1)} s, server CPU ${r.serverCpuPercent.toFixed(0)}%, RSS ${int(r.serverRssMb)} MB`);
+    for (const row of rows) {
+      const { readers, rate, seconds } = row.shape;
+      const r = await fanout(readers, 1_000, rate, seconds);
+      if (!r.allReceived) throw new Error(`fan-out: not every one of ${readers} readers received all ${r.messages} messages`);
+      row.results.push(r);
+      progress(`fan-out ${int(readers)}: ${r.seconds.toFixed(1)} s, server CPU ${r.serverCpuPercent.toFixed(0)}%, RSS ${int(r.serverRssMb)} MB, load ${r.loadCpuPercent.toFixed(0)}%`);
+    }
   }
   say();
-  say(`## Fan-out: one server, ${int(readers)} reader sessions with \`--delay 1\`, one writer at ${int(rate)} lines/s for ${seconds} s`);
+  say('## Fan-out: one server, reader sessions with `--delay 1`, one writer');
   say();
-  say('The readers run in one load process through the project\'s own reader code, each on its own socket. Sqlite store.');
-  say();
-  say('| every reader got every message | time to the last reader\'s last message, s | server CPU, % of one core | server RSS, MB |');
-  say('|---|---|---|---|');
   say(
-    `| ${results.every((r) => r.allReceived) ? `yes (${int(readers * rate * seconds)} deliveries per run)` : 'no'} | ${spread(results.map((r) => r.seconds), (x) => x.toFixed(1))} | ${spread(results.map((r) => r.serverCpuPercent))} | ${spread(results.map((r) => r.serverRssMb))} |`,
+    "The readers run in one load process through the project's own reader code (encrypted, as `run-reader`), each on its own socket; that process shares the machine's 2 cores with the server. Sqlite store. Time: from the writer's first line to the last reader's last message.",
   );
+  say();
+  say('| readers | writer | every reader got every message | time, s | server CPU, % of one core | server RSS at the end, MB | server peak RSS, MB | load process CPU, % |');
+  say('|---|---|---|---|---|---|---|---|');
+  for (const { shape, results } of rows) {
+    say(
+      `| ${int(shape.readers)} | ${int(shape.rate)} lines/s for ${shape.seconds} s | ${results.every((r) => r.allReceived) ? `yes (${int(shape.readers * shape.rate * shape.seconds)} deliveries per run)` : 'no'} | ${spread(results.map((r) => r.seconds), (x) => x.toFixed(1))} | ${spread(results.map((r) => r.serverCpuPercent))} | ${spread(results.map((r) => r.serverRssMb))} | ${spread(results.map((r) => r.serverPeakRssMb))} | ${spread(results.map((r) => r.loadCpuPercent))} |`,
+    );
+  }
 }
 
 if (only.has('sessions')) {
@@ -334,22 +343,30 @@ if (only.has('sessions')) {
 }
 
 if (only.has('growth')) {
-  const sizes = quick ? [100_000, 1_000_000] : [100_000, 1_000_000, 5_000_000];
-  const runs: GrowthPoint[][] = [];
+  const sizes = quick ? [100_000, 1_000_000] : [100_000, 1_000_000, 5_000_000, 10_000_000];
+  const idleSeconds = quick ? 10 : 45;
+  const runs: Growth[] = [];
   for (let i = 0; i < repeats; i++) {
-    runs.push(await logGrowth(sizes));
-    progress(`log growth: ${runs.at(-1)!.map((p) => `${int(p.logMessages)}: ${int(p.appendLinesPerSecond)}/s ${int(p.serverRssMb)} MB`).join(', ')}`);
+    runs.push(await logGrowth(sizes, idleSeconds));
+    const g = runs.at(-1)!;
+    progress(`log growth: ${g.points.map((p) => `${int(p.logMessages)}: ${int(p.appendLinesPerSecond)}/s ${int(p.serverRssMb)} MB`).join(', ')}; idle ${int(g.idleRssMb)} MB`);
   }
   say();
   say('## As the log grows (sqlite store)');
   say();
-  say('One server; writers append until the log holds each size. Append rate: the last 100,000 lines before that size, through `run-writer`.');
+  say(
+    `One server with the default settings; one writer appends until the log holds each size. Append rate: the last 100,000 lines before that size, through \`run-writer\`. Server RSS when the log reaches the size, and its high-water mark (\`VmHWM\`) since it started; the writer's high-water mark over that writer's run. Target: server RSS ≤ 64 MB at every size and after idle.`,
+  );
   say();
-  say('| messages in the log | append, lines/s | server RSS, MB |');
-  say('|---|---|---|');
+  say('| messages in the log | append, lines/s | server RSS, MB | server peak RSS, MB | writer peak RSS, MB |');
+  say('|---|---|---|---|---|');
   sizes.forEach((size, i) => {
-    say(`| ${int(size)} | ${spread(runs.map((r) => r[i]!.appendLinesPerSecond))} | ${spread(runs.map((r) => r[i]!.serverRssMb))} |`);
+    const at = runs.map((r) => r.points[i]!);
+    say(
+      `| ${int(size)} | ${spread(at.map((p) => p.appendLinesPerSecond))} | ${spread(at.map((p) => p.serverRssMb))} | ${spread(at.map((p) => p.serverPeakRssMb))} | ${spread(at.map((p) => p.writerPeakRssMb))} |`,
+    );
   });
+  say(`| then ${idleSeconds} s idle | | ${spread(runs.map((r) => r.idleRssMb))} | | |`);
 }
 
 if (only.has('light')) {
