@@ -25,13 +25,15 @@ export interface RecordCacheLimits {
 export const MESSAGE_OVERHEAD_BYTES = 160;
 
 /**
- * What the stores of a process keep decoded: about 32 MB, whatever the log's size and however many
+ * What the stores of a process keep decoded: about 8 MB, whatever the log's size and however many
  * topics (each topic's store has a cache of its own, all drawing on `SHARED_CACHE_BUDGET`). That is the
- * last 200,000 short messages or so, about a second of the log at full speed: a reader whose reads wait
- * behind a burst of appends falls that far behind, and a read from the cache costs far less than one
- * from the store.
+ * last 50,000 short messages or so: the readers that follow the head (any number of them) and a reader
+ * some 0.15 s behind it during a burst read from memory; one further behind reads from the store. It
+ * was 32 MB: the cache was then most of the server's live heap (42 MB after 1,000,000 lines, 16 MB now),
+ * turned over at the append rate, and V8 let garbage pile up far beyond it (peak RSS 331-341 MB over that
+ * run, 225-262 MB now; throughput 0.94x within the noise, three runs each alternating).
  */
-export const RECORD_CACHE_LIMITS: RecordCacheLimits = { messages: 262_144, bytes: 32 * 1024 * 1024 };
+export const RECORD_CACHE_LIMITS: RecordCacheLimits = { messages: 65_536, bytes: 8 * 1024 * 1024 };
 
 /**
  * Limits shared by several caches: one list by use over all their records, so that the least recently
