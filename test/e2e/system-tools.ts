@@ -1,5 +1,4 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 
@@ -34,23 +33,23 @@ export function ensureCommand(command: string, pkg: string): void {
 // dead, cannot be taken meanwhile by another test's server or client that asked for any free port.
 const QUIET_PORTS = { from: 20_000, to: 32_000 };
 
-const bindsTcp = async (port: number): Promise<boolean> => {
-  const srv = createServer();
-  srv.listen(port, '127.0.0.1');
-  const ok = await Promise.race([once(srv, 'listening').then(() => true), once(srv, 'error').then(() => false)]);
-  if (ok) await new Promise((r) => srv.close(r));
-  return ok;
-};
-
-const bindsUdp = async (port: number): Promise<boolean> => {
-  const s = createSocket('udp4');
-  const ok = await new Promise<boolean>((resolve) => {
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => resolve(true));
+// Each resolves false where the port is taken (the error handler is there before the bind is tried).
+const bindsTcp = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
-  await new Promise<void>((r) => s.close(() => r()));
-  return ok;
-};
+
+const bindsUdp = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const s = createSocket('udp4');
+    s.once('error', () => {
+      s.close();
+      resolve(false);
+    });
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
 
 /**
  * A loopback port free for both UDP and TCP just now, outside the system's range for port 0: for a
