@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,12 @@ test('installed globally from the packed tarball on a clean prefix: the four com
   // a mirror on loopback serves the one this checkout's install made, as a mirror of prebuilds would.
   const prebuild = join(work, 'prebuild.tar.gz');
   execFileSync('tar', ['-czf', prebuild, '-C', join(ROOT, 'node_modules/better-sqlite3'), 'build/Release/better_sqlite3.node']);
+  // prebuild-install keeps each download in npm's cache under a name made from its URL, and takes it from
+  // there the next time: a path of this run's own keeps an earlier run's download (its mirror on the same
+  // port, by chance) from standing in for this one. What this run adds there is removed after.
+  const runId = randomBytes(6).toString('hex');
+  const cache = join(process.env.npm_config_cache ?? join(homedir(), '.npm'), '_prebuilds');
+  const cachedBefore = new Set(existsSync(cache) ? readdirSync(cache) : []);
   const asked: string[] = [];
   const mirror = createServer((req, res) => {
     asked.push(req.url ?? '');
@@ -29,6 +36,7 @@ test('installed globally from the packed tarball on a clean prefix: the four com
   t.after(() => {
     mirror.close();
     rmSync(work, { recursive: true, force: true });
+    if (existsSync(cache)) for (const f of readdirSync(cache)) if (!cachedBefore.has(f)) rmSync(join(cache, f), { force: true });
   });
 
   // The tarball as `npm publish` would send it (dist/ was built by npm test before the tests run).
@@ -38,10 +46,10 @@ test('installed globally from the packed tarball on a clean prefix: the four com
   const prefix = join(work, 'prefix');
   const env = {
     ...process.env,
-    npm_config_better_sqlite3_binary_host: `http://127.0.0.1:${(mirror.address() as { port: number }).port}`,
+    npm_config_better_sqlite3_binary_host: `http://127.0.0.1:${(mirror.address() as { port: number }).port}/${runId}`,
   };
   const installed = await run('npm', ['install', '-g', join(work, packed.filename), '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund'], env);
-  assert.ok(asked.some((u) => u.includes(`better-sqlite3-v`)), `the prebuilt binary was not asked for: ${asked.join(', ')}\n${installed}`);
+  assert.ok(asked.some((u) => u.startsWith(`/${runId}/`) && u.includes(`better-sqlite3-v`)), `the prebuilt binary was not asked for: ${asked.join(', ')}\n${installed}`);
   const home = join(prefix, 'lib/node_modules', pkg.name);
   assert.ok(existsSync(join(home, 'build/Release/thread_priority.node')), `the native helper was not built on install:\n${installed}`);
   assert.doesNotMatch(installed, /native helper was not built/);
