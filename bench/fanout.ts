@@ -11,6 +11,11 @@ export const cpuSeconds = (pid: number): number => {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 };
 export const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+/**
+ * The part of RSS that is the process's own memory (anonymous pages: V8's heap, malloc's, SQLite's cache),
+ * as against the pages of files mapped in (mostly the node binary's code, the same in every Node process).
+ */
+export const anonMb = (pid: number): number => Number(/RssAnon:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 /** The most a process has held in memory since it started (the kernel's high-water mark of its RSS). */
 export const peakRssMb = (pid: number): number => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { peakRssMb, rssMb } from './fanout.js';
+import { anonMb, peakRssMb, rssMb } from './fanout.js';
 import { bin, startBenchServer } from './relay.js';
 
 /** Sends `from..to` as lines through one run-writer; resolves with the seconds it took and the writer's peak RSS. */
@@ -35,6 +35,8 @@ export interface GrowthPoint {
   /** Lines/s of a 100,000-line writer run that ends at this log size. */
   appendLinesPerSecond: number;
   serverRssMb: number;
+  /** Of which its own memory (anonymous pages), not the node binary's mapped code. */
+  serverAnonMb: number;
   /** The server's high-water mark so far. */
   serverPeakRssMb: number;
   writerPeakRssMb: number;
@@ -44,7 +46,11 @@ export interface Growth {
   points: GrowthPoint[];
   /** The server's RSS after `idleSeconds` with nothing to do, once the log holds the last size. */
   idleRssMb: number;
+  idleAnonMb: number;
   idleSeconds: number;
+  /** A fresh server with an empty log, 3 s after it started. */
+  startRssMb: number;
+  startAnonMb: number;
 }
 
 /**
@@ -55,6 +61,9 @@ export async function logGrowth(sizes: number[], idleSeconds: number, probe = 10
   const server = await startBenchServer(['--store', 'sqlite']);
   const points: GrowthPoint[] = [];
   try {
+    await new Promise((r) => setTimeout(r, 3_000));
+    const startRssMb = rssMb(server.pid);
+    const startAnonMb = anonMb(server.pid);
     let have = 0;
     for (const size of sizes) {
       if (size - probe > have) await write(server.port, have + 1, size - probe);
@@ -64,13 +73,26 @@ export async function logGrowth(sizes: number[], idleSeconds: number, probe = 10
         logMessages: size,
         appendLinesPerSecond: probe / seconds,
         serverRssMb: rssMb(server.pid),
+        serverAnonMb: anonMb(server.pid),
         serverPeakRssMb: peakRssMb(server.pid),
         writerPeakRssMb: writerPeakMb,
       });
     }
     await new Promise((r) => setTimeout(r, idleSeconds * 1000));
-    return { points, idleRssMb: rssMb(server.pid), idleSeconds };
+    return { points, idleRssMb: rssMb(server.pid), idleAnonMb: anonMb(server.pid), idleSeconds, startRssMb, startAnonMb };
   } finally {
     await server.stop();
+  }
+}
+
+/** What any Node process holds: a bare `node` doing nothing but wait, 3 s after it started. */
+export async function bareNodeRss(): Promise<{ rssMb: number; anonMb: number }> {
+  const node = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => setTimeout(r, 3_000));
+    return { rssMb: rssMb(node.pid!), anonMb: anonMb(node.pid!) };
+  } finally {
+    node.kill();
+    await once(node, 'exit');
   }
 }

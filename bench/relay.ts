@@ -21,6 +21,19 @@ writeFileSync(BENCH_KEY, privateKeyPem(noiseCrypto.generateKeyPair().privateKey)
 process.env['XDG_CONFIG_HOME'] = BENCH_DIR;
 process.on('exit', () => rmSync(BENCH_DIR, { recursive: true, force: true }));
 
+/** Node's own flags for the relay commands the bench starts (the profiler's, say: not allowed in NODE_OPTIONS). */
+let nodeFlags: string[] = [];
+
+/** Runs `f` with the relay commands it starts given `flags` (node's own, before the script). */
+export async function withNodeFlags<T>(flags: string[], f: () => Promise<T>): Promise<T> {
+  nodeFlags = flags;
+  try {
+    return await f();
+  } finally {
+    nodeFlags = [];
+  }
+}
+
 export interface BenchServer {
   port: number;
   pid: number;
@@ -33,7 +46,7 @@ export interface BenchServer {
 export async function startBenchServer(args: string[], keptDir?: string): Promise<BenchServer> {
   const dataDir = keptDir ?? mkdtempSync(join(tmpdir(), 'relay-bench-'));
   const key = args.includes('--insecure-plaintext') ? [] : ['--key-file', BENCH_KEY];
-  const server = spawn(process.execPath, [bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...key, ...args], {
+  const server = spawn(process.execPath, [...nodeFlags, bin('run-server'), '--port', '0', '--data-dir', dataDir, '--log-level', 'info', ...key, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -89,7 +102,7 @@ export async function relayThroughput(n: number, storeArgs: string[], faults?: P
 /** A writer and a reader through the server at `port`: `seq 1 N`, timed from the writer's start to the reader's last line. */
 export async function relayThroughputOn(port: number, n: number, clientArgs: string[] = [], follow = false): Promise<Omit<ThroughputResult, 'serverRssMb'>> {
   const common = ['--port', String(port), '--log-level', 'warn', ...clientArgs];
-  const reader = spawn(process.execPath, [bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common, '--log-level', 'info'], {
+  const reader = spawn(process.execPath, [...nodeFlags, bin('run-reader'), '-u', 'bench-r', '--format', 'raw', '--count', String(n), ...common, '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const hash = createHash('sha256');
@@ -108,7 +121,7 @@ export async function relayThroughputOn(port: number, n: number, clientArgs: str
   const file = follow ? join(mkdtempSync(join(tmpdir(), 'bench-follow-')), 'app.log') : undefined;
   if (file) writeFileSync(file, input.join(''));
   const started = performance.now();
-  const writer = spawn(process.execPath, [bin('run-writer'), '-u', 'bench-w', ...common, ...(file ? ['--follow', file, '--from-start'] : [])], {
+  const writer = spawn(process.execPath, [...nodeFlags, bin('run-writer'), '-u', 'bench-w', ...common, ...(file ? ['--follow', file, '--from-start'] : [])], {
     stdio: ['pipe', 'ignore', 'inherit'],
   });
   if (!file) {
@@ -149,10 +162,7 @@ function scrapeMetrics(server: BenchServer, ms: number): { stop(): Promise<numbe
   };
 }
 
-export const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+export { median } from './stats.js';
 
 /**
  * Resolves once a stream has said something matching `pattern` (then lets the rest flow, unread); rejects

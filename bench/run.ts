@@ -15,7 +15,7 @@ import { dgramLatency } from './dgram-latency.js';
 import { fanout, idleSessionCost, type FanoutResult } from './fanout.js';
 import { percentile, relayLatency } from './latency.js';
 import { lightLoad } from './light-load.js';
-import { logGrowth, type Growth } from './log-growth.js';
+import { bareNodeRss, logGrowth, type Growth } from './log-growth.js';
 import { mosquittoLatency, mosquittoThroughput, startBroker, type Broker } from './mosquitto.js';
 import { ensureNats, natsThroughput, type NatsMode } from './nats.js';
 import { median, relayThroughput } from './relay.js';
@@ -24,9 +24,11 @@ import { mergeResults } from './results-file.js';
 import { startRedis, type RedisServer } from '../test/store/redis-server.js';
 import { startRedisCluster } from '../test/store/redis-cluster.js';
 import { topicsThroughput } from './topics-throughput.js';
+import { profiledThroughput } from './profile.js';
+import { targetsTable, type Measured } from './targets.js';
 import { seedTopics, topicsScale, type ScaleResult } from './topics-scale.js';
 
-const SECTIONS = ['throughput', 'encryption', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics', 'cluster', 'topics'] as const;
+const SECTIONS = ['throughput', 'profile', 'encryption', 'latency', 'fanout', 'sessions', 'growth', 'light', 'appends', 'lossy', 'metrics', 'cluster', 'topics'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values: opts } = parseArgs({
@@ -82,6 +84,9 @@ const version = (cmd: string, args: string[]): string => {
   if (r.error) return 'not installed';
   return `${r.stdout}${r.stderr}`.split('\n')[0]!.trim();
 };
+
+/** What the targets table at the end is judged on, filled in by the sections as they run. */
+const measured: Measured = {};
 
 let broker: Broker | undefined;
 const mqtt = async (): Promise<Broker> => (broker ??= await startBroker());
@@ -162,7 +167,33 @@ if (only.has('throughput')) {
     row('core NATS (at most once, nothing stored)', 'natsCore');
     row('bare dgram relay, one line per datagram', 'dgram1');
     row('bare dgram relay, ~1,200-byte datagrams', 'dgramPacked');
+    if (n === 1_000_000) measured.throughput1M = { ours: r['sqlite']!, coreNats: r['natsCore']! };
   }
+}
+
+if (only.has('profile')) {
+  const n = quick ? 300_000 : 1_000_000;
+  const { run, profiles } = await profiledThroughput(n);
+  progress(`profiled N=${n}: ${int(run.linesPerSecond)} lines/s`);
+  say();
+  say(`## Where the CPU goes: \`seq 1 ${int(n)}\`, sqlite store, each process under V8's sampling profiler`);
+  say();
+  say(
+    `One run as in the throughput section, with \`--cpu-prof\` in each process (the profiler itself costs some): ${int(run.linesPerSecond)} lines/s. CPU time sampled busy over the process's life (start-up included); self time of the busiest functions (bundle file names without their chunk hash).`,
+  );
+  say();
+  say('| process | CPU busy, ms | µs per line | in GC | busiest functions (self time) |');
+  say('|---|---|---|---|---|');
+  for (const p of profiles) {
+    const top = p.top.map((f) => `${f.name.replaceAll('|', '\\|')} ${Math.round(f.ms)} ms`).join('; ');
+    say(`| ${p.command} | ${int(p.busyMs)} | ${((p.busyMs * 1000) / n).toFixed(2)} | ${Math.round((100 * p.gcMs) / p.busyMs)}% | ${top} |`);
+  }
+  const busiest = profiles.reduce((a, b) => (b.busyMs > a.busyMs ? b : a));
+  measured.profile = { command: busiest.command, usPerLine: (busiest.busyMs * 1000) / n, gcShare: busiest.gcMs / busiest.busyMs };
+  say();
+  say(
+    `The run took ${(run.seconds * 1000).toFixed(0)} ms; ${busiest.command} was busy ${Math.round((100 * busiest.busyMs) / (run.seconds * 1000))}% of it (start-up included): one process on one core bounds the rate at ${int(n / (busiest.busyMs / 1000))} lines/s.`,
+  );
 }
 
 if (only.has('encryption')) {
@@ -290,6 +321,11 @@ if (only.has('latency')) {
     const tcp = p[`${contenders[1]![0]}|${w}`]!;
     say(`Clients over TCP ÷ over UDP, ${int(w)} lines first: p50 ${ratio(tcp.p50, udp.p50)}, p99 ${ratio(tcp.p99, udp.p99)}.`);
   }
+  measured.latency = warmups.map((w) => {
+    const ours = p[`${contenders[0]![0]}|${w}`]!;
+    const floor = p[`${contenders[4]![0]}|${w}`]!;
+    return { warmup: w, ours: { p50: ours.p50, p99: ours.p99 }, floor: { p50: floor.p50, p99: floor.p99 } };
+  });
 }
 
 if (only.has('fanout')) {
@@ -305,6 +341,7 @@ if (only.has('fanout')) {
       const r = await fanout(readers, 1_000, rate, seconds);
       if (!r.allReceived) throw new Error(`fan-out: not every one of ${readers} readers received all ${r.messages} messages`);
       row.results.push(r);
+      if (readers === 10_000) measured.fanout10k = { allReceived: row.results.every((x) => x.allReceived), serverCpuPercent: median(row.results.map((x) => x.serverCpuPercent)) };
       progress(`fan-out ${int(readers)}: ${r.seconds.toFixed(1)} s, server CPU ${r.serverCpuPercent.toFixed(0)}%, RSS ${int(r.serverRssMb)} MB, load ${r.loadCpuPercent.toFixed(0)}%`);
     }
   }
@@ -346,7 +383,9 @@ if (only.has('growth')) {
   const sizes = quick ? [100_000, 1_000_000] : [100_000, 1_000_000, 5_000_000, 10_000_000];
   const idleSeconds = quick ? 10 : 45;
   const runs: Growth[] = [];
+  const bare: { rssMb: number; anonMb: number }[] = [];
   for (let i = 0; i < repeats; i++) {
+    bare.push(await bareNodeRss());
     runs.push(await logGrowth(sizes, idleSeconds));
     const g = runs.at(-1)!;
     progress(`log growth: ${g.points.map((p) => `${int(p.logMessages)}: ${int(p.appendLinesPerSecond)}/s ${int(p.serverRssMb)} MB`).join(', ')}; idle ${int(g.idleRssMb)} MB`);
@@ -355,18 +394,28 @@ if (only.has('growth')) {
   say('## As the log grows (sqlite store)');
   say();
   say(
-    `One server with the default settings; one writer appends until the log holds each size. Append rate: the last 100,000 lines before that size, through \`run-writer\`. Server RSS when the log reaches the size, and its high-water mark (\`VmHWM\`) since it started; the writer's high-water mark over that writer's run. Target: server RSS ≤ 64 MB at every size and after idle.`,
+    `One server with the default settings; one writer appends until the log holds each size. Append rate: the last 100,000 lines before that size, through \`run-writer\`. Server RSS when the log reaches the size, and of it the server's own memory (anonymous pages: V8's heap, malloc's, SQLite's page cache; the rest is files mapped in, mostly the node binary's code, shared with every Node process and given back by the kernel when it needs room); its high-water mark (\`VmHWM\`) since it started; the writer's high-water mark over that writer's run. Target: server RSS ≤ 64 MB at every size and after idle.`,
   );
   say();
-  say('| messages in the log | append, lines/s | server RSS, MB | server peak RSS, MB | writer peak RSS, MB |');
-  say('|---|---|---|---|---|');
+  say('| messages in the log | append, lines/s | server RSS, MB | of which its own, MB | server peak RSS, MB | writer peak RSS, MB |');
+  say('|---|---|---|---|---|---|');
+  say(`| a bare \`node\` process, waiting (for scale) | | ${spread(bare.map((b) => b.rssMb))} | ${spread(bare.map((b) => b.anonMb))} | | |`);
+  say(`| 0 (a fresh server, 3 s after its start) | | ${spread(runs.map((r) => r.startRssMb))} | ${spread(runs.map((r) => r.startAnonMb))} | | |`);
   sizes.forEach((size, i) => {
     const at = runs.map((r) => r.points[i]!);
     say(
-      `| ${int(size)} | ${spread(at.map((p) => p.appendLinesPerSecond))} | ${spread(at.map((p) => p.serverRssMb))} | ${spread(at.map((p) => p.serverPeakRssMb))} | ${spread(at.map((p) => p.writerPeakRssMb))} |`,
+      `| ${int(size)} | ${spread(at.map((p) => p.appendLinesPerSecond))} | ${spread(at.map((p) => p.serverRssMb))} | ${spread(at.map((p) => p.serverAnonMb))} | ${spread(at.map((p) => p.serverPeakRssMb))} | ${spread(at.map((p) => p.writerPeakRssMb))} |`,
     );
   });
-  say(`| then ${idleSeconds} s idle | | ${spread(runs.map((r) => r.idleRssMb))} | | |`);
+  say(`| then ${idleSeconds} s idle | | ${spread(runs.map((r) => r.idleRssMb))} | ${spread(runs.map((r) => r.idleAnonMb))} | | |`);
+  const worstAt = (r: Growth): { rss: number; anon: number } => r.points.reduce((a, p) => (p.serverRssMb > a.rss ? { rss: p.serverRssMb, anon: p.serverAnonMb } : a), { rss: 0, anon: 0 });
+  measured.memory = {
+    worstAtSizeMb: median(runs.map((r) => worstAt(r).rss)),
+    ownAtWorstMb: median(runs.map((r) => worstAt(r).anon)),
+    peakMb: median(runs.map((r) => Math.max(...r.points.map((p) => p.serverPeakRssMb)))),
+    idleMb: median(runs.map((r) => r.idleRssMb)),
+    bareNodeMb: median(bare.map((b) => b.rssMb)),
+  };
 }
 
 if (only.has('light')) {
@@ -493,6 +542,16 @@ if (only.has('lossy')) {
   say('| path | lines/s | fraction of clean |');
   say('|---|---|---|');
   for (const name of ['clean', 'lossy']) say(`| ${name} | ${spread(paths[name]!)} | ${ratio(paths[name]!, paths['clean']!)} |`);
+}
+
+const targets = targetsTable(measured);
+if (targets.length > 0) {
+  say();
+  say('## Targets: what this run measured against them');
+  say();
+  say('Each figure is the median of this run\'s own measurements in the sections above; a ratio, the median of the ratios taken run by run.');
+  say();
+  for (const line of targets) say(line);
 }
 
 const stealShare = cpuSteal(stealAtStart);
