@@ -1,6 +1,6 @@
 /** The part of V8's `.cpuprofile` format read here. */
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
   samples: number[];
   timeDeltas: number[];
 }
@@ -16,10 +16,11 @@ export interface ProcessProfile {
 }
 
 /** A sampled function's name: the function and its file (without the bundle's chunk hash), or V8's own label. */
-const frameName = (f: { functionName: string; url: string }): string => {
+const frameName = (f: { functionName: string; url: string; lineNumber: number }): string => {
   if (f.url === '') return f.functionName; // (garbage collector), (program), (idle)
   const file = f.url.split('/').at(-1)!.replace(/-chunk-[A-Z0-9]+/, '');
-  return `${f.functionName || '(top level)'} ${f.url.startsWith('node:') ? f.url : file}`;
+  // An unnamed function is told apart by its line (in the bundle: dist/commands/).
+  return f.functionName ? `${f.functionName} ${f.url.startsWith('node:') ? f.url : file}` : `(anonymous) ${file}:${f.lineNumber + 1}`;
 };
 
 /** Self time by function, from one process's profile. */

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { commandOf, summarize, type CpuProfile } from '../../bench/cpu-profile.js';
 import { targetsTable } from '../../bench/targets.js';
 
-const frame = (functionName: string, url: string): { functionName: string; url: string } => ({ functionName, url });
+const frame = (functionName: string, url: string, lineNumber = 0): { functionName: string; url: string; lineNumber: number } => ({ functionName, url, lineNumber });
 const profile: CpuProfile = {
   nodes: [
     { id: 1, callFrame: frame('(root)', '') },
@@ -12,18 +12,20 @@ const profile: CpuProfile = {
     { id: 4, callFrame: frame('process', 'file:///x/dist/commands/run-server.js') },
     { id: 5, callFrame: frame('insertRecord', 'file:///x/dist/commands/run-server-chunk-4HBQGWAE.js') },
     { id: 6, callFrame: frame('FastBuffer', 'node:internal/buffer') },
+    { id: 7, callFrame: frame('', 'file:///x/dist/commands/run-server.js', 7461) },
   ],
-  samples: [2, 2, 3, 4, 4, 4, 5, 6, 3],
-  timeDeltas: [5000, 5000, 1000, 1000, 1000, 1000, 2000, 500, 1000],
+  samples: [2, 2, 3, 4, 4, 4, 5, 6, 3, 7],
+  timeDeltas: [5000, 5000, 1000, 1000, 1000, 1000, 2000, 500, 1000, 1500],
 };
 
 test('a CPU profile is summed by function: idle left out, GC apart, the busiest first, bundle chunk hashes dropped', () => {
-  const s = summarize(profile, 2);
-  assert.equal(s.busyMs, 7.5);
+  const s = summarize(profile, 3);
+  assert.equal(s.busyMs, 9);
   assert.equal(s.gcMs, 2);
   assert.deepEqual(s.top, [
     { name: 'process run-server.js', ms: 3 },
     { name: 'insertRecord run-server.js', ms: 2 },
+    { name: '(anonymous) run-server.js:7462', ms: 1.5 },
   ]);
   assert.equal(commandOf(profile), 'run-server');
   assert.equal(commandOf({ ...profile, nodes: profile.nodes.filter((n) => !n.callFrame.url.includes('run-server.js')) }), undefined);
