@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { FileFollower, FOLLOWED_FILES_MAX } from '../../src/io/follow/file-follower.js';
 import { decodeMark, encodeMark, forgetMark } from '../../src/io/follow/file-mark.js';
@@ -30,7 +31,10 @@ interface Seen {
   unflushed: number;
 }
 
-function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: number; maxLineBytes?: number } = {}): { f: FileFollower; seen: Seen } {
+function follower(
+  patterns: string[],
+  opts: { fromStart?: boolean; lingerMs?: number; maxLineBytes?: number; openFile?: (path: string) => Promise<import('node:fs/promises').FileHandle> } = {},
+): { f: FileFollower; seen: Seen } {
   const seen: Seen = { lines: [], marks: [], warnings: [], traces: [], unflushed: 0 };
   const f = new FileFollower({
     patterns,
@@ -38,6 +42,7 @@ function follower(patterns: string[], opts: { fromStart?: boolean; lingerMs?: nu
     maxLineBytes: opts.maxLineBytes ?? 1 << 20,
     pollMs: 20,
     lingerMs: opts.lingerMs ?? 100,
+    ...(opts.openFile && { openFile: opts.openFile }),
     warn: (m) => seen.warnings.push(m),
     trace: (m) => seen.traces.push(m),
     sink: {
@@ -244,4 +249,39 @@ test('a followed file copied and then deleted while the writer was down: the res
   assert.deepEqual(next.seen.lines, ['app.log.old:line 02']);
   assert.equal(next.seen.warnings.length, 1, next.seen.warnings.join('\n'));
   assert.match(next.seen.warnings[0]!, /is gone: the rest of what it held is read from its copy .*app\.log\.old/);
+});
+
+test('a file rotated between being listed and being opened: each file read once, from its own place, its marks under its own key', async () => {
+  const d = newDir();
+  const a = join(d, 'app.log');
+  writeFileSync(a, 'old 1\nold 2\n');
+  const first = follower([a], { fromStart: true });
+  await first.f.start([], false);
+  await until(() => first.seen.lines.length >= 2);
+  await first.f.stop();
+  const mark = first.seen.marks.at(-1)!;
+  appendFileSync(a, 'old 3\n'); // written while the writer was down
+  // The next run lists app.log, and before it opens it the log is rotated: renamed away, a new one made.
+  let rotated = false;
+  const second = follower([a], {
+    openFile: async (path) => {
+      if (path === a && !rotated) {
+        rotated = true;
+        renameSync(a, `${a}.1`);
+        writeFileSync(a, 'new 1\n');
+      }
+      return open(path, 'r');
+    },
+  });
+  await second.f.start([mark], true);
+  await until(() => second.seen.lines.length >= 2);
+  await second.f.settle();
+  await second.f.settle();
+  await second.f.stop();
+  assert.ok(rotated);
+  assert.deepEqual(second.seen.lines.sort(), ['app.log.1:old 3', 'app.log:new 1'], 'the rest of the old file from its mark, the new one from its start, each once');
+  const byKey = places(second.seen.marks);
+  assert.equal(byKey.get(mark.key.toString('hex')), 18, 'the old file\'s mark: after "old 3"');
+  assert.equal(byKey.size, 2, 'a mark for each file, under its own key');
+  assert.deepEqual(second.seen.warnings, []);
 });

@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { WriterMark } from '../../protocol/packets.js';
 import { decodeMark, fingerprint, FINGERPRINT_BYTES, forgetMark, idKey, type FileId, type FilePlace } from './file-mark.js';
@@ -24,6 +24,8 @@ export interface FollowOptions {
   trace?: (message: string) => void;
   pollMs?: number;
   lingerMs?: number;
+  /** How a file is opened for reading (node:fs/promises `open`; a test rotates a file in between). */
+  openFile?: (path: string) => Promise<FileHandle>;
 }
 
 /**
@@ -122,7 +124,8 @@ export class FileFollower {
       seen.add(key);
       const f = this.files.get(key);
       if (!f) {
-        await this.open(path, id, Number(st.size), true);
+        const opened = await this.open(path, id, Number(st.size), true);
+        if (opened) seen.add(opened);
         continue;
       }
       f.path = path;
@@ -170,8 +173,7 @@ export class FileFollower {
       if (fingerprint(await readHead(e.path, place.fpBytes)).equals(place.fp)) best = e;
     }
     if (!best) return undefined;
-    await this.open(best.path, best.id, best.size, false, { place, settled });
-    return best.path;
+    return (await this.open(best.path, best.id, best.size, false, { place, settled })) && best.path;
   }
 
   /**
@@ -179,15 +181,25 @@ export class FileFollower {
    * this run; a new file from its start (or, on a first run, its end). `settled`: the place needs nothing this
    * run queued to be stored, so its mark may go ahead of the queue.
    */
-  private async open(path: string, id: FileId, size: number, attached: boolean, given?: { place: FilePlace; settled: boolean }): Promise<void> {
+  private async open(path: string, listed: FileId, listedSize: number, attached: boolean, given?: { place: FilePlace; settled: boolean }): Promise<string | undefined> {
     if (this.files.size >= FOLLOWED_FILES_MAX) {
-      return this.warnOnce(`max:${path}`, `following at most ${FOLLOWED_FILES_MAX} files: ${path} is not followed`);
+      this.warnOnce(`max:${path}`, `following at most ${FOLLOWED_FILES_MAX} files: ${path} is not followed`);
+      return undefined;
     }
-    const handle = await open(path, 'r').catch((e: NodeJS.ErrnoException) => {
+    const handle = await (this.opts.openFile ?? ((p: string) => open(p, 'r')))(path).catch((e: NodeJS.ErrnoException) => {
       this.warnOnce(`open:${path}`, `cannot read ${path}: ${e.code ?? e.message}`);
     });
-    if (!handle) return;
+    if (!handle) return undefined;
+    // Which file this is, from the descriptor: the path may name another one than when it was listed (rotated
+    // in between), and a file's key, place and lines must all be of the one file read.
+    const st = await handle.stat({ bigint: true });
+    const id = { dev: st.dev, ino: st.ino };
+    const size = Number(st.size);
     const key = idKey(id);
+    if (key !== idKey(listed) && (given !== undefined || this.files.has(key))) {
+      await handle.close();
+      return undefined;
+    }
     const fromStore = this.resume.get(key);
     // A file let go and found again (back under a followed name) is not new: it goes on where it was.
     const fromRun = this.released.get(key);
@@ -210,6 +222,7 @@ export class FileFollower {
     f.attached = attached;
     this.files.set(key, f);
     f.announce();
+    return key;
   }
 
   /** Files renamed away or deleted first (they are older), then the others; as far as the queue has room. */
