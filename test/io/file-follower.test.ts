@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { FileFollower, FOLLOWED_FILES_MAX } from '../../src/io/follow/file-follower.js';
 import { decodeMark, encodeMark, forgetMark } from '../../src/io/follow/file-mark.js';
@@ -33,7 +33,7 @@ interface Seen {
 
 function follower(
   patterns: string[],
-  opts: { fromStart?: boolean; lingerMs?: number; maxLineBytes?: number; openFile?: (path: string) => Promise<import('node:fs/promises').FileHandle> } = {},
+  opts: { fromStart?: boolean; lingerMs?: number; maxLineBytes?: number; openFile?: (path: string) => Promise<FileHandle> } = {},
 ): { f: FileFollower; seen: Seen } {
   const seen: Seen = { lines: [], marks: [], warnings: [], traces: [], unflushed: 0 };
   const f = new FileFollower({
@@ -70,6 +70,16 @@ const until = async (what: () => boolean, ms = 3_000): Promise<void> => {
     await new Promise((r) => setTimeout(r, 10));
   }
 };
+
+/** A first run that reads `text` (its `lines` lines) written to `path` from its start: its last mark. */
+async function firstRunMark(path: string, text: string, lines: number): Promise<WriterMark> {
+  writeFileSync(path, text);
+  const first = follower([path], { fromStart: true });
+  await first.f.start([], false);
+  await until(() => first.seen.lines.length >= lines);
+  await first.f.stop();
+  return first.seen.marks.at(-1)!;
+}
 
 /** The latest place each file's marks say, by device:inode (removed ones gone). */
 const places = (marks: WriterMark[]): Map<string, number> => {
@@ -232,12 +242,7 @@ test('a file let go and found again under a followed name goes on where it was, 
 test('a followed file copied and then deleted while the writer was down: the rest comes from its copy, with one warning', async () => {
   const d = newDir();
   const a = join(d, 'app.log');
-  writeFileSync(a, 'line 01 of the first file, long enough for a fingerprint of 64 bytes\n');
-  const first = follower([a], { fromStart: true });
-  await first.f.start([], false);
-  await until(() => first.seen.lines.length >= 1);
-  await first.f.stop();
-  const mark = first.seen.marks.at(-1)!;
+  const mark = await firstRunMark(a, 'line 01 of the first file, long enough for a fingerprint of 64 bytes\n', 1);
   appendFileSync(a, 'line 02\n');
   copyFileSync(a, `${a}.old`);
   unlinkSync(a);
@@ -254,12 +259,7 @@ test('a followed file copied and then deleted while the writer was down: the res
 test('a file rotated between being listed and being opened: each file read once, from its own place, its marks under its own key', async () => {
   const d = newDir();
   const a = join(d, 'app.log');
-  writeFileSync(a, 'old 1\nold 2\n');
-  const first = follower([a], { fromStart: true });
-  await first.f.start([], false);
-  await until(() => first.seen.lines.length >= 2);
-  await first.f.stop();
-  const mark = first.seen.marks.at(-1)!;
+  const mark = await firstRunMark(a, 'old 1\nold 2\n', 2);
   appendFileSync(a, 'old 3\n'); // written while the writer was down
   // The next run lists app.log, and before it opens it the log is rotated: renamed away, a new one made.
   let rotated = false;
